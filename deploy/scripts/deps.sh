@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing need: Debian packages, the Apache Kafka broker jars
+# and the Python venv of the system tests. Idempotent; when everything is present it touches no
+# network and takes well under a second.
+#
+# Environment:
+#   CP_CACHE       cache root (default $HOME/.cache/complaints)
+#   KAFKA_LIBS     where the broker jars go (default $CP_CACHE/kafka-3.9.1/libs)
+#   CP_VENV        the Python venv (default $CP_CACHE/venv)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CP_CACHE=${CP_CACHE:-$HOME/.cache/complaints}
+KAFKA_VERSION=3.9.1
+KAFKA_LIBS=${KAFKA_LIBS:-$CP_CACHE/kafka-$KAFKA_VERSION/libs}
+CP_VENV=${CP_VENV:-$CP_CACHE/venv}
+POM=$ROOT/deploy/kafka/pom.xml
+REQUIREMENTS=$ROOT/tests/requirements.txt
+
+APT_PACKAGES=(
+	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
+	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
+	nginx-light default-jre-headless maven python3-venv clang-format curl
+)
+
+log() { echo "deps: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+as_root() {
+	if [[ $(id -u) == 0 ]]; then
+		"$@"
+	else
+		sudo "$@"
+	fi
+}
+
+apt_missing() {
+	local pkg
+	for pkg in "${APT_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q ' installed$' || echo "$pkg"
+	done
+}
+
+ensure_apt() {
+	local missing
+	mapfile -t missing < <(apt_missing)
+	((${#missing[@]} == 0)) && return 0
+	log "installing Debian packages: ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The jar directory is complete when its stamp holds the hash of the pom that filled it.
+ensure_kafka_jars() {
+	local want stamp=$KAFKA_LIBS/.complete tmp
+	want=$(sha256sum "$POM" | cut -d' ' -f1)
+	[[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+	log "resolving Kafka $KAFKA_VERSION jars into $KAFKA_LIBS"
+	tmp="$KAFKA_LIBS.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	# offline first: ~/.m2 usually holds everything after the first run
+	if ! mvn -q -B -o -f "$POM" dependency:copy-dependencies -DoutputDirectory="$tmp" >/dev/null 2>&1; then
+		mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2 ||
+			die "maven could not resolve the Kafka jars (see output above)"
+	fi
+	ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka_2.13-$KAFKA_VERSION.jar missing after maven"
+	rm -rf "$KAFKA_LIBS"
+	mv "$tmp" "$KAFKA_LIBS"
+	echo "$want" >"$stamp"
+}
+
+# The venv is complete when its stamp holds the hash of tests/requirements.txt.
+ensure_venv() {
+	local want stamp=$CP_VENV/.cp-requirements.sha256
+	want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+	[[ -f $stamp && $(<"$stamp") == "$want" && -x $CP_VENV/bin/python ]] && return 0
+	log "creating Python venv $CP_VENV"
+	# Debian's interpreter: python3-venv above provides ensurepip for exactly this one
+	[[ -x $CP_VENV/bin/python ]] || /usr/bin/python3 -m venv "$CP_VENV"
+	"$CP_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" >&2 ||
+		die "pip could not install $REQUIREMENTS"
+	echo "$want" >"$stamp"
+}
+
+main() {
+	ensure_apt
+	mkdir -p "$CP_CACHE"
+	ensure_kafka_jars
+	ensure_venv
+}
+
+main "$@"
