@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Every test layer (`make test` builds first, then runs this).
+#
+#   tests/run.sh                      unit, then system; non-zero if any layer fails
+#   tests/run.sh unit                 only the C unit tests: every build/tests/test_* (Check)
+#   tests/run.sh system [pytest args] only the system tests: pytest tests/system
+#
+# The last line is always `N passed, N failed` summed over the layers that ran.
+# Environment: CP_CACHE / CP_VENV (the venv from deploy/scripts/deps.sh), UNIT_TIMEOUT (300 s
+# per unit binary), SYSTEM_TIMEOUT (1200 s for the whole system layer), CK_FORK (Check's default).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CP_CACHE=${CP_CACHE:-$HOME/.cache/complaints}
+CP_VENV=${CP_VENV:-$CP_CACHE/venv}
+PY=$CP_VENV/bin/python
+RESULTS=$ROOT/build/test-results
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+SYSTEM_TIMEOUT=${SYSTEM_TIMEOUT:-1200}
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+LAYER_FAILED=0
+
+log() { echo "tests: $*" >&2; }
+
+# Check prints e.g. "100%: Checks: 12, Failures: 0, Errors: 0" once per suite runner.
+run_unit_binary() {
+	local bin=$1 out status checks failures errors
+	out=$(timeout --kill-after=10 "$UNIT_TIMEOUT" "$bin" 2>&1)
+	status=$?
+	echo "$out"
+	read -r checks failures errors < <(echo "$out" |
+		sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' |
+		awk '{c += $1; f += $2; e += $3} END {print c + 0, f + 0, e + 0}')
+	if ((checks == 0)); then
+		# no summary: the binary crashed, timed out or is not a Check runner; one failure
+		((status == 0)) && PASSED=$((PASSED + 1)) || FAILED=$((FAILED + 1))
+	else
+		PASSED=$((PASSED + checks - failures - errors))
+		FAILED=$((FAILED + failures + errors))
+		((status == 0 && failures + errors > 0)) && status=1
+	fi
+	if ((status != 0)); then
+		log "FAILED: $bin (exit $status)"
+		LAYER_FAILED=1
+	fi
+}
+
+layer_unit() {
+	local bins=() bin
+	for bin in build/tests/test_*; do
+		[[ -f $bin && -x $bin ]] && bins+=("$bin")
+	done
+	if ((${#bins[@]} == 0)); then
+		if compgen -G 'tests/unit/test_*.c' >/dev/null; then
+			log "unit test sources exist but build/tests holds no binary: run make"
+			FAILED=$((FAILED + 1))
+			LAYER_FAILED=1
+		else
+			log "unit: no unit tests yet"
+		fi
+		return
+	fi
+	log "unit: ${#bins[@]} binaries"
+	for bin in "${bins[@]}"; do
+		run_unit_binary "$bin"
+	done
+}
+
+ensure_venv() {
+	[[ -x $PY ]] && return 0
+	log "no test venv at $CP_VENV; running deploy/scripts/deps.sh"
+	"$ROOT/deploy/scripts/deps.sh" || return 1
+}
+
+gen_protos() {
+	local protos=(proto/*.proto)
+	mkdir -p build/gen/py
+	[[ -e ${protos[0]} ]] || return 0
+	protoc --python_out=build/gen/py -Iproto "${protos[@]}"
+}
+
+# Adds pytest's counts from its junit XML to the totals.
+count_junit() {
+	local xml=$1 counts
+	[[ -f $xml ]] || return 1
+	counts=$("$PY" - "$xml" <<-'EOF'
+		import sys, xml.etree.ElementTree as ET
+		root = ET.parse(sys.argv[1]).getroot()
+		suites = [root] if root.tag == "testsuite" else list(root)
+		t = f = e = s = 0
+		for suite in suites:
+		    t += int(suite.get("tests", 0)); f += int(suite.get("failures", 0))
+		    e += int(suite.get("errors", 0)); s += int(suite.get("skipped", 0))
+		print(t - f - e - s, f + e, s)
+	EOF
+	) || return 1
+	read -r p f s <<<"$counts"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	SKIPPED=$((SKIPPED + s))
+}
+
+layer_system() {
+	local status xml=$RESULTS/system.xml
+	if ! ensure_venv; then
+		log "system: no Python venv"
+		FAILED=$((FAILED + 1))
+		LAYER_FAILED=1
+		return
+	fi
+	if ! gen_protos; then
+		log "system: protoc failed on proto/*.proto"
+		FAILED=$((FAILED + 1))
+		LAYER_FAILED=1
+		return
+	fi
+	mkdir -p "$RESULTS"
+	rm -f "$xml"
+	timeout --kill-after=30 "$SYSTEM_TIMEOUT" \
+		"$PY" -m pytest tests/system -q -ra -p no:cacheprovider --junitxml="$xml" "$@"
+	status=$?
+	if ((status == 5)); then
+		if compgen -G 'tests/system/test_*.py' >/dev/null; then
+			log "system: pytest collected no tests although tests/system has test files"
+			FAILED=$((FAILED + 1))
+			LAYER_FAILED=1
+		fi
+		return
+	fi
+	if ! count_junit "$xml" && ((status != 0)); then
+		FAILED=$((FAILED + 1))
+	fi
+	if ((status != 0)); then
+		log "system: pytest exited $status"
+		LAYER_FAILED=1
+	fi
+}
+
+main() {
+	local layer=${1:-all}
+	(($#)) && shift
+	case $layer in
+	all)
+		layer_unit
+		layer_system
+		;;
+	unit) layer_unit ;;
+	system) layer_system "$@" ;;
+	*)
+		log "usage: tests/run.sh [unit | system [pytest args]]"
+		exit 2
+		;;
+	esac
+	if ((SKIPPED)); then
+		echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	else
+		echo "$PASSED passed, $FAILED failed"
+	fi
+	((LAYER_FAILED == 0 && FAILED == 0))
+}
+
+main "$@"
