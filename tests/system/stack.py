@@ -145,6 +145,14 @@ def run_script(args: list[str], env: dict, timeout: float) -> str:
     return done.stdout
 
 
+def check_binaries():
+    """Raises StackError naming every cp-* binary that is not built."""
+    missing = [f"cp-{n}" for n in (*SERVICES, "admin") if not (bin_dir() / f"cp-{n}").is_file()]
+    if missing:
+        raise StackError(f"service binaries not built in {bin_dir()}: {', '.join(missing)} "
+                         "(run `make`; the system tests need every C service)")
+
+
 @dataclasses.dataclass
 class Message:
     """One consumed Kafka record. key is str when it is UTF-8, else bytes; headers decoded."""
@@ -314,10 +322,10 @@ class Stack:
     @classmethod
     def start(cls, service_env: dict[str, dict[str, str]] | None = None) -> "Stack":
         """A running stack; service_env maps a service name to extra environment at start."""
+        check_binaries()
         stack = cls(service_env)
         atexit.register(stack.close)
         try:
-            stack._check_binaries()
             stack._start_infra()
             stack._run_admin()
             stack._start_nginx()
@@ -335,12 +343,6 @@ class Stack:
         env.update({"BASE_PORT": str(self.ports["base"])})
         env.update({f"{n.upper()}_PORT": str(self.ports[n]) for n in SERVICES})
         return env
-
-    def _check_binaries(self):
-        missing = [f"cp-{n}" for n in (*SERVICES, "admin") if not (bin_dir() / f"cp-{n}").is_file()]
-        if missing:
-            raise StackError(f"service binaries not built in {bin_dir()}: {', '.join(missing)} "
-                             "(run `make`; the system tests need every C service)")
 
     def _start_infra(self):
         """PostgreSQL and Kafka start side by side: both are slow, neither needs the other."""
