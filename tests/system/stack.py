@@ -387,6 +387,18 @@ class Stack:
             if self._closed:
                 return
             self._closed = True
+        # a second Ctrl-C or SIGTERM must not cut the teardown short and leave servers behind
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, signal.SIG_IGN)
+        try:
+            self._teardown(failed)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _teardown(self, failed: bool):
         if failed:
             self.print_log_tails()
         for conn in self._conns:
