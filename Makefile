@@ -1,0 +1,86 @@
+# Complaint-handling backbone: build, run, test.
+#   make            build every service binary into build/bin
+#   make run        install what is missing, start PostgreSQL, Kafka, nginx and the six services
+#   make test       the same on throw-away state and free ports, then unit + system tests
+#   make bench      throughput figures on the real broker and PostgreSQL
+SHELL := /bin/bash
+CC ?= cc
+BUILD ?= build
+SAN ?=
+PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+          -D_GNU_SOURCE -pthread -Icommon -I$(BUILD)/gen $(SAN) \
+          $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS += $(SAN)
+
+PROTOS := $(wildcard proto/*.proto)
+GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+GEN_O := $(GEN_C:.c=.o)
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+SERVICES := intake classification evidence resolution followup timer admin
+BINS := $(patsubst %,$(BUILD)/bin/cp-%,$(SERVICES))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps run test unit system bench format format-check clean
+all: $(BINS) $(UNIT_BINS)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(GEN_H)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcommon.a: $(COMMON_O) $(GEN_O)
+	ar rcs $@ $^
+
+svc_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
+test_svc_objs = $(filter-out %/main.o,$(call svc_objs,$(word 2,$(subst _, ,$(1)))))
+
+.SECONDARY:
+.SECONDEXPANSION:
+$(BUILD)/bin/cp-%: $$(call svc_objs,$$*) $(BUILD)/libcommon.a
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS)
+
+# A unit test links the common library and, when named test_<service>_*.c, that service's
+# objects except main.o so its pure domain functions can be called directly.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a $$(call test_svc_objs,$$*)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(shell pkg-config --libs check)
+
+deps:
+	@deploy/scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+unit: all
+	@tests/run.sh unit
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench.sh
+
+format:
+	clang-format -i common/*.[ch] services/*/*.[ch] tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,137 @@
+#include "auth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ids.h"
+
+#define AUTH_MAX 256
+
+struct auth_token {
+	char token[128];
+	struct auth_principal who;
+};
+
+static struct auth_token auth_tokens[AUTH_MAX];
+static size_t auth_n;
+static pthread_rwlock_t auth_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static const char *const auth_names[] = {"agent", "supervisor", "admin", "integration"};
+
+int auth_role_parse(const char *name, unsigned *role)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcmp(name, auth_names[i]) == 0) {
+			*role = 1u << i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *auth_role_name(unsigned role)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (role == 1u << i)
+			return auth_names[i];
+	return "unknown";
+}
+
+static int auth_parse_entry(char *entry, struct auth_token *t, char *errstr, size_t errlen)
+{
+	char *save = NULL;
+	char *token = strtok_r(entry, ":", &save);
+	char *role = strtok_r(NULL, ":", &save);
+	char *staff = strtok_r(NULL, ":", &save);
+	if (!token || !role || !staff || strlen(token) < 8 || strlen(token) >= sizeof(t->token)) {
+		snprintf(errstr, errlen, "AUTH_TOKENS: entry %zu is not token:role:staff_id with a "
+					 "token of 8 to 127 characters",
+			 auth_n + 1);
+		return -1;
+	}
+	if (auth_role_parse(role, &t->who.role) != 0) {
+		snprintf(errstr, errlen, "AUTH_TOKENS: unknown role '%s'", role);
+		return -1;
+	}
+	snprintf(t->token, sizeof(t->token), "%s", token);
+	snprintf(t->who.staff_id, sizeof(t->who.staff_id), "%s", staff);
+	t->who.role_name = auth_role_name(t->who.role);
+	return 0;
+}
+
+int auth_load(const char *spec, char *errstr, size_t errlen)
+{
+	char *copy = strdup(spec ? spec : "");
+	char *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return -1;
+	pthread_rwlock_wrlock(&auth_lock);
+	auth_n = 0;
+	for (char *e = strtok_r(copy, ",", &save); e && rc == 0; e = strtok_r(NULL, ",", &save)) {
+		while (*e == ' ')
+			e++;
+		if (!*e)
+			continue;
+		if (auth_n == AUTH_MAX) {
+			snprintf(errstr, errlen, "AUTH_TOKENS: more than %d tokens", AUTH_MAX);
+			rc = -1;
+		} else if ((rc = auth_parse_entry(e, &auth_tokens[auth_n], errstr, errlen)) == 0) {
+			auth_n++;
+		}
+	}
+	pthread_rwlock_unlock(&auth_lock);
+	free(copy);
+	return rc;
+}
+
+int auth_identify(const struct http_req *r, struct auth_principal *out)
+{
+	const char *h = http_req_header(r, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return -1;
+	const char *token = h + 7;
+	int rc = -1;
+	pthread_rwlock_rdlock(&auth_lock);
+	for (size_t i = 0; i < auth_n; i++) {
+		if (ids_equal(auth_tokens[i].token, token)) {
+			*out = auth_tokens[i].who;
+			rc = 0;
+		}
+	}
+	pthread_rwlock_unlock(&auth_lock);
+	return rc;
+}
+
+int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
+{
+	struct auth_principal who;
+	if (auth_identify(r, &who) != 0) {
+		http_reply_error(r, 401, "unauthorized", "a valid bearer token is required");
+		return -1;
+	}
+	unsigned allowed = roles | AUTH_ADMIN;
+	if (roles & AUTH_AGENT)
+		allowed |= AUTH_SUPERVISOR;
+	if (!(who.role & allowed)) {
+		http_reply_error(r, 403, "forbidden", "this role may not do that");
+		return -1;
+	}
+	if (out)
+		*out = who;
+	return 0;
+}
+
+int auth_customer_token(const char *secret, const char *complaint_no, char out[33])
+{
+	char msg[128], hex[65];
+	int n = snprintf(msg, sizeof(msg), "case:%s", complaint_no);
+	if (ids_hmac_hex(secret, msg, (size_t)n, hex) != 0)
+		return -1;
+	memcpy(out, hex, 32);
+	out[32] = '\0';
+	return 0;
+}

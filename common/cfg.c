@@ -1,0 +1,187 @@
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+static char *cfg_read_file(const char *path, char *errstr, size_t errlen, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(errstr, errlen, "%s_FILE: cannot open %s: %s", name, path, strerror(errno));
+		return NULL;
+	}
+	char *buf = calloc(1, 65536);
+	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+	fclose(f);
+	if (!buf)
+		return NULL;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return buf;
+}
+
+static int cfg_parse_int(const struct cfg_entry *e, const char *value, char *errstr,
+			 size_t errlen)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(value, &end, 10);
+	if (errno || end == value || *end != '\0') {
+		snprintf(errstr, errlen, "%s: '%s' is not an integer", e->name, value);
+		return -1;
+	}
+	if (v < e->min || v > e->max) {
+		snprintf(errstr, errlen, "%s: %lld is out of range [%lld, %lld]", e->name, v, e->min,
+			 e->max);
+		return -1;
+	}
+	*(long long *)e->target = v;
+	return 0;
+}
+
+static int cfg_parse_bool(const struct cfg_entry *e, const char *value, char *errstr,
+			  size_t errlen)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+			*(bool *)e->target = strcasecmp(value, yes[i]) == 0;
+			return 0;
+		}
+	}
+	snprintf(errstr, errlen, "%s: '%s' is not a boolean (true/false)", e->name, value);
+	return -1;
+}
+
+int cfg_parse_value(const struct cfg_entry *e, const char *value, char *errstr, size_t errlen)
+{
+	switch (e->type) {
+	case CFG_INT:
+		return cfg_parse_int(e, value, errstr, errlen);
+	case CFG_BOOL:
+		return cfg_parse_bool(e, value, errstr, errlen);
+	case CFG_STR:
+	case CFG_SECRET: {
+		char **dst = e->target;
+		free(*dst);
+		*dst = strdup(value);
+		return *dst ? 0 : -1;
+	}
+	}
+	return -1;
+}
+
+static int cfg_load_one(const struct cfg_entry *e, char *errstr, size_t errlen)
+{
+	char fname[160];
+	const char *value = getenv(e->name);
+	char *owned = NULL;
+
+	if (!value) {
+		snprintf(fname, sizeof(fname), "%s_FILE", e->name);
+		const char *path = getenv(fname);
+		if (path) {
+			owned = cfg_read_file(path, errstr, errlen, e->name);
+			if (!owned)
+				return -1;
+			value = owned;
+		}
+	}
+	if (!value)
+		value = e->def;
+	if (!value) {
+		snprintf(errstr, errlen, "%s: required but not set", e->name);
+		return -1;
+	}
+	int rc = cfg_parse_value(e, value, errstr, errlen);
+	free(owned);
+	return rc;
+}
+
+int cfg_load(const struct cfg_entry *tab, size_t n, char *errstr, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cfg_load_one(&tab[i], errstr, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+void cfg_free(const struct cfg_entry *tab, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (tab[i].type == CFG_STR || tab[i].type == CFG_SECRET) {
+			char **p = tab[i].target;
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+void cfg_print_help(FILE *out, const char *service, const char *summary,
+		    const struct cfg_entry *tab, size_t n)
+{
+	static const char *const types[] = {"string", "integer", "boolean", "secret"};
+	fprintf(out, "cp-%s: %s\n\nConfiguration (environment variables; NAME_FILE reads the "
+		     "value from a file):\n\n",
+		service, summary);
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_entry *e = &tab[i];
+		fprintf(out, "  %-32s %-8s default: %s", e->name, types[e->type],
+			e->def ? (e->type == CFG_SECRET && *e->def ? "(set)" : e->def)
+			       : "(required)");
+		if (e->type == CFG_INT)
+			fprintf(out, "  range: [%lld, %lld]", e->min, e->max);
+		fprintf(out, "\n      %s\n", e->desc);
+	}
+	fprintf(out, "\n  KAFKA_*                          string   any librdkafka property, e.g. "
+		     "KAFKA_FETCH_WAIT_MAX_MS -> fetch.wait.max.ms\n"
+		     "  KAFKA_PRODUCER_* / KAFKA_CONSUMER_*        the same, for one client only\n");
+}
+
+int cfg_env_to_prop(const char *rest, char *prop, size_t cap)
+{
+	size_t i = 0;
+	for (; rest[i]; i++) {
+		if (i + 1 >= cap)
+			return -1;
+		prop[i] = rest[i] == '_' ? '.' : (char)tolower((unsigned char)rest[i]);
+	}
+	prop[i] = '\0';
+	return i ? 0 : -1;
+}
+
+static bool cfg_excluded(const char *rest, const char *const *exclude)
+{
+	for (; exclude && *exclude; exclude++)
+		if (strncmp(rest, *exclude, strlen(*exclude)) == 0)
+			return true;
+	return false;
+}
+
+int cfg_passthrough(const char *prefix, const char *const *exclude,
+		    int (*set)(const char *prop, const char *value, void *arg), void *arg)
+{
+	size_t plen = strlen(prefix);
+	char name[256], prop[256];
+
+	for (char **env = environ; env && *env; env++) {
+		const char *eq = strchr(*env, '=');
+		if (!eq || strncmp(*env, prefix, plen) != 0 || (size_t)(eq - *env) >= sizeof(name))
+			continue;
+		memcpy(name, *env, (size_t)(eq - *env));
+		name[eq - *env] = '\0';
+		const char *rest = name + plen;
+		if (cfg_excluded(rest, exclude) || cfg_env_to_prop(rest, prop, sizeof(prop)) != 0)
+			continue;
+		int rc = set(prop, eq + 1, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

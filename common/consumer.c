@@ -1,0 +1,337 @@
+#include "consumer.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inbox.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "tstamp.h"
+
+enum item_state { ITEM_APPLY, ITEM_SKIP, ITEM_REJECT, ITEM_DONE };
+
+struct item {
+	rd_kafka_message_t *msg;
+	const struct consumer_handler *h;
+	struct ce_meta ce;
+	ProtobufCMessage *pb;
+	char key[128];
+	enum item_state state;
+	char reason[256];
+	int attempts;
+};
+
+struct consumer {
+	struct consumer_def def;
+	struct kafka_consumer *kc;
+	struct kafka_producer *dlq;
+	struct pg_conn pg;
+	pthread_t thread;
+	atomic_bool stop;
+	struct item *items;
+};
+
+static void consumer_count(const char *name, const char *help, const char *topic, double n)
+{
+	char labels[160];
+	snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
+	metrics_add(metrics_counter(name, help, labels), n);
+}
+
+static const struct consumer_handler *consumer_find(const struct consumer *c,
+						    const char *topic, const char *type)
+{
+	for (size_t i = 0; i < c->def.nhandlers; i++) {
+		const struct consumer_handler *h = &c->def.handlers[i];
+		if (strcmp(h->topic, topic) == 0 && (!h->ce_type || strcmp(h->ce_type, type) == 0))
+			return h;
+	}
+	return NULL;
+}
+
+static void consumer_reject(struct item *it, const char *fmt, const char *detail)
+{
+	it->state = ITEM_REJECT;
+	snprintf(it->reason, sizeof(it->reason), fmt, detail);
+}
+
+/* Headers, size, decode and validation: everything that needs no database. */
+static void consumer_prepare(struct consumer *c, struct item *it)
+{
+	rd_kafka_message_t *m = it->msg;
+	rd_kafka_headers_t *h = NULL;
+	char err[200] = "";
+	size_t klen = m->key_len < sizeof(it->key) - 1 ? m->key_len : sizeof(it->key) - 1;
+	memcpy(it->key, m->key ? m->key : "", m->key ? klen : 0);
+	it->key[m->key ? klen : 0] = '\0';
+	it->state = ITEM_APPLY;
+	if (m->len > CONSUMER_MAX_PAYLOAD)
+		return consumer_reject(it, "payload too large (%s)", "over 1 MiB");
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		h = NULL;
+	if (ce_headers_read(h, &it->ce, err, sizeof(err)) != 0)
+		return consumer_reject(it, "cloudevents: %s", err);
+	it->h = consumer_find(c, rd_kafka_topic_name(m->rkt), it->ce.type);
+	if (!it->h) {
+		it->state = ITEM_SKIP;
+		return;
+	}
+	it->pb = protobuf_c_message_unpack(it->h->desc, NULL, m->len, m->payload);
+	if (!it->pb)
+		return consumer_reject(it, "protobuf: cannot decode %s", it->h->desc->name);
+	if (it->h->validate && it->h->validate(it->pb, err, sizeof(err)) != 0)
+		return consumer_reject(it, "invalid event: %s", err);
+}
+
+static bool consumer_transient(const char *sqlstate)
+{
+	return sqlstate[0] == '\0' || strncmp(sqlstate, "08", 2) == 0 ||
+	       strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
+	       strncmp(sqlstate, "57", 2) == 0;
+}
+
+/* Applies one item on the open transaction: 0 applied or duplicate, -1 failed. */
+static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
+{
+	const char *topic = rd_kafka_topic_name(it->msg->rkt);
+	int fresh = inbox_claim(pg, it->ce.source, it->ce.id, topic);
+	if (fresh < 0)
+		return -1;
+	if (fresh == 0) {
+		consumer_count("cp_duplicates_total", "Events skipped as already applied.", topic,
+			       1);
+		return 0;
+	}
+	char err[256] = "";
+	int rc = it->h->apply(pg, &it->ce, it->key, it->pb, err, sizeof(err), c->def.arg);
+	if (rc == CONSUMER_REJECT) {
+		consumer_reject(it, "rejected: %s", err);
+		return -1;
+	}
+	return rc;
+}
+
+/* The fast path: every item in one transaction. Returns 0 or -1 (rolled back). */
+static int consumer_apply_batch(struct consumer *c, PGconn *pg, struct item *items, size_t n)
+{
+	if (pg_begin(pg) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].state != ITEM_APPLY)
+			continue;
+		if (consumer_apply_one(c, pg, &items[i]) != 0) {
+			if (items[i].state == ITEM_REJECT)
+				items[i].state = ITEM_APPLY; /* decided again on the slow path */
+			pg_rollback(pg);
+			return -1;
+		}
+	}
+	return pg_commit(pg);
+}
+
+/* The slow path: one transaction per item, to isolate the one that fails. */
+static int consumer_apply_each(struct consumer *c, PGconn *pg, struct item *it)
+{
+	if (pg_begin(pg) != 0)
+		return -1;
+	if (consumer_apply_one(c, pg, it) != 0) {
+		pg_rollback(pg);
+		if (it->state == ITEM_REJECT)
+			return 0;
+		if (!consumer_transient(pg_last_sqlstate()) && ++it->attempts >= 3) {
+			consumer_reject(it, "apply failed: %s", pg_last_error());
+			return 0;
+		}
+		return -1;
+	}
+	if (pg_commit(pg) != 0)
+		return -1;
+	it->state = ITEM_DONE;
+	return 0;
+}
+
+static void consumer_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Applies until done or stopped. Returns 0 when every item is settled. */
+static int consumer_settle(struct consumer *c, struct item *items, size_t n)
+{
+	int backoff = 100;
+	for (;;) {
+		PGconn *pg = pg_conn_get(&c->pg);
+		if (pg && consumer_apply_batch(c, pg, items, n) == 0)
+			return 0;
+		size_t i = 0;
+		for (; pg && i < n; i++)
+			if (items[i].state == ITEM_APPLY && consumer_apply_each(c, pg, &items[i]) != 0)
+				break;
+		if (pg && i == n)
+			return 0;
+		if (pg && PQstatus(pg) != CONNECTION_OK)
+			pg_conn_reset(&c->pg);
+		if (atomic_load(&c->stop))
+			return -1;
+		consumer_sleep_ms(backoff);
+		backoff = backoff < 5000 ? backoff * 2 : 5000;
+	}
+}
+
+static void consumer_add_header(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+	rd_kafka_header_add(h, name, -1, value, -1);
+}
+
+int consumer_dead_letter(struct kafka_producer *p, const char *group,
+			 const rd_kafka_message_t *m, const char *reason)
+{
+	rd_kafka_headers_t *orig = NULL, *h;
+	char num[32], err[256];
+	if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+		h = rd_kafka_headers_copy(orig);
+	else
+		h = rd_kafka_headers_new(5);
+	consumer_add_header(h, "dlq_reason", reason);
+	consumer_add_header(h, "dlq_topic", rd_kafka_topic_name(m->rkt));
+	snprintf(num, sizeof(num), "%d", m->partition);
+	consumer_add_header(h, "dlq_partition", num);
+	snprintf(num, sizeof(num), "%lld", (long long)m->offset);
+	consumer_add_header(h, "dlq_offset", num);
+	consumer_add_header(h, "dlq_group", group);
+	struct kafka_dr dr;
+	struct kafka_dr_slot slot = {.group = &dr};
+	kafka_dr_init(&dr);
+	char key[256];
+	size_t klen = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
+	memcpy(key, m->key ? m->key : "", m->key ? klen : 0);
+	key[m->key ? klen : 0] = '\0';
+	int rc = kafka_produce(p, CONSUMER_DLQ_TOPIC, key, m->payload, m->len, h, &slot, err,
+			       sizeof(err));
+	if (rc != 0)
+		rd_kafka_headers_destroy(h);
+	while (rc == 0 && kafka_dr_wait(&dr, 1000) > 0)
+		;
+	if (rc == 0 && slot.err)
+		rc = -1;
+	kafka_dr_destroy(&dr);
+	return rc;
+}
+
+static int consumer_flush_rejects(struct consumer *c, struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].state != ITEM_REJECT)
+			continue;
+		const char *topic = rd_kafka_topic_name(items[i].msg->rkt);
+		log_msg(LOG_WARN, "dead_letter",
+			LOG_KV({"ce_id", items[i].ce.id[0] ? items[i].ce.id : NULL},
+			       {"topic", topic}),
+			"event dead-lettered: %s", items[i].reason);
+		if (consumer_dead_letter(c->dlq, c->def.group, items[i].msg, items[i].reason) != 0)
+			return -1;
+		consumer_count("cp_deadlettered_total", "Events sent to the dead-letter topic.",
+			       topic, 1);
+	}
+	return 0;
+}
+
+static void consumer_release(struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].pb)
+			protobuf_c_message_free_unpacked(items[i].pb, NULL);
+		rd_kafka_message_destroy(items[i].msg);
+	}
+}
+
+static void consumer_batch(struct consumer *c, rd_kafka_message_t **msgs, size_t n)
+{
+	double t0 = tstamp_mono();
+	struct item *items = c->items;
+	memset(items, 0, n * sizeof(*items));
+	for (size_t i = 0; i < n; i++) {
+		items[i].msg = msgs[i];
+		consumer_prepare(c, &items[i]);
+		consumer_count("cp_consumed_total", "Events consumed.",
+			       rd_kafka_topic_name(msgs[i]->rkt), 1);
+	}
+	int rc = consumer_settle(c, items, n);
+	while (rc == 0 && consumer_flush_rejects(c, items, n) != 0 && !atomic_load(&c->stop))
+		consumer_sleep_ms(500);
+	if (rc == 0)
+		kafka_consumer_store(c->kc, msgs, n);
+	consumer_release(items, n);
+	metrics_observe(metrics_histogram("cp_consume_batch_seconds",
+					  "Time to apply one consumed batch.", NULL, NULL, 0),
+			tstamp_mono() - t0);
+}
+
+static void *consumer_main(void *arg)
+{
+	struct consumer *c = arg;
+	rd_kafka_message_t **msgs = calloc((size_t)c->def.batch_max, sizeof(*msgs));
+	while (msgs && !atomic_load(&c->stop)) {
+		size_t n = kafka_consumer_poll_batch(c->kc, msgs, (size_t)c->def.batch_max, 200,
+						     c->def.batch_wait_ms);
+		if (n > 0)
+			consumer_batch(c, msgs, n);
+	}
+	free(msgs);
+	return NULL;
+}
+
+struct consumer *consumer_start(const struct consumer_def *def, const char *bootstrap,
+				const char *conninfo, struct kafka_producer *dlq, char *errstr,
+				size_t errlen)
+{
+	const char *topics[16];
+	size_t nt = 0;
+	for (size_t i = 0; i < def->nhandlers && nt < 16; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < nt; j++)
+			seen = seen || strcmp(topics[j], def->handlers[i].topic) == 0;
+		if (!seen)
+			topics[nt++] = def->handlers[i].topic;
+	}
+	struct consumer *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->def = *def;
+	c->dlq = dlq;
+	c->items = calloc((size_t)def->batch_max, sizeof(struct item));
+	if (!c->items || pg_conn_init(&c->pg, conninfo, "consumer") != 0)
+		goto failed;
+	c->kc = kafka_consumer_new(bootstrap, def->group, topics, nt, errstr, errlen);
+	if (!c->kc)
+		goto failed_pg;
+	if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
+		snprintf(errstr, errlen, "cannot start the consumer thread");
+		kafka_consumer_destroy(c->kc);
+		goto failed_pg;
+	}
+	return c;
+failed_pg:
+	pg_conn_release(&c->pg);
+failed:
+	free(c->items);
+	free(c);
+	return NULL;
+}
+
+void consumer_stop(struct consumer *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	kafka_consumer_destroy(c->kc);
+	pg_conn_release(&c->pg);
+	free(c->items);
+	free(c);
+}

@@ -1,0 +1,63 @@
+/* The consume loop every service uses: one thread, one consumer group, batches.
+ *
+ * For each batch: check the CloudEvents headers, decode the protobuf payload (bounded size)
+ * and validate it; what fails goes to the dead-letter topic with the reason in the
+ * `dlq_reason` header. The rest is applied in ONE transaction: for every event the inbox
+ * claim (duplicates are skipped) and the handler's apply, which writes state and outbox rows
+ * on the same connection. After COMMIT (and after the dead letters are acknowledged by the
+ * broker) the offsets are stored. If the batch transaction fails, the events are retried one
+ * per transaction; a transient database failure (connection, serialization, deadlock) is
+ * retried until it succeeds, a persistent one dead-letters the event after 3 attempts. */
+#ifndef CP_CONSUMER_H
+#define CP_CONSUMER_H
+
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+#include "ce.h"
+#include "kafka.h"
+
+#define CONSUMER_MAX_PAYLOAD (1024 * 1024)
+#define CONSUMER_DLQ_TOPIC "complaint.deadletter.v1"
+
+/* apply's result besides 0 (applied) and -1 (database error, retry): the event is invalid
+ * for this service's state; it is dead-lettered. apply must not have written anything. */
+#define CONSUMER_REJECT 1
+
+struct consumer_handler {
+	const char *topic;
+	const char *ce_type; /* NULL: any type on the topic */
+	const ProtobufCMessageDescriptor *desc;
+	/* Checks the decoded message; fills errstr and returns -1 to dead-letter it. */
+	int (*validate)(const ProtobufCMessage *m, char *errstr, size_t errlen);
+	/* Applies the event inside the open transaction. Key is the Kafka message key. */
+	int (*apply)(PGconn *c, const struct ce_meta *ce, const char *key,
+		     const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg);
+};
+
+struct consumer_def {
+	const char *group;
+	const struct consumer_handler *handlers;
+	size_t nhandlers;
+	void *arg;
+	int batch_max;
+	int batch_wait_ms;
+};
+
+struct consumer;
+
+/* Subscribes to every topic of the handlers and starts the thread. dlq is used for dead
+ * letters (not owned). */
+struct consumer *consumer_start(const struct consumer_def *def, const char *bootstrap,
+				const char *conninfo, struct kafka_producer *dlq, char *errstr,
+				size_t errlen);
+/* Finishes the current batch, commits offsets, closes the consumer, joins, frees. */
+void consumer_stop(struct consumer *c);
+
+/* Dead-letters one message synchronously (waits for the broker's acknowledgement).
+ * Returns 0 or -1. Exposed for tests and tools. */
+int consumer_dead_letter(struct kafka_producer *p, const char *group,
+			 const rd_kafka_message_t *m, const char *reason);
+
+#endif

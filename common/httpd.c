@@ -1,0 +1,458 @@
+#include "httpd.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "tstamp.h"
+
+struct httpd_queue_item {
+	struct http_req *req;
+	struct httpd_queue_item *next;
+};
+
+struct httpd_worker {
+	struct httpd *srv;
+	pthread_t thread;
+	struct pg_conn pg;
+};
+
+struct httpd {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	struct httpd_opts opts;
+	const struct http_route *routes;
+	size_t nroutes;
+	struct httpd_worker *workers;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct httpd_queue_item *head, *tail;
+	int inflight;
+	bool stopping;
+};
+
+bool http_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned char c = *p;
+		size_t n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
+		if (n == 9 || (size_t)(end - p) <= n || (n == 1 && c < 0xc2) || c > 0xf4)
+			return false;
+		for (size_t i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		if ((n == 2 && c == 0xe0 && p[1] < 0xa0) || (n == 2 && c == 0xed && p[1] > 0x9f) ||
+		    (n == 3 && c == 0xf0 && p[1] < 0x90) || (n == 3 && c == 0xf4 && p[1] > 0x8f))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+char *http_req_query(const struct http_req *r, const char *name)
+{
+	struct evkeyvalq q;
+	char *out = NULL;
+	if (!r->query || evhttp_parse_query_str(r->query, &q) != 0)
+		return NULL;
+	const char *v = evhttp_find_header(&q, name);
+	if (v)
+		out = strdup(v);
+	evhttp_clear_headers(&q);
+	return out;
+}
+
+void http_reply_text(struct http_req *r, int status, const char *type, const char *text)
+{
+	free(r->resp_body);
+	r->status = status;
+	r->resp_type = type;
+	r->resp_body = strdup(text ? text : "");
+}
+
+void http_reply_json(struct http_req *r, int status, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(obj);
+	free(r->resp_body);
+	r->status = status;
+	r->resp_type = "application/json";
+	r->resp_body = s ? s : strdup("{}");
+}
+
+void http_reply_error(struct http_req *r, int status, const char *code, const char *message)
+{
+	http_reply_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+void http_reply_fields(struct http_req *r, int status, const char *code, json_t *fields)
+{
+	http_reply_json(r, status,
+			json_pack("{s:s, s:s, s:o}", "error", code, "message",
+				  "the request has invalid fields", "fields", fields));
+}
+
+static json_t *http_field(const char *field, const char *problem)
+{
+	return json_pack("[{s:s, s:s}]", "field", field, "problem", problem);
+}
+
+json_t *http_req_json(struct http_req *r)
+{
+	const char *ct = http_req_header(r, "Content-Type");
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+		http_reply_fields(r, 415, "unsupported_media_type",
+				  http_field("Content-Type", "must be application/json"));
+		return NULL;
+	}
+	if (r->body_len > r->srv->opts.max_body) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "larger than %zu bytes", r->srv->opts.max_body);
+		http_reply_fields(r, 413, "body_too_large", http_field("body", msg));
+		return NULL;
+	}
+	if (!http_utf8_valid(r->body, r->body_len)) {
+		http_reply_fields(r, 400, "invalid_utf8", http_field("body", "is not valid UTF-8"));
+		return NULL;
+	}
+	json_error_t err;
+	json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (!j || !json_is_object(j)) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "is not a JSON object%s%s", j ? "" : ": ",
+			 j ? "" : err.text);
+		json_decref(j);
+		http_reply_fields(r, 400, "malformed_json", http_field("body", msg));
+		return NULL;
+	}
+	return j;
+}
+
+/* Matches path against pattern, capturing {} segments. */
+static bool httpd_match(const char *pattern, const char *path, struct http_req *r)
+{
+	int np = 0;
+	while (*pattern && *path) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			const char *end = strchr(path, '/');
+			size_t len = end ? (size_t)(end - path) : strlen(path);
+			if (len == 0 || len >= sizeof(r->params[0]) || np >= HTTPD_MAX_PARAMS)
+				return false;
+			memcpy(r->params[np], path, len);
+			r->params[np++][len] = '\0';
+			path += len;
+			pattern += 2;
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	if (*pattern || *path)
+		return false;
+	r->nparams = np;
+	return true;
+}
+
+static void httpd_req_free(struct http_req *r)
+{
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i].name);
+		free(r->headers[i].value);
+	}
+	free(r->query);
+	free(r->body);
+	free(r->resp_body);
+	free(r);
+}
+
+static void httpd_observe(struct http_req *r)
+{
+	char labels[256];
+	snprintf(labels, sizeof(labels), "method=\"%s\",route=\"%s\",status=\"%d\"", r->method,
+		 r->route ? r->route : "unmatched", r->status);
+	metrics_add(metrics_counter("cp_http_requests_total", "HTTP requests answered.", labels),
+		    1);
+	snprintf(labels, sizeof(labels), "route=\"%s\"", r->route ? r->route : "unmatched");
+	metrics_observe(metrics_histogram("cp_http_request_seconds", "HTTP request latency.",
+					  labels, NULL, 0),
+			tstamp_mono() - r->started);
+}
+
+/* Loop thread: sends the reply and frees the request. */
+static void httpd_send(struct http_req *r)
+{
+	struct evhttp_request *ev = r->ev;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
+	struct evbuffer *buf = evbuffer_new();
+	if (r->status == 0)
+		http_reply_error(r, 500, "internal", "the handler produced no response");
+	evhttp_add_header(out, "Content-Type", r->resp_type ? r->resp_type : "application/json");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (r->location[0])
+		evhttp_add_header(out, "Location", r->location);
+	const char *rid = http_req_header(r, "X-Request-Id");
+	if (rid)
+		evhttp_add_header(out, "X-Request-Id", rid);
+	if (buf && r->resp_body)
+		evbuffer_add(buf, r->resp_body, strlen(r->resp_body));
+	evhttp_send_reply(ev, r->status, NULL, buf);
+	if (buf)
+		evbuffer_free(buf);
+	httpd_observe(r);
+	struct httpd *srv = r->srv;
+	httpd_req_free(r);
+	pthread_mutex_lock(&srv->lock);
+	srv->inflight--;
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void httpd_send_cb(evutil_socket_t fd, short what, void *arg)
+{
+	httpd_send(arg);
+}
+
+static void *httpd_worker_main(void *arg)
+{
+	struct httpd_worker *w = arg;
+	struct httpd *srv = w->srv;
+	for (;;) {
+		pthread_mutex_lock(&srv->lock);
+		while (!srv->head && !srv->stopping)
+			pthread_cond_wait(&srv->cond, &srv->lock);
+		struct httpd_queue_item *it = srv->head;
+		if (!it) {
+			pthread_mutex_unlock(&srv->lock);
+			return NULL;
+		}
+		srv->head = it->next;
+		if (!srv->head)
+			srv->tail = NULL;
+		pthread_mutex_unlock(&srv->lock);
+		struct http_req *r = it->req;
+		free(it);
+		r->db = pg_conn_get(&w->pg);
+		const struct http_route *rt = NULL;
+		for (size_t i = 0; i < srv->nroutes && !rt; i++)
+			if (srv->routes[i].pattern == r->route)
+				rt = &srv->routes[i];
+		if (!r->db)
+			http_reply_error(r, 503, "unavailable", "the database is not reachable");
+		else
+			rt->fn(r, srv->opts.arg);
+		if (r->db && PQstatus(r->db) != CONNECTION_OK)
+			pg_conn_reset(&w->pg);
+		r->db = NULL;
+		if (event_base_once(srv->base, -1, EV_TIMEOUT, httpd_send_cb, r, NULL) != 0)
+			log_error("http_reply", "cannot schedule a reply");
+	}
+}
+
+static void httpd_enqueue(struct httpd *srv, struct http_req *r)
+{
+	struct httpd_queue_item *it = calloc(1, sizeof(*it));
+	if (!it) {
+		http_reply_error(r, 503, "unavailable", "out of memory");
+		httpd_send(r);
+		return;
+	}
+	it->req = r;
+	pthread_mutex_lock(&srv->lock);
+	if (srv->tail)
+		srv->tail->next = it;
+	else
+		srv->head = it;
+	srv->tail = it;
+	pthread_cond_signal(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void httpd_copy_headers(struct http_req *r, struct evhttp_request *ev)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
+	for (struct evkeyval *kv = in->tqh_first; kv && r->nheaders < HTTPD_MAX_HEADERS;
+	     kv = kv->next.tqe_next) {
+		r->headers[r->nheaders].name = strdup(kv->key);
+		r->headers[r->nheaders].value = strdup(kv->value);
+		r->nheaders++;
+	}
+}
+
+static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_request *ev)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->ev = ev;
+	r->srv = srv;
+	r->started = tstamp_mono();
+	static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
+					    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+	for (int i = 0; i < 9; i++)
+		if ((int)cmd == (1 << i))
+			snprintf(r->method, sizeof(r->method), "%s", names[i]);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	snprintf(r->path, sizeof(r->path), "%s", path && *path ? path : "/");
+	r->query = query ? strdup(query) : NULL;
+	httpd_copy_headers(r, ev);
+	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+	r->body_len = evbuffer_get_length(in);
+	r->body = malloc(r->body_len + 1);
+	if (r->body) {
+		evbuffer_copyout(in, r->body, r->body_len);
+		r->body[r->body_len] = '\0';
+	}
+	return r;
+}
+
+static const struct http_route *httpd_route(struct httpd *srv, struct http_req *r,
+					    bool *path_known)
+{
+	*path_known = false;
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		if (!httpd_match(srv->routes[i].pattern, r->path, r))
+			continue;
+		*path_known = true;
+		r->route = srv->routes[i].pattern;
+		if (strcmp(srv->routes[i].method, r->method) == 0)
+			return &srv->routes[i];
+	}
+	return NULL;
+}
+
+static void httpd_dispatch(struct evhttp_request *ev, void *arg)
+{
+	struct httpd *srv = arg;
+	struct http_req *r = httpd_copy_request(srv, ev);
+	if (!r) {
+		evhttp_send_error(ev, 503, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&srv->lock);
+	srv->inflight++;
+	pthread_mutex_unlock(&srv->lock);
+	bool known;
+	const struct http_route *rt = httpd_route(srv, r, &known);
+	if (!rt) {
+		if (known)
+			http_reply_error(r, 405, "method_not_allowed", "method not allowed here");
+		else
+			http_reply_error(r, 404, "not_found", "no such resource");
+		httpd_send(r);
+	} else if (rt->db) {
+		httpd_enqueue(srv, r);
+	} else {
+		rt->fn(r, srv->opts.arg);
+		httpd_send(r);
+	}
+}
+
+static int httpd_start_workers(struct httpd *h, char *errstr, size_t errlen)
+{
+	h->workers = calloc((size_t)h->opts.workers, sizeof(*h->workers));
+	if (!h->workers)
+		return -1;
+	for (int i = 0; i < h->opts.workers; i++) {
+		h->workers[i].srv = h;
+		if (pg_conn_init(&h->workers[i].pg, h->opts.conninfo, "http") != 0 ||
+		    pthread_create(&h->workers[i].thread, NULL, httpd_worker_main,
+				   &h->workers[i]) != 0) {
+			snprintf(errstr, errlen, "cannot start http worker %d", i);
+			h->opts.workers = i;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
+			const struct http_route *routes, size_t nroutes, char *errstr,
+			size_t errlen)
+{
+	struct httpd *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->base = base;
+	h->opts = *o;
+	h->routes = routes;
+	h->nroutes = nroutes;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->http = evhttp_new(base);
+	if (!h->http)
+		goto failed;
+	/* The soft limit gets a JSON 413 from http_req_json; this is the hard stop. */
+	evhttp_set_max_body_size(h->http, (ev_ssize_t)(o->max_body * 4 + 4096));
+	evhttp_set_max_headers_size(h->http, 16384);
+	evhttp_set_timeout(h->http, 30);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(h->http, httpd_dispatch, h);
+	h->sock = evhttp_bind_socket_with_handle(h->http, o->addr, (ev_uint16_t)o->port);
+	if (!h->sock) {
+		snprintf(errstr, errlen, "cannot listen on %s:%d", o->addr, o->port);
+		goto failed;
+	}
+	if (httpd_start_workers(h, errstr, errlen) != 0)
+		goto failed;
+	return h;
+failed:
+	httpd_free(h);
+	return NULL;
+}
+
+void httpd_stop_accepting(struct httpd *h)
+{
+	if (h->sock)
+		evhttp_del_accept_socket(h->http, h->sock);
+	h->sock = NULL;
+}
+
+int httpd_inflight(struct httpd *h)
+{
+	pthread_mutex_lock(&h->lock);
+	int n = h->inflight;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+void httpd_free(struct httpd *h)
+{
+	if (!h)
+		return;
+	httpd_stop_accepting(h);
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	for (int i = 0; h->workers && i < h->opts.workers; i++) {
+		pthread_join(h->workers[i].thread, NULL);
+		pg_conn_release(&h->workers[i].pg);
+	}
+	free(h->workers);
+	if (h->http)
+		evhttp_free(h->http);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	free(h);
+}

@@ -1,0 +1,102 @@
+/* HTTP server on libevent (evhttp).
+ *
+ * The loop thread only parses requests and sends replies. A route marked .db runs on one of
+ * the worker threads, each owning a PostgreSQL connection (see pg.h): the loop thread copies
+ * the request into a struct http_req, queues it, and a worker runs the handler with r->db
+ * set; the reply goes back to the loop thread through event_base_once, which is thread-safe
+ * because evthread_use_pthreads() is called before the base is created. Routes without .db
+ * run on the loop thread and must not block.
+ *
+ * Bodies over the configured limit get 413, non-JSON content 415, malformed JSON or invalid
+ * UTF-8 400, each with a JSON body {"error": code, "message": ..., "fields": [...]}. */
+#ifndef CP_HTTPD_H
+#define CP_HTTPD_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTPD_MAX_PARAMS 4
+#define HTTPD_MAX_HEADERS 24
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_req {
+	/* request (read-only for handlers) */
+	char method[8];
+	char path[512];
+	char *query;                           /* raw query string or NULL */
+	char params[HTTPD_MAX_PARAMS][160];    /* the {} segments of the route pattern */
+	int nparams;
+	struct http_header headers[HTTPD_MAX_HEADERS];
+	int nheaders;
+	char *body;                            /* NUL-terminated copy */
+	size_t body_len;
+	PGconn *db;                            /* set for .db routes */
+	const char *route;                     /* the matched pattern */
+	/* response (set by handlers through the http_reply_* helpers) */
+	int status;
+	char *resp_body;
+	const char *resp_type;
+	char location[256];
+	/* internal */
+	void *ev;
+	struct httpd *srv;
+	double started;
+};
+
+typedef void (*http_handler_fn)(struct http_req *r, void *arg);
+
+struct http_route {
+	const char *method;   /* "GET", "POST", ... */
+	const char *pattern;  /* "/v1/complaints/{}/survey": {} matches one segment */
+	http_handler_fn fn;
+	bool db;
+};
+
+struct httpd;
+
+struct httpd_opts {
+	const char *addr;
+	int port;
+	int workers;              /* threads for .db routes */
+	size_t max_body;          /* soft limit answered with a JSON 413 */
+	const char *conninfo;     /* for the workers' connections */
+	void *arg;                /* passed to every handler */
+};
+
+struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
+			const struct http_route *routes, size_t nroutes, char *errstr,
+			size_t errlen);
+/* Shutdown, loop thread only: stop accepting, keep running the loop until httpd_inflight()
+ * is 0 (replies still travel through it), then httpd_free joins the workers and frees. */
+void httpd_stop_accepting(struct httpd *h);
+int httpd_inflight(struct httpd *h);
+void httpd_free(struct httpd *h);
+
+/* Header lookup (case-insensitive); NULL when absent. */
+const char *http_req_header(const struct http_req *r, const char *name);
+/* Query parameter lookup; returns a malloc'ed decoded value or NULL. */
+char *http_req_query(const struct http_req *r, const char *name);
+
+/* Parses the JSON object body. On failure replies 413/415/400 and returns NULL.
+ * The caller json_decref()s the result. */
+json_t *http_req_json(struct http_req *r);
+
+/* Replies with obj (reference stolen). */
+void http_reply_json(struct http_req *r, int status, json_t *obj);
+/* Replies {"error": code, "message": message}. */
+void http_reply_error(struct http_req *r, int status, const char *code, const char *message);
+/* Replies {"error": code, "message": ..., "fields": fields} (fields stolen). */
+void http_reply_fields(struct http_req *r, int status, const char *code, json_t *fields);
+void http_reply_text(struct http_req *r, int status, const char *type, const char *text);
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool http_utf8_valid(const char *s, size_t len);
+
+#endif

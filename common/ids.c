@@ -1,0 +1,60 @@
+#include "ids.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+void ids_uuid(char out[IDS_UUID_LEN])
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		FILE *f = fopen("/dev/urandom", "rb");
+		if (!f || fread(b, 1, sizeof(b), f) != sizeof(b))
+			memset(b, 0x5a, sizeof(b));
+		if (f)
+			fclose(f);
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, IDS_UUID_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+int ids_hmac_hex(const char *key, const void *msg, size_t len, char out[65])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	if (!HMAC(EVP_sha256(), key, (int)strlen(key), msg, len, mac, &maclen))
+		return -1;
+	for (unsigned int i = 0; i < maclen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[64] = '\0';
+	return 0;
+}
+
+int ids_customer_ref(const char *key, const char *phone, char out[30])
+{
+	char digits[64], hex[65];
+	size_t n = 0;
+	for (const char *p = phone; *p && n + 1 < sizeof(digits); p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	digits[n] = '\0';
+	if (ids_hmac_hex(key, digits, n, hex) != 0)
+		return -1;
+	snprintf(out, 30, "cust_%.24s", hex);
+	return 0;
+}
+
+int ids_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la != lb)
+		return 0;
+	return CRYPTO_memcmp(a, b, la) == 0;
+}

@@ -1,0 +1,23 @@
+/* Identifiers: random UUIDs for events and rows, keyed pseudonyms for personal data. */
+#ifndef CP_IDS_H
+#define CP_IDS_H
+
+#include <stddef.h>
+
+#define IDS_UUID_LEN 37 /* 36 characters and the NUL */
+
+/* Writes a random (version 4) UUID into out[IDS_UUID_LEN]. */
+void ids_uuid(char out[IDS_UUID_LEN]);
+
+/* out[65] = lowercase hex HMAC-SHA256(key, msg). Returns 0 or -1. */
+int ids_hmac_hex(const char *key, const void *msg, size_t len, char out[65]);
+
+/* A pseudonymous customer reference: "cust_" and the first 24 hex digits of the HMAC of the
+ * normalised phone number. Stable for the same key and phone; reveals nothing of it.
+ * out must hold 30 bytes. */
+int ids_customer_ref(const char *key, const char *phone, char out[30]);
+
+/* Constant-time comparison of two NUL-terminated strings. */
+int ids_equal(const char *a, const char *b);
+
+#endif

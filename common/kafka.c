@@ -1,0 +1,367 @@
+#include "kafka.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "metrics.h"
+
+static atomic_bool kafka_fatal_flag;
+
+struct kafka_producer {
+	rd_kafka_t *rk;
+	pthread_t poller;
+	atomic_bool stop;
+};
+
+struct kafka_consumer {
+	rd_kafka_t *rk;
+};
+
+bool kafka_fatal(void)
+{
+	return atomic_load(&kafka_fatal_flag);
+}
+
+void kafka_dr_init(struct kafka_dr *dr)
+{
+	memset(dr, 0, sizeof(*dr));
+	pthread_mutex_init(&dr->lock, NULL);
+	pthread_cond_init(&dr->cond, NULL);
+}
+
+void kafka_dr_destroy(struct kafka_dr *dr)
+{
+	pthread_mutex_destroy(&dr->lock);
+	pthread_cond_destroy(&dr->cond);
+}
+
+size_t kafka_dr_wait(struct kafka_dr *dr, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&dr->lock);
+	while (dr->pending > 0)
+		if (pthread_cond_timedwait(&dr->cond, &dr->lock, &until) != 0)
+			break;
+	size_t left = dr->pending;
+	pthread_mutex_unlock(&dr->lock);
+	return left;
+}
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	enum log_level lvl = level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARN : LOG_DEBUG;
+	log_msg(lvl, "librdkafka", LOG_KV({"client", rd_kafka_name(rk)}, {"facility", fac}), "%s",
+		buf);
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	char fatal[512];
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		log_error("kafka_fatal", "fatal kafka error %s: %s", rd_kafka_err2name(orig), fatal);
+		atomic_store(&kafka_fatal_flag, true);
+		return;
+	}
+	log_msg(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? LOG_ERROR : LOG_WARN, "kafka_error",
+		NULL, 0, "kafka error %s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	char labels[160];
+	snprintf(labels, sizeof(labels), "topic=\"%s\"", rd_kafka_topic_name(m->rkt));
+	if (m->err)
+		metrics_add(metrics_counter("cp_produce_failed_total",
+					    "Messages whose delivery failed.", labels), 1);
+	else
+		metrics_add(metrics_counter("cp_produced_total", "Messages delivered to Kafka.",
+					    labels), 1);
+	struct kafka_dr_slot *slot = m->_private;
+	if (!slot)
+		return;
+	struct kafka_dr *dr = slot->group;
+	pthread_mutex_lock(&dr->lock);
+	slot->err = m->err;
+	slot->done = true;
+	if (m->err) {
+		dr->failed++;
+		dr->last_err = m->err;
+	}
+	dr->pending--;
+	pthread_cond_broadcast(&dr->cond);
+	pthread_mutex_unlock(&dr->lock);
+}
+
+struct kafka_conf_ctx {
+	rd_kafka_conf_t *conf;
+	char *errstr;
+	size_t errlen;
+};
+
+static int kafka_conf_set_one(const char *prop, const char *value, void *arg)
+{
+	struct kafka_conf_ctx *ctx = arg;
+	if (rd_kafka_conf_set(ctx->conf, prop, value, ctx->errstr, ctx->errlen) !=
+	    RD_KAFKA_CONF_OK)
+		return -1;
+	return 0;
+}
+
+static rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id,
+				       const char *own_prefix, const char *const *defaults,
+				       char *errstr, size_t errlen)
+{
+	static const char *const skip_common[] = {"BOOTSTRAP_SERVERS", "PRODUCER_", "CONSUMER_",
+						  NULL};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	struct kafka_conf_ctx ctx = {conf, errstr, errlen};
+	if (kafka_conf_set_one("bootstrap.servers", bootstrap, &ctx) ||
+	    kafka_conf_set_one("client.id", client_id, &ctx))
+		goto failed;
+	for (size_t i = 0; defaults[i]; i += 2)
+		if (kafka_conf_set_one(defaults[i], defaults[i + 1], &ctx))
+			goto failed;
+	if (cfg_passthrough("KAFKA_", skip_common, kafka_conf_set_one, &ctx) ||
+	    cfg_passthrough(own_prefix, NULL, kafka_conf_set_one, &ctx))
+		goto failed;
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	return conf;
+failed:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static void *kafka_poller_main(void *arg)
+{
+	struct kafka_producer *p = arg;
+	while (!atomic_load(&p->stop))
+		rd_kafka_poll(p->rk, 100);
+	return NULL;
+}
+
+struct kafka_producer *kafka_producer_new(const char *bootstrap, const char *client_id,
+					  char *errstr, size_t errlen)
+{
+	static const char *const defaults[] = {
+	    "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
+	    "compression.type", "lz4", "message.timeout.ms", "60000", NULL};
+	struct kafka_producer *p = calloc(1, sizeof(*p));
+	rd_kafka_conf_t *conf =
+	    kafka_conf_new(bootstrap, client_id, "KAFKA_PRODUCER_", defaults, errstr, errlen);
+	if (!p || !conf)
+		goto failed_conf;
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
+	if (!p->rk)
+		goto failed_conf;
+	if (pthread_create(&p->poller, NULL, kafka_poller_main, p) != 0) {
+		snprintf(errstr, errlen, "cannot start the delivery report thread");
+		rd_kafka_destroy(p->rk);
+		free(p);
+		return NULL;
+	}
+	return p;
+failed_conf:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	free(p);
+	return NULL;
+}
+
+void kafka_producer_destroy(struct kafka_producer *p, int timeout_ms)
+{
+	if (!p)
+		return;
+	rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
+	if (err)
+		log_warn("kafka_flush", "flush left %d messages: %s", rd_kafka_outq_len(p->rk),
+			 rd_kafka_err2str(err));
+	atomic_store(&p->stop, true);
+	pthread_join(p->poller, NULL);
+	rd_kafka_destroy(p->rk);
+	free(p);
+}
+
+rd_kafka_t *kafka_producer_handle(struct kafka_producer *p)
+{
+	return p->rk;
+}
+
+int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
+		  const void *value, size_t len, rd_kafka_headers_t *headers,
+		  struct kafka_dr_slot *slot, char *errstr, size_t errlen)
+{
+	if (slot) {
+		pthread_mutex_lock(&slot->group->lock);
+		slot->group->pending++;
+		slot->done = false;
+		pthread_mutex_unlock(&slot->group->lock);
+	}
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int tries = 0; tries < 100; tries++) {
+		err = rd_kafka_producev(
+		    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+		    RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		usleep(50000); /* worker thread: the poller thread drains the queue meanwhile */
+	}
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	snprintf(errstr, errlen, "produce to %s failed: %s", topic, rd_kafka_err2str(err));
+	if (slot) {
+		pthread_mutex_lock(&slot->group->lock);
+		slot->group->pending--;
+		pthread_mutex_unlock(&slot->group->lock);
+	}
+	return -1;
+}
+
+struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *group,
+					  const char *const *topics, size_t ntopics,
+					  char *errstr, size_t errlen)
+{
+	static const char *defaults[] = {
+	    "group.id", NULL, "enable.auto.offset.store", "false", "enable.auto.commit", "true",
+	    "auto.commit.interval.ms", "1000", "auto.offset.reset", "earliest",
+	    "fetch.wait.max.ms", "50", "partition.assignment.strategy", "cooperative-sticky",
+	    "max.poll.interval.ms", "300000", NULL};
+	const char *conf_defaults[sizeof(defaults) / sizeof(defaults[0])];
+	memcpy(conf_defaults, defaults, sizeof(defaults));
+	conf_defaults[1] = group;
+	struct kafka_consumer *c = calloc(1, sizeof(*c));
+	rd_kafka_conf_t *conf =
+	    kafka_conf_new(bootstrap, group, "KAFKA_CONSUMER_", conf_defaults, errstr, errlen);
+	if (!c || !conf)
+		goto failed;
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errlen);
+	if (!c->rk)
+		goto failed;
+	conf = NULL;
+	rd_kafka_poll_set_consumer(c->rk);
+	rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)ntopics);
+	for (size_t i = 0; i < ntopics; i++)
+		rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (err) {
+		snprintf(errstr, errlen, "subscribe failed: %s", rd_kafka_err2str(err));
+		goto failed;
+	}
+	return c;
+failed:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (c && c->rk)
+		rd_kafka_destroy(c->rk);
+	free(c);
+	return NULL;
+}
+
+static void kafka_consumer_note_lag(struct kafka_consumer *c, const rd_kafka_message_t *m)
+{
+	int64_t lo = 0, hi = 0;
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	if (rd_kafka_get_watermark_offsets(c->rk, topic, m->partition, &lo, &hi) != 0 || hi <= 0)
+		return;
+	char labels[200];
+	snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, m->partition);
+	metrics_set(metrics_gauge("cp_consumer_lag", "Messages behind the partition end.", labels),
+		    (double)(hi - m->offset - 1));
+}
+
+static bool kafka_consumer_keep(rd_kafka_message_t *m)
+{
+	if (!m->err)
+		return true;
+	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		log_warn("kafka_consume", "consumer error: %s", rd_kafka_message_errstr(m));
+	rd_kafka_message_destroy(m);
+	return false;
+}
+
+size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs,
+				 size_t max, int timeout_ms, int wait_ms)
+{
+	size_t n = 0;
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+	if (!m)
+		return 0;
+	if (kafka_consumer_keep(m))
+		msgs[n++] = m;
+	while (n < max && (m = rd_kafka_consumer_poll(c->rk, wait_ms)) != NULL)
+		if (kafka_consumer_keep(m))
+			msgs[n++] = m;
+	if (n > 0)
+		kafka_consumer_note_lag(c, msgs[n - 1]);
+	return n;
+}
+
+int kafka_consumer_store(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t n)
+{
+	if (n == 0)
+		return 0;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+		    l, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(msgs[i]->rkt),
+							       msgs[i]->partition);
+		if (msgs[i]->offset + 1 > tp->offset)
+			tp->offset = msgs[i]->offset + 1;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err && err != RD_KAFKA_RESP_ERR__STATE) {
+		log_warn("kafka_store", "offset store failed: %s", rd_kafka_err2str(err));
+		return -1;
+	}
+	return 0;
+}
+
+void kafka_consumer_commit(struct kafka_consumer *c)
+{
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("kafka_commit", "commit failed: %s", rd_kafka_err2str(err));
+}
+
+void kafka_consumer_destroy(struct kafka_consumer *c)
+{
+	if (!c)
+		return;
+	kafka_consumer_commit(c);
+	rd_kafka_consumer_close(c->rk);
+	rd_kafka_destroy(c->rk);
+	free(c);
+}
+
+rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c)
+{
+	return c->rk;
+}
+
+bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}

@@ -1,0 +1,94 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char log_service[64] = "cp";
+static enum log_level log_min = LOG_INFO;
+static const char *const log_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *service, enum log_level min_level)
+{
+	snprintf(log_service, sizeof(log_service), "%s", service);
+	log_min = min_level;
+}
+
+enum log_level log_min_level(void)
+{
+	return log_min;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+size_t log_json_escape(char *buf, size_t len, size_t cap, const char *s)
+{
+	for (; s && *s && len + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		} else if (c == '\n') {
+			buf[len++] = '\\';
+			buf[len++] = 'n';
+		} else if (c < 0x20) {
+			len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
+		} else {
+			buf[len++] = (char)c;
+		}
+	}
+	buf[len < cap ? len : cap - 1] = '\0';
+	return len;
+}
+
+static size_t log_put(char *buf, size_t len, size_t cap, const char *key, const char *value)
+{
+	len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, ",\"%s\":\"", key);
+	if (len >= cap)
+		return cap - 1;
+	len = log_json_escape(buf, len, cap, value);
+	if (len + 1 < cap)
+		buf[len++] = '"';
+	return len;
+}
+
+void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, size_t nkv,
+	     const char *fmt, ...)
+{
+	char buf[4096], msg[2048], ts[40];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+
+	if (lvl < log_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", ts,
+				      now.tv_nsec / 1000000, log_names[lvl]);
+	len = log_put(buf, len, sizeof(buf) - 3, "service", log_service);
+	len = log_put(buf, len, sizeof(buf) - 3, "event", event);
+	len = log_put(buf, len, sizeof(buf) - 3, "msg", msg);
+	for (size_t i = 0; i < nkv; i++)
+		if (kv[i].value)
+			len = log_put(buf, len, sizeof(buf) - 3, kv[i].key, kv[i].value);
+	buf[len++] = '}';
+	buf[len++] = '\n';
+	ssize_t rc = write(STDOUT_FILENO, buf, len);
+	(void)rc;
+}

@@ -1,0 +1,275 @@
+#include "outbox.h"
+
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ce.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "tstamp.h"
+
+#define OUTBOX_SELECT_SQL                                                               \
+	"SELECT id, ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload FROM outbox " \
+	"WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+#define OUTBOX_MARK_SQL "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
+#define OUTBOX_FAIL_SQL \
+	"UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+#define OUTBOX_BACKLOG_SQL "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+#define OUTBOX_PURGE_SQL \
+	"DELETE FROM outbox WHERE sent_at < now() - interval '7 days'"
+
+static char outbox_src[128] = "/cp";
+
+struct outbox_relay {
+	struct pg_conn pg;
+	struct kafka_producer *producer;
+	int batch_max;
+	pthread_t thread;
+	atomic_bool stop;
+	bool listening;
+	double next_gauge;
+};
+
+void outbox_set_source(const char *source)
+{
+	snprintf(outbox_src, sizeof(outbox_src), "%s", source);
+}
+
+const char *outbox_source(void)
+{
+	return outbox_src;
+}
+
+int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_type,
+	       const ProtobufCMessage *msg, char *ce_id_out)
+{
+	char id[IDS_UUID_LEN], now[TSTAMP_LEN];
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	protobuf_c_message_pack(msg, buf);
+	ids_uuid(id);
+	tstamp_format(tstamp_now_ms(), now);
+	const char *params[] = {id, ce_type, outbox_src, now, topic, key, (const char *)buf};
+	const int lengths[] = {0, 0, 0, 0, 0, 0, (int)len};
+	const int formats[] = {0, 0, 0, 0, 0, 0, 1};
+	PGresult *r = pg_query_bin(c, OUTBOX_INSERT_SQL, 7, params, lengths, formats);
+	free(buf);
+	if (!r)
+		return -1;
+	PQclear(r);
+	if (ce_id_out)
+		memcpy(ce_id_out, id, IDS_UUID_LEN);
+	return 0;
+}
+
+/* The relay's connection LISTENs for the insert trigger's notification. */
+static PGconn *outbox_conn(struct outbox_relay *r)
+{
+	bool fresh = r->pg.conn == NULL || PQstatus(r->pg.conn) != CONNECTION_OK;
+	PGconn *c = pg_conn_get(&r->pg);
+	if (!c)
+		return NULL;
+	if (fresh || !r->listening) {
+		r->listening = false;
+		PGresult *res = pg_query(c, "SELECT current_schema()", 0, NULL);
+		if (res) {
+			char sql[160];
+			snprintf(sql, sizeof(sql), "LISTEN \"outbox_%s\"", pg_value(res, 0, 0, ""));
+			PQclear(res);
+			r->listening = pg_exec(c, sql, 0, NULL) == 0;
+		}
+	}
+	return c;
+}
+
+static void outbox_wait_notify(PGconn *c, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+	if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) > 0)
+		PQconsumeInput(c);
+	PGnotify *n;
+	while ((n = PQnotifies(c)) != NULL)
+		PQfreemem(n);
+}
+
+static void outbox_update_gauge(struct outbox_relay *r, PGconn *c)
+{
+	double now = tstamp_mono();
+	if (now < r->next_gauge)
+		return;
+	r->next_gauge = now + 5;
+	PGresult *res = pg_query(c, OUTBOX_BACKLOG_SQL, 0, NULL);
+	if (res) {
+		metrics_set(metrics_gauge("cp_outbox_backlog", "Outbox events not yet published.",
+					  NULL),
+			    atof(pg_value(res, 0, 0, "0")));
+		PQclear(res);
+	}
+	if (pg_exec(c, OUTBOX_PURGE_SQL, 0, NULL) != 0)
+		log_warn("outbox_purge", "cannot purge sent outbox rows");
+}
+
+static int outbox_produce_row(struct outbox_relay *r, PGresult *res, int row,
+			      struct kafka_dr_slot *slot)
+{
+	struct ce_meta ce;
+	char errstr[256];
+	size_t len = 0;
+	snprintf(ce.id, sizeof(ce.id), "%s", PQgetvalue(res, row, 1));
+	snprintf(ce.type, sizeof(ce.type), "%s", PQgetvalue(res, row, 2));
+	snprintf(ce.source, sizeof(ce.source), "%s", PQgetvalue(res, row, 3));
+	snprintf(ce.time, sizeof(ce.time), "%s", PQgetvalue(res, row, 4));
+	unsigned char *payload =
+	    PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 7), &len);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+	int rc = -1;
+	if (payload && ce_headers_add(h, &ce) == 0)
+		rc = kafka_produce(r->producer, PQgetvalue(res, row, 5), PQgetvalue(res, row, 6),
+				   payload, len, h, slot, errstr, sizeof(errstr));
+	if (rc != 0) {
+		rd_kafka_headers_destroy(h);
+		log_msg(LOG_WARN, "outbox_produce", LOG_KV({"ce_id", ce.id}), "%s",
+			payload ? errstr : "payload unreadable");
+	}
+	PQfreemem(payload);
+	return rc;
+}
+
+/* Appends ids[i] to one of two PostgreSQL array literals by outcome. */
+static void outbox_sort_ids(PGresult *res, struct kafka_dr_slot *slots, bool *produced, int n,
+			    char *ok, char *bad, size_t cap)
+{
+	size_t lo = 1, lb = 1;
+	ok[0] = bad[0] = '{';
+	for (int i = 0; i < n; i++) {
+		bool good = produced[i] && slots[i].done && !slots[i].err;
+		char *dst = good ? ok : bad;
+		size_t *l = good ? &lo : &lb;
+		*l += (size_t)snprintf(dst + *l, cap - *l, "%s%s", *l > 1 ? "," : "",
+				       PQgetvalue(res, i, 0));
+	}
+	snprintf(ok + lo, cap - lo, "}");
+	snprintf(bad + lb, cap - lb, "}");
+}
+
+static int outbox_publish(struct outbox_relay *r, PGconn *c, PGresult *res)
+{
+	int n = PQntuples(res);
+	struct kafka_dr dr;
+	struct kafka_dr_slot *slots = calloc((size_t)n, sizeof(*slots));
+	bool *produced = calloc((size_t)n, sizeof(bool));
+	size_t cap = (size_t)n * 24 + 8;
+	char *ok = malloc(cap), *bad = malloc(cap);
+	int rc = -1;
+	if (!slots || !produced || !ok || !bad)
+		goto out;
+	kafka_dr_init(&dr);
+	for (int i = 0; i < n; i++) {
+		slots[i].group = &dr;
+		produced[i] = outbox_produce_row(r, res, i, &slots[i]) == 0;
+	}
+	/* Slots must outlive their reports: message.timeout.ms bounds this wait. */
+	while (kafka_dr_wait(&dr, 1000) > 0)
+		;
+	outbox_sort_ids(res, slots, produced, n, ok, bad, cap);
+	const char *p_ok[] = {ok}, *p_bad[] = {bad};
+	rc = pg_exec(c, OUTBOX_MARK_SQL, 1, p_ok);
+	if (rc == 0 && strcmp(bad, "{}") != 0)
+		rc = pg_exec(c, OUTBOX_FAIL_SQL, 1, p_bad);
+	kafka_dr_destroy(&dr);
+out:
+	free(slots);
+	free(produced);
+	free(ok);
+	free(bad);
+	return rc;
+}
+
+/* One relay step: returns the number of rows published, -1 on error. */
+static int outbox_step(struct outbox_relay *r, PGconn *c)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", r->batch_max);
+	const char *params[] = {limit};
+	if (pg_begin(c) != 0)
+		return -1;
+	PGresult *res = pg_query(c, OUTBOX_SELECT_SQL, 1, params);
+	if (!res)
+		goto failed;
+	int n = PQntuples(res);
+	double t0 = tstamp_mono();
+	if (n > 0 && outbox_publish(r, c, res) != 0) {
+		PQclear(res);
+		goto failed;
+	}
+	PQclear(res);
+	if (pg_commit(c) != 0)
+		return -1;
+	if (n > 0)
+		metrics_observe(metrics_histogram("cp_outbox_batch_seconds",
+						  "Time to publish one outbox batch.", NULL, NULL, 0),
+				tstamp_mono() - t0);
+	return n;
+failed:
+	pg_rollback(c);
+	return -1;
+}
+
+static void *outbox_main(void *arg)
+{
+	struct outbox_relay *r = arg;
+	while (!atomic_load(&r->stop)) {
+		PGconn *c = outbox_conn(r);
+		if (!c) {
+			struct timespec ts = {0, 200000000L};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		int n = outbox_step(r, c);
+		if (n < 0) {
+			pg_conn_reset(&r->pg);
+			continue;
+		}
+		outbox_update_gauge(r, c);
+		if (n < r->batch_max)
+			outbox_wait_notify(c, n == 0 ? 500 : 0);
+	}
+	return NULL;
+}
+
+struct outbox_relay *outbox_relay_start(const char *conninfo, struct kafka_producer *p,
+					int batch_max, char *errstr, size_t errlen)
+{
+	struct outbox_relay *r = calloc(1, sizeof(*r));
+	if (!r || pg_conn_init(&r->pg, conninfo, "outbox") != 0) {
+		snprintf(errstr, errlen, "out of memory");
+		free(r);
+		return NULL;
+	}
+	r->producer = p;
+	r->batch_max = batch_max;
+	if (pthread_create(&r->thread, NULL, outbox_main, r) != 0) {
+		snprintf(errstr, errlen, "cannot start the outbox relay thread");
+		pg_conn_release(&r->pg);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void outbox_relay_stop(struct outbox_relay *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->stop, true);
+	pthread_join(r->thread, NULL);
+	pg_conn_release(&r->pg);
+	free(r);
+}

@@ -1,0 +1,39 @@
+/* Transactional outbox. A state change and the event announcing it are written in the same
+ * PostgreSQL transaction: outbox_add inserts the event row into <schema>.outbox (created by
+ * public.cp_create_messaging; an insert trigger NOTIFYs outbox_<schema>). The relay thread
+ * publishes unsent rows in id order with CloudEvents headers and marks each row sent only
+ * after its successful delivery report; rows are locked FOR UPDATE SKIP LOCKED, so several
+ * instances may relay at once without publishing a row twice in the normal case (a crash
+ * between delivery and the commit re-publishes: consumers deduplicate by ce_id). */
+#ifndef CP_OUTBOX_H
+#define CP_OUTBOX_H
+
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+#include "ids.h"
+#include "kafka.h"
+
+#define OUTBOX_INSERT_SQL                                                                   \
+	"INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7)"
+
+/* The ce_source of every event this process writes, e.g. "/cp/intake". Copied. */
+void outbox_set_source(const char *source);
+const char *outbox_source(void);
+
+/* Packs msg and inserts it; ce_id_out (may be NULL) receives the event id. Call inside the
+ * caller's transaction. Returns 0 or -1. */
+int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_type,
+	       const ProtobufCMessage *msg, char *ce_id_out) __attribute__((warn_unused_result));
+
+struct outbox_relay;
+
+/* Starts the relay thread with its own connection. */
+struct outbox_relay *outbox_relay_start(const char *conninfo, struct kafka_producer *p,
+					int batch_max, char *errstr, size_t errlen);
+/* Lets the current batch finish, then joins and frees. */
+void outbox_relay_stop(struct outbox_relay *r);
+
+#endif

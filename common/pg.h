@@ -1,0 +1,56 @@
+/* PostgreSQL access.
+ *
+ * Threading model (the one used everywhere): the libevent loop thread never talks to
+ * PostgreSQL. Blocking libpq calls happen only on worker threads (HTTP workers, the consumer
+ * thread, the outbox relay, periodic tasks), each owning one struct pg_conn. A pg_conn
+ * reconnects by itself: pg_conn_get returns a usable connection or NULL while the server is
+ * unreachable (with backoff), and every query helper logs the server's own error text.
+ * Parameters are always bound, never spliced into SQL. */
+#ifndef CP_PG_H
+#define CP_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pg_conn {
+	PGconn *conn;
+	char *conninfo;
+	char name[32];
+	double next_try;
+	int backoff_ms;
+};
+
+/* conninfo is copied. */
+int pg_conn_init(struct pg_conn *pc, const char *conninfo, const char *name)
+	__attribute__((warn_unused_result));
+void pg_conn_release(struct pg_conn *pc);
+/* Returns a connected PGconn, reconnecting when the previous one broke; NULL if the server
+ * cannot be reached now (retry later). */
+PGconn *pg_conn_get(struct pg_conn *pc);
+/* Drops the connection after a failure so the next pg_conn_get reconnects. */
+void pg_conn_reset(struct pg_conn *pc);
+
+/* Runs a statement with text parameters. Returns the result on PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK (the caller PQclear()s it), NULL on error (logged). */
+PGresult *pg_query(PGconn *c, const char *sql, int nparams, const char *const *params);
+/* The same with per-parameter lengths and formats (1 = binary, for bytea). */
+PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *const *params,
+		       const int *lengths, const int *formats);
+/* Runs a statement and discards its result. Returns 0 or -1. */
+int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
+	__attribute__((warn_unused_result));
+
+int pg_begin(PGconn *c) __attribute__((warn_unused_result));
+int pg_commit(PGconn *c) __attribute__((warn_unused_result));
+void pg_rollback(PGconn *c);
+
+/* The SQLSTATE of the last failed pg_query on this thread ("" when none). */
+const char *pg_last_sqlstate(void);
+/* The error text of the last failed pg_query on this thread. */
+const char *pg_last_error(void);
+
+/* Convenience for single values: text of row 0 column col, or def when NULL/absent. */
+const char *pg_value(const PGresult *r, int row, int col, const char *def);
+
+#endif

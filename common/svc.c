@@ -1,0 +1,400 @@
+#include "svc.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "pg.h"
+#include "tstamp.h"
+
+#define SVC_MAX_TASKS 16
+
+struct svc_task_run {
+	const struct svc_task *task;
+	void *arg;
+	struct pg_conn pg;
+	pthread_t thread;
+};
+
+struct svc {
+	const struct svc_def *def;
+	struct event_base *base;
+	struct httpd *http;
+	struct kafka_producer *producer;
+	struct outbox_relay *relay;
+	struct consumer *consumer;
+	struct svc_task_run tasks[SVC_MAX_TASKS];
+	size_t ntasks;
+	pthread_t health;
+	struct event *sigterm, *sigint, *tick;
+	atomic_bool stop;
+	atomic_bool pg_ok, kafka_ok;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	double drain_deadline;
+	bool draining;
+	int exit_code;
+};
+
+static struct svc_config svc_cfg;
+static struct svc svc;
+static char svc_port_default[16], svc_db_default[256], svc_instance_default[96];
+
+const struct svc_config *svc_config(void)
+{
+	return &svc_cfg;
+}
+
+struct kafka_producer *svc_producer(void)
+{
+	return svc.producer;
+}
+
+static const struct cfg_entry svc_common_cfg[] = {
+    {"HTTP_ADDR", CFG_STR, "127.0.0.1", 0, 0, "address the HTTP server listens on",
+     &svc_cfg.http_addr},
+    {"HTTP_PORT", CFG_INT, svc_port_default, 1, 65535, "port of this service's HTTP server",
+     &svc_cfg.http_port},
+    {"DATABASE_URL", CFG_SECRET, svc_db_default, 0, 0,
+     "libpq connection URI; the service's own login role and schema", &svc_cfg.database_url},
+    {"KAFKA_BOOTSTRAP_SERVERS", CFG_STR, "127.0.0.1:59092", 0, 0, "Kafka bootstrap servers",
+     &svc_cfg.kafka_bootstrap},
+    {"LOG_LEVEL", CFG_STR, "info", 0, 0, "debug, info, warn or error", &svc_cfg.log_level},
+    {"HTTP_WORKERS", CFG_INT, "4", 1, 64,
+     "worker threads (each with a database connection) serving HTTP requests",
+     &svc_cfg.http_workers},
+    {"CONSUMER_BATCH_MAX", CFG_INT, "500", 1, 10000,
+     "most events applied in one database transaction", &svc_cfg.batch_max},
+    {"CONSUMER_BATCH_WAIT_MS", CFG_INT, "5", 0, 1000,
+     "how long a batch waits for more events once one arrived", &svc_cfg.batch_wait_ms},
+    {"OUTBOX_BATCH_MAX", CFG_INT, "500", 1, 10000, "most outbox events published per batch",
+     &svc_cfg.outbox_batch},
+    {"HTTP_MAX_BODY_BYTES", CFG_INT, "65536", 1024, 1048576,
+     "largest accepted request body; larger gets 413", &svc_cfg.max_body},
+    {"AUTH_TOKENS", CFG_SECRET, "", 0, 0,
+     "staff bearer tokens: token:role:staff_id,... (roles agent, supervisor, admin, "
+     "integration)",
+     &svc_cfg.auth_tokens},
+    {"INSTANCE_ID", CFG_STR, svc_instance_default, 0, 0,
+     "name of this instance in logs and locks", &svc_cfg.instance_id},
+};
+
+#define SVC_NCOMMON (sizeof(svc_common_cfg) / sizeof(svc_common_cfg[0]))
+
+static struct cfg_entry *svc_all_cfg(const struct svc_def *def, size_t *n)
+{
+	struct cfg_entry *all = calloc(SVC_NCOMMON + def->ncfg, sizeof(*all));
+	if (!all)
+		return NULL;
+	memcpy(all, svc_common_cfg, sizeof(svc_common_cfg));
+	if (def->ncfg)
+		memcpy(all + SVC_NCOMMON, def->cfg, def->ncfg * sizeof(*all));
+	*n = SVC_NCOMMON + def->ncfg;
+	return all;
+}
+
+static void svc_defaults(const struct svc_def *def)
+{
+	char host[64] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	snprintf(svc_port_default, sizeof(svc_port_default), "%d", def->default_port);
+	snprintf(svc_db_default, sizeof(svc_db_default),
+		 "postgresql://%s:%s@127.0.0.1:55432/complaints", def->name, def->name);
+	snprintf(svc_instance_default, sizeof(svc_instance_default), "%s-%s-%d", def->name, host,
+		 (int)getpid());
+}
+
+/* --- health: a thread probes PostgreSQL and Kafka so /readyz never blocks the loop --- */
+
+static void svc_wait(double seconds)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)seconds;
+	until.tv_nsec += (long)((seconds - (double)(long)seconds) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&svc.lock);
+	if (!atomic_load(&svc.stop))
+		pthread_cond_timedwait(&svc.cond, &svc.lock, &until);
+	pthread_mutex_unlock(&svc.lock);
+}
+
+static void *svc_health_main(void *arg)
+{
+	struct pg_conn pg;
+	if (pg_conn_init(&pg, svc_cfg.database_url, "health") != 0)
+		return NULL;
+	while (!atomic_load(&svc.stop)) {
+		PGconn *c = pg_conn_get(&pg);
+		bool ok = c && pg_exec(c, "SELECT 1", 0, NULL) == 0;
+		if (!ok && c)
+			pg_conn_reset(&pg);
+		atomic_store(&svc.pg_ok, ok);
+		atomic_store(&svc.kafka_ok,
+			     kafka_reachable(kafka_producer_handle(svc.producer), 2000));
+		metrics_set(metrics_gauge("cp_up", "1 when PostgreSQL and Kafka are reachable.",
+					  NULL),
+			    atomic_load(&svc.pg_ok) && atomic_load(&svc.kafka_ok));
+		svc_wait(2);
+	}
+	pg_conn_release(&pg);
+	return NULL;
+}
+
+static void svc_healthz(struct http_req *r, void *arg)
+{
+	http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "alive", "service",
+					  svc.def->name));
+}
+
+static void svc_readyz(struct http_req *r, void *arg)
+{
+	bool pg = atomic_load(&svc.pg_ok), kafka = atomic_load(&svc.kafka_ok);
+	bool ready = pg && kafka && !atomic_load(&svc.stop);
+	http_reply_json(r, ready ? 200 : 503,
+			json_pack("{s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
+				  "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down"));
+}
+
+static void svc_metrics(struct http_req *r, void *arg)
+{
+	char *text = metrics_render();
+	http_reply_text(r, 200, "text/plain; version=0.0.4", text ? text : "");
+	free(text);
+}
+
+/* --- periodic tasks --- */
+
+static void *svc_task_main(void *arg)
+{
+	struct svc_task_run *t = arg;
+	int backoff_ms = 100;
+	while (!atomic_load(&svc.stop)) {
+		PGconn *c = pg_conn_get(&t->pg);
+		int rc = c ? t->task->fn(c, t->arg) : -1;
+		if (rc > 0)
+			continue;
+		if (rc < 0) {
+			if (c && PQstatus(c) != CONNECTION_OK)
+				pg_conn_reset(&t->pg);
+			svc_wait(backoff_ms / 1000.0);
+			backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+			continue;
+		}
+		backoff_ms = 100;
+		svc_wait((double)*t->task->interval_ms / 1000.0);
+	}
+	return NULL;
+}
+
+static int svc_start_tasks(const struct svc_def *def, char *errstr, size_t errlen)
+{
+	for (size_t i = 0; i < def->ntasks && i < SVC_MAX_TASKS; i++) {
+		struct svc_task_run *t = &svc.tasks[i];
+		t->task = &def->tasks[i];
+		t->arg = def->arg;
+		if (pg_conn_init(&t->pg, svc_cfg.database_url, def->tasks[i].name) != 0 ||
+		    pthread_create(&t->thread, NULL, svc_task_main, t) != 0) {
+			snprintf(errstr, errlen, "cannot start task %s", def->tasks[i].name);
+			return -1;
+		}
+		svc.ntasks++;
+	}
+	return 0;
+}
+
+static void svc_stop_tasks(void)
+{
+	pthread_mutex_lock(&svc.lock);
+	atomic_store(&svc.stop, true);
+	pthread_cond_broadcast(&svc.cond);
+	pthread_mutex_unlock(&svc.lock);
+	for (size_t i = 0; i < svc.ntasks; i++) {
+		pthread_join(svc.tasks[i].thread, NULL);
+		pg_conn_release(&svc.tasks[i].pg);
+	}
+	svc.ntasks = 0;
+}
+
+/* --- the loop: signals, drain, fatal errors --- */
+
+static void svc_begin_shutdown(int code)
+{
+	if (svc.draining)
+		return;
+	svc.draining = true;
+	svc.exit_code = code;
+	svc.drain_deadline = tstamp_mono() + 10;
+	log_info("shutdown", "stopping: no new requests, finishing work in flight");
+	if (svc.http)
+		httpd_stop_accepting(svc.http);
+}
+
+static void svc_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	svc_begin_shutdown(0);
+}
+
+static void svc_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (kafka_fatal())
+		svc_begin_shutdown(1);
+	if (!svc.draining)
+		return;
+	if (!svc.http || httpd_inflight(svc.http) == 0 || tstamp_mono() > svc.drain_deadline)
+		event_base_loopexit(svc.base, NULL);
+}
+
+static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen)
+{
+	size_t n = def->nroutes + 3;
+	struct http_route *routes = calloc(n, sizeof(*routes));
+	if (!routes)
+		return -1;
+	routes[0] = (struct http_route){"GET", "/healthz", svc_healthz, false};
+	routes[1] = (struct http_route){"GET", "/readyz", svc_readyz, false};
+	routes[2] = (struct http_route){"GET", "/metrics", svc_metrics, false};
+	if (def->nroutes)
+		memcpy(routes + 3, def->routes, def->nroutes * sizeof(*routes));
+	struct httpd_opts o = {.addr = svc_cfg.http_addr,
+			       .port = (int)svc_cfg.http_port,
+			       .workers = (int)svc_cfg.http_workers,
+			       .max_body = (size_t)svc_cfg.max_body,
+			       .conninfo = svc_cfg.database_url,
+			       .arg = def->arg};
+	svc.http = httpd_new(svc.base, &o, routes, n, errstr, errlen);
+	return svc.http ? 0 : -1; /* routes live as long as the process */
+}
+
+static int svc_start_events(const struct svc_def *def, char *errstr, size_t errlen)
+{
+	char client[128], group[128];
+	snprintf(client, sizeof(client), "cp-%s", def->name);
+	svc.producer = kafka_producer_new(svc_cfg.kafka_bootstrap, client, errstr, errlen);
+	if (!svc.producer)
+		return -1;
+	svc.relay = outbox_relay_start(svc_cfg.database_url, svc.producer,
+				       (int)svc_cfg.outbox_batch, errstr, errlen);
+	if (!svc.relay)
+		return -1;
+	if (def->nhandlers == 0)
+		return 0;
+	snprintf(group, sizeof(group), "cp-%s", def->name);
+	struct consumer_def cd = {group, def->handlers, def->nhandlers, def->arg,
+				  (int)svc_cfg.batch_max, (int)svc_cfg.batch_wait_ms};
+	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
+				      svc.producer, errstr, errlen);
+	return svc.consumer ? 0 : -1;
+}
+
+static int svc_start_loop(void)
+{
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	svc.base = event_base_new();
+	if (!svc.base)
+		return -1;
+	svc.sigterm = evsignal_new(svc.base, SIGTERM, svc_signal_cb, NULL);
+	svc.sigint = evsignal_new(svc.base, SIGINT, svc_signal_cb, NULL);
+	svc.tick = event_new(svc.base, -1, EV_PERSIST, svc_tick_cb, NULL);
+	struct timeval tv = {0, 100000};
+	if (!svc.sigterm || !svc.sigint || !svc.tick || evsignal_add(svc.sigterm, NULL) ||
+	    evsignal_add(svc.sigint, NULL) || event_add(svc.tick, &tv))
+		return -1;
+	return 0;
+}
+
+static void svc_teardown(void)
+{
+	svc_stop_tasks();
+	if (svc.health)
+		pthread_join(svc.health, 0);
+	consumer_stop(svc.consumer);
+	outbox_relay_stop(svc.relay);
+	if (svc.http)
+		httpd_free(svc.http);
+	kafka_producer_destroy(svc.producer, 10000);
+	if (svc.tick)
+		event_free(svc.tick);
+	if (svc.sigterm)
+		event_free(svc.sigterm);
+	if (svc.sigint)
+		event_free(svc.sigint);
+	if (svc.base)
+		event_base_free(svc.base);
+}
+
+static int svc_configure(int argc, char **argv, const struct svc_def *def)
+{
+	char errstr[512];
+	size_t n = 0;
+	svc_defaults(def);
+	struct cfg_entry *all = svc_all_cfg(def, &n);
+	if (!all)
+		return 1;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cfg_print_help(stdout, def->name, def->summary, all, n);
+		free(all);
+		return -1;
+	}
+	int rc = cfg_load(all, n, errstr, sizeof(errstr));
+	free(all);
+	enum log_level lvl = LOG_INFO;
+	if (rc == 0 && log_level_parse(svc_cfg.log_level, &lvl) != 0) {
+		snprintf(errstr, sizeof(errstr), "LOG_LEVEL: '%s' is not one of debug, info, warn, "
+						 "error", svc_cfg.log_level);
+		rc = -1;
+	}
+	log_init(def->name, lvl);
+	if (rc == 0 && auth_load(svc_cfg.auth_tokens, errstr, sizeof(errstr)) != 0)
+		rc = -1;
+	if (rc == 0 && def->init && def->init(errstr, sizeof(errstr)) != 0)
+		rc = -1;
+	if (rc != 0) {
+		log_error("config_invalid", "%s", errstr);
+		fprintf(stderr, "cp-%s: %s (see --help)\n", def->name, errstr);
+		return 2;
+	}
+	return 0;
+}
+
+int svc_main(int argc, char **argv, const struct svc_def *def)
+{
+	char errstr[512] = "";
+	char source[96];
+	int rc = svc_configure(argc, argv, def);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	svc.def = def;
+	pthread_mutex_init(&svc.lock, NULL);
+	pthread_cond_init(&svc.cond, NULL);
+	snprintf(source, sizeof(source), "/cp/%s", def->name);
+	outbox_set_source(source);
+	if (svc_start_loop() != 0 || svc_start_events(def, errstr, sizeof(errstr)) != 0 ||
+	    pthread_create(&svc.health, NULL, svc_health_main, NULL) != 0 ||
+	    svc_start_tasks(def, errstr, sizeof(errstr)) != 0 ||
+	    svc_start_http(def, errstr, sizeof(errstr)) != 0) {
+		log_error("start_failed", "cannot start: %s", errstr);
+		svc_teardown();
+		return 1;
+	}
+	log_msg(LOG_INFO, "started", LOG_KV({"instance", svc_cfg.instance_id}),
+		"listening on %s:%lld", svc_cfg.http_addr, svc_cfg.http_port);
+	event_base_dispatch(svc.base);
+	svc_teardown();
+	log_info("stopped", "stopped cleanly");
+	return svc.exit_code;
+}

@@ -1,0 +1,70 @@
+/* The service runtime: every service's main() is a table of contents handed to svc_main.
+ *
+ * svc_main: parses --help, loads the common and the service's configuration tables, sets up
+ * JSON logging, the idempotent producer, the outbox relay, the consumer (if the service has
+ * handlers), the periodic tasks (each on its own thread with its own PostgreSQL connection),
+ * and the HTTP server with /healthz, /readyz and /metrics added to the service's routes.
+ * SIGTERM/SIGINT: stop accepting HTTP, answer what is in flight, let the consumer finish and
+ * commit its batch, let the relay finish its batch, flush the producer, close. A fatal Kafka
+ * error ends the process with status 1 (the outbox makes the restart lose nothing). */
+#ifndef CP_SVC_H
+#define CP_SVC_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "cfg.h"
+#include "consumer.h"
+#include "httpd.h"
+#include "kafka.h"
+
+/* A periodic task: returns >0 when it did work (it runs again at once), 0 when idle (it
+ * sleeps interval_ms), -1 on a database error (the connection is reset, it retries). */
+struct svc_task {
+	const char *name;
+	int (*fn)(PGconn *c, void *arg);
+	const long long *interval_ms; /* points into the service's configuration */
+};
+
+struct svc_def {
+	const char *name;        /* "intake": binary cp-intake, ce_source /cp/intake */
+	const char *summary;
+	int default_port;
+	const struct cfg_entry *cfg;
+	size_t ncfg;
+	const struct consumer_handler *handlers;
+	size_t nhandlers;
+	const struct http_route *routes;
+	size_t nroutes;
+	const struct svc_task *tasks;
+	size_t ntasks;
+	/* Runs after the configuration is loaded, before anything starts. */
+	int (*init)(char *errstr, size_t errlen);
+	void *arg;
+};
+
+/* The configuration every service shares. */
+struct svc_config {
+	char *http_addr;
+	long long http_port;
+	char *database_url;
+	char *kafka_bootstrap;
+	char *log_level;
+	long long http_workers;
+	long long batch_max;
+	long long batch_wait_ms;
+	long long outbox_batch;
+	long long max_body;
+	char *auth_tokens;
+	char *instance_id;
+};
+
+const struct svc_config *svc_config(void);
+
+/* The process's producer, for services that must produce outside the outbox (rare: the
+ * outbox is the rule). NULL before svc_main started it. */
+struct kafka_producer *svc_producer(void);
+
+int svc_main(int argc, char **argv, const struct svc_def *def);
+
+#endif

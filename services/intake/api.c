@@ -1,0 +1,403 @@
+/* The public complaint API: POST /v1/complaints and GET /v1/complaints/{no}. Runs on HTTP
+ * worker threads (r->db); every state change and its event commit in one transaction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "ids.h"
+#include "intake.h"
+#include "intake.pb-c.h"
+#include "log.h"
+#include "outbox.h"
+#include "pg.h"
+#include "topics.h"
+#include "tstamp.h"
+
+struct intake_case {
+	char id[IDS_UUID_LEN];
+	char no[32];
+	int repeat_count;
+	int priority;
+	bool attached;
+	bool is_repeat;
+	char previous_id[IDS_UUID_LEN];
+	int status;
+};
+
+static int complaint_type_enum(const char *t)
+{
+	if (strcmp(t, "damage") == 0)
+		return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_DAMAGE;
+	if (strcmp(t, "delay") == 0)
+		return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_DELAY;
+	if (strcmp(t, "loss") == 0)
+		return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_LOSS;
+	return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
+}
+
+static int announce_received(PGconn *c, const struct intake_input *in,
+			     const struct intake_case *k, const char *customer_ref)
+{
+	Cp__ComplaintReceived ev = CP__COMPLAINT_RECEIVED__INIT;
+	Cp__Impact impact = CP__IMPACT__INIT;
+	Cp__ComplaintTarget target = CP__COMPLAINT_TARGET__INIT;
+	char *goods[INTAKE_MAX_GOODS], *demand[INTAKE_MAX_DEMAND], now[TSTAMP_LEN];
+	char *redacted = malloc(sizeof(in->description) + 64);
+	if (!redacted)
+		return -1;
+	intake_redact(in->description, in->name, redacted, sizeof(in->description) + 64);
+	for (int i = 0; i < in->ngoods; i++)
+		goods[i] = (char *)in->goods[i];
+	for (int i = 0; i < in->ndemand; i++)
+		demand[i] = (char *)in->demand[i];
+	impact.n_goods = (size_t)in->ngoods;
+	impact.goods = goods;
+	impact.declared_value_fen = in->declared_value_fen;
+	impact.perishable = in->perishable;
+	impact.insured = in->insured;
+	impact.insured_value_fen = in->insured_value_fen;
+	impact.freight_fen = in->freight_fen;
+	target.kind = (char *)in->target_kind;
+	target.id = (char *)in->target_id;
+	tstamp_format(tstamp_now_ms(), now);
+	ev.complaint_id = (char *)k->id;
+	ev.complaint_no = (char *)k->no;
+	ev.channel = (char *)in->channel;
+	ev.waybill_no = (char *)in->waybill_no;
+	ev.customer_ref = (char *)customer_ref;
+	ev.role = (char *)in->role;
+	ev.type = (Cp__ComplaintType)complaint_type_enum(in->type);
+	ev.impact = &impact;
+	ev.n_demand = (size_t)in->ndemand;
+	ev.demand = demand;
+	ev.target = in->target_kind[0] ? &target : NULL;
+	ev.description_redacted = redacted;
+	ev.language = (char *)in->language;
+	ev.received_at = now;
+	ev.repeat = k->is_repeat;
+	ev.previous_complaint_id = (char *)k->previous_id;
+	ev.repeat_count = k->repeat_count;
+	ev.outlet_id = (char *)in->outlet_id;
+	ev.attachment_count = in->nattachments;
+	ev.preferred_contact = (char *)in->preferred_contact;
+	int rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
+	free(redacted);
+	return rc;
+}
+
+static int announce_repeat(PGconn *c, const struct intake_input *in,
+			   const struct intake_case *k)
+{
+	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
+	char now[TSTAMP_LEN];
+	char *redacted = malloc(sizeof(in->description) + 64);
+	if (!redacted)
+		return -1;
+	intake_redact(in->description, in->name, redacted, sizeof(in->description) + 64);
+	tstamp_format(tstamp_now_ms(), now);
+	ev.complaint_id = (char *)k->id;
+	ev.complaint_no = (char *)k->no;
+	ev.kind = "repeat";
+	ev.text_redacted = redacted;
+	ev.repeat_count = k->repeat_count;
+	ev.added_at = now;
+	int rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base, NULL);
+	free(redacted);
+	return rc;
+}
+
+/* The same customer and waybill with an open case: the complaint joins that case. */
+static int find_open_case(PGconn *c, const char *customer_ref, const char *waybill,
+			  struct intake_case *k)
+{
+	const char *p[] = {customer_ref, waybill};
+	PGresult *r = pg_query(c,
+			       "SELECT id, complaint_no, repeat_count, priority FROM complaints "
+			       "WHERE customer_ref = $1 AND waybill_no = $2 AND status <> 'closed' "
+			       "ORDER BY received_at DESC LIMIT 1 FOR UPDATE",
+			       2, p);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (found) {
+		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 0));
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 1));
+		k->repeat_count = atoi(PQgetvalue(r, 0, 2)) + 1;
+		k->priority = atoi(PQgetvalue(r, 0, 3));
+		k->priority = k->priority > 1 ? k->priority - 1 : 1;
+	}
+	PQclear(r);
+	return found;
+}
+
+static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake_case *k)
+{
+	char count[16], prio[16];
+	snprintf(count, sizeof(count), "%d", k->repeat_count);
+	snprintf(prio, sizeof(prio), "%d", k->priority);
+	const char *p[] = {k->id, count, prio};
+	if (pg_exec(c,
+		    "UPDATE complaints SET repeat_count = $2, priority = $3, updated_at = now() "
+		    "WHERE id = $1",
+		    3, p) != 0)
+		return -1;
+	const char *t[] = {k->id, count};
+	if (pg_exec(c,
+		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'repeat_message', "
+		    "jsonb_build_object('repeat_count', $2::int))",
+		    2, t) != 0)
+		return -1;
+	k->attached = true;
+	k->status = 200;
+	return announce_repeat(c, in, k);
+}
+
+/* A closed case about the same waybill and type within the repeat window. */
+static int find_recent_closed(PGconn *c, const struct intake_input *in, struct intake_case *k)
+{
+	char days[16];
+	snprintf(days, sizeof(days), "%lld", intake_cfg.repeat_window_days);
+	const char *p[] = {in->waybill_no, in->type, days};
+	PGresult *r = pg_query(c,
+			       "SELECT id FROM complaints WHERE waybill_no = $1 AND type = $2 AND "
+			       "status = 'closed' AND closed_at > now() - make_interval(days => $3::int) "
+			       "ORDER BY closed_at DESC LIMIT 1",
+			       3, p);
+	if (!r)
+		return -1;
+	if (PQntuples(r) > 0) {
+		k->is_repeat = true;
+		snprintf(k->previous_id, sizeof(k->previous_id), "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int next_complaint_no(PGconn *c, char *out, size_t cap)
+{
+	PGresult *r = pg_query(c,
+			       "INSERT INTO complaint_counters AS cc (day, last) VALUES "
+			       "((now() AT TIME ZONE 'UTC')::date, 1) ON CONFLICT (day) DO UPDATE "
+			       "SET last = cc.last + 1 RETURNING to_char(day, 'YYYYMMDD'), last",
+			       0, NULL);
+	if (!r)
+		return -1;
+	snprintf(out, cap, "CP%s-%06d", PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
+	PQclear(r);
+	return 0;
+}
+
+static int insert_case(PGconn *c, const struct intake_input *in, struct intake_case *k,
+		       const char *customer_ref)
+{
+	char prio[16], impact[512], target[256], demand[128] = "{";
+	ids_uuid(k->id);
+	if (next_complaint_no(c, k->no, sizeof(k->no)) != 0)
+		return -1;
+	k->priority = intake_initial_priority(in);
+	if (k->is_repeat && k->priority > 1)
+		k->priority--;
+	snprintf(prio, sizeof(prio), "%d", k->priority);
+	json_t *goods = json_array();
+	for (int i = 0; i < in->ngoods; i++)
+		json_array_append_new(goods, json_string(in->goods[i]));
+	json_t *im = json_pack("{s:o, s:I, s:b, s:b, s:I, s:I}", "goods", goods,
+			       "declared_value_fen", (json_int_t)in->declared_value_fen,
+			       "perishable", in->perishable, "insured", in->insured,
+			       "insured_value_fen", (json_int_t)in->insured_value_fen, "freight_fen",
+			       (json_int_t)in->freight_fen);
+	char *ims = json_dumps(im, JSON_COMPACT);
+	snprintf(impact, sizeof(impact), "%s", ims ? ims : "{}");
+	free(ims);
+	json_decref(im);
+	snprintf(target, sizeof(target), "{\"kind\":\"%s\",\"id\":\"%s\"}", in->target_kind,
+		 in->target_id);
+	for (int i = 0; i < in->ndemand; i++)
+		snprintf(demand + strlen(demand), sizeof(demand) - strlen(demand), "%s%s",
+			 i ? "," : "", in->demand[i]);
+	strcat(demand, "}");
+	const char *p[] = {k->id,
+			   k->no,
+			   in->channel,
+			   in->waybill_no,
+			   customer_ref,
+			   in->name,
+			   in->phone,
+			   in->role,
+			   in->language,
+			   in->preferred_contact,
+			   in->outlet_id[0] ? in->outlet_id : NULL,
+			   in->description,
+			   in->type,
+			   impact,
+			   demand,
+			   in->target_kind[0] ? target : NULL,
+			   in->attachments_json,
+			   prio,
+			   k->is_repeat ? "true" : "false",
+			   k->previous_id[0] ? k->previous_id : NULL};
+	if (pg_exec(c,
+		    "INSERT INTO complaints (id, complaint_no, channel, waybill_no, customer_ref, "
+		    "complainant_name, complainant_phone, role, language, preferred_contact, "
+		    "outlet_id, description, type, impact, demand, target, attachments, priority, "
+		    "is_repeat, previous_complaint_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
+		    "$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+		    20, p) != 0)
+		return -1;
+	const char *t[] = {k->id, in->channel};
+	if (pg_exec(c,
+		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'received', "
+		    "jsonb_build_object('channel', $2::text))",
+		    2, t) != 0)
+		return -1;
+	k->status = 201;
+	return announce_received(c, in, k, customer_ref);
+}
+
+/* Returns 1 and fills k when the key was used before with the same body; 0 when unused;
+ * -1 on error; -2 when reused with a different body. */
+static int idempotency_lookup(PGconn *c, const char *key, const char *hash,
+			      struct intake_case *k)
+{
+	const char *p[] = {key};
+	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", 1, p) != 0)
+		return -1;
+	PGresult *r = pg_query(c,
+			       "SELECT i.request_hash, c.id, c.complaint_no, c.repeat_count, "
+			       "c.is_repeat, i.status FROM idempotency_keys i JOIN complaints c ON "
+			       "c.id = i.complaint_id WHERE i.key = $1",
+			       1, p);
+	if (!r)
+		return -1;
+	int rc = 0;
+	if (PQntuples(r) > 0) {
+		rc = strcmp(PQgetvalue(r, 0, 0), hash) == 0 ? 1 : -2;
+		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 1));
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 2));
+		k->repeat_count = atoi(PQgetvalue(r, 0, 3));
+		k->is_repeat = PQgetvalue(r, 0, 4)[0] == 't';
+		k->status = atoi(PQgetvalue(r, 0, 5));
+		k->attached = k->status == 200;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int idempotency_store(PGconn *c, const char *key, const char *hash,
+			     const struct intake_case *k)
+{
+	char status[8];
+	snprintf(status, sizeof(status), "%d", k->status);
+	const char *p[] = {key, hash, k->id, status};
+	return pg_exec(c,
+		       "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
+		       "VALUES ($1, $2, $3, $4)",
+		       4, p);
+}
+
+static int open_or_attach(PGconn *c, const struct intake_input *in, struct intake_case *k)
+{
+	char customer_ref[30], lock[96];
+	if (ids_customer_ref(intake_cfg.pseudonym_key, in->phone, customer_ref) != 0)
+		return -1;
+	snprintf(lock, sizeof(lock), "%s/%s", customer_ref, in->waybill_no);
+	const char *p[] = {lock};
+	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, p) != 0)
+		return -1;
+	int found = find_open_case(c, customer_ref, in->waybill_no, k);
+	if (found < 0)
+		return -1;
+	if (found)
+		return attach_repeat(c, in, k);
+	if (find_recent_closed(c, in, k) != 0)
+		return -1;
+	return insert_case(c, in, k, customer_ref);
+}
+
+static void reply_case(struct http_req *r, const struct intake_case *k, bool replayed)
+{
+	char link[512], token[33];
+	if (auth_customer_token(intake_cfg.link_secret, k->no, token) != 0)
+		token[0] = '\0';
+	snprintf(link, sizeof(link), "%s/v1/complaints/%s?token=%s", intake_cfg.public_base_url,
+		 k->no, token);
+	snprintf(r->location, sizeof(r->location), "/v1/complaints/%s", k->no);
+	json_t *body = json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:b}", "complaint_id", k->id,
+				 "complaint_no", k->no, "link", link, "attached_to_open_case",
+				 k->attached, "repeat", k->is_repeat, "repeat_count",
+				 k->repeat_count, "idempotent_replay", replayed);
+	http_reply_json(r, k->status ? k->status : 201, body);
+}
+
+static bool idempotency_key_valid(const char *key)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > 100)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int post_tx(struct http_req *r, const struct intake_input *in, const char *key,
+		   const char *hash, struct intake_case *k, bool *replayed)
+{
+	if (pg_begin(r->db) != 0)
+		return -1;
+	int found = key ? idempotency_lookup(r->db, key, hash, k) : 0;
+	if (found != 0) {
+		pg_rollback(r->db);
+		*replayed = found == 1;
+		return found;
+	}
+	if (open_or_attach(r->db, in, k) != 0 || (key && idempotency_store(r->db, key, hash, k)) ||
+	    pg_commit(r->db) != 0) {
+		pg_rollback(r->db);
+		return -1;
+	}
+	return 0;
+}
+
+void intake_post_complaint(struct http_req *r, void *arg)
+{
+	const char *key = http_req_header(r, "Idempotency-Key");
+	if (key && !idempotency_key_valid(key)) {
+		http_reply_fields(r, 400, "invalid_header",
+				  json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "problem",
+					    "must be 1 to 100 printable ASCII characters"));
+		return;
+	}
+	json_t *body = http_req_json(r);
+	if (!body)
+		return;
+	struct intake_input *in = calloc(1, sizeof(*in));
+	json_t *errors = json_array();
+	struct intake_case k = {0};
+	bool replayed = false;
+	char hash[65];
+	if (!in || !intake_parse(body, in, errors)) {
+		http_reply_fields(r, 422, "validation_failed", errors);
+		errors = NULL;
+		goto out;
+	}
+	ids_hmac_hex("idempotency", r->body, r->body_len, hash);
+	int rc = post_tx(r, in, key, hash, &k, &replayed);
+	if (rc == -2)
+		http_reply_fields(r, 422, "idempotency_conflict",
+				  json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "problem",
+					    "was used before with a different request body"));
+	else if (rc < 0)
+		http_reply_error(r, 503, "unavailable", "the complaint could not be stored; retry");
+	else
+		reply_case(r, &k, replayed);
+	if (rc == 0 && !replayed)
+		log_msg(LOG_INFO, k.attached ? "complaint_attached" : "complaint_received",
+			LOG_KV({"complaint_no", k.no}, {"complaint_id", k.id}), "%s",
+			k.attached ? "repeat complaint joined its open case" : "complaint stored");
+out:
+	json_decref(errors);
+	json_decref(body);
+	free(in);
+}

@@ -1,0 +1,76 @@
+/* The intake service: the public complaint API, the complaint record and the customer's
+ * view of the case (its timeline is fed by the other services' events). */
+#ifndef CP_INTAKE_H
+#define CP_INTAKE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consumer.h"
+#include "httpd.h"
+
+#define INTAKE_MAX_GOODS 6
+#define INTAKE_MAX_DEMAND 5
+#define INTAKE_DESCRIPTION_MAX 2000 /* characters */
+
+struct intake_config {
+	char *pseudonym_key;
+	char *link_secret;
+	char *public_base_url;
+	long long repeat_window_days;
+	long long filing_window_days;
+};
+extern struct intake_config intake_cfg;
+
+/* A validated complaint as posted. Strings are NUL-terminated copies. */
+struct intake_input {
+	char channel[16];
+	char waybill_no[32];
+	char name[128];
+	char phone[32];
+	char role[16];
+	char language[8];
+	char description[INTAKE_DESCRIPTION_MAX * 4 + 1];
+	char type[16];
+	char goods[INTAKE_MAX_GOODS][16];
+	int ngoods;
+	int64_t declared_value_fen;
+	bool perishable;
+	bool insured;
+	int64_t insured_value_fen;
+	int64_t freight_fen;
+	char demand[INTAKE_MAX_DEMAND][16];
+	int ndemand;
+	char target_kind[20];
+	char target_id[64];
+	char preferred_contact[12];
+	char outlet_id[64];
+	int nattachments;
+	char attachments_json[2048];
+};
+
+/* Validates body into in. Every problem is appended to errors as {"field", "problem"};
+ * returns true when there were none. Pure: no I/O. */
+bool intake_parse(const json_t *body, struct intake_input *in, json_t *errors);
+
+bool intake_waybill_valid(const char *s);
+bool intake_phone_valid(const char *s);
+/* Masks for people not entitled to see personal data: "138****8000", "张*", "J*** S***". */
+void intake_mask_phone(const char *phone, char *out, size_t cap);
+void intake_mask_name(const char *name, char *out, size_t cap);
+/* Copies text with phone-like digit runs and every occurrence of name replaced. */
+void intake_redact(const char *text, const char *name, char *out, size_t cap);
+/* Priority 1 (highest) .. 5 from what intake knows; raised again by repeats. */
+int intake_initial_priority(const struct intake_input *in);
+
+/* HTTP handlers (api.c). */
+void intake_post_complaint(struct http_req *r, void *arg);
+void intake_get_complaint(struct http_req *r, void *arg);
+
+/* Event handlers that build the customer's timeline (timeline.c). */
+extern const struct consumer_handler intake_handlers[];
+extern const size_t intake_nhandlers;
+
+#endif
