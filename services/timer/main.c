@@ -1,0 +1,37 @@
+/* cp-timer: SLA clocks, warnings, breaches and escalation. */
+#include "svc.h"
+#include "timer.h"
+
+struct timer_config timer_cfg;
+
+static const struct cfg_entry timer_table[] = {
+    {"SLA_FIRST_RESPONSE_SECONDS", CFG_INT, "180", 1, 86400,
+     "a complaint not acknowledged within this time breaches its first-response SLA",
+     &timer_cfg.first_response_s},
+    {"SLA_WARN_PERCENT", CFG_INT, "80", 1, 99,
+     "a warning event fires at this share of a clock's time", &timer_cfg.warn_pct},
+    {"TIMER_TICK_MS", CFG_INT, "500", 50, 60000, "how often due clocks are looked for",
+     &timer_cfg.tick_ms},
+    {"TIMER_BATCH", CFG_INT, "200", 1, 10000, "most clocks fired per transaction",
+     &timer_cfg.batch},
+};
+
+static const struct svc_task timer_tasks[] = {
+    {"fire_due", timer_fire_due, &timer_cfg.tick_ms},
+};
+
+int main(int argc, char **argv)
+{
+	const struct svc_def def = {
+	    .name = "timer",
+	    .summary = "keeps every SLA clock and raises warnings, breaches and escalations",
+	    .default_port = 8086,
+	    .cfg = timer_table,
+	    .ncfg = sizeof(timer_table) / sizeof(timer_table[0]),
+	    .handlers = timer_handlers,
+	    .nhandlers = timer_nhandlers,
+	    .tasks = timer_tasks,
+	    .ntasks = sizeof(timer_tasks) / sizeof(timer_tasks[0]),
+	};
+	return svc_main(argc, argv, &def);
+}
