@@ -52,9 +52,9 @@ static int admin_role(PGconn *c, const char *svc)
 	/* Identifiers and the password are quoted by the server (format %I/%L), never spliced. */
 	PGresult *r = pg_query(
 	    c,
-	    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) "
-	    "THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1, $2) "
-	    "ELSE format('CREATE ROLE %I LOGIN PASSWORD %L', $1, $2) END, "
+	    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text) "
+	    "THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) "
+	    "ELSE format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) END, "
 	    "format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', $1, $1), "
 	    "format('ALTER ROLE %I SET search_path = %I, public', $1, $1), "
 	    "format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1)",
@@ -111,6 +111,9 @@ static int admin_apply(PGconn *c, const char *name)
 		return -1;
 	}
 	int rc = pg_begin(c);
+	/* Recorded first: the file may SET LOCAL ROLE to its service for the rest of the tx. */
+	if (rc == 0)
+		rc = pg_exec(c, "INSERT INTO public.schema_migrations (name) VALUES ($1)", 1, params);
 	if (rc == 0) {
 		PGresult *res = PQexec(c, sql); /* a trusted file: several statements, no params */
 		rc = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
@@ -120,8 +123,6 @@ static int admin_apply(PGconn *c, const char *name)
 			log_error("migrate", "%s failed: %s", name, PQerrorMessage(c));
 		PQclear(res);
 	}
-	if (rc == 0)
-		rc = pg_exec(c, "INSERT INTO public.schema_migrations (name) VALUES ($1)", 1, params);
 	if (rc == 0)
 		rc = pg_commit(c);
 	else
