@@ -239,7 +239,8 @@ struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *gro
 	static const char *defaults[] = {
 	    "group.id", NULL, "enable.auto.offset.store", "false", "enable.auto.commit", "true",
 	    "auto.commit.interval.ms", "1000", "auto.offset.reset", "earliest",
-	    "fetch.wait.max.ms", "50", "partition.assignment.strategy", "cooperative-sticky",
+	    "fetch.wait.max.ms", "50", "partition.assignment.strategy", "roundrobin",
+	    "session.timeout.ms", "10000", "heartbeat.interval.ms", "2000",
 	    "max.poll.interval.ms", "300000", NULL};
 	const char *conf_defaults[sizeof(defaults) / sizeof(defaults[0])];
 	memcpy(conf_defaults, defaults, sizeof(defaults));

@@ -210,10 +210,21 @@ class TopicReader:
                 if from_beginning:
                     offset = OFFSET_BEGINNING
                 else:
-                    offset = self._consumer.get_watermark_offsets(
-                        TopicPartition(topic, part), timeout=10)[1]
+                    offset = self._end_offset(TopicPartition(topic, part))
                 assignment.append(TopicPartition(topic, part, offset))
         self._consumer.assign(assignment)
+
+    def _end_offset(self, tp, timeout: float = 15.0) -> int:
+        """The partition's end; retried while a freshly created topic elects its leader."""
+        from confluent_kafka import KafkaException
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._consumer.get_watermark_offsets(tp, timeout=5)[1]
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _poll(self, timeout: float) -> Message | None:
         raw = self._consumer.poll(timeout)

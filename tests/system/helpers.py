@@ -1,0 +1,57 @@
+"""Small helpers shared by the system tests: complaint bodies, polling the database."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+import uuid
+
+_counter = itertools.count(1)
+
+
+def waybill() -> str:
+    """A fresh, valid waybill number (never reused within a run)."""
+    return f"SF{int(time.time() * 1000) % 10**9:09d}{next(_counter):03d}"
+
+
+def phone() -> str:
+    return f"139{random.randint(10**7, 10**8 - 1)}"
+
+
+def complaint(**over) -> dict:
+    body = {
+        "channel": "web",
+        "waybill_no": waybill(),
+        "complainant": {"name": "王小明", "phone": phone(), "role": "recipient",
+                        "language": "zh-CN"},
+        "description": "包裹破损，外箱压坏了，里面的杯子碎了",
+        "type": "damage",
+        "impact": {"goods": ["other"], "declared_value_fen": 12000},
+        "demand": ["compensation"],
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    return body
+
+
+def wait_rows(stack, sql: str, params=(), count: int = 1, timeout: float = 30.0):
+    """Polls sql until it returns at least count rows; returns the rows."""
+    deadline = time.monotonic() + timeout
+    conn = stack.db()
+    rows = []
+    while time.monotonic() < deadline:
+        rows = conn.execute(sql, params).fetchall()
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"{sql!r} {params} returned {len(rows)} rows, wanted {count}, "
+                         f"within {timeout}s")
+
+
+def post(http, stack, body: dict, **headers):
+    return http.post(stack.base_url + "/v1/complaints", json=body,
+                     headers={"Idempotency-Key": str(uuid.uuid4()), **headers})
