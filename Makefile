@@ -6,6 +6,7 @@
 SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
+export BUILD
 SAN ?=
 PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto
 CFLAGS ?= -O2 -g

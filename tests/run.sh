@@ -15,7 +15,9 @@ cd "$ROOT"
 CP_CACHE=${CP_CACHE:-$HOME/.cache/complaints}
 CP_VENV=${CP_VENV:-$CP_CACHE/venv}
 PY=$CP_VENV/bin/python
-RESULTS=$ROOT/build/test-results
+BUILD=${BUILD:-build}
+export BUILD
+RESULTS=$ROOT/$BUILD/test-results
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
 SYSTEM_TIMEOUT=${SYSTEM_TIMEOUT:-1200}
 
@@ -51,12 +53,12 @@ run_unit_binary() {
 
 layer_unit() {
 	local bins=() bin
-	for bin in build/tests/test_*; do
+	for bin in "$BUILD"/tests/test_*; do
 		[[ -f $bin && -x $bin ]] && bins+=("$bin")
 	done
 	if ((${#bins[@]} == 0)); then
 		if compgen -G 'tests/unit/test_*.c' >/dev/null; then
-			log "unit test sources exist but build/tests holds no binary: run make"
+			log "unit test sources exist but $BUILD/tests holds no binary: run make"
 			FAILED=$((FAILED + 1))
 			LAYER_FAILED=1
 		else
@@ -78,9 +80,9 @@ ensure_venv() {
 
 gen_protos() {
 	local protos=(proto/*.proto)
-	mkdir -p build/gen/py
+	mkdir -p "$BUILD"/gen/py
 	[[ -e ${protos[0]} ]] || return 0
-	protoc --python_out=build/gen/py -Iproto "${protos[@]}"
+	protoc --python_out="$BUILD"/gen/py -Iproto "${protos[@]}"
 }
 
 # Adds pytest's counts from its junit XML to the totals.

@@ -67,7 +67,8 @@ from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "deploy" / "scripts"
-GEN_PY = ROOT / "build" / "gen" / "py"
+BUILD = ROOT / os.environ.get("BUILD", "build")
+GEN_PY = BUILD / "gen" / "py"
 SERVICES = ("intake", "classification", "evidence", "resolution", "followup", "timer")
 DEFAULT_PORTS = {"intake": 8081, "classification": 8082, "evidence": 8083, "resolution": 8084,
                  "followup": 8085, "timer": 8086}
@@ -85,7 +86,7 @@ class StackError(RuntimeError):
 
 
 def bin_dir() -> Path:
-    return Path(os.environ.get("CP_BIN", ROOT / "build" / "bin"))
+    return Path(os.environ.get("CP_BIN", BUILD / "bin"))
 
 
 def free_ports(count: int) -> list[int]:
