@@ -1,0 +1,192 @@
+/* Unit tests: configuration tables, librdkafka property pass-through, time stamps, ids, auth. */
+#include <check.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "ids.h"
+#include "tstamp.h"
+
+static char *s_value;
+static long long i_value;
+static bool b_value;
+
+static const struct cfg_entry table[] = {
+    {"T_STR", CFG_STR, "dflt", 0, 0, "a string", &s_value},
+    {"T_INT", CFG_INT, "5", 1, 10, "an integer", &i_value},
+    {"T_BOOL", CFG_BOOL, "false", 0, 0, "a boolean", &b_value},
+};
+
+static void clear_env(void)
+{
+	unsetenv("T_STR");
+	unsetenv("T_STR_FILE");
+	unsetenv("T_INT");
+	unsetenv("T_BOOL");
+}
+
+START_TEST(defaults_apply)
+{
+	char err[256] = "";
+	clear_env();
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), 0);
+	ck_assert_str_eq(s_value, "dflt");
+	ck_assert_int_eq(i_value, 5);
+	ck_assert(!b_value);
+	cfg_free(table, 3);
+}
+END_TEST
+
+START_TEST(int_not_a_number_names_the_variable)
+{
+	char err[256] = "";
+	clear_env();
+	setenv("T_INT", "12x", 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "T_INT: '12x' is not an integer");
+	cfg_free(table, 3);
+}
+END_TEST
+
+START_TEST(int_out_of_range)
+{
+	char err[256] = "";
+	clear_env();
+	setenv("T_INT", "11", 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "T_INT: 11 is out of range [1, 10]");
+	cfg_free(table, 3);
+}
+END_TEST
+
+START_TEST(bool_rejects_garbage)
+{
+	char err[256] = "";
+	clear_env();
+	setenv("T_BOOL", "maybe", 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "T_BOOL") != NULL);
+	setenv("T_BOOL", "YES", 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), 0);
+	ck_assert(b_value);
+	cfg_free(table, 3);
+}
+END_TEST
+
+START_TEST(file_variant_reads_secret_and_trims_newline)
+{
+	char err[256] = "", path[] = "/tmp/cfgtestXXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	clear_env();
+	setenv("T_STR_FILE", path, 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), 0);
+	ck_assert_str_eq(s_value, "s3cret");
+	setenv("T_STR_FILE", "/nonexistent/secret", 1);
+	ck_assert_int_eq(cfg_load(table, 3, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "T_STR_FILE: cannot open") != NULL);
+	unlink(path);
+	cfg_free(table, 3);
+}
+END_TEST
+
+static int collect(const char *prop, const char *value, void *arg)
+{
+	char *buf = arg;
+	strcat(buf, prop);
+	strcat(buf, "=");
+	strcat(buf, value);
+	strcat(buf, ";");
+	return 0;
+}
+
+START_TEST(kafka_passthrough_maps_names)
+{
+	char buf[512] = "";
+	static const char *const skip[] = {"PRODUCER_", NULL};
+	setenv("KTEST_FETCH_WAIT_MAX_MS", "10", 1);
+	setenv("KTEST_PRODUCER_LINGER_MS", "1", 1);
+	ck_assert_int_eq(cfg_passthrough("KTEST_", skip, collect, buf), 0);
+	ck_assert(strstr(buf, "fetch.wait.max.ms=10;") != NULL);
+	ck_assert(strstr(buf, "linger") == NULL);
+	unsetenv("KTEST_FETCH_WAIT_MAX_MS");
+	unsetenv("KTEST_PRODUCER_LINGER_MS");
+}
+END_TEST
+
+START_TEST(tstamp_round_trip_and_offsets)
+{
+	int64_t ms = 0;
+	char out[TSTAMP_LEN];
+	ck_assert_int_eq(tstamp_parse("2026-11-24T12:00:00.250Z", &ms), 0);
+	tstamp_format(ms, out);
+	ck_assert_str_eq(out, "2026-11-24T12:00:00.250Z");
+	int64_t shifted = 0;
+	ck_assert_int_eq(tstamp_parse("2026-11-24T20:00:00+08:00", &shifted), 0);
+	ck_assert_int_eq(shifted, ms - 250);
+	ck_assert_int_eq(tstamp_parse("2026-13-24T12:00:00Z", &ms), -1);
+	ck_assert_int_eq(tstamp_parse("yesterday", &ms), -1);
+	ck_assert_int_eq(tstamp_parse("2026-11-24T12:00:00", &ms), -1);
+}
+END_TEST
+
+START_TEST(customer_ref_is_stable_and_hides_the_phone)
+{
+	char a[30], b[30], c[30];
+	ck_assert_int_eq(ids_customer_ref("k", "139 1234 5678", a), 0);
+	ck_assert_int_eq(ids_customer_ref("k", "13912345678", b), 0);
+	ck_assert_int_eq(ids_customer_ref("other", "13912345678", c), 0);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	ck_assert(strncmp(a, "cust_", 5) == 0);
+	ck_assert(strstr(a, "5678") == NULL || strlen(a) == 29);
+	char u1[IDS_UUID_LEN], u2[IDS_UUID_LEN];
+	ids_uuid(u1);
+	ids_uuid(u2);
+	ck_assert_int_eq(strlen(u1), 36);
+	ck_assert_str_ne(u1, u2);
+	ck_assert_int_eq(u1[14], '4');
+}
+END_TEST
+
+START_TEST(auth_tokens_parse_and_reject)
+{
+	char err[256] = "";
+	ck_assert_int_eq(auth_load("tok-agent-1:agent:A1, tok-super-1:supervisor:S1", err,
+				   sizeof(err)),
+			 0);
+	ck_assert_int_eq(auth_load("short:agent:A1", err, sizeof(err)), -1);
+	ck_assert_int_eq(auth_load("tok-agent-1:chief:A1", err, sizeof(err)), -1);
+	ck_assert(strstr(err, "unknown role 'chief'") != NULL);
+	char t1[33], t2[33];
+	ck_assert_int_eq(auth_customer_token("s", "CP20261124-000001", t1), 0);
+	ck_assert_int_eq(auth_customer_token("s", "CP20261124-000002", t2), 0);
+	ck_assert_str_ne(t1, t2);
+	ck_assert_int_eq(strlen(t1), 32);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common_config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, defaults_apply);
+	tcase_add_test(tc, int_not_a_number_names_the_variable);
+	tcase_add_test(tc, int_out_of_range);
+	tcase_add_test(tc, bool_rejects_garbage);
+	tcase_add_test(tc, file_variant_reads_secret_and_trims_newline);
+	tcase_add_test(tc, kafka_passthrough_maps_names);
+	tcase_add_test(tc, tstamp_round_trip_and_offsets);
+	tcase_add_test(tc, customer_ref_is_stable_and_hides_the_phone);
+	tcase_add_test(tc, auth_tokens_parse_and_reject);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

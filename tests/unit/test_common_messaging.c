@@ -1,0 +1,283 @@
+/* Unit tests of the messaging modules.
+ *
+ * Kafka faults run on librdkafka's in-process mock cluster (no broker needed): the idempotent
+ * producer survives injected leader errors without losing, duplicating or reordering, and a
+ * dead broker turns into failed delivery reports, never silent loss.
+ *
+ * The outbox/inbox SQL and the relay need PostgreSQL: they run when CP_TEST_DATABASE_URL
+ * names a superuser connection (the system tests do that against the real server,
+ * tests/system/test_common_messaging.py); without it they are not registered. */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inbox.h"
+#include "kafka.h"
+#include "log.h"
+#include "outbox.h"
+#include "pg.h"
+#include "sla.pb-c.h"
+
+#define APIKEY_PRODUCE 0
+
+static struct kafka_producer *mock_producer(rd_kafka_mock_cluster_t **mc)
+{
+	char err[256];
+	setenv("KAFKA_PRODUCER_TEST_MOCK_NUM_BROKERS", "1", 1);
+	struct kafka_producer *p = kafka_producer_new("unused:9092", "unit", err, sizeof(err));
+	unsetenv("KAFKA_PRODUCER_TEST_MOCK_NUM_BROKERS");
+	ck_assert_msg(p != NULL, "%s", err);
+	*mc = rd_kafka_handle_mock_cluster(kafka_producer_handle(p));
+	ck_assert_ptr_nonnull(*mc);
+	return p;
+}
+
+/* Reads every message of topic partition 0 from the mock cluster, in order. */
+static int read_back(rd_kafka_mock_cluster_t *mc, const char *topic, int *seq, int max)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), err,
+			  sizeof(err));
+	rd_kafka_conf_set(conf, "group.id", "unit-reader", err, sizeof(err));
+	rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err));
+	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	int n = 0, idle = 0;
+	while (n < max && idle < 30) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (!m->err)
+			seq[n++] = atoi(m->payload ? (const char *)m->payload : "-1");
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	return n;
+}
+
+START_TEST(idempotent_producer_survives_leader_errors_in_order)
+{
+	rd_kafka_mock_cluster_t *mc;
+	struct kafka_producer *p = mock_producer(&mc);
+	rd_kafka_mock_topic_create(mc, "unit.t1", 1, 1);
+	rd_kafka_mock_push_request_errors(mc, APIKEY_PRODUCE, 3,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	struct kafka_dr dr;
+	struct kafka_dr_slot slots[100];
+	char err[256], buf[16];
+	kafka_dr_init(&dr);
+	for (int i = 0; i < 100; i++) {
+		slots[i].group = &dr;
+		snprintf(buf, sizeof(buf), "%d", i);
+		ck_assert_int_eq(kafka_produce(p, "unit.t1", "k", buf, strlen(buf) + 1, NULL,
+					       &slots[i], err, sizeof(err)),
+				 0);
+	}
+	ck_assert_int_eq(kafka_dr_wait(&dr, 30000), 0);
+	ck_assert_int_eq(dr.failed, 0);
+	int seq[200];
+	int n = read_back(mc, "unit.t1", seq, 200);
+	ck_assert_int_eq(n, 100);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(seq[i], i);
+	kafka_dr_destroy(&dr);
+	kafka_producer_destroy(p, 5000);
+}
+END_TEST
+
+START_TEST(dead_broker_yields_failed_reports_not_silence)
+{
+	rd_kafka_mock_cluster_t *mc;
+	setenv("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "1500", 1);
+	struct kafka_producer *p = mock_producer(&mc);
+	unsetenv("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS");
+	rd_kafka_mock_topic_create(mc, "unit.t2", 1, 1);
+	rd_kafka_mock_broker_set_down(mc, 1);
+	struct kafka_dr dr;
+	struct kafka_dr_slot slots[5];
+	char err[256];
+	kafka_dr_init(&dr);
+	for (int i = 0; i < 5; i++) {
+		slots[i].group = &dr;
+		ck_assert_int_eq(kafka_produce(p, "unit.t2", "k", "x", 1, NULL, &slots[i], err,
+					       sizeof(err)),
+				 0);
+	}
+	ck_assert_int_eq(kafka_dr_wait(&dr, 20000), 0);
+	ck_assert_int_eq(dr.failed, 5);
+	for (int i = 0; i < 5; i++) {
+		ck_assert(slots[i].done);
+		ck_assert_int_ne(slots[i].err, RD_KAFKA_RESP_ERR_NO_ERROR);
+	}
+	kafka_dr_destroy(&dr);
+	kafka_producer_destroy(p, 1000);
+}
+END_TEST
+
+/* ---- PostgreSQL-backed tests (CP_TEST_DATABASE_URL) ---- */
+
+static PGconn *db;
+
+static void db_setup(void)
+{
+	db = PQconnectdb(getenv("CP_TEST_DATABASE_URL"));
+	ck_assert_int_eq(PQstatus(db), CONNECTION_OK);
+	ck_assert_int_eq(pg_exec(db, "DROP SCHEMA IF EXISTS cp_unit CASCADE", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, "CREATE SCHEMA cp_unit", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, "SELECT public.cp_create_messaging('cp_unit')", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, "SET search_path = cp_unit, public", 0, NULL), 0);
+}
+
+static void db_teardown(void)
+{
+	PQfinish(db);
+}
+
+static long long count(const char *sql)
+{
+	PGresult *r = pg_query(db, sql, 0, NULL);
+	ck_assert_ptr_nonnull(r);
+	long long n = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+static void sample_event(Cp__SlaEvent *ev)
+{
+	cp__sla_event__init(ev);
+	ev->complaint_id = "00000000-0000-4000-8000-000000000001";
+	ev->clock = "first_response";
+	ev->kind = "breach";
+}
+
+START_TEST(outbox_row_commits_or_rolls_back_with_the_change)
+{
+	Cp__SlaEvent ev;
+	char id[IDS_UUID_LEN];
+	sample_event(&ev);
+	outbox_set_source("/cp/unit");
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.rolled_back", &ev.base, id), 0);
+	pg_rollback(db);
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox"), 0);
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.kept", &ev.base, id), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	const char *p[] = {id};
+	PGresult *r = pg_query(db,
+			       "SELECT ce_type, ce_source, topic, msg_key, payload, sent_at IS NULL "
+			       "FROM outbox WHERE ce_id = $1",
+			       1, p);
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cp.unit.kept");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), "/cp/unit");
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), "k1");
+	ck_assert_str_eq(PQgetvalue(r, 0, 5), "t");
+	size_t len = 0;
+	unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 4), &len);
+	Cp__SlaEvent *back = cp__sla_event__unpack(NULL, len, bytes);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_str_eq(back->clock, "first_response");
+	cp__sla_event__free_unpacked(back, NULL);
+	PQfreemem(bytes);
+	PQclear(r);
+}
+END_TEST
+
+START_TEST(inbox_claims_an_event_once)
+{
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(inbox_claim(db, "/cp/x", "id-1", "t"), 1);
+	ck_assert_int_eq(inbox_claim(db, "/cp/x", "id-1", "t"), 0);
+	ck_assert_int_eq(inbox_claim(db, "/cp/y", "id-1", "t"), 1);
+	pg_rollback(db);
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(inbox_claim(db, "/cp/x", "id-1", "t"), 1); /* the rollback forgot it */
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(inbox_claim(db, "/cp/x", "id-1", "t"), 0);
+	pg_rollback(db);
+}
+END_TEST
+
+static long long wait_count(const char *sql, long long want, int seconds)
+{
+	long long n = -1;
+	for (int i = 0; i < seconds * 10 && (n = count(sql)) != want; i++)
+		usleep(100000);
+	return n;
+}
+
+START_TEST(relay_marks_rows_sent_only_after_delivery)
+{
+	rd_kafka_mock_cluster_t *mc;
+	char err[256], conninfo[1024];
+	setenv("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "1000", 1);
+	struct kafka_producer *p = mock_producer(&mc);
+	unsetenv("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS");
+	rd_kafka_mock_topic_create(mc, "unit.relay", 1, 1);
+	Cp__SlaEvent ev;
+	sample_event(&ev);
+	rd_kafka_mock_broker_set_down(mc, 1);
+	ck_assert_int_eq(pg_begin(db), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(outbox_add(db, "unit.relay", "k", "cp.unit.e", &ev.base, NULL), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	snprintf(conninfo, sizeof(conninfo), "%s%coptions=-csearch_path%%3Dcp_unit",
+		 getenv("CP_TEST_DATABASE_URL"),
+		 strchr(getenv("CP_TEST_DATABASE_URL"), '?') ? '&' : '?');
+	struct outbox_relay *r = outbox_relay_start(conninfo, p, 50, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	/* broker down: deliveries fail, rows stay unsent with attempts counted */
+	ck_assert_int_gt(wait_count("SELECT count(*) FROM outbox WHERE attempts > 0 AND sent_at IS "
+				    "NULL",
+				    20, 20),
+			 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL"), 0);
+	rd_kafka_mock_broker_set_up(mc, 1);
+	ck_assert_int_eq(wait_count("SELECT count(*) FROM outbox WHERE sent_at IS NULL", 0, 30), 0);
+	outbox_relay_stop(r);
+	int seq[64];
+	int n = read_back(mc, "unit.relay", seq, 64);
+	ck_assert_int_ge(n, 20);
+	kafka_producer_destroy(p, 2000);
+}
+END_TEST
+
+int main(void)
+{
+	log_init("unit", LOG_ERROR);
+	Suite *s = suite_create("common_messaging");
+	TCase *k = tcase_create("kafka_mock");
+	tcase_set_timeout(k, 60);
+	tcase_add_test(k, idempotent_producer_survives_leader_errors_in_order);
+	tcase_add_test(k, dead_broker_yields_failed_reports_not_silence);
+	suite_add_tcase(s, k);
+	if (getenv("CP_TEST_DATABASE_URL")) {
+		TCase *d = tcase_create("postgres");
+		tcase_set_timeout(d, 90);
+		tcase_add_checked_fixture(d, db_setup, db_teardown);
+		tcase_add_test(d, outbox_row_commits_or_rolls_back_with_the_change);
+		tcase_add_test(d, inbox_claims_an_event_once);
+		tcase_add_test(d, relay_marks_rows_sent_only_after_delivery);
+		suite_add_tcase(s, d);
+	}
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
