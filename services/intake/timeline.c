@@ -1,6 +1,7 @@
 /* The customer's timeline: intake follows the other services' events and records each step
  * (with its time) on the case it owns, so GET /v1/complaints/{no} answers from one schema. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "classification.pb-c.h"
@@ -42,11 +43,15 @@ static int has_id(const char *id, char *errstr, size_t errlen)
 	return 0;
 }
 
-static char *detail(const char *fmt, const char *a, const char *b)
+/* A small JSON object of one or two string members (k2 may be NULL). Thread-local buffer. */
+static char *detail(const char *k1, const char *v1, const char *k2, const char *v2)
 {
-	static __thread char buf[512];
-	json_t *j = json_pack(fmt, "a", a ? a : "", "b", b ? b : "");
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	static __thread char buf[1024];
+	json_t *j = json_object();
+	json_object_set_new(j, k1, json_string(v1 ? v1 : ""));
+	if (k2)
+		json_object_set_new(j, k2, json_string(v2 ? v2 : ""));
+	char *s = json_dumps(j, JSON_COMPACT);
 	snprintf(buf, sizeof(buf), "%s", s ? s : "{}");
 	free(s);
 	json_decref(j);
@@ -86,7 +91,7 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 	const Cp__ComplaintAssignment *ev = (const void *)m;
 	if (strcmp(ev->action, "accepted") == 0)
 		return step(c, ev->complaint_id, "owner_assigned", "assigned",
-			    detail("{s:s}", "owner", ev->owner_staff_id));
+			    detail("owner", ev->owner_staff_id, NULL, NULL));
 	if (strcmp(ev->action, "escalated") == 0)
 		return step(c, ev->complaint_id, "escalated", NULL, NULL);
 	return 0;
@@ -107,7 +112,7 @@ static int on_first_response(PGconn *c, const struct ce_meta *ce, const char *ke
 		    2, p) != 0)
 		return -1;
 	return step(c, ev->complaint_id, "first_response", NULL,
-		    detail("{s:s, s:s}", ev->scenario, ev->text));
+		    detail("scenario", ev->scenario, "text", ev->text));
 }
 
 static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
@@ -121,7 +126,7 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 	const Cp__EvidenceBundle *ev = (const void *)m;
 	const char *stage = ev->responsibility ? ev->responsibility->stage : "unknown";
 	return step(c, ev->complaint_id, "evidence_found", "verified",
-		    detail("{s:s}", "stage", stage));
+		    detail("stage", stage, NULL, NULL));
 }
 
 static int v_resolution(const ProtobufCMessage *m, char *e, size_t n)
@@ -163,7 +168,7 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 	char name[64];
 	snprintf(name, sizeof(name), "plan_%s", ev->status);
 	return step(c, ev->complaint_id, name, resolution_status(ev->status),
-		    detail("{s:s}", "decision", decision));
+		    detail("decision", decision, NULL, NULL));
 }
 
 static int v_followup(const ProtobufCMessage *m, char *e, size_t n)
@@ -177,7 +182,7 @@ static int on_followup(PGconn *c, const struct ce_meta *ce, const char *key,
 	const Cp__FollowupEvent *ev = (const void *)m;
 	if (strcmp(ce->type, "cp.complaint.closed") == 0)
 		return step(c, ev->complaint_id, "closed", "closed",
-			    detail("{s:s}", "reason", ev->close_reason));
+			    detail("reason", ev->close_reason, NULL, NULL));
 	if (strcmp(ce->type, "cp.complaint.reopened") == 0)
 		return step(c, ev->complaint_id, "reopened", "reopened", NULL);
 	if (strcmp(ce->type, "cp.complaint.survey_answered") == 0)
@@ -197,7 +202,7 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key,
 	if (strcmp(ev->kind, "breach") != 0)
 		return 0;
 	return step(c, ev->complaint_id, "escalated", NULL,
-		    detail("{s:s, s:s}", ev->clock, ev->escalated_to));
+		    detail("clock", ev->clock, "escalated_to", ev->escalated_to));
 }
 
 const struct consumer_handler intake_handlers[] = {
