@@ -236,20 +236,21 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 			   in->attachments_json,
 			   prio,
 			   k->is_repeat ? "true" : "false",
-			   k->previous_id[0] ? k->previous_id : NULL};
+			   k->previous_id[0] ? k->previous_id : NULL,
+			   in->entered_by[0] ? in->entered_by : NULL};
 	if (pg_exec(c,
 		    "INSERT INTO complaints (id, complaint_no, channel, waybill_no, customer_ref, "
 		    "complainant_name, complainant_phone, role, language, preferred_contact, "
 		    "outlet_id, description, type, impact, demand, target, attachments, priority, "
-		    "is_repeat, previous_complaint_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
-		    "$12,$13,$14,$15,$16,$17,$18,$19,$20)",
-		    20, p) != 0)
+		    "is_repeat, previous_complaint_id, entered_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
+		    "$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
+		    21, p) != 0)
 		return -1;
-	const char *t[] = {k->id, in->channel};
+	const char *t[] = {k->id, in->channel, in->entered_by[0] ? "staff" : "customer"};
 	if (pg_exec(c,
 		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'received', "
-		    "jsonb_build_object('channel', $2::text))",
-		    2, t) != 0)
+		    "jsonb_build_object('channel', $2::text, 'entered_by', $3::text))",
+		    3, t) != 0)
 		return -1;
 	k->status = 201;
 	return announce_received(c, in, k, customer_ref);
@@ -296,7 +297,31 @@ static int idempotency_store(PGconn *c, const char *key, const char *hash,
 		       4, p);
 }
 
-static int open_or_attach(PGconn *c, const struct intake_input *in, struct intake_case *k)
+/* The filing window, from intake's projection of pickup scans. Returns 0 when the complaint
+ * may be filed (or the pickup is unknown), 1 when it is too late (problem filled), -1 on
+ * error. */
+static int filing_window(PGconn *c, const struct intake_input *in, char *problem, size_t cap)
+{
+	const char *p[] = {in->waybill_no};
+	PGresult *r = pg_query(c,
+			       "SELECT (extract(epoch FROM picked_up_at) * 1000)::bigint, "
+			       "to_char(picked_up_at AT TIME ZONE 'UTC', "
+			       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM pickups WHERE waybill_no = $1",
+			       1, p);
+	if (!r)
+		return -1;
+	int rc = 0;
+	if (PQntuples(r) > 0 &&
+	    !intake_filing_window_ok(strtoll(PQgetvalue(r, 0, 0), NULL, 10), tstamp_now_ms(),
+				     intake_cfg.filing_window_days, PQgetvalue(r, 0, 1), problem,
+				     cap))
+		rc = 1;
+	PQclear(r);
+	return rc;
+}
+
+static int open_or_attach(PGconn *c, const struct intake_input *in, struct intake_case *k,
+			  char *problem, size_t cap)
 {
 	char customer_ref[30], lock[96];
 	if (ids_customer_ref(intake_cfg.pseudonym_key, in->phone, customer_ref) != 0)
@@ -310,6 +335,9 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 		return -1;
 	if (found)
 		return attach_repeat(c, in, k);
+	int late = filing_window(c, in, problem, cap);
+	if (late != 0)
+		return late > 0 ? -3 : -1;
 	if (find_recent_closed(c, in, k) != 0)
 		return -1;
 	return insert_case(c, in, k, customer_ref);
@@ -342,7 +370,8 @@ static bool idempotency_key_valid(const char *key)
 }
 
 static int post_tx(struct http_req *r, const struct intake_input *in, const char *key,
-		   const char *hash, struct intake_case *k, bool *replayed)
+		   const char *hash, struct intake_case *k, bool *replayed, char *problem,
+		   size_t cap)
 {
 	if (pg_begin(r->db) != 0)
 		return -1;
@@ -352,15 +381,32 @@ static int post_tx(struct http_req *r, const struct intake_input *in, const char
 		*replayed = found == 1;
 		return found;
 	}
-	if (open_or_attach(r->db, in, k) != 0 || (key && idempotency_store(r->db, key, hash, k)) ||
-	    pg_commit(r->db) != 0) {
+	int rc = open_or_attach(r->db, in, k, problem, cap);
+	if (rc != 0 || (key && idempotency_store(r->db, key, hash, k)) || pg_commit(r->db) != 0) {
 		pg_rollback(r->db);
-		return -1;
+		return rc == -3 ? -3 : -1;
 	}
 	return 0;
 }
 
-void intake_post_complaint(struct http_req *r, void *arg)
+static void post_reply(struct http_req *r, int rc, const struct intake_case *k, bool replayed,
+		       const char *problem)
+{
+	if (rc == -2)
+		http_reply_fields(r, 422, "idempotency_conflict",
+				  json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "problem",
+					    "was used before with a different request body"));
+	else if (rc == -3)
+		http_reply_fields(r, 422, "filing_window_passed",
+				  json_pack("[{s:s, s:s}]", "field", "waybill_no", "problem", problem));
+	else if (rc < 0)
+		http_reply_error(r, 503, "unavailable", "the complaint could not be stored; retry");
+	else
+		reply_case(r, k, replayed);
+}
+
+/* Shared by the customer's and the agent's POST; entered_by is NULL for the customer. */
+static void post_complaint(struct http_req *r, const char *entered_by)
 {
 	const char *key = http_req_header(r, "Idempotency-Key");
 	if (key && !idempotency_key_valid(key)) {
@@ -376,22 +422,17 @@ void intake_post_complaint(struct http_req *r, void *arg)
 	json_t *errors = json_array();
 	struct intake_case k = {0};
 	bool replayed = false;
-	char hash[65];
+	char hash[65], problem[256] = "";
 	if (!in || !intake_parse(body, in, errors)) {
 		http_reply_fields(r, 422, "validation_failed", errors);
 		errors = NULL;
 		goto out;
 	}
-	ids_hmac_hex("idempotency", r->body, r->body_len, hash);
-	int rc = post_tx(r, in, key, hash, &k, &replayed);
-	if (rc == -2)
-		http_reply_fields(r, 422, "idempotency_conflict",
-				  json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "problem",
-					    "was used before with a different request body"));
-	else if (rc < 0)
-		http_reply_error(r, 503, "unavailable", "the complaint could not be stored; retry");
-	else
-		reply_case(r, &k, replayed);
+	if (entered_by)
+		snprintf(in->entered_by, sizeof(in->entered_by), "%s", entered_by);
+	ids_hmac_hex(entered_by ? entered_by : "idempotency", r->body, r->body_len, hash);
+	int rc = post_tx(r, in, key, hash, &k, &replayed, problem, sizeof(problem));
+	post_reply(r, rc, &k, replayed, problem);
 	if (rc == 0 && !replayed)
 		log_msg(LOG_INFO, k.attached ? "complaint_attached" : "complaint_received",
 			LOG_KV({"complaint_no", k.no}, {"complaint_id", k.id}), "%s",
@@ -400,4 +441,17 @@ out:
 	json_decref(errors);
 	json_decref(body);
 	free(in);
+}
+
+void intake_post_complaint(struct http_req *r, void *arg)
+{
+	post_complaint(r, NULL);
+}
+
+void intake_staff_post_complaint(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_AGENT, &who) != 0)
+		return;
+	post_complaint(r, who.staff_id);
 }

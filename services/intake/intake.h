@@ -49,6 +49,7 @@ struct intake_input {
 	char outlet_id[64];
 	int nattachments;
 	char attachments_json[2048];
+	char entered_by[64]; /* staff id of the agent who keyed it in; empty for the customer */
 };
 
 /* Validates body into in. Every problem is appended to errors as {"field", "problem"};
@@ -64,10 +65,20 @@ void intake_mask_name(const char *name, char *out, size_t cap);
 void intake_redact(const char *text, const char *name, char *out, size_t cap);
 /* Priority 1 (highest) .. 5 from what intake knows; raised again by repeats. */
 int intake_initial_priority(const struct intake_input *in);
+/* The filing window: true when now_ms is within window_days of the pickup; otherwise fills
+ * problem with a sentence naming the pickup time (picked_up_text) and the limit. */
+bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long window_days,
+			     const char *picked_up_text, char *problem, size_t cap);
+/* True for the case statuses the timeline can set (staff search filter). */
+bool intake_status_valid(const char *s);
 
-/* HTTP handlers (api.c). */
+/* HTTP handlers (api.c, view.c, staff.c). */
 void intake_post_complaint(struct http_req *r, void *arg);
 void intake_get_complaint(struct http_req *r, void *arg);
+/* Staff: an agent keys in a hotline or letter complaint for the customer (entered_by is the
+ * token's staff id), and the staff list/search. Agent role or above. */
+void intake_staff_post_complaint(struct http_req *r, void *arg);
+void intake_staff_list_complaints(struct http_req *r, void *arg);
 
 /* Event handlers that build the customer's timeline (timeline.c). */
 extern const struct consumer_handler intake_handlers[];

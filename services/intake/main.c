@@ -22,6 +22,8 @@ static const struct cfg_entry intake_table[] = {
 static const struct http_route intake_routes[] = {
     {"POST", "/v1/complaints", intake_post_complaint, true},
     {"GET", "/v1/complaints/{}", intake_get_complaint, true},
+    {"GET", "/v1/staff/complaints", intake_staff_list_complaints, true},
+    {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
 };
 
 int main(int argc, char **argv)

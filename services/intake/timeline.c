@@ -12,6 +12,8 @@
 #include "resolution.pb-c.h"
 #include "sla.pb-c.h"
 #include "topics.h"
+#include "tracking.pb-c.h"
+#include "tstamp.h"
 
 /* Adds a step and, when status is not NULL, moves the case to it. A closed case stays closed
  * unless the step reopens it. */
@@ -205,7 +207,38 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key,
 		    detail("clock", ev->clock, "escalated_to", ev->escalated_to));
 }
 
+/* Intake's projection of pickup scans (waybill -> picked_up_at) for the filing window. */
+static int v_scan(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__TrackingEvent *ev = (const void *)m;
+	int64_t ms;
+	if (!ev->waybill_no[0]) {
+		snprintf(e, n, "waybill_no is required");
+		return -1;
+	}
+	if (ev->code == CP__SCAN_CODE__SCAN_PICKED_UP && tstamp_parse(ev->occurred_at, &ms) != 0) {
+		snprintf(e, n, "occurred_at of a pickup scan must be RFC 3339");
+		return -1;
+	}
+	return 0;
+}
+
+static int on_scan(PGconn *c, const struct ce_meta *ce, const char *key,
+		   const ProtobufCMessage *m, char *e, size_t n, void *arg)
+{
+	const Cp__TrackingEvent *ev = (const void *)m;
+	if (ev->code != CP__SCAN_CODE__SCAN_PICKED_UP)
+		return 0;
+	const char *p[] = {ev->waybill_no, ev->occurred_at};
+	return pg_exec(c,
+		       "INSERT INTO pickups (waybill_no, picked_up_at) VALUES ($1, $2::timestamptz) "
+		       "ON CONFLICT (waybill_no) DO UPDATE SET picked_up_at = "
+		       "LEAST(pickups.picked_up_at, EXCLUDED.picked_up_at), updated_at = now()",
+		       2, p);
+}
+
 const struct consumer_handler intake_handlers[] = {
+    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, v_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
     {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor,

@@ -353,3 +353,25 @@ int intake_initial_priority(const struct intake_input *in)
 		p = 3;
 	return p;
 }
+
+bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long window_days,
+			     const char *picked_up_text, char *problem, size_t cap)
+{
+	int64_t limit_ms = picked_up_ms + (int64_t)window_days * 86400000LL;
+	if (now_ms <= limit_ms)
+		return true;
+	snprintf(problem, cap,
+		 "the parcel was picked up at %s; complaints may be filed within %lld days of "
+		 "pickup and that time has passed",
+		 picked_up_text, window_days);
+	return false;
+}
+
+bool intake_status_valid(const char *s)
+{
+	static const char *const statuses[] = {
+	    "received",		   "classified",       "assigned", "verified",
+	    "resolution_proposed", "pending_approval", "executed", "execution_failed",
+	    "reopened",		   "closed",	       NULL};
+	return one_of(s, statuses);
+}

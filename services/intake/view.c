@@ -1,6 +1,12 @@
 /* The customer's view of a case: GET /v1/complaints/{no}. The customer proves who they are
  * with the last four digits of their phone or the signed token from their link; staff use a
- * bearer token. Personal data is masked for everyone but staff. */
+ * bearer token.
+ *
+ * Who sees personal data: staff roles (agent, supervisor, admin) handle cases and see the
+ * complainant's name and phone in full. The integration role is the carriers' delivery
+ * gateway: it sees the contact (name, phone, preferred contact) in full because it delivers
+ * the notifications, but not the internal complaint id. The customer sees their own case
+ * with the contact masked (the page may be open on a shared screen); nobody else sees it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +16,14 @@
 #include "intake.h"
 #include "pg.h"
 
-enum viewer { VIEWER_NONE, VIEWER_CUSTOMER, VIEWER_STAFF, VIEWER_DENIED };
+enum viewer { VIEWER_NONE, VIEWER_CUSTOMER, VIEWER_GATEWAY, VIEWER_STAFF, VIEWER_DENIED };
 
 #define CASE_SQL                                                                              \
 	"SELECT id, complaint_no, status, channel, waybill_no, type, complainant_name, "      \
 	"complainant_phone, role, language, priority, repeat_count, is_repeat, "              \
 	"to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "         \
 	"to_char(next_update_by AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "      \
-	"decision, demand::text, (SELECT complaint_no FROM complaints p WHERE p.id = "        \
+	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE p.id = "        \
 	"c.previous_complaint_id) FROM complaints c WHERE complaint_no = $1"
 
 static enum viewer identify(struct http_req *r, const char *no, const char *phone)
@@ -26,7 +32,7 @@ static enum viewer identify(struct http_req *r, const char *no, const char *phon
 	if (http_req_header(r, "Authorization")) {
 		if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
 			return VIEWER_DENIED;
-		return who.role == AUTH_INTEGRATION ? VIEWER_CUSTOMER : VIEWER_STAFF;
+		return who.role == AUTH_INTEGRATION ? VIEWER_GATEWAY : VIEWER_STAFF;
 	}
 	char *token = http_req_query(r, "token"), *last4 = http_req_query(r, "phone_last4");
 	char expect[33];
@@ -87,7 +93,7 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 {
 	char name[160], phone[40];
 	const char *raw_name = PQgetvalue(res, 0, 6), *raw_phone = PQgetvalue(res, 0, 7);
-	if (v == VIEWER_STAFF) {
+	if (v == VIEWER_STAFF || v == VIEWER_GATEWAY) {
 		snprintf(name, sizeof(name), "%s", raw_name);
 		snprintf(phone, sizeof(phone), "%s", raw_phone);
 	} else {
@@ -111,9 +117,12 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 			    PQgetisnull(res, 0, 15) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 15)));
 	json_object_set_new(j, "previous_complaint_no",
-			    PQgetisnull(res, 0, 17) ? json_null()
-						    : json_string(PQgetvalue(res, 0, 17)));
+			    PQgetisnull(res, 0, 18) ? json_null()
+						    : json_string(PQgetvalue(res, 0, 18)));
 	json_object_set_new(j, "timeline", timeline_json(c, PQgetvalue(res, 0, 0)));
+	if (v == VIEWER_STAFF || v == VIEWER_GATEWAY)
+		json_object_set_new(json_object_get(j, "complainant"), "preferred_contact",
+				    json_string(PQgetvalue(res, 0, 17)));
 	if (v == VIEWER_STAFF)
 		json_object_set_new(j, "complaint_id", json_string(PQgetvalue(res, 0, 0)));
 	return j;
