@@ -1,0 +1,83 @@
+"""Benchmark: complaints through the real system (nginx, six services, Kafka, PostgreSQL).
+
+Prints
+  intake HTTP: N complaints with C clients in S s = R req/s (latency p50/p99 ms)
+  pipeline: N complaints to follow-up in S s = R complaints/s (received -> plan notified p50/p99 ms)
+
+Usage: <venv python> tests/bench_pipeline.py [--complaints N] [--clients C]
+"""
+
+import argparse
+import concurrent.futures
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "system"))
+
+import requests  # noqa: E402
+
+from helpers import complaint, wait_rows  # noqa: E402
+from stack import Stack  # noqa: E402
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def post_all(stack, n, clients):
+    local = threading.local()
+
+    def one(_):
+        s = getattr(local, "session", None)
+        if s is None:
+            s = local.session = requests.Session()
+        t0 = time.perf_counter()
+        r = s.post(stack.base_url + "/v1/complaints", json=complaint(),
+                   headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
+        r.raise_for_status()
+        return time.perf_counter() - t0, r.json()["complaint_id"]
+
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(one, range(n)))
+    return time.perf_counter() - t0, results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--complaints", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=16)
+    args = ap.parse_args()
+    stack = Stack.start(service_env={name: {"LOG_LEVEL": "warn"} for name in
+                                     ("intake", "classification", "evidence", "resolution",
+                                      "followup", "timer")})
+    try:
+        # warm-up: connections, consumer groups, prepared caches
+        post_all(stack, 20, 4)
+        started = time.perf_counter()
+        elapsed, results = post_all(stack, args.complaints, args.clients)
+        lat = [r[0] * 1000 for r in results]
+        print(f"intake HTTP: {args.complaints} complaints with {args.clients} clients in "
+              f"{elapsed:.2f} s = {args.complaints / elapsed:.0f} req/s "
+              f"(latency p50 {pct(lat, 0.5):.1f} ms, p99 {pct(lat, 0.99):.1f} ms)")
+        ids = [r[1] for r in results]
+        rows = wait_rows(stack, "SELECT n.created_at - c.received_at FROM followup.notifications n "
+                                "JOIN intake.complaints c ON c.id = n.complaint_id WHERE "
+                                "n.complaint_id = ANY(%s::uuid[]) AND n.step = 'plan_proposed'",
+                         (ids,), count=len(ids), timeout=600)
+        total = time.perf_counter() - started
+        e2e = [r[0].total_seconds() * 1000 for r in rows]
+        print(f"pipeline: {len(ids)} complaints to follow-up in {total:.2f} s = "
+              f"{len(ids) / total:.0f} complaints/s (received -> plan notified p50 "
+              f"{pct(e2e, 0.5):.0f} ms, p99 {pct(e2e, 0.99):.0f} ms)")
+    finally:
+        stack.close()
+
+
+if __name__ == "__main__":
+    main()
