@@ -13,6 +13,8 @@
 #                         the services' own ports (8081 intake, 8082 classification, 8083 evidence,
 #                         8084 resolution, 8085 followup, 8086 timer)
 #   LOG_LEVEL             passed to every service (info)
+#   AUTH_TOKENS           staff bearer tokens for every service (default: the dev tokens below,
+#                         dev-agent-token, dev-supervisor-token, dev-admin-token, dev-integration-token)
 #   CP_ECHO_LOGS=1        also echo every service's log lines to this terminal
 #   CP_READY_TIMEOUT      seconds to wait for every /readyz (120)
 #
@@ -38,6 +40,8 @@ PG_PORT=${PG_PORT:-55432}
 KAFKA_PORT=${KAFKA_PORT:-59092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-59093}
 READY_TIMEOUT=${CP_READY_TIMEOUT:-120}
+# Staff tokens for a local run only (override with AUTH_TOKENS or deploy/local.env).
+DEV_TOKENS="dev-agent-token:agent:A001,dev-agent2-token:agent:A002,dev-supervisor-token:supervisor:S001,dev-admin-token:admin:ADM1,dev-integration-token:integration:INT1"
 for svc in "${SERVICES[@]}"; do
 	var=${svc^^}_PORT
 	export "$var=${!var:-${DEFAULT_PORT[$svc]}}"
@@ -80,6 +84,8 @@ service_env() {
 	echo "DATABASE_URL=postgresql://$svc:$svc@127.0.0.1:$PG_PORT/complaints"
 	echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 	echo "LOG_LEVEL=${LOG_LEVEL:-info}"
+	echo "AUTH_TOKENS=${AUTH_TOKENS:-$DEV_TOKENS}"
+	echo "PUBLIC_BASE_URL=http://127.0.0.1:$BASE_PORT"
 	for kv in "${LOCAL_ENV[@]}"; do
 		key=${kv%%=*}
 		if [[ $key == *.* ]]; then

@@ -36,6 +36,9 @@ API
                                   or a message class by name: stack.proto.ComplaintReceived
     admin_url, bootstrap, ports, state_dir
                                   the raw facts, for tests that need them
+    auth(role)                    {"Authorization": "Bearer <token>"} for a test staff member: role
+                                  agent, agent2..agent4, supervisor, supervisor2, admin, integration
+                                  (staff ids in TOKENS); every service gets AUTH_TOKENS with them
 
 Environment read here:
     CP_BIN               service binaries (default <repo>/build/bin)
@@ -75,8 +78,22 @@ DEFAULT_PORTS = {"intake": 8081, "classification": 8082, "evidence": 8083, "reso
 TOPICS = ("complaint.received.v1", "complaint.classified.v1", "complaint.evidence.v1",
           "complaint.resolution.v1", "complaint.followup.v1", "complaint.sla.v1",
           "parcel.tracking.v1", "parcel.exception.v1", "complaint.evidence_request.v1",
-          "complaint.deadletter.v1")
+          "complaint.execution.v1", "complaint.deadletter.v1")
 READY_TIMEOUT = 90.0
+# Staff bearer tokens every service of a test stack accepts (AUTH_TOKENS): role -> (token, staff_id).
+# Several agents so routing/accept tests have distinct people.
+TOKENS = {
+    "agent": ("test-agent-token-0001", "A001"),
+    "agent2": ("test-agent-token-0002", "A002"),
+    "agent3": ("test-agent-token-0003", "A003"),
+    "agent4": ("test-agent-token-0004", "A004"),
+    "supervisor": ("test-supervisor-token-01", "S001"),
+    "supervisor2": ("test-supervisor-token-02", "S002"),
+    "admin": ("test-admin-token-0001", "ADM1"),
+    "integration": ("test-integration-token-01", "INT1"),
+}
+AUTH_TOKENS = ",".join(f"{tok}:{''.join(c for c in role if not c.isdigit())}:{staff}"
+                       for role, (tok, staff) in TOKENS.items())
 # passed through to every service so sanitizer builds behave the same under test
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
@@ -459,6 +476,7 @@ class Stack:
             "DATABASE_URL": f"postgresql://{name}:{name}@127.0.0.1:{self.ports['pg']}/complaints",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "LOG_LEVEL": os.environ.get("CP_TEST_LOG_LEVEL", "debug"),
+            "AUTH_TOKENS": AUTH_TOKENS,
         })
         env.update(self._overrides[name])
         env.update({k: str(v) for k, v in overrides.items()})
@@ -609,6 +627,11 @@ class Stack:
         if isinstance(topics, str):
             topics = [topics]
         return TopicReader(self.bootstrap, topics, from_beginning)
+
+    @staticmethod
+    def auth(role: str) -> dict[str, str]:
+        """The Authorization header of a test staff member (see TOKENS)."""
+        return {"Authorization": f"Bearer {TOKENS[role][0]}"}
 
     @staticmethod
     def ce_headers(ce_type: str, source: str = "test", id: str | None = None) -> dict[str, str]:
