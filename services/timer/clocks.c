@@ -1,177 +1,354 @@
-/* Starting, stopping and firing clocks. */
+/* The clock rows of one complaint. The case row (cases) remembers what the timer knows of the
+ * complaint; sync() makes the clock rows match it, so events may come in any order: a clock
+ * created after its stop starts stopped, one created while the case waits on the customer
+ * starts paused. Times cross the SQL boundary as milliseconds since the epoch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "classification.pb-c.h"
-#include "intake.pb-c.h"
-#include "log.h"
-#include "outbox.h"
 #include "pg.h"
-#include "sla.pb-c.h"
+#include "sla.h"
 #include "timer.h"
-#include "topics.h"
-#include "tstamp.h"
 
-#define TIMER_MAX_LEVEL 3
+struct timer_config timer_cfg;
 
-const char *timer_level_name(int level)
+#define TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+struct case_row {
+	char no[64];
+	int64_t received_ms;
+	bool has_received;
+	struct sla_policy policy;
+	char pausable[256]; /* comma-separated */
+};
+
+struct clock_row {
+	bool exists;
+	char state[16];
+	int64_t duration_s;
+	int level;
+	bool pausable;
+	int64_t started_ms;
+	int64_t paused_ms;
+};
+
+static void ms_text(int64_t ms, char out[24])
 {
-	static const char *const names[] = {"agent", "outlet_manager", "regional_supervisor",
-					    "hq"};
-	return names[level < 0 ? 0 : level > TIMER_MAX_LEVEL ? TIMER_MAX_LEVEL : level];
+	snprintf(out, 24, "%lld", (long long)ms);
 }
 
-static int v_received(const ProtobufCMessage *m, char *errstr, size_t errlen)
+static bool case_pausable(const struct case_row *k, const char *clock)
 {
-	const Cp__ComplaintReceived *c = (const void *)m;
-	int64_t ms;
-	if (strlen(c->complaint_id) != 36 || tstamp_parse(c->received_at, &ms) != 0) {
-		snprintf(errstr, errlen, "complaint_id and an RFC 3339 received_at are required");
+	char buf[256], *save = NULL;
+	const char *names[SLA_NCLOCKS];
+	size_t n = 0;
+	snprintf(buf, sizeof(buf), "%s", k->pausable);
+	for (char *t = strtok_r(buf, ",", &save); t && n < SLA_NCLOCKS;
+	     t = strtok_r(NULL, ",", &save))
+		names[n++] = t;
+	return sla_pausable(clock, names, n);
+}
+
+static int case_load(PGconn *pg, const char *id, struct case_row *k, bool *found)
+{
+	const char *p[] = {id};
+	PGresult *r = pg_query(pg,
+			       "SELECT complaint_no, " MS("received_at") ", classified, "
+			       "first_response_s, verification_s, resolution_s, regulatory_s, "
+			       "array_to_string(pausable_clocks, ',') FROM cases WHERE "
+			       "complaint_id = $1::uuid FOR UPDATE",
+			       1, p);
+	if (!r)
 		return -1;
+	*found = PQntuples(r) == 1;
+	if (*found) {
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 0));
+		k->has_received = !PQgetisnull(r, 0, 1);
+		k->received_ms = atoll(PQgetvalue(r, 0, 1));
+		k->policy.classified = PQgetvalue(r, 0, 2)[0] == 't';
+		for (int i = 0; i < SLA_NCLOCKS; i++)
+			k->policy.duration_s[i] = atoll(PQgetvalue(r, 0, 3 + i));
+		k->policy.default_first_response_s = timer_cfg.first_response_s;
+		snprintf(k->pausable, sizeof(k->pausable), "%s", PQgetvalue(r, 0, 7));
 	}
+	PQclear(r);
 	return 0;
 }
 
-static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
-		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+static int clocks_load(PGconn *pg, const char *id, struct clock_row rows[SLA_NCLOCKS])
 {
-	const Cp__ComplaintReceived *c = (const void *)m;
-	char dur[16], pct[16];
-	snprintf(dur, sizeof(dur), "%lld", timer_cfg.first_response_s);
-	snprintf(pct, sizeof(pct), "%lld", timer_cfg.warn_pct);
-	const char *p[] = {c->complaint_id, c->complaint_no, dur, c->received_at, pct};
+	const char *p[] = {id};
+	PGresult *r = pg_query(pg,
+			       "SELECT clock, state, duration_s, escalation_level, pausable, " MS(
+				   "started_at") ", paused_ms FROM clocks WHERE complaint_id = "
+						 "$1::uuid FOR UPDATE",
+			       1, p);
+	if (!r)
+		return -1;
+	memset(rows, 0, sizeof(struct clock_row) * SLA_NCLOCKS);
+	for (int i = 0; i < PQntuples(r); i++) {
+		int k = sla_clock_index(PQgetvalue(r, i, 0));
+		if (k < 0)
+			continue;
+		rows[k].exists = true;
+		snprintf(rows[k].state, sizeof(rows[k].state), "%s", PQgetvalue(r, i, 1));
+		rows[k].duration_s = atoll(PQgetvalue(r, i, 2));
+		rows[k].level = atoi(PQgetvalue(r, i, 3));
+		rows[k].pausable = PQgetvalue(r, i, 4)[0] == 't';
+		rows[k].started_ms = atoll(PQgetvalue(r, i, 5));
+		rows[k].paused_ms = atoll(PQgetvalue(r, i, 6));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* A new clock: stopped when its stop came first, running otherwise (pause_waiting follows). */
+static int clock_insert(PGconn *pg, const char *id, const struct case_row *k, int i,
+			int64_t duration_s)
+{
+	struct sla_times t = sla_schedule(k->received_ms, duration_s, 0, (int)timer_cfg.warn_pct);
+	char dur[24], start[24], due[24], warn[24];
+	snprintf(dur, sizeof(dur), "%lld", (long long)duration_s);
+	ms_text(k->received_ms, start);
+	ms_text(t.due_ms, due);
+	ms_text(t.warn_ms, warn);
+	const char *p[] = {id,	  sla_clock_names[i], k->no, dur, start, due, warn,
+			   case_pausable(k, sla_clock_names[i]) ? "t" : "f"};
 	return pg_exec(pg,
 		       "INSERT INTO clocks (complaint_id, clock, complaint_no, duration_s, "
-		       "started_at, due_at, warn_at) VALUES ($1, 'first_response', $2, $3::int, "
-		       "$4::timestamptz, $4::timestamptz + make_interval(secs => $3::int), "
-		       "$4::timestamptz + make_interval(secs => $3::int * $5::int / 100.0)) "
-		       "ON CONFLICT DO NOTHING",
+		       "started_at, due_at, warn_at, pausable, state, stopped_at, stopped_by) "
+		       "SELECT $1::uuid, $2, $3, $4::int, " TS(5) ", " TS(6) ", " TS(7) ", $8::bool, "
+		       "CASE WHEN s.clock IS NULL THEN 'running' ELSE 'stopped' END, s.stopped_at, "
+		       "s.stopped_by FROM (SELECT 1) one LEFT JOIN stops s ON s.complaint_id = "
+		       "$1::uuid AND s.clock = $2 ON CONFLICT DO NOTHING",
+		       8, p);
+}
+
+/* An existing clock under a (new) policy: a changed duration reschedules a clock that has
+ * not escalated yet; the pausable flag follows the policy. */
+static int clock_update(PGconn *pg, const char *id, const struct case_row *k, int i,
+			const struct clock_row *c, int64_t duration_s)
+{
+	bool pausable = case_pausable(k, sla_clock_names[i]);
+	bool reschedule = c->duration_s != duration_s && c->level == 0 &&
+			  (strcmp(c->state, "running") == 0 || strcmp(c->state, "paused") == 0);
+	if (!reschedule && pausable == c->pausable)
+		return 0;
+	struct sla_times t =
+	    sla_schedule(c->started_ms, duration_s, c->paused_ms, (int)timer_cfg.warn_pct);
+	char dur[24], due[24], warn[24];
+	snprintf(dur, sizeof(dur), "%lld", (long long)duration_s);
+	ms_text(t.due_ms, due);
+	ms_text(t.warn_ms, warn);
+	const char *p[] = {id, sla_clock_names[i], dur, due, warn, pausable ? "t" : "f",
+			   reschedule ? "t" : "f"};
+	return pg_exec(pg,
+		       "UPDATE clocks SET pausable = $6::bool, duration_s = CASE WHEN $7::bool "
+		       "THEN $3::int ELSE duration_s END, due_at = CASE WHEN $7::bool THEN " TS(4)
+		       " ELSE due_at END, warn_at = CASE WHEN $7::bool THEN " TS(5) " ELSE warn_at "
+		       "END, warned = CASE WHEN $7::bool THEN false ELSE warned END WHERE "
+		       "complaint_id = $1::uuid AND clock = $2",
+		       7, p);
+}
+
+/* Pauses the running pausable clocks while the case waits on the customer; a clock started
+ * after the wait began is paused from its start. */
+static int pause_waiting(PGconn *pg, const char *id)
+{
+	const char *p[] = {id};
+	return pg_exec(pg,
+		       "UPDATE clocks c SET state = 'paused', paused_at = greatest(k.awaiting_since, "
+		       "c.started_at) FROM cases k WHERE k.complaint_id = c.complaint_id AND "
+		       "c.complaint_id = $1::uuid AND k.awaiting_since IS NOT NULL AND c.state = "
+		       "'running' AND c.pausable",
+		       1, p);
+}
+
+/* Makes the clock rows match the case row. */
+static int sync(PGconn *pg, const char *id)
+{
+	struct case_row k;
+	struct clock_row rows[SLA_NCLOCKS];
+	int64_t plan[SLA_NCLOCKS];
+	bool found = false;
+	memset(&k, 0, sizeof(k));
+	if (case_load(pg, id, &k, &found) != 0 || clocks_load(pg, id, rows) != 0)
+		return -1;
+	if (!found || !k.has_received)
+		return 0;
+	sla_plan(&k.policy, plan);
+	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		int rc = 0;
+		if (plan[i] > 0 && !rows[i].exists)
+			rc = clock_insert(pg, id, &k, i, plan[i]);
+		else if (plan[i] > 0)
+			rc = clock_update(pg, id, &k, i, &rows[i], plan[i]);
+		if (rc != 0)
+			return -1;
+	}
+	return pause_waiting(pg, id);
+}
+
+int clocks_received(PGconn *pg, const char *id, const char *no, int64_t received_ms)
+{
+	char at[24];
+	ms_text(received_ms, at);
+	const char *p[] = {id, no, at};
+	if (pg_exec(pg,
+		    "INSERT INTO cases (complaint_id, complaint_no, received_at) VALUES ($1::uuid, "
+		    "$2, " TS(3) ") ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "
+		    "excluded.complaint_no, received_at = coalesce(cases.received_at, "
+		    "excluded.received_at), updated_at = now()",
+		    3, p) != 0)
+		return -1;
+	return sync(pg, id);
+}
+
+static void pausable_text(const struct clocks_policy *p, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->npausable; i++) {
+		if (sla_clock_index(p->pausable[i]) < 0)
+			continue;
+		int n = snprintf(out + used, len - used, "%s%s", used ? "," : "", p->pausable[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+int clocks_policy(PGconn *pg, const char *id, const char *no, const struct clocks_policy *pol)
+{
+	char d[SLA_NCLOCKS][24], pausable[256];
+	for (int i = 0; i < SLA_NCLOCKS; i++)
+		snprintf(d[i], sizeof(d[i]), "%lld", (long long)pol->duration_s[i]);
+	pausable_text(pol, pausable, sizeof(pausable));
+	const char *p[] = {id, no, pol->name, d[0], d[1], d[2], d[3], pausable};
+	if (pg_exec(pg,
+		    "INSERT INTO cases (complaint_id, complaint_no, classified, sla_policy, "
+		    "first_response_s, verification_s, resolution_s, regulatory_s, "
+		    "pausable_clocks) VALUES ($1::uuid, $2, true, $3, $4::int, $5::int, $6::int, "
+		    "$7::int, string_to_array(nullif($8, ''), ',')) ON CONFLICT (complaint_id) DO "
+		    "UPDATE SET classified = true, sla_policy = excluded.sla_policy, "
+		    "first_response_s = excluded.first_response_s, verification_s = "
+		    "excluded.verification_s, resolution_s = excluded.resolution_s, regulatory_s = "
+		    "excluded.regulatory_s, pausable_clocks = coalesce(excluded.pausable_clocks, "
+		    "'{}'), updated_at = now()",
+		    8, p) != 0)
+		return -1;
+	return sync(pg, id);
+}
+
+static int stop_one(PGconn *pg, const char *id, const char *clock, const char *by,
+		    const char *at)
+{
+	const char *p[] = {id, clock, by, at};
+	if (pg_exec(pg,
+		    "INSERT INTO stops (complaint_id, clock, stopped_at, stopped_by) VALUES "
+		    "($1::uuid, $2, " TS(4) ", $3) ON CONFLICT DO NOTHING",
+		    4, p) != 0)
+		return -1;
+	return pg_exec(pg,
+		       "UPDATE clocks SET state = 'stopped', stopped_at = " TS(4) ", stopped_by = "
+		       "$3, paused_at = NULL WHERE complaint_id = $1::uuid AND clock = $2 AND state "
+		       "IN ('running', 'paused', 'exhausted')",
+		       4, p);
+}
+
+int clocks_stop(PGconn *pg, const char *id, const char *clock, const char *by, int64_t at_ms)
+{
+	char at[24];
+	ms_text(at_ms, at);
+	if (clock)
+		return stop_one(pg, id, clock, by, at);
+	for (int i = 0; i < SLA_NCLOCKS; i++)
+		if (stop_one(pg, id, sla_clock_names[i], by, at) != 0)
+			return -1;
+	const char *p[] = {id};
+	return pg_exec(pg, "UPDATE cases SET awaiting_since = NULL WHERE complaint_id = $1::uuid",
+		       1, p);
+}
+
+int clocks_pause(PGconn *pg, const char *id, const char *no, int64_t at_ms)
+{
+	char at[24];
+	ms_text(at_ms, at);
+	const char *p[] = {id, no, at};
+	if (pg_exec(pg,
+		    "INSERT INTO cases (complaint_id, complaint_no, awaiting_since) VALUES "
+		    "($1::uuid, $2, " TS(3) ") ON CONFLICT (complaint_id) DO UPDATE SET "
+		    "awaiting_since = coalesce(cases.awaiting_since, excluded.awaiting_since), "
+		    "updated_at = now()",
+		    3, p) != 0)
+		return -1;
+	return pause_waiting(pg, id);
+}
+
+static int resume_one(PGconn *pg, const char *id, PGresult *r, int row, int64_t at_ms)
+{
+	struct sla_times t = {atoll(PQgetvalue(r, row, 1)), atoll(PQgetvalue(r, row, 2))};
+	int64_t paused = 0;
+	t = sla_resume(t, atoll(PQgetvalue(r, row, 3)), at_ms, &paused);
+	char due[24], warn[24], add[24];
+	ms_text(t.due_ms, due);
+	ms_text(t.warn_ms, warn);
+	ms_text(paused, add);
+	const char *p[] = {id, PQgetvalue(r, row, 0), due, warn, add};
+	return pg_exec(pg,
+		       "UPDATE clocks SET state = 'running', paused_at = NULL, due_at = " TS(3)
+		       ", warn_at = " TS(4) ", paused_ms = paused_ms + $5::bigint WHERE "
+		       "complaint_id = $1::uuid AND clock = $2",
 		       5, p);
 }
 
-static int stop_clock(PGconn *pg, const char *complaint_id, const char *clock, const char *by)
+int clocks_resume(PGconn *pg, const char *id, int64_t at_ms)
 {
-	const char *p[] = {complaint_id, clock, by};
-	return pg_exec(pg,
-		       "UPDATE clocks SET state = 'stopped', stopped_at = now(), stopped_by = $3 "
-		       "WHERE complaint_id = $1::uuid AND clock = $2 AND state IN ('running', "
-		       "'paused')",
-		       3, p);
-}
-
-static int v_first(const ProtobufCMessage *m, char *errstr, size_t errlen)
-{
-	if (strlen(((const Cp__FirstResponse *)m)->complaint_id) == 36)
-		return 0;
-	snprintf(errstr, errlen, "complaint_id must be a UUID");
-	return -1;
-}
-
-static int on_first(PGconn *pg, const struct ce_meta *ce, const char *key,
-		    const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
-{
-	return stop_clock(pg, ((const Cp__FirstResponse *)m)->complaint_id, "first_response",
-			  ce->type);
-}
-
-static int announce(PGconn *pg, PGresult *r, int row, const char *kind, int level)
-{
-	Cp__SlaEvent ev = CP__SLA_EVENT__INIT;
-	char now[TSTAMP_LEN];
-	tstamp_format(tstamp_now_ms(), now);
-	ev.complaint_id = PQgetvalue(r, row, 0);
-	ev.clock = PQgetvalue(r, row, 1);
-	ev.complaint_no = PQgetvalue(r, row, 2);
-	ev.due_at = PQgetvalue(r, row, 3);
-	ev.kind = (char *)kind;
-	ev.escalation_level = level;
-	ev.escalated_to = (char *)timer_level_name(level);
-	ev.fired_at = now;
-	log_msg(LOG_WARN, strcmp(kind, "breach") == 0 ? "sla_breach" : "sla_warning",
-		LOG_KV({"complaint_no", ev.complaint_no}, {"clock", ev.clock}),
-		"%s clock %s, escalation to %s", ev.clock, kind, ev.escalated_to);
-	return outbox_add(pg, TOPIC_SLA, ev.complaint_id,
-			  strcmp(kind, "breach") == 0 ? "cp.complaint.sla_breached"
-						      : "cp.complaint.sla_warning",
-			  &ev.base, NULL);
-}
-
-#define DUE_COLUMNS                                                                         \
-	"complaint_id::text, clock, complaint_no, to_char(due_at AT TIME ZONE 'UTC', "      \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), escalation_level, duration_s"
-
-static int fire_warnings(PGconn *pg, const char *limit)
-{
-	const char *p[] = {limit};
+	const char *p[] = {id};
+	if (pg_exec(pg, "UPDATE cases SET awaiting_since = NULL, updated_at = now() WHERE "
+			"complaint_id = $1::uuid",
+		    1, p) != 0)
+		return -1;
 	PGresult *r = pg_query(pg,
-			       "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND NOT "
-			       "warned AND warn_at <= now() AND due_at > now() ORDER BY warn_at "
-			       "LIMIT $1::int FOR UPDATE SKIP LOCKED",
+			       "SELECT clock, " MS("due_at") ", " MS("warn_at") ", " MS(
+				   "paused_at") " FROM clocks WHERE complaint_id = $1::uuid AND "
+						"state = 'paused' FOR UPDATE",
 			       1, p);
 	if (!r)
 		return -1;
-	int n = PQntuples(r), rc = 0;
-	for (int i = 0; i < n && rc == 0; i++) {
-		const char *u[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
-		rc = pg_exec(pg, "UPDATE clocks SET warned = true WHERE complaint_id = $1::uuid AND "
-				 "clock = $2",
-			     2, u);
-		if (rc == 0)
-			rc = announce(pg, r, i, "warning", atoi(PQgetvalue(r, i, 4)));
-	}
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		rc = resume_one(pg, id, r, i, at_ms);
 	PQclear(r);
-	return rc == 0 ? n : -1;
+	return rc;
 }
 
-/* A breach escalates one level and re-arms the clock for the next; past HQ it is exhausted. */
-static int fire_breaches(PGconn *pg, const char *limit)
+int clocks_reopen(PGconn *pg, const char *id, int64_t at_ms)
 {
-	const char *p[] = {limit};
-	PGresult *r = pg_query(pg,
-			       "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND "
-			       "due_at <= now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
-			       1, p);
-	if (!r)
+	const char *p[] = {id};
+	if (pg_exec(pg, "DELETE FROM stops WHERE complaint_id = $1::uuid AND clock = 'resolution'",
+		    1, p) != 0)
 		return -1;
-	int n = PQntuples(r), rc = 0;
-	for (int i = 0; i < n && rc == 0; i++) {
-		int level = atoi(PQgetvalue(r, i, 4)) + 1;
-		char lv[16];
-		snprintf(lv, sizeof(lv), "%d", level);
-		const char *u[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), lv};
-		rc = pg_exec(pg,
-			     "UPDATE clocks SET escalation_level = $3::int, warned = true, "
-			     "state = CASE WHEN $3::int >= 3 THEN 'exhausted' ELSE 'running' END, "
-			     "due_at = now() + make_interval(secs => duration_s) "
-			     "WHERE complaint_id = $1::uuid AND clock = $2",
-			     3, u);
-		if (rc == 0)
-			rc = announce(pg, r, i, "breach", level > TIMER_MAX_LEVEL ? TIMER_MAX_LEVEL : level);
-	}
-	PQclear(r);
-	return rc == 0 ? n : -1;
+	struct clock_row rows[SLA_NCLOCKS];
+	if (clocks_load(pg, id, rows) != 0)
+		return -1;
+	const struct clock_row *c = &rows[2];
+	if (!c->exists)
+		return sync(pg, id); /* created from the policy when it comes */
+	struct sla_times t = sla_schedule(at_ms, c->duration_s, 0, (int)timer_cfg.warn_pct);
+	char at[24], due[24], warn[24], level[16];
+	ms_text(at_ms, at);
+	ms_text(t.due_ms, due);
+	ms_text(t.warn_ms, warn);
+	snprintf(level, sizeof(level), "%d", sla_reopen_level(c->level));
+	const char *u[] = {id, at, due, warn, level};
+	if (pg_exec(pg,
+		    "UPDATE clocks SET state = 'running', started_at = " TS(2) ", due_at = " TS(3)
+		    ", warn_at = " TS(4) ", warned = false, escalation_level = $5::int, paused_ms "
+		    "= 0, paused_at = NULL, stopped_at = NULL, stopped_by = NULL WHERE "
+		    "complaint_id = $1::uuid AND clock = 'resolution'",
+		    5, u) != 0)
+		return -1;
+	return pause_waiting(pg, id);
 }
-
-int timer_fire_due(PGconn *pg, void *arg)
-{
-	char limit[16];
-	snprintf(limit, sizeof(limit), "%lld", timer_cfg.batch);
-	if (pg_begin(pg) != 0)
-		return -1;
-	int w = fire_warnings(pg, limit);
-	int b = w < 0 ? -1 : fire_breaches(pg, limit);
-	if (b < 0 || pg_commit(pg) != 0) {
-		pg_rollback(pg);
-		return -1;
-	}
-	return w + b >= timer_cfg.batch ? 1 : 0;
-}
-
-const struct consumer_handler timer_handlers[] = {
-    {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor, v_received,
-     on_received},
-    {TOPIC_CLASSIFIED, "cp.complaint.first_response", &cp__first_response__descriptor, v_first,
-     on_first},
-};
-const size_t timer_nhandlers = sizeof(timer_handlers) / sizeof(timer_handlers[0]);

@@ -2,22 +2,29 @@
 #include "svc.h"
 #include "timer.h"
 
-struct timer_config timer_cfg;
-
 static const struct cfg_entry timer_table[] = {
     {"SLA_FIRST_RESPONSE_SECONDS", CFG_INT, "180", 1, 86400,
-     "a complaint not acknowledged within this time breaches its first-response SLA",
+     "first-response clock of a complaint not classified yet (the policy in "
+     "cp.complaint.classified replaces it)",
      &timer_cfg.first_response_s},
     {"SLA_WARN_PERCENT", CFG_INT, "80", 1, 99,
-     "a warning event fires at this share of a clock's time", &timer_cfg.warn_pct},
+     "a warning event fires at this share of a clock's time (at every escalation level)",
+     &timer_cfg.warn_pct},
     {"TIMER_TICK_MS", CFG_INT, "500", 50, 60000, "how often due clocks are looked for",
      &timer_cfg.tick_ms},
     {"TIMER_BATCH", CFG_INT, "200", 1, 10000, "most clocks fired per transaction",
      &timer_cfg.batch},
+    {"TIMER_GAUGE_MS", CFG_INT, "5000", 100, 600000,
+     "how often the running/paused clocks gauges are counted", &timer_cfg.gauge_ms},
+};
+
+static const struct http_route timer_routes[] = {
+    {"GET", "/v1/complaints/{}/clocks", timer_get_clocks, true},
 };
 
 static const struct svc_task timer_tasks[] = {
     {"fire_due", timer_fire_due, &timer_cfg.tick_ms},
+    {"clocks_gauge", timer_gauge, &timer_cfg.gauge_ms},
 };
 
 int main(int argc, char **argv)
@@ -30,6 +37,8 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(timer_table) / sizeof(timer_table[0]),
 	    .handlers = timer_handlers,
 	    .nhandlers = timer_nhandlers,
+	    .routes = timer_routes,
+	    .nroutes = sizeof(timer_routes) / sizeof(timer_routes[0]),
 	    .tasks = timer_tasks,
 	    .ntasks = sizeof(timer_tasks) / sizeof(timer_tasks[0]),
 	};

@@ -1,0 +1,103 @@
+/* GET /v1/complaints/{complaint_id_or_no}/clocks: a complaint's SLA clocks, for staff. */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "pg.h"
+#include "sla.h"
+#include "timer.h"
+
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define CASE_SQL                                                                            \
+	"SELECT complaint_id::text, complaint_no, sla_policy, awaiting_since IS NOT NULL, " \
+	ISO("awaiting_since") " FROM cases WHERE "
+
+#define CLOCKS_SQL                                                                          \
+	"SELECT clock, state, duration_s, " ISO("started_at") ", " ISO("due_at") ", "       \
+	ISO("warn_at") ", warned, escalation_level, pausable, " ISO("paused_at") ", "       \
+	"paused_ms / 1000, " ISO("stopped_at") ", stopped_by, complaint_id::text, "         \
+	"complaint_no FROM clocks WHERE %s ORDER BY array_position(ARRAY['first_response', " \
+	"'verification', 'resolution', 'regulatory'], clock), clock"
+
+static bool is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static json_t *nullable(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+}
+
+static json_t *clock_json(PGresult *r, int i)
+{
+	int level = atoi(PQgetvalue(r, i, 7));
+	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:s, s:b, s:I}", "clock",
+			      PQgetvalue(r, i, 0), "state", PQgetvalue(r, i, 1), "duration_s",
+			      atoi(PQgetvalue(r, i, 2)), "started_at", PQgetvalue(r, i, 3),
+			      "due_at", PQgetvalue(r, i, 4), "warned", PQgetvalue(r, i, 6)[0] == 't',
+			      "escalation_level", level, "escalated_to", sla_level_name(level),
+			      "pausable", PQgetvalue(r, i, 8)[0] == 't', "paused_s",
+			      (json_int_t)atoll(PQgetvalue(r, i, 10)));
+	json_object_set_new(j, "warn_at", nullable(r, i, 5));
+	json_object_set_new(j, "paused_at", nullable(r, i, 9));
+	json_object_set_new(j, "stopped_at", nullable(r, i, 11));
+	json_object_set_new(j, "stopped_by", nullable(r, i, 12));
+	return j;
+}
+
+static PGresult *query_by(PGconn *c, const char *sql_fmt, const char *key, bool by_id)
+{
+	char sql[1024];
+	snprintf(sql, sizeof(sql), sql_fmt,
+		 by_id ? "complaint_id = $1::uuid" : "complaint_no = $1");
+	const char *p[] = {key};
+	return pg_query(c, sql, 1, p);
+}
+
+static json_t *clocks_json(PGresult *cases, PGresult *clocks)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(clocks); i++)
+		json_array_append_new(arr, clock_json(clocks, i));
+	bool have_case = PQntuples(cases) > 0;
+	PGresult *src = have_case ? cases : clocks;
+	int idcol = have_case ? 0 : 13, nocol = have_case ? 1 : 14;
+	json_t *j = json_pack("{s:s, s:s, s:o}", "complaint_id", PQgetvalue(src, 0, idcol),
+			      "complaint_no", PQgetvalue(src, 0, nocol), "clocks", arr);
+	json_object_set_new(j, "sla_policy", have_case ? nullable(cases, 0, 2) : json_null());
+	json_object_set_new(j, "awaiting_customer",
+			    json_boolean(have_case && PQgetvalue(cases, 0, 3)[0] == 't'));
+	json_object_set_new(j, "awaiting_since",
+			    have_case ? nullable(cases, 0, 4) : json_null());
+	return j;
+}
+
+void timer_get_clocks(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
+		return;
+	const char *key = r->params[0];
+	bool by_id = is_uuid(key);
+	PGresult *cases = query_by(r->db, CASE_SQL "%s", key, by_id);
+	PGresult *clocks = cases ? query_by(r->db, CLOCKS_SQL, key, by_id) : NULL;
+	if (!cases || !clocks)
+		http_reply_error(r, 503, "unavailable", "the clocks could not be read; retry");
+	else if (PQntuples(cases) == 0 && PQntuples(clocks) == 0)
+		http_reply_error(r, 404, "not_found", "no clocks for this complaint");
+	else
+		http_reply_json(r, 200, clocks_json(cases, clocks));
+	PQclear(clocks);
+	PQclear(cases);
+}

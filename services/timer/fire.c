@@ -1,0 +1,210 @@
+/* Firing due clocks. Due rows are claimed FOR UPDATE SKIP LOCKED and changed in the same
+ * transaction as the outbox row announcing them, so several timer instances never fire one
+ * clock twice, and a timer that was down fires everything that fell due at its first tick. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "pg.h"
+#include "sla.h"
+#include "sla.pb-c.h"
+#include "timer.h"
+#include "topics.h"
+#include "tstamp.h"
+
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+#define DUE_COLUMNS                                                                         \
+	"complaint_id::text, clock, complaint_no, " MS("due_at") ", escalation_level, "      \
+	"duration_s, " MS("now()")
+
+enum { COL_ID, COL_CLOCK, COL_NO, COL_DUE, COL_LEVEL, COL_DURATION, COL_NOW };
+
+/* Counts per clock of one transaction, added to the metrics only after COMMIT. */
+struct fire_counts {
+	int warnings[SLA_NCLOCKS];
+	int breaches[SLA_NCLOCKS];
+};
+
+struct announcement {
+	const char *kind; /* warning, breach */
+	int level;
+	int64_t due_ms;
+	int64_t next_due_ms; /* 0: none (warning, or the ladder is exhausted) */
+};
+
+static int announce(PGconn *pg, PGresult *r, int row, const struct announcement *a)
+{
+	Cp__SlaEvent ev = CP__SLA_EVENT__INIT;
+	char now[TSTAMP_LEN], due[TSTAMP_LEN], next[TSTAMP_LEN] = "";
+	bool breach = strcmp(a->kind, "breach") == 0;
+	tstamp_format(tstamp_now_ms(), now);
+	tstamp_format(a->due_ms, due);
+	if (a->next_due_ms)
+		tstamp_format(a->next_due_ms, next);
+	ev.complaint_id = PQgetvalue(r, row, COL_ID);
+	ev.clock = PQgetvalue(r, row, COL_CLOCK);
+	ev.complaint_no = PQgetvalue(r, row, COL_NO);
+	ev.due_at = due;
+	ev.kind = (char *)a->kind;
+	ev.escalation_level = a->level;
+	ev.escalated_to = (char *)sla_level_name(a->level);
+	ev.fired_at = now;
+	ev.next_due_at = next;
+	ev.duration_s = atoi(PQgetvalue(r, row, COL_DURATION));
+	log_msg(LOG_WARN, breach ? "sla_breach" : "sla_warning",
+		LOG_KV({"complaint_no", ev.complaint_no}, {"clock", ev.clock},
+		       {"escalated_to", ev.escalated_to}),
+		"%s clock %s at level %d", ev.clock, a->kind, a->level);
+	return outbox_add(pg, TOPIC_SLA, ev.complaint_id,
+			  breach ? "cp.complaint.sla_breached" : "cp.complaint.sla_warning", &ev.base,
+			  NULL);
+}
+
+static void count(int *per_clock, const char *clock)
+{
+	int i = sla_clock_index(clock);
+	if (i >= 0)
+		per_clock[i]++;
+}
+
+static int warn_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
+{
+	const char *u[] = {PQgetvalue(r, row, COL_ID), PQgetvalue(r, row, COL_CLOCK)};
+	if (pg_exec(pg, "UPDATE clocks SET warned = true WHERE complaint_id = $1::uuid AND clock = $2",
+		    2, u) != 0)
+		return -1;
+	struct announcement a = {"warning", atoi(PQgetvalue(r, row, COL_LEVEL)),
+				 atoll(PQgetvalue(r, row, COL_DUE)), 0};
+	count(n->warnings, PQgetvalue(r, row, COL_CLOCK));
+	return announce(pg, r, row, &a);
+}
+
+static int fire_warnings(PGconn *pg, const char *limit, struct fire_counts *n)
+{
+	const char *p[] = {limit};
+	PGresult *r = pg_query(pg,
+			       "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND NOT "
+			       "warned AND warn_at <= now() AND due_at > now() ORDER BY warn_at "
+			       "LIMIT $1::int FOR UPDATE SKIP LOCKED",
+			       1, p);
+	if (!r)
+		return -1;
+	int rows = PQntuples(r), rc = 0;
+	for (int i = 0; i < rows && rc == 0; i++)
+		rc = warn_one(pg, r, i, n);
+	PQclear(r);
+	return rc == 0 ? rows : -1;
+}
+
+/* A breach escalates one level and re-arms the clock from now for the next level; at HQ the
+ * ladder is exhausted and the clock stays breached. */
+static int breach_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
+{
+	struct sla_escalation e = sla_escalate(atoi(PQgetvalue(r, row, COL_LEVEL)));
+	struct sla_times t = sla_schedule(atoll(PQgetvalue(r, row, COL_NOW)),
+					  atoll(PQgetvalue(r, row, COL_DURATION)), 0,
+					  (int)timer_cfg.warn_pct);
+	char lv[16], due[24], warn[24];
+	snprintf(lv, sizeof(lv), "%d", e.level);
+	snprintf(due, sizeof(due), "%lld", (long long)t.due_ms);
+	snprintf(warn, sizeof(warn), "%lld", (long long)t.warn_ms);
+	const char *u[] = {PQgetvalue(r, row, COL_ID), PQgetvalue(r, row, COL_CLOCK), lv,
+			   e.exhausted ? "t" : "f", due, warn};
+	if (pg_exec(pg,
+		    "UPDATE clocks SET escalation_level = $3::int, state = CASE WHEN $4::bool THEN "
+		    "'exhausted' ELSE 'running' END, warned = $4::bool, due_at = CASE WHEN "
+		    "$4::bool THEN due_at ELSE to_timestamp($5::bigint / 1000.0) END, warn_at = "
+		    "CASE WHEN $4::bool THEN warn_at ELSE to_timestamp($6::bigint / 1000.0) END "
+		    "WHERE complaint_id = $1::uuid AND clock = $2",
+		    6, u) != 0)
+		return -1;
+	struct announcement a = {"breach", e.level, atoll(PQgetvalue(r, row, COL_DUE)),
+				 e.exhausted ? 0 : t.due_ms};
+	count(n->breaches, PQgetvalue(r, row, COL_CLOCK));
+	return announce(pg, r, row, &a);
+}
+
+static int fire_breaches(PGconn *pg, const char *limit, struct fire_counts *n)
+{
+	const char *p[] = {limit};
+	PGresult *r = pg_query(pg,
+			       "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND "
+			       "due_at <= now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
+			       1, p);
+	if (!r)
+		return -1;
+	int rows = PQntuples(r), rc = 0;
+	for (int i = 0; i < rows && rc == 0; i++)
+		rc = breach_one(pg, r, i, n);
+	PQclear(r);
+	return rc == 0 ? rows : -1;
+}
+
+static void count_metrics(const struct fire_counts *n)
+{
+	char labels[64];
+	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		snprintf(labels, sizeof(labels), "clock=\"%s\"", sla_clock_names[i]);
+		if (n->warnings[i])
+			metrics_add(metrics_counter("cp_sla_warnings_total",
+						    "SLA warnings fired, by clock.", labels),
+				    n->warnings[i]);
+		if (n->breaches[i])
+			metrics_add(metrics_counter("cp_sla_breaches_total",
+						    "SLA breaches fired, by clock.", labels),
+				    n->breaches[i]);
+	}
+}
+
+int timer_fire_due(PGconn *pg, void *arg)
+{
+	struct fire_counts n;
+	char limit[16];
+	memset(&n, 0, sizeof(n));
+	snprintf(limit, sizeof(limit), "%lld", timer_cfg.batch);
+	if (pg_begin(pg) != 0)
+		return -1;
+	int w = fire_warnings(pg, limit, &n);
+	int b = w < 0 ? -1 : fire_breaches(pg, limit, &n);
+	if (b < 0 || pg_commit(pg) != 0) {
+		pg_rollback(pg);
+		return -1;
+	}
+	count_metrics(&n);
+	return w >= timer_cfg.batch || b >= timer_cfg.batch ? 1 : 0;
+}
+
+int timer_gauge(PGconn *pg, void *arg)
+{
+	PGresult *r = pg_query(pg,
+			       "SELECT clock, count(*) FILTER (WHERE state = 'running'), count(*) "
+			       "FILTER (WHERE state = 'paused') FROM clocks WHERE state IN "
+			       "('running', 'paused') GROUP BY clock",
+			       0, NULL);
+	if (!r)
+		return -1;
+	int64_t running[SLA_NCLOCKS] = {0}, paused[SLA_NCLOCKS] = {0};
+	for (int i = 0; i < PQntuples(r); i++) {
+		int k = sla_clock_index(PQgetvalue(r, i, 0));
+		if (k >= 0) {
+			running[k] = atoll(PQgetvalue(r, i, 1));
+			paused[k] = atoll(PQgetvalue(r, i, 2));
+		}
+	}
+	PQclear(r);
+	char labels[64];
+	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		snprintf(labels, sizeof(labels), "clock=\"%s\"", sla_clock_names[i]);
+		metrics_set(metrics_gauge("cp_sla_clocks_running", "SLA clocks running, by clock.",
+					  labels),
+			    (double)running[i]);
+		metrics_set(metrics_gauge("cp_sla_clocks_paused",
+					  "SLA clocks paused while waiting on the customer, by clock.",
+					  labels),
+			    (double)paused[i]);
+	}
+	return 0;
+}

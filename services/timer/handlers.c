@@ -1,0 +1,163 @@
+/* The events the timer reacts to (CONTRACT.md "Reactions: timer"): received starts the
+ * default first-response clock, classified applies the policy, the rest stop, pause, resume
+ * or restart clocks as sla_react() says. */
+#include <stdio.h>
+#include <string.h>
+
+#include "classification.pb-c.h"
+#include "evidence.pb-c.h"
+#include "followup.pb-c.h"
+#include "intake.pb-c.h"
+#include "log.h"
+#include "resolution.pb-c.h"
+#include "sla.h"
+#include "timer.h"
+#include "topics.h"
+#include "tstamp.h"
+
+/* The facts every reacting event carries. */
+struct timer_event {
+	const char *complaint_id;
+	const char *complaint_no;
+	const char *at;     /* the event's own time stamp, may be empty */
+	const char *detail; /* the assignment's action */
+};
+
+static void event_of(const ProtobufCMessage *m, struct timer_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (m->descriptor == &cp__first_response__descriptor) {
+		const Cp__FirstResponse *f = (const void *)m;
+		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL};
+	} else if (m->descriptor == &cp__complaint_assignment__descriptor) {
+		const Cp__ComplaintAssignment *a = (const void *)m;
+		*e = (struct timer_event){a->complaint_id, a->complaint_no, a->at, a->action};
+	} else if (m->descriptor == &cp__evidence_bundle__descriptor) {
+		const Cp__EvidenceBundle *b = (const void *)m;
+		*e = (struct timer_event){b->complaint_id, b->complaint_no, b->collected_at, NULL};
+	} else if (m->descriptor == &cp__resolution_decided__descriptor) {
+		const Cp__ResolutionDecided *d = (const void *)m;
+		*e = (struct timer_event){d->complaint_id, d->complaint_no, d->decided_at, NULL};
+	} else if (m->descriptor == &cp__followup_event__descriptor) {
+		const Cp__FollowupEvent *f = (const void *)m;
+		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL};
+	}
+}
+
+static int require_id(const char *id, char *errstr, size_t errlen)
+{
+	if (id && strlen(id) == 36)
+		return 0;
+	snprintf(errstr, errlen, "complaint_id must be a UUID");
+	return -1;
+}
+
+/* The event's own time, else its CloudEvents time, else now. */
+static int64_t event_ms(const char *at, const struct ce_meta *ce)
+{
+	int64_t ms;
+	if (at && at[0] && tstamp_parse(at, &ms) == 0)
+		return ms;
+	if (tstamp_parse(ce->time, &ms) == 0)
+		return ms;
+	return tstamp_now_ms();
+}
+
+static int v_received(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__ComplaintReceived *c = (const void *)m;
+	int64_t ms;
+	if (strlen(c->complaint_id) != 36 || tstamp_parse(c->received_at, &ms) != 0) {
+		snprintf(errstr, errlen, "complaint_id and an RFC 3339 received_at are required");
+		return -1;
+	}
+	return 0;
+}
+
+static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
+		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintReceived *c = (const void *)m;
+	int64_t ms = 0;
+	if (tstamp_parse(c->received_at, &ms) != 0)
+		return -1; /* validated before; unreachable */
+	return clocks_received(pg, c->complaint_id, c->complaint_no, ms);
+}
+
+static int v_classified(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__ComplaintClassified *c = (const void *)m;
+	if (require_id(c->complaint_id, errstr, errlen) != 0)
+		return -1;
+	if (c->first_response_s < 0 || c->verification_s < 0 || c->resolution_s < 0 ||
+	    c->regulatory_s < 0) {
+		snprintf(errstr, errlen, "policy durations must not be negative");
+		return -1;
+	}
+	return 0;
+}
+
+static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
+			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintClassified *c = (const void *)m;
+	struct clocks_policy p = {
+	    .name = c->sla_policy,
+	    .duration_s = {c->first_response_s, c->verification_s, c->resolution_s,
+			   c->regulatory_s},
+	    .pausable = c->pausable_clocks,
+	    .npausable = c->n_pausable_clocks,
+	};
+	return clocks_policy(pg, c->complaint_id, c->complaint_no, &p);
+}
+
+static int v_event(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	struct timer_event e;
+	event_of(m, &e);
+	return require_id(e.complaint_id, errstr, errlen);
+}
+
+static int on_event(PGconn *pg, const struct ce_meta *ce, const char *key,
+		    const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	struct timer_event e;
+	event_of(m, &e);
+	struct sla_reaction r = sla_react(ce->type, e.detail);
+	int64_t at = event_ms(e.at, ce);
+	log_msg(LOG_DEBUG, "clock_event",
+		LOG_KV({"complaint_no", e.complaint_no ? e.complaint_no : ""}, {"ce_id", ce->id}),
+		"%s", ce->type);
+	switch (r.action) {
+	case SLA_STOP:
+		return clocks_stop(pg, e.complaint_id, r.clock, ce->type, at);
+	case SLA_PAUSE:
+		return clocks_pause(pg, e.complaint_id, e.complaint_no ? e.complaint_no : "", at);
+	case SLA_RESUME:
+		return clocks_resume(pg, e.complaint_id, at);
+	case SLA_REOPEN:
+		return clocks_reopen(pg, e.complaint_id, at);
+	case SLA_NONE:
+		break;
+	}
+	return 0;
+}
+
+#define EVENT(topic, type, desc) {topic, type, &desc, v_event, on_event}
+
+const struct consumer_handler timer_handlers[] = {
+    {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor, v_received,
+     on_received},
+    {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
+     v_classified, on_classified},
+    EVENT(TOPIC_CLASSIFIED, "cp.complaint.assigned", cp__complaint_assignment__descriptor),
+    EVENT(TOPIC_CLASSIFIED, "cp.complaint.first_response", cp__first_response__descriptor),
+    EVENT(TOPIC_EVIDENCE, "cp.complaint.evidence_collected", cp__evidence_bundle__descriptor),
+    EVENT(TOPIC_RESOLUTION, "cp.complaint.resolution_executed",
+	  cp__resolution_decided__descriptor),
+    EVENT(TOPIC_FOLLOWUP, "cp.complaint.closed", cp__followup_event__descriptor),
+    EVENT(TOPIC_FOLLOWUP, "cp.complaint.awaiting_customer", cp__followup_event__descriptor),
+    EVENT(TOPIC_FOLLOWUP, "cp.complaint.customer_replied", cp__followup_event__descriptor),
+    EVENT(TOPIC_FOLLOWUP, "cp.complaint.reopened", cp__followup_event__descriptor),
+};
+const size_t timer_nhandlers = sizeof(timer_handlers) / sizeof(timer_handlers[0]);
