@@ -1,63 +1,193 @@
-/* Event handlers: verified evidence leads to a remedy proposal, stored and announced. */
+/* Event handlers: the projections of classification and evidence (either may come first),
+ * the proposal once both are known, and the finance/shipping systems' execution results. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "classification.pb-c.h"
 #include "evidence.pb-c.h"
-#include "ids.h"
-#include "outbox.h"
+#include "log.h"
 #include "pg.h"
 #include "resolution.h"
 #include "resolution.pb-c.h"
 #include "topics.h"
-#include "tstamp.h"
 
-static int validate_evidence(const ProtobufCMessage *m, char *errstr, size_t errlen)
+static int has_uuid(const char *id, const char *what, char *errstr, size_t errlen)
 {
-	const Cp__EvidenceBundle *b = (const void *)m;
-	if (strlen(b->complaint_id) != 36) {
-		snprintf(errstr, errlen, "complaint_id must be a UUID");
+	if (id && strlen(id) == 36)
+		return 0;
+	snprintf(errstr, errlen, "%s must be a UUID", what);
+	return -1;
+}
+
+/* A PostgreSQL text[] literal with every element quoted. Caller frees. */
+static char *pg_text_array(char **words, size_t n)
+{
+	size_t cap = 3;
+	for (size_t i = 0; i < n; i++)
+		cap += 2 * strlen(words[i]) + 3;
+	char *out = malloc(cap), *o = out;
+	if (!out)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *s = words[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*o++ = '\\';
+			*o++ = *s;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+static int v_classified(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__ComplaintClassified *c = (const void *)m;
+	if (has_uuid(c->complaint_id, "complaint_id", e, n) != 0)
+		return -1;
+	if (!c->complaint_no[0]) {
+		snprintf(e, n, "complaint_no is required");
 		return -1;
 	}
 	return 0;
+}
+
+static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
+{
+	static const Cp__Impact none = CP__IMPACT__INIT;
+	const Cp__Impact *im = c->impact ? c->impact : &none;
+	char *demand = pg_text_array(c->demand, c->n_demand);
+	char *goods = pg_text_array(im->goods, im->n_goods);
+	char ins[24], dec[24], fr[24];
+	snprintf(ins, sizeof(ins), "%lld", (long long)im->insured_value_fen);
+	snprintf(dec, sizeof(dec), "%lld", (long long)im->declared_value_fen);
+	snprintf(fr, sizeof(fr), "%lld", (long long)im->freight_fen);
+	const char *p[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->customer_ref,
+			   c->language[0] ? c->language : "zh-CN", c->category, c->subcategory,
+			   c->tier[0] ? c->tier : "standard", demand, goods,
+			   im->perishable ? "t" : "f", im->insured ? "t" : "f", ins, dec, fr,
+			   c->outlet_id};
+	int rc = demand && goods ? 0 : -1;
+	if (rc == 0)
+		rc = pg_exec(
+		    pg,
+		    "INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, customer_ref, "
+		    "language, classified, category, subcategory, tier, demand, goods, perishable, "
+		    "insured, insured_value_fen, declared_value_fen, freight_fen, outlet_id) VALUES "
+		    "($1, $2, $3, $4, $5, true, $6, $7, $8, $9::text[], $10::text[], $11, $12, $13, "
+		    "$14, $15, $16) ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "
+		    "EXCLUDED.complaint_no, waybill_no = EXCLUDED.waybill_no, customer_ref = "
+		    "EXCLUDED.customer_ref, language = EXCLUDED.language, classified = true, "
+		    "category = EXCLUDED.category, subcategory = EXCLUDED.subcategory, tier = "
+		    "EXCLUDED.tier, demand = EXCLUDED.demand, goods = EXCLUDED.goods, perishable = "
+		    "EXCLUDED.perishable, insured = EXCLUDED.insured, insured_value_fen = "
+		    "EXCLUDED.insured_value_fen, declared_value_fen = EXCLUDED.declared_value_fen, "
+		    "freight_fen = EXCLUDED.freight_fen, outlet_id = EXCLUDED.outlet_id, updated_at "
+		    "= now()",
+		    16, p);
+	free(demand);
+	free(goods);
+	return rc;
+}
+
+static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
+			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintClassified *c = (const void *)m;
+	if (store_classified(pg, c) != 0)
+		return -1;
+	return res_try_propose(pg, c->complaint_id);
+}
+
+static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__EvidenceBundle *b = (const void *)m;
+	if (has_uuid(b->complaint_id, "complaint_id", e, n) != 0)
+		return -1;
+	if (!b->complaint_no[0]) {
+		snprintf(e, n, "complaint_no is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* Still in the network and not delivered: it can be found and delivered. */
+static bool locatable(const Cp__EvidenceBundle *b)
+{
+	if (b->delivered || !b->tracking_found)
+		return false;
+	for (size_t i = 0; i < b->n_findings; i++)
+		if (strcmp(b->findings[i]->kind, "stuck") == 0)
+			return true;
+	return false;
 }
 
 static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
 	const Cp__EvidenceBundle *b = (const void *)m;
-	char id[IDS_UUID_LEN], now[TSTAMP_LEN];
-	ids_uuid(id);
-	tstamp_format(tstamp_now_ms(), now);
-	const char *p[] = {id, b->complaint_id, b->complaint_no};
-	PGresult *r = pg_query(pg,
-			       "INSERT INTO proposals (id, complaint_id, complaint_no, status, "
-			       "remedies) VALUES ($1, $2, $3, 'proposed', '[{\"kind\":\"apology\"}]') "
-			       "ON CONFLICT DO NOTHING",
-			       3, p);
-	if (!r)
+	const Cp__Responsibility *resp = b->responsibility;
+	char version[16];
+	snprintf(version, sizeof(version), "%d", b->version);
+	const char *p[] = {b->complaint_id,
+			   b->complaint_no,
+			   b->waybill_no,
+			   version,
+			   resp && resp->party[0] ? resp->party : "unknown",
+			   resp ? resp->party_id : "",
+			   resp && resp->stage[0] ? resp->stage : "unknown",
+			   locatable(b) ? "t" : "f"};
+	if (pg_exec(pg,
+		    "INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, "
+		    "evidence_collected, evidence_version, party, party_id, stage, locatable) VALUES "
+		    "($1, $2, $3, true, $4, $5, $6, $7, $8) ON CONFLICT (complaint_id) DO UPDATE SET "
+		    "evidence_collected = true, evidence_version = EXCLUDED.evidence_version, party "
+		    "= EXCLUDED.party, party_id = EXCLUDED.party_id, stage = EXCLUDED.stage, "
+		    "locatable = EXCLUDED.locatable, waybill_no = CASE WHEN k.waybill_no = '' THEN "
+		    "EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at = now()",
+		    8, p) != 0)
 		return -1;
-	bool inserted = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-	if (!inserted)
-		return 0;
-	Cp__ResolutionDecided ev = CP__RESOLUTION_DECIDED__INIT;
-	Cp__Remedy apology = CP__REMEDY__INIT;
-	Cp__Remedy *remedies[] = {&apology};
-	apology.kind = "apology";
-	apology.rule = "default";
-	ev.complaint_id = b->complaint_id;
-	ev.complaint_no = b->complaint_no;
-	ev.proposal_id = id;
-	ev.status = "proposed";
-	ev.n_remedies = 1;
-	ev.remedies = remedies;
-	ev.decided_at = now;
-	return outbox_add(pg, TOPIC_RESOLUTION, b->complaint_id, "cp.complaint.resolution_proposed",
-			  &ev.base, NULL);
+	return res_try_propose(pg, b->complaint_id);
+}
+
+static int v_result(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__ExecutionResult *x = (const void *)m;
+	return has_uuid(x->execution_id, "execution_id", e, n);
+}
+
+static int on_result(PGconn *pg, const struct ce_meta *ce, const char *key,
+		     const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ExecutionResult *x = (const void *)m;
+	size_t len = strlen(ce->type);
+	bool ok = len > 10 && strcmp(ce->type + len - 10, "_confirmed") == 0;
+	int rc = res_settle_execution(pg, x->execution_id, ok, x->reason, x->reference);
+	if (rc == 1)
+		log_msg(LOG_WARN, "execution_result_ignored", LOG_KV({"execution_id", x->execution_id},
+								      {"ce_id", ce->id}),
+			"no execution waits for this result (unknown or already settled)");
+	return rc < 0 ? -1 : 0;
 }
 
 const struct consumer_handler resolution_handlers[] = {
+    {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
+     v_classified, on_classified},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
-     validate_evidence, on_evidence},
+     v_evidence, on_evidence},
+    {TOPIC_EXECUTION, "cp.finance.payout_confirmed", &cp__execution_result__descriptor, v_result,
+     on_result},
+    {TOPIC_EXECUTION, "cp.finance.payout_failed", &cp__execution_result__descriptor, v_result,
+     on_result},
+    {TOPIC_EXECUTION, "cp.shipping.reship_confirmed", &cp__execution_result__descriptor,
+     v_result, on_result},
+    {TOPIC_EXECUTION, "cp.shipping.reship_failed", &cp__execution_result__descriptor, v_result,
+     on_result},
 };
 const size_t resolution_nhandlers = sizeof(resolution_handlers) / sizeof(resolution_handlers[0]);

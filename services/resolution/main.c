@@ -2,6 +2,15 @@
 #include "resolution.h"
 #include "svc.h"
 
+static const struct http_route resolution_routes[] = {
+    {"GET", "/v1/complaints/{}/proposals", res_list_proposals, true},
+    {"GET", "/v1/proposals/{}", res_get_proposal, true},
+    {"POST", "/v1/proposals/{}/approve", res_approve, true},
+    {"POST", "/v1/proposals/{}/reject", res_reject, true},
+    {"POST", "/v1/proposals/{}/amend", res_amend, true},
+    {"POST", "/v1/executions/{}/confirm", res_confirm_execution, true},
+};
+
 int main(int argc, char **argv)
 {
 	const struct svc_def def = {
@@ -10,6 +19,8 @@ int main(int argc, char **argv)
 	    .default_port = 8084,
 	    .handlers = resolution_handlers,
 	    .nhandlers = resolution_nhandlers,
+	    .routes = resolution_routes,
+	    .nroutes = sizeof(resolution_routes) / sizeof(resolution_routes[0]),
 	};
 	return svc_main(argc, argv, &def);
 }

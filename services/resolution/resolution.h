@@ -1,10 +1,56 @@
-/* The resolution service: the remedy and compensation for each verified complaint. */
+/* The resolution service: the remedy and compensation for each verified complaint, the
+ * approvals above each role's authority, and the tracked execution of the plan. */
 #ifndef CP_RESOLUTION_H
 #define CP_RESOLUTION_H
 
-#include "consumer.h"
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
 
+#include "consumer.h"
+#include "httpd.h"
+#include "policy.h"
+
+/* Event handlers (handlers.c). */
 extern const struct consumer_handler resolution_handlers[];
 extern const size_t resolution_nhandlers;
+
+/* HTTP handlers (api.c). */
+void res_list_proposals(struct http_req *r, void *arg);
+void res_get_proposal(struct http_req *r, void *arg);
+void res_approve(struct http_req *r, void *arg);
+void res_reject(struct http_req *r, void *arg);
+void res_amend(struct http_req *r, void *arg);
+void res_confirm_execution(struct http_req *r, void *arg);
+
+/* The plan store and its state machine (plan.c); every function runs inside the caller's
+ * transaction and writes state and events together. */
+
+/* Proposes for the case when both its classification and its evidence are known and no open
+ * proposal exists. Returns 0 or -1. */
+int res_try_propose(PGconn *c, const char *complaint_id);
+
+/* Moves an approved plan on: requests its executions, or marks it executed when nothing is
+ * to be done. Returns 0 or -1. */
+int res_start_execution(PGconn *c, const char *proposal_id);
+
+/* Settles one execution (ok or failed with reason). Returns 0, 1 when the execution was not
+ * waiting (unknown or already settled: nothing written), or -1. */
+int res_settle_execution(PGconn *c, const char *execution_id, bool ok, const char *reason,
+			 const char *reference);
+
+/* Announces the proposal's current state with ce_type; reason may be NULL. */
+int res_announce(PGconn *c, const char *proposal_id, const char *ce_type, const char *status,
+		 const char *reason);
+
+/* Writes a row of proposal_audit. before/after are JSON text or NULL. */
+int res_audit(PGconn *c, const char *proposal_id, const char *actor, const char *action,
+	      const char *reason, const char *before, const char *after);
+
+/* The largest total (fen) role may grant; -1 on a database error, 0 for unknown roles. */
+int64_t res_authority(PGconn *c, const char *role);
+
+/* Remedies JSON array of plan (malloc'ed). */
+char *res_remedies_json(const struct res_plan *plan);
 
 #endif

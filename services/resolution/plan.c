@@ -1,0 +1,440 @@
+/* The plan store and its state machine: propose, request execution, settle, announce.
+ * Every function runs inside the caller's transaction (consumer batch or HTTP handler) so a
+ * state change and its event commit together.
+ *
+ *   pending_approval --approve--> executing --all confirmed--> executed
+ *          |  ^                      |
+ *       reject amend              one failed --> failed --amend--> executing / pending_approval
+ *          v  |
+ *        rejected                                                                          */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "pg.h"
+#include "resolution.h"
+#include "resolution.pb-c.h"
+#include "topics.h"
+#include "tstamp.h"
+
+struct res_case {
+	char complaint_no[32];
+	char waybill_no[40];
+	char customer_ref[40];
+	char party_id[64];
+	struct res_facts facts;
+};
+
+static void copy(char *dst, size_t cap, const PGresult *r, int col)
+{
+	snprintf(dst, cap, "%s", PQgetvalue(r, 0, col));
+}
+
+/* "{reship,compensation}" -> demand bits */
+static unsigned demand_bits(const char *arr)
+{
+	char buf[256];
+	unsigned bits = 0;
+	snprintf(buf, sizeof(buf), "%s", arr);
+	for (char *s = NULL, *w = strtok_r(buf, "{},\"", &s); w; w = strtok_r(NULL, "{},\"", &s))
+		bits |= res_demand_bit(w);
+	return bits;
+}
+
+static int load_case(PGconn *c, const char *id, struct res_case *k)
+{
+	const char *p[] = {id};
+	PGresult *r = pg_query(c,
+			       "SELECT complaint_no, waybill_no, customer_ref, category, subcategory, "
+			       "tier, demand, insured, insured_value_fen, declared_value_fen, "
+			       "freight_fen, party, party_id, locatable FROM cases WHERE complaint_id "
+			       "= $1 AND classified AND evidence_collected FOR UPDATE",
+			       1, p);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) == 1;
+	if (found) {
+		memset(k, 0, sizeof(*k));
+		copy(k->complaint_no, sizeof(k->complaint_no), r, 0);
+		copy(k->waybill_no, sizeof(k->waybill_no), r, 1);
+		copy(k->customer_ref, sizeof(k->customer_ref), r, 2);
+		copy(k->facts.category, sizeof(k->facts.category), r, 3);
+		copy(k->facts.subcategory, sizeof(k->facts.subcategory), r, 4);
+		copy(k->facts.tier, sizeof(k->facts.tier), r, 5);
+		k->facts.demand = demand_bits(PQgetvalue(r, 0, 6));
+		k->facts.insured = PQgetvalue(r, 0, 7)[0] == 't';
+		k->facts.insured_value_fen = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
+		k->facts.declared_value_fen = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+		k->facts.freight_fen = strtoll(PQgetvalue(r, 0, 10), NULL, 10);
+		copy(k->facts.party, sizeof(k->facts.party), r, 11);
+		copy(k->party_id, sizeof(k->party_id), r, 12);
+		k->facts.locatable = PQgetvalue(r, 0, 13)[0] == 't';
+	}
+	PQclear(r);
+	return found;
+}
+
+/* The carrier's policy: the waybill's letter prefix, else 'default'. */
+static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
+{
+	const char *params[] = {waybill};
+	PGresult *r = pg_query(c,
+			       "SELECT carrier, freight_multiple, declared_ceiling_fen, "
+			       "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen FROM "
+			       "compensation_policies WHERE carrier IN (substring($1 from "
+			       "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
+			       1, params);
+	if (!r)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		log_error("policy_missing", "no compensation policy, not even 'default'");
+		return -1;
+	}
+	memset(p, 0, sizeof(*p));
+	copy(p->name, sizeof(p->name), r, 0);
+	p->freight_multiple = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	p->declared_ceiling_fen = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	p->damage_loss_pct = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	copy(p->delay_remedy, sizeof(p->delay_remedy), r, 4);
+	p->delay_coupon_fen = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	p->vip_coupon_fen = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int64_t res_authority(PGconn *c, const char *role)
+{
+	const char *p[] = {role};
+	PGresult *r = pg_query(c, "SELECT max_fen FROM authority_limits WHERE role = $1", 1, p);
+	if (!r)
+		return -1;
+	int64_t max = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	return max;
+}
+
+char *res_remedies_json(const struct res_plan *plan)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < plan->n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "kind",
+						     plan->remedies[i].kind, "amount_fen",
+						     (json_int_t)plan->remedies[i].amount_fen, "rule",
+						     plan->remedies[i].rule));
+	char *s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return s;
+}
+
+int res_audit(PGconn *c, const char *proposal_id, const char *actor, const char *action,
+	      const char *reason, const char *before, const char *after)
+{
+	const char *p[] = {proposal_id, actor, action, reason ? reason : "", before, after};
+	return pg_exec(c,
+		       "INSERT INTO proposal_audit (proposal_id, actor, action, reason, before, "
+		       "after) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
+		       6, p);
+}
+
+static int insert_chargeback(PGconn *c, const char *pid, const char *cid,
+			     const struct res_case *k, int64_t total)
+{
+	char fen[24];
+	snprintf(fen, sizeof(fen), "%lld", (long long)total);
+	const char *p[] = {pid, cid, k->facts.party, k->party_id, fen};
+	return pg_exec(c,
+		       "INSERT INTO chargebacks (proposal_id, complaint_id, party, party_id, "
+		       "amount_fen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (proposal_id) DO UPDATE "
+		       "SET amount_fen = EXCLUDED.amount_fen",
+		       5, p);
+}
+
+static int open_proposal_exists(PGconn *c, const char *cid)
+{
+	const char *p[] = {cid};
+	PGresult *r = pg_query(c,
+			       "SELECT 1 FROM proposals WHERE complaint_id = $1 AND status NOT IN "
+			       "('rejected', 'superseded')",
+			       1, p);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	PQclear(r);
+	return n > 0;
+}
+
+static int insert_proposal(PGconn *c, const char *id, const char *cid,
+			   const struct res_case *k, const struct res_plan *plan,
+			   const char *status)
+{
+	char total[24];
+	char *remedies = res_remedies_json(plan);
+	if (!remedies)
+		return -1;
+	snprintf(total, sizeof(total), "%lld", (long long)plan->total_fen);
+	const char *p[] = {id, cid, k->complaint_no, status, remedies, total, plan->rule,
+			   k->facts.party};
+	int rc = pg_exec(c,
+			 "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
+			 "total_fen, rule, responsible_party) VALUES ($1, $2, $3, $4, $5::jsonb, $6, "
+			 "$7, $8)",
+			 8, p);
+	if (rc == 0)
+		rc = res_audit(c, id, "system", "proposed", plan->rule, NULL, remedies);
+	free(remedies);
+	return rc;
+}
+
+int res_try_propose(PGconn *c, const char *cid)
+{
+	struct res_case k;
+	struct res_policy policy;
+	struct res_plan plan;
+	char id[IDS_UUID_LEN];
+	int found = load_case(c, cid, &k);
+	if (found <= 0)
+		return found;
+	int exists = open_proposal_exists(c, cid);
+	if (exists != 0)
+		return exists < 0 ? -1 : 0;
+	if (load_policy(c, k.waybill_no, &policy) != 0)
+		return -1;
+	res_propose(&policy, &k.facts, &plan);
+	int64_t limit = res_authority(c, "auto");
+	if (limit < 0)
+		return -1;
+	bool within = plan.total_fen <= limit;
+	ids_uuid(id);
+	if (insert_proposal(c, id, cid, &k, &plan, within ? "executing" : "pending_approval") != 0)
+		return -1;
+	if (plan.chargeback && insert_chargeback(c, id, cid, &k, plan.total_fen) != 0)
+		return -1;
+	log_msg(LOG_INFO, "proposal_made", LOG_KV({"complaint_no", k.complaint_no},
+						  {"proposal_id", id}, {"rule", plan.rule}),
+		"proposed %lld fen (%s)", (long long)plan.total_fen,
+		within ? "within authority" : "needs approval");
+	if (res_announce(c, id, "cp.complaint.resolution_proposed",
+			 within ? "proposed" : "pending_approval", NULL) != 0)
+		return -1;
+	return within ? res_start_execution(c, id) : 0;
+}
+
+/* ---- announcing -------------------------------------------------------------------------- */
+
+struct res_event_buf {
+	Cp__ResolutionDecided ev;
+	Cp__Money total;
+	Cp__Remedy remedies[RES_MAX_REMEDIES];
+	Cp__Money amounts[RES_MAX_REMEDIES];
+	Cp__Remedy *ptrs[RES_MAX_REMEDIES];
+	char now[TSTAMP_LEN];
+};
+
+static void fill_remedies(struct res_event_buf *b, json_t *arr)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v)
+	{
+		if (i >= RES_MAX_REMEDIES)
+			break;
+		cp__remedy__init(&b->remedies[i]);
+		cp__money__init(&b->amounts[i]);
+		b->amounts[i].amount_fen = json_integer_value(json_object_get(v, "amount_fen"));
+		b->amounts[i].currency = "CNY";
+		b->remedies[i].kind = (char *)json_string_value(json_object_get(v, "kind"));
+		b->remedies[i].rule = (char *)json_string_value(json_object_get(v, "rule"));
+		if (!b->remedies[i].kind)
+			b->remedies[i].kind = "";
+		if (!b->remedies[i].rule)
+			b->remedies[i].rule = "";
+		b->remedies[i].amount = &b->amounts[i];
+		b->ptrs[i] = &b->remedies[i];
+		b->ev.n_remedies = i + 1;
+	}
+	b->ev.remedies = b->ptrs;
+}
+
+int res_announce(PGconn *c, const char *pid, const char *ce_type, const char *status,
+		 const char *reason)
+{
+	const char *p[] = {pid};
+	PGresult *r = pg_query(c,
+			       "SELECT p.complaint_id, p.complaint_no, p.remedies, p.total_fen, p.rule, "
+			       "p.responsible_party, p.proposed_by, coalesce(p.approved_by, ''), "
+			       "coalesce(k.language, 'zh-CN'), coalesce(cb.party_id, '') FROM proposals "
+			       "p LEFT JOIN cases k ON k.complaint_id = p.complaint_id LEFT JOIN "
+			       "chargebacks cb ON cb.proposal_id = p.id WHERE p.id = $1",
+			       1, p);
+	if (!r)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return -1;
+	}
+	struct res_event_buf b;
+	cp__resolution_decided__init(&b.ev);
+	cp__money__init(&b.total);
+	json_t *arr = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
+	if (arr)
+		fill_remedies(&b, arr);
+	tstamp_format(tstamp_now_ms(), b.now);
+	b.total.amount_fen = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	b.total.currency = "CNY";
+	b.ev.complaint_id = PQgetvalue(r, 0, 0);
+	b.ev.complaint_no = PQgetvalue(r, 0, 1);
+	b.ev.proposal_id = (char *)pid;
+	b.ev.status = (char *)status;
+	b.ev.total = &b.total;
+	b.ev.rule = PQgetvalue(r, 0, 4);
+	b.ev.responsible_party = PQgetvalue(r, 0, 5);
+	b.ev.proposed_by = PQgetvalue(r, 0, 6);
+	b.ev.approved_by = PQgetvalue(r, 0, 7);
+	b.ev.language = PQgetvalue(r, 0, 8);
+	b.ev.chargeback_party_id = PQgetvalue(r, 0, 9);
+	b.ev.reason = (char *)(reason ? reason : "");
+	b.ev.decided_at = b.now;
+	int rc = outbox_add(c, TOPIC_RESOLUTION, b.ev.complaint_id, ce_type, &b.ev.base, NULL);
+	json_decref(arr);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- execution --------------------------------------------------------------------------- */
+
+static int request_execution(PGconn *c, const char *pid, const char *cid, const char *kind,
+			     int64_t fen, const PGresult *k)
+{
+	char id[IDS_UUID_LEN], amount[24];
+	ids_uuid(id);
+	snprintf(amount, sizeof(amount), "%lld", (long long)fen);
+	const char *p[] = {id, pid, cid, kind, amount};
+	if (pg_exec(c,
+		    "INSERT INTO executions (id, proposal_id, complaint_id, kind, amount_fen) "
+		    "VALUES ($1, $2, $3, $4, $5)",
+		    5, p) != 0)
+		return -1;
+	Cp__ExecutionRequest ev = CP__EXECUTION_REQUEST__INIT;
+	Cp__Money money = CP__MONEY__INIT;
+	money.amount_fen = fen;
+	money.currency = "CNY";
+	ev.execution_id = id;
+	ev.complaint_id = (char *)cid;
+	ev.proposal_id = (char *)pid;
+	ev.kind = (char *)kind;
+	ev.amount = &money;
+	ev.waybill_no = PQgetvalue(k, 0, 2);
+	ev.customer_ref = PQgetvalue(k, 0, 3);
+	ev.complaint_no = PQgetvalue(k, 0, 4);
+	return outbox_add(c, TOPIC_EXECUTION, cid,
+			  strcmp(kind, "payout") == 0 ? "cp.finance.payout_requested"
+						      : "cp.shipping.reship_requested",
+			  &ev.base, NULL);
+}
+
+static int mark_executed(PGconn *c, const char *pid)
+{
+	const char *p[] = {pid};
+	if (pg_exec(c,
+		    "UPDATE proposals SET status = 'executed', updated_at = now() WHERE id = $1",
+		    1, p) != 0 ||
+	    res_audit(c, pid, "system", "executed", "", NULL, NULL) != 0)
+		return -1;
+	return res_announce(c, pid, "cp.complaint.resolution_executed", "executed", NULL);
+}
+
+int res_start_execution(PGconn *c, const char *pid)
+{
+	const char *p[] = {pid};
+	PGresult *r = pg_query(
+	    c,
+	    "UPDATE proposals p SET status = 'executing', updated_at = now() FROM (SELECT "
+	    "coalesce(sum((x->>'amount_fen')::bigint) FILTER (WHERE x->>'kind' IN ('compensation', "
+	    "'freight_refund', 'freight_waiver')), 0) AS payout, bool_or(x->>'kind' = 'reship') AS "
+	    "reship FROM proposals q, jsonb_array_elements(q.remedies) x WHERE q.id = $1) s, "
+	    "cases k WHERE p.id = $1 AND k.complaint_id = p.complaint_id RETURNING p.complaint_id, "
+	    "s.payout, k.waybill_no, k.customer_ref, p.complaint_no, coalesce(s.reship, false)",
+	    1, p);
+	if (!r)
+		return -1;
+	int rc = -1;
+	if (PQntuples(r) != 1)
+		goto done;
+	const char *cid = PQgetvalue(r, 0, 0);
+	int64_t payout = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	bool reship = PQgetvalue(r, 0, 5)[0] == 't';
+	if (pg_exec(c,
+		    "UPDATE executions SET status = 'superseded', settled_at = now() WHERE "
+		    "proposal_id = $1 AND status IN ('requested', 'failed')",
+		    1, p) != 0)
+		goto done;
+	if (payout > 0 && request_execution(c, pid, cid, "payout", payout, r) != 0)
+		goto done;
+	if (reship && request_execution(c, pid, cid, "reship", 0, r) != 0)
+		goto done;
+	rc = payout > 0 || reship ? 0 : mark_executed(c, pid);
+done:
+	PQclear(r);
+	return rc;
+}
+
+static int execution_failed(PGconn *c, const char *pid, const char *kind, const char *reason)
+{
+	const char *p[] = {pid, reason};
+	char labels[64];
+	if (pg_exec(c,
+		    "UPDATE proposals SET status = 'failed', reason = $2, updated_at = now() WHERE "
+		    "id = $1 AND status = 'executing'",
+		    2, p) != 0 ||
+	    res_audit(c, pid, "system", "failed", reason, NULL, NULL) != 0)
+		return -1;
+	snprintf(labels, sizeof(labels), "kind=\"%s\"", kind);
+	metrics_add(metrics_counter("cp_resolution_execution_failures_total",
+				    "Payouts and reships that failed.", labels),
+		    1);
+	log_msg(LOG_ERROR, "execution_failed", LOG_KV({"proposal_id", pid}, {"kind", kind}),
+		"%s execution failed, the resolution step is open again: %s", kind, reason);
+	return res_announce(c, pid, "cp.complaint.resolution_failed", "failed", reason);
+}
+
+int res_settle_execution(PGconn *c, const char *eid, bool ok, const char *reason,
+			 const char *reference)
+{
+	const char *p[] = {eid, ok ? "confirmed" : "failed", reason ? reason : "",
+			   reference ? reference : ""};
+	PGresult *r = pg_query(c,
+			       "UPDATE executions SET status = $2, reason = $3, reference = $4, "
+			       "settled_at = now() WHERE id = $1 AND status = 'requested' RETURNING "
+			       "proposal_id, kind, (SELECT count(*) FROM executions o WHERE "
+			       "o.proposal_id = executions.proposal_id AND o.id <> $1 AND o.status NOT "
+			       "IN ('confirmed', 'superseded'))",
+			       4, p);
+	if (!r)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return 1;
+	}
+	char pid[IDS_UUID_LEN], kind[16];
+	copy(pid, sizeof(pid), r, 0);
+	copy(kind, sizeof(kind), r, 1);
+	long open = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+	PQclear(r);
+	if (!ok)
+		return execution_failed(c, pid, kind, reason && reason[0] ? reason : "unspecified");
+	if (open > 0)
+		return 0;
+	const char *q[] = {pid};
+	r = pg_query(c, "SELECT status FROM proposals WHERE id = $1 FOR UPDATE", 1, q);
+	if (!r)
+		return -1;
+	bool executing = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "executing") == 0;
+	PQclear(r);
+	return executing ? mark_executed(c, pid) : 0;
+}
