@@ -10,10 +10,11 @@ export BUILD
 SAN ?=
 PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+# Project flags live apart from CFLAGS so `make CFLAGS=-O0` or `SAN=-fsanitize=...` only add to them.
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
           -D_GNU_SOURCE -pthread -Icommon -I$(BUILD)/gen $(SAN) \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS += $(SAN)
 
 PROTOS := $(wildcard proto/*.proto)
@@ -35,11 +36,11 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
 
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(GEN_H)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libcommon.a: $(COMMON_O) $(GEN_O)
 	ar rcs $@ $^
@@ -57,7 +58,7 @@ $(BUILD)/bin/cp-%: $$(call svc_objs,$$*) $(BUILD)/libcommon.a
 # objects except main.o so its pure domain functions can be called directly.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a $$(call test_svc_objs,$$*)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(shell pkg-config --libs check)
+	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(shell pkg-config --libs check)
 
 deps:
 	@deploy/scripts/deps.sh

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "inbox.h"
+#include "topics.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -106,7 +107,7 @@ static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
 			       1);
 		return 0;
 	}
-	char err[256] = "";
+	char err[200] = "";
 	int rc = it->h->apply(pg, &it->ce, it->key, it->pb, err, sizeof(err), c->def.arg);
 	if (rc == CONSUMER_REJECT) {
 		consumer_reject(it, "rejected: %s", err);
@@ -211,7 +212,7 @@ int consumer_dead_letter(struct kafka_producer *p, const char *group,
 	size_t klen = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
 	memcpy(key, m->key ? m->key : "", m->key ? klen : 0);
 	key[m->key ? klen : 0] = '\0';
-	int rc = kafka_produce(p, CONSUMER_DLQ_TOPIC, key, m->payload, m->len, h, &slot, err,
+	int rc = kafka_produce(p, TOPIC_DEADLETTER, key, m->payload, m->len, h, &slot, err,
 			       sizeof(err));
 	if (rc != 0)
 		rd_kafka_headers_destroy(h);

@@ -19,7 +19,6 @@
 #include "kafka.h"
 
 #define CONSUMER_MAX_PAYLOAD (1024 * 1024)
-#define CONSUMER_DLQ_TOPIC "complaint.deadletter.v1"
 
 /* apply's result besides 0 (applied) and -1 (database error, retry): the event is invalid
  * for this service's state; it is dead-lettered. apply must not have written anything. */
