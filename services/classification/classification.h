@@ -1,11 +1,20 @@
-/* The classification service: category, urgency, priority, SLA policy and the automatic
- * first response for every complaint received. */
+/* The classification service: category, urgency, priority, SLA policy, routing to the three
+ * nearest staff and the automatic first response for every complaint received.
+ *
+ * Pure decisions (classify.c, route.c) take data and return results, no I/O; the rest reads
+ * and writes the classification schema: keywords.c (the keyword table and its cache),
+ * policies.c (SLA policies, VIP tiers, response templates), registry.c (staff registry),
+ * offers.c (offer rounds, accept, escalation), handlers.c (the consumed events). */
 #ifndef CP_CLASSIFICATION_H
 #define CP_CLASSIFICATION_H
 
+#include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "consumer.h"
+#include "httpd.h"
 #include "intake.pb-c.h"
 
 struct classification_config {
@@ -14,27 +23,163 @@ struct classification_config {
 	long long resolution_s;
 	long long regulatory_s;
 	long long next_update_s;
+	long long keyword_reload_ms;
+	long long offer_timeout_s;
+	long long offer_rounds;
+	long long offer_size;
+	long long offer_sweep_ms;
 };
 extern struct classification_config classification_cfg;
+
+/* --- the keyword table (pure data) --- */
+
+enum kw_kind { KW_CATEGORY, KW_ANGRY, KW_GOODS };
+
+struct kw_entry {
+	char keyword[64];     /* lowercase; ASCII keywords match whole words only */
+	enum kw_kind kind;
+	char category[24];    /* KW_CATEGORY */
+	char subcategory[32]; /* KW_CATEGORY */
+	char goods[16];       /* KW_GOODS: medicine, fresh_food, documents */
+	int weight;
+};
+
+struct kw_table {
+	struct kw_entry *v;
+	size_t n;
+};
+
+/* The category a subcategory belongs to, or NULL when the subcategory is unknown. */
+const char *classify_category_of(const char *subcategory);
+/* Fills e from text fields (as stored in SQL); errstr names the problem. Pure. */
+int classify_kw_make(struct kw_entry *e, const char *keyword, const char *kind,
+		     const char *category, const char *subcategory, const char *goods, int weight,
+		     char *errstr, size_t errlen) __attribute__((warn_unused_result));
+
+/* --- the decision --- */
+
+#define CLASSIFY_MAX_KEYWORDS 12
 
 struct classify_result {
 	char category[24];
 	char subcategory[32];
-	char urgency[16];
-	char severity[12];
-	char tier[12];
-	int priority;
+	char text_category[24];    /* what the free text alone points to ("" when nothing) */
+	char text_subcategory[32];
+	char keywords[CLASSIFY_MAX_KEYWORDS][64];
+	int nkeywords;
+	bool angry;
+	bool urgent_goods;
+	char urgency[16];  /* normal, urgent, very_urgent */
+	char severity[12]; /* low, medium, high, critical */
+	char tier[12];     /* standard, vip */
+	int priority;      /* 1 (highest) .. 5 */
 	char reason[256];
-	char scenario[16];
+	char scenario[16]; /* emotional, inquiry, compensation */
 };
 
-/* Pure: decides from the received complaint. */
-void classify_complaint(const Cp__ComplaintReceived *c, struct classify_result *out);
+/* Pure: decides from the received complaint, the keyword table and the customer's tier. */
+void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
+			struct classify_result *out);
 
-/* Pure: the first-response text for a scenario and language. out must hold cap bytes. */
-void classify_first_response(const char *scenario, const char *language,
-			     const char *complaint_no, const char *waybill_no,
-			     const char *next_update_by, char *out, size_t cap);
+/* Pure: the priority matrix (documented in the README). urgency and severity as above;
+ * returns 1..5, or 5 for unknown values. */
+int classify_priority(const char *urgency, const char *severity, bool vip);
+
+/* Pure: replaces {complaint_no}, {waybill_no}, {latest_scan} and {next_update_by} in tmpl.
+ * Unknown placeholders are copied as they are. out always NUL-terminated. */
+struct classify_vars {
+	const char *complaint_no;
+	const char *waybill_no;
+	const char *latest_scan;
+	const char *next_update_by;
+};
+void classify_render(const char *tmpl, const struct classify_vars *v, char *out, size_t cap);
+
+/* Pure: a time for the customer: "2026-11-24 21:05 (Beijing time)" in zh-CN, UTC in en. */
+void classify_human_time(int64_t ms, const char *language, char *out, size_t cap);
+
+/* Pure: the latest scan in words, e.g. "2026-11-24 18:00 到达 深圳 (SZ-HUB-1)". code is a
+ * Cp__ScanCode; when known is false, the "no scan yet" sentence. */
+void classify_scan_text(bool known, int code, const char *city, const char *facility_id,
+			int64_t at_ms, const char *language, char *out, size_t cap);
+
+/* --- routing (pure) --- */
+
+struct route_staff {
+	char staff_id[64];
+	char outlet_id[64];
+	double lat, lon;
+	bool has_location;
+};
+
+/* Great-circle distance in kilometres. */
+double route_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+/* Picks up to k of the n candidates nearest to the origin (has_origin false: the first k in
+ * the given order); candidates without a location come after those with one. Writes their
+ * indexes to out (nearest first) and returns how many. */
+size_t route_nearest(bool has_origin, double lat, double lon, const struct route_staff *staff,
+		     size_t n, size_t k, size_t *out);
+
+/* --- keywords.c --- */
+
+/* Loads the table into the cache when it changed (or was never loaded). 0 or -1. */
+int keywords_refresh(PGconn *c, bool force);
+/* Loads the table if it was never loaded (the consumer may run before the reload task). */
+int keywords_ensure(PGconn *c);
+/* Calls fn with the cached table under a read lock. */
+void keywords_with(void (*fn)(const struct kw_table *kw, void *arg), void *arg);
+int keywords_task(PGconn *c, void *arg);
+void keywords_get(struct http_req *r, void *arg);
+void keywords_put(struct http_req *r, void *arg);
+
+/* --- policies.c --- */
+
+#define POLICY_MAX_CLOCKS 3
+
+struct sla_policy {
+	char name[64];
+	long long first_response_s, verification_s, resolution_s, regulatory_s;
+	char pausable[POLICY_MAX_CLOCKS][16];
+	int npausable;
+};
+
+/* The first policy (by rank) matching; the configured defaults when none does. 0 or -1. */
+int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy *out);
+/* 1 when customer_ref is on the VIP list, 0 when not, -1 on error. */
+int policy_is_vip(PGconn *c, const char *customer_ref);
+/* The template body for scenario and language (falling back to zh-CN); NULL when none.
+ * The caller PQclear()s *res after using the returned string. */
+const char *policy_template(PGconn *c, const char *scenario, const char *language,
+			    PGresult **res);
+void policies_get(struct http_req *r, void *arg);
+void policies_put(struct http_req *r, void *arg);
+
+/* --- registry.c --- */
+
+void registry_get(struct http_req *r, void *arg);
+void registry_put(struct http_req *r, void *arg);
+
+/* --- offers.c --- */
+
+/* Where a complaint is handled: the parcel's last known location (projection of
+ * parcel.tracking.v1) or the complainant's outlet, and the outlet whose manager gets
+ * escalations (the complainant's outlet, else the outlet that scanned the parcel last, else
+ * the outlet of the nearest available staff member). */
+struct route_origin {
+	bool has_location;
+	double lat, lon;
+	char outlet_id[64];
+};
+int offers_locate(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origin *o);
+/* Opens the assignment and offers it to the nearest staff (or escalates at once when nobody
+ * is available). Runs inside the consumer's transaction. 0 or -1. */
+int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_origin *o);
+int offers_sweep(PGconn *c, void *arg);
+void offers_accept(struct http_req *r, void *arg);
+void offers_mine(struct http_req *r, void *arg);
+
+/* --- handlers.c --- */
 
 extern const struct consumer_handler classification_handlers[];
 extern const size_t classification_nhandlers;

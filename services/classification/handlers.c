@@ -1,14 +1,24 @@
-/* Event handlers: a received complaint is classified, stored and announced, and its first
- * response is handed to follow-up, all in the consumer's batch transaction. */
+/* Event handlers. A received complaint is classified, its SLA policy chosen, stored and
+ * announced, offered to the nearest staff, and its first response handed to follow-up, all
+ * in the consumer's batch transaction. Tracking scans keep the latest position per waybill. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "classification.h"
 #include "classification.pb-c.h"
+#include "log.h"
 #include "outbox.h"
 #include "pg.h"
 #include "topics.h"
+#include "tracking.pb-c.h"
 #include "tstamp.h"
+
+struct decision {
+	struct classify_result r;
+	struct sla_policy policy;
+	struct route_origin origin;
+};
 
 static int validate_received(const ProtobufCMessage *m, char *errstr, size_t errlen)
 {
@@ -20,44 +30,100 @@ static int validate_received(const ProtobufCMessage *m, char *errstr, size_t err
 	return 0;
 }
 
-static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct classify_result *r)
+static void text_array(const struct sla_policy *p, char *out, size_t cap)
 {
-	static const char *const types[] = {"unspecified", "damage", "delay", "loss", "other"};
-	char prio[8];
-	snprintf(prio, sizeof(prio), "%d", r->priority);
-	const char *p[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->customer_ref,
-			   r->category,     r->subcategory,  types[c->type % 5], r->reason,
-			   r->urgency,      r->severity,     r->tier,	    prio,
-			   "default",	    c->language};
-	return pg_exec(pg,
-		       "INSERT INTO classifications (complaint_id, complaint_no, waybill_no, "
-		       "customer_ref, category, subcategory, stated_type, choice_reason, urgency, "
-		       "severity, tier, priority, sla_policy, language) VALUES ($1,$2,$3,$4,$5,$6,"
-		       "$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (complaint_id) DO NOTHING",
-		       14, p);
+	size_t n = (size_t)snprintf(out, cap, "{");
+	for (int i = 0; i < p->npausable && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", p->pausable[i]);
+	if (n < cap)
+		snprintf(out + n, cap - n, "}");
 }
 
-static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct classify_result *r)
+static void keywords_array(const struct classify_result *r, char *out, size_t cap)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < r->nkeywords; i++)
+		json_array_append_new(arr, json_string(r->keywords[i]));
+	char *s = json_dumps(arr, JSON_COMPACT);
+	/* a JSON array of strings is a valid PostgreSQL array literal once the brackets swap */
+	snprintf(out, cap, "%s", s ? s : "[]");
+	out[0] = '{';
+	out[strlen(out) - 1] = '}';
+	free(s);
+	json_decref(arr);
+}
+
+/* Returns 1 when stored, 0 when this complaint was classified before, -1 on error. */
+static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)
+{
+	static const char *const types[] = {"unspecified", "damage", "delay", "loss", "other"};
+	const struct classify_result *r = &d->r;
+	char prio[8], secs[4][24], clocks[96], kws[1024];
+	snprintf(prio, sizeof(prio), "%d", r->priority);
+	snprintf(secs[0], sizeof(secs[0]), "%lld", d->policy.first_response_s);
+	snprintf(secs[1], sizeof(secs[1]), "%lld", d->policy.verification_s);
+	snprintf(secs[2], sizeof(secs[2]), "%lld", d->policy.resolution_s);
+	snprintf(secs[3], sizeof(secs[3]), "%lld", d->policy.regulatory_s);
+	text_array(&d->policy, clocks, sizeof(clocks));
+	keywords_array(r, kws, sizeof(kws));
+	const char *p[] = {c->complaint_id,     c->complaint_no,   c->waybill_no,
+			   c->customer_ref,     r->category,	   r->subcategory,
+			   types[c->type % 5],  r->reason,	   r->urgency,
+			   r->severity,	r->tier,	   prio,
+			   d->policy.name,      c->language,	   kws,
+			   r->text_category,    r->text_subcategory, r->scenario,
+			   d->origin.outlet_id, secs[0],	   secs[1],
+			   secs[2],	     secs[3],	   clocks};
+	PGresult *res = pg_query(
+	    pg,
+	    "INSERT INTO classifications (complaint_id, complaint_no, waybill_no, customer_ref, "
+	    "category, subcategory, stated_type, choice_reason, urgency, severity, tier, priority, "
+	    "sla_policy, language, keywords, text_category, text_subcategory, scenario, outlet_id, "
+	    "first_response_s, verification_s, resolution_s, regulatory_s, pausable_clocks) "
+	    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15::text[],$16,$17,$18,"
+	    "NULLIF($19, ''),$20::int,$21::int,$22::int,$23::int,$24::text[]) ON CONFLICT "
+	    "(complaint_id) DO NOTHING RETURNING 1",
+	    24, p);
+	if (!res)
+		return -1;
+	int stored = PQntuples(res) > 0;
+	PQclear(res);
+	return stored;
+}
+
+static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)
 {
 	Cp__ComplaintClassified ev = CP__COMPLAINT_CLASSIFIED__INIT;
-	char now[TSTAMP_LEN];
+	const struct classify_result *r = &d->r;
+	char now[TSTAMP_LEN], *kws[CLASSIFY_MAX_KEYWORDS], *clocks[POLICY_MAX_CLOCKS];
 	tstamp_format(tstamp_now_ms(), now);
+	for (int i = 0; i < r->nkeywords; i++)
+		kws[i] = (char *)r->keywords[i];
+	for (int i = 0; i < d->policy.npausable; i++)
+		clocks[i] = (char *)d->policy.pausable[i];
 	ev.complaint_id = c->complaint_id;
 	ev.complaint_no = c->complaint_no;
 	ev.waybill_no = c->waybill_no;
 	ev.category = (char *)r->category;
 	ev.subcategory = (char *)r->subcategory;
 	ev.stated_type = c->type;
+	ev.n_keywords = (size_t)r->nkeywords;
+	ev.keywords = kws;
 	ev.choice_reason = (char *)r->reason;
 	ev.urgency = (char *)r->urgency;
 	ev.severity = (char *)r->severity;
 	ev.tier = (char *)r->tier;
 	ev.priority = r->priority;
-	ev.sla_policy = "default";
-	ev.first_response_s = (int32_t)classification_cfg.first_response_s;
-	ev.verification_s = (int32_t)classification_cfg.verification_s;
-	ev.resolution_s = (int32_t)classification_cfg.resolution_s;
-	ev.regulatory_s = (int32_t)classification_cfg.regulatory_s;
+	ev.sla_policy = (char *)d->policy.name;
+	ev.first_response_s = (int32_t)d->policy.first_response_s;
+	ev.verification_s = (int32_t)d->policy.verification_s;
+	ev.resolution_s = (int32_t)d->policy.resolution_s;
+	ev.regulatory_s = (int32_t)d->policy.regulatory_s;
+	ev.n_pausable_clocks = (size_t)d->policy.npausable;
+	ev.pausable_clocks = clocks;
+	ev.outlet_id = (char *)d->origin.outlet_id;
+	ev.text_category = (char *)r->text_category;
+	ev.text_subcategory = (char *)r->text_subcategory;
 	ev.language = c->language;
 	ev.customer_ref = c->customer_ref;
 	ev.classified_at = now;
@@ -70,16 +136,54 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct cla
 			  &ev.base, NULL);
 }
 
+/* The parcel's latest scan in the customer's language, from the projection. */
+static int latest_scan(PGconn *pg, const Cp__ComplaintReceived *c, char *out, size_t cap)
+{
+	const char *p[] = {c->waybill_no};
+	PGresult *res = pg_query(pg,
+				 "SELECT code, city, facility_id, (extract(epoch FROM occurred_at) * "
+				 "1000)::bigint FROM parcel_positions WHERE waybill_no = $1",
+				 1, p);
+	if (!res)
+		return -1;
+	bool known = PQntuples(res) > 0;
+	classify_scan_text(known, known ? atoi(PQgetvalue(res, 0, 0)) : 0,
+			   known ? PQgetvalue(res, 0, 1) : "", known ? PQgetvalue(res, 0, 2) : "",
+			   known ? strtoll(PQgetvalue(res, 0, 3), NULL, 10) : 0, c->language, out,
+			   cap);
+	PQclear(res);
+	return 0;
+}
+
+static int render_text(PGconn *pg, const Cp__ComplaintReceived *c, const char *scenario,
+		       int64_t next_ms, char *out, size_t cap)
+{
+	char scan[256], when[64];
+	PGresult *res = NULL;
+	if (latest_scan(pg, c, scan, sizeof(scan)) != 0)
+		return -1;
+	classify_human_time(next_ms, c->language, when, sizeof(when));
+	const char *tmpl = policy_template(pg, scenario, c->language, &res);
+	if (!tmpl && !res)
+		return -1;
+	const struct classify_vars v = {c->complaint_no, c->waybill_no, scan, when};
+	classify_render(tmpl ? tmpl
+			     : "{complaint_no} / {waybill_no}: {latest_scan}; {next_update_by}",
+			&v, out, cap);
+	PQclear(res);
+	return 0;
+}
+
 static int first_response(PGconn *pg, const Cp__ComplaintReceived *c,
 			  const struct classify_result *r)
 {
 	Cp__FirstResponse ev = CP__FIRST_RESPONSE__INIT;
-	char now[TSTAMP_LEN], next[TSTAMP_LEN], text[1024];
-	int64_t ms = tstamp_now_ms();
+	char now[TSTAMP_LEN], next[TSTAMP_LEN], text[2048];
+	int64_t ms = tstamp_now_ms(), next_ms = ms + classification_cfg.next_update_s * 1000;
 	tstamp_format(ms, now);
-	tstamp_format(ms + classification_cfg.next_update_s * 1000, next);
-	classify_first_response(r->scenario, c->language, c->complaint_no, c->waybill_no, next,
-				text, sizeof(text));
+	tstamp_format(next_ms, next);
+	if (render_text(pg, c, r->scenario, next_ms, text, sizeof(text)) != 0)
+		return -1;
 	ev.complaint_id = c->complaint_id;
 	ev.complaint_no = c->complaint_no;
 	ev.scenario = (char *)r->scenario;
@@ -91,20 +195,96 @@ static int first_response(PGconn *pg, const Cp__ComplaintReceived *c,
 			  &ev.base, NULL);
 }
 
+struct classify_call {
+	const Cp__ComplaintReceived *c;
+	bool vip;
+	struct classify_result *out;
+};
+
+static void classify_cached(const struct kw_table *kw, void *arg)
+{
+	struct classify_call *call = arg;
+	classify_complaint(call->c, kw, call->vip, call->out);
+}
+
+static int decide(PGconn *pg, const Cp__ComplaintReceived *c, struct decision *d)
+{
+	if (keywords_ensure(pg) != 0)
+		return -1;
+	int vip = policy_is_vip(pg, c->customer_ref);
+	if (vip < 0)
+		return -1;
+	struct classify_call call = {c, vip == 1, &d->r};
+	keywords_with(classify_cached, &call);
+	if (policy_choose(pg, &d->r, &d->policy) != 0)
+		return -1;
+	return offers_locate(pg, c, &d->origin);
+}
+
 static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
 	const Cp__ComplaintReceived *c = (const void *)m;
-	struct classify_result r;
-	classify_complaint(c, &r);
-	if (store(pg, c, &r) != 0 || announce(pg, c, &r) != 0)
+	struct decision *d = calloc(1, sizeof(*d));
+	int rc = d ? decide(pg, c, d) : -1;
+	if (rc == 0)
+		rc = store(pg, c, d);
+	if (rc == 1)
+		rc = announce(pg, c, d) != 0 || offers_open(pg, c, &d->origin) != 0 ||
+			     first_response(pg, c, &d->r) != 0
+			 ? -1
+			 : 0;
+	if (rc == 0)
+		log_msg(LOG_INFO, "complaint_classified",
+			LOG_KV({"complaint_no", c->complaint_no}, {"category", d->r.subcategory},
+			       {"urgency", d->r.urgency}, {"sla_policy", d->policy.name}),
+			"classified");
+	free(d);
+	return rc;
+}
+
+/* --- parcel.tracking.v1: the latest scan per waybill --- */
+
+static int validate_scan(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__TrackingEvent *ev = (const void *)m;
+	int64_t ms;
+	if (!ev->waybill_no[0] || tstamp_parse(ev->occurred_at, &ms) != 0) {
+		snprintf(errstr, errlen, "waybill_no and an RFC 3339 occurred_at are required");
 		return -1;
-	return first_response(pg, c, &r);
+	}
+	return 0;
+}
+
+static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key,
+		   const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__TrackingEvent *ev = (const void *)m;
+	char code[8], lat[32], lon[32];
+	snprintf(code, sizeof(code), "%d", (int)ev->code);
+	snprintf(lat, sizeof(lat), "%.7f", ev->location ? ev->location->lat : 0.0);
+	snprintf(lon, sizeof(lon), "%.7f", ev->location ? ev->location->lon : 0.0);
+	const char *p[] = {ev->waybill_no,  code,
+			   ev->facility_id, ev->facility_type,
+			   ev->city,	    ev->location ? lat : NULL,
+			   ev->location ? lon : NULL, ev->occurred_at};
+	/* scans arrive out of order: keep the latest by occurred_at */
+	return pg_exec(pg,
+		       "INSERT INTO parcel_positions AS pp (waybill_no, code, facility_id, "
+		       "facility_type, city, lat, lon, occurred_at) VALUES ($1, $2::int, $3, $4, $5, "
+		       "$6::float8, $7::float8, $8::timestamptz) ON CONFLICT (waybill_no) DO UPDATE "
+		       "SET code = EXCLUDED.code, facility_id = EXCLUDED.facility_id, facility_type "
+		       "= EXCLUDED.facility_type, city = EXCLUDED.city, lat = EXCLUDED.lat, lon = "
+		       "EXCLUDED.lon, occurred_at = EXCLUDED.occurred_at, updated_at = now() WHERE "
+		       "pp.occurred_at <= EXCLUDED.occurred_at",
+		       8, p);
 }
 
 const struct consumer_handler classification_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor,
      validate_received, on_received},
+    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan,
+     on_scan},
 };
 const size_t classification_nhandlers =
     sizeof(classification_handlers) / sizeof(classification_handlers[0]);

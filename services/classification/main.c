@@ -7,18 +7,50 @@ struct classification_config classification_cfg;
 
 static const struct cfg_entry classification_table[] = {
     {"SLA_FIRST_RESPONSE_SECONDS", CFG_INT, "180", 1, 86400,
-     "default policy: first response to the customer", &classification_cfg.first_response_s},
+     "fallback when no SLA policy row matches: first response to the customer",
+     &classification_cfg.first_response_s},
     {"SLA_VERIFICATION_SECONDS", CFG_INT, "1800", 1, 604800,
-     "default policy: facts verified, root cause located", &classification_cfg.verification_s},
+     "fallback when no SLA policy row matches: facts verified, root cause located",
+     &classification_cfg.verification_s},
     {"SLA_RESOLUTION_SECONDS", CFG_INT, "86400", 1, 2592000,
-     "default policy: whole cycle until the customer confirms",
+     "fallback when no SLA policy row matches: whole cycle until the customer confirms",
      &classification_cfg.resolution_s},
     {"SLA_REGULATORY_SECONDS", CFG_INT, "604800", 1, 2592000,
-     "regulatory limit to finish handling (7 days; 15 or 30 where rules say so)",
+     "fallback when no SLA policy row matches: regulatory limit (7 days; 15 or 30 where "
+     "rules say so)",
      &classification_cfg.regulatory_s},
     {"NEXT_UPDATE_SECONDS", CFG_INT, "300", 1, 86400,
      "the first response promises the next update within this time",
      &classification_cfg.next_update_s},
+    {"KEYWORD_RELOAD_MS", CFG_INT, "5000", 100, 3600000,
+     "how often the keyword table is checked for changes and reloaded",
+     &classification_cfg.keyword_reload_ms},
+    {"OFFER_TIMEOUT_SECONDS", CFG_INT, "120", 1, 86400,
+     "an offer nobody accepted within this time goes to the next staff (or is escalated)",
+     &classification_cfg.offer_timeout_s},
+    {"OFFER_ROUNDS", CFG_INT, "2", 1, 10,
+     "rounds of offers before the complaint is escalated to the outlet manager",
+     &classification_cfg.offer_rounds},
+    {"OFFER_SIZE", CFG_INT, "3", 1, 10, "staff offered a complaint in each round",
+     &classification_cfg.offer_size},
+    {"OFFER_SWEEP_MS", CFG_INT, "1000", 50, 600000,
+     "how often expired offers are looked for", &classification_cfg.offer_sweep_ms},
+};
+
+static const struct http_route classification_routes[] = {
+    {"POST", "/v1/complaints/{}/accept", offers_accept, true},
+    {"GET", "/v1/offers/mine", offers_mine, true},
+    {"GET", "/v1/keywords", keywords_get, true},
+    {"PUT", "/v1/keywords", keywords_put, true},
+    {"GET", "/v1/sla-policies", policies_get, true},
+    {"PUT", "/v1/sla-policies", policies_put, true},
+    {"GET", "/v1/staff-registry", registry_get, true},
+    {"PUT", "/v1/staff-registry/{}", registry_put, true},
+};
+
+static const struct svc_task classification_tasks[] = {
+    {"keywords_reload", keywords_task, &classification_cfg.keyword_reload_ms},
+    {"offer_sweep", offers_sweep, &classification_cfg.offer_sweep_ms},
 };
 
 int main(int argc, char **argv)
@@ -31,6 +63,10 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(classification_table) / sizeof(classification_table[0]),
 	    .handlers = classification_handlers,
 	    .nhandlers = classification_nhandlers,
+	    .routes = classification_routes,
+	    .nroutes = sizeof(classification_routes) / sizeof(classification_routes[0]),
+	    .tasks = classification_tasks,
+	    .ntasks = sizeof(classification_tasks) / sizeof(classification_tasks[0]),
 	};
 	return svc_main(argc, argv, &def);
 }

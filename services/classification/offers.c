@@ -1,0 +1,408 @@
+/* Routing: a complaint is offered to the OFFER_SIZE nearest available staff; the first to
+ * accept owns it (the assignment row is locked, so a second accept gets 409). Offers expire
+ * after OFFER_TIMEOUT_SECONDS: the sweep task (FOR UPDATE SKIP LOCKED, safe with several
+ * instances) offers the next nearest, and after OFFER_ROUNDS rounds escalates to the outlet
+ * manager. Every step is announced on complaint.classified.v1 as a ComplaintAssignment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "classification.h"
+#include "classification.pb-c.h"
+#include "log.h"
+#include "outbox.h"
+#include "pg.h"
+#include "topics.h"
+#include "tstamp.h"
+
+#define OFFER_MAX 10
+
+struct asg {
+	char id[40];
+	char no[160];
+	char outlet[64];
+	bool has_origin;
+	double lat, lon;
+	int round;
+};
+
+struct candidates {
+	struct route_staff *v;
+	size_t n;
+};
+
+#define CANDIDATES_SQL                                                                       \
+	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role <> "     \
+	"'outlet_manager' AND ($1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM offers o WHERE " \
+	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY (outlet_id = $2) "  \
+	"DESC, staff_id LIMIT 10000"
+
+static int load_candidates(PGconn *c, const char *complaint_id, const char *outlet,
+			   struct candidates *out)
+{
+	const char *p[] = {complaint_id, outlet};
+	PGresult *res = pg_query(c, CANDIDATES_SQL, 2, p);
+	if (!res)
+		return -1;
+	int n = PQntuples(res);
+	out->v = calloc(n ? (size_t)n : 1, sizeof(*out->v));
+	out->n = 0;
+	for (int i = 0; out->v && i < n; i++) {
+		struct route_staff *s = &out->v[out->n++];
+		snprintf(s->staff_id, sizeof(s->staff_id), "%s", PQgetvalue(res, i, 0));
+		snprintf(s->outlet_id, sizeof(s->outlet_id), "%s", PQgetvalue(res, i, 1));
+		s->has_location = !PQgetisnull(res, i, 2) && !PQgetisnull(res, i, 3);
+		s->lat = atof(PQgetvalue(res, i, 2));
+		s->lon = atof(PQgetvalue(res, i, 3));
+	}
+	PQclear(res);
+	return out->v ? 0 : -1;
+}
+
+static int announce(PGconn *c, const struct asg *a, const char *action, const char *ce_type,
+		    char **staff, size_t nstaff, const char *owner)
+{
+	Cp__ComplaintAssignment ev = CP__COMPLAINT_ASSIGNMENT__INIT;
+	char now[TSTAMP_LEN];
+	tstamp_format(tstamp_now_ms(), now);
+	ev.complaint_id = (char *)a->id;
+	ev.complaint_no = (char *)a->no;
+	ev.action = (char *)action;
+	ev.n_staff_ids = nstaff;
+	ev.staff_ids = staff;
+	ev.owner_staff_id = (char *)(owner ? owner : "");
+	ev.round = a->round;
+	ev.at = now;
+	ev.outlet_id = (char *)a->outlet;
+	log_msg(LOG_INFO, ce_type + 13, LOG_KV({"complaint_no", a->no}, {"outlet_id", a->outlet}),
+		"%s in round %d to %zu staff", action, a->round, nstaff);
+	return outbox_add(c, TOPIC_CLASSIFIED, a->id, ce_type, &ev.base, NULL);
+}
+
+static int escalate(PGconn *c, struct asg *a)
+{
+	const char *p[] = {a->outlet};
+	PGresult *res = pg_query(c,
+				 "SELECT staff_id FROM staff WHERE role = 'outlet_manager' AND "
+				 "outlet_id = $1 ORDER BY available DESC, staff_id LIMIT 1",
+				 1, p);
+	if (!res)
+		return -1;
+	char manager[64] = "";
+	if (PQntuples(res) > 0)
+		snprintf(manager, sizeof(manager), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	a->round++;
+	char round[16];
+	snprintf(round, sizeof(round), "%d", a->round);
+	const char *o[] = {a->id, manager, round};
+	if (manager[0] && pg_exec(c,
+				  "INSERT INTO offers (complaint_id, staff_id, round) VALUES "
+				  "($1::uuid, $2, $3::int) ON CONFLICT DO NOTHING",
+				  3, o) != 0)
+		return -1;
+	const char *u[] = {a->id, round};
+	if (pg_exec(c,
+		    "UPDATE assignments SET state = 'escalated', round = $2::int, expires_at = NULL, "
+		    "escalated_at = now() WHERE complaint_id = $1::uuid",
+		    2, u) != 0)
+		return -1;
+	char *staff[] = {manager};
+	return announce(c, a, "escalated", "cp.complaint.escalated", staff, manager[0] ? 1 : 0,
+			NULL);
+}
+
+static int record_offers(PGconn *c, const struct asg *a, char **ids, size_t n)
+{
+	char round[16], secs[24];
+	snprintf(round, sizeof(round), "%d", a->round);
+	snprintf(secs, sizeof(secs), "%lld", classification_cfg.offer_timeout_s);
+	for (size_t i = 0; i < n; i++) {
+		const char *p[] = {a->id, ids[i], round};
+		if (pg_exec(c,
+			    "INSERT INTO offers (complaint_id, staff_id, round) VALUES ($1::uuid, $2, "
+			    "$3::int) ON CONFLICT DO NOTHING",
+			    3, p) != 0)
+			return -1;
+	}
+	const char *u[] = {a->id, round, secs};
+	return pg_exec(c,
+		       "UPDATE assignments SET state = 'offered', round = $2::int, expires_at = "
+		       "now() + make_interval(secs => $3::int) WHERE complaint_id = $1::uuid",
+		       3, u);
+}
+
+/* Offers the complaint to the next nearest staff not offered yet; escalates when none. */
+static int next_round(PGconn *c, struct asg *a)
+{
+	struct candidates cand = {0};
+	size_t idx[OFFER_MAX], k = (size_t)classification_cfg.offer_size;
+	char *ids[OFFER_MAX];
+	if (load_candidates(c, a->id, a->outlet, &cand) != 0)
+		return -1;
+	size_t n = route_nearest(a->has_origin, a->lat, a->lon, cand.v, cand.n,
+				 k < OFFER_MAX ? k : OFFER_MAX, idx);
+	int rc;
+	if (n == 0) {
+		rc = escalate(c, a);
+	} else {
+		a->round++;
+		for (size_t i = 0; i < n; i++)
+			ids[i] = cand.v[idx[i]].staff_id;
+		rc = record_offers(c, a, ids, n);
+		if (rc == 0)
+			rc = announce(c, a, "offered", "cp.complaint.offered", ids, n, NULL);
+	}
+	free(cand.v);
+	return rc;
+}
+
+static int parcel_origin(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origin *o)
+{
+	const char *p[] = {rc->waybill_no};
+	PGresult *res = pg_query(c,
+				 "SELECT facility_id, facility_type, lat, lon FROM parcel_positions "
+				 "WHERE waybill_no = $1",
+				 1, p);
+	if (!res)
+		return -1;
+	if (PQntuples(res) > 0) {
+		if (!o->outlet_id[0] && strcmp(PQgetvalue(res, 0, 1), "outlet") == 0)
+			snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", PQgetvalue(res, 0, 0));
+		o->has_location = !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 3);
+		o->lat = atof(PQgetvalue(res, 0, 2));
+		o->lon = atof(PQgetvalue(res, 0, 3));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Where the outlet's staff are, when the parcel's position is unknown. */
+static int outlet_origin(PGconn *c, struct route_origin *o)
+{
+	const char *p[] = {o->outlet_id};
+	PGresult *res = pg_query(c,
+				 "SELECT avg(lat), avg(lon) FROM staff WHERE outlet_id = $1 AND lat "
+				 "IS NOT NULL AND lon IS NOT NULL",
+				 1, p);
+	if (!res)
+		return -1;
+	if (!PQgetisnull(res, 0, 0)) {
+		o->has_location = true;
+		o->lat = atof(PQgetvalue(res, 0, 0));
+		o->lon = atof(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int nearest_outlet(PGconn *c, struct route_origin *o)
+{
+	struct candidates cand = {0};
+	size_t idx[1];
+	if (load_candidates(c, NULL, "", &cand) != 0)
+		return -1;
+	if (route_nearest(o->has_location, o->lat, o->lon, cand.v, cand.n, 1, idx) == 1)
+		snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", cand.v[idx[0]].outlet_id);
+	free(cand.v);
+	return 0;
+}
+
+int offers_locate(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", rc->outlet_id ? rc->outlet_id : "");
+	if (parcel_origin(c, rc, o) != 0)
+		return -1;
+	if (!o->has_location && o->outlet_id[0] && outlet_origin(c, o) != 0)
+		return -1;
+	if (!o->outlet_id[0] && nearest_outlet(c, o) != 0)
+		return -1;
+	return 0;
+}
+
+int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_origin *o)
+{
+	struct asg a = {.has_origin = o->has_location, .lat = o->lat, .lon = o->lon};
+	char lat[32], lon[32];
+	snprintf(a.id, sizeof(a.id), "%s", rc->complaint_id);
+	snprintf(a.no, sizeof(a.no), "%s", rc->complaint_no);
+	snprintf(a.outlet, sizeof(a.outlet), "%s", o->outlet_id);
+	snprintf(lat, sizeof(lat), "%.7f", o->lat);
+	snprintf(lon, sizeof(lon), "%.7f", o->lon);
+	const char *p[] = {a.id, a.no, a.outlet, a.has_origin ? "true" : "false", lat, lon};
+	PGresult *res = pg_query(c,
+				 "INSERT INTO assignments (complaint_id, complaint_no, outlet_id, "
+				 "has_origin, origin_lat, origin_lon, state) VALUES ($1::uuid, $2, $3, "
+				 "$4::boolean, $5::float8, $6::float8, 'offered') ON CONFLICT DO "
+				 "NOTHING RETURNING 1",
+				 6, p);
+	if (!res)
+		return -1;
+	int fresh = PQntuples(res) > 0;
+	PQclear(res);
+	return fresh ? next_round(c, &a) : 0;
+}
+
+/* --- the sweep: expired offers go to the next round or are escalated --- */
+
+#define DUE_SQL                                                                              \
+	"SELECT complaint_id, complaint_no, outlet_id, has_origin, origin_lat, origin_lon, "  \
+	"round FROM assignments WHERE state = 'offered' AND expires_at <= now() ORDER BY "     \
+	"expires_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+
+static int sweep_one(PGconn *c)
+{
+	PGresult *res = pg_query(c, DUE_SQL, 0, NULL);
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	struct asg a;
+	snprintf(a.id, sizeof(a.id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(a.no, sizeof(a.no), "%s", PQgetvalue(res, 0, 1));
+	snprintf(a.outlet, sizeof(a.outlet), "%s", PQgetvalue(res, 0, 2));
+	a.has_origin = PQgetvalue(res, 0, 3)[0] == 't';
+	a.lat = atof(PQgetvalue(res, 0, 4));
+	a.lon = atof(PQgetvalue(res, 0, 5));
+	a.round = atoi(PQgetvalue(res, 0, 6));
+	PQclear(res);
+	int rc = a.round < classification_cfg.offer_rounds ? next_round(c, &a) : escalate(c, &a);
+	return rc == 0 ? 1 : -1;
+}
+
+int offers_sweep(PGconn *c, void *arg)
+{
+	if (pg_begin(c) != 0)
+		return -1;
+	int rc = sweep_one(c);
+	if (rc < 0 || pg_commit(c) != 0) {
+		pg_rollback(c);
+		return -1;
+	}
+	return rc;
+}
+
+/* --- POST /v1/complaints/{no}/accept --- */
+
+enum accept_result { ACCEPT_OK, ACCEPT_MINE, ACCEPT_TAKEN, ACCEPT_NOT_OFFERED, ACCEPT_UNKNOWN };
+
+static int accept_tx(PGconn *c, const char *no, const char *staff_id, struct asg *a,
+		     char *owner, size_t cap)
+{
+	const char *p[] = {no};
+	PGresult *res = pg_query(c,
+				 "SELECT complaint_id, state, coalesce(owner_staff_id, ''), outlet_id, "
+				 "round FROM assignments WHERE complaint_no = $1 FOR UPDATE",
+				 1, p);
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ACCEPT_UNKNOWN;
+	}
+	snprintf(a->id, sizeof(a->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(a->no, sizeof(a->no), "%s", no);
+	snprintf(a->outlet, sizeof(a->outlet), "%s", PQgetvalue(res, 0, 3));
+	snprintf(owner, cap, "%s", PQgetvalue(res, 0, 2));
+	a->round = atoi(PQgetvalue(res, 0, 4));
+	bool accepted = strcmp(PQgetvalue(res, 0, 1), "accepted") == 0;
+	PQclear(res);
+	if (accepted)
+		return strcmp(owner, staff_id) == 0 ? ACCEPT_MINE : ACCEPT_TAKEN;
+	const char *o[] = {a->id, staff_id};
+	res = pg_query(c, "SELECT 1 FROM offers WHERE complaint_id = $1::uuid AND staff_id = $2",
+		       2, o);
+	if (!res)
+		return -1;
+	bool offered = PQntuples(res) > 0;
+	PQclear(res);
+	if (!offered)
+		return ACCEPT_NOT_OFFERED;
+	if (pg_exec(c,
+		    "UPDATE assignments SET state = 'accepted', owner_staff_id = $2, accepted_at = "
+		    "now(), expires_at = NULL WHERE complaint_id = $1::uuid",
+		    2, o) != 0)
+		return -1;
+	snprintf(owner, cap, "%s", staff_id);
+	return announce(c, a, "accepted", "cp.complaint.assigned", NULL, 0, staff_id) == 0
+		   ? ACCEPT_OK
+		   : -1;
+}
+
+static void accept_reply(struct http_req *r, int rc, const char *no, const char *owner)
+{
+	if (rc < 0)
+		http_reply_error(r, 503, "unavailable", "the offer could not be accepted; retry");
+	else if (rc == ACCEPT_UNKNOWN)
+		http_reply_error(r, 404, "not_found", "no open offer for this complaint number");
+	else if (rc == ACCEPT_NOT_OFFERED)
+		http_reply_error(r, 403, "not_offered", "this complaint was not offered to you");
+	else if (rc == ACCEPT_TAKEN)
+		http_reply_error(r, 409, "already_accepted",
+				 "another member of staff accepted this complaint first");
+	else
+		http_reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "complaint_no", no,
+						  "owner_staff_id", owner, "already_yours",
+						  rc == ACCEPT_MINE));
+}
+
+void offers_accept(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_AGENT, &who) != 0)
+		return;
+	struct asg a;
+	char owner[64] = "";
+	int rc = pg_begin(r->db);
+	if (rc == 0)
+		rc = accept_tx(r->db, r->params[0], who.staff_id, &a, owner, sizeof(owner));
+	if (rc == ACCEPT_OK && pg_commit(r->db) != 0)
+		rc = -1;
+	if (rc != ACCEPT_OK)
+		pg_rollback(r->db);
+	accept_reply(r, rc, r->params[0], owner);
+}
+
+/* --- GET /v1/offers/mine --- */
+
+#define MINE_SQL                                                                              \
+	"SELECT a.complaint_no, o.round, a.state, c.category, c.subcategory, c.urgency, "     \
+	"c.priority, to_char(o.offered_at AT TIME ZONE 'UTC', "                               \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(a.expires_at AT TIME ZONE 'UTC', "        \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM offers o JOIN assignments a USING "           \
+	"(complaint_id) LEFT JOIN classifications c USING (complaint_id) WHERE o.staff_id = $1 " \
+	"AND a.state <> 'accepted' ORDER BY c.priority NULLS LAST, o.offered_at LIMIT 200"
+
+static json_t *mine_row(PGresult *res, int i)
+{
+	json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:s}", "complaint_no",
+			      PQgetvalue(res, i, 0), "round", atoi(PQgetvalue(res, i, 1)), "state",
+			      PQgetvalue(res, i, 2), "category", PQgetvalue(res, i, 3), "subcategory",
+			      PQgetvalue(res, i, 4), "urgency", PQgetvalue(res, i, 5), "priority",
+			      atoi(PQgetvalue(res, i, 6)), "offered_at", PQgetvalue(res, i, 7));
+	json_object_set_new(j, "expires_at",
+			    PQgetisnull(res, i, 8) ? json_null() : json_string(PQgetvalue(res, i, 8)));
+	return j;
+}
+
+void offers_mine(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_AGENT, &who) != 0)
+		return;
+	const char *p[] = {who.staff_id};
+	PGresult *res = pg_query(r->db, MINE_SQL, 1, p);
+	if (!res) {
+		http_reply_error(r, 503, "unavailable", "the offers could not be read; retry");
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(arr, mine_row(res, i));
+	PQclear(res);
+	http_reply_json(r, 200, json_pack("{s:s, s:o}", "staff_id", who.staff_id, "offers", arr));
+}

@@ -1,0 +1,125 @@
+/* The staff registry: who can take complaints, at which outlet, where they are and whether
+ * they are available. GET /v1/staff-registry[?outlet_id=] (supervisor, admin) and
+ * PUT /v1/staff-registry/{staff_id} (admin) to add or change one member. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "classification.h"
+#include "pg.h"
+
+static json_t *coord(PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? json_null() : json_real(atof(PQgetvalue(res, i, col)));
+}
+
+void registry_get(struct http_req *r, void *arg)
+{
+	if (auth_require(r, AUTH_SUPERVISOR, NULL) != 0)
+		return;
+	char *outlet = http_req_query(r, "outlet_id");
+	const char *p[] = {outlet};
+	PGresult *res = pg_query(r->db,
+				 "SELECT staff_id, outlet_id, role, lat, lon, available FROM staff "
+				 "WHERE $1::text IS NULL OR outlet_id = $1 ORDER BY outlet_id, staff_id",
+				 1, p);
+	free(outlet);
+	if (!res) {
+		http_reply_error(r, 503, "unavailable", "the registry could not be read; retry");
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "staff_id", PQgetvalue(res, i, 0),
+				   "outlet_id", PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2),
+				   "lat", coord(res, i, 3), "lon", coord(res, i, 4), "available",
+				   PQgetvalue(res, i, 5)[0] == 't'));
+	PQclear(res);
+	http_reply_json(r, 200, json_pack("{s:o}", "staff", arr));
+}
+
+static void bad(json_t *errors, const char *field, const char *problem)
+{
+	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "problem", problem));
+}
+
+static bool staff_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 60)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Latitude/longitude: both or neither; in range. Writes text for SQL or NULL. */
+static void parse_coords(const json_t *body, char *lat, char *lon, size_t cap, bool *has,
+			 json_t *errors)
+{
+	const json_t *a = json_object_get(body, "lat"), *o = json_object_get(body, "lon");
+	*has = false;
+	if ((!a || json_is_null(a)) && (!o || json_is_null(o)))
+		return;
+	if (!json_is_number(a) || !json_is_number(o) || fabs(json_number_value(a)) > 90 ||
+	    fabs(json_number_value(o)) > 180) {
+		bad(errors, "lat/lon", "must both be numbers: latitude -90..90, longitude -180..180");
+		return;
+	}
+	snprintf(lat, cap, "%.7f", json_number_value(a));
+	snprintf(lon, cap, "%.7f", json_number_value(o));
+	*has = true;
+}
+
+void registry_put(struct http_req *r, void *arg)
+{
+	static const char *const roles[] = {"agent", "courier", "outlet_manager"};
+	if (auth_require(r, AUTH_ADMIN, NULL) != 0)
+		return;
+	json_t *body = http_req_json(r);
+	if (!body)
+		return;
+	json_t *errors = json_array();
+	const char *id = r->params[0];
+	const json_t *outlet = json_object_get(body, "outlet_id"), *role = json_object_get(body, "role"),
+		     *avail = json_object_get(body, "available");
+	char lat[32], lon[32];
+	bool has;
+	if (!staff_id_valid(id))
+		bad(errors, "staff_id", "must be 1 to 60 printable ASCII characters");
+	if (!json_is_string(outlet) || !staff_id_valid(json_string_value(outlet)))
+		bad(errors, "outlet_id", "is required (1 to 60 printable ASCII characters)");
+	int k = 0;
+	while (k < 3 && !(json_is_string(role) && strcmp(json_string_value(role), roles[k]) == 0))
+		k++;
+	if (k == 3)
+		bad(errors, "role", "must be agent, courier or outlet_manager");
+	if (avail && !json_is_boolean(avail))
+		bad(errors, "available", "must be true or false");
+	parse_coords(body, lat, lon, sizeof(lat), &has, errors);
+	if (json_array_size(errors) > 0) {
+		http_reply_fields(r, 422, "validation_failed", errors);
+		errors = NULL;
+		goto out;
+	}
+	const char *p[] = {id, json_string_value(outlet), roles[k], has ? lat : NULL,
+			   has ? lon : NULL, !avail || json_is_true(avail) ? "true" : "false"};
+	if (pg_exec(r->db,
+		    "INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available) VALUES "
+		    "($1, $2, $3, $4::float8, $5::float8, $6::boolean) ON CONFLICT (staff_id) DO "
+		    "UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, lon = $5::float8, "
+		    "available = $6::boolean, updated_at = now()",
+		    6, p) != 0)
+		http_reply_error(r, 503, "unavailable", "the staff member could not be stored; retry");
+	else
+		http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b}", "staff_id", id, "outlet_id",
+						  json_string_value(outlet), "role", roles[k],
+						  "available", !avail || json_is_true(avail)));
+out:
+	json_decref(errors);
+	json_decref(body);
+}
