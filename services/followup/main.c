@@ -1,6 +1,71 @@
-/* cp-followup: notifications to the customer, surveys, closure. */
+/* cp-followup: notifications to the customer, surveys, closure, quality figures. */
 #include "followup.h"
 #include "svc.h"
+
+static const struct cfg_entry followup_table[] = {
+    {"CUSTOMER_LINK_SECRET", CFG_SECRET, "dev-only-link-secret", 0, 0,
+     "HMAC key of the token in the customer's case link (the same as intake's)",
+     &followup_cfg.link_secret},
+    {"PUBLIC_BASE_URL", CFG_STR, "http://127.0.0.1:8080", 0, 0,
+     "base URL of the front door, used in the survey link", &followup_cfg.public_base_url},
+    {"WEBHOOK_URL", CFG_STR, "", 0, 0,
+     "delivery webhook (http://host:port/path; SMS and e-mail gateways plug in here); empty: "
+     "the file adapter",
+     &followup_cfg.webhook_url},
+    {"WEBHOOK_SECRET", CFG_SECRET, "dev-only-webhook-secret", 0, 0,
+     "HMAC-SHA256 key signing each webhook body (header X-CP-Signature: sha256=<hex>)",
+     &followup_cfg.webhook_secret},
+    {"WEBHOOK_TIMEOUT_MS", CFG_INT, "3000", 100, 60000,
+     "connect, send and receive timeout of one webhook call", &followup_cfg.webhook_timeout_ms},
+    {"NOTIFY_FILE", CFG_STR, "", 0, 0,
+     "file adapter: append one JSON line per notification here; empty: log it",
+     &followup_cfg.notify_file},
+    {"NOTIFY_MAX_ATTEMPTS", CFG_INT, "8", 1, 100,
+     "delivery attempts before a notification is recorded as failed",
+     &followup_cfg.max_attempts},
+    {"NOTIFY_BACKOFF_MS", CFG_INT, "1000", 10, 3600000,
+     "delay after the first failed attempt; doubled after each further one",
+     &followup_cfg.backoff_ms},
+    {"NOTIFY_BACKOFF_MAX_MS", CFG_INT, "600000", 10, 86400000, "the longest retry delay",
+     &followup_cfg.backoff_max_ms},
+    {"DELIVERY_INTERVAL_MS", CFG_INT, "200", 10, 60000,
+     "how often the delivery task looks for due notifications",
+     &followup_cfg.delivery_interval_ms},
+    {"QUIET_HOURS_START_MIN", CFG_INT, "0", 0, 1439,
+     "start of the quiet hours, minutes after local midnight (equal to the end: none)",
+     &followup_cfg.quiet_start_min},
+    {"QUIET_HOURS_END_MIN", CFG_INT, "0", 0, 1439,
+     "end of the quiet hours, minutes after local midnight; messages wait until then (the "
+     "first response is exempt)",
+     &followup_cfg.quiet_end_min},
+    {"QUIET_HOURS_UTC_OFFSET_MIN", CFG_INT, "480", -720, 840,
+     "the customers' local time zone as minutes east of UTC (480: China)",
+     &followup_cfg.quiet_utc_offset_min},
+    {"SURVEY_TIMEOUT_S", CFG_INT, "259200", 1, 31536000,
+     "a resolved case without a survey answer this long is closed without feedback",
+     &followup_cfg.survey_timeout_s},
+    {"CLOSE_INTERVAL_MS", CFG_INT, "1000", 10, 3600000,
+     "how often unanswered surveys are looked for", &followup_cfg.close_interval_ms},
+    {"STATS_INTERVAL_MS", CFG_INT, "30000", 100, 3600000,
+     "how often the quality gauges are refreshed", &followup_cfg.stats_interval_ms},
+    {"STATS_WINDOW_DAYS", CFG_INT, "30", 1, 3650, "the period the quality gauges cover",
+     &followup_cfg.stats_window_days},
+};
+
+static const struct http_route followup_routes[] = {
+    {"POST", "/v1/complaints/{}/survey", fu_post_survey, true},
+    {"POST", "/v1/complaints/{}/messages", fu_post_message, true},
+    {"POST", "/v1/complaints/{}/await-customer", fu_post_await, true},
+    {"GET", "/v1/templates", fu_get_templates, true},
+    {"PUT", "/v1/templates", fu_put_template, true},
+    {"GET", "/v1/stats", fu_get_stats, true},
+};
+
+static const struct svc_task followup_tasks[] = {
+    {"delivery", fu_deliver_task, &followup_cfg.delivery_interval_ms},
+    {"close", fu_close_task, &followup_cfg.close_interval_ms},
+    {"stats", fu_stats_task, &followup_cfg.stats_interval_ms},
+};
 
 int main(int argc, char **argv)
 {
@@ -8,8 +73,14 @@ int main(int argc, char **argv)
 	    .name = "followup",
 	    .summary = "keeps the customer informed at every step until they confirm",
 	    .default_port = 8085,
+	    .cfg = followup_table,
+	    .ncfg = sizeof(followup_table) / sizeof(followup_table[0]),
 	    .handlers = followup_handlers,
 	    .nhandlers = followup_nhandlers,
+	    .routes = followup_routes,
+	    .nroutes = sizeof(followup_routes) / sizeof(followup_routes[0]),
+	    .tasks = followup_tasks,
+	    .ntasks = sizeof(followup_tasks) / sizeof(followup_tasks[0]),
 	};
 	return svc_main(argc, argv, &def);
 }

@@ -1,0 +1,207 @@
+/* The case projection, its history, the notification outbox and closure. Every function runs
+ * inside the caller's transaction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "followup.h"
+#include "followup.pb-c.h"
+#include "log.h"
+#include "outbox.h"
+#include "pg.h"
+#include "topics.h"
+#include "tstamp.h"
+
+struct followup_config followup_cfg;
+
+int fu_case_ensure(PGconn *c, const char *id, const char *no)
+{
+	const char *p[] = {id, no};
+	return pg_exec(c,
+		       "INSERT INTO cases (complaint_id, complaint_no) VALUES ($1, $2) ON CONFLICT "
+		       "(complaint_id) DO NOTHING",
+		       2, p);
+}
+
+int fu_history(PGconn *c, const char *id, const char *ce_type, const char *detail_json)
+{
+	const char *p[] = {id, ce_type, detail_json ? detail_json : "{}"};
+	return pg_exec(c,
+		       "INSERT INTO case_events (complaint_id, ce_type, detail) VALUES ($1, $2, "
+		       "$3::jsonb)",
+		       3, p);
+}
+
+char *fu_survey_url(const char *no)
+{
+	char token[33], *url = NULL;
+	if (auth_customer_token(followup_cfg.link_secret, no, token) != 0)
+		return NULL;
+	if (asprintf(&url, "%s/v1/complaints/%s/survey?token=%s", followup_cfg.public_base_url, no,
+		     token) < 0)
+		return NULL;
+	return url;
+}
+
+/* The template body of step in language, falling back to zh-CN. Caller frees. */
+static char *template_body(PGconn *c, const char *step, const char *language)
+{
+	const char *p[] = {step, language};
+	PGresult *r = pg_query(c,
+			       "SELECT body FROM templates WHERE step = $1 AND language IN ($2, "
+			       "'zh-CN') ORDER BY language = $2 DESC LIMIT 1",
+			       2, p);
+	if (!r)
+		return NULL;
+	char *body = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "{complaint_no}: {text}");
+	PQclear(r);
+	return body;
+}
+
+struct fu_case_row {
+	char no[40];
+	char customer_ref[40];
+	char language[8];
+	int reopen_count;
+};
+
+static int case_row(PGconn *c, const char *id, struct fu_case_row *k)
+{
+	const char *p[] = {id};
+	PGresult *r = pg_query(c,
+			       "SELECT complaint_no, customer_ref, language, reopen_count FROM cases "
+			       "WHERE complaint_id = $1",
+			       1, p);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) == 1;
+	if (found) {
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 0));
+		snprintf(k->customer_ref, sizeof(k->customer_ref), "%s", PQgetvalue(r, 0, 1));
+		snprintf(k->language, sizeof(k->language), "%s", PQgetvalue(r, 0, 2));
+		k->reopen_count = atoi(PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	return found ? 0 : -1;
+}
+
+static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const char *recipient,
+		 const char *step, int round, const char *body, int64_t release_ms)
+{
+	char rnd[16], at[TSTAMP_LEN];
+	snprintf(rnd, sizeof(rnd), "%d", round);
+	tstamp_format(release_ms, at);
+	const char *p[] = {id, k->no, k->customer_ref, recipient, step, rnd, k->language, body, at};
+	return pg_exec(c,
+		       "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
+		       "recipient, step, round, language, body, next_attempt_at) VALUES ($1, $2, $3, "
+		       "$4, $5, $6, $7, $8, $9::timestamptz) ON CONFLICT (complaint_id, step, round) "
+		       "DO NOTHING",
+		       9, p);
+}
+
+int fu_notify(PGconn *c, const char *id, const char *step, int round,
+	      const struct fu_vars *vars, bool exempt)
+{
+	struct fu_case_row k;
+	struct fu_vars v = *vars;
+	char body[2048];
+	if (case_row(c, id, &k) != 0)
+		return -1;
+	char *tmpl = template_body(c, step, k.language);
+	char *appeal = template_body(c, "appeal", k.language);
+	int rc = -1;
+	if (!tmpl || !appeal)
+		goto out;
+	v.complaint_no = k.no;
+	if (!v.appeal)
+		v.appeal = appeal;
+	fu_render(tmpl, &v, body, sizeof(body));
+	int64_t now = tstamp_now_ms();
+	int64_t release = exempt ? now
+				 : fu_quiet_release(now, (int)followup_cfg.quiet_start_min,
+						    (int)followup_cfg.quiet_end_min,
+						    (int)followup_cfg.quiet_utc_offset_min);
+	rc = queue(c, id, &k, "customer", step, round < 0 ? k.reopen_count : round, body, release);
+out:
+	free(tmpl);
+	free(appeal);
+	return rc;
+}
+
+int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char *step,
+		    int round)
+{
+	struct fu_case_row k;
+	struct fu_vars v = {0};
+	char body[1024], recipient[80];
+	if (case_row(c, id, &k) != 0)
+		return -1;
+	char *tmpl = template_body(c, step, "en");
+	if (!tmpl)
+		return -1;
+	v.complaint_no = k.no;
+	fu_render(tmpl, &v, body, sizeof(body));
+	free(tmpl);
+	snprintf(recipient, sizeof(recipient), "staff:%s", staff_id[0] ? staff_id : "unassigned");
+	snprintf(k.language, sizeof(k.language), "en");
+	return queue(c, id, &k, recipient, step, round, body, tstamp_now_ms());
+}
+
+int fu_announce(PGconn *c, const char *ce_type, void *event)
+{
+	Cp__FollowupEvent *ev = event;
+	char now[TSTAMP_LEN];
+	tstamp_format(tstamp_now_ms(), now);
+	if (!ev->at || !ev->at[0])
+		ev->at = now;
+	return outbox_add(c, TOPIC_FOLLOWUP, ev->complaint_id, ce_type, &ev->base, NULL);
+}
+
+static int archive(PGconn *c, const char *id)
+{
+	const char *p[] = {id};
+	return pg_exec(c,
+		       "INSERT INTO archives (complaint_id, complaint_no, closed_at, close_reason, "
+		       "timeline) SELECT k.complaint_id, k.complaint_no, k.closed_at, k.close_reason, "
+		       "coalesce((SELECT jsonb_agg(jsonb_build_object('type', e.ce_type, 'at', e.at, "
+		       "'detail', e.detail) ORDER BY e.id) FROM case_events e WHERE e.complaint_id = "
+		       "k.complaint_id), '[]') FROM cases k WHERE k.complaint_id = $1 ON CONFLICT "
+		       "(complaint_id) DO UPDATE SET closed_at = EXCLUDED.closed_at, close_reason = "
+		       "EXCLUDED.close_reason, timeline = EXCLUDED.timeline, archived_at = now()",
+		       1, p);
+}
+
+int fu_close(PGconn *c, const char *id, const char *reason)
+{
+	const char *p[] = {id, reason};
+	PGresult *r = pg_query(c,
+			       "UPDATE cases SET status = 'closed', closed_at = now(), close_reason = "
+			       "$2, survey_due_at = NULL, updated_at = now() WHERE complaint_id = $1 AND "
+			       "status <> 'closed' RETURNING complaint_no, language",
+			       2, p);
+	if (!r)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return 1;
+	}
+	char no[40], detail[96];
+	snprintf(no, sizeof(no), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
+	struct fu_vars v = {0};
+	ev.complaint_id = (char *)id;
+	ev.complaint_no = no;
+	ev.step = "closed";
+	ev.close_reason = (char *)reason;
+	snprintf(detail, sizeof(detail), "{\"close_reason\":\"%s\"}", reason);
+	log_msg(LOG_INFO, "case_closed", LOG_KV({"complaint_no", no}, {"close_reason", reason}),
+		"case closed");
+	if (fu_history(c, id, "cp.complaint.closed", detail) != 0 ||
+	    fu_announce(c, "cp.complaint.closed", &ev) != 0 ||
+	    fu_notify(c, id, "closed", -1, &v, false) != 0)
+		return -1;
+	return archive(c, id);
+}

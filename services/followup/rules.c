@@ -1,0 +1,174 @@
+/* Pure rules of the follow-up service (see followup.h): templates, quiet hours, survey
+ * outcome, retry backoff, redaction, URLs. No I/O. */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "followup.h"
+
+static const char *var_value(const struct fu_vars *v, const char *name, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+	    {"complaint_no", offsetof(struct fu_vars, complaint_no)},
+	    {"owner", offsetof(struct fu_vars, owner)},
+	    {"plan", offsetof(struct fu_vars, plan)},
+	    {"survey_url", offsetof(struct fu_vars, survey_url)},
+	    {"appeal", offsetof(struct fu_vars, appeal)},
+	    {"text", offsetof(struct fu_vars, text)},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i].name) == len && memcmp(names[i].name, name, len) == 0) {
+			const char *s = *(const char *const *)((const char *)v + names[i].off);
+			return s ? s : "";
+		}
+	}
+	return NULL;
+}
+
+static size_t put(char *out, size_t len, size_t cap, const char *s, size_t n)
+{
+	if (len + 1 >= cap)
+		return len;
+	if (n > cap - 1 - len)
+		n = cap - 1 - len;
+	memcpy(out + len, s, n);
+	return len + n;
+}
+
+size_t fu_render(const char *tmpl, const struct fu_vars *v, char *out, size_t cap)
+{
+	size_t len = 0;
+	if (cap == 0)
+		return 0;
+	for (const char *p = tmpl; *p;) {
+		const char *close = *p == '{' ? strchr(p, '}') : NULL;
+		const char *val = close ? var_value(v, p + 1, (size_t)(close - p - 1)) : NULL;
+		if (val) {
+			len = put(out, len, cap, val, strlen(val));
+			p = close + 1;
+		} else {
+			len = put(out, len, cap, p, 1);
+			p++;
+		}
+	}
+	out[len] = '\0';
+	return len;
+}
+
+int64_t fu_quiet_release(int64_t now_ms, int start_min, int end_min, int offset_min)
+{
+	if (start_min == end_min)
+		return now_ms;
+	const int64_t day = 24 * 60, ms_min = 60000;
+	int64_t local_min = ((now_ms / ms_min + offset_min) % day + day) % day;
+	bool quiet = start_min < end_min ? local_min >= start_min && local_min < end_min
+					 : local_min >= start_min || local_min < end_min;
+	if (!quiet)
+		return now_ms;
+	int64_t wait = ((end_min - local_min) % day + day) % day;
+	/* the start of the current minute plus the minutes to wait */
+	return (now_ms / ms_min) * ms_min + wait * ms_min;
+}
+
+bool fu_dissatisfied(int score, bool solved)
+{
+	return score <= 2 || !solved;
+}
+
+int64_t fu_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms)
+{
+	int64_t d = base_ms > 0 ? base_ms : 1;
+	for (int i = 1; i < attempts && d < max_ms; i++)
+		d *= 2;
+	return d < max_ms ? d : max_ms;
+}
+
+void fu_redact_digits(const char *text, char *out, size_t cap)
+{
+	size_t len = 0;
+	if (cap == 0)
+		return;
+	for (const char *p = text; *p;) {
+		size_t run = 0;
+		while (isdigit((unsigned char)p[run]))
+			run++;
+		if (run >= 7) {
+			len = put(out, len, cap, "***", 3);
+			p += run;
+		} else if (run > 0) {
+			len = put(out, len, cap, p, run);
+			p += run;
+		} else {
+			len = put(out, len, cap, p++, 1);
+		}
+	}
+	out[len] = '\0';
+}
+
+int fu_parse_url(const char *url, char *host, size_t hostcap, char *port, size_t portcap,
+		 char *path, size_t pathcap)
+{
+	if (strncmp(url, "http://", 7) != 0)
+		return -1;
+	const char *h = url + 7, *slash = strchr(h, '/');
+	size_t hlen = slash ? (size_t)(slash - h) : strlen(h);
+	const char *colon = memchr(h, ':', hlen);
+	size_t namelen = colon ? (size_t)(colon - h) : hlen;
+	if (namelen == 0 || namelen >= hostcap)
+		return -1;
+	snprintf(host, hostcap, "%.*s", (int)namelen, h);
+	if (colon) {
+		size_t plen = hlen - namelen - 1;
+		if (plen == 0 || plen >= portcap || strspn(colon + 1, "0123456789") < plen)
+			return -1;
+		snprintf(port, portcap, "%.*s", (int)plen, colon + 1);
+	} else {
+		snprintf(port, portcap, "80");
+	}
+	snprintf(path, pathcap, "%s", slash ? slash : "/");
+	return 0;
+}
+
+static const char *kind_name(const char *kind, bool zh)
+{
+	static const char *const names[][3] = {
+	    {"locate_deliver", "locate and deliver the parcel", "查找并派送包裹"},
+	    {"reship", "reship", "重新寄送"},
+	    {"compensation", "compensation", "赔偿"},
+	    {"freight_refund", "freight refund", "退还运费"},
+	    {"freight_waiver", "freight waived", "免收运费"},
+	    {"coupon", "coupon", "优惠券"},
+	    {"apology", "apology", "致歉"},
+	    {"service_promise", "service improvement", "服务改进承诺"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(kind, names[i][0]) == 0)
+			return names[i][zh ? 2 : 1];
+	return kind;
+}
+
+void fu_plan_text(const char *remedies_json, const char *language, char *out, size_t cap)
+{
+	bool zh = strcmp(language, "en") != 0;
+	json_t *arr = json_loads(remedies_json, 0, NULL), *v;
+	size_t i, len = 0;
+	out[0] = '\0';
+	json_array_foreach(arr, i, v)
+	{
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		json_int_t fen = json_integer_value(json_object_get(v, "amount_fen"));
+		char item[128];
+		int n = snprintf(item, sizeof(item), "%s%s", i ? (zh ? "、" : ", ") : "",
+				 kind_name(kind ? kind : "", zh));
+		if (fen > 0)
+			snprintf(item + n, sizeof(item) - (size_t)n, " %lld.%02lld %s",
+				 (long long)(fen / 100), (long long)(fen % 100), zh ? "元" : "CNY");
+		len = put(out, len, cap, item, strlen(item));
+		out[len] = '\0';
+	}
+	json_decref(arr);
+}

@@ -1,0 +1,168 @@
+/* Quality figures from follow-up's own projection, and the periodic tasks that close cases
+ * without feedback and refresh the Prometheus gauges.
+ *
+ * Definitions (all over complaints received in [from, to), optionally one outlet, category
+ * or owning agent):
+ *   first_response      seconds from received to the first response: median, p90, and the
+ *                       share of received complaints answered within 180 s
+ *   whole_cycle         seconds from received to closed (closed cases)
+ *   sla_compliance      per clock, 1 - (cases with a breach of that clock) / received
+ *   repeat_rate         cases that are repeats or got repeat complaints / received
+ *   resolution_rate     cases whose plan was executed / received
+ *   first_contact_resolution  closed satisfied, never reopened, no repeat / closed
+ *   csat                survey answers: count, share scoring 4-5, average score
+ *   compensation_paid_fen     sum of the executed plans' totals
+ *   top_causes          the five most frequent responsible parties */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "followup.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "tstamp.h"
+
+#define RATIO(cond, over)                                                               \
+	"(SELECT CASE WHEN count(*) FILTER (WHERE " over ") = 0 THEN NULL ELSE "           \
+	"round(count(*) FILTER (WHERE " cond ")::numeric / count(*) FILTER (WHERE " over \
+	"), 4) END FROM c)"
+
+static const char stats_sql[] =
+    "WITH c AS (SELECT * FROM cases WHERE received_at >= $1::timestamptz AND received_at < "
+    "$2::timestamptz AND ($3 = '' OR outlet_id = $3) AND ($4 = '' OR category = $4) AND ($5 = "
+    "'' OR owner_staff_id = $5)), "
+    "fr AS (SELECT extract(epoch FROM first_response_at - received_at)::float8 s FROM c WHERE "
+    "first_response_at IS NOT NULL), "
+    "cy AS (SELECT extract(epoch FROM closed_at - received_at)::float8 s FROM c WHERE closed_at "
+    "IS NOT NULL), "
+    "sv AS (SELECT s.score FROM surveys s JOIN c USING (complaint_id)), "
+    "br AS (SELECT e.clock, count(DISTINCT e.complaint_id) n FROM sla_events e JOIN c USING "
+    "(complaint_id) WHERE e.kind = 'breach' GROUP BY e.clock), "
+    "causes AS (SELECT responsible_party p, count(*) n FROM c WHERE responsible_party NOT IN "
+    "('', 'unknown') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) "
+    "SELECT json_build_object("
+    "'from', $1::timestamptz, 'to', $2::timestamptz, "
+    "'filters', json_build_object('outlet', $3, 'category', $4, 'agent', $5), "
+    "'received', (SELECT count(*) FROM c), "
+    "'first_response', json_build_object('count', (SELECT count(*) FROM fr), 'median_s', "
+    "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM fr), 'p90_s', (SELECT "
+    "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM fr), 'within_3min_share', " RATIO(
+	"first_response_at - received_at <= interval '3 minutes'", "true") "), "
+    "'whole_cycle', json_build_object('count', (SELECT count(*) FROM cy), 'median_s', (SELECT "
+    "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM cy), 'p90_s', (SELECT "
+    "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM cy)), "
+    "'sla_compliance', (SELECT json_object_agg(k, CASE WHEN (SELECT count(*) FROM c) = 0 THEN "
+    "NULL ELSE round(1 - coalesce((SELECT n FROM br WHERE br.clock = k), 0)::numeric / (SELECT "
+    "count(*) FROM c), 4) END) FROM unnest(ARRAY['first_response', 'verification', "
+    "'resolution', 'regulatory']) k), "
+    "'sla_breaches', (SELECT coalesce(json_object_agg(clock, n), '{}') FROM br), "
+    "'repeat_rate', " RATIO("is_repeat OR repeat_count > 0", "true") ", "
+    "'resolution_rate', " RATIO("executed_at IS NOT NULL", "true") ", "
+    "'first_contact_resolution', " RATIO(
+	"close_reason = 'satisfied' AND reopen_count = 0 AND repeat_count = 0 AND NOT is_repeat",
+	"closed_at IS NOT NULL") ", "
+    "'csat', json_build_object('answered', (SELECT count(*) FROM sv), 'satisfied_share', (SELECT "
+    "CASE WHEN count(*) = 0 THEN NULL ELSE round(count(*) FILTER (WHERE score >= 4)::numeric / "
+    "count(*), 4) END FROM sv), 'average_score', (SELECT round(avg(score), 2) FROM sv)), "
+    "'compensation_paid_fen', (SELECT coalesce(sum(compensation_fen), 0) FROM c WHERE "
+    "executed_at IS NOT NULL), "
+    "'closed', (SELECT count(*) FROM c WHERE closed_at IS NOT NULL), "
+    "'top_causes', (SELECT coalesce(json_agg(json_build_object('party', p, 'count', n) ORDER BY "
+    "n DESC, p), '[]') FROM causes))::text";
+
+char *fu_stats_json(PGconn *c, const char *from, const char *to, const char *outlet,
+		    const char *category, const char *agent)
+{
+	const char *p[] = {from, to, outlet, category, agent};
+	PGresult *r = pg_query(c, stats_sql, 5, p);
+	if (!r)
+		return NULL;
+	char *out = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+	PQclear(r);
+	return out;
+}
+
+int fu_close_task(PGconn *c, void *arg)
+{
+	if (pg_begin(c) != 0)
+		return -1;
+	PGresult *r = pg_query(c,
+			       "SELECT complaint_id FROM cases WHERE status = 'resolved' AND "
+			       "survey_due_at <= now() ORDER BY survey_due_at LIMIT 20 FOR UPDATE SKIP "
+			       "LOCKED",
+			       0, NULL);
+	if (!r) {
+		pg_rollback(c);
+		return -1;
+	}
+	int n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
+		if (fu_close(c, PQgetvalue(r, i, 0), "closed_without_feedback") < 0) {
+			PQclear(r);
+			pg_rollback(c);
+			return -1;
+		}
+	}
+	PQclear(r);
+	if (pg_commit(c) != 0)
+		return -1;
+	return n;
+}
+
+static void gauge(const char *name, const char *help, const char *labels, json_t *v)
+{
+	if (json_is_number(v))
+		metrics_set(metrics_gauge(name, help, labels), json_number_value(v));
+}
+
+static void set_gauges(json_t *s)
+{
+	json_t *fr = json_object_get(s, "first_response"), *cy = json_object_get(s, "whole_cycle");
+	json_t *sla = json_object_get(s, "sla_compliance"), *v;
+	const char *clock;
+	gauge("cp_quality_received", "Complaints received in the window.", NULL,
+	      json_object_get(s, "received"));
+	gauge("cp_quality_first_response_seconds", "First-response time.", "quantile=\"0.5\"",
+	      json_object_get(fr, "median_s"));
+	gauge("cp_quality_first_response_seconds", "First-response time.", "quantile=\"0.9\"",
+	      json_object_get(fr, "p90_s"));
+	gauge("cp_quality_first_response_within_3min_ratio", "Share answered within 3 minutes.",
+	      NULL, json_object_get(fr, "within_3min_share"));
+	gauge("cp_quality_cycle_seconds", "Whole-cycle time.", "quantile=\"0.5\"",
+	      json_object_get(cy, "median_s"));
+	json_object_foreach(sla, clock, v)
+	{
+		char labels[64];
+		snprintf(labels, sizeof(labels), "clock=\"%s\"", clock);
+		gauge("cp_quality_sla_compliance_ratio", "SLA compliance per clock.", labels, v);
+	}
+	gauge("cp_quality_repeat_ratio", "Repeat-complaint rate.", NULL,
+	      json_object_get(s, "repeat_rate"));
+	gauge("cp_quality_resolution_ratio", "Resolution rate.", NULL,
+	      json_object_get(s, "resolution_rate"));
+	gauge("cp_quality_first_contact_resolution_ratio", "First-contact resolution.", NULL,
+	      json_object_get(s, "first_contact_resolution"));
+	gauge("cp_quality_csat_ratio", "Share of satisfied survey answers.", NULL,
+	      json_object_get(json_object_get(s, "csat"), "satisfied_share"));
+	gauge("cp_quality_compensation_paid_fen", "Compensation paid (fen).", NULL,
+	      json_object_get(s, "compensation_paid_fen"));
+}
+
+int fu_stats_task(PGconn *c, void *arg)
+{
+	char from[TSTAMP_LEN], to[TSTAMP_LEN];
+	int64_t now = tstamp_now_ms();
+	tstamp_format(now - followup_cfg.stats_window_days * 86400000LL, from);
+	tstamp_format(now + 1000, to);
+	char *text = fu_stats_json(c, from, to, "", "", "");
+	if (!text)
+		return -1;
+	json_t *s = json_loads(text, 0, NULL);
+	free(text);
+	if (s)
+		set_gauges(s);
+	json_decref(s);
+	return 0;
+}
