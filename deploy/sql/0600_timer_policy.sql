@@ -9,6 +9,7 @@ CREATE TABLE cases (
   complaint_id     uuid PRIMARY KEY,
   complaint_no     text NOT NULL DEFAULT '',
   received_at      timestamptz,                      -- NULL until cp.complaint.received
+  classified_at    timestamptz,                      -- clocks start here while received_at is unknown
   classified       boolean NOT NULL DEFAULT false,   -- the policy below came with cp.complaint.classified
   sla_policy       text,
   first_response_s integer NOT NULL DEFAULT 0,

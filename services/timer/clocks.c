@@ -17,8 +17,8 @@ struct timer_config timer_cfg;
 
 struct case_row {
 	char no[64];
-	int64_t received_ms;
-	bool has_received;
+	int64_t start_ms; /* received_at, or classified_at while the receipt is unknown */
+	bool has_start;
 	struct sla_policy policy;
 	char pausable[256]; /* comma-separated */
 };
@@ -54,7 +54,8 @@ static int case_load(PGconn *pg, const char *id, struct case_row *k, bool *found
 {
 	const char *p[] = {id};
 	PGresult *r = pg_query(pg,
-			       "SELECT complaint_no, " MS("received_at") ", classified, "
+			       "SELECT complaint_no, " MS("coalesce(received_at, classified_at)") ", "
+			       "classified, "
 			       "first_response_s, verification_s, resolution_s, regulatory_s, "
 			       "array_to_string(pausable_clocks, ',') FROM cases WHERE "
 			       "complaint_id = $1::uuid FOR UPDATE",
@@ -64,8 +65,8 @@ static int case_load(PGconn *pg, const char *id, struct case_row *k, bool *found
 	*found = PQntuples(r) == 1;
 	if (*found) {
 		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 0));
-		k->has_received = !PQgetisnull(r, 0, 1);
-		k->received_ms = atoll(PQgetvalue(r, 0, 1));
+		k->has_start = !PQgetisnull(r, 0, 1);
+		k->start_ms = atoll(PQgetvalue(r, 0, 1));
 		k->policy.classified = PQgetvalue(r, 0, 2)[0] == 't';
 		for (int i = 0; i < SLA_NCLOCKS; i++)
 			k->policy.duration_s[i] = atoll(PQgetvalue(r, 0, 3 + i));
@@ -107,10 +108,10 @@ static int clocks_load(PGconn *pg, const char *id, struct clock_row rows[SLA_NCL
 static int clock_insert(PGconn *pg, const char *id, const struct case_row *k, int i,
 			int64_t duration_s)
 {
-	struct sla_times t = sla_schedule(k->received_ms, duration_s, 0, (int)timer_cfg.warn_pct);
+	struct sla_times t = sla_schedule(k->start_ms, duration_s, 0, (int)timer_cfg.warn_pct);
 	char dur[24], start[24], due[24], warn[24];
 	snprintf(dur, sizeof(dur), "%lld", (long long)duration_s);
-	ms_text(k->received_ms, start);
+	ms_text(k->start_ms, start);
 	ms_text(t.due_ms, due);
 	ms_text(t.warn_ms, warn);
 	const char *p[] = {id,	  sla_clock_names[i], k->no, dur, start, due, warn,
@@ -125,30 +126,36 @@ static int clock_insert(PGconn *pg, const char *id, const struct case_row *k, in
 		       8, p);
 }
 
-/* An existing clock under a (new) policy: a changed duration reschedules a clock that has
- * not escalated yet; the pausable flag follows the policy. */
+/* An existing clock under a (new) policy or a corrected start (the receipt came after the
+ * classification): a clock that has not escalated yet is rescheduled; the pausable flag
+ * follows the policy. */
 static int clock_update(PGconn *pg, const char *id, const struct case_row *k, int i,
 			const struct clock_row *c, int64_t duration_s)
 {
 	bool pausable = case_pausable(k, sla_clock_names[i]);
-	bool reschedule = c->duration_s != duration_s && c->level == 0 &&
-			  (strcmp(c->state, "running") == 0 || strcmp(c->state, "paused") == 0);
+	bool open = strcmp(c->state, "running") == 0 || strcmp(c->state, "paused") == 0;
+	bool reschedule = (c->duration_s != duration_s || c->started_ms != k->start_ms) &&
+			  c->level == 0 && open;
 	if (!reschedule && pausable == c->pausable)
 		return 0;
+	int64_t start_ms = reschedule ? k->start_ms : c->started_ms;
 	struct sla_times t =
-	    sla_schedule(c->started_ms, duration_s, c->paused_ms, (int)timer_cfg.warn_pct);
-	char dur[24], due[24], warn[24];
-	snprintf(dur, sizeof(dur), "%lld", (long long)duration_s);
+	    sla_schedule(start_ms, duration_s, c->paused_ms, (int)timer_cfg.warn_pct);
+	char dur[24], start[24], due[24], warn[24];
+	snprintf(dur, sizeof(dur), "%lld", (long long)(reschedule ? duration_s : c->duration_s));
+	ms_text(start_ms, start);
 	ms_text(t.due_ms, due);
 	ms_text(t.warn_ms, warn);
-	const char *p[] = {id, sla_clock_names[i], dur, due, warn, pausable ? "t" : "f",
-			   reschedule ? "t" : "f"};
+	const char *p[] = {id, sla_clock_names[i], dur, due, warn, pausable ? "t" : "f", start};
+	if (!reschedule)
+		return pg_exec(pg,
+			       "UPDATE clocks SET pausable = $6::bool WHERE complaint_id = $1::uuid "
+			       "AND clock = $2",
+			       7, p);
 	return pg_exec(pg,
-		       "UPDATE clocks SET pausable = $6::bool, duration_s = CASE WHEN $7::bool "
-		       "THEN $3::int ELSE duration_s END, due_at = CASE WHEN $7::bool THEN " TS(4)
-		       " ELSE due_at END, warn_at = CASE WHEN $7::bool THEN " TS(5) " ELSE warn_at "
-		       "END, warned = CASE WHEN $7::bool THEN false ELSE warned END WHERE "
-		       "complaint_id = $1::uuid AND clock = $2",
+		       "UPDATE clocks SET pausable = $6::bool, duration_s = $3::int, started_at = " TS(
+			   7) ", due_at = " TS(4) ", warn_at = " TS(5) ", warned = false WHERE "
+			      "complaint_id = $1::uuid AND clock = $2",
 		       7, p);
 }
 
@@ -175,7 +182,7 @@ static int sync(PGconn *pg, const char *id)
 	memset(&k, 0, sizeof(k));
 	if (case_load(pg, id, &k, &found) != 0 || clocks_load(pg, id, rows) != 0)
 		return -1;
-	if (!found || !k.has_received)
+	if (!found || !k.has_start)
 		return 0;
 	sla_plan(&k.policy, plan);
 	for (int i = 0; i < SLA_NCLOCKS; i++) {
@@ -221,22 +228,25 @@ static void pausable_text(const struct clocks_policy *p, char *out, size_t len)
 
 int clocks_policy(PGconn *pg, const char *id, const char *no, const struct clocks_policy *pol)
 {
-	char d[SLA_NCLOCKS][24], pausable[256];
+	char d[SLA_NCLOCKS][24], pausable[256], at[24];
+	ms_text(pol->classified_ms, at);
 	for (int i = 0; i < SLA_NCLOCKS; i++)
 		snprintf(d[i], sizeof(d[i]), "%lld", (long long)pol->duration_s[i]);
 	pausable_text(pol, pausable, sizeof(pausable));
-	const char *p[] = {id, no, pol->name, d[0], d[1], d[2], d[3], pausable};
+	const char *p[] = {id, no, pol->name, d[0], d[1], d[2], d[3], pausable, at};
 	if (pg_exec(pg,
 		    "INSERT INTO cases (complaint_id, complaint_no, classified, sla_policy, "
 		    "first_response_s, verification_s, resolution_s, regulatory_s, "
-		    "pausable_clocks) VALUES ($1::uuid, $2, true, $3, $4::int, $5::int, $6::int, "
-		    "$7::int, string_to_array(nullif($8, ''), ',')) ON CONFLICT (complaint_id) DO "
-		    "UPDATE SET classified = true, sla_policy = excluded.sla_policy, "
+		    "pausable_clocks, classified_at) VALUES ($1::uuid, $2, true, $3, $4::int, "
+		    "$5::int, $6::int, $7::int, coalesce(string_to_array(nullif($8, ''), ','), '{}'), " TS(
+		    9) ") "
+		    "ON CONFLICT (complaint_id) DO UPDATE SET classified = true, classified_at = "
+		    "excluded.classified_at, sla_policy = excluded.sla_policy, "
 		    "first_response_s = excluded.first_response_s, verification_s = "
 		    "excluded.verification_s, resolution_s = excluded.resolution_s, regulatory_s = "
-		    "excluded.regulatory_s, pausable_clocks = coalesce(excluded.pausable_clocks, "
-		    "'{}'), updated_at = now()",
-		    8, p) != 0)
+		    "excluded.regulatory_s, pausable_clocks = excluded.pausable_clocks, updated_at = "
+		    "now()",
+		    9, p) != 0)
 		return -1;
 	return sync(pg, id);
 }

@@ -103,6 +103,7 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 	const Cp__ComplaintClassified *c = (const void *)m;
 	struct clocks_policy p = {
 	    .name = c->sla_policy,
+	    .classified_ms = event_ms(c->classified_at, ce),
 	    .duration_s = {c->first_response_s, c->verification_s, c->resolution_s,
 			   c->regulatory_s},
 	    .pausable = c->pausable_clocks,

@@ -29,9 +29,11 @@ extern struct timer_config timer_cfg;
 int clocks_received(PGconn *c, const char *complaint_id, const char *complaint_no,
 		    int64_t received_ms) __attribute__((warn_unused_result));
 
-/* The complaint's policy: durations in sla_clock_names order, the pausable clock names. */
+/* The complaint's policy: durations in sla_clock_names order, the pausable clock names, and
+ * when it was classified (the clocks start there until the receipt is known). */
 struct clocks_policy {
 	const char *name;
+	int64_t classified_ms;
 	int64_t duration_s[4];
 	char **pausable;
 	size_t npausable;

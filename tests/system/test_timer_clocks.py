@@ -1,0 +1,203 @@
+"""Timer: the SLA clocks of a complaint on the real broker and PostgreSQL — warning, breach and
+the escalation ladder, the events that stop each clock, pausing while waiting on the customer
+(never the regulatory clock), events that arrive before their clock exists, and the staff
+endpoint GET /v1/complaints/{id_or_no}/clocks on a complaint that went through the pipeline."""
+
+import time
+
+import requests
+
+from helpers import complaint, post
+from timer_helpers import (SLA_TOPIC, assigned, classify, clocks, evidence_collected,
+                           first_response, followup, new_id, parse_iso, resolution, sla_event,
+                           wait_clocks)
+
+
+def metric(stack, name, labels):
+    text = requests.get(stack.service_url("timer") + "/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith(name + "{") and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_warning_breach_and_the_escalation_ladder(stack):
+    cid, no = new_id()
+    # warnings at 50 % of each level's 2 s, looked for every 100 ms
+    with stack.service_env("timer", TIMER_TICK_MS="100", SLA_WARN_PERCENT="50"), \
+            stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
+        start = time.time()
+        classify(stack, cid, no, durations=(2, 0, 0, 0))
+        # level 0 warns at 1 s and breaches at 2 s; every breach re-arms for 2 s more until
+        # HQ (level 3), where the ladder is exhausted
+        seen = []
+        for _ in range(6):
+            m = reader.poll_until(lambda m: m.key == cid and m.headers["ce_id"] not in
+                                  {s[0] for s in seen}, timeout=15)
+            seen.append((m.headers["ce_id"], m.headers["ce_type"], sla_event(stack, m)))
+        extra = [m for m in reader.collect(timeout=3.5) if m.key == cid]
+        breaches_after = metric(stack, "cp_sla_breaches_total", 'clock="first_response"')
+    kinds = [(ev.kind, ev.escalation_level, ev.escalated_to) for _, _, ev in seen]
+    assert kinds == [("warning", 0, "agent"), ("breach", 1, "outlet_manager"),
+                     ("warning", 1, "outlet_manager"), ("breach", 2, "regional_supervisor"),
+                     ("warning", 2, "regional_supervisor"), ("breach", 3, "hq")], kinds
+    assert extra == [], "an exhausted clock fired again"
+    for _, ce_type, ev in seen:
+        assert ce_type == ("cp.complaint.sla_breached" if ev.kind == "breach"
+                           else "cp.complaint.sla_warning")
+        assert ev.clock == "first_response" and ev.complaint_no == no and ev.duration_s == 2
+    warn0, breach1 = seen[0][2], seen[1][2]
+    due0 = parse_iso(warn0.due_at)
+    assert abs(due0 - (start + 2)) < 1.0, (warn0.due_at, start)
+    assert breach1.due_at == warn0.due_at  # the breach names the deadline it missed
+    assert parse_iso(warn0.fired_at) >= due0 - 1.0 - 0.05  # the warning came at 50 %
+    assert parse_iso(breach1.fired_at) >= due0 - 0.05
+    assert abs(parse_iso(breach1.next_due_at) - parse_iso(breach1.fired_at) - 2) < 0.6
+    assert seen[5][2].next_due_at == ""  # HQ: nothing left to re-arm
+    c = clocks(stack, cid)["first_response"]
+    assert (c["state"], c["level"]) == ("exhausted", 3)
+    assert breaches_after >= 3  # counted by the restarted process: at least this clock's
+
+
+def test_each_stop_event_stops_its_clock(stack):
+    cid, no = new_id()
+    classify(stack, cid, no)
+    wait_clocks(stack, cid, lambda c: len(c) == 4 and all(v["state"] == "running"
+                                                          for v in c.values()))
+    assigned(stack, cid, no, "offered")  # an offer is not an acceptance: nothing stops
+    resolution(stack, cid, no, "cp.complaint.resolution_proposed")  # a proposal stops nothing
+    assigned(stack, cid, no, "accepted")
+    c = wait_clocks(stack, cid, lambda c: c["first_response"]["state"] == "stopped")
+    assert c["first_response"]["stopped_by"] == "cp.complaint.assigned"
+    assert [c[k]["state"] for k in ("verification", "resolution", "regulatory")] == ["running"] * 3
+
+    evidence_collected(stack, cid, no)
+    c = wait_clocks(stack, cid, lambda c: c["verification"]["state"] == "stopped")
+    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
+    assert [c[k]["state"] for k in ("resolution", "regulatory")] == ["running"] * 2
+
+    resolution(stack, cid, no, "cp.complaint.resolution_executed")
+    c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "stopped")
+    assert c["resolution"]["stopped_by"] == "cp.complaint.resolution_executed"
+    assert c["regulatory"]["state"] == "running"
+
+    followup(stack, cid, no, "cp.complaint.closed")
+    c = wait_clocks(stack, cid, lambda c: c["regulatory"]["state"] == "stopped")
+    assert c["regulatory"]["stopped_by"] == "cp.complaint.closed"
+    # the earlier stops keep their cause
+    assert c["first_response"]["stopped_by"] == "cp.complaint.assigned"
+
+    # the automatic first response stops the first-response clock of another complaint
+    cid2, no2 = new_id()
+    classify(stack, cid2, no2)
+    wait_clocks(stack, cid2, lambda c: len(c) == 4)
+    first_response(stack, cid2, no2)
+    c = wait_clocks(stack, cid2, lambda c: c["first_response"]["state"] == "stopped")
+    assert c["first_response"]["stopped_by"] == "cp.complaint.first_response"
+    assert c["verification"]["state"] == "running"
+
+
+def test_reopen_restarts_the_resolution_clock_one_level_up(stack):
+    cid, no = new_id()
+    classify(stack, cid, no, durations=(3600, 3600, 600, 3600))
+    wait_clocks(stack, cid, lambda c: len(c) == 4)
+    resolution(stack, cid, no, "cp.complaint.resolution_executed")
+    followup(stack, cid, no, "cp.complaint.closed")
+    wait_clocks(stack, cid, lambda c: all(v["state"] == "stopped" for v in c.values()))
+    reopened_at = time.time()
+    followup(stack, cid, no, "cp.complaint.reopened", at=reopened_at)
+    c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "running")
+    assert c["resolution"]["level"] == 1
+    assert abs(c["resolution"]["due"] - (reopened_at + 600)) < 0.01
+    assert c["regulatory"]["state"] == "stopped"
+
+
+def test_pause_moves_the_due_time_and_never_pauses_the_regulatory_clock(stack):
+    cid, no = new_id()
+    # the policy names regulatory as pausable too: it must run on regardless
+    classify(stack, cid, no, pausable=("first_response", "resolution", "regulatory"))
+    before = wait_clocks(stack, cid, lambda c: len(c) == 4)
+    assert not before["regulatory"]["pausable"]
+    t0 = time.time()
+    followup(stack, cid, no, "cp.complaint.awaiting_customer", at=t0)
+    c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "paused")
+    assert {k: v["state"] for k, v in c.items()} == {
+        "first_response": "paused", "verification": "running", "resolution": "paused",
+        "regulatory": "running"}
+    # the customer answers 90 s later (by the event's own time stamp)
+    followup(stack, cid, no, "cp.complaint.customer_replied", at=t0 + 90)
+    c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "running")
+    for name in ("first_response", "resolution"):
+        assert abs(c[name]["due"] - (before[name]["due"] + 90)) < 0.01, name
+        assert abs(c[name]["warn"] - (before[name]["warn"] + 90)) < 0.01, name
+        assert c[name]["paused_ms"] == 90000
+    for name in ("verification", "regulatory"):
+        assert abs(c[name]["due"] - before[name]["due"]) < 0.001, name
+        assert c[name]["paused_ms"] == 0
+
+
+def test_a_paused_clock_does_not_breach_until_resumed(stack):
+    cid, no = new_id()
+    with stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
+        followup(stack, cid, no, "cp.complaint.awaiting_customer")  # before the clock exists
+        classify(stack, cid, no, durations=(2, 0, 0, 2), pausable=("first_response",))
+        c = wait_clocks(stack, cid, lambda c: len(c) == 2)
+        assert c["first_response"]["state"] == "paused"  # created paused
+        reader.poll_until(lambda m: m.key == cid and sla_event(stack, m).clock == "regulatory"
+                          and sla_event(stack, m).kind == "breach", timeout=10)
+        assert not [m for m in reader.messages
+                    if m.key == cid and sla_event(stack, m).clock == "first_response"]
+        followup(stack, cid, no, "cp.complaint.customer_replied")
+        m = reader.poll_until(lambda m: m.key == cid and sla_event(stack, m).clock ==
+                              "first_response" and sla_event(stack, m).kind == "breach",
+                              timeout=10)
+    assert sla_event(stack, m).escalation_level == 1
+
+
+def test_stops_that_arrive_before_the_clocks_exist(stack):
+    cid, no = new_id()
+    evidence_collected(stack, cid, no)
+    followup(stack, cid, no, "cp.complaint.closed")
+    classify(stack, cid, no)
+    c = wait_clocks(stack, cid, lambda c: len(c) == 4)
+    assert {k: v["state"] for k, v in c.items()} == {k: "stopped" for k in c}
+    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
+    assert c["regulatory"]["stopped_by"] == "cp.complaint.closed"
+
+
+def test_staff_read_the_clocks_of_a_complaint_from_the_pipeline(stack, http):
+    r = post(http, stack, complaint())
+    assert r.status_code == 201, r.text
+    cid, no = r.json()["complaint_id"], r.json()["complaint_no"]
+    url = f"{stack.base_url}/v1/complaints/{no}/clocks"
+
+    def read():
+        got = http.get(url, headers=stack.auth("agent"))
+        return got.json() if got.status_code == 200 else None
+
+    deadline = time.time() + 30
+    body = None
+    while time.time() < deadline:
+        body = read()
+        if body and len(body["clocks"]) == 4 and body["clocks"][0]["state"] == "stopped":
+            break
+        time.sleep(0.2)
+    assert body and [c["clock"] for c in body["clocks"]] == [
+        "first_response", "verification", "resolution", "regulatory"], body
+    assert body["complaint_id"] == cid and body["complaint_no"] == no
+    fr = body["clocks"][0]
+    assert fr["state"] == "stopped", body
+    assert fr["stopped_by"] in ("cp.complaint.first_response", "cp.complaint.assigned")
+    reg = body["clocks"][3]
+    assert reg["state"] == "running" and reg["escalated_to"] == "agent" and not reg["pausable"]
+    assert parse_iso(reg["due_at"]) > time.time()
+
+    # by complaint_id as well; staff only
+    assert http.get(f"{stack.base_url}/v1/complaints/{cid}/clocks",
+                    headers=stack.auth("supervisor")).json()["complaint_no"] == no
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert http.get(url, headers=stack.auth("integration")).status_code == 403
+    missing = http.get(f"{stack.base_url}/v1/complaints/CP19990101-000000/clocks",
+                       headers=stack.auth("agent"))
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
