@@ -1,0 +1,143 @@
+/* Unit tests of follow-up's pure rules: templates, quiet hours, survey outcome, backoff,
+ * redaction, webhook URLs, plan texts. */
+#include <check.h>
+#include <string.h>
+
+#include "followup/followup.h"
+
+/* 2026-11-24T00:00:00Z */
+#define MIDNIGHT_UTC INT64_C(1795478400000)
+#define MIN INT64_C(60000)
+
+START_TEST(test_render_placeholders)
+{
+	struct fu_vars v = {.complaint_no = "CP1", .survey_url = "http://x/s?token=ab"};
+	char out[128];
+	fu_render("case {complaint_no}: {survey_url} {unknown} {owner}.", &v, out, sizeof(out));
+	ck_assert_str_eq(out, "case CP1: http://x/s?token=ab {unknown} .");
+}
+END_TEST
+
+START_TEST(test_render_truncates)
+{
+	struct fu_vars v = {.complaint_no = "CP20261124-000001"};
+	char out[8];
+	size_t n = fu_render("{complaint_no}", &v, out, sizeof(out));
+	ck_assert_uint_eq(n, 7);
+	ck_assert_str_eq(out, "CP20261");
+}
+END_TEST
+
+START_TEST(test_quiet_hours_disabled)
+{
+	ck_assert_int_eq(fu_quiet_release(MIDNIGHT_UTC + 5, 0, 0, 480), MIDNIGHT_UTC + 5);
+}
+END_TEST
+
+START_TEST(test_quiet_hours_wrap_midnight)
+{
+	/* quiet 22:00-08:00 China time; 16:00 UTC is 00:00 in China: wait 8 hours */
+	int64_t now = MIDNIGHT_UTC + 16 * 60 * MIN;
+	ck_assert_int_eq(fu_quiet_release(now, 22 * 60, 8 * 60, 480), now + 8 * 60 * MIN);
+	/* 02:00 UTC is 10:00 in China: not quiet */
+	now = MIDNIGHT_UTC + 2 * 60 * MIN;
+	ck_assert_int_eq(fu_quiet_release(now, 22 * 60, 8 * 60, 480), now);
+	/* 14:30 UTC is 22:30 in China: wait until 08:00, 9.5 hours */
+	now = MIDNIGHT_UTC + (14 * 60 + 30) * MIN;
+	ck_assert_int_eq(fu_quiet_release(now, 22 * 60, 8 * 60, 480), now + 570 * MIN);
+}
+END_TEST
+
+START_TEST(test_quiet_hours_same_day)
+{
+	/* quiet 12:00-13:00 UTC; 12:15:30 waits until 13:00 */
+	int64_t now = MIDNIGHT_UTC + (12 * 60 + 15) * MIN + 30000;
+	ck_assert_int_eq(fu_quiet_release(now, 12 * 60, 13 * 60, 0), MIDNIGHT_UTC + 13 * 60 * MIN);
+	ck_assert_int_eq(fu_quiet_release(MIDNIGHT_UTC + 13 * 60 * MIN, 12 * 60, 13 * 60, 0),
+			 MIDNIGHT_UTC + 13 * 60 * MIN);
+}
+END_TEST
+
+START_TEST(test_dissatisfied)
+{
+	ck_assert(fu_dissatisfied(1, true));
+	ck_assert(fu_dissatisfied(2, true));
+	ck_assert(!fu_dissatisfied(3, true));
+	ck_assert(fu_dissatisfied(5, false));
+	ck_assert(!fu_dissatisfied(4, true));
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	ck_assert_int_eq(fu_backoff_ms(1, 1000, 60000), 1000);
+	ck_assert_int_eq(fu_backoff_ms(2, 1000, 60000), 2000);
+	ck_assert_int_eq(fu_backoff_ms(4, 1000, 60000), 8000);
+	ck_assert_int_eq(fu_backoff_ms(30, 1000, 60000), 60000);
+}
+END_TEST
+
+START_TEST(test_redact_digits)
+{
+	char out[64];
+	fu_redact_digits("call 13912345678 or room 12", out, sizeof(out));
+	ck_assert_str_eq(out, "call *** or room 12");
+}
+END_TEST
+
+START_TEST(test_parse_url)
+{
+	char host[64], port[8], path[64];
+	ck_assert_int_eq(fu_parse_url("http://127.0.0.1:9000/hook?x=1", host, sizeof(host), port,
+				      sizeof(port), path, sizeof(path)),
+			 0);
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_str_eq(port, "9000");
+	ck_assert_str_eq(path, "/hook?x=1");
+	ck_assert_int_eq(fu_parse_url("http://sms.local", host, sizeof(host), port, sizeof(port),
+				      path, sizeof(path)),
+			 0);
+	ck_assert_str_eq(port, "80");
+	ck_assert_str_eq(path, "/");
+	ck_assert_int_eq(fu_parse_url("https://x/", host, sizeof(host), port, sizeof(port), path,
+				      sizeof(path)),
+			 -1);
+	ck_assert_int_eq(fu_parse_url("http://x:ab/", host, sizeof(host), port, sizeof(port), path,
+				      sizeof(path)),
+			 -1);
+}
+END_TEST
+
+START_TEST(test_plan_text)
+{
+	char out[256];
+	const char *json = "[{\"kind\":\"compensation\",\"amount_fen\":3005},"
+			   "{\"kind\":\"apology\",\"amount_fen\":0}]";
+	fu_plan_text(json, "en", out, sizeof(out));
+	ck_assert_str_eq(out, "compensation 30.05 CNY, apology");
+	fu_plan_text(json, "zh-CN", out, sizeof(out));
+	ck_assert_str_eq(out, "赔偿 30.05 元、致歉");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("followup_rules");
+	TCase *tc = tcase_create("rules");
+	tcase_add_test(tc, test_render_placeholders);
+	tcase_add_test(tc, test_render_truncates);
+	tcase_add_test(tc, test_quiet_hours_disabled);
+	tcase_add_test(tc, test_quiet_hours_wrap_midnight);
+	tcase_add_test(tc, test_quiet_hours_same_day);
+	tcase_add_test(tc, test_dissatisfied);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_redact_digits);
+	tcase_add_test(tc, test_parse_url);
+	tcase_add_test(tc, test_plan_text);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
