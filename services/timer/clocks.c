@@ -273,12 +273,15 @@ int clocks_stop(PGconn *pg, const char *id, const char *clock, const char *by, i
 	ms_text(at_ms, at);
 	if (clock)
 		return stop_one(pg, id, clock, by, at);
+	/* the case row first, then the clocks: the order every other change takes */
+	const char *p[] = {id};
+	if (pg_exec(pg, "UPDATE cases SET awaiting_since = NULL WHERE complaint_id = $1::uuid", 1,
+		    p) != 0)
+		return -1;
 	for (int i = 0; i < SLA_NCLOCKS; i++)
 		if (stop_one(pg, id, sla_clock_names[i], by, at) != 0)
 			return -1;
-	const char *p[] = {id};
-	return pg_exec(pg, "UPDATE cases SET awaiting_since = NULL WHERE complaint_id = $1::uuid",
-		       1, p);
+	return 0;
 }
 
 int clocks_pause(PGconn *pg, const char *id, const char *no, int64_t at_ms)

@@ -24,7 +24,8 @@ def metric(stack, name, labels):
 def test_warning_breach_and_the_escalation_ladder(stack):
     cid, no = new_id()
     # warnings at 50 % of each level's 2 s, looked for every 100 ms
-    with stack.service_env("timer", TIMER_TICK_MS="100", SLA_WARN_PERCENT="50"), \
+    with stack.service_env("timer", TIMER_TICK_MS="100", SLA_WARN_PERCENT="50",
+                           TIMER_GAUGE_MS="200"), \
             stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
         start = time.time()
         classify(stack, cid, no, durations=(2, 0, 0, 0))
@@ -35,6 +36,8 @@ def test_warning_breach_and_the_escalation_ladder(stack):
             m = reader.poll_until(lambda m: m.key == cid and m.headers["ce_id"] not in
                                   {s[0] for s in seen}, timeout=15)
             seen.append((m.headers["ce_id"], m.headers["ce_type"], sla_event(stack, m)))
+            if len(seen) == 1:
+                running = metric(stack, "cp_sla_clocks_running", 'clock="first_response"')
         extra = [m for m in reader.collect(timeout=3.5) if m.key == cid]
         breaches_after = metric(stack, "cp_sla_breaches_total", 'clock="first_response"')
     kinds = [(ev.kind, ev.escalation_level, ev.escalated_to) for _, _, ev in seen]
@@ -56,6 +59,7 @@ def test_warning_breach_and_the_escalation_ladder(stack):
     assert seen[5][2].next_due_at == ""  # HQ: nothing left to re-arm
     c = clocks(stack, cid)["first_response"]
     assert (c["state"], c["level"]) == ("exhausted", 3)
+    assert running >= 1
     assert breaches_after >= 3  # counted by the restarted process: at least this clock's
 
 
