@@ -1,107 +1,118 @@
-/* Event handlers: tracking scans are stored once each (keyed by the carrier's scan id);
- * a classified complaint gets its evidence bundle from the stored trajectory. */
+/* Event handlers: tracking scans (stored once each), classified complaints (their evidence
+ * bundle), and closing/reopening (a closed complaint's bundle is no longer rebuilt when
+ * late tracking arrives). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "classification.pb-c.h"
 #include "evidence.h"
-#include "evidence.pb-c.h"
-#include "outbox.h"
+#include "followup.pb-c.h"
 #include "pg.h"
 #include "topics.h"
 #include "tracking.pb-c.h"
-#include "tstamp.h"
+
+struct first_problem {
+	char *buf;
+	size_t len;
+	int n;
+};
+
+static void keep_first(const char *field, const char *problem, void *arg)
+{
+	struct first_problem *f = arg;
+	if (f->n++ == 0)
+		snprintf(f->buf, f->len, "%s %s", field, problem);
+}
 
 static int validate_scan(const ProtobufCMessage *m, char *errstr, size_t errlen)
 {
-	const Cp__TrackingEvent *t = (const void *)m;
-	int64_t ms;
-	if (!t->waybill_no[0] || !t->scan_id[0]) {
-		snprintf(errstr, errlen, "waybill_no and scan_id are required");
-		return -1;
-	}
-	if (t->code == CP__SCAN_CODE__SCAN_CODE_UNSPECIFIED) {
-		snprintf(errstr, errlen, "code is required");
-		return -1;
-	}
-	if (tstamp_parse(t->occurred_at, &ms) != 0) {
-		snprintf(errstr, errlen, "occurred_at is not RFC 3339");
-		return -1;
-	}
-	return 0;
+	struct first_problem f = {errstr, errlen, 0};
+	return ingest_check((const void *)m, keep_first, &f) == 0 ? 0 : -1;
 }
 
 static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key,
 		   const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
-	const Cp__TrackingEvent *t = (const void *)m;
-	const ProtobufCEnumValue *code =
-	    protobuf_c_enum_descriptor_get_value(&cp__scan_code__descriptor, (int)t->code);
-	const char *p[] = {t->carrier,	  t->scan_id,	 t->waybill_no, code ? code->name : "?",
-			   t->facility_id, t->facility_type, t->courier_id, t->occurred_at,
-			   t->pod_ref,	   t->signed_by,     t->exception_reason};
-	return pg_exec(pg,
-		       "INSERT INTO scans (carrier, scan_id, waybill_no, code, facility_id, "
-		       "facility_type, courier_id, occurred_at, pod_ref, signed_by, "
-		       "exception_reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
-		       "ON CONFLICT DO NOTHING",
-		       11, p);
+	return ingest_store(pg, (const void *)m);
 }
 
 static int validate_classified(const ProtobufCMessage *m, char *errstr, size_t errlen)
 {
 	const Cp__ComplaintClassified *c = (const void *)m;
-	if (strlen(c->complaint_id) != 36 || !c->waybill_no[0]) {
-		snprintf(errstr, errlen, "complaint_id and waybill_no are required");
+	if (strlen(c->complaint_id) != 36 || !c->complaint_no[0]) {
+		snprintf(errstr, errlen, "complaint_id and complaint_no are required");
 		return -1;
 	}
 	return 0;
+}
+
+/* The parcel row is locked before the scans are read: a scan committing meanwhile either is
+ * seen here, or sees pending_bundle and rebuilds the bundle (see ingest_store). */
+static int mark_parcel(PGconn *pg, const char *waybill_no)
+{
+	const char *p[] = {waybill_no};
+	return pg_exec(pg,
+		       "INSERT INTO parcels AS p (waybill_no) VALUES ($1) ON CONFLICT (waybill_no) "
+		       "DO UPDATE SET pending_bundle = p.pending_bundle",
+		       1, p);
 }
 
 static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
 	const Cp__ComplaintClassified *c = (const void *)m;
-	const char *p[] = {c->waybill_no};
+	const char *b[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->category,
+			   c->subcategory};
 	PGresult *r = pg_query(pg,
-			       "SELECT count(*), max(occurred_at)::text, (array_agg(facility_id "
-			       "ORDER BY occurred_at DESC))[1] FROM scans WHERE waybill_no = $1",
-			       1, p);
+			       "INSERT INTO bundles (complaint_id, complaint_no, waybill_no, category, "
+			       "subcategory, version, tracking_found, scan_count) VALUES ($1, $2, $3, "
+			       "$4, $5, 0, false, 0) ON CONFLICT (complaint_id) DO NOTHING RETURNING 1",
+			       5, b);
 	if (!r)
 		return -1;
-	int scans = atoi(pg_value(r, 0, 0, "0"));
-	Cp__EvidenceBundle ev = CP__EVIDENCE_BUNDLE__INIT;
-	Cp__Responsibility resp = CP__RESPONSIBILITY__INIT;
-	char now[TSTAMP_LEN], count[16];
-	tstamp_format(tstamp_now_ms(), now);
-	resp.stage = "unknown";
-	resp.party = "unknown";
-	resp.preliminary = true;
-	ev.complaint_id = c->complaint_id;
-	ev.complaint_no = c->complaint_no;
-	ev.waybill_no = c->waybill_no;
-	ev.subcategory = c->subcategory;
-	ev.tracking_found = scans > 0;
-	ev.scan_count = scans;
-	ev.last_scan_at = (char *)pg_value(r, 0, 1, "");
-	ev.last_facility_id = (char *)pg_value(r, 0, 2, "");
-	ev.responsibility = &resp;
-	ev.version = 1;
-	ev.collected_at = now;
-	snprintf(count, sizeof(count), "%d", scans);
-	const char *b[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->subcategory,
-			   scans > 0 ? "true" : "false", count};
-	int rc = pg_exec(pg,
-			 "INSERT INTO bundles (complaint_id, complaint_no, waybill_no, subcategory, "
-			 "tracking_found, scan_count) VALUES ($1,$2,$3,$4,$5,$6) "
-			 "ON CONFLICT (complaint_id) DO NOTHING",
-			 6, b);
-	if (rc == 0)
-		rc = outbox_add(pg, TOPIC_EVIDENCE, c->complaint_id, "cp.complaint.evidence_collected",
-				&ev.base, NULL);
+	bool fresh = PQntuples(r) == 1;
 	PQclear(r);
-	return rc;
+	if (!fresh) /* classified again: the bundle stays; staff see it over HTTP */
+		return 0;
+	if (c->waybill_no[0] && mark_parcel(pg, c->waybill_no) != 0)
+		return -1;
+	if (bundle_build(pg, c->complaint_id, true) != 0)
+		return -1;
+	const char *w[] = {c->waybill_no};
+	return pg_exec(pg,
+		       "UPDATE parcels SET pending_bundle = true WHERE waybill_no = $1 AND "
+		       "scan_count = 0",
+		       1, w);
+}
+
+static int validate_followup(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__FollowupEvent *f = (const void *)m;
+	if (strlen(f->complaint_id) != 36) {
+		snprintf(errstr, errlen, "complaint_id is required");
+		return -1;
+	}
+	return 0;
+}
+
+static int on_closed(PGconn *pg, const struct ce_meta *ce, const char *key,
+		     const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__FollowupEvent *f = (const void *)m;
+	const char *p[] = {f->complaint_id};
+	return pg_exec(pg,
+		       "UPDATE bundles SET closed_at = COALESCE(closed_at, now()) WHERE "
+		       "complaint_id = $1::uuid",
+		       1, p);
+}
+
+static int on_reopened(PGconn *pg, const struct ce_meta *ce, const char *key,
+		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__FollowupEvent *f = (const void *)m;
+	const char *p[] = {f->complaint_id};
+	return pg_exec(pg, "UPDATE bundles SET closed_at = NULL WHERE complaint_id = $1::uuid", 1,
+		       p);
 }
 
 const struct consumer_handler evidence_handlers[] = {
@@ -109,5 +120,9 @@ const struct consumer_handler evidence_handlers[] = {
      on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      validate_classified, on_classified},
+    {TOPIC_FOLLOWUP, "cp.complaint.closed", &cp__followup_event__descriptor, validate_followup,
+     on_closed},
+    {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor,
+     validate_followup, on_reopened},
 };
 const size_t evidence_nhandlers = sizeof(evidence_handlers) / sizeof(evidence_handlers[0]);

@@ -1,0 +1,110 @@
+/* Periodic tasks: stuck parcels (parcel.exception.v1), and the trajectory store's monthly
+ * partitions (created ahead, dropped after the retention). Each runs on its own thread and
+ * connection; rows are claimed with FOR UPDATE SKIP LOCKED so several instances can run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evidence.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "pg.h"
+#include "topics.h"
+#include "tracking.pb-c.h"
+#include "tstamp.h"
+
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* The parcels whose last scan is older than the threshold and not raised yet; the claim
+ * marks them raised for that last scan (a new scan re-arms the detection). */
+static const char stuck_sql[] =
+    "WITH due AS (SELECT waybill_no FROM parcels WHERE NOT final AND stuck_for IS DISTINCT "
+    "FROM last_scan_at AND last_scan_at < now() - make_interval(secs => $1::int) "
+    "ORDER BY last_scan_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+    "UPDATE parcels p SET stuck_for = p.last_scan_at FROM due WHERE p.waybill_no = "
+    "due.waybill_no RETURNING p.waybill_no, p.last_facility_id, p.last_facility_type, "
+    "p.courier_id, p.last_code, p.last_city, p.carrier, " ISO("p.last_scan_at") ", "
+    "floor(extract(epoch FROM now() - p.last_scan_at))::bigint";
+
+static int raise_stuck(PGconn *c, PGresult *r, int i, const char *now)
+{
+	Cp__ParcelException x = CP__PARCEL_EXCEPTION__INIT;
+	x.waybill_no = PQgetvalue(r, i, 0);
+	x.kind = "stuck";
+	x.facility_id = PQgetvalue(r, i, 1);
+	x.facility_type = PQgetvalue(r, i, 2);
+	x.courier_id = PQgetvalue(r, i, 3);
+	x.last_code = PQgetvalue(r, i, 4);
+	x.city = PQgetvalue(r, i, 5);
+	x.carrier = PQgetvalue(r, i, 6);
+	x.last_scan_at = PQgetvalue(r, i, 7);
+	x.stuck_seconds = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+	x.raised_at = (char *)now;
+	x.proactive_case = evidence_cfg.stuck_proactive;
+	x.threshold_seconds = evidence_cfg.stuck_after_s;
+	log_msg(LOG_INFO, "parcel_stuck",
+		LOG_KV({"waybill_no", x.waybill_no}, {"facility_id", x.facility_id}),
+		"no scan for %lld s", (long long)x.stuck_seconds);
+	return outbox_add(c, TOPIC_PARCEL_EXCEPTION, x.waybill_no, "cp.parcel.stuck", &x.base,
+			  NULL);
+}
+
+int tasks_stuck(PGconn *c, void *arg)
+{
+	char secs[24], limit[24], now[TSTAMP_LEN];
+	snprintf(secs, sizeof(secs), "%lld", evidence_cfg.stuck_after_s);
+	snprintf(limit, sizeof(limit), "%lld", evidence_cfg.stuck_batch);
+	tstamp_format(tstamp_now_ms(), now);
+	const char *p[] = {secs, limit};
+	if (pg_begin(c) != 0)
+		return -1;
+	PGresult *r = pg_query(c, stuck_sql, 2, p);
+	int n = r ? PQntuples(r) : -1;
+	for (int i = 0; i < n; i++)
+		if (raise_stuck(c, r, i, now) != 0)
+			n = -1;
+	PQclear(r);
+	if (n < 0 || pg_commit(c) != 0) {
+		pg_rollback(c);
+		return -1;
+	}
+	if (n > 0)
+		metrics_add(metrics_counter("cp_evidence_stuck_total",
+					    "Stuck-parcel exceptions raised.", NULL),
+			    n);
+	return n >= evidence_cfg.stuck_batch ? 1 : 0;
+}
+
+/* Partitions ahead, then the retention: old partitions, old dedup keys, old summaries. */
+int tasks_partitions(PGconn *c, void *arg)
+{
+	char days[24], ahead[24];
+	snprintf(days, sizeof(days), "%lld", evidence_cfg.retention_days);
+	snprintf(ahead, sizeof(ahead), "%lld", evidence_cfg.months_ahead);
+	const char *p[] = {days, ahead};
+	PGresult *r = pg_query(
+	    c,
+	    "SELECT ensure_scan_partitions(now() - make_interval(days => $1::int), now() + "
+	    "make_interval(months => $2::int)), drop_scan_partitions(now() - "
+	    "make_interval(days => $1::int))",
+	    2, p);
+	if (!r)
+		return -1;
+	int made = atoi(pg_value(r, 0, 0, "0")), dropped = atoi(pg_value(r, 0, 1, "0"));
+	PQclear(r);
+	if (made || dropped)
+		log_msg(LOG_INFO, "scan_partitions", NULL, 0,
+			"%d partition(s) created, %d dropped", made, dropped);
+	const char *q[] = {days};
+	r = pg_query(c,
+		     "WITH k AS (DELETE FROM scan_keys WHERE created_at < now() - make_interval(days "
+		     "=> $1::int) RETURNING 1), s AS (DELETE FROM parcels WHERE last_scan_at < now() "
+		     "- make_interval(days => $1::int) AND NOT pending_bundle RETURNING 1) SELECT "
+		     "(SELECT count(*) FROM k), (SELECT count(*) FROM s)",
+		     1, q);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
