@@ -7,9 +7,9 @@ import time
 
 import requests
 
-from helpers import complaint, post
+from helpers import complaint, post, waybill
 from timer_helpers import (SLA_TOPIC, assigned, classify, clocks, evidence_collected,
-                           first_response, followup, new_id, parse_iso, resolution, sla_event,
+                           first_response, followup, iso, new_id, parse_iso, resolution, sla_event,
                            wait_clocks)
 
 
@@ -205,3 +205,25 @@ def test_staff_read_the_clocks_of_a_complaint_from_the_pipeline(stack, http):
     missing = http.get(f"{stack.base_url}/v1/complaints/CP19990101-000000/clocks",
                        headers=stack.auth("agent"))
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_a_receipt_after_its_classification_moves_the_start_to_received_at(stack):
+    cid, no = new_id()
+    now = time.time()
+    classify(stack, cid, no, durations=(0, 0, 0, 3600), at=now)
+    c = wait_clocks(stack, cid, lambda c: "regulatory" in c)
+    assert abs(c["regulatory"]["due"] - (now + 3600)) < 0.01  # provisional: from classified_at
+    received_at = now - 100
+    ev = stack.proto.ComplaintReceived(
+        complaint_id=cid, complaint_no=no, channel="web", waybill_no=waybill(),
+        customer_ref="cust_timertest", role="recipient", type=1, language="zh-CN",
+        description_redacted="包裹破损", demand=["compensation"], received_at=iso(received_at))
+    stack.produce("complaint.received.v1", cid, ev.SerializeToString(),
+                  stack.ce_headers("cp.complaint.received"))
+    # the real classification classifies this receipt too and may change the durations; the
+    # clocks must start at received_at either way
+    c = wait_clocks(stack, cid, lambda c: abs(c["regulatory"]["started"] - received_at) < 0.01,
+                    what="regulatory clock rescheduled from received_at")
+    reg = c["regulatory"]
+    assert abs(reg["due"] - (received_at + reg["duration"])) < 0.01
+    assert reg["level"] == 0 and reg["state"] == "running"

@@ -81,10 +81,12 @@ def clocks(stack, cid: str) -> dict[str, dict]:
     """The timer's clock rows of a complaint, by clock name (straight from timer.clocks)."""
     rows = stack.db().execute(
         "SELECT clock, state, escalation_level, extract(epoch FROM due_at)::float8, "
-        "extract(epoch FROM warn_at)::float8, pausable, paused_ms, stopped_by "
+        "extract(epoch FROM warn_at)::float8, pausable, paused_ms, stopped_by, "
+        "extract(epoch FROM started_at)::float8, duration_s "
         "FROM timer.clocks WHERE complaint_id = %s", (cid,)).fetchall()
     return {r[0]: {"state": r[1], "level": r[2], "due": r[3], "warn": r[4], "pausable": r[5],
-                   "paused_ms": r[6], "stopped_by": r[7]} for r in rows}
+                   "paused_ms": r[6], "stopped_by": r[7], "started": r[8],
+                   "duration": r[9]} for r in rows}
 
 
 def wait_clocks(stack, cid: str, predicate, timeout: float = 15.0, what: str = "clocks"):
