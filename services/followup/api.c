@@ -380,7 +380,7 @@ static void reply_query_json(struct http_req *r, const char *sql, int n, const c
 	http_reply_json(r, 200, obj);
 }
 
-void fu_get_templates(struct http_req *r, void *arg)
+static void get_templates(struct http_req *r)
 {
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
@@ -393,7 +393,7 @@ void fu_get_templates(struct http_req *r, void *arg)
 			 0, NULL);
 }
 
-void fu_put_template(struct http_req *r, void *arg)
+static void put_template(struct http_req *r)
 {
 	struct auth_principal who;
 	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
@@ -425,6 +425,14 @@ void fu_put_template(struct http_req *r, void *arg)
 			 4, p);
 out:
 	json_decref(body);
+}
+
+void fu_templates(struct http_req *r, void *arg)
+{
+	if (strcmp(r->method, "PUT") == 0)
+		put_template(r);
+	else
+		get_templates(r);
 }
 
 /* ---- statistics --------------------------------------------------------------------------- */

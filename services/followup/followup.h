@@ -99,8 +99,8 @@ extern const size_t followup_nhandlers;
 void fu_post_survey(struct http_req *r, void *arg);
 void fu_post_message(struct http_req *r, void *arg);
 void fu_post_await(struct http_req *r, void *arg);
-void fu_get_templates(struct http_req *r, void *arg);
-void fu_put_template(struct http_req *r, void *arg);
+/* GET lists the templates (staff), PUT replaces one (supervisor). */
+void fu_templates(struct http_req *r, void *arg);
 void fu_get_stats(struct http_req *r, void *arg);
 
 /* The quality figures for [from, to) with optional filters ("" = all), as JSON text

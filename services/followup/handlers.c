@@ -60,16 +60,16 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 	char buf[TSTAMP_LEN], cnt[16];
 	struct fu_vars v = {0};
 	snprintf(cnt, sizeof(cnt), "%d", r->repeat_count);
-	const char *p[] = {r->complaint_id, r->complaint_no, r->customer_ref,
+	const char *p[] = {r->complaint_id, r->customer_ref,
 			   strcmp(r->language, "en") == 0 ? "en" : "zh-CN", r->channel, r->outlet_id,
 			   event_time(r->received_at, buf), r->repeat ? "t" : "f", cnt};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
-		   "UPDATE cases SET customer_ref = $3, language = $4, channel = $5, outlet_id = "
-		   "CASE WHEN $6 = '' THEN outlet_id ELSE $6 END, received_at = $7::timestamptz, "
-		   "is_repeat = $8, repeat_count = GREATEST(repeat_count, $9::int), updated_at = now() "
-		   "WHERE complaint_id = $1",
-		   9, p) != 0 ||
+		   "UPDATE cases SET customer_ref = $2, language = $3, channel = $4, outlet_id = "
+		   "CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, received_at = $6::timestamptz, "
+		   "is_repeat = $7::boolean, repeat_count = GREATEST(repeat_count, $8::int), "
+		   "updated_at = now() WHERE complaint_id = $1",
+		   8, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
@@ -151,7 +151,7 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 		return 0;
 	const char *p[] = {r->complaint_id, r->owner_staff_id, event_time(r->at, buf)};
 	if (update(c,
-		   "UPDATE cases SET owner_staff_id = $2, assigned_at = coalesce(assigned_at, "
+		   "UPDATE cases SET owner_staff_id = $2, assigned_at = LEAST(assigned_at, "
 		   "$3::timestamptz), updated_at = now() WHERE complaint_id = $1",
 		   3, p) != 0)
 		return -1;
@@ -174,7 +174,7 @@ static int on_first(PGconn *c, const struct ce_meta *ce, const char *key,
 	const char *p[] = {r->complaint_id, event_time(r->at, buf)};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
-		   "UPDATE cases SET first_response_at = coalesce(first_response_at, "
+		   "UPDATE cases SET first_response_at = LEAST(first_response_at, "
 		   "$2::timestamptz), updated_at = now() WHERE complaint_id = $1",
 		   2, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
@@ -201,7 +201,8 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
 		   "UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
-		   "$2, updated_at = now() WHERE complaint_id = $1",
+		   "CASE WHEN $2 IN ('', 'unknown') AND responsible_party <> '' THEN "
+		   "responsible_party ELSE $2 END, updated_at = now() WHERE complaint_id = $1",
 		   2, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;

@@ -35,9 +35,12 @@ def new_case(prefix="CPT"):
     return cid, f"{prefix}{uuid.uuid4().hex[:10].upper()}", f"SF{uuid.uuid4().int % 10**12:012d}"
 
 
-def produce_received(stack, cid, no, waybill, outlet="", repeat=False, received_at=None,
+def produce_received(stack, cid, no, outlet="", repeat=False, received_at=None,
                      language="zh-CN"):
-    m = stack.proto.ComplaintReceived(complaint_id=cid, complaint_no=no, waybill_no=waybill,
+    """A received event for follow-up's projection only: without a waybill (and, unless
+    received_at is given, without a time) the real classification and timer dead-letter it,
+    so the test's case is not pushed through the real pipeline behind its back."""
+    m = stack.proto.ComplaintReceived(complaint_id=cid, complaint_no=no,
                                       customer_ref="cust_test0123456789abcdef", channel="web",
                                       language=language, outlet_id=outlet, repeat=repeat,
                                       received_at=received_at or "")
@@ -169,6 +172,11 @@ def test_above_authority_waits_for_approval_and_self_approval_is_refused(stack, 
                     "ResolutionDecided")
         assert ev.status == "pending_approval"
 
+        # nothing is promised to the customer while the plan waits for approval
+        time.sleep(1.0)
+        assert not db.execute("SELECT 1 FROM followup.notifications WHERE complaint_id = %s "
+                              "AND step = 'plan_proposed'", (cid,)).fetchall()
+
         base = f"{stack.base_url}/v1/proposals/{pid}"
         # an agent may not approve; a supervisor amends above their own authority
         assert http.post(base + "/approve", json={}, headers=AGENT).status_code == 403
@@ -198,6 +206,8 @@ def test_above_authority_waits_for_approval_and_self_approval_is_refused(stack, 
         assert decode(stack, approved, "ResolutionDecided").total.amount_fen == 300000
         assert http.post(base + "/approve", json={}, headers=ADMIN).status_code == 409
 
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                     "step = 'plan_proposed'", (cid,))
     audit = db.execute("SELECT actor, action, reason FROM resolution.proposal_audit WHERE "
                        "proposal_id = %s ORDER BY id", (pid,)).fetchall()
     assert [(a[0], a[1]) for a in audit] == [("system", "proposed"), ("sup1", "amended"),

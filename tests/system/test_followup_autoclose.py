@@ -1,0 +1,41 @@
+"""Follow-up with a short survey timeout and an unreachable webhook: a resolved case nobody
+answers is closed "without feedback" (event, archive), and a notification that cannot be
+delivered is retried, then recorded as failed (event, error log, metric), never lost."""
+
+from helpers import wait_rows
+from test_followup_flow import free_port, produce_executed
+from test_resolution_flow import decode, new_case, produce_received
+
+
+def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, http):
+    dead = f"http://127.0.0.1:{free_port()}/hook"
+    with stack.service_env("followup", SURVEY_TIMEOUT_S="2", WEBHOOK_URL=dead,
+                           NOTIFY_MAX_ATTEMPTS="2", NOTIFY_BACKOFF_MS="100",
+                           DELIVERY_INTERVAL_MS="100", CLOSE_INTERVAL_MS="200",
+                           WEBHOOK_TIMEOUT_MS="500"):
+        cid, no, waybill = new_case("CPA")
+        with stack.consumer(["complaint.followup.v1"], from_beginning=False) as reader:
+            produce_received(stack, cid, no)
+            produce_executed(stack, cid, no, 500)
+            closed = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+                                       == "cp.complaint.closed", timeout=30)
+            assert decode(stack, closed, "FollowupEvent").close_reason == \
+                "closed_without_feedback"
+            failed = reader.poll_until(
+                lambda m: m.key == cid and m.headers["ce_type"] == "cp.complaint.customer_notified"
+                and decode(stack, m, "FollowupEvent").status == "failed", timeout=30)
+            assert decode(stack, failed, "FollowupEvent").channel == "webhook"
+        db = stack.db()
+        status, reason = db.execute("SELECT status, close_reason FROM followup.cases WHERE "
+                                    "complaint_id = %s", (cid,)).fetchone()
+        assert (status, reason) == ("closed", "closed_without_feedback")
+        assert db.execute("SELECT close_reason FROM followup.archives WHERE complaint_id = %s",
+                          (cid,)).fetchone()[0] == "closed_without_feedback"
+        rows = wait_rows(stack, "SELECT step, attempts FROM followup.notifications WHERE "
+                                "complaint_id = %s AND status = 'failed' AND step = 'closed'",
+                         (cid,), timeout=20)
+        assert rows[0][1] == 2
+        assert any(r.get("event") == "notification_failed" and r.get("level") == "error"
+                   and r.get("complaint_no") == no for r in stack.log_records("followup"))
+        metrics = http.get(stack.service_url("followup") + "/metrics").text
+        assert "cp_notifications_failed_total" in metrics
