@@ -70,7 +70,7 @@ static const struct cfg_entry svc_common_cfg[] = {
     {"KAFKA_BOOTSTRAP_SERVERS", CFG_STR, "127.0.0.1:59092", 0, 0, "Kafka bootstrap servers",
      &svc_cfg.kafka_bootstrap},
     {"LOG_LEVEL", CFG_STR, "info", 0, 0, "debug, info, warn or error", &svc_cfg.log_level},
-    {"HTTP_WORKERS", CFG_INT, "4", 1, 64,
+    {"HTTP_WORKERS", CFG_INT, "8", 1, 64,
      "worker threads (each with a database connection) serving HTTP requests",
      &svc_cfg.http_workers},
     {"CONSUMER_BATCH_MAX", CFG_INT, "500", 1, 10000,

@@ -10,6 +10,8 @@ Usage: <venv python> tests/bench_pipeline.py [--complaints N] [--clients C]
 import argparse
 import concurrent.futures
 import statistics
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -48,10 +50,22 @@ def post_all(stack, n, clients):
     return time.perf_counter() - t0, results
 
 
+def wrk_intake(stack, seconds, connections):
+    """HTTP load with wrk (a native client): returns (requests, seconds, p50, p99, errors)."""
+    script = Path(__file__).resolve().parent / "bench_intake.lua"
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), stack.base_url], capture_output=True, text=True,
+                         timeout=seconds + 60).stdout
+    line = next(l for l in out.splitlines() if l.startswith("WRK "))
+    n, dur_us, p50, p99, _mean, errors = line.split()[1:]
+    return int(n), int(dur_us) / 1e6, float(p50), float(p99), int(errors)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--complaints", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--wrk-seconds", type=int, default=10)
     args = ap.parse_args()
     stack = Stack.start(service_env={name: {"LOG_LEVEL": "warn"} for name in
                                      ("intake", "classification", "evidence", "resolution",
@@ -75,6 +89,22 @@ def main():
         print(f"pipeline: {len(ids)} complaints to follow-up in {total:.2f} s = "
               f"{len(ids) / total:.0f} complaints/s (received -> plan notified p50 "
               f"{pct(e2e, 0.5):.0f} ms, p99 {pct(e2e, 0.99):.0f} ms)")
+        # a steady trickle: how long one complaint takes through all five services when idle
+        single = []
+        for _ in range(20):
+            _, res = post_all(stack, 1, 1)
+            rows = wait_rows(stack, "SELECT n.created_at - c.received_at FROM "
+                                    "followup.notifications n JOIN intake.complaints c ON c.id "
+                                    "= n.complaint_id WHERE n.complaint_id = %s AND n.step = "
+                                    "'plan_proposed'", (res[0][1],), timeout=30)
+            single.append(rows[0][0].total_seconds() * 1000)
+        print(f"pipeline latency, one complaint at a time: received -> plan notified p50 "
+              f"{pct(single, 0.5):.0f} ms, max {max(single):.0f} ms (20 complaints)")
+        if shutil.which("wrk"):
+            n, secs, p50, p99, errors = wrk_intake(stack, args.wrk_seconds, 32)
+            print(f"intake HTTP (wrk, 32 connections, {secs:.0f} s): {n} complaints = "
+                  f"{n / secs:.0f} req/s (latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+                  f"{errors} errors)")
     finally:
         stack.close()
 

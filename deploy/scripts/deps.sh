@@ -20,7 +20,7 @@ REQUIREMENTS=$ROOT/tests/requirements.txt
 APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
-	nginx-light default-jre-headless maven python3-venv clang-format curl
+	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 )
 
 log() { echo "deps: $*" >&2; }

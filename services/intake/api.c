@@ -174,16 +174,17 @@ static int find_recent_closed(PGconn *c, const struct intake_input *in, struct i
 	return 0;
 }
 
+/* CPyyyymmdd-nnnnnn: the day in UTC and a sequence number (nextval never blocks, so complaints
+ * are not serialised on a counter row). */
 static int next_complaint_no(PGconn *c, char *out, size_t cap)
 {
 	PGresult *r = pg_query(c,
-			       "INSERT INTO complaint_counters AS cc (day, last) VALUES "
-			       "((now() AT TIME ZONE 'UTC')::date, 1) ON CONFLICT (day) DO UPDATE "
-			       "SET last = cc.last + 1 RETURNING to_char(day, 'YYYYMMDD'), last",
+			       "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'), "
+			       "nextval('complaint_no_seq')",
 			       0, NULL);
 	if (!r)
 		return -1;
-	snprintf(out, cap, "CP%s-%06d", PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
+	snprintf(out, cap, "CP%s-%06lld", PQgetvalue(r, 0, 0), atoll(PQgetvalue(r, 0, 1)));
 	PQclear(r);
 	return 0;
 }

@@ -48,7 +48,9 @@ def wait_rows(stack, sql: str, params=(), count: int = 1, timeout: float = 30.0)
         if len(rows) >= count:
             return rows
         time.sleep(0.1)
-    raise AssertionError(f"{sql!r} {params} returned {len(rows)} rows, wanted {count}, "
+    shown = repr(params)
+    shown = shown if len(shown) < 300 else shown[:300] + "..."
+    raise AssertionError(f"{sql!r} {shown} returned {len(rows)} rows, wanted {count}, "
                          f"within {timeout}s")
 
 
