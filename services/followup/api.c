@@ -13,7 +13,7 @@
 #include "pg.h"
 #include "tstamp.h"
 
-#define TEXT_MAX 2000
+#define TEXT_MAX    2000
 #define COMMENT_MAX 1000
 
 static json_t *field_error(const char *field, const char *problem)
@@ -119,12 +119,13 @@ static bool parse_survey(json_t *body, struct survey_input *in, json_t *errors)
 static int reopen(PGconn *c, const struct fu_case_lock *k, const char *no, json_t *reply)
 {
 	const char *p[] = {k->id};
-	PGresult *res = pg_query(c,
-				 "UPDATE cases SET status = 'reopened', reopen_count = reopen_count + 1, "
-				 "priority = GREATEST(1, priority - 1), escalation_level = "
-				 "escalation_level + 1, survey_due_at = NULL, updated_at = now() WHERE "
-				 "complaint_id = $1 RETURNING priority, escalation_level, reopen_count",
-				 1, p);
+	PGresult *res =
+	    pg_query(c,
+		     "UPDATE cases SET status = 'reopened', reopen_count = reopen_count + 1, "
+		     "priority = GREATEST(1, priority - 1), escalation_level = "
+		     "escalation_level + 1, survey_due_at = NULL, updated_at = now() WHERE "
+		     "complaint_id = $1 RETURNING priority, escalation_level, reopen_count",
+		     1, p);
 	if (!res)
 		return -1;
 	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
@@ -236,10 +237,11 @@ static int insert_message(PGconn *c, const char *id, const char *author, const c
 		return -1;
 	fu_redact_digits(text, clean, cap);
 	const char *p[] = {id, author, clean};
-	PGresult *res = pg_query(c,
-				 "INSERT INTO messages (complaint_id, author, text) VALUES ($1, $2, "
-				 "$3) RETURNING id",
-				 3, p);
+	PGresult *res =
+	    pg_query(c,
+		     "INSERT INTO messages (complaint_id, author, text) VALUES ($1, $2, "
+		     "$3) RETURNING id",
+		     3, p);
 	free(clean);
 	if (!res)
 		return -1;
@@ -358,9 +360,9 @@ out:
 /* ---- templates ---------------------------------------------------------------------------- */
 
 static const char *const template_steps[] = {
-    "received",	     "first_response",	  "owner_assigned", "evidence_found", "plan_proposed",
-    "plan_executed", "awaiting_customer", "reopened",	    "closed",	      "appeal",
-    "customer_replied"};
+    "received",	     "first_response", "owner_assigned",    "evidence_found",
+    "plan_proposed", "plan_executed",  "awaiting_customer", "reopened",
+    "closed",	     "appeal",	       "customer_replied"};
 
 static bool known_step(const char *s)
 {
@@ -385,12 +387,13 @@ static void get_templates(struct http_req *r)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
-	reply_query_json(r,
-			 "SELECT json_build_object('templates', coalesce(json_agg(json_build_object("
-			 "'step', step, 'language', language, 'body', body, 'updated_by', "
-			 "updated_by, 'updated_at', updated_at) ORDER BY step, language), '[]'))::text "
-			 "FROM templates",
-			 0, NULL);
+	reply_query_json(
+	    r,
+	    "SELECT json_build_object('templates', coalesce(json_agg(json_build_object("
+	    "'step', step, 'language', language, 'body', body, 'updated_by', "
+	    "updated_by, 'updated_at', updated_at) ORDER BY step, language), '[]'))::text "
+	    "FROM templates",
+	    0, NULL);
 }
 
 static void put_template(struct http_req *r)
@@ -467,7 +470,8 @@ void fu_get_stats(struct http_req *r, void *arg)
 	int64_t now = tstamp_now_ms();
 	char *from = time_param(r, "from", now - 30LL * 86400000, errors);
 	char *to = time_param(r, "to", now + 1000, errors);
-	char *outlet = filter_param(r, "outlet", errors), *cat = filter_param(r, "category", errors);
+	char *outlet = filter_param(r, "outlet", errors),
+	     *cat = filter_param(r, "category", errors);
 	char *agent = filter_param(r, "agent", errors);
 	if (json_array_size(errors)) {
 		http_reply_fields(r, 422, "validation_failed", errors);

@@ -69,10 +69,11 @@ struct fu_case_row {
 static int case_row(PGconn *c, const char *id, struct fu_case_row *k)
 {
 	const char *p[] = {id};
-	PGresult *r = pg_query(c,
-			       "SELECT complaint_no, customer_ref, language, reopen_count FROM cases "
-			       "WHERE complaint_id = $1",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT complaint_no, customer_ref, language, reopen_count FROM cases "
+		     "WHERE complaint_id = $1",
+		     1, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) == 1;
@@ -93,16 +94,17 @@ static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const c
 	snprintf(rnd, sizeof(rnd), "%d", round);
 	tstamp_format(release_ms, at);
 	const char *p[] = {id, k->no, k->customer_ref, recipient, step, rnd, k->language, body, at};
-	return pg_exec(c,
-		       "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
-		       "recipient, step, round, language, body, next_attempt_at) VALUES ($1, $2, $3, "
-		       "$4, $5, $6, $7, $8, $9::timestamptz) ON CONFLICT (complaint_id, step, round) "
-		       "DO NOTHING",
-		       9, p);
+	return pg_exec(
+	    c,
+	    "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
+	    "recipient, step, round, language, body, next_attempt_at) VALUES ($1, $2, $3, "
+	    "$4, $5, $6, $7, $8, $9::timestamptz) ON CONFLICT (complaint_id, step, round) "
+	    "DO NOTHING",
+	    9, p);
 }
 
-int fu_notify(PGconn *c, const char *id, const char *step, int round,
-	      const struct fu_vars *vars, bool exempt)
+int fu_notify(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,
+	      bool exempt)
 {
 	struct fu_case_row k;
 	struct fu_vars v = *vars;
@@ -130,8 +132,7 @@ out:
 	return rc;
 }
 
-int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char *step,
-		    int round)
+int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char *step, int round)
 {
 	struct fu_case_row k;
 	struct fu_vars v = {0};
@@ -162,25 +163,27 @@ int fu_announce(PGconn *c, const char *ce_type, void *event)
 static int archive(PGconn *c, const char *id)
 {
 	const char *p[] = {id};
-	return pg_exec(c,
-		       "INSERT INTO archives (complaint_id, complaint_no, closed_at, close_reason, "
-		       "timeline) SELECT k.complaint_id, k.complaint_no, k.closed_at, k.close_reason, "
-		       "coalesce((SELECT jsonb_agg(jsonb_build_object('type', e.ce_type, 'at', e.at, "
-		       "'detail', e.detail) ORDER BY e.id) FROM case_events e WHERE e.complaint_id = "
-		       "k.complaint_id), '[]') FROM cases k WHERE k.complaint_id = $1 ON CONFLICT "
-		       "(complaint_id) DO UPDATE SET closed_at = EXCLUDED.closed_at, close_reason = "
-		       "EXCLUDED.close_reason, timeline = EXCLUDED.timeline, archived_at = now()",
-		       1, p);
+	return pg_exec(
+	    c,
+	    "INSERT INTO archives (complaint_id, complaint_no, closed_at, close_reason, "
+	    "timeline) SELECT k.complaint_id, k.complaint_no, k.closed_at, k.close_reason, "
+	    "coalesce((SELECT jsonb_agg(jsonb_build_object('type', e.ce_type, 'at', e.at, "
+	    "'detail', e.detail) ORDER BY e.id) FROM case_events e WHERE e.complaint_id = "
+	    "k.complaint_id), '[]') FROM cases k WHERE k.complaint_id = $1 ON CONFLICT "
+	    "(complaint_id) DO UPDATE SET closed_at = EXCLUDED.closed_at, close_reason = "
+	    "EXCLUDED.close_reason, timeline = EXCLUDED.timeline, archived_at = now()",
+	    1, p);
 }
 
 int fu_close(PGconn *c, const char *id, const char *reason)
 {
 	const char *p[] = {id, reason};
-	PGresult *r = pg_query(c,
-			       "UPDATE cases SET status = 'closed', closed_at = now(), close_reason = "
-			       "$2, survey_due_at = NULL, updated_at = now() WHERE complaint_id = $1 AND "
-			       "status <> 'closed' RETURNING complaint_no, language",
-			       2, p);
+	PGresult *r =
+	    pg_query(c,
+		     "UPDATE cases SET status = 'closed', closed_at = now(), close_reason = "
+		     "$2, survey_due_at = NULL, updated_at = now() WHERE complaint_id = $1 AND "
+		     "status <> 'closed' RETURNING complaint_no, language",
+		     2, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {

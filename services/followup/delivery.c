@@ -256,17 +256,18 @@ static int announce(PGconn *c, const struct fu_note *n, const char *status, cons
 static int record_success(PGconn *c, const struct fu_note *n)
 {
 	const char *p[] = {n->id, channel()};
-	PGresult *r = pg_query(c,
-			       "UPDATE notifications SET status = 'delivered', delivered_at = now(), "
-			       "channel = $2, last_error = '' WHERE id = $1 AND status = 'queued'",
-			       2, p);
+	PGresult *r =
+	    pg_query(c,
+		     "UPDATE notifications SET status = 'delivered', delivered_at = now(), "
+		     "channel = $2, last_error = '' WHERE id = $1 AND status = 'queued'",
+		     2, p);
 	if (!r)
 		return -1;
 	bool changed = strcmp(PQcmdTuples(r), "1") == 0;
 	PQclear(r);
-	metrics_add(metrics_counter("cp_notifications_delivered_total", "Notifications delivered.",
-				    NULL),
-		    1);
+	metrics_add(
+	    metrics_counter("cp_notifications_delivered_total", "Notifications delivered.", NULL),
+	    1);
 	return changed ? announce(c, n, "delivered", NULL) : 0;
 }
 
@@ -274,19 +275,22 @@ static int record_failure(PGconn *c, const struct fu_note *n, const char *err)
 {
 	bool final = n->attempts >= followup_cfg.max_attempts;
 	char delay[24];
-	int64_t ms = fu_backoff_ms(n->attempts, followup_cfg.backoff_ms, followup_cfg.backoff_max_ms);
+	int64_t ms =
+	    fu_backoff_ms(n->attempts, followup_cfg.backoff_ms, followup_cfg.backoff_max_ms);
 	snprintf(delay, sizeof(delay), "%.3f", (double)ms / 1000.0);
 	const char *p[] = {n->id, err, final ? "failed" : "queued", delay, channel()};
-	if (pg_exec(c,
-		    "UPDATE notifications SET status = $3, last_error = $2, channel = $5, "
-		    "next_attempt_at = now() + make_interval(secs => $4::double precision) WHERE id "
-		    "= $1 AND status = 'queued'",
-		    5, p) != 0)
+	if (pg_exec(
+		c,
+		"UPDATE notifications SET status = $3, last_error = $2, channel = $5, "
+		"next_attempt_at = now() + make_interval(secs => $4::double precision) WHERE id "
+		"= $1 AND status = 'queued'",
+		5, p) != 0)
 		return -1;
 	if (!final) {
 		log_msg(LOG_WARN, "notification_retry",
 			LOG_KV({"complaint_no", n->complaint_no}, {"step", n->step}),
-			"delivery attempt %d failed, retrying in %s s: %s", n->attempts, delay, err);
+			"delivery attempt %d failed, retrying in %s s: %s", n->attempts, delay,
+			err);
 		return 0;
 	}
 	metrics_add(metrics_counter("cp_notifications_failed_total",

@@ -60,9 +60,14 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 	char buf[TSTAMP_LEN], cnt[16];
 	struct fu_vars v = {0};
 	snprintf(cnt, sizeof(cnt), "%d", r->repeat_count);
-	const char *p[] = {r->complaint_id, r->customer_ref,
-			   strcmp(r->language, "en") == 0 ? "en" : "zh-CN", r->channel, r->outlet_id,
-			   event_time(r->received_at, buf), r->repeat ? "t" : "f", cnt};
+	const char *p[] = {r->complaint_id,
+			   r->customer_ref,
+			   strcmp(r->language, "en") == 0 ? "en" : "zh-CN",
+			   r->channel,
+			   r->outlet_id,
+			   event_time(r->received_at, buf),
+			   r->repeat ? "t" : "f",
+			   cnt};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
 		   "UPDATE cases SET customer_ref = $2, language = $3, channel = $4, outlet_id = "
@@ -165,8 +170,8 @@ static int v_first(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
-static int on_first(PGconn *c, const struct ce_meta *ce, const char *key,
-		    const ProtobufCMessage *m, char *e, size_t n, void *arg)
+static int on_first(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		    char *e, size_t n, void *arg)
 {
 	const Cp__FirstResponse *r = (const void *)m;
 	char buf[TSTAMP_LEN];
@@ -199,11 +204,12 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 	const char *party = r->responsibility ? r->responsibility->party : "";
 	const char *p[] = {r->complaint_id, party};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
-	    update(c,
-		   "UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
-		   "CASE WHEN $2 IN ('', 'unknown') AND responsible_party <> '' THEN "
-		   "responsible_party ELSE $2 END, updated_at = now() WHERE complaint_id = $1",
-		   2, p) != 0 ||
+	    update(
+		c,
+		"UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
+		"CASE WHEN $2 IN ('', 'unknown') AND responsible_party <> '' THEN "
+		"responsible_party ELSE $2 END, updated_at = now() WHERE complaint_id = $1",
+		2, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	return fu_notify(c, r->complaint_id, "evidence_found", -1, &v, false);
@@ -298,8 +304,8 @@ static int v_sla(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
-static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key,
-		  const ProtobufCMessage *m, char *e, size_t n, void *arg)
+static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		  char *e, size_t n, void *arg)
 {
 	const Cp__SlaEvent *r = (const void *)m;
 	char level[16], detail[128];
@@ -325,8 +331,8 @@ const struct consumer_handler followup_handlers[] = {
      v_message, on_message},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
-    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor,
-     v_assignment, on_assignment},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor, v_assignment,
+     on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.escalated", &cp__complaint_assignment__descriptor,
      v_assignment, on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.first_response", &cp__first_response__descriptor, v_first,

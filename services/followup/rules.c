@@ -157,8 +157,7 @@ void fu_plan_text(const char *remedies_json, const char *language, char *out, si
 	json_t *arr = json_loads(remedies_json, 0, NULL), *v;
 	size_t i, len = 0;
 	out[0] = '\0';
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		const char *kind = json_string_value(json_object_get(v, "kind"));
 		json_int_t fen = json_integer_value(json_object_get(v, "amount_fen"));
 		char item[128];

@@ -24,9 +24,9 @@
 #include "pg.h"
 #include "tstamp.h"
 
-#define RATIO(cond, over)                                                               \
-	"(SELECT CASE WHEN count(*) FILTER (WHERE " over ") = 0 THEN NULL ELSE "           \
-	"round(count(*) FILTER (WHERE " cond ")::numeric / count(*) FILTER (WHERE " over \
+#define RATIO(cond, over)                                                                          \
+	"(SELECT CASE WHEN count(*) FILTER (WHERE " over ") = 0 THEN NULL ELSE "                   \
+	"round(count(*) FILTER (WHERE " cond ")::numeric / count(*) FILTER (WHERE " over           \
 	"), 4) END FROM c)"
 
 static const char stats_sql[] =
@@ -49,28 +49,55 @@ static const char stats_sql[] =
     "'first_response', json_build_object('count', (SELECT count(*) FROM fr), 'median_s', "
     "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM fr), 'p90_s', (SELECT "
     "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM fr), 'within_3min_share', " RATIO(
-	"first_response_at - received_at <= interval '3 minutes'", "true") "), "
-    "'whole_cycle', json_build_object('count', (SELECT count(*) FROM cy), 'median_s', (SELECT "
-    "percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM cy), 'p90_s', (SELECT "
-    "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM cy)), "
-    "'sla_compliance', (SELECT json_object_agg(k, CASE WHEN (SELECT count(*) FROM c) = 0 THEN "
-    "NULL ELSE round(1 - coalesce((SELECT n FROM br WHERE br.clock = k), 0)::numeric / (SELECT "
-    "count(*) FROM c), 4) END) FROM unnest(ARRAY['first_response', 'verification', "
-    "'resolution', 'regulatory']) k), "
-    "'sla_breaches', (SELECT coalesce(json_object_agg(clock, n), '{}') FROM br), "
-    "'repeat_rate', " RATIO("is_repeat OR repeat_count > 0", "true") ", "
-    "'resolution_rate', " RATIO("executed_at IS NOT NULL", "true") ", "
-    "'first_contact_resolution', " RATIO(
-	"close_reason = 'satisfied' AND reopen_count = 0 AND repeat_count = 0 AND NOT is_repeat",
-	"closed_at IS NOT NULL") ", "
-    "'csat', json_build_object('answered', (SELECT count(*) FROM sv), 'satisfied_share', (SELECT "
-    "CASE WHEN count(*) = 0 THEN NULL ELSE round(count(*) FILTER (WHERE score >= 4)::numeric / "
-    "count(*), 4) END FROM sv), 'average_score', (SELECT round(avg(score), 2) FROM sv)), "
-    "'compensation_paid_fen', (SELECT coalesce(sum(compensation_fen), 0) FROM c WHERE "
-    "executed_at IS NOT NULL), "
-    "'closed', (SELECT count(*) FROM c WHERE closed_at IS NOT NULL), "
-    "'top_causes', (SELECT coalesce(json_agg(json_build_object('party', p, 'count', n) ORDER BY "
-    "n DESC, p), '[]') FROM causes))::text";
+	"first_response_at - received_at <= interval '3 minutes'",
+	"true") "), "
+		"'whole_cycle', json_build_object('count', (SELECT count(*) FROM cy), 'median_s', "
+		"(SELECT "
+		"percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM cy), 'p90_s', (SELECT "
+		"percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM cy)), "
+		"'sla_compliance', (SELECT json_object_agg(k, CASE WHEN (SELECT count(*) FROM c) = "
+		"0 THEN "
+		"NULL ELSE round(1 - coalesce((SELECT n FROM br WHERE br.clock = k), 0)::numeric / "
+		"(SELECT "
+		"count(*) FROM c), 4) END) FROM unnest(ARRAY['first_response', 'verification', "
+		"'resolution', 'regulatory']) k), "
+		"'sla_breaches', (SELECT coalesce(json_object_agg(clock, n), '{}') FROM br), "
+		"'repeat_rate', " RATIO(
+		    "is_repeat OR repeat_count > 0",
+		    "true") ", "
+			    "'resolution_rate', " RATIO(
+				"executed_at IS NOT NULL",
+				"true") ", "
+					"'first_contact_resolution', " RATIO(
+					    "close_reason = 'satisfied' AND reopen_count = 0 AND "
+					    "repeat_count = 0 AND NOT is_repeat",
+					    "closed_at IS NOT NULL") ", "
+								     "'csat', "
+								     "json_build_object('answered',"
+								     " (SELECT count(*) FROM sv), "
+								     "'satisfied_share', (SELECT "
+								     "CASE WHEN count(*) = 0 THEN "
+								     "NULL ELSE round(count(*) "
+								     "FILTER (WHERE score >= "
+								     "4)::numeric / "
+								     "count(*), 4) END FROM sv), "
+								     "'average_score', (SELECT "
+								     "round(avg(score), 2) FROM "
+								     "sv)), "
+								     "'compensation_paid_fen', "
+								     "(SELECT "
+								     "coalesce(sum(compensation_"
+								     "fen), 0) FROM c WHERE "
+								     "executed_at IS NOT NULL), "
+								     "'closed', (SELECT count(*) "
+								     "FROM c WHERE closed_at IS "
+								     "NOT NULL), "
+								     "'top_causes', (SELECT "
+								     "coalesce(json_agg(json_build_"
+								     "object('party', p, 'count', "
+								     "n) ORDER BY "
+								     "n DESC, p), '[]') FROM "
+								     "causes))::text";
 
 char *fu_stats_json(PGconn *c, const char *from, const char *to, const char *outlet,
 		    const char *category, const char *agent)
@@ -88,11 +115,12 @@ int fu_close_task(PGconn *c, void *arg)
 {
 	if (pg_begin(c) != 0)
 		return -1;
-	PGresult *r = pg_query(c,
-			       "SELECT complaint_id FROM cases WHERE status = 'resolved' AND "
-			       "survey_due_at <= now() ORDER BY survey_due_at LIMIT 20 FOR UPDATE SKIP "
-			       "LOCKED",
-			       0, NULL);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT complaint_id FROM cases WHERE status = 'resolved' AND "
+		     "survey_due_at <= now() ORDER BY survey_due_at LIMIT 20 FOR UPDATE SKIP "
+		     "LOCKED",
+		     0, NULL);
 	if (!r) {
 		pg_rollback(c);
 		return -1;
@@ -132,8 +160,7 @@ static void set_gauges(json_t *s)
 	      NULL, json_object_get(fr, "within_3min_share"));
 	gauge("cp_quality_cycle_seconds", "Whole-cycle time.", "quantile=\"0.5\"",
 	      json_object_get(cy, "median_s"));
-	json_object_foreach(sla, clock, v)
-	{
+	json_object_foreach (sla, clock, v) {
 		char labels[64];
 		snprintf(labels, sizeof(labels), "clock=\"%s\"", clock);
 		gauge("cp_quality_sla_compliance_ratio", "SLA compliance per clock.", labels, v);

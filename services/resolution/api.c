@@ -18,8 +18,8 @@ static bool uuid_like(const char *s)
 	if (strlen(s) != 36)
 		return false;
 	for (int i = 0; i < 36; i++)
-		if (!(isxdigit((unsigned char)s[i]) || (s[i] == '-' && (i == 8 || i == 13 || i == 18 ||
-									 i == 23))))
+		if (!(isxdigit((unsigned char)s[i]) ||
+		      (s[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))))
 			return false;
 	return true;
 }
@@ -50,7 +50,7 @@ static void reply_json_query(struct http_req *r, const char *sql, const char *pa
 	http_reply_json(r, 200, obj);
 }
 
-#define PROPOSAL_JSON                                                                        \
+#define PROPOSAL_JSON                                                                              \
 	"json_build_object('id', p.id, 'complaint_id', p.complaint_id, 'complaint_no', "           \
 	"p.complaint_no, 'status', p.status, 'remedies', p.remedies, 'total_fen', p.total_fen, "   \
 	"'rule', p.rule, 'responsible_party', p.responsible_party, 'proposed_by', p.proposed_by, " \
@@ -100,10 +100,11 @@ struct proposal_row {
 static int lock_proposal(PGconn *c, const char *id, struct proposal_row *p)
 {
 	const char *params[] = {id};
-	PGresult *res = pg_query(c,
-				 "SELECT status, proposed_by, total_fen, remedies::text FROM proposals "
-				 "WHERE id = $1 FOR UPDATE",
-				 1, params);
+	PGresult *res =
+	    pg_query(c,
+		     "SELECT status, proposed_by, total_fen, remedies::text FROM proposals "
+		     "WHERE id = $1 FOR UPDATE",
+		     1, params);
 	if (!res)
 		return -1;
 	int found = PQntuples(res) == 1;
@@ -155,7 +156,8 @@ static const char *body_reason(json_t *body, bool required, json_t *errors)
 	if (!v && !required)
 		return "";
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		json_array_append_new(errors, field_error("reason", "required, a non-empty string"));
+		json_array_append_new(errors,
+				      field_error("reason", "required, a non-empty string"));
 	else if (json_string_length(v) > REASON_MAX)
 		json_array_append_new(errors, field_error("reason", "longer than 500 bytes"));
 	else
@@ -189,7 +191,8 @@ void res_approve(struct http_req *r, void *arg)
 	const char *refuse = NULL, *code = NULL;
 	int status = 403;
 	if (strcmp(p.status, "pending_approval") != 0) {
-		status = 409, code = "conflict", refuse = "the proposal is not waiting for approval";
+		status = 409, code = "conflict",
+		refuse = "the proposal is not waiting for approval";
 	} else if (strcmp(p.proposed_by, who.staff_id) == 0) {
 		code = "self_approval", refuse = "an approver cannot approve their own proposal";
 	} else if (p.total_fen > limit) {
@@ -269,8 +272,7 @@ static void parse_remedies(json_t *body, struct res_plan *plan, json_t *errors)
 		json_array_append_new(errors, field_error("remedies", "required, 1 to 8 remedies"));
 		return;
 	}
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		char name[48];
 		json_t *kind = json_object_get(v, "kind"), *fen = json_object_get(v, "amount_fen");
 		struct res_remedy *rem = &plan->remedies[plan->n];
@@ -307,8 +309,9 @@ static int store_amendment(struct http_req *r, const struct auth_principal *who,
 	if (!remedies)
 		return -1;
 	snprintf(total, sizeof(total), "%lld", (long long)plan->total_fen);
-	const char *u[] = {r->params[0], remedies, total, who->staff_id,
-			   within ? "executing" : "pending_approval", reason};
+	const char *u[] = {
+	    r->params[0], remedies, total, who->staff_id, within ? "executing" : "pending_approval",
+	    reason};
 	int rc = pg_exec(r->db,
 			 "UPDATE proposals SET remedies = $2::jsonb, total_fen = $3, rule = "
 			 "'amended', proposed_by = $4, status = $5, approved_by = CASE WHEN $5 = "
@@ -351,8 +354,9 @@ void res_amend(struct http_req *r, void *arg)
 		goto out;
 	if (!amendable(p.status)) {
 		pg_rollback(r->db);
-		http_reply_error(r, 409, "conflict", "only a pending, rejected or failed proposal "
-						     "can be amended");
+		http_reply_error(r, 409, "conflict",
+				 "only a pending, rejected or failed proposal "
+				 "can be amended");
 		goto out;
 	}
 	int64_t limit = res_authority(r->db, who.role_name);

@@ -68,10 +68,21 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 	snprintf(ins, sizeof(ins), "%lld", (long long)im->insured_value_fen);
 	snprintf(dec, sizeof(dec), "%lld", (long long)im->declared_value_fen);
 	snprintf(fr, sizeof(fr), "%lld", (long long)im->freight_fen);
-	const char *p[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->customer_ref,
-			   c->language[0] ? c->language : "zh-CN", c->category, c->subcategory,
-			   c->tier[0] ? c->tier : "standard", demand, goods,
-			   im->perishable ? "t" : "f", im->insured ? "t" : "f", ins, dec, fr,
+	const char *p[] = {c->complaint_id,
+			   c->complaint_no,
+			   c->waybill_no,
+			   c->customer_ref,
+			   c->language[0] ? c->language : "zh-CN",
+			   c->category,
+			   c->subcategory,
+			   c->tier[0] ? c->tier : "standard",
+			   demand,
+			   goods,
+			   im->perishable ? "t" : "f",
+			   im->insured ? "t" : "f",
+			   ins,
+			   dec,
+			   fr,
 			   c->outlet_id};
 	int rc = demand && goods ? 0 : -1;
 	if (rc == 0)
@@ -79,8 +90,10 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 		    pg,
 		    "INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, customer_ref, "
 		    "language, classified, category, subcategory, tier, demand, goods, perishable, "
-		    "insured, insured_value_fen, declared_value_fen, freight_fen, outlet_id) VALUES "
-		    "($1, $2, $3, $4, $5, true, $6, $7, $8, $9::text[], $10::text[], $11, $12, $13, "
+		    "insured, insured_value_fen, declared_value_fen, freight_fen, outlet_id) "
+		    "VALUES "
+		    "($1, $2, $3, $4, $5, true, $6, $7, $8, $9::text[], $10::text[], $11, $12, "
+		    "$13, "
 		    "$14, $15, $16) ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "
 		    "EXCLUDED.complaint_no, waybill_no = EXCLUDED.waybill_no, customer_ref = "
 		    "EXCLUDED.customer_ref, language = EXCLUDED.language, classified = true, "
@@ -88,7 +101,8 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 		    "EXCLUDED.tier, demand = EXCLUDED.demand, goods = EXCLUDED.goods, perishable = "
 		    "EXCLUDED.perishable, insured = EXCLUDED.insured, insured_value_fen = "
 		    "EXCLUDED.insured_value_fen, declared_value_fen = EXCLUDED.declared_value_fen, "
-		    "freight_fen = EXCLUDED.freight_fen, outlet_id = EXCLUDED.outlet_id, updated_at "
+		    "freight_fen = EXCLUDED.freight_fen, outlet_id = EXCLUDED.outlet_id, "
+		    "updated_at "
 		    "= now()",
 		    16, p);
 	free(demand);
@@ -143,15 +157,16 @@ static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 			   resp ? resp->party_id : "",
 			   resp && resp->stage[0] ? resp->stage : "unknown",
 			   locatable(b) ? "t" : "f"};
-	if (pg_exec(pg,
-		    "INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, "
-		    "evidence_collected, evidence_version, party, party_id, stage, locatable) VALUES "
-		    "($1, $2, $3, true, $4, $5, $6, $7, $8) ON CONFLICT (complaint_id) DO UPDATE SET "
-		    "evidence_collected = true, evidence_version = EXCLUDED.evidence_version, party "
-		    "= EXCLUDED.party, party_id = EXCLUDED.party_id, stage = EXCLUDED.stage, "
-		    "locatable = EXCLUDED.locatable, waybill_no = CASE WHEN k.waybill_no = '' THEN "
-		    "EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at = now()",
-		    8, p) != 0)
+	if (pg_exec(
+		pg,
+		"INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, "
+		"evidence_collected, evidence_version, party, party_id, stage, locatable) VALUES "
+		"($1, $2, $3, true, $4, $5, $6, $7, $8) ON CONFLICT (complaint_id) DO UPDATE SET "
+		"evidence_collected = true, evidence_version = EXCLUDED.evidence_version, party "
+		"= EXCLUDED.party, party_id = EXCLUDED.party_id, stage = EXCLUDED.stage, "
+		"locatable = EXCLUDED.locatable, waybill_no = CASE WHEN k.waybill_no = '' THEN "
+		"EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at = now()",
+		8, p) != 0)
 		return -1;
 	return res_try_propose(pg, b->complaint_id);
 }
@@ -170,8 +185,8 @@ static int on_result(PGconn *pg, const struct ce_meta *ce, const char *key,
 	bool ok = len > 10 && strcmp(ce->type + len - 10, "_confirmed") == 0;
 	int rc = res_settle_execution(pg, x->execution_id, ok, x->reason, x->reference);
 	if (rc == 1)
-		log_msg(LOG_WARN, "execution_result_ignored", LOG_KV({"execution_id", x->execution_id},
-								      {"ce_id", ce->id}),
+		log_msg(LOG_WARN, "execution_result_ignored",
+			LOG_KV({"execution_id", x->execution_id}, {"ce_id", ce->id}),
 			"no execution waits for this result (unknown or already settled)");
 	return rc < 0 ? -1 : 0;
 }
@@ -185,8 +200,8 @@ const struct consumer_handler resolution_handlers[] = {
      on_result},
     {TOPIC_EXECUTION, "cp.finance.payout_failed", &cp__execution_result__descriptor, v_result,
      on_result},
-    {TOPIC_EXECUTION, "cp.shipping.reship_confirmed", &cp__execution_result__descriptor,
-     v_result, on_result},
+    {TOPIC_EXECUTION, "cp.shipping.reship_confirmed", &cp__execution_result__descriptor, v_result,
+     on_result},
     {TOPIC_EXECUTION, "cp.shipping.reship_failed", &cp__execution_result__descriptor, v_result,
      on_result},
 };

@@ -49,12 +49,13 @@ static unsigned demand_bits(const char *arr)
 static int load_case(PGconn *c, const char *id, struct res_case *k)
 {
 	const char *p[] = {id};
-	PGresult *r = pg_query(c,
-			       "SELECT complaint_no, waybill_no, customer_ref, category, subcategory, "
-			       "tier, demand, insured, insured_value_fen, declared_value_fen, "
-			       "freight_fen, party, party_id, locatable FROM cases WHERE complaint_id "
-			       "= $1 AND classified AND evidence_collected FOR UPDATE",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT complaint_no, waybill_no, customer_ref, category, subcategory, "
+		     "tier, demand, insured, insured_value_fen, declared_value_fen, "
+		     "freight_fen, party, party_id, locatable FROM cases WHERE complaint_id "
+		     "= $1 AND classified AND evidence_collected FOR UPDATE",
+		     1, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) == 1;
@@ -83,12 +84,13 @@ static int load_case(PGconn *c, const char *id, struct res_case *k)
 static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
 {
 	const char *params[] = {waybill};
-	PGresult *r = pg_query(c,
-			       "SELECT carrier, freight_multiple, declared_ceiling_fen, "
-			       "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen FROM "
-			       "compensation_policies WHERE carrier IN (substring($1 from "
-			       "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
-			       1, params);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT carrier, freight_multiple, declared_ceiling_fen, "
+		     "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen FROM "
+		     "compensation_policies WHERE carrier IN (substring($1 from "
+		     "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
+		     1, params);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
@@ -125,8 +127,8 @@ char *res_remedies_json(const struct res_plan *plan)
 	for (int i = 0; i < plan->n; i++)
 		json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "kind",
 						     plan->remedies[i].kind, "amount_fen",
-						     (json_int_t)plan->remedies[i].amount_fen, "rule",
-						     plan->remedies[i].rule));
+						     (json_int_t)plan->remedies[i].amount_fen,
+						     "rule", plan->remedies[i].rule));
 	char *s = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	return s;
@@ -142,17 +144,18 @@ int res_audit(PGconn *c, const char *proposal_id, const char *actor, const char 
 		       6, p);
 }
 
-static int insert_chargeback(PGconn *c, const char *pid, const char *cid,
-			     const struct res_case *k, int64_t total)
+static int insert_chargeback(PGconn *c, const char *pid, const char *cid, const struct res_case *k,
+			     int64_t total)
 {
 	char fen[24];
 	snprintf(fen, sizeof(fen), "%lld", (long long)total);
 	const char *p[] = {pid, cid, k->facts.party, k->party_id, fen};
-	return pg_exec(c,
-		       "INSERT INTO chargebacks (proposal_id, complaint_id, party, party_id, "
-		       "amount_fen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (proposal_id) DO UPDATE "
-		       "SET amount_fen = EXCLUDED.amount_fen",
-		       5, p);
+	return pg_exec(
+	    c,
+	    "INSERT INTO chargebacks (proposal_id, complaint_id, party, party_id, "
+	    "amount_fen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (proposal_id) DO UPDATE "
+	    "SET amount_fen = EXCLUDED.amount_fen",
+	    5, p);
 }
 
 static int open_proposal_exists(PGconn *c, const char *cid)
@@ -169,22 +172,22 @@ static int open_proposal_exists(PGconn *c, const char *cid)
 	return n > 0;
 }
 
-static int insert_proposal(PGconn *c, const char *id, const char *cid,
-			   const struct res_case *k, const struct res_plan *plan,
-			   const char *status)
+static int insert_proposal(PGconn *c, const char *id, const char *cid, const struct res_case *k,
+			   const struct res_plan *plan, const char *status)
 {
 	char total[24];
 	char *remedies = res_remedies_json(plan);
 	if (!remedies)
 		return -1;
 	snprintf(total, sizeof(total), "%lld", (long long)plan->total_fen);
-	const char *p[] = {id, cid, k->complaint_no, status, remedies, total, plan->rule,
-			   k->facts.party};
-	int rc = pg_exec(c,
-			 "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
-			 "total_fen, rule, responsible_party) VALUES ($1, $2, $3, $4, $5::jsonb, $6, "
-			 "$7, $8)",
-			 8, p);
+	const char *p[] = {id,	     cid,   k->complaint_no, status,
+			   remedies, total, plan->rule,	     k->facts.party};
+	int rc =
+	    pg_exec(c,
+		    "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
+		    "total_fen, rule, responsible_party) VALUES ($1, $2, $3, $4, $5::jsonb, $6, "
+		    "$7, $8)",
+		    8, p);
 	if (rc == 0)
 		rc = res_audit(c, id, "system", "proposed", plan->rule, NULL, remedies);
 	free(remedies);
@@ -215,8 +218,8 @@ int res_try_propose(PGconn *c, const char *cid)
 		return -1;
 	if (plan.chargeback && insert_chargeback(c, id, cid, &k, plan.total_fen) != 0)
 		return -1;
-	log_msg(LOG_INFO, "proposal_made", LOG_KV({"complaint_no", k.complaint_no},
-						  {"proposal_id", id}, {"rule", plan.rule}),
+	log_msg(LOG_INFO, "proposal_made",
+		LOG_KV({"complaint_no", k.complaint_no}, {"proposal_id", id}, {"rule", plan.rule}),
 		"proposed %lld fen (%s)", (long long)plan.total_fen,
 		within ? "within authority" : "needs approval");
 	if (res_announce(c, id, "cp.complaint.resolution_proposed",
@@ -240,8 +243,7 @@ static void fill_remedies(struct res_event_buf *b, json_t *arr)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		if (i >= RES_MAX_REMEDIES)
 			break;
 		cp__remedy__init(&b->remedies[i]);
@@ -265,13 +267,14 @@ int res_announce(PGconn *c, const char *pid, const char *ce_type, const char *st
 		 const char *reason)
 {
 	const char *p[] = {pid};
-	PGresult *r = pg_query(c,
-			       "SELECT p.complaint_id, p.complaint_no, p.remedies, p.total_fen, p.rule, "
-			       "p.responsible_party, p.proposed_by, coalesce(p.approved_by, ''), "
-			       "coalesce(k.language, 'zh-CN'), coalesce(cb.party_id, '') FROM proposals "
-			       "p LEFT JOIN cases k ON k.complaint_id = p.complaint_id LEFT JOIN "
-			       "chargebacks cb ON cb.proposal_id = p.id WHERE p.id = $1",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT p.complaint_id, p.complaint_no, p.remedies, p.total_fen, p.rule, "
+		     "p.responsible_party, p.proposed_by, coalesce(p.approved_by, ''), "
+		     "coalesce(k.language, 'zh-CN'), coalesce(cb.party_id, '') FROM proposals "
+		     "p LEFT JOIN cases k ON k.complaint_id = p.complaint_id LEFT JOIN "
+		     "chargebacks cb ON cb.proposal_id = p.id WHERE p.id = $1",
+		     1, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
@@ -341,8 +344,7 @@ static int request_execution(PGconn *c, const char *pid, const char *cid, const 
 static int mark_executed(PGconn *c, const char *pid)
 {
 	const char *p[] = {pid};
-	if (pg_exec(c,
-		    "UPDATE proposals SET status = 'executed', updated_at = now() WHERE id = $1",
+	if (pg_exec(c, "UPDATE proposals SET status = 'executed', updated_at = now() WHERE id = $1",
 		    1, p) != 0 ||
 	    res_audit(c, pid, "system", "executed", "", NULL, NULL) != 0)
 		return -1;
@@ -408,13 +410,14 @@ int res_settle_execution(PGconn *c, const char *eid, bool ok, const char *reason
 {
 	const char *p[] = {eid, ok ? "confirmed" : "failed", reason ? reason : "",
 			   reference ? reference : ""};
-	PGresult *r = pg_query(c,
-			       "UPDATE executions SET status = $2, reason = $3, reference = $4, "
-			       "settled_at = now() WHERE id = $1 AND status = 'requested' RETURNING "
-			       "proposal_id, kind, (SELECT count(*) FROM executions o WHERE "
-			       "o.proposal_id = executions.proposal_id AND o.id <> $1 AND o.status NOT "
-			       "IN ('confirmed', 'superseded'))",
-			       4, p);
+	PGresult *r =
+	    pg_query(c,
+		     "UPDATE executions SET status = $2, reason = $3, reference = $4, "
+		     "settled_at = now() WHERE id = $1 AND status = 'requested' RETURNING "
+		     "proposal_id, kind, (SELECT count(*) FROM executions o WHERE "
+		     "o.proposal_id = executions.proposal_id AND o.id <> $1 AND o.status NOT "
+		     "IN ('confirmed', 'superseded'))",
+		     4, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {

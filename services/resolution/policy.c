@@ -12,10 +12,8 @@ static const struct {
 	const char *word;
 	unsigned bit;
 } demand_words[] = {
-    {"reship", RES_DEMAND_RESHIP},
-    {"compensation", RES_DEMAND_COMPENSATION},
-    {"apology", RES_DEMAND_APOLOGY},
-    {"freight_refund", RES_DEMAND_FREIGHT_REFUND},
+    {"reship", RES_DEMAND_RESHIP},	     {"compensation", RES_DEMAND_COMPENSATION},
+    {"apology", RES_DEMAND_APOLOGY},	     {"freight_refund", RES_DEMAND_FREIGHT_REFUND},
     {"information", RES_DEMAND_INFORMATION},
 };
 
@@ -92,8 +90,7 @@ static int loss_pct(const struct res_policy *p, const struct res_facts *f)
 	return (int)(pct < 0 ? 0 : pct > 100 ? 100 : pct);
 }
 
-static int64_t uninsured(const struct res_policy *p, const struct res_facts *f, int pct,
-			 char *rule)
+static int64_t uninsured(const struct res_policy *p, const struct res_facts *f, int pct, char *rule)
 {
 	int64_t cap = p->freight_multiple > 0 && f->freight_fen > 0
 			  ? p->freight_multiple * f->freight_fen

@@ -19,24 +19,24 @@ struct res_policy {
 	int64_t freight_multiple;     /* uninsured cap: this many times the freight (0: none) */
 	int64_t declared_ceiling_fen; /* uninsured ceiling whatever the declared value (0: none) */
 	int64_t damage_loss_pct;      /* share of the value lost when the extent is unknown */
-	char delay_remedy[16];        /* freight_waiver or coupon */
+	char delay_remedy[16];	      /* freight_waiver or coupon */
 	int64_t delay_coupon_fen;
-	int64_t vip_coupon_fen;       /* goodwill coupon for VIP customers when liable */
+	int64_t vip_coupon_fen; /* goodwill coupon for VIP customers when liable */
 };
 
 /* What is known of the case: classification, impact, demand and responsibility. */
 struct res_facts {
 	char category[16];    /* service, transport, charges, information */
 	char subcategory[32]; /* damage, delay, loss, signed_not_received, ... */
-	char tier[16];        /* standard, vip */
+	char tier[16];	      /* standard, vip */
 	bool insured;
 	int64_t insured_value_fen;
 	int64_t declared_value_fen;
 	int64_t freight_fen;
-	int loss_pct;         /* 1..100 when known (100 total), 0 = use the policy's */
-	char party[32];       /* responsible party from the evidence */
-	bool locatable;       /* the parcel is still in the network: locate and deliver */
-	unsigned demand;      /* enum res_demand bits */
+	int loss_pct;	 /* 1..100 when known (100 total), 0 = use the policy's */
+	char party[32];	 /* responsible party from the evidence */
+	bool locatable;	 /* the parcel is still in the network: locate and deliver */
+	unsigned demand; /* enum res_demand bits */
 };
 
 enum res_demand {
@@ -48,8 +48,8 @@ enum res_demand {
 };
 
 struct res_remedy {
-	char kind[24];   /* locate_deliver, reship, compensation, freight_refund, freight_waiver,
-			  * coupon, apology, service_promise */
+	char kind[24]; /* locate_deliver, reship, compensation, freight_refund, freight_waiver,
+			* coupon, apology, service_promise */
 	int64_t amount_fen;
 	char rule[40];
 };
@@ -57,9 +57,9 @@ struct res_remedy {
 struct res_plan {
 	struct res_remedy remedies[RES_MAX_REMEDIES];
 	int n;
-	int64_t total_fen;  /* sum of the amounts */
-	char rule[48];      /* the rule that decided the main remedy */
-	bool chargeback;    /* a franchise outlet or partner pays */
+	int64_t total_fen; /* sum of the amounts */
+	char rule[48];	   /* the rule that decided the main remedy */
+	bool chargeback;   /* a franchise outlet or partner pays */
 };
 
 /* Maps a demand word to its bit (0 for unknown words). */

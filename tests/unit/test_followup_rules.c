@@ -7,7 +7,7 @@
 
 /* 2026-11-24T00:00:00Z */
 #define MIDNIGHT_UTC INT64_C(1795478400000)
-#define MIN INT64_C(60000)
+#define MIN	     INT64_C(60000)
 
 START_TEST(test_render_placeholders)
 {
@@ -99,9 +99,9 @@ START_TEST(test_parse_url)
 			 0);
 	ck_assert_str_eq(port, "80");
 	ck_assert_str_eq(path, "/");
-	ck_assert_int_eq(fu_parse_url("https://x/", host, sizeof(host), port, sizeof(port), path,
-				      sizeof(path)),
-			 -1);
+	ck_assert_int_eq(
+	    fu_parse_url("https://x/", host, sizeof(host), port, sizeof(port), path, sizeof(path)),
+	    -1);
 	ck_assert_int_eq(fu_parse_url("http://x:ab/", host, sizeof(host), port, sizeof(port), path,
 				      sizeof(path)),
 			 -1);

@@ -8,7 +8,7 @@
 
 #include "resolution/policy.h"
 
-#define FIXTURE "tests/fixtures/resolution/compensation.txt"
+#define FIXTURE	  "tests/fixtures/resolution/compensation.txt"
 #define MAX_CASES 128
 
 struct fixture_case {
@@ -74,7 +74,8 @@ static void parse_facts(const char *line, struct res_facts *f)
 	f->loss_pct = (int)num(line, "pct");
 	f->locatable = num(line, "locatable") != 0;
 	field(line, "demand", demand, sizeof(demand));
-	for (char *save = NULL, *w = strtok_r(demand, ",", &save); w; w = strtok_r(NULL, ",", &save))
+	for (char *save = NULL, *w = strtok_r(demand, ",", &save); w;
+	     w = strtok_r(NULL, ",", &save))
 		f->demand |= res_demand_bit(w);
 }
 
