@@ -219,13 +219,13 @@ void api_push_scans(struct http_req *r, void *arg)
 /* ---- GET /v1/complaints/{id_or_no}/evidence ---- */
 
 #define EVIDENCE_JSON                                                                          \
-	"SELECT b.doc || jsonb_build_object('version', b.version, 'confirmed', b.confirmed_by IS " \
+	"SELECT (b.doc || jsonb_build_object('version', b.version, 'confirmed', b.confirmed_by IS " \
 	"NOT NULL, 'closed', b.closed_at IS NOT NULL, 'requests', COALESCE((SELECT "              \
 	"jsonb_agg(jsonb_build_object('request_id', q.request_id, 'kind', q.kind, 'facility_id', "  \
 	"q.facility_id, 'facility_type', q.facility_type, 'courier_id', q.courier_id, 'due_at', "  \
 	ISO("q.due_at") ", 'answered_at', " ISO("q.answered_at") ", 'late', q.late, 'outcome', "   \
 	"q.outcome) ORDER BY q.requested_at, q.request_id) FROM requests q WHERE q.complaint_id "  \
-	"= b.complaint_id), '[]'::jsonb))::text FROM bundles b WHERE "
+	"= b.complaint_id), '[]'::jsonb)))::text FROM bundles b WHERE "
 
 void api_get_evidence(struct http_req *r, void *arg)
 {
