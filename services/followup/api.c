@@ -438,6 +438,31 @@ void fu_templates(struct http_req *r, void *arg)
 		get_templates(r);
 }
 
+void fu_get_notifications(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
+		return;
+	char *no = http_req_query(r, "complaint_no");
+	if (!no || !no[0] || strlen(no) > 40) {
+		free(no);
+		return http_reply_fields(
+		    r, 422, "validation_failed",
+		    json_pack("[{s:s, s:s}]", "field", "complaint_no", "problem", "required"));
+	}
+	const char *p[] = {no};
+	reply_query_json(
+	    r,
+	    "SELECT json_build_object('complaint_no', $1::text, 'notifications', "
+	    "coalesce(json_agg(json_build_object('id', id, 'step', step, 'round', round, "
+	    "'recipient', recipient, 'language', language, 'status', status, 'channel', "
+	    "channel, 'attempts', attempts, 'last_error', last_error, 'created_at', "
+	    "created_at, 'next_attempt_at', next_attempt_at, 'delivered_at', delivered_at) "
+	    "ORDER BY id), '[]'))::text FROM notifications WHERE complaint_no = $1",
+	    1, p);
+	free(no);
+}
+
 /* ---- statistics --------------------------------------------------------------------------- */
 
 static char *time_param(struct http_req *r, const char *name, int64_t def_ms, json_t *errors)

@@ -102,6 +102,8 @@ void fu_post_await(struct http_req *r, void *arg);
 /* GET lists the templates (staff), PUT replaces one (supervisor). */
 void fu_templates(struct http_req *r, void *arg);
 void fu_get_stats(struct http_req *r, void *arg);
+/* GET /v1/notifications?complaint_no=: every message of a case and its delivery state. */
+void fu_get_notifications(struct http_req *r, void *arg);
 
 /* The quality figures for [from, to) with optional filters ("" = all), as JSON text
  * (malloc'ed), or NULL on a database error. */

@@ -58,6 +58,7 @@ static const struct http_route followup_routes[] = {
     {"GET", "/v1/templates", fu_templates, true},
     {"PUT", "/v1/templates", fu_templates, true},
     {"GET", "/v1/stats", fu_get_stats, true},
+    {"GET", "/v1/notifications", fu_get_notifications, true},
 };
 
 static const struct svc_task followup_tasks[] = {

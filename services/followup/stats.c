@@ -24,80 +24,58 @@
 #include "pg.h"
 #include "tstamp.h"
 
-#define RATIO(cond, over)                                                                          \
-	"(SELECT CASE WHEN count(*) FILTER (WHERE " over ") = 0 THEN NULL ELSE "                   \
-	"round(count(*) FILTER (WHERE " cond ")::numeric / count(*) FILTER (WHERE " over           \
+/* one SQL statement reads better as written */
+/* clang-format off */
+#define RATIO(cond, over)                                                                  \
+	"(SELECT CASE WHEN count(*) FILTER (WHERE " over ") = 0 THEN NULL ELSE "           \
+	"round(count(*) FILTER (WHERE " cond ")::numeric / count(*) FILTER (WHERE " over   \
 	"), 4) END FROM c)"
+#define MEDIAN_P90(t)                                                                      \
+	"'median_s', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM " t "), " \
+	"'p90_s', (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM " t ")"
 
 static const char stats_sql[] =
-    "WITH c AS (SELECT * FROM cases WHERE received_at >= $1::timestamptz AND received_at < "
-    "$2::timestamptz AND ($3 = '' OR outlet_id = $3) AND ($4 = '' OR category = $4) AND ($5 = "
-    "'' OR owner_staff_id = $5)), "
-    "fr AS (SELECT extract(epoch FROM first_response_at - received_at)::float8 s FROM c WHERE "
-    "first_response_at IS NOT NULL), "
-    "cy AS (SELECT extract(epoch FROM closed_at - received_at)::float8 s FROM c WHERE closed_at "
-    "IS NOT NULL), "
-    "sv AS (SELECT s.score FROM surveys s JOIN c USING (complaint_id)), "
-    "br AS (SELECT e.clock, count(DISTINCT e.complaint_id) n FROM sla_events e JOIN c USING "
-    "(complaint_id) WHERE e.kind = 'breach' GROUP BY e.clock), "
-    "causes AS (SELECT responsible_party p, count(*) n FROM c WHERE responsible_party NOT IN "
-    "('', 'unknown') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) "
-    "SELECT json_build_object("
-    "'from', $1::timestamptz, 'to', $2::timestamptz, "
-    "'filters', json_build_object('outlet', $3, 'category', $4, 'agent', $5), "
-    "'received', (SELECT count(*) FROM c), "
-    "'first_response', json_build_object('count', (SELECT count(*) FROM fr), 'median_s', "
-    "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM fr), 'p90_s', (SELECT "
-    "percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM fr), 'within_3min_share', " RATIO(
-	"first_response_at - received_at <= interval '3 minutes'",
-	"true") "), "
-		"'whole_cycle', json_build_object('count', (SELECT count(*) FROM cy), 'median_s', "
-		"(SELECT "
-		"percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM cy), 'p90_s', (SELECT "
-		"percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM cy)), "
-		"'sla_compliance', (SELECT json_object_agg(k, CASE WHEN (SELECT count(*) FROM c) = "
-		"0 THEN "
-		"NULL ELSE round(1 - coalesce((SELECT n FROM br WHERE br.clock = k), 0)::numeric / "
-		"(SELECT "
-		"count(*) FROM c), 4) END) FROM unnest(ARRAY['first_response', 'verification', "
-		"'resolution', 'regulatory']) k), "
-		"'sla_breaches', (SELECT coalesce(json_object_agg(clock, n), '{}') FROM br), "
-		"'repeat_rate', " RATIO(
-		    "is_repeat OR repeat_count > 0",
-		    "true") ", "
-			    "'resolution_rate', " RATIO(
-				"executed_at IS NOT NULL",
-				"true") ", "
-					"'first_contact_resolution', " RATIO(
-					    "close_reason = 'satisfied' AND reopen_count = 0 AND "
-					    "repeat_count = 0 AND NOT is_repeat",
-					    "closed_at IS NOT NULL") ", "
-								     "'csat', "
-								     "json_build_object('answered',"
-								     " (SELECT count(*) FROM sv), "
-								     "'satisfied_share', (SELECT "
-								     "CASE WHEN count(*) = 0 THEN "
-								     "NULL ELSE round(count(*) "
-								     "FILTER (WHERE score >= "
-								     "4)::numeric / "
-								     "count(*), 4) END FROM sv), "
-								     "'average_score', (SELECT "
-								     "round(avg(score), 2) FROM "
-								     "sv)), "
-								     "'compensation_paid_fen', "
-								     "(SELECT "
-								     "coalesce(sum(compensation_"
-								     "fen), 0) FROM c WHERE "
-								     "executed_at IS NOT NULL), "
-								     "'closed', (SELECT count(*) "
-								     "FROM c WHERE closed_at IS "
-								     "NOT NULL), "
-								     "'top_causes', (SELECT "
-								     "coalesce(json_agg(json_build_"
-								     "object('party', p, 'count', "
-								     "n) ORDER BY "
-								     "n DESC, p), '[]') FROM "
-								     "causes))::text";
+	"WITH c AS (SELECT * FROM cases WHERE received_at >= $1::timestamptz"
+	"    AND received_at < $2::timestamptz AND ($3 = '' OR outlet_id = $3)"
+	"    AND ($4 = '' OR category = $4) AND ($5 = '' OR owner_staff_id = $5)), "
+	"fr AS (SELECT extract(epoch FROM first_response_at - received_at)::float8 s FROM c"
+	"    WHERE first_response_at IS NOT NULL), "
+	"cy AS (SELECT extract(epoch FROM closed_at - received_at)::float8 s FROM c"
+	"    WHERE closed_at IS NOT NULL), "
+	"sv AS (SELECT s.score FROM surveys s JOIN c USING (complaint_id)), "
+	"br AS (SELECT e.clock, count(DISTINCT e.complaint_id) n FROM sla_events e"
+	"    JOIN c USING (complaint_id) WHERE e.kind = 'breach' GROUP BY e.clock), "
+	"causes AS (SELECT responsible_party p, count(*) n FROM c"
+	"    WHERE responsible_party NOT IN ('', 'unknown') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) "
+	"SELECT json_build_object("
+	"  'from', $1::timestamptz, 'to', $2::timestamptz,"
+	"  'filters', json_build_object('outlet', $3, 'category', $4, 'agent', $5),"
+	"  'received', (SELECT count(*) FROM c),"
+	"  'first_response', json_build_object('count', (SELECT count(*) FROM fr), "
+	       MEDIAN_P90("fr") ", 'within_3min_share', "
+	       RATIO("first_response_at - received_at <= interval '3 minutes'", "true") "),"
+	"  'whole_cycle', json_build_object('count', (SELECT count(*) FROM cy), "
+	       MEDIAN_P90("cy") "),"
+	"  'sla_compliance', (SELECT json_object_agg(k, CASE WHEN (SELECT count(*) FROM c) = 0"
+	"      THEN NULL ELSE round(1 - coalesce((SELECT n FROM br WHERE br.clock = k), 0)::numeric"
+	"      / (SELECT count(*) FROM c), 4) END) FROM unnest(ARRAY['first_response',"
+	"      'verification', 'resolution', 'regulatory']) k),"
+	"  'sla_breaches', (SELECT coalesce(json_object_agg(clock, n), '{}') FROM br),"
+	"  'repeat_rate', " RATIO("is_repeat OR repeat_count > 0", "true") ","
+	"  'resolution_rate', " RATIO("executed_at IS NOT NULL", "true") ","
+	"  'first_contact_resolution', "
+	       RATIO("close_reason = 'satisfied' AND reopen_count = 0 AND repeat_count = 0"
+		     " AND NOT is_repeat", "closed_at IS NOT NULL") ","
+	"  'csat', json_build_object('answered', (SELECT count(*) FROM sv),"
+	"      'satisfied_share', (SELECT CASE WHEN count(*) = 0 THEN NULL ELSE"
+	"      round(count(*) FILTER (WHERE score >= 4)::numeric / count(*), 4) END FROM sv),"
+	"      'average_score', (SELECT round(avg(score), 2) FROM sv)),"
+	"  'compensation_paid_fen', (SELECT coalesce(sum(compensation_fen), 0) FROM c"
+	"      WHERE executed_at IS NOT NULL),"
+	"  'closed', (SELECT count(*) FROM c WHERE closed_at IS NOT NULL),"
+	"  'top_causes', (SELECT coalesce(json_agg(json_build_object('party', p, 'count', n)"
+	"      ORDER BY n DESC, p), '[]') FROM causes))::text";
+/* clang-format on */
 
 char *fu_stats_json(PGconn *c, const char *from, const char *to, const char *outlet,
 		    const char *category, const char *agent)

@@ -297,7 +297,7 @@ static void parse_remedies(json_t *body, struct res_plan *plan, json_t *errors)
 static bool amendable(const char *status)
 {
 	return strcmp(status, "pending_approval") == 0 || strcmp(status, "rejected") == 0 ||
-	       strcmp(status, "failed") == 0;
+	       strcmp(status, "failed") == 0 || strcmp(status, "reopened") == 0;
 }
 
 static int store_amendment(struct http_req *r, const struct auth_principal *who,
@@ -354,9 +354,9 @@ void res_amend(struct http_req *r, void *arg)
 		goto out;
 	if (!amendable(p.status)) {
 		pg_rollback(r->db);
-		http_reply_error(r, 409, "conflict",
-				 "only a pending, rejected or failed proposal "
-				 "can be amended");
+		http_reply_error(
+		    r, 409, "conflict",
+		    "only a pending, rejected, failed or reopened proposal can be amended");
 		goto out;
 	}
 	int64_t limit = res_authority(r->db, who.role_name);

@@ -6,6 +6,7 @@
 
 #include "classification.pb-c.h"
 #include "evidence.pb-c.h"
+#include "followup.pb-c.h"
 #include "log.h"
 #include "pg.h"
 #include "resolution.h"
@@ -191,11 +192,39 @@ static int on_result(PGconn *pg, const struct ce_meta *ce, const char *key,
 	return rc < 0 ? -1 : 0;
 }
 
+static int v_reopened(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__FollowupEvent *f = (const void *)m;
+	return has_uuid(f->complaint_id, "complaint_id", e, n);
+}
+
+/* The customer was not satisfied: the executed plan is open again for staff to amend. */
+static int on_reopened(PGconn *pg, const struct ce_meta *ce, const char *key,
+		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__FollowupEvent *f = (const void *)m;
+	const char *p[] = {f->complaint_id};
+	PGresult *r = pg_query(pg,
+			       "UPDATE proposals SET status = 'reopened', updated_at = now() WHERE "
+			       "complaint_id = $1 AND status = 'executed' RETURNING id",
+			       1, p);
+	if (!r)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		rc = res_audit(pg, PQgetvalue(r, i, 0), "customer", "reopened",
+			       f->reason[0] ? f->reason : "dissatisfied", NULL, NULL);
+	PQclear(r);
+	return rc;
+}
+
 const struct consumer_handler resolution_handlers[] = {
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
      v_evidence, on_evidence},
+    {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor, v_reopened,
+     on_reopened},
     {TOPIC_EXECUTION, "cp.finance.payout_confirmed", &cp__execution_result__descriptor, v_result,
      on_result},
     {TOPIC_EXECUTION, "cp.finance.payout_failed", &cp__execution_result__descriptor, v_result,

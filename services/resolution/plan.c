@@ -2,11 +2,14 @@
  * Every function runs inside the caller's transaction (consumer batch or HTTP handler) so a
  * state change and its event commit together.
  *
- *   pending_approval --approve--> executing --all confirmed--> executed
- *          |  ^                      |
- *       reject amend              one failed --> failed --amend--> executing / pending_approval
- *          v  |
- *        rejected                                                                          */
+ *   pending_approval --approve--> executing --all confirmed--> executed --customer reopened
+ *          |  ^                      |                                 (cp.complaint.reopened)
+ *       reject amend              one failed --> failed                 |
+ *          v  |                                    |                    v
+ *        rejected --amend--> ...                 amend --> ...        reopened --amend--> ...
+ *
+ * amend leads to executing within the amending staff member's authority, else to
+ * pending_approval. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

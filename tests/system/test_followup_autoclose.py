@@ -4,12 +4,12 @@ delivered is retried, then recorded as failed (event, error log, metric), never 
 
 from helpers import wait_rows
 from test_followup_flow import free_port, produce_executed
-from test_resolution_flow import decode, new_case, produce_received
+from test_resolution_flow import AGENT, TOKENS, decode, new_case, produce_received
 
 
 def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, http):
     dead = f"http://127.0.0.1:{free_port()}/hook"
-    with stack.service_env("followup", SURVEY_TIMEOUT_S="2", WEBHOOK_URL=dead,
+    with stack.service_env("followup", AUTH_TOKENS=TOKENS, SURVEY_TIMEOUT_S="2", WEBHOOK_URL=dead,
                            NOTIFY_MAX_ATTEMPTS="2", NOTIFY_BACKOFF_MS="100",
                            DELIVERY_INTERVAL_MS="100", CLOSE_INTERVAL_MS="200",
                            WEBHOOK_TIMEOUT_MS="500"):
@@ -39,3 +39,9 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
                    and r.get("complaint_no") == no for r in stack.log_records("followup"))
         metrics = http.get(stack.service_url("followup") + "/metrics").text
         assert "cp_notifications_failed_total" in metrics
+        # staff see every message of the case and why it failed
+        listed = http.get(f"{stack.base_url}/v1/notifications", params={"complaint_no": no},
+                          headers=AGENT)
+        assert listed.status_code == 200, listed.text
+        closing = [n for n in listed.json()["notifications"] if n["step"] == "closed"]
+        assert closing[0]["status"] == "failed" and "connect" in closing[0]["last_error"]

@@ -279,3 +279,33 @@ def test_failed_execution_reopens_the_step_and_alerts(stack, http, staff):
         assert new_id != kinds["reship"]
         produce_result(stack, cid, new_id, "cp.shipping.reship_confirmed")
         wait_status(stack, pid, "executed")
+
+
+def test_reopened_case_opens_the_executed_plan_for_amendment(stack, http, staff):
+    cid, no, waybill = new_case()
+    produce_classified(stack, cid, no, waybill, sub="damage", declared=500, freight=1000)
+    produce_evidence(stack, cid, no, waybill)
+    pid, status, total, _ = proposal_of(stack, cid)
+    assert (status, total) == ("executing", 500)
+    [(eid,)] = wait_rows(stack, "SELECT id::text FROM resolution.executions WHERE proposal_id "
+                                "= %s", (pid,))
+    assert http.post(f"{stack.base_url}/v1/executions/{eid}/confirm",
+                     json={"status": "confirmed"}, headers=INTEGRATION).status_code == 200
+    wait_status(stack, pid, "executed")
+    base = f"{stack.base_url}/v1/proposals/{pid}/amend"
+    more = {"remedies": [{"kind": "compensation", "amount_fen": 1500}],
+            "reason": "customer shows the repair bill"}
+    assert http.post(base, json=more, headers=AGENT).status_code == 409
+
+    reopened = stack.proto.FollowupEvent(complaint_id=cid, complaint_no=no, step="reopened",
+                                         reason="dissatisfied", reopen_count=1)
+    stack.produce("complaint.followup.v1", cid, reopened.SerializeToString(),
+                  stack.ce_headers("cp.complaint.reopened"))
+    wait_status(stack, pid, "reopened")
+    r = http.post(base, json=more, headers=AGENT)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "executing"
+    kinds = [(e["status"], e["amount_fen"]) for e in r.json()["executions"]]
+    assert kinds == [("confirmed", 500), ("requested", 1500)]
+    assert [a["action"] for a in r.json()["audit"]] == ["proposed", "executed", "reopened",
+                                                        "amended"]
