@@ -5,12 +5,35 @@ endpoint GET /v1/complaints/{id_or_no}/clocks on a complaint that went through t
 
 import time
 
+import pytest
 import requests
 
 from helpers import complaint, post, waybill
 from timer_helpers import (SLA_TOPIC, assigned, classify, clocks, evidence_collected,
                            first_response, followup, iso, new_id, parse_iso, resolution, sla_event,
                            wait_clocks)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def evidence_stopped(stack):
+    """The real evidence service answers every classification with
+    cp.complaint.evidence_collected, which would stop the synthetic complaints' verification
+    clocks before the tests do. It is stopped for this module and catches up afterwards."""
+    stack.stop_service("evidence")
+    try:
+        yield
+    finally:
+        stack.start_service("evidence")
+
+
+def wait_sql(stack, sql, params, what, timeout=15.0):
+    conn = stack.db()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn.execute(sql, params).fetchone()[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not seen within {timeout}s")
 
 
 def metric(stack, name, labels):
@@ -75,14 +98,16 @@ def test_each_stop_event_stops_its_clock(stack):
     assert c["first_response"]["stopped_by"] == "cp.complaint.assigned"
     assert [c[k]["state"] for k in ("verification", "resolution", "regulatory")] == ["running"] * 3
 
-    evidence_collected(stack, cid, no)
-    c = wait_clocks(stack, cid, lambda c: c["verification"]["state"] == "stopped")
-    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
-    assert [c[k]["state"] for k in ("resolution", "regulatory")] == ["running"] * 2
-
+    # the resolution before the evidence: the real resolution service answers an
+    # evidence_collected with its own proposal (and perhaps execution)
     resolution(stack, cid, no, "cp.complaint.resolution_executed")
     c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "stopped")
     assert c["resolution"]["stopped_by"] == "cp.complaint.resolution_executed"
+    assert [c[k]["state"] for k in ("verification", "regulatory")] == ["running"] * 2
+
+    evidence_collected(stack, cid, no)
+    c = wait_clocks(stack, cid, lambda c: c["verification"]["state"] == "stopped")
+    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
     assert c["regulatory"]["state"] == "running"
 
     followup(stack, cid, no, "cp.complaint.closed")
@@ -144,6 +169,9 @@ def test_a_paused_clock_does_not_breach_until_resumed(stack):
     cid, no = new_id()
     with stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
         followup(stack, cid, no, "cp.complaint.awaiting_customer")  # before the clock exists
+        # topics are not ordered among each other: let the wait be applied first
+        wait_sql(stack, "SELECT count(*) FROM timer.cases WHERE complaint_id = %s AND "
+                        "awaiting_since IS NOT NULL", (cid,), "the wait on the customer")
         classify(stack, cid, no, durations=(2, 0, 0, 2), pausable=("first_response",))
         c = wait_clocks(stack, cid, lambda c: len(c) == 2)
         assert c["first_response"]["state"] == "paused"  # created paused
@@ -162,6 +190,9 @@ def test_stops_that_arrive_before_the_clocks_exist(stack):
     cid, no = new_id()
     evidence_collected(stack, cid, no)
     followup(stack, cid, no, "cp.complaint.closed")
+    # topics are not ordered among each other: let both stops be applied first
+    wait_sql(stack, "SELECT count(*) = 4 FROM timer.stops WHERE complaint_id = %s", (cid,),
+             "the recorded stops")
     classify(stack, cid, no)
     c = wait_clocks(stack, cid, lambda c: len(c) == 4)
     assert {k: v["state"] for k, v in c.items()} == {k: "stopped" for k in c}
