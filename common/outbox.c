@@ -19,6 +19,10 @@
 #define OUTBOX_MARK_SQL "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 #define OUTBOX_FAIL_SQL \
 	"UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+/* One relay per schema publishes at a time, so events leave in id order even with several
+ * instances running (the others take over when it stops). */
+#define OUTBOX_LOCK_SQL \
+	"SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox'))"
 #define OUTBOX_BACKLOG_SQL "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 #define OUTBOX_PURGE_SQL \
 	"DELETE FROM outbox WHERE sent_at < now() - interval '7 days'"
@@ -200,6 +204,14 @@ static int outbox_step(struct outbox_relay *r, PGconn *c)
 	const char *params[] = {limit};
 	if (pg_begin(c) != 0)
 		return -1;
+	PGresult *lock = pg_query(c, OUTBOX_LOCK_SQL, 0, NULL);
+	bool answered = lock != NULL;
+	bool mine = answered && pg_value(lock, 0, 0, "f")[0] == 't';
+	PQclear(lock);
+	if (!mine) {
+		pg_rollback(c);
+		return answered ? 0 : -1;
+	}
 	PGresult *res = pg_query(c, OUTBOX_SELECT_SQL, 1, params);
 	if (!res)
 		goto failed;

@@ -2,9 +2,10 @@
  * PostgreSQL transaction: outbox_add inserts the event row into <schema>.outbox (created by
  * public.cp_create_messaging; an insert trigger NOTIFYs outbox_<schema>). The relay thread
  * publishes unsent rows in id order with CloudEvents headers and marks each row sent only
- * after its successful delivery report; rows are locked FOR UPDATE SKIP LOCKED, so several
- * instances may relay at once without publishing a row twice in the normal case (a crash
- * between delivery and the commit re-publishes: consumers deduplicate by ce_id). */
+ * after its successful delivery report. Several instances may run: a transaction-scoped
+ * advisory lock lets one relay per schema publish at a time (so events keep their order) and
+ * rows are locked FOR UPDATE SKIP LOCKED; a crash between delivery and the commit re-publishes
+ * a row with the same ce_id, which consumers deduplicate. */
 #ifndef CP_OUTBOX_H
 #define CP_OUTBOX_H
 
