@@ -4,6 +4,8 @@
 #   tests/run.sh                      unit, then system; non-zero if any layer fails
 #   tests/run.sh unit                 only the C unit tests: every build/tests/test_* (Check)
 #   tests/run.sh system [pytest args] only the system tests: pytest tests/system
+#   tests/run.sh sanitize             ASan/UBSan build, then its unit tests and the end-to-end
+#                                     system tests (part of the default run)
 #
 # The last line is always `N passed, N failed` summed over the layers that ran.
 # Environment: CP_CACHE / CP_VENV (the venv from deploy/scripts/deps.sh), UNIT_TIMEOUT (300 s
@@ -121,6 +123,7 @@ layer_system() {
 		return
 	fi
 	mkdir -p "$RESULTS"
+	xml=$RESULTS/${SYSTEM_XML:-system.xml}
 	rm -f "$xml"
 	timeout --kill-after=30 "$SYSTEM_TIMEOUT" \
 		"$PY" -m pytest tests/system -q -ra -p no:cacheprovider --junitxml="$xml" "$@"
@@ -142,6 +145,31 @@ layer_system() {
 	fi
 }
 
+# The sanitizer layer: everything rebuilt with ASan and UBSan (any report aborts), then the unit
+# tests and the end-to-end system tests run on those binaries.
+SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+SAN_SYSTEM_TESTS=(tests/system/test_pipeline.py tests/system/test_resilience.py)
+
+layer_sanitize() {
+	local main_build=$BUILD
+	mkdir -p "$RESULTS"
+	log "sanitize: building with $SAN_FLAGS into $main_build/asan"
+	if ! make -s -j2 BUILD="$main_build/asan" SAN="$SAN_FLAGS" CFLAGS="-O1 -g" all \
+		>"$RESULTS/asan-build.log" 2>&1; then
+		log "sanitize: build failed, see $RESULTS/asan-build.log"
+		FAILED=$((FAILED + 1))
+		LAYER_FAILED=1
+		return
+	fi
+	BUILD=$main_build/asan
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+	layer_unit
+	SYSTEM_XML=system-asan.xml layer_system "${SAN_SYSTEM_TESTS[@]}"
+	BUILD=$main_build
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+}
+
 main() {
 	local layer=${1:-all}
 	(($#)) && shift
@@ -149,11 +177,13 @@ main() {
 	all)
 		layer_unit
 		layer_system
+		layer_sanitize
 		;;
 	unit) layer_unit ;;
+	sanitize) layer_sanitize ;;
 	system) layer_system "$@" ;;
 	*)
-		log "usage: tests/run.sh [unit | system [pytest args]]"
+		log "usage: tests/run.sh [unit | system [pytest args] | sanitize]"
 		exit 2
 		;;
 	esac
