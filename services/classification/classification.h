@@ -159,6 +159,9 @@ void policies_put(struct http_req *r, void *arg);
 
 void registry_get(struct http_req *r, void *arg);
 void registry_put(struct http_req *r, void *arg);
+/* GET /v1/complaints/{no}/classification: both readings, the reason, the policy and the
+ * routing state (agent role or above). */
+void registry_get_classification(struct http_req *r, void *arg);
 
 /* --- offers.c --- */
 

@@ -55,6 +55,7 @@ static void policies_route(struct http_req *r, void *arg)
 static const struct http_route classification_routes[] = {
     {"POST", "/v1/complaints/{}/accept", offers_accept, true},
     {"GET", "/v1/offers/mine", offers_mine, true},
+    {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},
     {"GET", "/v1/keywords", keywords_route, true},
     {"PUT", "/v1/keywords", keywords_route, true},
     {"GET", "/v1/sla-policies", policies_route, true},

@@ -123,3 +123,64 @@ out:
 	json_decref(errors);
 	json_decref(body);
 }
+
+/* --- GET /v1/complaints/{no}/classification (agent, supervisor, admin) --- */
+
+#define CASE_SQL                                                                              \
+	"SELECT c.category, c.subcategory, c.stated_type, c.text_category, c.text_subcategory, " \
+	"array_to_json(c.keywords)::text, c.choice_reason, c.urgency, c.severity, c.tier, "     \
+	"c.priority, c.sla_policy, c.first_response_s, c.verification_s, c.resolution_s, "      \
+	"c.regulatory_s, array_to_json(c.pausable_clocks)::text, c.scenario, "                  \
+	"coalesce(a.outlet_id, ''), coalesce(a.state, ''), coalesce(a.owner_staff_id, ''), "    \
+	"coalesce(a.round, 0), (SELECT coalesce(json_agg(o.staff_id ORDER BY o.round, "         \
+	"o.offered_at, o.staff_id), '[]')::text FROM offers o WHERE o.complaint_id = "          \
+	"c.complaint_id) FROM classifications c LEFT JOIN assignments a USING (complaint_id) "  \
+	"WHERE c.complaint_no = $1"
+
+static json_t *text_json(PGresult *res, int col)
+{
+	json_t *j = json_loads(PQgetvalue(res, 0, col), 0, NULL);
+	return j ? j : json_array();
+}
+
+static json_t *case_json(PGresult *res)
+{
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "category",
+	    PQgetvalue(res, 0, 0), "subcategory", PQgetvalue(res, 0, 1), "stated_type",
+	    PQgetvalue(res, 0, 2), "text_category", PQgetvalue(res, 0, 3), "text_subcategory",
+	    PQgetvalue(res, 0, 4), "keywords", text_json(res, 5), "choice_reason",
+	    PQgetvalue(res, 0, 6), "urgency", PQgetvalue(res, 0, 7), "severity",
+	    PQgetvalue(res, 0, 8), "tier", PQgetvalue(res, 0, 9), "priority",
+	    atoi(PQgetvalue(res, 0, 10)), "sla_policy", PQgetvalue(res, 0, 11), "scenario",
+	    PQgetvalue(res, 0, 17));
+	json_object_set_new(
+	    j, "sla",
+	    json_pack("{s:I, s:I, s:I, s:I, s:o}", "first_response_s",
+		      (json_int_t)atoll(PQgetvalue(res, 0, 12)), "verification_s",
+		      (json_int_t)atoll(PQgetvalue(res, 0, 13)), "resolution_s",
+		      (json_int_t)atoll(PQgetvalue(res, 0, 14)), "regulatory_s",
+		      (json_int_t)atoll(PQgetvalue(res, 0, 15)), "pausable_clocks",
+		      text_json(res, 16)));
+	json_object_set_new(j, "routing",
+			    json_pack("{s:s, s:s, s:s, s:i, s:o}", "outlet_id", PQgetvalue(res, 0, 18),
+				      "state", PQgetvalue(res, 0, 19), "owner_staff_id",
+				      PQgetvalue(res, 0, 20), "round", atoi(PQgetvalue(res, 0, 21)),
+				      "offered_to", text_json(res, 22)));
+	return j;
+}
+
+void registry_get_classification(struct http_req *r, void *arg)
+{
+	if (auth_require(r, AUTH_AGENT, NULL) != 0)
+		return;
+	const char *p[] = {r->params[0]};
+	PGresult *res = pg_query(r->db, CASE_SQL, 1, p);
+	if (!res)
+		http_reply_error(r, 503, "unavailable", "the classification could not be read; retry");
+	else if (PQntuples(res) == 0)
+		http_reply_error(r, 404, "not_found", "no classification for this complaint number");
+	else
+		http_reply_json(r, 200, case_json(res));
+	PQclear(res);
+}

@@ -203,6 +203,17 @@ def test_classified_event_carries_the_policy_and_tier(cls, http):
     assert "还没到" in ev.keywords and "药" in ev.keywords
     assert ev.choice_reason
 
+    url = f"{cls.base_url}/v1/complaints/{r.json()['complaint_no']}/classification"
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers={"Authorization": "Bearer tok-gw-2"}).status_code == 403
+    view = http.get(url, headers=agent(0))
+    assert view.status_code == 200, view.text
+    v = view.json()
+    assert (v["stated_type"], v["subcategory"], v["urgency"]) == ("delay", "delay", "very_urgent")
+    assert v["text_subcategory"] == "delay" and "还没到" in v["keywords"]
+    assert v["sla"]["resolution_s"] == 7200 and v["sla_policy"] == "very_urgent"
+    assert v["routing"]["state"] in ("offered", "escalated")
+
     # the same customer on the VIP list: tier vip, the vip policy, one level higher priority
     body = complaint(type="other", description="请尽快处理")
     first = post(http, cls, body).json()
