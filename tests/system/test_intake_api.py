@@ -108,6 +108,21 @@ def test_idempotent_retry_returns_the_same_complaint(intake, http):
     assert _stored(intake, body["waybill_no"]) == 1
 
 
+def test_concurrent_retries_with_one_key_make_one_complaint(intake):
+    import concurrent.futures
+
+    import requests
+    body, key = complaint(), str(uuid.uuid4())
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda _: requests.post(
+            intake.base_url + "/v1/complaints", json=body,
+            headers={"Idempotency-Key": key}, timeout=10), range(6)))
+    assert {r.status_code for r in replies} == {201}, [r.text for r in replies]
+    assert len({r.json()["complaint_no"] for r in replies}) == 1
+    assert sum(not r.json()["idempotent_replay"] for r in replies) == 1
+    assert _stored(intake, body["waybill_no"]) == 1
+
+
 def test_repeat_on_open_case_attaches_and_raises_priority(intake, http):
     body = complaint()
     with intake.consumer(["complaint.received.v1"], from_beginning=False) as reader:
