@@ -320,8 +320,8 @@ static void fill_responsibility(struct build *x)
 	if (!x->confirmed)
 		return;
 	/* a person's judgement stands over later rebuilds */
-	r->stage = (char *)json_string_value(json_object_get(x->confirmed, "stage"));
-	r->party = (char *)json_string_value(json_object_get(x->confirmed, "party"));
+	r->stage = (char *)(json_string_value(json_object_get(x->confirmed, "stage")) ?: "unknown");
+	r->party = (char *)(json_string_value(json_object_get(x->confirmed, "party")) ?: "unknown");
 	r->party_id = (char *)(json_string_value(json_object_get(x->confirmed, "party_id")) ?: "");
 	r->note = (char *)(json_string_value(json_object_get(x->confirmed, "note")) ?: "");
 	r->confidence_pct = 100;
@@ -331,7 +331,9 @@ static void fill_responsibility(struct build *x)
 	json_t *reasons = json_object_get(x->confirmed, "reasons");
 	r->n_reasons = 0;
 	for (size_t i = 0; i < json_array_size(reasons) && i < EV_MAX_REASONS; i++)
-		x->reasons[r->n_reasons++] = (char *)json_string_value(json_array_get(reasons, i));
+		if (json_is_string(json_array_get(reasons, i)))
+			x->reasons[r->n_reasons++] =
+			    (char *)json_string_value(json_array_get(reasons, i));
 }
 
 static void fill_delivery(struct build *x)

@@ -118,3 +118,42 @@ def test_stuck_parcel_raises_an_exception_event(stack):
     assert ex.last_code == "arrived"
     keys = [m.key for m in reader.messages]
     assert keys.count(stuck) == 1 and done not in keys
+
+
+def _partitions(stack):
+    return {r[0] for r in stack.db().execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'evidence.scans'::regclass").fetchall()}
+
+
+def test_retention_drops_old_partitions_and_skips_expired_scans(stack):
+    import datetime
+    old_month = (datetime.datetime.now(datetime.timezone.utc)
+                 - datetime.timedelta(days=75)).strftime("scans_%Y%m")
+    now_month = datetime.datetime.now(datetime.timezone.utc).strftime("scans_%Y%m")
+    assert old_month in _partitions(stack)
+    w = waybill()
+    with stack.service_env("evidence", TRACKING_RETENTION_DAYS="40",
+                           TRACKING_MONTHS_AHEAD="2"):
+        parts = stack_wait(lambda: old_month not in _partitions(stack) and _partitions(stack))
+        assert now_month in parts
+        send(stack, scan(stack, w, "picked_up", ago(24 * 50), facility_id="O1",
+                         facility_type="outlet"),
+             scan(stack, w, "arrived", ago(1), facility_id="SC1",
+                  facility_type="sorting_centre"))
+        wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s", (w,))
+        stored = stack.db().execute("SELECT code FROM evidence.scans WHERE waybill_no = %s",
+                                    (w,)).fetchall()
+    assert stored == [("arrived",)]
+    # back to the default retention: the partitions are there again
+    stack_wait(lambda: old_month in _partitions(stack))
+
+
+def stack_wait(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
