@@ -36,11 +36,11 @@ extern struct classification_config classification_cfg;
 enum kw_kind { KW_CATEGORY, KW_ANGRY, KW_GOODS };
 
 struct kw_entry {
-	char keyword[64];     /* lowercase; ASCII keywords match whole words only */
+	char keyword[64]; /* lowercase; ASCII keywords match whole words only */
 	enum kw_kind kind;
 	char category[24];    /* KW_CATEGORY */
 	char subcategory[32]; /* KW_CATEGORY */
-	char goods[16];       /* KW_GOODS: medicine, fresh_food, documents */
+	char goods[16];	      /* KW_GOODS: medicine, fresh_food, documents */
 	int weight;
 };
 
@@ -63,7 +63,7 @@ int classify_kw_make(struct kw_entry *e, const char *keyword, const char *kind,
 struct classify_result {
 	char category[24];
 	char subcategory[32];
-	char text_category[24];    /* what the free text alone points to ("" when nothing) */
+	char text_category[24]; /* what the free text alone points to ("" when nothing) */
 	char text_subcategory[32];
 	char keywords[CLASSIFY_MAX_KEYWORDS][64];
 	int nkeywords;
@@ -71,8 +71,8 @@ struct classify_result {
 	bool urgent_goods;
 	char urgency[16];  /* normal, urgent, very_urgent */
 	char severity[12]; /* low, medium, high, critical */
-	char tier[12];     /* standard, vip */
-	int priority;      /* 1 (highest) .. 5 */
+	char tier[12];	   /* standard, vip */
+	int priority;	   /* 1 (highest) .. 5 */
 	char reason[256];
 	char scenario[16]; /* emotional, inquiry, compensation */
 };
@@ -150,8 +150,7 @@ int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy 
 int policy_is_vip(PGconn *c, const char *customer_ref);
 /* The template body for scenario and language (falling back to zh-CN); NULL when none.
  * The caller PQclear()s *res after using the returned string. */
-const char *policy_template(PGconn *c, const char *scenario, const char *language,
-			    PGresult **res);
+const char *policy_template(PGconn *c, const char *scenario, const char *language, PGresult **res);
 void policies_get(struct http_req *r, void *arg);
 void policies_put(struct http_req *r, void *arg);
 

@@ -41,7 +41,7 @@ static const int priority_matrix[3][4] = {
     /* very_urgent */ {2, 2, 1, 1},
 };
 
-#define VALUE_HIGH_FEN 200000LL       /* 2 000 CNY: raises severity and urgency */
+#define VALUE_HIGH_FEN	    200000LL  /* 2 000 CNY: raises severity and urgency */
 #define VALUE_VERY_HIGH_FEN 1000000LL /* 10 000 CNY: a lost parcel this valuable is very urgent */
 
 static const struct subcat *subcat_find(const char *sub)
@@ -244,17 +244,21 @@ static const struct subcat *choose(const struct subcat *stated, const struct sub
 		return text;
 	}
 	if (text->severity > stated->severity) {
-		snprintf(reason, cap, "stated type %s; the text points to %s, which is more serious",
+		snprintf(reason, cap,
+			 "stated type %s; the text points to %s, which is more serious",
 			 stated->sub, text->sub);
 		return text;
 	}
 	if (s->weight[stated - subcats] > 0) {
-		snprintf(reason, cap, "stated type %s, confirmed by the text (which also mentions %s)",
+		snprintf(reason, cap,
+			 "stated type %s, confirmed by the text (which also mentions %s)",
 			 stated->sub, text->sub);
 		return stated;
 	}
-	snprintf(reason, cap, "stated type %s kept: the customer's answer wins; the text points "
-		 "to %s", stated->sub, text->sub);
+	snprintf(reason, cap,
+		 "stated type %s kept: the customer's answer wins; the text points "
+		 "to %s",
+		 stated->sub, text->sub);
 	return stated;
 }
 
@@ -272,8 +276,7 @@ static bool loss_like(const char *sub)
 	return strcmp(sub, "loss") == 0 || (s && s->refines && strcmp(s->refines, "loss") == 0);
 }
 
-static const char *urgency_of(const Cp__ComplaintReceived *c, const struct scan *s,
-			      const char *sub)
+static const char *urgency_of(const Cp__ComplaintReceived *c, const struct scan *s, const char *sub)
 {
 	const Cp__Impact *im = c->impact;
 	bool medicine = s->goods_medicine || (im && has(im->goods, im->n_goods, "medicine"));
@@ -321,8 +324,8 @@ void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *k
 	memset(&s, 0, sizeof(s));
 	scan_text(c->description_redacted, kw, &s, out);
 	const struct subcat *text = text_top(&s);
-	const struct subcat *sub = choose(stated_subcat((int)c->type), text, &s, out->reason,
-					  sizeof(out->reason));
+	const struct subcat *sub =
+	    choose(stated_subcat((int)c->type), text, &s, out->reason, sizeof(out->reason));
 	if (text) {
 		snprintf(out->text_category, sizeof(out->text_category), "%s", text->cat);
 		snprintf(out->text_subcategory, sizeof(out->text_subcategory), "%s", text->sub);
@@ -378,11 +381,16 @@ void classify_human_time(int64_t ms, const char *language, char *out, size_t cap
 static const char *scan_word(int code, bool zh)
 {
 	static const char *const words[][2] = {
-	    {"scanned", "扫描"},	    {"picked up", "已揽收"},
-	    {"arrived", "到达"},	    {"departed", "离开"},
-	    {"out for delivery", "派送中"}, {"delivered", "已签收"},
-	    {"stored in a locker", "已入柜"}, {"stored at a station", "已入驿站"},
-	    {"held with an exception", "异常"}, {"returned", "已退回"},
+	    {"scanned", "扫描"},
+	    {"picked up", "已揽收"},
+	    {"arrived", "到达"},
+	    {"departed", "离开"},
+	    {"out for delivery", "派送中"},
+	    {"delivered", "已签收"},
+	    {"stored in a locker", "已入柜"},
+	    {"stored at a station", "已入驿站"},
+	    {"held with an exception", "异常"},
+	    {"returned", "已退回"},
 	};
 	if (code < 0 || code >= (int)(sizeof(words) / sizeof(words[0])))
 		code = 0;
@@ -399,7 +407,9 @@ void classify_scan_text(bool known, int code, const char *city, const char *faci
 	}
 	char when[48];
 	classify_human_time(at_ms, language, when, sizeof(when));
-	const char *place = city && city[0] ? city : facility_id && facility_id[0] ? facility_id : "";
+	const char *place = city && city[0]		    ? city
+			    : facility_id && facility_id[0] ? facility_id
+							    : "";
 	if (zh)
 		snprintf(out, cap, "%s %s%s%s", when, place, place[0] ? " " : "",
 			 scan_word(code, true));

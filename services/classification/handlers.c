@@ -66,14 +66,30 @@ static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decisi
 	snprintf(secs[3], sizeof(secs[3]), "%lld", d->policy.regulatory_s);
 	text_array(&d->policy, clocks, sizeof(clocks));
 	keywords_array(r, kws, sizeof(kws));
-	const char *p[] = {c->complaint_id,     c->complaint_no,   c->waybill_no,
-			   c->customer_ref,     r->category,	   r->subcategory,
-			   types[c->type % 5],  r->reason,	   r->urgency,
-			   r->severity,	r->tier,	   prio,
-			   d->policy.name,      c->language,	   kws,
-			   r->text_category,    r->text_subcategory, r->scenario,
-			   d->origin.outlet_id, secs[0],	   secs[1],
-			   secs[2],	     secs[3],	   clocks};
+	const char *p[] = {c->complaint_id,
+			   c->complaint_no,
+			   c->waybill_no,
+			   c->customer_ref,
+			   r->category,
+			   r->subcategory,
+			   types[c->type % 5],
+			   r->reason,
+			   r->urgency,
+			   r->severity,
+			   r->tier,
+			   prio,
+			   d->policy.name,
+			   c->language,
+			   kws,
+			   r->text_category,
+			   r->text_subcategory,
+			   r->scenario,
+			   d->origin.outlet_id,
+			   secs[0],
+			   secs[1],
+			   secs[2],
+			   secs[3],
+			   clocks};
 	PGresult *res = pg_query(
 	    pg,
 	    "INSERT INTO classifications (complaint_id, complaint_no, waybill_no, customer_ref, "
@@ -140,10 +156,11 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct dec
 static int latest_scan(PGconn *pg, const Cp__ComplaintReceived *c, char *out, size_t cap)
 {
 	const char *p[] = {c->waybill_no};
-	PGresult *res = pg_query(pg,
-				 "SELECT code, city, facility_id, (extract(epoch FROM occurred_at) * "
-				 "1000)::bigint FROM parcel_positions WHERE waybill_no = $1",
-				 1, p);
+	PGresult *res =
+	    pg_query(pg,
+		     "SELECT code, city, facility_id, (extract(epoch FROM occurred_at) * "
+		     "1000)::bigint FROM parcel_positions WHERE waybill_no = $1",
+		     1, p);
 	if (!res)
 		return -1;
 	bool known = PQntuples(res) > 0;
@@ -256,35 +273,39 @@ static int validate_scan(const ProtobufCMessage *m, char *errstr, size_t errlen)
 	return 0;
 }
 
-static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key,
-		   const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		   char *errstr, size_t errlen, void *arg)
 {
 	const Cp__TrackingEvent *ev = (const void *)m;
 	char code[8], lat[32], lon[32];
 	snprintf(code, sizeof(code), "%d", (int)ev->code);
 	snprintf(lat, sizeof(lat), "%.7f", ev->location ? ev->location->lat : 0.0);
 	snprintf(lon, sizeof(lon), "%.7f", ev->location ? ev->location->lon : 0.0);
-	const char *p[] = {ev->waybill_no,  code,
-			   ev->facility_id, ev->facility_type,
-			   ev->city,	    ev->location ? lat : NULL,
-			   ev->location ? lon : NULL, ev->occurred_at};
+	const char *p[] = {ev->waybill_no,
+			   code,
+			   ev->facility_id,
+			   ev->facility_type,
+			   ev->city,
+			   ev->location ? lat : NULL,
+			   ev->location ? lon : NULL,
+			   ev->occurred_at};
 	/* scans arrive out of order: keep the latest by occurred_at */
-	return pg_exec(pg,
-		       "INSERT INTO parcel_positions AS pp (waybill_no, code, facility_id, "
-		       "facility_type, city, lat, lon, occurred_at) VALUES ($1, $2::int, $3, $4, $5, "
-		       "$6::float8, $7::float8, $8::timestamptz) ON CONFLICT (waybill_no) DO UPDATE "
-		       "SET code = EXCLUDED.code, facility_id = EXCLUDED.facility_id, facility_type "
-		       "= EXCLUDED.facility_type, city = EXCLUDED.city, lat = EXCLUDED.lat, lon = "
-		       "EXCLUDED.lon, occurred_at = EXCLUDED.occurred_at, updated_at = now() WHERE "
-		       "pp.occurred_at <= EXCLUDED.occurred_at",
-		       8, p);
+	return pg_exec(
+	    pg,
+	    "INSERT INTO parcel_positions AS pp (waybill_no, code, facility_id, "
+	    "facility_type, city, lat, lon, occurred_at) VALUES ($1, $2::int, $3, $4, $5, "
+	    "$6::float8, $7::float8, $8::timestamptz) ON CONFLICT (waybill_no) DO UPDATE "
+	    "SET code = EXCLUDED.code, facility_id = EXCLUDED.facility_id, facility_type "
+	    "= EXCLUDED.facility_type, city = EXCLUDED.city, lat = EXCLUDED.lat, lon = "
+	    "EXCLUDED.lon, occurred_at = EXCLUDED.occurred_at, updated_at = now() WHERE "
+	    "pp.occurred_at <= EXCLUDED.occurred_at",
+	    8, p);
 }
 
 const struct consumer_handler classification_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor,
      validate_received, on_received},
-    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan,
-     on_scan},
+    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
 };
 const size_t classification_nhandlers =
     sizeof(classification_handlers) / sizeof(classification_handlers[0]);

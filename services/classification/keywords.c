@@ -17,9 +17,10 @@ static pthread_rwlock_t kw_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct kw_table kw_cache;
 static char kw_stamp[96]; /* count and last change of the loaded table; "" = never loaded */
 
-#define STAMP_SQL "SELECT count(*)::text || '/' || coalesce(max(updated_at)::text, '') FROM keywords"
-#define LOAD_SQL                                                                           \
-	"SELECT keyword, kind, coalesce(category, ''), coalesce(subcategory, ''), "       \
+#define STAMP_SQL                                                                                  \
+	"SELECT count(*)::text || '/' || coalesce(max(updated_at)::text, '') FROM keywords"
+#define LOAD_SQL                                                                                   \
+	"SELECT keyword, kind, coalesce(category, ''), coalesce(subcategory, ''), "                \
 	"coalesce(goods, ''), weight FROM keywords ORDER BY kind, keyword"
 
 static int load_rows(PGresult *res, struct kw_table *t)
@@ -142,8 +143,7 @@ static void parse_entries(const json_t *arr, struct kw_table *t, json_t *errors)
 	size_t i;
 	const json_t *v;
 	char field[48], err[128];
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		snprintf(field, sizeof(field), "keywords[%zu]", i);
 		const json_t *w = json_object_get(v, "weight");
 		int weight = w ? (json_is_integer(w) ? (int)json_integer_value(w) : 0) : 2;
@@ -151,15 +151,16 @@ static void parse_entries(const json_t *arr, struct kw_table *t, json_t *errors)
 		    classify_kw_make(&t->v[t->n], str_or_null(v, "keyword"), str_or_null(v, "kind"),
 				     str_or_null(v, "category"), str_or_null(v, "subcategory"),
 				     str_or_null(v, "goods"), weight, err, sizeof(err)) != 0) {
-			json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "problem",
-								json_is_object(v) ? err
-										  : "must be an object"));
+			json_array_append_new(
+			    errors, json_pack("{s:s, s:s}", "field", field, "problem",
+					      json_is_object(v) ? err : "must be an object"));
 			continue;
 		}
 		for (size_t j = 0; j < t->n; j++)
 			if (strcmp(t->v[j].keyword, t->v[t->n].keyword) == 0)
-				json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
-									"problem", "duplicate keyword"));
+				json_array_append_new(errors,
+						      json_pack("{s:s, s:s}", "field", field,
+								"problem", "duplicate keyword"));
 		t->n++;
 	}
 }
@@ -173,11 +174,15 @@ static int store_entries(PGconn *c, const struct kw_table *t)
 		const struct kw_entry *e = &t->v[i];
 		char weight[8];
 		snprintf(weight, sizeof(weight), "%d", e->weight);
-		const char *p[] = {e->keyword, kinds[e->kind], e->category[0] ? e->category : NULL,
+		const char *p[] = {e->keyword,
+				   kinds[e->kind],
+				   e->category[0] ? e->category : NULL,
 				   e->subcategory[0] ? e->subcategory : NULL,
-				   e->goods[0] ? e->goods : NULL, weight};
+				   e->goods[0] ? e->goods : NULL,
+				   weight};
 		if (pg_exec(c,
-			    "INSERT INTO keywords (keyword, kind, category, subcategory, goods, weight) "
+			    "INSERT INTO keywords (keyword, kind, category, subcategory, goods, "
+			    "weight) "
 			    "VALUES ($1, $2, $3, $4, $5, $6::int)",
 			    6, p) != 0)
 			return -1;
@@ -195,9 +200,11 @@ void keywords_put(struct http_req *r, void *arg)
 	const json_t *arr = json_object_get(body, "keywords");
 	json_t *errors = json_array();
 	struct kw_table t = {0};
-	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > KEYWORDS_MAX) {
-		json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "keywords", "problem",
-							"must be an array of 1 to 5000 entries"));
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > KEYWORDS_MAX) {
+		json_array_append_new(errors,
+				      json_pack("{s:s, s:s}", "field", "keywords", "problem",
+						"must be an array of 1 to 5000 entries"));
 	} else if ((t.v = calloc(json_array_size(arr), sizeof(*t.v)))) {
 		parse_entries(arr, &t, errors);
 	}

@@ -35,8 +35,8 @@ static const struct cfg_entry classification_table[] = {
      &classification_cfg.offer_rounds},
     {"OFFER_SIZE", CFG_INT, "3", 1, 10, "staff offered a complaint in each round",
      &classification_cfg.offer_size},
-    {"OFFER_SWEEP_MS", CFG_INT, "1000", 50, 600000,
-     "how often expired offers are looked for", &classification_cfg.offer_sweep_ms},
+    {"OFFER_SWEEP_MS", CFG_INT, "1000", 50, 600000, "how often expired offers are looked for",
+     &classification_cfg.offer_sweep_ms},
 };
 
 /* One handler per path for all its methods: common/httpd.c's worker finds the route again by
@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 {
 	const struct svc_def def = {
 	    .name = "classification",
-	    .summary = "classifies complaints, applies SLA policies, routes to staff, answers first",
+	    .summary =
+		"classifies complaints, applies SLA policies, routes to staff, answers first",
 	    .default_port = 8082,
 	    .cfg = classification_table,
 	    .ncfg = sizeof(classification_table) / sizeof(classification_table[0]),

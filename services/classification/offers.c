@@ -32,10 +32,10 @@ struct candidates {
 	size_t n;
 };
 
-#define CANDIDATES_SQL                                                                       \
-	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role <> "     \
-	"'outlet_manager' AND ($1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM offers o WHERE " \
-	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY (outlet_id = $2) "  \
+#define CANDIDATES_SQL                                                                             \
+	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role <> "           \
+	"'outlet_manager' AND ($1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM offers o WHERE "      \
+	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY (outlet_id = $2) "       \
 	"DESC, staff_id LIMIT 10000"
 
 static int load_candidates(PGconn *c, const char *complaint_id, const char *outlet,
@@ -103,10 +103,11 @@ static int escalate(PGconn *c, struct asg *a)
 				  3, o) != 0)
 		return -1;
 	const char *u[] = {a->id, round};
-	if (pg_exec(c,
-		    "UPDATE assignments SET state = 'escalated', round = $2::int, expires_at = NULL, "
-		    "escalated_at = now() WHERE complaint_id = $1::uuid",
-		    2, u) != 0)
+	if (pg_exec(
+		c,
+		"UPDATE assignments SET state = 'escalated', round = $2::int, expires_at = NULL, "
+		"escalated_at = now() WHERE complaint_id = $1::uuid",
+		2, u) != 0)
 		return -1;
 	char *staff[] = {manager};
 	return announce(c, a, "escalated", "cp.complaint.escalated", staff, manager[0] ? 1 : 0,
@@ -120,10 +121,11 @@ static int record_offers(PGconn *c, const struct asg *a, char **ids, size_t n)
 	snprintf(secs, sizeof(secs), "%lld", classification_cfg.offer_timeout_s);
 	for (size_t i = 0; i < n; i++) {
 		const char *p[] = {a->id, ids[i], round};
-		if (pg_exec(c,
-			    "INSERT INTO offers (complaint_id, staff_id, round) VALUES ($1::uuid, $2, "
-			    "$3::int) ON CONFLICT DO NOTHING",
-			    3, p) != 0)
+		if (pg_exec(
+			c,
+			"INSERT INTO offers (complaint_id, staff_id, round) VALUES ($1::uuid, $2, "
+			"$3::int) ON CONFLICT DO NOTHING",
+			3, p) != 0)
 			return -1;
 	}
 	const char *u[] = {a->id, round, secs};
@@ -161,10 +163,11 @@ static int next_round(PGconn *c, struct asg *a)
 static int parcel_origin(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origin *o)
 {
 	const char *p[] = {rc->waybill_no};
-	PGresult *res = pg_query(c,
-				 "SELECT facility_id, facility_type, lat, lon FROM parcel_positions "
-				 "WHERE waybill_no = $1",
-				 1, p);
+	PGresult *res =
+	    pg_query(c,
+		     "SELECT facility_id, facility_type, lat, lon FROM parcel_positions "
+		     "WHERE waybill_no = $1",
+		     1, p);
 	if (!res)
 		return -1;
 	if (PQntuples(res) > 0) {
@@ -182,10 +185,11 @@ static int parcel_origin(PGconn *c, const Cp__ComplaintReceived *rc, struct rout
 static int outlet_origin(PGconn *c, struct route_origin *o)
 {
 	const char *p[] = {o->outlet_id};
-	PGresult *res = pg_query(c,
-				 "SELECT avg(lat), avg(lon) FROM staff WHERE outlet_id = $1 AND lat "
-				 "IS NOT NULL AND lon IS NOT NULL",
-				 1, p);
+	PGresult *res =
+	    pg_query(c,
+		     "SELECT avg(lat), avg(lon) FROM staff WHERE outlet_id = $1 AND lat "
+		     "IS NOT NULL AND lon IS NOT NULL",
+		     1, p);
 	if (!res)
 		return -1;
 	if (!PQgetisnull(res, 0, 0)) {
@@ -232,12 +236,13 @@ int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_o
 	snprintf(lat, sizeof(lat), "%.7f", o->lat);
 	snprintf(lon, sizeof(lon), "%.7f", o->lon);
 	const char *p[] = {a.id, a.no, a.outlet, a.has_origin ? "true" : "false", lat, lon};
-	PGresult *res = pg_query(c,
-				 "INSERT INTO assignments (complaint_id, complaint_no, outlet_id, "
-				 "has_origin, origin_lat, origin_lon, state) VALUES ($1::uuid, $2, $3, "
-				 "$4::boolean, $5::float8, $6::float8, 'offered') ON CONFLICT DO "
-				 "NOTHING RETURNING 1",
-				 6, p);
+	PGresult *res =
+	    pg_query(c,
+		     "INSERT INTO assignments (complaint_id, complaint_no, outlet_id, "
+		     "has_origin, origin_lat, origin_lon, state) VALUES ($1::uuid, $2, $3, "
+		     "$4::boolean, $5::float8, $6::float8, 'offered') ON CONFLICT DO "
+		     "NOTHING RETURNING 1",
+		     6, p);
 	if (!res)
 		return -1;
 	int fresh = PQntuples(res) > 0;
@@ -247,9 +252,9 @@ int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_o
 
 /* --- the sweep: expired offers go to the next round or are escalated --- */
 
-#define DUE_SQL                                                                              \
-	"SELECT complaint_id, complaint_no, outlet_id, has_origin, origin_lat, origin_lon, "  \
-	"round FROM assignments WHERE state = 'offered' AND expires_at <= now() ORDER BY "     \
+#define DUE_SQL                                                                                    \
+	"SELECT complaint_id, complaint_no, outlet_id, has_origin, origin_lat, origin_lon, "       \
+	"round FROM assignments WHERE state = 'offered' AND expires_at <= now() ORDER BY "         \
 	"expires_at LIMIT 1 FOR UPDATE SKIP LOCKED"
 
 static int sweep_one(PGconn *c)
@@ -290,14 +295,15 @@ int offers_sweep(PGconn *c, void *arg)
 
 enum accept_result { ACCEPT_OK, ACCEPT_MINE, ACCEPT_TAKEN, ACCEPT_NOT_OFFERED, ACCEPT_UNKNOWN };
 
-static int accept_tx(PGconn *c, const char *no, const char *staff_id, struct asg *a,
-		     char *owner, size_t cap)
+static int accept_tx(PGconn *c, const char *no, const char *staff_id, struct asg *a, char *owner,
+		     size_t cap)
 {
 	const char *p[] = {no};
-	PGresult *res = pg_query(c,
-				 "SELECT complaint_id, state, coalesce(owner_staff_id, ''), outlet_id, "
-				 "round FROM assignments WHERE complaint_no = $1 FOR UPDATE",
-				 1, p);
+	PGresult *res =
+	    pg_query(c,
+		     "SELECT complaint_id, state, coalesce(owner_staff_id, ''), outlet_id, "
+		     "round FROM assignments WHERE complaint_no = $1 FOR UPDATE",
+		     1, p);
 	if (!res)
 		return -1;
 	if (PQntuples(res) == 0) {
@@ -314,8 +320,8 @@ static int accept_tx(PGconn *c, const char *no, const char *staff_id, struct asg
 	if (accepted)
 		return strcmp(owner, staff_id) == 0 ? ACCEPT_MINE : ACCEPT_TAKEN;
 	const char *o[] = {a->id, staff_id};
-	res = pg_query(c, "SELECT 1 FROM offers WHERE complaint_id = $1::uuid AND staff_id = $2",
-		       2, o);
+	res = pg_query(c, "SELECT 1 FROM offers WHERE complaint_id = $1::uuid AND staff_id = $2", 2,
+		       o);
 	if (!res)
 		return -1;
 	bool offered = PQntuples(res) > 0;
@@ -345,9 +351,9 @@ static void accept_reply(struct http_req *r, int rc, const char *no, const char 
 		http_reply_error(r, 409, "already_accepted",
 				 "another member of staff accepted this complaint first");
 	else
-		http_reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "complaint_no", no,
-						  "owner_staff_id", owner, "already_yours",
-						  rc == ACCEPT_MINE));
+		http_reply_json(r, 200,
+				json_pack("{s:s, s:s, s:b}", "complaint_no", no, "owner_staff_id",
+					  owner, "already_yours", rc == ACCEPT_MINE));
 }
 
 void offers_accept(struct http_req *r, void *arg)
@@ -369,23 +375,25 @@ void offers_accept(struct http_req *r, void *arg)
 
 /* --- GET /v1/offers/mine --- */
 
-#define MINE_SQL                                                                              \
-	"SELECT a.complaint_no, o.round, a.state, c.category, c.subcategory, c.urgency, "     \
-	"c.priority, to_char(o.offered_at AT TIME ZONE 'UTC', "                               \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(a.expires_at AT TIME ZONE 'UTC', "        \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM offers o JOIN assignments a USING "           \
-	"(complaint_id) LEFT JOIN classifications c USING (complaint_id) WHERE o.staff_id = $1 " \
+#define MINE_SQL                                                                                   \
+	"SELECT a.complaint_no, o.round, a.state, c.category, c.subcategory, c.urgency, "          \
+	"c.priority, to_char(o.offered_at AT TIME ZONE 'UTC', "                                    \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(a.expires_at AT TIME ZONE 'UTC', "             \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM offers o JOIN assignments a USING "                \
+	"(complaint_id) LEFT JOIN classifications c USING (complaint_id) WHERE o.staff_id = $1 "   \
 	"AND a.state <> 'accepted' ORDER BY c.priority NULLS LAST, o.offered_at LIMIT 200"
 
 static json_t *mine_row(PGresult *res, int i)
 {
-	json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:s}", "complaint_no",
-			      PQgetvalue(res, i, 0), "round", atoi(PQgetvalue(res, i, 1)), "state",
-			      PQgetvalue(res, i, 2), "category", PQgetvalue(res, i, 3), "subcategory",
-			      PQgetvalue(res, i, 4), "urgency", PQgetvalue(res, i, 5), "priority",
-			      atoi(PQgetvalue(res, i, 6)), "offered_at", PQgetvalue(res, i, 7));
+	json_t *j =
+	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:s}", "complaint_no",
+		      PQgetvalue(res, i, 0), "round", atoi(PQgetvalue(res, i, 1)), "state",
+		      PQgetvalue(res, i, 2), "category", PQgetvalue(res, i, 3), "subcategory",
+		      PQgetvalue(res, i, 4), "urgency", PQgetvalue(res, i, 5), "priority",
+		      atoi(PQgetvalue(res, i, 6)), "offered_at", PQgetvalue(res, i, 7));
 	json_object_set_new(j, "expires_at",
-			    PQgetisnull(res, i, 8) ? json_null() : json_string(PQgetvalue(res, i, 8)));
+			    PQgetisnull(res, i, 8) ? json_null()
+						   : json_string(PQgetvalue(res, i, 8)));
 	return j;
 }
 

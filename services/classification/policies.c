@@ -8,16 +8,16 @@
 #include "classification.h"
 #include "pg.h"
 
-#define CHOOSE_SQL                                                                          \
-	"SELECT name, first_response_s, verification_s, resolution_s, regulatory_s, "       \
-	"array_to_string(pausable_clocks, ',') FROM sla_policies WHERE "                    \
-	"(category IS NULL OR category = $1) AND (subcategory IS NULL OR subcategory = $2) " \
-	"AND (urgency IS NULL OR urgency = $3) AND (tier IS NULL OR tier = $4) "            \
+#define CHOOSE_SQL                                                                                 \
+	"SELECT name, first_response_s, verification_s, resolution_s, regulatory_s, "              \
+	"array_to_string(pausable_clocks, ',') FROM sla_policies WHERE "                           \
+	"(category IS NULL OR category = $1) AND (subcategory IS NULL OR subcategory = $2) "       \
+	"AND (urgency IS NULL OR urgency = $3) AND (tier IS NULL OR tier = $4) "                   \
 	"ORDER BY rank, name LIMIT 1"
 
-#define LIST_SQL                                                                            \
-	"SELECT name, rank, category, subcategory, urgency, tier, first_response_s, "       \
-	"verification_s, resolution_s, regulatory_s, array_to_string(pausable_clocks, ',') " \
+#define LIST_SQL                                                                                   \
+	"SELECT name, rank, category, subcategory, urgency, tier, first_response_s, "              \
+	"verification_s, resolution_s, regulatory_s, array_to_string(pausable_clocks, ',') "       \
 	"FROM sla_policies ORDER BY rank, name"
 
 static const char *const clocks[] = {"first_response", "verification", "resolution"};
@@ -72,8 +72,7 @@ int policy_is_vip(PGconn *c, const char *customer_ref)
 	return vip;
 }
 
-const char *policy_template(PGconn *c, const char *scenario, const char *language,
-			    PGresult **res)
+const char *policy_template(PGconn *c, const char *scenario, const char *language, PGresult **res)
 {
 	const char *p[] = {scenario, language};
 	*res = pg_query(c,
@@ -173,10 +172,10 @@ static void parse_pausable(const json_t *o, struct policy_row *p, const char *pr
 	snprintf(p->pausable, sizeof(p->pausable), "{");
 	if (arr && !json_is_array(arr))
 		bad(errors, prefix, "pausable_clocks", "must be an array");
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		int k = 0;
-		while (k < 3 && !(json_is_string(v) && strcmp(json_string_value(v), clocks[k]) == 0))
+		while (k < 3 &&
+		       !(json_is_string(v) && strcmp(json_string_value(v), clocks[k]) == 0))
 			k++;
 		if (k == 3) {
 			bad(errors, prefix, "pausable_clocks",
@@ -190,8 +189,7 @@ static void parse_pausable(const json_t *o, struct policy_row *p, const char *pr
 	strcat(p->pausable, "}");
 }
 
-static void parse_policy(const json_t *o, struct policy_row *p, const char *prefix,
-			 json_t *errors)
+static void parse_policy(const json_t *o, struct policy_row *p, const char *prefix, json_t *errors)
 {
 	static const char *const cats[] = {"service", "transport", "charges", "information", NULL};
 	static const char *const urg[] = {"normal", "urgent", "very_urgent", NULL};
@@ -227,16 +225,18 @@ static int store_policies(PGconn *c, const struct policy_row *rows, size_t n)
 		snprintf(num[0], sizeof(num[0]), "%lld", rows[i].rank);
 		for (int k = 0; k < 4; k++)
 			snprintf(num[k + 1], sizeof(num[0]), "%lld", rows[i].secs[k]);
-		const char *p[] = {rows[i].name,     num[0],	      rows[i].category,
-				   rows[i].subcategory, rows[i].urgency, rows[i].tier,
-				   num[1],	     num[2],	      num[3],
-				   num[4],	     rows[i].pausable};
-		if (pg_exec(c,
-			    "INSERT INTO sla_policies (name, rank, category, subcategory, urgency, tier, "
-			    "first_response_s, verification_s, resolution_s, regulatory_s, "
-			    "pausable_clocks) VALUES ($1,$2::int,$3,$4,$5,$6,$7::int,$8::int,$9::int,"
-			    "$10::int,$11::text[])",
-			    11, p) != 0)
+		const char *p[] = {
+		    rows[i].name,    num[0],	   rows[i].category, rows[i].subcategory,
+		    rows[i].urgency, rows[i].tier, num[1],	     num[2],
+		    num[3],	     num[4],	   rows[i].pausable};
+		if (pg_exec(
+			c,
+			"INSERT INTO sla_policies (name, rank, category, subcategory, urgency, "
+			"tier, "
+			"first_response_s, verification_s, resolution_s, regulatory_s, "
+			"pausable_clocks) VALUES ($1,$2::int,$3,$4,$5,$6,$7::int,$8::int,$9::int,"
+			"$10::int,$11::text[])",
+			11, p) != 0)
 			return -1;
 	}
 	return 0;
@@ -246,18 +246,19 @@ static void check_set(const struct policy_row *rows, size_t n, json_t *errors)
 {
 	bool catch_all = false;
 	for (size_t i = 0; i < n; i++) {
-		catch_all |= !rows[i].category && !rows[i].subcategory && !rows[i].urgency &&
-			     !rows[i].tier;
+		catch_all |=
+		    !rows[i].category && !rows[i].subcategory && !rows[i].urgency && !rows[i].tier;
 		for (size_t j = 0; j < i; j++)
 			if (rows[i].name && rows[j].name && strcmp(rows[i].name, rows[j].name) == 0)
-				json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "policies",
-									"problem", "duplicate name"));
+				json_array_append_new(errors,
+						      json_pack("{s:s, s:s}", "field", "policies",
+								"problem", "duplicate name"));
 	}
 	if (!catch_all)
-		json_array_append_new(errors,
-				      json_pack("{s:s, s:s}", "field", "policies", "problem",
-						"needs a catch-all policy (no category, subcategory, "
-						"urgency or tier) so every complaint gets one"));
+		json_array_append_new(
+		    errors, json_pack("{s:s, s:s}", "field", "policies", "problem",
+				      "needs a catch-all policy (no category, subcategory, "
+				      "urgency or tier) so every complaint gets one"));
 }
 
 void policies_put(struct http_req *r, void *arg)
@@ -272,10 +273,10 @@ void policies_put(struct http_req *r, void *arg)
 	size_t n = json_is_array(arr) ? json_array_size(arr) : 0, i;
 	struct policy_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	if (n == 0 || n > 500)
-		json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "policies", "problem",
-							"must be an array of 1 to 500 policies"));
-	json_array_foreach(arr, i, v)
-	{
+		json_array_append_new(errors,
+				      json_pack("{s:s, s:s}", "field", "policies", "problem",
+						"must be an array of 1 to 500 policies"));
+	json_array_foreach (arr, i, v) {
 		char prefix[32];
 		snprintf(prefix, sizeof(prefix), "policies[%zu]", i);
 		if (rows && n <= 500)

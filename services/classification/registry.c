@@ -21,10 +21,11 @@ void registry_get(struct http_req *r, void *arg)
 		return;
 	char *outlet = http_req_query(r, "outlet_id");
 	const char *p[] = {outlet};
-	PGresult *res = pg_query(r->db,
-				 "SELECT staff_id, outlet_id, role, lat, lon, available FROM staff "
-				 "WHERE $1::text IS NULL OR outlet_id = $1 ORDER BY outlet_id, staff_id",
-				 1, p);
+	PGresult *res =
+	    pg_query(r->db,
+		     "SELECT staff_id, outlet_id, role, lat, lon, available FROM staff "
+		     "WHERE $1::text IS NULL OR outlet_id = $1 ORDER BY outlet_id, staff_id",
+		     1, p);
 	free(outlet);
 	if (!res) {
 		http_reply_error(r, 503, "unavailable", "the registry could not be read; retry");
@@ -33,10 +34,10 @@ void registry_get(struct http_req *r, void *arg)
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "staff_id", PQgetvalue(res, i, 0),
-				   "outlet_id", PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2),
-				   "lat", coord(res, i, 3), "lon", coord(res, i, 4), "available",
-				   PQgetvalue(res, i, 5)[0] == 't'));
+		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "staff_id",
+				   PQgetvalue(res, i, 0), "outlet_id", PQgetvalue(res, i, 1),
+				   "role", PQgetvalue(res, i, 2), "lat", coord(res, i, 3), "lon",
+				   coord(res, i, 4), "available", PQgetvalue(res, i, 5)[0] == 't'));
 	PQclear(res);
 	http_reply_json(r, 200, json_pack("{s:o}", "staff", arr));
 }
@@ -67,7 +68,8 @@ static void parse_coords(const json_t *body, char *lat, char *lon, size_t cap, b
 		return;
 	if (!json_is_number(a) || !json_is_number(o) || fabs(json_number_value(a)) > 90 ||
 	    fabs(json_number_value(o)) > 180) {
-		bad(errors, "lat/lon", "must both be numbers: latitude -90..90, longitude -180..180");
+		bad(errors, "lat/lon",
+		    "must both be numbers: latitude -90..90, longitude -180..180");
 		return;
 	}
 	snprintf(lat, cap, "%.7f", json_number_value(a));
@@ -85,7 +87,8 @@ void registry_put(struct http_req *r, void *arg)
 		return;
 	json_t *errors = json_array();
 	const char *id = r->params[0];
-	const json_t *outlet = json_object_get(body, "outlet_id"), *role = json_object_get(body, "role"),
+	const json_t *outlet = json_object_get(body, "outlet_id"),
+		     *role = json_object_get(body, "role"),
 		     *avail = json_object_get(body, "available");
 	char lat[32], lon[32];
 	bool has;
@@ -106,19 +109,25 @@ void registry_put(struct http_req *r, void *arg)
 		errors = NULL;
 		goto out;
 	}
-	const char *p[] = {id, json_string_value(outlet), roles[k], has ? lat : NULL,
-			   has ? lon : NULL, !avail || json_is_true(avail) ? "true" : "false"};
+	const char *p[] = {id,
+			   json_string_value(outlet),
+			   roles[k],
+			   has ? lat : NULL,
+			   has ? lon : NULL,
+			   !avail || json_is_true(avail) ? "true" : "false"};
 	if (pg_exec(r->db,
 		    "INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available) VALUES "
 		    "($1, $2, $3, $4::float8, $5::float8, $6::boolean) ON CONFLICT (staff_id) DO "
 		    "UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, lon = $5::float8, "
 		    "available = $6::boolean, updated_at = now()",
 		    6, p) != 0)
-		http_reply_error(r, 503, "unavailable", "the staff member could not be stored; retry");
+		http_reply_error(r, 503, "unavailable",
+				 "the staff member could not be stored; retry");
 	else
-		http_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b}", "staff_id", id, "outlet_id",
-						  json_string_value(outlet), "role", roles[k],
-						  "available", !avail || json_is_true(avail)));
+		http_reply_json(r, 200,
+				json_pack("{s:s, s:s, s:s, s:b}", "staff_id", id, "outlet_id",
+					  json_string_value(outlet), "role", roles[k], "available",
+					  !avail || json_is_true(avail)));
 out:
 	json_decref(errors);
 	json_decref(body);
@@ -126,15 +135,15 @@ out:
 
 /* --- GET /v1/complaints/{no}/classification (agent, supervisor, admin) --- */
 
-#define CASE_SQL                                                                              \
-	"SELECT c.category, c.subcategory, c.stated_type, c.text_category, c.text_subcategory, " \
-	"array_to_json(c.keywords)::text, c.choice_reason, c.urgency, c.severity, c.tier, "     \
-	"c.priority, c.sla_policy, c.first_response_s, c.verification_s, c.resolution_s, "      \
-	"c.regulatory_s, array_to_json(c.pausable_clocks)::text, c.scenario, "                  \
-	"coalesce(a.outlet_id, ''), coalesce(a.state, ''), coalesce(a.owner_staff_id, ''), "    \
-	"coalesce(a.round, 0), (SELECT coalesce(json_agg(o.staff_id ORDER BY o.round, "         \
-	"o.offered_at, o.staff_id), '[]')::text FROM offers o WHERE o.complaint_id = "          \
-	"c.complaint_id) FROM classifications c LEFT JOIN assignments a USING (complaint_id) "  \
+#define CASE_SQL                                                                                   \
+	"SELECT c.category, c.subcategory, c.stated_type, c.text_category, c.text_subcategory, "   \
+	"array_to_json(c.keywords)::text, c.choice_reason, c.urgency, c.severity, c.tier, "        \
+	"c.priority, c.sla_policy, c.first_response_s, c.verification_s, c.resolution_s, "         \
+	"c.regulatory_s, array_to_json(c.pausable_clocks)::text, c.scenario, "                     \
+	"coalesce(a.outlet_id, ''), coalesce(a.state, ''), coalesce(a.owner_staff_id, ''), "       \
+	"coalesce(a.round, 0), (SELECT coalesce(json_agg(o.staff_id ORDER BY o.round, "            \
+	"o.offered_at, o.staff_id), '[]')::text FROM offers o WHERE o.complaint_id = "             \
+	"c.complaint_id) FROM classifications c LEFT JOIN assignments a USING (complaint_id) "     \
 	"WHERE c.complaint_no = $1"
 
 static json_t *text_json(PGresult *res, int col)
@@ -145,28 +154,27 @@ static json_t *text_json(PGresult *res, int col)
 
 static json_t *case_json(PGresult *res)
 {
-	json_t *j = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "category",
-	    PQgetvalue(res, 0, 0), "subcategory", PQgetvalue(res, 0, 1), "stated_type",
-	    PQgetvalue(res, 0, 2), "text_category", PQgetvalue(res, 0, 3), "text_subcategory",
-	    PQgetvalue(res, 0, 4), "keywords", text_json(res, 5), "choice_reason",
-	    PQgetvalue(res, 0, 6), "urgency", PQgetvalue(res, 0, 7), "severity",
-	    PQgetvalue(res, 0, 8), "tier", PQgetvalue(res, 0, 9), "priority",
-	    atoi(PQgetvalue(res, 0, 10)), "sla_policy", PQgetvalue(res, 0, 11), "scenario",
-	    PQgetvalue(res, 0, 17));
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s}",
+		      "category", PQgetvalue(res, 0, 0), "subcategory", PQgetvalue(res, 0, 1),
+		      "stated_type", PQgetvalue(res, 0, 2), "text_category", PQgetvalue(res, 0, 3),
+		      "text_subcategory", PQgetvalue(res, 0, 4), "keywords", text_json(res, 5),
+		      "choice_reason", PQgetvalue(res, 0, 6), "urgency", PQgetvalue(res, 0, 7),
+		      "severity", PQgetvalue(res, 0, 8), "tier", PQgetvalue(res, 0, 9), "priority",
+		      atoi(PQgetvalue(res, 0, 10)), "sla_policy", PQgetvalue(res, 0, 11),
+		      "scenario", PQgetvalue(res, 0, 17));
+	json_object_set_new(j, "sla",
+			    json_pack("{s:I, s:I, s:I, s:I, s:o}", "first_response_s",
+				      (json_int_t)atoll(PQgetvalue(res, 0, 12)), "verification_s",
+				      (json_int_t)atoll(PQgetvalue(res, 0, 13)), "resolution_s",
+				      (json_int_t)atoll(PQgetvalue(res, 0, 14)), "regulatory_s",
+				      (json_int_t)atoll(PQgetvalue(res, 0, 15)), "pausable_clocks",
+				      text_json(res, 16)));
 	json_object_set_new(
-	    j, "sla",
-	    json_pack("{s:I, s:I, s:I, s:I, s:o}", "first_response_s",
-		      (json_int_t)atoll(PQgetvalue(res, 0, 12)), "verification_s",
-		      (json_int_t)atoll(PQgetvalue(res, 0, 13)), "resolution_s",
-		      (json_int_t)atoll(PQgetvalue(res, 0, 14)), "regulatory_s",
-		      (json_int_t)atoll(PQgetvalue(res, 0, 15)), "pausable_clocks",
-		      text_json(res, 16)));
-	json_object_set_new(j, "routing",
-			    json_pack("{s:s, s:s, s:s, s:i, s:o}", "outlet_id", PQgetvalue(res, 0, 18),
-				      "state", PQgetvalue(res, 0, 19), "owner_staff_id",
-				      PQgetvalue(res, 0, 20), "round", atoi(PQgetvalue(res, 0, 21)),
-				      "offered_to", text_json(res, 22)));
+	    j, "routing",
+	    json_pack("{s:s, s:s, s:s, s:i, s:o}", "outlet_id", PQgetvalue(res, 0, 18), "state",
+		      PQgetvalue(res, 0, 19), "owner_staff_id", PQgetvalue(res, 0, 20), "round",
+		      atoi(PQgetvalue(res, 0, 21)), "offered_to", text_json(res, 22)));
 	return j;
 }
 
@@ -177,9 +185,11 @@ void registry_get_classification(struct http_req *r, void *arg)
 	const char *p[] = {r->params[0]};
 	PGresult *res = pg_query(r->db, CASE_SQL, 1, p);
 	if (!res)
-		http_reply_error(r, 503, "unavailable", "the classification could not be read; retry");
+		http_reply_error(r, 503, "unavailable",
+				 "the classification could not be read; retry");
 	else if (PQntuples(res) == 0)
-		http_reply_error(r, 404, "not_found", "no classification for this complaint number");
+		http_reply_error(r, 404, "not_found",
+				 "no classification for this complaint number");
 	else
 		http_reply_json(r, 200, case_json(res));
 	PQclear(res);

@@ -36,8 +36,8 @@ static int complaint_type_enum(const char *t)
 	return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
 }
 
-static int announce_received(PGconn *c, const struct intake_input *in,
-			     const struct intake_case *k, const char *customer_ref)
+static int announce_received(PGconn *c, const struct intake_input *in, const struct intake_case *k,
+			     const char *customer_ref)
 {
 	Cp__ComplaintReceived ev = CP__COMPLAINT_RECEIVED__INIT;
 	Cp__Impact impact = CP__IMPACT__INIT;
@@ -86,8 +86,7 @@ static int announce_received(PGconn *c, const struct intake_input *in,
 	return rc;
 }
 
-static int announce_repeat(PGconn *c, const struct intake_input *in,
-			   const struct intake_case *k)
+static int announce_repeat(PGconn *c, const struct intake_input *in, const struct intake_case *k)
 {
 	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
 	char now[TSTAMP_LEN];
@@ -143,10 +142,11 @@ static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake
 		    3, p) != 0)
 		return -1;
 	const char *t[] = {k->id, count};
-	if (pg_exec(c,
-		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'repeat_message', "
-		    "jsonb_build_object('repeat_count', $2::int))",
-		    2, t) != 0)
+	if (pg_exec(
+		c,
+		"INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'repeat_message', "
+		"jsonb_build_object('repeat_count', $2::int))",
+		2, t) != 0)
 		return -1;
 	k->attached = true;
 	k->status = 200;
@@ -159,11 +159,12 @@ static int find_recent_closed(PGconn *c, const struct intake_input *in, struct i
 	char days[16];
 	snprintf(days, sizeof(days), "%lld", intake_cfg.repeat_window_days);
 	const char *p[] = {in->waybill_no, in->type, days};
-	PGresult *r = pg_query(c,
-			       "SELECT id FROM complaints WHERE waybill_no = $1 AND type = $2 AND "
-			       "status = 'closed' AND closed_at > now() - make_interval(days => $3::int) "
-			       "ORDER BY closed_at DESC LIMIT 1",
-			       3, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT id FROM complaints WHERE waybill_no = $1 AND type = $2 AND "
+		     "status = 'closed' AND closed_at > now() - make_interval(days => $3::int) "
+		     "ORDER BY closed_at DESC LIMIT 1",
+		     3, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) > 0) {
@@ -203,11 +204,11 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 	json_t *goods = json_array();
 	for (int i = 0; i < in->ngoods; i++)
 		json_array_append_new(goods, json_string(in->goods[i]));
-	json_t *im = json_pack("{s:o, s:I, s:b, s:b, s:I, s:I}", "goods", goods,
-			       "declared_value_fen", (json_int_t)in->declared_value_fen,
-			       "perishable", in->perishable, "insured", in->insured,
-			       "insured_value_fen", (json_int_t)in->insured_value_fen, "freight_fen",
-			       (json_int_t)in->freight_fen);
+	json_t *im =
+	    json_pack("{s:o, s:I, s:b, s:b, s:I, s:I}", "goods", goods, "declared_value_fen",
+		      (json_int_t)in->declared_value_fen, "perishable", in->perishable, "insured",
+		      in->insured, "insured_value_fen", (json_int_t)in->insured_value_fen,
+		      "freight_fen", (json_int_t)in->freight_fen);
 	char *ims = json_dumps(im, JSON_COMPACT);
 	snprintf(impact, sizeof(impact), "%s", ims ? ims : "{}");
 	free(ims);
@@ -259,8 +260,7 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 
 /* Returns 1 and fills k when the key was used before with the same body; 0 when unused;
  * -1 on error; -2 when reused with a different body. */
-static int idempotency_lookup(PGconn *c, const char *key, const char *hash,
-			      struct intake_case *k)
+static int idempotency_lookup(PGconn *c, const char *key, const char *hash, struct intake_case *k)
 {
 	const char *p[] = {key};
 	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", 1, p) != 0)
@@ -304,11 +304,12 @@ static int idempotency_store(PGconn *c, const char *key, const char *hash,
 static int filing_window(PGconn *c, const struct intake_input *in, char *problem, size_t cap)
 {
 	const char *p[] = {in->waybill_no};
-	PGresult *r = pg_query(c,
-			       "SELECT (extract(epoch FROM picked_up_at) * 1000)::bigint, "
-			       "to_char(picked_up_at AT TIME ZONE 'UTC', "
-			       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM pickups WHERE waybill_no = $1",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT (extract(epoch FROM picked_up_at) * 1000)::bigint, "
+		     "to_char(picked_up_at AT TIME ZONE 'UTC', "
+		     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM pickups WHERE waybill_no = $1",
+		     1, p);
 	if (!r)
 		return -1;
 	int rc = 0;
@@ -352,10 +353,10 @@ static void reply_case(struct http_req *r, const struct intake_case *k, bool rep
 	snprintf(link, sizeof(link), "%s/v1/complaints/%s?token=%s", intake_cfg.public_base_url,
 		 k->no, token);
 	snprintf(r->location, sizeof(r->location), "/v1/complaints/%s", k->no);
-	json_t *body = json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:b}", "complaint_id", k->id,
-				 "complaint_no", k->no, "link", link, "attached_to_open_case",
-				 k->attached, "repeat", k->is_repeat, "repeat_count",
-				 k->repeat_count, "idempotent_replay", replayed);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:b}", "complaint_id", k->id, "complaint_no",
+		      k->no, "link", link, "attached_to_open_case", k->attached, "repeat",
+		      k->is_repeat, "repeat_count", k->repeat_count, "idempotent_replay", replayed);
 	http_reply_json(r, k->status ? k->status : 201, body);
 }
 
@@ -398,8 +399,9 @@ static void post_reply(struct http_req *r, int rc, const struct intake_case *k, 
 				  json_pack("[{s:s, s:s}]", "field", "Idempotency-Key", "problem",
 					    "was used before with a different request body"));
 	else if (rc == -3)
-		http_reply_fields(r, 422, "filing_window_passed",
-				  json_pack("[{s:s, s:s}]", "field", "waybill_no", "problem", problem));
+		http_reply_fields(
+		    r, 422, "filing_window_passed",
+		    json_pack("[{s:s, s:s}]", "field", "waybill_no", "problem", problem));
 	else if (rc < 0)
 		http_reply_error(r, 503, "unavailable", "the complaint could not be stored; retry");
 	else

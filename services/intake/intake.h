@@ -11,8 +11,8 @@
 #include "consumer.h"
 #include "httpd.h"
 
-#define INTAKE_MAX_GOODS 6
-#define INTAKE_MAX_DEMAND 5
+#define INTAKE_MAX_GOODS       6
+#define INTAKE_MAX_DEMAND      5
 #define INTAKE_DESCRIPTION_MAX 2000 /* characters */
 
 struct intake_config {

@@ -8,11 +8,11 @@
 #include "intake.h"
 #include "pg.h"
 
-#define LIST_SQL                                                                              \
-	"SELECT complaint_no, status, channel, waybill_no, type, priority, repeat_count, "    \
-	"is_repeat, to_char(received_at AT TIME ZONE 'UTC', "                                 \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), entered_by, complainant_name, complainant_phone, " \
-	"preferred_contact, outlet_id FROM complaints WHERE ($1::text IS NULL OR status = $1) " \
+#define LIST_SQL                                                                                   \
+	"SELECT complaint_no, status, channel, waybill_no, type, priority, repeat_count, "         \
+	"is_repeat, to_char(received_at AT TIME ZONE 'UTC', "                                      \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), entered_by, complainant_name, complainant_phone, "     \
+	"preferred_contact, outlet_id FROM complaints WHERE ($1::text IS NULL OR status = $1) "    \
 	"AND ($2::text IS NULL OR waybill_no = $2) ORDER BY received_at DESC, id LIMIT $3"
 
 struct list_query {
@@ -30,9 +30,9 @@ static json_t *check_query(struct list_query *q)
 		json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "status", "problem",
 							"unknown status"));
 	if (q->waybill && !intake_waybill_valid(q->waybill))
-		json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "waybill_no",
-							"problem",
-							"must be 8 to 20 capital letters or digits"));
+		json_array_append_new(errors,
+				      json_pack("{s:s, s:s}", "field", "waybill_no", "problem",
+						"must be 8 to 20 capital letters or digits"));
 	q->limit_n = q->limit ? strtol(q->limit, &end, 10) : 50;
 	if (q->limit && (*end || q->limit_n < 1 || q->limit_n > 200))
 		json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "limit", "problem",
@@ -87,8 +87,9 @@ void intake_staff_list_complaints(struct http_req *r, void *arg)
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(items, row_json(res, i));
 	PQclear(res);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "complaints", items, "count",
-					  (json_int_t)json_array_size(items)));
+	http_reply_json(r, 200,
+			json_pack("{s:o, s:I}", "complaints", items, "count",
+				  (json_int_t)json_array_size(items)));
 out:
 	free(q.status);
 	free(q.waybill);

@@ -76,7 +76,8 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 	snprintf(prio, sizeof(prio), "%d", ev->priority);
 	const char *p[] = {ev->complaint_id, prio};
 	if (ev->priority > 0 &&
-	    pg_exec(c, "UPDATE complaints SET priority = LEAST(priority, $2::int) WHERE id = $1::uuid",
+	    pg_exec(c,
+		    "UPDATE complaints SET priority = LEAST(priority, $2::int) WHERE id = $1::uuid",
 		    2, p) != 0)
 		return -1;
 	return step(c, ev->complaint_id, "classified", "classified", d);
@@ -159,8 +160,8 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 			 ev->remedies[i]->kind, "");
 		if (fen > 0) {
 			len = strlen(decision);
-			snprintf(decision + len, sizeof(decision) - len, " %lld.%02lld CNY", fen / 100,
-				 fen % 100);
+			snprintf(decision + len, sizeof(decision) - len, " %lld.%02lld CNY",
+				 fen / 100, fen % 100);
 		}
 	}
 	const char *p[] = {ev->complaint_id, decision};
@@ -197,8 +198,8 @@ static int v_sla(const ProtobufCMessage *m, char *e, size_t n)
 	return has_id(((const Cp__SlaEvent *)m)->complaint_id, e, n);
 }
 
-static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key,
-		  const ProtobufCMessage *m, char *e, size_t n, void *arg)
+static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		  char *e, size_t n, void *arg)
 {
 	const Cp__SlaEvent *ev = (const void *)m;
 	if (strcmp(ev->kind, "breach") != 0)
@@ -223,26 +224,27 @@ static int v_scan(const ProtobufCMessage *m, char *e, size_t n)
 	return 0;
 }
 
-static int on_scan(PGconn *c, const struct ce_meta *ce, const char *key,
-		   const ProtobufCMessage *m, char *e, size_t n, void *arg)
+static int on_scan(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		   char *e, size_t n, void *arg)
 {
 	const Cp__TrackingEvent *ev = (const void *)m;
 	if (ev->code != CP__SCAN_CODE__SCAN_PICKED_UP)
 		return 0;
 	const char *p[] = {ev->waybill_no, ev->occurred_at};
-	return pg_exec(c,
-		       "INSERT INTO pickups (waybill_no, picked_up_at) VALUES ($1, $2::timestamptz) "
-		       "ON CONFLICT (waybill_no) DO UPDATE SET picked_up_at = "
-		       "LEAST(pickups.picked_up_at, EXCLUDED.picked_up_at), updated_at = now()",
-		       2, p);
+	return pg_exec(
+	    c,
+	    "INSERT INTO pickups (waybill_no, picked_up_at) VALUES ($1, $2::timestamptz) "
+	    "ON CONFLICT (waybill_no) DO UPDATE SET picked_up_at = "
+	    "LEAST(pickups.picked_up_at, EXCLUDED.picked_up_at), updated_at = now()",
+	    2, p);
 }
 
 const struct consumer_handler intake_handlers[] = {
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, v_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
-    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor,
-     v_assignment, on_assignment},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor, v_assignment,
+     on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.escalated", &cp__complaint_assignment__descriptor,
      v_assignment, on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.first_response", &cp__first_response__descriptor,

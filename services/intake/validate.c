@@ -6,16 +6,16 @@
 #include "httpd.h"
 #include "intake.h"
 
-static const char *const channels[] = {"qr",	"web",	  "app",    "hotline",
-				       "email", "social", "letter", "outlet", NULL};
+static const char *const channels[] = {"qr",	 "web",	   "app",    "hotline", "email",
+				       "social", "letter", "outlet", NULL};
 static const char *const roles[] = {"sender", "recipient", NULL};
 static const char *const types[] = {"damage", "delay", "loss", "other", NULL};
-static const char *const goods_kinds[] = {"medicine",	 "fresh_food", "documents",
-					  "electronics", "valuables",  "other", NULL};
+static const char *const goods_kinds[] = {"medicine",  "fresh_food", "documents", "electronics",
+					  "valuables", "other",	     NULL};
 static const char *const demands[] = {"reship",		"compensation", "apology",
 				      "freight_refund", "information",	NULL};
-static const char *const target_kinds[] = {"courier", "outlet",  "sorting_centre", "line_haul",
-					   "partner", "agent",	 "locker",	   NULL};
+static const char *const target_kinds[] = {"courier", "outlet", "sorting_centre", "line_haul",
+					   "partner", "agent",	"locker",	  NULL};
 static const char *const languages[] = {"zh-CN", "en", NULL};
 static const char *const contacts[] = {"phone", "sms", "email", "app", "wechat", NULL};
 
@@ -59,7 +59,8 @@ static bool get_str(const json_t *obj, const char *key, const char *field, bool 
 	const char *s = json_string_value(v);
 	size_t bytes = json_string_length(v);
 	if (memchr(s, '\0', bytes) || utf8_chars(s) > max_chars || bytes >= cap) {
-		snprintf(problem, sizeof(problem), "is too long (at most %zu characters)", max_chars);
+		snprintf(problem, sizeof(problem), "is too long (at most %zu characters)",
+			 max_chars);
 		err(errors, field, problem);
 		return false;
 	}
@@ -72,8 +73,7 @@ static bool get_str(const json_t *obj, const char *key, const char *field, bool 
 }
 
 static void get_enum(const json_t *obj, const char *key, const char *field, bool required,
-		     const char *const *set, const char *def, char *out, size_t cap,
-		     json_t *errors)
+		     const char *const *set, const char *def, char *out, size_t cap, json_t *errors)
 {
 	char problem[200];
 	if (!get_str(obj, key, field, required, 32, out, cap, errors))
@@ -152,7 +152,7 @@ bool intake_phone_valid(const char *s)
 	if (s[0] == '+')
 		return n >= 8 && n <= 15;
 	if (n == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9')
-		return true; /* mainland mobile */
+		return true;			  /* mainland mobile */
 	return d[0] == '0' && n >= 10 && n <= 12; /* landline with area code */
 }
 
@@ -171,8 +171,7 @@ static void parse_list(const json_t *obj, const char *key, const char *field,
 		err(errors, field, f);
 		return;
 	}
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		snprintf(f, sizeof(f), "%s[%zu]", field, i);
 		if (!json_is_string(v) || !one_of(json_string_value(v), set)) {
 			err(errors, f, "unknown value");
@@ -200,8 +199,8 @@ static void parse_complainant(const json_t *body, struct intake_input *in, json_
 		 errors);
 	get_enum(c, "language", "complainant.language", false, languages, "zh-CN", in->language,
 		 sizeof(in->language), errors);
-	get_enum(c, "preferred_contact", "complainant.preferred_contact", false, contacts,
-		 "phone", in->preferred_contact, sizeof(in->preferred_contact), errors);
+	get_enum(c, "preferred_contact", "complainant.preferred_contact", false, contacts, "phone",
+		 in->preferred_contact, sizeof(in->preferred_contact), errors);
 	get_str(c, "outlet_id", "complainant.outlet_id", false, 60, in->outlet_id,
 		sizeof(in->outlet_id), errors);
 }
@@ -252,12 +251,13 @@ static void parse_attachments(const json_t *body, struct intake_input *in, json_
 		err(errors, "attachments", "must be an array of at most 10 references");
 		return;
 	}
-	json_array_foreach(a, i, v) if (!json_is_string(v) || json_string_length(v) == 0 ||
-					 json_string_length(v) > 200)
-	{
-		err(errors, "attachments", "each reference must be a string of 1 to 200 bytes");
-		return;
-	}
+	json_array_foreach (a, i, v)
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 200) {
+			err(errors, "attachments",
+			    "each reference must be a string of 1 to 200 bytes");
+			return;
+		}
 	char *s = json_dumps(a, JSON_COMPACT);
 	if (s && strlen(s) < sizeof(in->attachments_json))
 		snprintf(in->attachments_json, sizeof(in->attachments_json), "%s", s);
@@ -270,15 +270,15 @@ static void parse_attachments(const json_t *body, struct intake_input *in, json_
 bool intake_parse(const json_t *body, struct intake_input *in, json_t *errors)
 {
 	memset(in, 0, sizeof(*in));
-	get_enum(body, "channel", "channel", true, channels, NULL, in->channel,
-		 sizeof(in->channel), errors);
+	get_enum(body, "channel", "channel", true, channels, NULL, in->channel, sizeof(in->channel),
+		 errors);
 	if (get_str(body, "waybill_no", "waybill_no", true, 20, in->waybill_no,
 		    sizeof(in->waybill_no), errors) &&
 	    !intake_waybill_valid(in->waybill_no))
 		err(errors, "waybill_no", "must be 8 to 20 capital letters or digits");
 	parse_complainant(body, in, errors);
-	get_str(body, "description", "description", true, INTAKE_DESCRIPTION_MAX,
-		in->description, sizeof(in->description), errors);
+	get_str(body, "description", "description", true, INTAKE_DESCRIPTION_MAX, in->description,
+		sizeof(in->description), errors);
 	get_enum(body, "type", "type", true, types, NULL, in->type, sizeof(in->type), errors);
 	parse_impact(body, in, errors);
 	parse_list(body, "demand", "demand", demands, in->demand, INTAKE_MAX_DEMAND, &in->ndemand,
@@ -345,7 +345,8 @@ int intake_initial_priority(const struct intake_input *in)
 {
 	int p = 4;
 	for (int i = 0; i < in->ngoods; i++)
-		if (strcmp(in->goods[i], "medicine") == 0 || strcmp(in->goods[i], "fresh_food") == 0)
+		if (strcmp(in->goods[i], "medicine") == 0 ||
+		    strcmp(in->goods[i], "fresh_food") == 0)
 			p = 2;
 	if (in->perishable && p > 2)
 		p = 2;
@@ -369,9 +370,16 @@ bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long win
 
 bool intake_status_valid(const char *s)
 {
-	static const char *const statuses[] = {
-	    "received",		   "classified",       "assigned", "verified",
-	    "resolution_proposed", "pending_approval", "executed", "execution_failed",
-	    "reopened",		   "closed",	       NULL};
+	static const char *const statuses[] = {"received",
+					       "classified",
+					       "assigned",
+					       "verified",
+					       "resolution_proposed",
+					       "pending_approval",
+					       "executed",
+					       "execution_failed",
+					       "reopened",
+					       "closed",
+					       NULL};
 	return one_of(s, statuses);
 }

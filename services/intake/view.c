@@ -18,12 +18,13 @@
 
 enum viewer { VIEWER_NONE, VIEWER_CUSTOMER, VIEWER_GATEWAY, VIEWER_STAFF, VIEWER_DENIED };
 
-#define CASE_SQL                                                                              \
-	"SELECT id, complaint_no, status, channel, waybill_no, type, complainant_name, "      \
-	"complainant_phone, role, language, priority, repeat_count, is_repeat, "              \
-	"to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "         \
-	"to_char(next_update_by AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "      \
-	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE p.id = "        \
+#define CASE_SQL                                                                                   \
+	"SELECT id, complaint_no, status, channel, waybill_no, type, complainant_name, "           \
+	"complainant_phone, role, language, priority, repeat_count, is_repeat, "                   \
+	"to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "              \
+	"to_char(next_update_by AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "           \
+	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE " \
+	"p.id = "                                                                                  \
 	"c.previous_complaint_id) FROM complaints c WHERE complaint_no = $1"
 
 static enum viewer identify(struct http_req *r, const char *no, const char *phone)
@@ -101,15 +102,15 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 		intake_mask_phone(raw_phone, phone, sizeof(phone));
 	}
 	const char *status = PQgetvalue(res, 0, 2);
-	json_t *j = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:b, s:s, s:s}",
-	    "complaint_no", PQgetvalue(res, 0, 1), "status", status, "channel",
-	    PQgetvalue(res, 0, 3), "waybill_no", PQgetvalue(res, 0, 4), "type",
-	    PQgetvalue(res, 0, 5), "complainant", "name", name, "phone", phone, "role",
-	    PQgetvalue(res, 0, 8), "language", PQgetvalue(res, 0, 9), "priority",
-	    atoi(PQgetvalue(res, 0, 10)), "repeat_count", atoi(PQgetvalue(res, 0, 11)), "repeat",
-	    PQgetvalue(res, 0, 12)[0] == 't', "received_at", PQgetvalue(res, 0, 13), "next_step",
-	    next_step(status));
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:b, s:s, s:s}",
+		      "complaint_no", PQgetvalue(res, 0, 1), "status", status, "channel",
+		      PQgetvalue(res, 0, 3), "waybill_no", PQgetvalue(res, 0, 4), "type",
+		      PQgetvalue(res, 0, 5), "complainant", "name", name, "phone", phone, "role",
+		      PQgetvalue(res, 0, 8), "language", PQgetvalue(res, 0, 9), "priority",
+		      atoi(PQgetvalue(res, 0, 10)), "repeat_count", atoi(PQgetvalue(res, 0, 11)),
+		      "repeat", PQgetvalue(res, 0, 12)[0] == 't', "received_at",
+		      PQgetvalue(res, 0, 13), "next_step", next_step(status));
 	json_object_set_new(j, "next_update_by",
 			    PQgetisnull(res, 0, 14) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 14)));

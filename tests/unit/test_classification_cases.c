@@ -14,7 +14,7 @@
 
 struct classification_config classification_cfg;
 
-#define SEED_SQL "deploy/sql/0200_classification_rules.sql"
+#define SEED_SQL  "deploy/sql/0200_classification_rules.sql"
 #define CASES_TSV "tests/fixtures/classification/cases.tsv"
 
 static struct kw_table seed;
@@ -107,7 +107,8 @@ START_TEST(fixture_cases)
 		line[strcspn(line, "\n")] = '\0';
 		char *col[14], *save = NULL;
 		int n = 0;
-		for (char *t = strtok_r(line, "\t", &save); t && n < 14; t = strtok_r(NULL, "\t", &save))
+		for (char *t = strtok_r(line, "\t", &save); t && n < 14;
+		     t = strtok_r(NULL, "\t", &save))
 			col[n++] = t;
 		ck_assert_msg(n == 14, "case %d has %d columns", ncases + 1, n);
 		char *goods[6], *demand[5];
@@ -133,13 +134,14 @@ START_TEST(fixture_cases)
 			failures++;
 			fprintf(stderr,
 				"case %s: got %s/%s %s p%d %s, want %s/%s %s p%s %s (reason: %s)\n",
-				col[0], r.category, r.subcategory, r.urgency, r.priority, r.scenario,
-				col[9], col[10], col[11], col[12], col[13], r.reason);
+				col[0], r.category, r.subcategory, r.urgency, r.priority,
+				r.scenario, col[9], col[10], col[11], col[12], col[13], r.reason);
 		}
 	}
 	fclose(f);
 	ck_assert_int_ge(ncases, 40);
-	ck_assert_msg(failures == 0, "%d of %d fixture cases differ (see stderr)", failures, ncases);
+	ck_assert_msg(failures == 0, "%d of %d fixture cases differ (see stderr)", failures,
+		      ncases);
 }
 END_TEST
 
@@ -193,13 +195,13 @@ START_TEST(keyword_validation)
 					  err, sizeof(err)),
 			 0);
 	ck_assert_str_eq(e.keyword, "damaged");
-	ck_assert_int_eq(classify_kw_make(&e, "x", "category", "service", "damage", NULL, 2, err,
-					  sizeof(err)),
-			 -1);
+	ck_assert_int_eq(
+	    classify_kw_make(&e, "x", "category", "service", "damage", NULL, 2, err, sizeof(err)),
+	    -1);
 	ck_assert_int_eq(classify_kw_make(&e, "x", "mood", NULL, NULL, NULL, 2, err, sizeof(err)),
 			 -1);
-	ck_assert_int_eq(classify_kw_make(&e, "x", "goods", NULL, NULL, "gold", 2, err, sizeof(err)),
-			 -1);
+	ck_assert_int_eq(
+	    classify_kw_make(&e, "x", "goods", NULL, NULL, "gold", 2, err, sizeof(err)), -1);
 	ck_assert_int_eq(classify_kw_make(&e, "", "angry", NULL, NULL, NULL, 2, err, sizeof(err)),
 			 -1);
 	ck_assert_int_eq(classify_kw_make(&e, "x", "angry", NULL, NULL, NULL, 11, err, sizeof(err)),
@@ -253,8 +255,8 @@ END_TEST
 START_TEST(route_three_nearest)
 {
 	struct route_staff s[5] = {
-	    {"far", "O1", 31.2, 121.5, true},	  {"near2", "O1", 22.55, 114.07, true},
-	    {"nowhere", "O1", 0, 0, false},	  {"near1", "O1", 22.543, 114.058, true},
+	    {"far", "O1", 31.2, 121.5, true},	{"near2", "O1", 22.55, 114.07, true},
+	    {"nowhere", "O1", 0, 0, false},	{"near1", "O1", 22.543, 114.058, true},
 	    {"near3", "O2", 22.6, 114.1, true},
 	};
 	size_t idx[3];

@@ -34,8 +34,9 @@ static bool has_field(json_t *errors, const char *field)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(errors, i, e) if (strcmp(json_string_value(json_object_get(e, "field")),
-						    field) == 0) return true;
+	json_array_foreach (errors, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0)
+			return true;
 	return false;
 }
 
