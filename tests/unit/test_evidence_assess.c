@@ -24,7 +24,7 @@
 #define MAX_CASES 64
 #define MAX_LINES 128
 
-static char case_files[MAX_CASES][256];
+static char case_files[MAX_CASES][320];
 static int ncases;
 
 static int by_name(const void *a, const void *b)
@@ -39,7 +39,7 @@ static void find_cases(void)
 	while (d && (e = readdir(d)) != NULL && ncases < MAX_CASES) {
 		size_t len = strlen(e->d_name);
 		if (len > 5 && strcmp(e->d_name + len - 5, ".case") == 0)
-			snprintf(case_files[ncases++], sizeof(case_files[0]), "%s/%s", FIXTURE_DIR,
+			snprintf(case_files[ncases++], sizeof(case_files[0]), "%s/%.255s", FIXTURE_DIR,
 				 e->d_name);
 	}
 	if (d)
