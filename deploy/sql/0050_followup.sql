@@ -125,7 +125,9 @@ INSERT INTO templates (step, language, body) VALUES
   ('customer_replied', 'en', 'The customer replied on complaint {complaint_no}.');
 
 -- The notification outbox: one row per (case, step, round); a round is a reopening, or the
--- sequence number of a repeatable step (questions, replies). Delivered by the delivery task.
+-- sequence number of a repeatable step (questions, replies). Delivered by the delivery task,
+-- which renders the text again with the case's language and customer_ref as known then (the
+-- received event may come after a later step's event: they travel on different topics).
 CREATE TABLE notifications (
   id              bigserial PRIMARY KEY,
   complaint_id    uuid NOT NULL,
@@ -135,7 +137,8 @@ CREATE TABLE notifications (
   step            text NOT NULL,
   round           int NOT NULL DEFAULT 0,
   language        text NOT NULL DEFAULT 'zh-CN',
-  body            text NOT NULL,
+  body            text NOT NULL,                      -- rendered again at delivery
+  vars            jsonb NOT NULL DEFAULT '{}',        -- the template's variables
   status          text NOT NULL DEFAULT 'queued',     -- queued, delivered, failed
   channel         text NOT NULL DEFAULT '',
   attempts        int NOT NULL DEFAULT 0,

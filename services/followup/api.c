@@ -158,18 +158,24 @@ static int record_survey(PGconn *c, const struct fu_case_lock *k, const char *no
 	snprintf(round, sizeof(round), "%d", k->reopen_count);
 	snprintf(detail, sizeof(detail), "{\"score\":%d,\"solved\":%s}", in->score,
 		 in->solved ? "true" : "false");
-	const char *p[] = {k->id, round, score, in->solved ? "t" : "f", in->comment};
+	size_t cap = strlen(in->comment) + 1;
+	char *comment = malloc(cap);
+	if (!comment)
+		return -1;
+	fu_redact_digits(in->comment, comment, cap);
+	const char *p[] = {k->id, round, score, in->solved ? "t" : "f", comment};
 	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
 	ev.complaint_id = (char *)k->id;
 	ev.complaint_no = (char *)no;
 	ev.step = "survey";
 	ev.survey_score = in->score;
 	ev.solved = in->solved;
-	if (pg_exec(c,
-		    "INSERT INTO surveys (complaint_id, round, score, solved, comment) VALUES ($1, "
-		    "$2, $3, $4, $5)",
-		    5, p) != 0 ||
-	    fu_history(c, k->id, "cp.complaint.survey_answered", detail) != 0)
+	int rc = pg_exec(c,
+			 "INSERT INTO surveys (complaint_id, round, score, solved, comment) VALUES "
+			 "($1, $2, $3, $4, $5)",
+			 5, p);
+	free(comment);
+	if (rc != 0 || fu_history(c, k->id, "cp.complaint.survey_answered", detail) != 0)
 		return -1;
 	return fu_announce(c, "cp.complaint.survey_answered", &ev);
 }

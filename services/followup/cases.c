@@ -1,5 +1,6 @@
 /* The case projection, its history, the notification outbox and closure. Every function runs
  * inside the caller's transaction. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,67 +88,93 @@ static int case_row(PGconn *c, const char *id, struct fu_case_row *k)
 	return found ? 0 : -1;
 }
 
-static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const char *recipient,
-		 const char *step, int round, const char *body, int64_t release_ms)
+static char *vars_json(const struct fu_vars *v)
 {
-	char rnd[16], at[TSTAMP_LEN];
+	json_t *o = json_object();
+	const char *names[] = {"owner", "plan", "survey_url", "text"};
+	const char *values[] = {v->owner, v->plan, v->survey_url, v->text};
+	for (int i = 0; i < 4; i++)
+		if (values[i])
+			json_object_set_new(o, names[i], json_string(values[i]));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+int fu_render_step(PGconn *c, const char *step, const char *language, const char *no,
+		   const char *vars_text, char *out, size_t cap)
+{
+	json_t *vars = json_loads(vars_text ? vars_text : "{}", 0, NULL);
+	char *tmpl = template_body(c, step, language);
+	char *appeal = template_body(c, "appeal", language);
+	int rc = -1;
+	if (tmpl && appeal) {
+		struct fu_vars v = {
+		    .complaint_no = no,
+		    .owner = json_string_value(json_object_get(vars, "owner")),
+		    .plan = json_string_value(json_object_get(vars, "plan")),
+		    .survey_url = json_string_value(json_object_get(vars, "survey_url")),
+		    .appeal = appeal,
+		    .text = json_string_value(json_object_get(vars, "text")),
+		};
+		fu_render(tmpl, &v, out, cap);
+		rc = 0;
+	}
+	free(tmpl);
+	free(appeal);
+	json_decref(vars);
+	return rc;
+}
+
+static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const char *recipient,
+		 const char *step, int round, const struct fu_vars *v, int64_t release_ms)
+{
+	char rnd[16], at[TSTAMP_LEN], body[2048];
+	char *vars = vars_json(v);
+	if (!vars || fu_render_step(c, step, k->language, k->no, vars, body, sizeof(body)) != 0) {
+		free(vars);
+		return -1;
+	}
 	snprintf(rnd, sizeof(rnd), "%d", round);
 	tstamp_format(release_ms, at);
-	const char *p[] = {id, k->no, k->customer_ref, recipient, step, rnd, k->language, body, at};
-	return pg_exec(
+	const char *p[] = {id, k->no, k->customer_ref, recipient, step, rnd, k->language, body,
+			   at, vars};
+	int rc = pg_exec(
 	    c,
 	    "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
-	    "recipient, step, round, language, body, next_attempt_at) VALUES ($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9::timestamptz) ON CONFLICT (complaint_id, step, round) "
-	    "DO NOTHING",
-	    9, p);
+	    "recipient, step, round, language, body, next_attempt_at, vars) VALUES ($1, $2, $3, "
+	    "$4, $5, $6, $7, $8, $9::timestamptz, $10::jsonb) ON CONFLICT (complaint_id, step, "
+	    "round) DO NOTHING",
+	    10, p);
+	free(vars);
+	return rc;
 }
 
 int fu_notify(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,
 	      bool exempt)
 {
 	struct fu_case_row k;
-	struct fu_vars v = *vars;
-	char body[2048];
 	if (case_row(c, id, &k) != 0)
 		return -1;
-	char *tmpl = template_body(c, step, k.language);
-	char *appeal = template_body(c, "appeal", k.language);
-	int rc = -1;
-	if (!tmpl || !appeal)
-		goto out;
-	v.complaint_no = k.no;
-	if (!v.appeal)
-		v.appeal = appeal;
-	fu_render(tmpl, &v, body, sizeof(body));
 	int64_t now = tstamp_now_ms();
 	int64_t release = exempt ? now
 				 : fu_quiet_release(now, (int)followup_cfg.quiet_start_min,
 						    (int)followup_cfg.quiet_end_min,
 						    (int)followup_cfg.quiet_utc_offset_min);
-	rc = queue(c, id, &k, "customer", step, round < 0 ? k.reopen_count : round, body, release);
-out:
-	free(tmpl);
-	free(appeal);
-	return rc;
+	return queue(c, id, &k, "customer", step, round < 0 ? k.reopen_count : round, vars,
+		     release);
 }
 
 int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char *step, int round)
 {
 	struct fu_case_row k;
 	struct fu_vars v = {0};
-	char body[1024], recipient[80];
+	char recipient[80];
 	if (case_row(c, id, &k) != 0)
 		return -1;
-	char *tmpl = template_body(c, step, "en");
-	if (!tmpl)
-		return -1;
-	v.complaint_no = k.no;
-	fu_render(tmpl, &v, body, sizeof(body));
-	free(tmpl);
 	snprintf(recipient, sizeof(recipient), "staff:%s", staff_id[0] ? staff_id : "unassigned");
 	snprintf(k.language, sizeof(k.language), "en");
-	return queue(c, id, &k, recipient, step, round, body, tstamp_now_ms());
+	return queue(c, id, &k, recipient, step, round, &v, tstamp_now_ms());
 }
 
 int fu_announce(PGconn *c, const char *ce_type, void *event)

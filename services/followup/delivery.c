@@ -202,6 +202,10 @@ static int deliver(const struct fu_note *n, char *err, size_t errlen)
 
 /* ---- claiming and recording --------------------------------------------------------------- */
 
+/* A customer's message waits (up to HOLD_S) until the case's received event, which carries
+ * the customer_ref and language, has been seen. */
+#define HOLD_S "60"
+
 static int claim(PGconn *c, struct fu_note *notes, int max)
 {
 	char lease[24];
@@ -210,16 +214,21 @@ static int claim(PGconn *c, struct fu_note *notes, int max)
 	PGresult *r = pg_query(
 	    c,
 	    "UPDATE notifications n SET attempts = n.attempts + 1, next_attempt_at = now() + "
-	    "make_interval(secs => $1::int) FROM (SELECT id FROM notifications WHERE status = "
-	    "'queued' AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT " CLAIM_BATCH
-	    " FOR UPDATE SKIP LOCKED) d WHERE n.id = d.id RETURNING n.id, n.complaint_id, "
-	    "n.complaint_no, n.customer_ref, n.recipient, n.step, n.language, n.body, n.attempts",
+	    "make_interval(secs => $1::int) FROM (SELECT q.id, k.customer_ref, k.language FROM "
+	    "notifications q JOIN cases k USING (complaint_id) WHERE q.status = 'queued' AND "
+	    "q.next_attempt_at <= now() AND (k.customer_ref <> '' OR q.recipient <> 'customer' OR "
+	    "q.created_at < now() - interval '" HOLD_S " seconds') ORDER BY q.next_attempt_at, "
+	    "q.id LIMIT " CLAIM_BATCH " FOR UPDATE OF q SKIP LOCKED) d WHERE n.id = d.id "
+	    "RETURNING n.id, n.complaint_id, n.complaint_no, d.customer_ref, n.recipient, n.step, "
+	    "CASE WHEN n.recipient = 'customer' THEN d.language ELSE n.language END, n.vars::text, "
+	    "n.attempts",
 	    1, p);
 	if (!r)
 		return -1;
 	int count = PQntuples(r) < max ? PQntuples(r) : max;
 	for (int i = 0; i < count; i++) {
 		struct fu_note *n = &notes[i];
+		char body[2048];
 		snprintf(n->id, sizeof(n->id), "%s", PQgetvalue(r, i, 0));
 		snprintf(n->complaint_id, sizeof(n->complaint_id), "%s", PQgetvalue(r, i, 1));
 		snprintf(n->complaint_no, sizeof(n->complaint_no), "%s", PQgetvalue(r, i, 2));
@@ -227,7 +236,10 @@ static int claim(PGconn *c, struct fu_note *notes, int max)
 		snprintf(n->recipient, sizeof(n->recipient), "%s", PQgetvalue(r, i, 4));
 		snprintf(n->step, sizeof(n->step), "%s", PQgetvalue(r, i, 5));
 		snprintf(n->language, sizeof(n->language), "%s", PQgetvalue(r, i, 6));
-		n->body = strdup(PQgetvalue(r, i, 7));
+		if (fu_render_step(c, n->step, n->language, n->complaint_no, PQgetvalue(r, i, 7),
+				   body, sizeof(body)) != 0)
+			body[0] = '\0';
+		n->body = strdup(body);
 		n->attempts = atoi(PQgetvalue(r, i, 8));
 	}
 	PQclear(r);
@@ -255,12 +267,13 @@ static int announce(PGconn *c, const struct fu_note *n, const char *status, cons
 
 static int record_success(PGconn *c, const struct fu_note *n)
 {
-	const char *p[] = {n->id, channel()};
+	const char *p[] = {n->id, channel(), n->body, n->language, n->customer_ref};
 	PGresult *r =
 	    pg_query(c,
 		     "UPDATE notifications SET status = 'delivered', delivered_at = now(), "
-		     "channel = $2, last_error = '' WHERE id = $1 AND status = 'queued'",
-		     2, p);
+		     "channel = $2, last_error = '', body = $3, language = $4, customer_ref "
+		     "= $5 WHERE id = $1 AND status = 'queued'",
+		     5, p);
 	if (!r)
 		return -1;
 	bool changed = strcmp(PQcmdTuples(r), "1") == 0;

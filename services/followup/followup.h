@@ -84,6 +84,10 @@ int fu_notify(PGconn *c, const char *complaint_id, const char *step, int round,
 /* Queues a message for staff (recipient "staff:<id>"). */
 int fu_notify_staff(PGconn *c, const char *complaint_id, const char *staff_id, const char *step,
 		    int round);
+/* Renders the template of step in language (zh-CN when missing) with the variables of a
+ * notification (JSON object: owner, plan, survey_url, text) into out. Returns 0 or -1. */
+int fu_render_step(PGconn *c, const char *step, const char *language, const char *complaint_no,
+		   const char *vars_json, char *out, size_t cap);
 /* Closes the case (status, event, closing message with the appeal notice, archive).
  * Returns 0, 1 when it was closed already, -1. */
 int fu_close(PGconn *c, const char *complaint_id, const char *reason);

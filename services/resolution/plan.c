@@ -357,14 +357,19 @@ static int mark_executed(PGconn *c, const char *pid)
 int res_start_execution(PGconn *c, const char *pid)
 {
 	const char *p[] = {pid};
+	/* what the plan pays minus what was paid already (an amended plan states the whole
+	 * remedy, not an increment); a reship that was confirmed is not requested again */
 	PGresult *r = pg_query(
 	    c,
 	    "UPDATE proposals p SET status = 'executing', updated_at = now() FROM (SELECT "
 	    "coalesce(sum((x->>'amount_fen')::bigint) FILTER (WHERE x->>'kind' IN ('compensation', "
-	    "'freight_refund', 'freight_waiver')), 0) AS payout, bool_or(x->>'kind' = 'reship') AS "
+	    "'freight_refund', 'freight_waiver')), 0) - (SELECT coalesce(sum(amount_fen), 0) FROM "
+	    "executions WHERE proposal_id = $1 AND kind = 'payout' AND status = 'confirmed') AS "
+	    "payout, coalesce(bool_or(x->>'kind' = 'reship'), false) AND NOT EXISTS (SELECT 1 FROM "
+	    "executions WHERE proposal_id = $1 AND kind = 'reship' AND status = 'confirmed') AS "
 	    "reship FROM proposals q, jsonb_array_elements(q.remedies) x WHERE q.id = $1) s, "
 	    "cases k WHERE p.id = $1 AND k.complaint_id = p.complaint_id RETURNING p.complaint_id, "
-	    "s.payout, k.waybill_no, k.customer_ref, p.complaint_no, coalesce(s.reship, false)",
+	    "s.payout, k.waybill_no, k.customer_ref, p.complaint_no, s.reship",
 	    1, p);
 	if (!r)
 		return -1;

@@ -4,7 +4,7 @@ delivered is retried, then recorded as failed (event, error log, metric), never 
 
 from helpers import wait_rows
 from test_followup_flow import free_port, produce_executed
-from test_resolution_flow import AGENT, TOKENS, decode, new_case, produce_received
+from test_resolution_flow import AGENT, TOKENS, decode, new_case, produce_received, seen
 
 
 def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, http):
@@ -17,11 +17,11 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
         with stack.consumer(["complaint.followup.v1"], from_beginning=False) as reader:
             produce_received(stack, cid, no)
             produce_executed(stack, cid, no, 500)
-            closed = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+            closed = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                        == "cp.complaint.closed", timeout=30)
             assert decode(stack, closed, "FollowupEvent").close_reason == \
                 "closed_without_feedback"
-            failed = reader.poll_until(
+            failed = seen(reader, 
                 lambda m: m.key == cid and m.headers["ce_type"] == "cp.complaint.customer_notified"
                 and decode(stack, m, "FollowupEvent").status == "failed", timeout=30)
             assert decode(stack, failed, "FollowupEvent").channel == "webhook"

@@ -18,7 +18,7 @@ import pytest
 
 from helpers import complaint, post, wait_rows
 from test_resolution_flow import (ADMIN, AGENT, INTEGRATION, SUP, TOKENS, customer_token,
-                                  decode, new_case, produce_classified, produce_evidence,
+                                  decode, seen, new_case, produce_classified, produce_evidence,
                                   produce_received, proposal_of, staff)  # noqa: F401
 
 WEBHOOK_SECRET = b"dev-only-webhook-secret"
@@ -183,7 +183,7 @@ def test_whole_loop_from_post_to_closed_with_satisfied_survey(stack, http, staff
                       json={"score": 5, "solved": True, "comment": "处理很快"})
         assert r.status_code == 200, r.text
         assert r.json() == {"complaint_no": no, "status": "closed", "close_reason": "satisfied"}
-        closed = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+        closed = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                    == "cp.complaint.closed", timeout=15)
         assert decode(stack, closed, "FollowupEvent").close_reason == "satisfied"
     assert http.post(survey_url(stack, no, token), json={"score": 5, "solved": True}
@@ -244,11 +244,11 @@ def test_dissatisfied_survey_reopens_and_escalates(stack, http, followup, sink):
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "reopened"
         assert (r.json()["priority"], r.json()["escalation_level"]) == (2, 1)
-        answered = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+        answered = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                      == "cp.complaint.survey_answered", timeout=15)
         ev = decode(stack, answered, "FollowupEvent")
         assert (ev.survey_score, ev.solved) == (4, False)
-        reopened = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+        reopened = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                      == "cp.complaint.reopened", timeout=15)
         ev = decode(stack, reopened, "FollowupEvent")
         assert (ev.priority, ev.escalation_level, ev.reopen_count) == (2, 1, 1)
@@ -280,7 +280,7 @@ def test_staff_question_and_customer_reply(stack, http, followup, sink):
         assert http.post(ask, json={}, headers=AGENT).status_code == 422
         r = http.post(ask, json={"question": "请提供破损照片"}, headers=AGENT)
         assert r.status_code == 202, r.text
-        reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+        seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                           == "cp.complaint.awaiting_customer", timeout=15)
         asked = sink.wait_step(no, "awaiting_customer")
         assert "请提供破损照片" in asked["note"]["text"]
@@ -291,7 +291,7 @@ def test_staff_question_and_customer_reply(stack, http, followup, sink):
         r = http.post(f"{reply}?token={token}", json={"text": "照片已上传，电话13912345678"})
         assert r.status_code == 201, r.text
         assert r.json()["resumed"] is True
-        replied = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"]
+        replied = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                     == "cp.complaint.customer_replied", timeout=15)
         assert decode(stack, replied, "FollowupEvent").owner_staff_id == "ag1"
     owner_note = sink.wait_step(no, "customer_replied")
