@@ -294,3 +294,22 @@ def test_operator_tables_need_admin_and_take_effect(cls, http):
                    headers=ADMIN)
     assert bad.status_code == 422
     assert {f["field"] for f in bad.json()["fields"]} == {"role", "lat/lon"}
+
+
+def test_keyword_rows_changed_in_sql_are_reloaded(cls, http):
+    db = cls.db()
+    db.execute("INSERT INTO classification.keywords (keyword, kind, category, subcategory, "
+               "weight) VALUES ('包裹被雨淋', 'category', 'transport', 'damage', 3)")
+    try:
+        time.sleep(1.5)  # KEYWORD_RELOAD_MS is 500 in this module
+        with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+            r = post(http, cls, complaint(type="other", description="包裹被雨淋湿透了"))
+            cid = r.json()["complaint_id"]
+            msg = reader.poll_until(lambda m: m.key == cid and m.headers.get("ce_type")
+                                    == "cp.complaint.classified", timeout=20)
+        ev = cls.proto.ComplaintClassified()
+        ev.ParseFromString(msg.value)
+        assert (ev.subcategory, list(ev.keywords)) == ("damage", ["包裹被雨淋"])
+        assert ev.text_subcategory == "damage" and "stated type other" in ev.choice_reason
+    finally:
+        db.execute("DELETE FROM classification.keywords WHERE keyword = '包裹被雨淋'")
