@@ -58,7 +58,11 @@ static bool get_str(const json_t *obj, const char *key, const char *field, bool 
 	}
 	const char *s = json_string_value(v);
 	size_t bytes = json_string_length(v);
-	if (memchr(s, '\0', bytes) || utf8_chars(s) > max_chars || bytes >= cap) {
+	if (memchr(s, '\0', bytes)) {
+		err(errors, field, "must not contain NUL characters");
+		return false;
+	}
+	if (utf8_chars(s) > max_chars || bytes >= cap) {
 		snprintf(problem, sizeof(problem), "is too long (at most %zu characters)",
 			 max_chars);
 		err(errors, field, problem);

@@ -22,7 +22,7 @@ static struct intake_input in;
 /* Parses text; returns the errors array (caller decrefs). */
 static json_t *parse(const char *text, bool *ok)
 {
-	json_t *body = json_loads(text, 0, NULL);
+	json_t *body = json_loads(text, JSON_ALLOW_NUL, NULL);
 	ck_assert_ptr_nonnull(body);
 	json_t *errors = json_array();
 	*ok = intake_parse(body, &in, errors);
@@ -52,7 +52,7 @@ static json_t *parse_with(const char *key, const char *value, bool *ok)
 		target = json_object_get(body, head);
 		key = dot + 1;
 	}
-	json_object_set_new(target, key, json_loads(value, JSON_DECODE_ANY, NULL));
+	json_object_set_new(target, key, json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL));
 	char *text = json_dumps(body, 0);
 	json_t *errors = parse(text, ok);
 	free(text);
@@ -98,12 +98,15 @@ START_TEST(each_bad_field_is_named)
 	    {"description", "\"\"", "description"},
 	    {"description", "42", "description"},
 	    {"complainant", "null", "complainant"},
+	    {"complainant.name", "\"a\\u0000b\"", "complainant.name"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *errors = parse_with(cases[i].key, cases[i].value, &ok);
 		ck_assert_msg(!ok, "%s=%s accepted", cases[i].key, cases[i].value);
 		ck_assert_msg(has_field(errors, cases[i].field), "%s=%s: %s", cases[i].key,
 			      cases[i].value, json_dumps(errors, 0));
+		if (strcmp(cases[i].key, "complainant.name") == 0)
+			ck_assert_ptr_nonnull(strstr(json_dumps(errors, 0), "NUL"));
 		json_decref(errors);
 	}
 }
