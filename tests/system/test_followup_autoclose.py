@@ -45,3 +45,28 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
         assert listed.status_code == 200, listed.text
         closing = [n for n in listed.json()["notifications"] if n["step"] == "closed"]
         assert closing[0]["status"] == "failed" and "connect" in closing[0]["last_error"]
+
+
+def test_quiet_hours_hold_messages_but_not_the_first_response(stack, http):
+    from datetime import datetime, timezone
+    from test_followup_flow import produce_first_response
+    now = datetime.now(timezone.utc)
+    minute = now.hour * 60 + now.minute
+    start, end = (minute - 5) % 1440, (minute + 60) % 1440
+    with stack.service_env("followup", QUIET_HOURS_START_MIN=str(start),
+                           QUIET_HOURS_END_MIN=str(end), QUIET_HOURS_UTC_OFFSET_MIN="0",
+                           DELIVERY_INTERVAL_MS="100"):
+        cid, no, _ = new_case("CPH")
+        produce_received(stack, cid, no)
+        produce_first_response(stack, cid, no, now.isoformat().replace("+00:00", "Z"))
+        wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                         "step = 'first_response' AND status = 'delivered'", (cid,))
+        held = stack.db().execute(
+            "SELECT status, attempts, extract(epoch FROM next_attempt_at - now()) FROM "
+            "followup.notifications WHERE complaint_id = %s AND step = 'received'",
+            (cid,)).fetchone()
+        assert held[0] == "queued" and held[1] == 0
+        assert 55 * 60 < held[2] <= 60 * 60
+        assert any(r.get("event") == "notification_delivered" and r.get("step") ==
+                   "first_response" and r.get("complaint_no") == no
+                   for r in stack.log_records("followup"))
