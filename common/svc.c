@@ -30,6 +30,7 @@ struct svc {
 	const struct svc_def *def;
 	struct event_base *base;
 	struct httpd *http;
+	struct http_route *routes;
 	struct kafka_producer *producer;
 	struct outbox_relay *relay;
 	struct consumer *consumer;
@@ -275,8 +276,9 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 			       .max_body = (size_t)svc_cfg.max_body,
 			       .conninfo = svc_cfg.database_url,
 			       .arg = def->arg};
+	svc.routes = routes; /* freed in svc_teardown, after the server */
 	svc.http = httpd_new(svc.base, &o, routes, n, errstr, errlen);
-	return svc.http ? 0 : -1; /* routes live as long as the process */
+	return svc.http ? 0 : -1;
 }
 
 static int svc_start_events(const struct svc_def *def, char *errstr, size_t errlen)
@@ -326,6 +328,7 @@ static void svc_teardown(void)
 	outbox_relay_stop(svc.relay);
 	if (svc.http)
 		httpd_free(svc.http);
+	free(svc.routes);
 	kafka_producer_destroy(svc.producer, 10000);
 	if (svc.tick)
 		event_free(svc.tick);
