@@ -28,6 +28,7 @@ struct item {
 
 struct consumer {
 	struct consumer_def def;
+	char group[128]; /* def.group points here: the caller's string need not outlive the call */
 	struct kafka_consumer *kc;
 	struct kafka_producer *dlq;
 	struct pg_conn pg;
@@ -304,6 +305,8 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	if (!c)
 		return NULL;
 	c->def = *def;
+	snprintf(c->group, sizeof(c->group), "%s", def->group);
+	c->def.group = c->group;
 	c->dlq = dlq;
 	c->items = calloc((size_t)def->batch_max, sizeof(struct item));
 	if (!c->items || pg_conn_init(&c->pg, conninfo, "consumer") != 0)

@@ -46,8 +46,9 @@ struct consumer_def {
 
 struct consumer;
 
-/* Subscribes to every topic of the handlers and starts the thread. dlq is used for dead
- * letters (not owned). */
+/* Subscribes to every topic of the handlers and starts the thread. def and the group name are
+ * copied; the handlers array must outlive the consumer; dlq is used for dead letters (not
+ * owned). */
 struct consumer *consumer_start(const struct consumer_def *def, const char *bootstrap,
 				const char *conninfo, struct kafka_producer *dlq, char *errstr,
 				size_t errlen);
