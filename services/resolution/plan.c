@@ -161,13 +161,12 @@ static int insert_chargeback(PGconn *c, const char *pid, const char *cid, const 
 	    5, p);
 }
 
-static int open_proposal_exists(PGconn *c, const char *cid)
+/* A case is proposed for once; after that only staff change the plan (even a rejected
+ * one is amended, not replaced by a new automatic proposal). */
+static int proposal_exists(PGconn *c, const char *cid)
 {
 	const char *p[] = {cid};
-	PGresult *r = pg_query(c,
-			       "SELECT 1 FROM proposals WHERE complaint_id = $1 AND status NOT IN "
-			       "('rejected', 'superseded')",
-			       1, p);
+	PGresult *r = pg_query(c, "SELECT 1 FROM proposals WHERE complaint_id = $1", 1, p);
 	if (!r)
 		return -1;
 	int n = PQntuples(r);
@@ -206,7 +205,7 @@ int res_try_propose(PGconn *c, const char *cid)
 	int found = load_case(c, cid, &k);
 	if (found <= 0)
 		return found;
-	int exists = open_proposal_exists(c, cid);
+	int exists = proposal_exists(c, cid);
 	if (exists != 0)
 		return exists < 0 ? -1 : 0;
 	if (load_policy(c, k.waybill_no, &policy) != 0)

@@ -243,6 +243,17 @@ def test_rejection_needs_a_reason_and_is_announced(stack, http, staff):
         rejected = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
                                      == "cp.complaint.resolution_rejected", timeout=15)
         assert decode(stack, rejected, "ResolutionDecided").reason == "insurance not paid"
+
+    # a later classification does not replace the rejected plan; staff amend it
+    produce_classified(stack, cid, no, waybill, insured=True, insured_value=90000)
+    time.sleep(1.0)
+    assert len(stack.db().execute("SELECT 1 FROM resolution.proposals WHERE complaint_id = %s",
+                                  (cid,)).fetchall()) == 1
+    r = http.post(f"{stack.base_url}/v1/proposals/{pid}/amend", headers=AGENT, json={
+        "remedies": [{"kind": "compensation", "amount_fen": 9000}, {"kind": "apology"}],
+        "reason": "uninsured: actual loss 3x freight"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "executing"
     assert http.post(f"{stack.base_url}/v1/proposals/{uuid.uuid4()}/approve", json={},
                      headers=SUP).status_code == 404
 
