@@ -1,4 +1,6 @@
 /* cp-followup: notifications to the customer, surveys, closure, quality figures. */
+#include <stdio.h>
+
 #include "followup.h"
 #include "svc.h"
 
@@ -67,6 +69,23 @@ static const struct svc_task followup_tasks[] = {
     {"stats", fu_stats_task, &followup_cfg.stats_interval_ms},
 };
 
+/* A webhook URL the client cannot use is a configuration error, not a failed delivery. */
+static int followup_init(char *errstr, size_t errlen)
+{
+	char host[256], port[8], path[512];
+	if (followup_cfg.webhook_url[0] &&
+	    fu_parse_url(followup_cfg.webhook_url, host, sizeof(host), port, sizeof(port), path,
+			 sizeof(path)) != 0) {
+		snprintf(errstr, errlen, "WEBHOOK_URL: not an http://host[:port]/path URL");
+		return -1;
+	}
+	if (followup_cfg.backoff_ms > followup_cfg.backoff_max_ms) {
+		snprintf(errstr, errlen, "NOTIFY_BACKOFF_MS: larger than NOTIFY_BACKOFF_MAX_MS");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct svc_def def = {
@@ -81,6 +100,7 @@ int main(int argc, char **argv)
 	    .nroutes = sizeof(followup_routes) / sizeof(followup_routes[0]),
 	    .tasks = followup_tasks,
 	    .ntasks = sizeof(followup_tasks) / sizeof(followup_tasks[0]),
+	    .init = followup_init,
 	};
 	return svc_main(argc, argv, &def);
 }
