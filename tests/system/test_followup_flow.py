@@ -232,6 +232,20 @@ def test_webhook_retried_while_sink_is_down_without_duplicates(stack, followup, 
     assert notes[0]["note"]["attempt"] == attempts >= 3
 
 
+def test_step_before_received_waits_for_the_customer_ref_and_language(stack, followup, sink):
+    cid, no, waybill = new_case("CPO")
+    produce_evidence(stack, cid, no, waybill)
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND step = "
+                     "'evidence_found'", (cid,))
+    time.sleep(1.0)
+    assert sink.notes(no) == []
+    produce_received(stack, cid, no, language="en")
+    note = sink.wait_step(no, "evidence_found")
+    assert note["note"]["customer_ref"] == "cust_test0123456789abcdef"
+    assert note["note"]["language"] == "en"
+    assert note["note"]["text"].startswith("We have verified complaint")
+
+
 def test_dissatisfied_survey_reopens_and_escalates(stack, http, followup, sink):
     cid, no, waybill = new_case("CPD")
     produce_received(stack, cid, no)
