@@ -15,7 +15,7 @@
 #include "topics.h"
 #include "tracking.pb-c.h"
 
-#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ISO(col)       "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define TRAJECTORY_MAX "1000"
 
 static bool uuid_like(const char *s)
@@ -61,11 +61,11 @@ static void reply_json_query(struct http_req *r, const char *sql, const char *pa
 static char *complaint_id_of(PGconn *c, const char *key, char out[40])
 {
 	const char *p[] = {key};
-	PGresult *res = pg_query(c,
-				 uuid_like(key)
-				     ? "SELECT complaint_id::text FROM bundles WHERE complaint_id = $1"
-				     : "SELECT complaint_id::text FROM bundles WHERE complaint_no = $1",
-				 1, p);
+	PGresult *res = pg_query(
+	    c,
+	    uuid_like(key) ? "SELECT complaint_id::text FROM bundles WHERE complaint_id = $1"
+			   : "SELECT complaint_id::text FROM bundles WHERE complaint_no = $1",
+	    1, p);
 	if (!res)
 		return NULL;
 	snprintf(out, 40, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
@@ -102,8 +102,7 @@ static const char *str_field(json_t *o, const char *key, struct push_errors *e)
 	return json_string_value(v);
 }
 
-static void scan_location(json_t *o, Cp__TrackingEvent *t, Cp__GeoPoint *g,
-			  struct push_errors *e)
+static void scan_location(json_t *o, Cp__TrackingEvent *t, Cp__GeoPoint *g, struct push_errors *e)
 {
 	json_t *loc = json_object_get(o, "location");
 	if (!loc || json_is_null(loc))
@@ -120,8 +119,8 @@ static void scan_location(json_t *o, Cp__TrackingEvent *t, Cp__GeoPoint *g,
 }
 
 /* Fills t from the JSON object (strings borrowed from o); reports type problems. */
-static void scan_from_json(json_t *o, const char *carrier, Cp__TrackingEvent *t,
-			   Cp__GeoPoint *g, struct push_errors *e)
+static void scan_from_json(json_t *o, const char *carrier, Cp__TrackingEvent *t, Cp__GeoPoint *g,
+			   struct push_errors *e)
 {
 	cp__tracking_event__init(t);
 	t->waybill_no = (char *)str_field(o, "waybill_no", e);
@@ -202,14 +201,16 @@ void api_push_scans(struct http_req *r, void *arg)
 	json_t *events = json_object_get(body, "events");
 	json_t *carrier = json_object_get(body, "carrier");
 	if (!json_is_array(events) || json_array_size(events) == 0)
-		http_reply_fields(r, 422, "invalid_events",
-				  json_pack("[o]", field_error("events", "must be a non-empty array")));
+		http_reply_fields(
+		    r, 422, "invalid_events",
+		    json_pack("[o]", field_error("events", "must be a non-empty array")));
 	else if (carrier && !json_is_string(carrier))
 		http_reply_fields(r, 422, "invalid_events",
 				  json_pack("[o]", field_error("carrier", "must be a string")));
 	else if (json_array_size(events) > (size_t)evidence_cfg.push_max) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "at most %lld events per request", evidence_cfg.push_max);
+		snprintf(msg, sizeof(msg), "at most %lld events per request",
+			 evidence_cfg.push_max);
 		http_reply_error(r, 413, "too_many_events", msg);
 	} else
 		push_batch(r, events, carrier ? json_string_value(carrier) : "");
@@ -218,6 +219,7 @@ void api_push_scans(struct http_req *r, void *arg)
 
 /* ---- GET /v1/complaints/{id_or_no}/evidence ---- */
 
+/* clang-format off */
 #define EVIDENCE_JSON                                                                          \
 	"SELECT (b.doc || jsonb_build_object('version', b.version, 'confirmed', b.confirmed_by IS " \
 	"NOT NULL, 'closed', b.closed_at IS NOT NULL, 'requests', COALESCE((SELECT "              \
@@ -226,6 +228,9 @@ void api_push_scans(struct http_req *r, void *arg)
 	ISO("q.due_at") ", 'answered_at', " ISO("q.answered_at") ", 'late', q.late, 'outcome', "   \
 	"q.outcome) ORDER BY q.requested_at, q.request_id) FROM requests q WHERE q.complaint_id "  \
 	"= b.complaint_id), '[]'::jsonb)))::text FROM bundles b WHERE "
+#define EVIDENCE_BY_ID EVIDENCE_JSON "b.complaint_id = $1::uuid"
+#define EVIDENCE_BY_NO EVIDENCE_JSON "b.complaint_no = $1 ORDER BY b.collected_at DESC LIMIT 1"
+/* clang-format on */
 
 void api_get_evidence(struct http_req *r, void *arg)
 {
@@ -233,11 +238,8 @@ void api_get_evidence(struct http_req *r, void *arg)
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	const char *key = r->params[0];
-	reply_json_query(r,
-			 uuid_like(key) ? EVIDENCE_JSON "b.complaint_id = $1::uuid"
-					: EVIDENCE_JSON "b.complaint_no = $1 ORDER BY b.collected_at DESC "
-							"LIMIT 1",
-			 key, "no evidence for this complaint (yet)");
+	reply_json_query(r, uuid_like(key) ? EVIDENCE_BY_ID : EVIDENCE_BY_NO, key,
+			 "no evidence for this complaint (yet)");
 }
 
 /* ---- POST /v1/complaints/{id_or_no}/evidence/confirm ---- */
@@ -250,11 +252,11 @@ static bool one_of(const char *v, const char *const *list)
 	return false;
 }
 
-static const char *const stages[] = {"pickup",	 "sorting",	     "line_haul", "delivery",
-				     "locker", "customer_service", "unknown",   NULL};
+static const char *const stages[] = {"pickup", "sorting",	   "line_haul", "delivery",
+				     "locker", "customer_service", "unknown",	NULL};
 static const char *const parties[] = {
-    "courier",	       "outlet",	  "sorting_centre", "line_haul", "franchise_partner",
-    "locker_operator", "customer", "force_majeure", "unknown",	 NULL};
+    "courier",	       "outlet",   "sorting_centre", "line_haul", "franchise_partner",
+    "locker_operator", "customer", "force_majeure",  "unknown",	  NULL};
 
 /* The confirmed responsibility: the body's values over the preliminary ones. */
 static json_t *confirm_doc(json_t *body, json_t *prelim, json_t *fields)
@@ -267,7 +269,8 @@ static json_t *confirm_doc(json_t *body, json_t *prelim, json_t *fields)
 			json_array_append_new(fields, field_error(keys[i], "must be a string"));
 		if (!json_is_string(v))
 			v = json_object_get(prelim, keys[i]);
-		json_object_set_new(out, keys[i], json_is_string(v) ? json_incref(v) : json_string(""));
+		json_object_set_new(out, keys[i],
+				    json_is_string(v) ? json_incref(v) : json_string(""));
 	}
 	json_t *reasons = json_object_get(body, "reasons");
 	bool ok = !reasons || (json_is_array(reasons) && json_array_size(reasons) <= 6);
@@ -325,10 +328,10 @@ static void confirm_in_tx(struct http_req *r, const char *id, json_t *body, cons
 	} else if (confirm_store(r->db, id, doc, staff) != 0 || pg_commit(r->db) != 0)
 		reply_db_error(r);
 	else {
-		log_msg(LOG_INFO, "responsibility_confirmed", LOG_KV({"complaint_id", id},
-								      {"staff_id", staff}),
+		log_msg(LOG_INFO, "responsibility_confirmed",
+			LOG_KV({"complaint_id", id}, {"staff_id", staff}),
 			"responsibility confirmed");
-		reply_json_query(r, EVIDENCE_JSON "b.complaint_id = $1::uuid", id, "gone");
+		reply_json_query(r, EVIDENCE_BY_ID, id, "gone");
 	}
 	json_decref(doc);
 	json_decref(fields);
@@ -360,10 +363,12 @@ void api_confirm(struct http_req *r, void *arg)
 static json_t *answer_fields(json_t *body)
 {
 	json_t *fields = json_array();
-	json_t *outcome = json_object_get(body, "outcome"), *detail = json_object_get(body, "detail");
+	json_t *outcome = json_object_get(body, "outcome"),
+	       *detail = json_object_get(body, "detail");
 	json_t *att = json_object_get(body, "attachments");
 	if (!json_is_string(outcome) || !ev_outcome_valid(json_string_value(outcome)))
-		json_array_append_new(fields, field_error("outcome", "is required, a known outcome"));
+		json_array_append_new(fields,
+				      field_error("outcome", "is required, a known outcome"));
 	if (detail && (!json_is_string(detail) || strlen(json_string_value(detail)) > 2000))
 		json_array_append_new(fields, field_error("detail", "must be a string of at most "
 								    "2000 characters"));
@@ -377,11 +382,13 @@ static json_t *answer_fields(json_t *body)
 	return fields;
 }
 
+/* clang-format off */
 static const char answer_sql[] =
     "UPDATE requests SET answered_at = now(), late = now() > due_at, outcome = $2, detail = "
     "$3, attachments = ARRAY(SELECT json_array_elements_text($4::json)), answered_by = $5 "
     "WHERE request_id = $1::uuid AND answered_at IS NULL "
     "RETURNING complaint_id::text, late";
+/* clang-format on */
 
 /* 1 answered (id filled), 0 unknown or already answered, -1 error. */
 static int answer_store(PGconn *c, const char *req, json_t *body, const char *who, char id[40],
@@ -415,8 +422,8 @@ static void answer_in_tx(struct http_req *r, json_t *body, const char *who)
 	if (rc == 0) {
 		pg_rollback(r->db);
 		const char *p[] = {r->params[0]};
-		PGresult *res = pg_query(r->db, "SELECT 1 FROM requests WHERE request_id = $1::uuid",
-					 1, p);
+		PGresult *res =
+		    pg_query(r->db, "SELECT 1 FROM requests WHERE request_id = $1::uuid", 1, p);
 		bool known = res && PQntuples(res) == 1;
 		PQclear(res);
 		return known ? http_reply_error(r, 409, "already_answered",
@@ -425,8 +432,9 @@ static void answer_in_tx(struct http_req *r, json_t *body, const char *who)
 	}
 	if (pg_commit(r->db) != 0)
 		return reply_db_error(r);
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "request_id", r->params[0],
-					  "complaint_id", id, "late", late));
+	http_reply_json(r, 200,
+			json_pack("{s:s, s:s, s:b}", "request_id", r->params[0], "complaint_id", id,
+				  "late", late));
 }
 
 void api_answer(struct http_req *r, void *arg)
@@ -452,6 +460,7 @@ void api_answer(struct http_req *r, void *arg)
 
 /* ---- trajectories ---- */
 
+/* clang-format off */
 #define TRAJECTORY_JSON                                                                        \
 	"SELECT jsonb_build_object('waybill_no', p.waybill_no, 'carrier', p.carrier, "             \
 	"'scan_count', p.scan_count, 'first_scan_at', " ISO("p.first_scan_at") ", "               \
@@ -470,6 +479,11 @@ void api_answer(struct http_req *r, void *arg)
 	"WHERE s.waybill_no = p.waybill_no AND s.occurred_at BETWEEN p.first_scan_at AND "         \
 	"p.last_scan_at ORDER BY s.occurred_at, s.received_at LIMIT " TRAJECTORY_MAX ") s), "     \
 	"'[]'::jsonb))::text FROM parcels p WHERE p.scan_count > 0 AND p.waybill_no = "
+#define TRAJECTORY_BY_ID \
+	TRAJECTORY_JSON "(SELECT waybill_no FROM bundles WHERE complaint_id = $1::uuid)"
+#define TRAJECTORY_BY_NO \
+	TRAJECTORY_JSON "(SELECT waybill_no FROM bundles WHERE complaint_no = $1 LIMIT 1)"
+/* clang-format on */
 
 void api_parcel_trajectory(struct http_req *r, void *arg)
 {
@@ -485,10 +499,6 @@ void api_complaint_trajectory(struct http_req *r, void *arg)
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	const char *key = r->params[0];
-	reply_json_query(r,
-			 uuid_like(key) ? TRAJECTORY_JSON "(SELECT waybill_no FROM bundles WHERE "
-							  "complaint_id = $1::uuid)"
-					: TRAJECTORY_JSON "(SELECT waybill_no FROM bundles WHERE "
-							  "complaint_no = $1 LIMIT 1)",
-			 key, "no scans for this complaint's waybill");
+	reply_json_query(r, uuid_like(key) ? TRAJECTORY_BY_ID : TRAJECTORY_BY_NO, key,
+			 "no scans for this complaint's waybill");
 }

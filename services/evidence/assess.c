@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char *const code_names[EV_NCODES] = {
-    "",	       "picked_up",	 "arrived",	   "departed", "out_for_delivery",
+    "",		 "picked_up",	  "arrived",	    "departed",	 "out_for_delivery",
     "delivered", "locker_stored", "station_stored", "exception", "returned",
 };
 
@@ -33,17 +33,24 @@ static bool in_list(const char *word, const char *const *list)
 
 bool ev_facility_type_valid(const char *type)
 {
-	static const char *const types[] = {"",	   "outlet", "sorting_centre", "line_haul",
-					    "locker", "partner", NULL};
+	static const char *const types[] = {
+	    "", "outlet", "sorting_centre", "line_haul", "locker", "partner", NULL};
 	return in_list(type, types);
 }
 
 bool ev_outcome_valid(const char *outcome)
 {
-	static const char *const outcomes[] = {
-	    "sorting_mishandling", "transport_squeeze", "packaging",	"no_damage_seen",
-	    "not_available",	   "delivered_as_scanned", "delivered_elsewhere", "not_delivered",
-	    "lost",		   "photos_provided",	   NULL};
+	static const char *const outcomes[] = {"sorting_mishandling",
+					       "transport_squeeze",
+					       "packaging",
+					       "no_damage_seen",
+					       "not_available",
+					       "delivered_as_scanned",
+					       "delivered_elsewhere",
+					       "not_delivered",
+					       "lost",
+					       "photos_provided",
+					       NULL};
 	return in_list(outcome, outcomes);
 }
 
@@ -61,7 +68,8 @@ enum ev_kind ev_kind_of(const char *sub)
 /* ---- small helpers ---- */
 
 static void add_finding(struct ev_result *r, const char *kind, const char *facility,
-			int64_t seconds, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+			int64_t seconds, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static void add_finding(struct ev_result *r, const char *kind, const char *facility,
 			int64_t seconds, const char *fmt, ...)
@@ -79,7 +87,7 @@ static void add_finding(struct ev_result *r, const char *kind, const char *facil
 }
 
 static void add_reason(struct ev_resp *resp, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void add_reason(struct ev_resp *resp, const char *fmt, ...)
 {
@@ -150,8 +158,7 @@ static void sort_scans(struct ev_scan *s, size_t n)
 
 /* The stage and party a facility of this type stands for; origin: before the first
  * departure of the parcel (pickup side). */
-static void facility_party(const char *type, bool origin, const char **stage,
-			   const char **party)
+static void facility_party(const char *type, bool origin, const char **stage, const char **party)
 {
 	*stage = "unknown";
 	*party = "unknown";
@@ -296,8 +303,8 @@ struct lost {
 	bool transit; /* the time was lost between stay and stay+1 */
 };
 
-static struct lost largest_loss(const struct ev_scan *s, size_t n, const struct stay *st,
-				size_t k, int64_t now_ms)
+static struct lost largest_loss(const struct ev_scan *s, size_t n, const struct stay *st, size_t k,
+				int64_t now_ms)
 {
 	struct lost best = {-1, 0, false};
 	for (size_t i = 0; i < k; i++) {
@@ -323,8 +330,7 @@ static int64_t arrival_ms(const struct ev_scan *s, const struct ev_result *r, in
 	return r->delivery >= 0 ? s[r->delivery].at_ms : now_ms;
 }
 
-static const struct ev_scan *cause_scan(const struct ev_scan *s, size_t n, const char *csv,
-					bool in)
+static const struct ev_scan *cause_scan(const struct ev_scan *s, size_t n, const char *csv, bool in)
 {
 	for (size_t i = 0; i < n; i++)
 		if (s[i].code == EV_EXCEPTION && s[i].reason[0] && listed(csv, s[i].reason) == in)
@@ -363,12 +369,12 @@ static void assess_delay(const struct ev_scan *s, size_t n, const struct stay *s
 	if (r->promised_ms && !late)
 		add_finding(r, "on_time", "", (r->promised_ms - end) / 1000,
 			    "%s %.1f h before the promised time",
-			    r->delivery >= 0 ? "delivered" : "still in time:", 
+			    r->delivery >= 0 ? "delivered" : "still in time:",
 			    hours((r->promised_ms - end) / 1000));
 	if (r->promised_ms && late)
 		add_finding(r, "late", "", (end - r->promised_ms) / 1000,
 			    "%s %.1f h after the promised time",
-			    r->delivery >= 0 ? "delivered" : "not delivered", 
+			    r->delivery >= 0 ? "delivered" : "not delivered",
 			    hours((end - r->promised_ms) / 1000));
 	struct lost l = k ? largest_loss(s, n, st, k, now_ms) : (struct lost){-1, 0, false};
 	if (late && l.seconds > 0)
@@ -391,14 +397,14 @@ static void assess_delay(const struct ev_scan *s, size_t n, const struct stay *s
 		blame_loss(s, st, &l, r, &r->resp);
 	} else {
 		blame(&r->resp, "unknown", "unknown", "", 20);
-		add_reason(&r->resp, "no promised delivery time in the scans and no stuck facility");
+		add_reason(&r->resp,
+			   "no promised delivery time in the scans and no stuck facility");
 	}
 }
 
 /* ---- damage ---- */
 
-static const struct ev_answer *answer_with(const struct ev_answer *a, size_t n,
-					   const char *outcome)
+static const struct ev_answer *answer_with(const struct ev_answer *a, size_t n, const char *outcome)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(a[i].outcome, outcome) == 0)
@@ -443,8 +449,8 @@ static void assess_damage(const struct ev_scan *s, size_t n, const struct stay *
 				at = i;
 			}
 	if (hit)
-		add_finding(r, "damaged_on_arrival", hit->facility_id, 0, "damage recorded at %s (%s)",
-			    hit->facility_id, hit->facility_type);
+		add_finding(r, "damaged_on_arrival", hit->facility_id, 0,
+			    "damage recorded at %s (%s)", hit->facility_id, hit->facility_type);
 	for (size_t i = 0; i < r->nsurvey; i++)
 		add_finding(r, "surveillance_requested", r->survey[i], 0,
 			    "sorting-line surveillance asked of %s", r->survey[i]);
@@ -463,8 +469,10 @@ static void assess_damage(const struct ev_scan *s, size_t n, const struct stay *
 	} else {
 		blame(&r->resp, r->nsurvey ? "sorting" : "unknown",
 		      r->nsurvey ? "sorting_centre" : "unknown", "", 25);
-		add_reason(&r->resp, "no damage recorded in the scans; surveillance asked of %zu "
-				     "sorting centre(s)", r->nsurvey);
+		add_reason(&r->resp,
+			   "no damage recorded in the scans; surveillance asked of %zu "
+			   "sorting centre(s)",
+			   r->nsurvey);
 	}
 }
 
@@ -531,7 +539,8 @@ static void assess_loss(const struct ev_scan *s, const struct ev_answer *a, size
 		add_reason(&r->resp, "delivered without a proof-of-delivery photo");
 	} else if (d) {
 		blame(&r->resp, "delivery", "customer", "", 50);
-		add_reason(&r->resp, "signed by the recipient with proof of delivery %s", d->pod_ref);
+		add_reason(&r->resp, "signed by the recipient with proof of delivery %s",
+			   d->pod_ref);
 	} else {
 		blame_facility(&r->resp, &s[r->last], r->last == 0, 50);
 		add_reason(&r->resp, "last seen at %s (%s)", s[r->last].facility_id,
@@ -542,13 +551,13 @@ static void assess_loss(const struct ev_scan *s, const struct ev_answer *a, size
 static void answer_findings(const struct ev_answer *a, size_t na, struct ev_result *r)
 {
 	for (size_t i = 0; i < na; i++)
-		add_finding(r, strcmp(a[i].kind, "courier_statement") == 0 ? "courier_statement"
-									    : "surveillance_answer",
+		add_finding(r,
+			    strcmp(a[i].kind, "courier_statement") == 0 ? "courier_statement"
+									: "surveillance_answer",
 			    a[i].facility_id, 0, "%s%s", a[i].outcome, a[i].late ? " (late)" : "");
 }
 
-static void set_slice(size_t n, enum ev_kind kind, const struct ev_policy *pol,
-		      struct ev_result *r)
+static void set_slice(size_t n, enum ev_kind kind, const struct ev_policy *pol, struct ev_result *r)
 {
 	bool whole = kind == EV_KIND_DELAY || kind == EV_KIND_DAMAGE;
 	r->slice_to = n;

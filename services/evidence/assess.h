@@ -61,19 +61,19 @@ struct ev_answer {
 bool ev_outcome_valid(const char *outcome);
 
 struct ev_policy {
-	int64_t stuck_after_s;     /* a stay longer than this is "stuck" */
+	int64_t stuck_after_s;	   /* a stay longer than this is "stuck" */
 	const char *force_majeure; /* comma-separated exception reasons: weather,traffic_control */
-	size_t slice_scans;        /* trajectory slice for loss and other categories */
+	size_t slice_scans;	   /* trajectory slice for loss and other categories */
 };
 
 enum ev_kind { EV_KIND_DELAY, EV_KIND_DAMAGE, EV_KIND_LOSS, EV_KIND_OTHER };
 /* delay; damage; loss, signed_not_received, locker_theft, wrong_delivery; the rest. */
 enum ev_kind ev_kind_of(const char *subcategory);
 
-#define EV_MAX_FINDINGS 32
-#define EV_MAX_REASONS 6
+#define EV_MAX_FINDINGS	  32
+#define EV_MAX_REASONS	  6
 #define EV_MAX_FACILITIES 32
-#define EV_TEXT 160
+#define EV_TEXT		  160
 
 struct ev_finding {
 	char kind[32]; /* on_time, late, time_lost, stuck, missed_scan, stated_cause, ... */
@@ -83,9 +83,10 @@ struct ev_finding {
 };
 
 struct ev_resp {
-	char stage[24];   /* pickup, sorting, line_haul, delivery, locker, customer_service, unknown */
-	char party[24];   /* courier, outlet, sorting_centre, line_haul, franchise_partner,
-			   * locker_operator, customer, force_majeure, unknown */
+	char
+	    stage[24]; /* pickup, sorting, line_haul, delivery, locker, customer_service, unknown */
+	char party[24]; /* courier, outlet, sorting_centre, line_haul, franchise_partner,
+			 * locker_operator, customer, force_majeure, unknown */
 	char party_id[64];
 	char reasons[EV_MAX_REASONS][EV_TEXT];
 	size_t nreasons;
@@ -97,18 +98,18 @@ struct ev_result {
 	size_t nfindings;
 	struct ev_resp resp;
 	bool tracking_found;
-	bool delivered;         /* a delivered (signed) scan */
+	bool delivered;		/* a delivered (signed) scan */
 	bool locker_or_station; /* stored in a locker or at a station */
-	bool consented;         /* ... with the customer's consent */
-	int last;               /* index of the last scan, -1 without scans */
-	int delivery;           /* index of the delivered/locker/station scan, -1 if none */
-	int64_t promised_ms;    /* from the pickup scan, 0 if unknown */
+	bool consented;		/* ... with the customer's consent */
+	int last;		/* index of the last scan, -1 without scans */
+	int delivery;		/* index of the delivered/locker/station scan, -1 if none */
+	int64_t promised_ms;	/* from the pickup scan, 0 if unknown */
 	const char *courier_id; /* the courier to contact ("" if unknown) */
 	const char *facilities[EV_MAX_FACILITIES]; /* passed, in order, each once */
 	size_t nfacilities;
 	const char *survey[EV_MAX_FACILITIES]; /* damage: sorting centres to ask for surveillance */
 	size_t nsurvey;
-	bool courier_statement; /* loss kinds: ask the courier for a statement */
+	bool courier_statement;	     /* loss kinds: ask the courier for a statement */
 	size_t slice_from, slice_to; /* the trajectory slice [from, to) of the sorted scans */
 };
 

@@ -16,10 +16,11 @@
 #include "topics.h"
 #include "tstamp.h"
 
-#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ISO(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define MAX_SCANS 500
 
 /* Bounded by the summary so only the partitions of the parcel's time span are read. */
+/* clang-format off */
 static const char scans_sql[] =
     "SELECT s.code, (extract(epoch FROM s.occurred_at) * 1000)::bigint, s.facility_id, "
     "s.facility_type, s.courier_id, s.city, s.pod_ref, s.signed_by, s.exception_reason, "
@@ -34,10 +35,16 @@ static const char answers_sql[] =
     "array_to_json(attachments)::text, " ISO("answered_at") " FROM requests "
     "WHERE complaint_id = $1 AND answered_at IS NOT NULL ORDER BY answered_at, request_id";
 
+static const char row_sql[] =
+    "SELECT complaint_no, waybill_no, category, subcategory, version, confirmed::text, "
+    "COALESCE(confirmed_by, ''), COALESCE(" ISO("confirmed_at") ", '') FROM bundles "
+    "WHERE complaint_id = $1 FOR UPDATE";
+
 static const char request_sql[] =
     "INSERT INTO requests (request_id, complaint_id, facility_id, facility_type, courier_id, "
     "kind, due_at) VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::int)) "
     "ON CONFLICT (complaint_id, kind, facility_id) DO NOTHING RETURNING " ISO("due_at");
+/* clang-format on */
 
 /* Everything one build holds; released by build_release. */
 struct build {
@@ -417,10 +424,10 @@ static json_t *findings_json(const Cp__EvidenceBundle *b)
 
 static json_t *resp_json(const Cp__Responsibility *r)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:i, s:b}", "stage", r->stage, "party",
-			      r->party, "party_id", r->party_id, "reasons",
-			      strings_json(r->reasons, r->n_reasons), "confidence_pct",
-			      r->confidence_pct, "preliminary", r->preliminary);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:o, s:i, s:b}", "stage", r->stage, "party", r->party,
+		      "party_id", r->party_id, "reasons", strings_json(r->reasons, r->n_reasons),
+		      "confidence_pct", r->confidence_pct, "preliminary", r->preliminary);
 	if (!r->preliminary)
 		json_object_set_new(j, "confirmed_by", json_string(r->confirmed_by));
 	if (!r->preliminary)
@@ -435,12 +442,12 @@ static json_t *trajectory_json(const Cp__EvidenceBundle *b)
 	json_t *a = json_array();
 	for (size_t i = 0; i < b->n_trajectory; i++) {
 		const Cp__TrajectoryPoint *p = b->trajectory[i];
-		json_array_append_new(
-		    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "occurred_at",
-				 p->occurred_at, "code", p->code, "facility_id", p->facility_id,
-				 "facility_type", p->facility_type, "courier_id", p->courier_id,
-				 "city", p->city, "exception_reason", p->exception_reason, "note",
-				 p->note));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+						   "occurred_at", p->occurred_at, "code", p->code,
+						   "facility_id", p->facility_id, "facility_type",
+						   p->facility_type, "courier_id", p->courier_id,
+						   "city", p->city, "exception_reason",
+						   p->exception_reason, "note", p->note));
 	}
 	return a;
 }
@@ -450,12 +457,12 @@ static json_t *answers_json(const Cp__EvidenceBundle *b)
 	json_t *a = json_array();
 	for (size_t i = 0; i < b->n_answers; i++) {
 		const Cp__EvidenceAnswer *x = b->answers[i];
-		json_array_append_new(
-		    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "request_id",
-				 x->request_id, "facility_id", x->facility_id, "kind", x->kind,
-				 "outcome", x->outcome, "detail", x->detail, "attachments",
-				 strings_json(x->attachments, x->n_attachments), "late", x->late,
-				 "answered_at", x->answered_at));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}",
+						   "request_id", x->request_id, "facility_id",
+						   x->facility_id, "kind", x->kind, "outcome",
+						   x->outcome, "detail", x->detail, "attachments",
+						   strings_json(x->attachments, x->n_attachments),
+						   "late", x->late, "answered_at", x->answered_at));
 	}
 	return a;
 }
@@ -489,8 +496,8 @@ static json_t *bundle_json(const Cp__EvidenceBundle *b)
 	json_object_set_new(j, "delivery_city", nullable(b->delivery_city));
 	if (b->delivery_location)
 		json_object_set_new(j, "delivery_location",
-				    json_pack("{s:f, s:f}", "lat", b->delivery_location->lat,
-					      "lon", b->delivery_location->lon));
+				    json_pack("{s:f, s:f}", "lat", b->delivery_location->lat, "lon",
+					      b->delivery_location->lon));
 	return j;
 }
 
@@ -502,13 +509,14 @@ static int store_bundle(PGconn *c, struct build *x)
 	snprintf(version, sizeof(version), "%d", x->b.version);
 	snprintf(count, sizeof(count), "%d", x->b.scan_count);
 	const char *p[] = {x->complaint_id, version, x->b.tracking_found ? "t" : "f", count, text};
-	int rc = text ? pg_exec(c,
-				"UPDATE bundles SET version = $2::int, tracking_found = $3::boolean, "
-				"scan_count = $4::int, doc = $5::jsonb, findings = $5::jsonb -> "
-				"'findings', responsibility = $5::jsonb -> 'responsibility', "
-				"updated_at = now() WHERE complaint_id = $1",
-				5, p)
-		      : -1;
+	int rc =
+	    text ? pg_exec(c,
+			   "UPDATE bundles SET version = $2::int, tracking_found = $3::boolean, "
+			   "scan_count = $4::int, doc = $5::jsonb, findings = $5::jsonb -> "
+			   "'findings', responsibility = $5::jsonb -> 'responsibility', "
+			   "updated_at = now() WHERE complaint_id = $1",
+			   5, p)
+		 : -1;
 	free(text);
 	json_decref(doc);
 	return rc;
@@ -517,12 +525,7 @@ static int store_bundle(PGconn *c, struct build *x)
 static int read_row(PGconn *c, struct build *x)
 {
 	const char *p[] = {x->complaint_id};
-	x->row = pg_query(c,
-			  "SELECT complaint_no, waybill_no, category, subcategory, version, "
-			  "confirmed::text, COALESCE(confirmed_by, ''), "
-			  "COALESCE(" ISO("confirmed_at") ", '') FROM bundles WHERE complaint_id = $1 "
-			  "FOR UPDATE",
-			  1, p);
+	x->row = pg_query(c, row_sql, 1, p);
 	if (!x->row || PQntuples(x->row) != 1)
 		return -1;
 	if (!PQgetisnull(x->row, 0, 5))
@@ -564,10 +567,11 @@ done:
 int bundle_rebuild_untracked(PGconn *c, const char *waybill_no)
 {
 	const char *p[] = {waybill_no};
-	PGresult *r = pg_query(c,
-			       "SELECT complaint_id::text FROM bundles WHERE waybill_no = $1 AND NOT "
-			       "tracking_found AND closed_at IS NULL ORDER BY complaint_id",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT complaint_id::text FROM bundles WHERE waybill_no = $1 AND NOT "
+		     "tracking_found AND closed_at IS NULL ORDER BY complaint_id",
+		     1, p);
 	if (!r)
 		return -1;
 	int rc = 0;
@@ -575,7 +579,7 @@ int bundle_rebuild_untracked(PGconn *c, const char *waybill_no)
 		rc = bundle_build(c, PQgetvalue(r, i, 0), false);
 	PQclear(r);
 	if (rc == 0)
-		rc = pg_exec(c, "UPDATE parcels SET pending_bundle = false WHERE waybill_no = $1", 1,
-			     p);
+		rc = pg_exec(c, "UPDATE parcels SET pending_bundle = false WHERE waybill_no = $1",
+			     1, p);
 	return rc;
 }

@@ -54,10 +54,9 @@ int ingest_store(PGconn *c, const Cp__TrackingEvent *t) __attribute__((warn_unus
 /* Creates (first time, evidence_collected) or rebuilds (evidence_updated, version + 1) the
  * bundle of a complaint whose bundles row exists; locks that row. 0 or -1. */
 int bundle_build(PGconn *c, const char *complaint_id, bool first)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Rebuilds every open bundle of the waybill that was built without tracking. */
-int bundle_rebuild_untracked(PGconn *c, const char *waybill_no)
-	__attribute__((warn_unused_result));
+int bundle_rebuild_untracked(PGconn *c, const char *waybill_no) __attribute__((warn_unused_result));
 
 /* ---- handlers.c ---- */
 extern const struct consumer_handler evidence_handlers[];

@@ -30,8 +30,8 @@ static int validate_scan(const ProtobufCMessage *m, char *errstr, size_t errlen)
 	return ingest_check((const void *)m, keep_first, &f) == 0 ? 0 : -1;
 }
 
-static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key,
-		   const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		   char *errstr, size_t errlen, void *arg)
 {
 	return ingest_store(pg, (const void *)m);
 }
@@ -63,11 +63,12 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 	const Cp__ComplaintClassified *c = (const void *)m;
 	const char *b[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->category,
 			   c->subcategory};
-	PGresult *r = pg_query(pg,
-			       "INSERT INTO bundles (complaint_id, complaint_no, waybill_no, category, "
-			       "subcategory, version, tracking_found, scan_count) VALUES ($1, $2, $3, "
-			       "$4, $5, 0, false, 0) ON CONFLICT (complaint_id) DO NOTHING RETURNING 1",
-			       5, b);
+	PGresult *r =
+	    pg_query(pg,
+		     "INSERT INTO bundles (complaint_id, complaint_no, waybill_no, category, "
+		     "subcategory, version, tracking_found, scan_count) VALUES ($1, $2, $3, "
+		     "$4, $5, 0, false, 0) ON CONFLICT (complaint_id) DO NOTHING RETURNING 1",
+		     5, b);
 	if (!r)
 		return -1;
 	bool fresh = PQntuples(r) == 1;
@@ -116,13 +117,12 @@ static int on_reopened(PGconn *pg, const struct ce_meta *ce, const char *key,
 }
 
 const struct consumer_handler evidence_handlers[] = {
-    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan,
-     on_scan},
+    {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      validate_classified, on_classified},
     {TOPIC_FOLLOWUP, "cp.complaint.closed", &cp__followup_event__descriptor, validate_followup,
      on_closed},
-    {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor,
-     validate_followup, on_reopened},
+    {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor, validate_followup,
+     on_reopened},
 };
 const size_t evidence_nhandlers = sizeof(evidence_handlers) / sizeof(evidence_handlers[0]);

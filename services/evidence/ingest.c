@@ -15,6 +15,8 @@
 
 struct evidence_config evidence_cfg;
 
+/* the SQL keeps the lines it was written in */
+/* clang-format off */
 #define NEWER "(p.last_scan_at IS NULL OR EXCLUDED.last_scan_at >= p.last_scan_at)"
 #define IF_NEWER(col) col " = CASE WHEN " NEWER " THEN EXCLUDED." col " ELSE p." col " END"
 
@@ -35,8 +37,9 @@ static const char store_sql[] =
     "($4 = 'exception')::int FROM s "
     "ON CONFLICT (waybill_no) DO UPDATE SET scan_count = p.scan_count + 1, "
     "carrier = EXCLUDED.carrier, first_scan_at = LEAST(p.first_scan_at, EXCLUDED.first_scan_at), "
-    "last_scan_at = GREATEST(p.last_scan_at, EXCLUDED.last_scan_at), " IF_NEWER("last_code") ", "
-    IF_NEWER("last_facility_id") ", " IF_NEWER("last_facility_type") ", " IF_NEWER("last_city") ", "
+    "last_scan_at = GREATEST(p.last_scan_at, EXCLUDED.last_scan_at), "
+    IF_NEWER("last_code") ", " IF_NEWER("last_facility_id") ", "
+    IF_NEWER("last_facility_type") ", " IF_NEWER("last_city") ", "
     "courier_id = CASE WHEN EXCLUDED.courier_id <> '' AND (" NEWER " OR p.courier_id = '') "
     "THEN EXCLUDED.courier_id ELSE p.courier_id END, "
     "promised_by = COALESCE(p.promised_by, EXCLUDED.promised_by), "
@@ -45,6 +48,7 @@ static const char store_sql[] =
     "final = p.delivered OR EXCLUDED.delivered OR CASE WHEN " NEWER " THEN EXCLUDED.final "
     "ELSE p.final END, exceptions = p.exceptions + EXCLUDED.exceptions, updated_at = now() "
     "RETURNING p.pending_bundle";
+/* clang-format on */
 
 static void count(const char *what)
 {
@@ -115,8 +119,8 @@ int ingest_check(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
 		bad++;
 	}
 	if (!ev_facility_type_valid(t->facility_type)) {
-		report("facility_type", "must be outlet, sorting_centre, line_haul, locker or partner",
-		       arg);
+		report("facility_type",
+		       "must be outlet, sorting_centre, line_haul, locker or partner", arg);
 		bad++;
 	}
 	if (t->code == CP__SCAN_CODE__SCAN_EXCEPTION)
@@ -160,7 +164,7 @@ static PGresult *store_exec(PGconn *c, const char *const *p)
 		"storing a scan failed: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	prepared_conn = NULL; /* prepare again next time (the session may be gone) */
-	if (transient) /* the thread's last state is the previous success's "": retried */
+	if (transient)	      /* the thread's last state is the previous success's "": retried */
 		return NULL;
 	/* unprepared in the failed transaction: recorded as a persistent failure */
 	return pg_query(c, store_sql, 17, p);
@@ -177,12 +181,23 @@ int ingest_store(PGconn *c, const Cp__TrackingEvent *t)
 		snprintf(lat, sizeof(lat), "%.7f", t->location->lat);
 		snprintf(lon, sizeof(lon), "%.7f", t->location->lon);
 	}
-	const char *p[] = {t->carrier,	     t->scan_id,	      t->waybill_no,
-			   ev_code_name((int)t->code), t->facility_id, t->facility_type,
-			   t->courier_id,    t->occurred_at,	      t->city,
-			   t->location ? lat : NULL, t->location ? lon : NULL, t->pod_ref,
-			   t->note,	     t->signed_by,	      t->exception_reason,
-			   t->customer_consented ? "t" : "f", t->promised_by[0] ? t->promised_by : NULL};
+	const char *p[] = {t->carrier,
+			   t->scan_id,
+			   t->waybill_no,
+			   ev_code_name((int)t->code),
+			   t->facility_id,
+			   t->facility_type,
+			   t->courier_id,
+			   t->occurred_at,
+			   t->city,
+			   t->location ? lat : NULL,
+			   t->location ? lon : NULL,
+			   t->pod_ref,
+			   t->note,
+			   t->signed_by,
+			   t->exception_reason,
+			   t->customer_consented ? "t" : "f",
+			   t->promised_by[0] ? t->promised_by : NULL};
 	PGresult *r = store_exec(c, p);
 	if (!r)
 		return -1;

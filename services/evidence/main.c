@@ -2,8 +2,6 @@
 #include "evidence.h"
 #include "svc.h"
 
-
-
 static const struct cfg_entry evidence_table[] = {
     {"STUCK_AFTER_SECONDS", CFG_INT, "86400", 1, 30 * 86400,
      "a parcel without a new scan for longer than this is stuck (parcel.exception.v1; the "
@@ -39,8 +37,8 @@ static const struct cfg_entry evidence_table[] = {
     {"EVIDENCE_SLICE_SCANS", CFG_INT, "10", 1, 500,
      "the trajectory slice of a loss or other bundle: this many last scans",
      &evidence_cfg.slice_scans},
-    {"FORCE_MAJEURE_REASONS", CFG_STR, "weather,traffic_control,natural_disaster,epidemic", 0,
-     0, "exception reasons that make a delay force majeure (comma-separated)",
+    {"FORCE_MAJEURE_REASONS", CFG_STR, "weather,traffic_control,natural_disaster,epidemic", 0, 0,
+     "exception reasons that make a delay force majeure (comma-separated)",
      &evidence_cfg.force_majeure},
 };
 

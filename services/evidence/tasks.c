@@ -18,6 +18,7 @@
 
 /* The parcels whose last scan is older than the threshold and not raised yet; the claim
  * marks them raised for that last scan (a new scan re-arms the detection). */
+/* clang-format off */
 static const char stuck_sql[] =
     "WITH due AS (SELECT waybill_no FROM parcels WHERE NOT final AND stuck_for IS DISTINCT "
     "FROM last_scan_at AND last_scan_at < now() - make_interval(secs => $1::int) "
@@ -26,6 +27,7 @@ static const char stuck_sql[] =
     "due.waybill_no RETURNING p.waybill_no, p.last_facility_id, p.last_facility_type, "
     "p.courier_id, p.last_code, p.last_city, p.carrier, " ISO("p.last_scan_at") ", "
     "floor(extract(epoch FROM now() - p.last_scan_at))::bigint";
+/* clang-format on */
 
 static int raise_stuck(PGconn *c, PGresult *r, int i, const char *now)
 {
@@ -94,15 +96,16 @@ int tasks_partitions(PGconn *c, void *arg)
 	int made = atoi(pg_value(r, 0, 0, "0")), dropped = atoi(pg_value(r, 0, 1, "0"));
 	PQclear(r);
 	if (made || dropped)
-		log_msg(LOG_INFO, "scan_partitions", NULL, 0,
-			"%d partition(s) created, %d dropped", made, dropped);
+		log_msg(LOG_INFO, "scan_partitions", NULL, 0, "%d partition(s) created, %d dropped",
+			made, dropped);
 	const char *q[] = {days};
-	r = pg_query(c,
-		     "WITH k AS (DELETE FROM scan_keys WHERE created_at < now() - make_interval(days "
-		     "=> $1::int) RETURNING 1), s AS (DELETE FROM parcels WHERE last_scan_at < now() "
-		     "- make_interval(days => $1::int) AND NOT pending_bundle RETURNING 1) SELECT "
-		     "(SELECT count(*) FROM k), (SELECT count(*) FROM s)",
-		     1, q);
+	r = pg_query(
+	    c,
+	    "WITH k AS (DELETE FROM scan_keys WHERE created_at < now() - make_interval(days "
+	    "=> $1::int) RETURNING 1), s AS (DELETE FROM parcels WHERE last_scan_at < now() "
+	    "- make_interval(days => $1::int) AND NOT pending_bundle RETURNING 1) SELECT "
+	    "(SELECT count(*) FROM k), (SELECT count(*) FROM s)",
+	    1, q);
 	if (!r)
 		return -1;
 	PQclear(r);

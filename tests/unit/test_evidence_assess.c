@@ -21,8 +21,8 @@
 #include "tstamp.h"
 
 #define FIXTURE_DIR "tests/fixtures/evidence"
-#define MAX_CASES 64
-#define MAX_LINES 128
+#define MAX_CASES   64
+#define MAX_LINES   128
 
 static char case_files[MAX_CASES][320];
 static int ncases;
@@ -39,8 +39,8 @@ static void find_cases(void)
 	while (d && (e = readdir(d)) != NULL && ncases < MAX_CASES) {
 		size_t len = strlen(e->d_name);
 		if (len > 5 && strcmp(e->d_name + len - 5, ".case") == 0)
-			snprintf(case_files[ncases++], sizeof(case_files[0]), "%s/%.255s", FIXTURE_DIR,
-				 e->d_name);
+			snprintf(case_files[ncases++], sizeof(case_files[0]), "%s/%.255s",
+				 FIXTURE_DIR, e->d_name);
 	}
 	if (d)
 		closedir(d);
@@ -139,7 +139,8 @@ static void load(struct fixture *f, const char *file)
 		else if (strcmp(tok[0], "answer") == 0)
 			parse_answer(f, tok, n);
 		else
-			snprintf(f->lines[i], sizeof(f->lines[0]), "%s", copy); /* kept for checks */
+			snprintf(f->lines[i], sizeof(f->lines[0]), "%s",
+				 copy); /* kept for checks */
 	}
 }
 
@@ -154,9 +155,9 @@ static bool has_finding(const struct ev_result *r, const char *kind, const char 
 
 static void dump(const struct ev_result *r, char *buf, size_t cap)
 {
-	size_t len = (size_t)snprintf(buf, cap, "stage=%s party=%s party_id=%s conf=%d findings:",
-				      r->resp.stage, r->resp.party, r->resp.party_id,
-				      r->resp.confidence);
+	size_t len = (size_t)snprintf(
+	    buf, cap, "stage=%s party=%s party_id=%s conf=%d findings:", r->resp.stage,
+	    r->resp.party, r->resp.party_id, r->resp.confidence);
 	for (size_t i = 0; i < r->nfindings && len < cap; i++)
 		len += (size_t)snprintf(buf + len, cap - len, " %s@%s", r->findings[i].kind,
 					r->findings[i].facility_id);
