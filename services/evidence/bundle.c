@@ -17,18 +17,18 @@
 #include "tstamp.h"
 
 #define ISO(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define MAX_SCANS 500
 
-/* Bounded by the summary so only the partitions of the parcel's time span are read. */
+/* Bounded by the summary so only the partitions of the parcel's time span are read; the
+ * latest 500 scans when a parcel has more. */
 /* clang-format off */
 static const char scans_sql[] =
-    "SELECT s.code, (extract(epoch FROM s.occurred_at) * 1000)::bigint, s.facility_id, "
-    "s.facility_type, s.courier_id, s.city, s.pod_ref, s.signed_by, s.exception_reason, "
-    "s.customer_consented, s.lat, s.lon, "
-    "COALESCE((extract(epoch FROM s.promised_by) * 1000)::bigint, 0), " ISO("s.occurred_at") ", "
-    "s.note FROM parcels p JOIN scans s ON s.waybill_no = p.waybill_no "
+    "SELECT code, (extract(epoch FROM occurred_at) * 1000)::bigint, facility_id, facility_type, "
+    "courier_id, city, pod_ref, signed_by, exception_reason, customer_consented, lat, lon, "
+    "COALESCE((extract(epoch FROM promised_by) * 1000)::bigint, 0), " ISO("occurred_at") ", "
+    "note FROM (SELECT s.* FROM parcels p JOIN scans s ON s.waybill_no = p.waybill_no "
     "AND s.occurred_at BETWEEN p.first_scan_at AND p.last_scan_at WHERE p.waybill_no = $1 "
-    "ORDER BY s.occurred_at, s.received_at LIMIT 500";
+    "ORDER BY s.occurred_at DESC, s.received_at DESC LIMIT 500) s "
+    "ORDER BY occurred_at, received_at";
 
 static const char answers_sql[] =
     "SELECT request_id::text, facility_id, kind, outcome, late, COALESCE(detail, ''), "
