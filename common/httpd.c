@@ -16,6 +16,7 @@
 
 struct httpd_queue_item {
 	struct http_req *req;
+	const struct http_route *route; /* the matched route (method and pattern) */
 	struct httpd_queue_item *next;
 };
 
@@ -247,12 +248,9 @@ static void *httpd_worker_main(void *arg)
 			srv->tail = NULL;
 		pthread_mutex_unlock(&srv->lock);
 		struct http_req *r = it->req;
+		const struct http_route *rt = it->route;
 		free(it);
 		r->db = pg_conn_get(&w->pg);
-		const struct http_route *rt = NULL;
-		for (size_t i = 0; i < srv->nroutes && !rt; i++)
-			if (srv->routes[i].pattern == r->route)
-				rt = &srv->routes[i];
 		if (!r->db)
 			http_reply_error(r, 503, "unavailable", "the database is not reachable");
 		else
@@ -265,7 +263,7 @@ static void *httpd_worker_main(void *arg)
 	}
 }
 
-static void httpd_enqueue(struct httpd *srv, struct http_req *r)
+static void httpd_enqueue(struct httpd *srv, struct http_req *r, const struct http_route *rt)
 {
 	struct httpd_queue_item *it = calloc(1, sizeof(*it));
 	if (!it) {
@@ -274,6 +272,7 @@ static void httpd_enqueue(struct httpd *srv, struct http_req *r)
 		return;
 	}
 	it->req = r;
+	it->route = rt;
 	pthread_mutex_lock(&srv->lock);
 	if (srv->tail)
 		srv->tail->next = it;
@@ -360,7 +359,7 @@ static void httpd_dispatch(struct evhttp_request *ev, void *arg)
 			http_reply_error(r, 404, "not_found", "no such resource");
 		httpd_send(r);
 	} else if (rt->db) {
-		httpd_enqueue(srv, r);
+		httpd_enqueue(srv, r, rt);
 	} else {
 		rt->fn(r, srv->opts.arg);
 		httpd_send(r);

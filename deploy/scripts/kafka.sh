@@ -73,7 +73,12 @@ java_cmd() {
 }
 
 # A Kafka Uuid is 16 random bytes in unpadded url-safe base64 (22 characters).
-random_cluster_id() { head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# A base64url UUID as Kafka wants it; never starting with '-', which the tool would take for a flag.
+random_cluster_id() {
+	local id
+	while id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); [[ $id == -* ]]; do :; done
+	echo "$id"
+}
 
 format_once() {
 	[[ -f $KDIR/data/meta.properties ]] && return 0

@@ -57,3 +57,13 @@ def wait_rows(stack, sql: str, params=(), count: int = 1, timeout: float = 30.0)
 def post(http, stack, body: dict, **headers):
     return http.post(stack.base_url + "/v1/complaints", json=body,
                      headers={"Idempotency-Key": str(uuid.uuid4()), **headers})
+
+
+def seen(reader, predicate, timeout: float = 30.0):
+    """The first message matching predicate among those the reader already read, else the next
+    one it reads: events of different topics arrive in any order, so a test waiting for them in
+    pipeline order must not lose the ones it read past."""
+    for msg in reader.messages:
+        if predicate(msg):
+            return msg
+    return reader.poll_until(predicate, timeout=timeout)

@@ -1,7 +1,8 @@
 """The outbox/inbox SQL and the outbox relay against the real PostgreSQL server: runs the C unit
 test binary test_common_messaging with CP_TEST_DATABASE_URL, which registers its PostgreSQL cases
 (outbox row commits or rolls back with the change, inbox claims once, the relay marks a row sent
-only after its delivery report — with Kafka faults from librdkafka's mock cluster)."""
+only after its delivery report — with Kafka faults from librdkafka's mock cluster — and
+HTTP routes served on worker threads keep their method)."""
 
 import os
 import re
@@ -18,6 +19,6 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    assert checks == 5, run.stdout[-2000:]
+    assert checks == 6, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0

@@ -4,7 +4,7 @@ CloudEvents headers, and no personal data in any Kafka payload or log."""
 
 import json
 
-from helpers import complaint, post, wait_rows
+from helpers import complaint, post, seen, wait_rows
 
 STAGES = [
     ("complaint.received.v1", "cp.complaint.received"),
@@ -36,10 +36,11 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
 
         seen = {}
         for topic, ce_type in STAGES:
-            msg = reader.poll_until(lambda m: m.topic == topic and m.key == cid
-                                    and m.headers.get("ce_type") == ce_type, timeout=30)
+            msg = seen(reader, lambda m: m.topic == topic and m.key == cid
+                       and m.headers.get("ce_type") == ce_type, timeout=30)
             seen[topic] = msg
-        messages = [m for m in reader.collect(timeout=2)] + reader.messages
+        reader.collect(timeout=2)
+        messages = reader.messages
 
     for topic, msg in seen.items():
         for h in CE_HEADERS:

@@ -13,8 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "inbox.h"
 #include "kafka.h"
 #include "log.h"
@@ -257,6 +264,77 @@ START_TEST(relay_marks_rows_sent_only_after_delivery)
 }
 END_TEST
 
+/* ---- httpd on worker threads (needs PostgreSQL for the workers' connections) ---- */
+
+static void route_get(struct http_req *r, void *arg)
+{
+	http_reply_text(r, 200, "text/plain", "get");
+}
+
+static void route_post(struct http_req *r, void *arg)
+{
+	http_reply_text(r, 201, "text/plain", "post");
+}
+
+static void *loop_main(void *arg)
+{
+	event_base_dispatch(arg);
+	return NULL;
+}
+
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* One HTTP/1.0 exchange; returns the response text (static). */
+static const char *http_exchange(int port, const char *method)
+{
+	static char buf[2048];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int n = snprintf(buf, sizeof(buf), "%s /v1/things HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+			 method);
+	ck_assert_int_eq(write(fd, buf, (size_t)n), n);
+	size_t len = 0;
+	ssize_t got;
+	while ((got = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)got;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Regression: workers looked a route up by its pattern alone, so POST on a pattern that also
+ * had a GET route ran the GET handler. */
+START_TEST(worker_routes_keep_their_method)
+{
+	static const struct http_route routes[] = {
+	    {"GET", "/v1/things", route_get, true},
+	    {"POST", "/v1/things", route_post, true},
+	};
+	char err[256];
+	evthread_use_pthreads();
+	struct event_base *base = event_base_new();
+	int port = 20000 + (int)(getpid() % 20000);
+	struct httpd_opts o = {"127.0.0.1", port, 2, 4096, getenv("CP_TEST_DATABASE_URL"), NULL};
+	struct httpd *h = httpd_new(base, &o, routes, 2, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	pthread_t t;
+	pthread_create(&t, NULL, loop_main, base);
+	const char *get = http_exchange(port, "GET");
+	ck_assert_msg(strstr(get, "200") && strstr(get, "\r\n\r\nget"), "%s", get);
+	const char *post = http_exchange(port, "POST");
+	ck_assert_msg(strstr(post, "201") && strstr(post, "\r\n\r\npost"), "%s", post);
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, NULL);
+	pthread_join(t, NULL);
+	httpd_free(h);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	log_init("unit", LOG_ERROR);
@@ -273,6 +351,7 @@ int main(void)
 		tcase_add_test(d, outbox_row_commits_or_rolls_back_with_the_change);
 		tcase_add_test(d, inbox_claims_an_event_once);
 		tcase_add_test(d, relay_marks_rows_sent_only_after_delivery);
+		tcase_add_test(d, worker_routes_keep_their_method);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
