@@ -313,3 +313,20 @@ def test_keyword_rows_changed_in_sql_are_reloaded(cls, http):
         assert ev.text_subcategory == "damage" and "stated type other" in ev.choice_reason
     finally:
         db.execute("DELETE FROM classification.keywords WHERE keyword = '包裹被雨淋'")
+
+
+def test_without_a_scan_the_complainants_outlet_locates_the_case(cls, http):
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        r = post(http, cls, complaint(complainant={"outlet_id": OUTLET}))
+        assert r.status_code == 201, r.text
+        cid = r.json()["complaint_id"]
+        offered = reader.poll_until(lambda m: m.key == cid and m.headers.get("ce_type")
+                                    == "cp.complaint.offered", timeout=20)
+        classified = [m for m in reader.messages if m.key == cid and
+                      m.headers.get("ce_type") == "cp.complaint.classified"]
+    ev = _assignment(cls, offered)
+    # the outlet's centre is its staff's mean position (lon 10.04): the agents at 10.03-10.05
+    assert set(ev.staff_ids) == set(STAFF[2:5]) and ev.outlet_id == OUTLET
+    c = cls.proto.ComplaintClassified()
+    c.ParseFromString(classified[0].value)
+    assert c.outlet_id == OUTLET
