@@ -34,15 +34,15 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
         wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s "
                          "AND step = 'plan_proposed'", (cid,))
 
-        seen = {}
+        by_topic = {}
         for topic, ce_type in STAGES:
             msg = seen(reader, lambda m: m.topic == topic and m.key == cid
                        and m.headers.get("ce_type") == ce_type, timeout=30)
-            seen[topic] = msg
+            by_topic[topic] = msg
         reader.collect(timeout=2)
         messages = reader.messages
 
-    for topic, msg in seen.items():
+    for topic, msg in by_topic.items():
         for h in CE_HEADERS:
             assert msg.headers.get(h), f"{topic} lacks header {h}"
         assert msg.headers["ce_specversion"] == "1.0"
@@ -66,7 +66,7 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
 
     # the event decodes and carries a pseudonym, not the phone number
     received = stack.proto.ComplaintReceived()
-    received.ParseFromString(seen["complaint.received.v1"].value)
+    received.ParseFromString(by_topic["complaint.received.v1"].value)
     assert received.complaint_id == cid
     assert received.customer_ref.startswith("cust_")
     assert "13912345678" not in received.description_redacted
