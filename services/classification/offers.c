@@ -32,17 +32,30 @@ struct candidates {
 	size_t n;
 };
 
+/* The database pre-sorts by an equirectangular approximation of the distance (staff without a
+ * position last) and returns a short list; route_nearest ranks it by great-circle distance.
+ * Without an origin: the case's outlet first. */
 #define CANDIDATES_SQL                                                                             \
 	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role <> "           \
 	"'outlet_manager' AND ($1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM offers o WHERE "      \
-	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY (outlet_id = $2) "       \
-	"DESC, staff_id LIMIT 10000"
+	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY CASE WHEN "              \
+	"$3::boolean THEN coalesce((lat - $4::float8) ^ 2 + ((lon - $5::float8) * "                \
+	"cos(radians($4::float8))) ^ 2, 1e12) ELSE 0 END, (outlet_id = $2) DESC, staff_id "        \
+	"LIMIT $6::int"
+
+/* How many pre-sorted candidates the exact ranking sees per staff member wanted. */
+#define CANDIDATES_PER_PICK 10
 
 static int load_candidates(PGconn *c, const char *complaint_id, const char *outlet,
-			   struct candidates *out)
+			   const struct route_origin *o, size_t k, struct candidates *out)
 {
-	const char *p[] = {complaint_id, outlet};
-	PGresult *res = pg_query(c, CANDIDATES_SQL, 2, p);
+	char lat[32], lon[32], limit[16];
+	snprintf(lat, sizeof(lat), "%.7f", o->lat);
+	snprintf(lon, sizeof(lon), "%.7f", o->lon);
+	snprintf(limit, sizeof(limit), "%zu", k * CANDIDATES_PER_PICK);
+	const char *p[] = {complaint_id, outlet, o->has_location ? "true" : "false",
+			   lat,		 lon,	 limit};
+	PGresult *res = pg_query(c, CANDIDATES_SQL, 6, p);
 	if (!res)
 		return -1;
 	int n = PQntuples(res);
@@ -141,10 +154,11 @@ static int next_round(PGconn *c, struct asg *a)
 	struct candidates cand = {0};
 	size_t idx[OFFER_MAX], k = (size_t)classification_cfg.offer_size;
 	char *ids[OFFER_MAX];
-	if (load_candidates(c, a->id, a->outlet, &cand) != 0)
+	const struct route_origin o = {a->has_origin, a->lat, a->lon, ""};
+	k = k < OFFER_MAX ? k : OFFER_MAX;
+	if (load_candidates(c, a->id, a->outlet, &o, k, &cand) != 0)
 		return -1;
-	size_t n = route_nearest(a->has_origin, a->lat, a->lon, cand.v, cand.n,
-				 k < OFFER_MAX ? k : OFFER_MAX, idx);
+	size_t n = route_nearest(a->has_origin, a->lat, a->lon, cand.v, cand.n, k, idx);
 	int rc;
 	if (n == 0) {
 		rc = escalate(c, a);
@@ -205,7 +219,7 @@ static int nearest_outlet(PGconn *c, struct route_origin *o)
 {
 	struct candidates cand = {0};
 	size_t idx[1];
-	if (load_candidates(c, NULL, "", &cand) != 0)
+	if (load_candidates(c, NULL, "", o, 1, &cand) != 0)
 		return -1;
 	if (route_nearest(o->has_location, o->lat, o->lon, cand.v, cand.n, 1, idx) == 1)
 		snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", cand.v[idx[0]].outlet_id);
