@@ -345,6 +345,49 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 	return insert_case(c, in, k, customer_ref);
 }
 
+/* A proactive case: the evidence service saw the parcel stuck and the carrier wants a case
+ * before anyone complains. No complainant yet (customer_ref "proactive"); one open proactive case
+ * per waybill. Runs inside the consumer's transaction. */
+int intake_open_proactive(PGconn *c, const char *waybill_no, const char *description)
+{
+	struct intake_input *in = calloc(1, sizeof(*in));
+	struct intake_case k = {0};
+	char lock[64];
+	int rc = -1;
+	if (!in)
+		return -1;
+	snprintf(lock, sizeof(lock), "proactive/%s", waybill_no);
+	const char *p[] = {lock}, *w[] = {waybill_no};
+	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, p) != 0)
+		goto out;
+	PGresult *r = pg_query(c,
+			       "SELECT 1 FROM complaints WHERE waybill_no = $1 AND channel = "
+			       "'proactive' AND status <> 'closed'",
+			       1, w);
+	if (!r)
+		goto out;
+	bool open = PQntuples(r) > 0;
+	PQclear(r);
+	rc = 0;
+	if (open)
+		goto out;
+	snprintf(in->channel, sizeof(in->channel), "proactive");
+	snprintf(in->waybill_no, sizeof(in->waybill_no), "%s", waybill_no);
+	snprintf(in->role, sizeof(in->role), "recipient");
+	snprintf(in->language, sizeof(in->language), "zh-CN");
+	snprintf(in->preferred_contact, sizeof(in->preferred_contact), "app");
+	snprintf(in->type, sizeof(in->type), "delay");
+	snprintf(in->description, sizeof(in->description), "%s", description);
+	snprintf(in->attachments_json, sizeof(in->attachments_json), "[]");
+	rc = insert_case(c, in, &k, "proactive");
+	if (rc == 0)
+		log_msg(LOG_INFO, "proactive_case_opened", LOG_KV({"complaint_no", k.no}),
+			"a stuck parcel opened a case before any complaint");
+out:
+	free(in);
+	return rc;
+}
+
 static void reply_case(struct http_req *r, const struct intake_case *k, bool replayed)
 {
 	char link[512], token[33];

@@ -72,6 +72,10 @@ bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long win
 /* True for the case statuses the timeline can set (staff search filter). */
 bool intake_status_valid(const char *s);
 
+/* Opens a proactive case for a stuck parcel unless one is open (api.c). Inside the caller's
+ * transaction; returns 0 or -1. */
+int intake_open_proactive(PGconn *c, const char *waybill_no, const char *description);
+
 /* HTTP handlers (api.c, view.c, staff.c). */
 void intake_post_complaint(struct http_req *r, void *arg);
 void intake_get_complaint(struct http_req *r, void *arg);

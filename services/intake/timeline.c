@@ -128,6 +128,9 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 {
 	const Cp__EvidenceBundle *ev = (const void *)m;
 	const char *stage = ev->responsibility ? ev->responsibility->stage : "unknown";
+	if (strcmp(ce->type, "cp.complaint.evidence_updated") == 0)
+		return step(c, ev->complaint_id, "evidence_updated", NULL,
+			    detail("stage", stage, NULL, NULL));
 	return step(c, ev->complaint_id, "evidence_found", "verified",
 		    detail("stage", stage, NULL, NULL));
 }
@@ -239,7 +242,33 @@ static int on_scan(PGconn *c, const struct ce_meta *ce, const char *key, const P
 	    2, p);
 }
 
+static int v_stuck(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__ParcelException *x = (const void *)m;
+	if (x->waybill_no[0] && strlen(x->waybill_no) < 32)
+		return 0;
+	snprintf(e, n, "waybill_no is required");
+	return -1;
+}
+
+static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key,
+		    const ProtobufCMessage *m, char *e, size_t n, void *arg)
+{
+	const Cp__ParcelException *x = (const void *)m;
+	char text[512];
+	if (!x->proactive_case)
+		return 0;
+	snprintf(text, sizeof(text),
+		 "主动预警：包裹在 %s 停滞超过 %lld 小时。/ Proactive case: the parcel has had no "
+		 "scan at %s for over %lld hours.",
+		 x->facility_id, (long long)(x->stuck_seconds / 3600), x->facility_id,
+		 (long long)(x->stuck_seconds / 3600));
+	return intake_open_proactive(c, x->waybill_no, text);
+}
+
 const struct consumer_handler intake_handlers[] = {
+    {TOPIC_PARCEL_EXCEPTION, "cp.parcel.stuck", &cp__parcel_exception__descriptor, v_stuck,
+     on_stuck},
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, v_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
@@ -250,6 +279,8 @@ const struct consumer_handler intake_handlers[] = {
     {TOPIC_CLASSIFIED, "cp.complaint.first_response", &cp__first_response__descriptor,
      v_first_response, on_first_response},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
+     v_evidence, on_evidence},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor,
      v_evidence, on_evidence},
     {TOPIC_RESOLUTION, NULL, &cp__resolution_decided__descriptor, v_resolution, on_resolution},
     {TOPIC_FOLLOWUP, NULL, &cp__followup_event__descriptor, v_followup, on_followup},
