@@ -47,8 +47,9 @@ static int auth_parse_entry(char *entry, struct auth_token *t, char *errstr, siz
 	char *role = strtok_r(NULL, ":", &save);
 	char *staff = strtok_r(NULL, ":", &save);
 	if (!token || !role || !staff || strlen(token) < 8 || strlen(token) >= sizeof(t->token)) {
-		snprintf(errstr, errlen, "AUTH_TOKENS: entry %zu is not token:role:staff_id with a "
-					 "token of 8 to 127 characters",
+		snprintf(errstr, errlen,
+			 "AUTH_TOKENS: entry %zu is not token:role:staff_id with a "
+			 "token of 8 to 127 characters",
 			 auth_n + 1);
 		return -1;
 	}

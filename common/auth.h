@@ -20,13 +20,12 @@ enum auth_role {
 
 struct auth_principal {
 	char staff_id[64];
-	unsigned role;       /* one enum auth_role bit */
+	unsigned role; /* one enum auth_role bit */
 	const char *role_name;
 };
 
 /* Replaces the token table. Returns -1 with the offending entry in errstr. */
-int auth_load(const char *spec, char *errstr, size_t errlen)
-	__attribute__((warn_unused_result));
+int auth_load(const char *spec, char *errstr, size_t errlen) __attribute__((warn_unused_result));
 
 /* Looks up the bearer token of r. Returns 0 and fills out, or -1 (no or unknown token). */
 int auth_identify(const struct http_req *r, struct auth_principal *out);
@@ -34,7 +33,7 @@ int auth_identify(const struct http_req *r, struct auth_principal *out);
 /* Requires a token whose role is in roles (admin always passes). Replies 401 (missing or
  * unknown token) or 403 (wrong role) itself and returns -1. */
 int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The token in a customer's case link: hex HMAC-SHA256(secret, "case:" + complaint_no),
  * first 32 digits. out must hold 33 bytes. */

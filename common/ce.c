@@ -6,17 +6,22 @@
 int ce_headers_add(rd_kafka_headers_t *h, const struct ce_meta *m)
 {
 	const char *const kv[][2] = {
-	    {"ce_specversion", CE_SPECVERSION}, {"ce_id", m->id},	{"ce_source", m->source},
-	    {"ce_type", m->type},		{"ce_time", m->time}, {"content-type", CE_CONTENT_TYPE},
+	    {"ce_specversion", CE_SPECVERSION},
+	    {"ce_id", m->id},
+	    {"ce_source", m->source},
+	    {"ce_type", m->type},
+	    {"ce_time", m->time},
+	    {"content-type", CE_CONTENT_TYPE},
 	};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-		if (rd_kafka_header_add(h, kv[i][0], -1, kv[i][1], -1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (rd_kafka_header_add(h, kv[i][0], -1, kv[i][1], -1) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
 			return -1;
 	return 0;
 }
 
-static int ce_get(rd_kafka_headers_t *h, const char *name, char *out, size_t cap,
-		  char *errstr, size_t errlen)
+static int ce_get(rd_kafka_headers_t *h, const char *name, char *out, size_t cap, char *errstr,
+		  size_t errlen)
 {
 	const void *val = NULL;
 	size_t size = 0;

@@ -9,7 +9,7 @@
 
 #include "tstamp.h"
 
-#define CE_SPECVERSION "1.0"
+#define CE_SPECVERSION	"1.0"
 #define CE_CONTENT_TYPE "application/protobuf"
 
 struct ce_meta {
@@ -21,12 +21,12 @@ struct ce_meta {
 
 /* Adds the CloudEvents headers of m to h. Returns 0 or -1. */
 int ce_headers_add(rd_kafka_headers_t *h, const struct ce_meta *m)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Reads and checks the CloudEvents headers of a consumed message: every required attribute
  * present, specversion 1.0, content-type application/protobuf, time in RFC 3339.
  * Returns 0, or -1 with the reason in errstr. */
 int ce_headers_read(rd_kafka_headers_t *h, struct ce_meta *m, char *errstr, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -12,7 +12,8 @@ static char *cfg_read_file(const char *path, char *errstr, size_t errlen, const 
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(errstr, errlen, "%s_FILE: cannot open %s: %s", name, path, strerror(errno));
+		snprintf(errstr, errlen, "%s_FILE: cannot open %s: %s", name, path,
+			 strerror(errno));
 		return NULL;
 	}
 	char *buf = calloc(1, 65536);
@@ -25,8 +26,7 @@ static char *cfg_read_file(const char *path, char *errstr, size_t errlen, const 
 	return buf;
 }
 
-static int cfg_parse_int(const struct cfg_entry *e, const char *value, char *errstr,
-			 size_t errlen)
+static int cfg_parse_int(const struct cfg_entry *e, const char *value, char *errstr, size_t errlen)
 {
 	char *end = NULL;
 	errno = 0;
@@ -36,16 +36,15 @@ static int cfg_parse_int(const struct cfg_entry *e, const char *value, char *err
 		return -1;
 	}
 	if (v < e->min || v > e->max) {
-		snprintf(errstr, errlen, "%s: %lld is out of range [%lld, %lld]", e->name, v, e->min,
-			 e->max);
+		snprintf(errstr, errlen, "%s: %lld is out of range [%lld, %lld]", e->name, v,
+			 e->min, e->max);
 		return -1;
 	}
 	*(long long *)e->target = v;
 	return 0;
 }
 
-static int cfg_parse_bool(const struct cfg_entry *e, const char *value, char *errstr,
-			  size_t errlen)
+static int cfg_parse_bool(const struct cfg_entry *e, const char *value, char *errstr, size_t errlen)
 {
 	static const char *const yes[] = {"1", "true", "yes", "on"};
 	static const char *const no[] = {"0", "false", "no", "off"};
@@ -127,8 +126,9 @@ void cfg_print_help(FILE *out, const char *service, const char *summary,
 		    const struct cfg_entry *tab, size_t n)
 {
 	static const char *const types[] = {"string", "integer", "boolean", "secret"};
-	fprintf(out, "cp-%s: %s\n\nConfiguration (environment variables; NAME_FILE reads the "
-		     "value from a file):\n\n",
+	fprintf(out,
+		"cp-%s: %s\n\nConfiguration (environment variables; NAME_FILE reads the "
+		"value from a file):\n\n",
 		service, summary);
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e = &tab[i];
@@ -139,9 +139,10 @@ void cfg_print_help(FILE *out, const char *service, const char *summary,
 			fprintf(out, "  range: [%lld, %lld]", e->min, e->max);
 		fprintf(out, "\n      %s\n", e->desc);
 	}
-	fprintf(out, "\n  KAFKA_*                          string   any librdkafka property, e.g. "
-		     "KAFKA_FETCH_WAIT_MAX_MS -> fetch.wait.max.ms\n"
-		     "  KAFKA_PRODUCER_* / KAFKA_CONSUMER_*        the same, for one client only\n");
+	fprintf(out,
+		"\n  KAFKA_*                          string   any librdkafka property, e.g. "
+		"KAFKA_FETCH_WAIT_MAX_MS -> fetch.wait.max.ms\n"
+		"  KAFKA_PRODUCER_* / KAFKA_CONSUMER_*        the same, for one client only\n");
 }
 
 int cfg_env_to_prop(const char *rest, char *prop, size_t cap)

@@ -11,22 +11,22 @@
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_SECRET };
 
 struct cfg_entry {
-	const char *name;     /* environment variable */
+	const char *name; /* environment variable */
 	enum cfg_type type;
-	const char *def;      /* default as text; NULL means required */
-	long long min, max;   /* bounds for CFG_INT (inclusive) */
+	const char *def;    /* default as text; NULL means required */
+	long long min, max; /* bounds for CFG_INT (inclusive) */
 	const char *desc;
-	void *target;         /* char ** (STR, SECRET; malloc'ed, owned by the caller),
-			       * long long * (INT), bool * (BOOL) */
+	void *target; /* char ** (STR, SECRET; malloc'ed, owned by the caller),
+		       * long long * (INT), bool * (BOOL) */
 };
 
 /* Reads every entry. On error returns -1 and names the variable and the problem in errstr. */
 int cfg_load(const struct cfg_entry *tab, size_t n, char *errstr, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Parses one value for entry e into its target (used by cfg_load and tests). */
 int cfg_parse_value(const struct cfg_entry *e, const char *value, char *errstr, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void cfg_print_help(FILE *out, const char *service, const char *summary,
 		    const struct cfg_entry *tab, size_t n);

@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "inbox.h"
-#include "topics.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "topics.h"
 #include "tstamp.h"
 
 enum item_state { ITEM_APPLY, ITEM_SKIP, ITEM_REJECT, ITEM_DONE };
@@ -44,8 +44,8 @@ static void consumer_count(const char *name, const char *help, const char *topic
 	metrics_add(metrics_counter(name, help, labels), n);
 }
 
-static const struct consumer_handler *consumer_find(const struct consumer *c,
-						    const char *topic, const char *type)
+static const struct consumer_handler *consumer_find(const struct consumer *c, const char *topic,
+						    const char *type)
 {
 	for (size_t i = 0; i < c->def.nhandlers; i++) {
 		const struct consumer_handler *h = &c->def.handlers[i];
@@ -172,7 +172,8 @@ static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 			return 0;
 		size_t i = 0;
 		for (; pg && i < n; i++)
-			if (items[i].state == ITEM_APPLY && consumer_apply_each(c, pg, &items[i]) != 0)
+			if (items[i].state == ITEM_APPLY &&
+			    consumer_apply_each(c, pg, &items[i]) != 0)
 				break;
 		if (pg && i == n)
 			return 0;
@@ -190,8 +191,8 @@ static void consumer_add_header(rd_kafka_headers_t *h, const char *name, const c
 	rd_kafka_header_add(h, name, -1, value, -1);
 }
 
-int consumer_dead_letter(struct kafka_producer *p, const char *group,
-			 const rd_kafka_message_t *m, const char *reason)
+int consumer_dead_letter(struct kafka_producer *p, const char *group, const rd_kafka_message_t *m,
+			 const char *reason)
 {
 	rd_kafka_headers_t *orig = NULL, *h;
 	char num[32], err[256];
@@ -213,8 +214,8 @@ int consumer_dead_letter(struct kafka_producer *p, const char *group,
 	size_t klen = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
 	memcpy(key, m->key ? m->key : "", m->key ? klen : 0);
 	key[m->key ? klen : 0] = '\0';
-	int rc = kafka_produce(p, TOPIC_DEADLETTER, key, m->payload, m->len, h, &slot, err,
-			       sizeof(err));
+	int rc =
+	    kafka_produce(p, TOPIC_DEADLETTER, key, m->payload, m->len, h, &slot, err, sizeof(err));
 	if (rc != 0)
 		rd_kafka_headers_destroy(h);
 	while (rc == 0 && kafka_dr_wait(&dr, 1000) > 0)
@@ -231,10 +232,10 @@ static int consumer_flush_rejects(struct consumer *c, struct item *items, size_t
 		if (items[i].state != ITEM_REJECT)
 			continue;
 		const char *topic = rd_kafka_topic_name(items[i].msg->rkt);
-		log_msg(LOG_WARN, "dead_letter",
-			LOG_KV({"ce_id", items[i].ce.id[0] ? items[i].ce.id : NULL},
-			       {"topic", topic}),
-			"event dead-lettered: %s", items[i].reason);
+		log_msg(
+		    LOG_WARN, "dead_letter",
+		    LOG_KV({"ce_id", items[i].ce.id[0] ? items[i].ce.id : NULL}, {"topic", topic}),
+		    "event dead-lettered: %s", items[i].reason);
 		if (consumer_dead_letter(c->dlq, c->def.group, items[i].msg, items[i].reason) != 0)
 			return -1;
 		consumer_count("cp_deadlettered_total", "Events sent to the dead-letter topic.",

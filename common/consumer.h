@@ -57,7 +57,7 @@ void consumer_stop(struct consumer *c);
 
 /* Dead-letters one message synchronously (waits for the broker's acknowledgement).
  * Returns 0 or -1. Exposed for tests and tools. */
-int consumer_dead_letter(struct kafka_producer *p, const char *group,
-			 const rd_kafka_message_t *m, const char *reason);
+int consumer_dead_letter(struct kafka_producer *p, const char *group, const rd_kafka_message_t *m,
+			 const char *reason);
 
 #endif

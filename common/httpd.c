@@ -46,7 +46,11 @@ bool http_utf8_valid(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	while (p < end) {
 		unsigned char c = *p;
-		size_t n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 9;
+		size_t n = c < 0x80		? 0
+			   : (c & 0xe0) == 0xc0 ? 1
+			   : (c & 0xf0) == 0xe0 ? 2
+			   : (c & 0xf8) == 0xf0 ? 3
+						: 9;
 		if (n == 9 || (size_t)(end - p) <= n || (n == 1 && c < 0xc2) || c > 0xf4)
 			return false;
 		for (size_t i = 1; i <= n; i++)
@@ -191,9 +195,9 @@ static void httpd_observe(struct http_req *r)
 	metrics_add(metrics_counter("cp_http_requests_total", "HTTP requests answered.", labels),
 		    1);
 	snprintf(labels, sizeof(labels), "route=\"%s\"", r->route ? r->route : "unmatched");
-	metrics_observe(metrics_histogram("cp_http_request_seconds", "HTTP request latency.",
-					  labels, NULL, 0),
-			tstamp_mono() - r->started);
+	metrics_observe(
+	    metrics_histogram("cp_http_request_seconds", "HTTP request latency.", labels, NULL, 0),
+	    tstamp_mono() - r->started);
 }
 
 /* Loop thread: sends the reply and frees the request. */
@@ -302,7 +306,7 @@ static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_requ
 	r->ev = ev;
 	r->srv = srv;
 	r->started = tstamp_mono();
-	static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
+	static const char *const names[] = {"GET",     "POST",	"HEAD",	   "PUT",  "DELETE",
 					    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
 	for (int i = 0; i < 9; i++)
@@ -324,8 +328,7 @@ static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_requ
 	return r;
 }
 
-static const struct http_route *httpd_route(struct httpd *srv, struct http_req *r,
-					    bool *path_known)
+static const struct http_route *httpd_route(struct httpd *srv, struct http_req *r, bool *path_known)
 {
 	*path_known = false;
 	for (size_t i = 0; i < srv->nroutes; i++) {
@@ -405,7 +408,7 @@ struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_timeout(h->http, 30);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						 EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h->http, httpd_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, o->addr, (ev_uint16_t)o->port);
 	if (!h->sock) {

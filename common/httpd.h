@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTPD_MAX_PARAMS 4
+#define HTTPD_MAX_PARAMS  4
 #define HTTPD_MAX_HEADERS 24
 
 struct http_header {
@@ -30,15 +30,15 @@ struct http_req {
 	/* request (read-only for handlers) */
 	char method[8];
 	char path[512];
-	char *query;                           /* raw query string or NULL */
-	char params[HTTPD_MAX_PARAMS][160];    /* the {} segments of the route pattern */
+	char *query;			    /* raw query string or NULL */
+	char params[HTTPD_MAX_PARAMS][160]; /* the {} segments of the route pattern */
 	int nparams;
 	struct http_header headers[HTTPD_MAX_HEADERS];
 	int nheaders;
-	char *body;                            /* NUL-terminated copy */
+	char *body; /* NUL-terminated copy */
 	size_t body_len;
-	PGconn *db;                            /* set for .db routes */
-	const char *route;                     /* the matched pattern */
+	PGconn *db;	   /* set for .db routes */
+	const char *route; /* the matched pattern */
 	/* response (set by handlers through the http_reply_* helpers) */
 	int status;
 	char *resp_body;
@@ -53,8 +53,8 @@ struct http_req {
 typedef void (*http_handler_fn)(struct http_req *r, void *arg);
 
 struct http_route {
-	const char *method;   /* "GET", "POST", ... */
-	const char *pattern;  /* "/v1/complaints/{}/survey": {} matches one segment */
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/v1/complaints/{}/survey": {} matches one segment */
 	http_handler_fn fn;
 	bool db;
 };
@@ -64,10 +64,10 @@ struct httpd;
 struct httpd_opts {
 	const char *addr;
 	int port;
-	int workers;              /* threads for .db routes */
-	size_t max_body;          /* soft limit answered with a JSON 413 */
-	const char *conninfo;     /* for the workers' connections */
-	void *arg;                /* passed to every handler */
+	int workers;	      /* threads for .db routes */
+	size_t max_body;      /* soft limit answered with a JSON 413 */
+	const char *conninfo; /* for the workers' connections */
+	void *arg;	      /* passed to every handler */
 };
 
 struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,

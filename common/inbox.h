@@ -6,12 +6,12 @@
 
 #include <libpq-fe.h>
 
-#define INBOX_CLAIM_SQL \
+#define INBOX_CLAIM_SQL                                                                            \
 	"INSERT INTO inbox (ce_source, ce_id, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 
 /* Returns 1 when the event is new (now recorded), 0 when it was applied before, -1 on a
  * database error. Call inside the transaction that applies the event. */
 int inbox_claim(PGconn *c, const char *ce_source, const char *ce_id, const char *topic)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

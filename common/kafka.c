@@ -71,7 +71,8 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 	char fatal[512];
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-		log_error("kafka_fatal", "fatal kafka error %s: %s", rd_kafka_err2name(orig), fatal);
+		log_error("kafka_fatal", "fatal kafka error %s: %s", rd_kafka_err2name(orig),
+			  fatal);
 		atomic_store(&kafka_fatal_flag, true);
 		return;
 	}
@@ -85,10 +86,12 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	snprintf(labels, sizeof(labels), "topic=\"%s\"", rd_kafka_topic_name(m->rkt));
 	if (m->err)
 		metrics_add(metrics_counter("cp_produce_failed_total",
-					    "Messages whose delivery failed.", labels), 1);
+					    "Messages whose delivery failed.", labels),
+			    1);
 	else
-		metrics_add(metrics_counter("cp_produced_total", "Messages delivered to Kafka.",
-					    labels), 1);
+		metrics_add(
+		    metrics_counter("cp_produced_total", "Messages delivered to Kafka.", labels),
+		    1);
 	struct kafka_dr_slot *slot = m->_private;
 	if (!slot)
 		return;
@@ -114,8 +117,7 @@ struct kafka_conf_ctx {
 static int kafka_conf_set_one(const char *prop, const char *value, void *arg)
 {
 	struct kafka_conf_ctx *ctx = arg;
-	if (rd_kafka_conf_set(ctx->conf, prop, value, ctx->errstr, ctx->errlen) !=
-	    RD_KAFKA_CONF_OK)
+	if (rd_kafka_conf_set(ctx->conf, prop, value, ctx->errstr, ctx->errlen) != RD_KAFKA_CONF_OK)
 		return -1;
 	return 0;
 }
@@ -156,9 +158,17 @@ static void *kafka_poller_main(void *arg)
 struct kafka_producer *kafka_producer_new(const char *bootstrap, const char *client_id,
 					  char *errstr, size_t errlen)
 {
-	static const char *const defaults[] = {
-	    "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
-	    "compression.type", "lz4", "message.timeout.ms", "60000", NULL};
+	static const char *const defaults[] = {"enable.idempotence",
+					       "true",
+					       "acks",
+					       "all",
+					       "linger.ms",
+					       "5",
+					       "compression.type",
+					       "lz4",
+					       "message.timeout.ms",
+					       "60000",
+					       NULL};
 	struct kafka_producer *p = calloc(1, sizeof(*p));
 	rd_kafka_conf_t *conf =
 	    kafka_conf_new(bootstrap, client_id, "KAFKA_PRODUCER_", defaults, errstr, errlen);
@@ -201,9 +211,9 @@ rd_kafka_t *kafka_producer_handle(struct kafka_producer *p)
 	return p->rk;
 }
 
-int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
-		  const void *value, size_t len, rd_kafka_headers_t *headers,
-		  struct kafka_dr_slot *slot, char *errstr, size_t errlen)
+int kafka_produce(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+		  size_t len, rd_kafka_headers_t *headers, struct kafka_dr_slot *slot, char *errstr,
+		  size_t errlen)
 {
 	if (slot) {
 		pthread_mutex_lock(&slot->group->lock);
@@ -233,15 +243,30 @@ int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
 }
 
 struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *group,
-					  const char *const *topics, size_t ntopics,
-					  char *errstr, size_t errlen)
+					  const char *const *topics, size_t ntopics, char *errstr,
+					  size_t errlen)
 {
-	static const char *defaults[] = {
-	    "group.id", NULL, "enable.auto.offset.store", "false", "enable.auto.commit", "true",
-	    "auto.commit.interval.ms", "1000", "auto.offset.reset", "earliest",
-	    "fetch.wait.max.ms", "50", "partition.assignment.strategy", "roundrobin",
-	    "session.timeout.ms", "10000", "heartbeat.interval.ms", "2000",
-	    "max.poll.interval.ms", "300000", NULL};
+	static const char *defaults[] = {"group.id",
+					 NULL,
+					 "enable.auto.offset.store",
+					 "false",
+					 "enable.auto.commit",
+					 "true",
+					 "auto.commit.interval.ms",
+					 "1000",
+					 "auto.offset.reset",
+					 "earliest",
+					 "fetch.wait.max.ms",
+					 "50",
+					 "partition.assignment.strategy",
+					 "roundrobin",
+					 "session.timeout.ms",
+					 "10000",
+					 "heartbeat.interval.ms",
+					 "2000",
+					 "max.poll.interval.ms",
+					 "300000",
+					 NULL};
 	const char *conf_defaults[sizeof(defaults) / sizeof(defaults[0])];
 	memcpy(conf_defaults, defaults, sizeof(defaults));
 	conf_defaults[1] = group;
@@ -296,8 +321,8 @@ static bool kafka_consumer_keep(rd_kafka_message_t *m)
 	return false;
 }
 
-size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs,
-				 size_t max, int timeout_ms, int wait_ms)
+size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t max,
+				 int timeout_ms, int wait_ms)
 {
 	size_t n = 0;
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);

@@ -51,10 +51,9 @@ void kafka_producer_destroy(struct kafka_producer *p, int timeout_ms);
 /* Produces one message. headers ownership passes to librdkafka on success only; slot may be
  * NULL (fire and forget) and otherwise must stay valid until its report. Retries on a full
  * queue for up to 5 s. Returns 0 or -1 with the reason in errstr. */
-int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
-		  const void *value, size_t len, rd_kafka_headers_t *headers,
-		  struct kafka_dr_slot *slot, char *errstr, size_t errlen)
-	__attribute__((warn_unused_result));
+int kafka_produce(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+		  size_t len, rd_kafka_headers_t *headers, struct kafka_dr_slot *slot, char *errstr,
+		  size_t errlen) __attribute__((warn_unused_result));
 
 rd_kafka_t *kafka_producer_handle(struct kafka_producer *p);
 
@@ -64,12 +63,12 @@ bool kafka_fatal(void);
 struct kafka_consumer;
 
 struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *group,
-					  const char *const *topics, size_t ntopics,
-					  char *errstr, size_t errlen);
+					  const char *const *topics, size_t ntopics, char *errstr,
+					  size_t errlen);
 /* Fills msgs with up to max messages: waits up to timeout_ms for the first, then takes what
  * has arrived within wait_ms more. Returns the count; the caller destroys each message. */
-size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs,
-				 size_t max, int timeout_ms, int wait_ms);
+size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t max,
+				 int timeout_ms, int wait_ms);
 /* Stores offset+1 of every message for the next commit; call after the transaction that
  * applied them committed. */
 int kafka_consumer_store(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t n);

@@ -79,8 +79,8 @@ void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, siz
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	size_t len = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", ts,
-				      now.tv_nsec / 1000000, log_names[lvl]);
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"",
+				      ts, now.tv_nsec / 1000000, log_names[lvl]);
 	len = log_put(buf, len, sizeof(buf) - 3, "service", log_service);
 	len = log_put(buf, len, sizeof(buf) - 3, "event", event);
 	len = log_put(buf, len, sizeof(buf) - 3, "msg", msg);

@@ -22,12 +22,13 @@ enum log_level log_min_level(void);
 void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, size_t nkv,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-#define LOG_KV(...) ((const struct log_kv[]){__VA_ARGS__}), \
-	(sizeof((const struct log_kv[]){__VA_ARGS__}) / sizeof(struct log_kv))
+#define LOG_KV(...)                                                                                \
+	((const struct log_kv[]){__VA_ARGS__}),                                                    \
+	    (sizeof((const struct log_kv[]){__VA_ARGS__}) / sizeof(struct log_kv))
 
 #define log_debug(ev, ...) log_msg(LOG_DEBUG, ev, NULL, 0, __VA_ARGS__)
-#define log_info(ev, ...) log_msg(LOG_INFO, ev, NULL, 0, __VA_ARGS__)
-#define log_warn(ev, ...) log_msg(LOG_WARN, ev, NULL, 0, __VA_ARGS__)
+#define log_info(ev, ...)  log_msg(LOG_INFO, ev, NULL, 0, __VA_ARGS__)
+#define log_warn(ev, ...)  log_msg(LOG_WARN, ev, NULL, 0, __VA_ARGS__)
 #define log_error(ev, ...) log_msg(LOG_ERROR, ev, NULL, 0, __VA_ARGS__)
 
 /* Appends s to buf as a JSON string body (no quotes), escaping as needed. Returns the new

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX 512
+#define METRICS_MAX	    512
 #define METRICS_MAX_BUCKETS 16
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
@@ -30,7 +30,7 @@ static struct metric *metrics_all[METRICS_MAX];
 static size_t metrics_n;
 static struct metric metrics_overflow;
 static const double metrics_latency_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-						 0.25,  0.5,   1,    2.5,   5,    10};
+						 0.25,	0.5,   1,    2.5,   5,	  10};
 
 static struct metric *metrics_find(const char *name, const char *labels)
 {
@@ -124,7 +124,7 @@ struct metrics_buf {
 };
 
 static void mb_printf(struct metrics_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void mb_printf(struct metrics_buf *b, const char *fmt, ...)
 {

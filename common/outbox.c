@@ -13,19 +13,16 @@
 #include "pg.h"
 #include "tstamp.h"
 
-#define OUTBOX_SELECT_SQL                                                               \
-	"SELECT id, ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload FROM outbox " \
+#define OUTBOX_SELECT_SQL                                                                          \
+	"SELECT id, ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload FROM outbox "      \
 	"WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
 #define OUTBOX_MARK_SQL "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
-#define OUTBOX_FAIL_SQL \
-	"UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+#define OUTBOX_FAIL_SQL "UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
 /* One relay per schema publishes at a time, so events leave in id order even with several
  * instances running (the others take over when it stops). */
-#define OUTBOX_LOCK_SQL \
-	"SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox'))"
+#define OUTBOX_LOCK_SQL	   "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox'))"
 #define OUTBOX_BACKLOG_SQL "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
-#define OUTBOX_PURGE_SQL \
-	"DELETE FROM outbox WHERE sent_at < now() - interval '7 days'"
+#define OUTBOX_PURGE_SQL   "DELETE FROM outbox WHERE sent_at < now() - interval '7 days'"
 
 static char outbox_src[128] = "/cp";
 
@@ -111,9 +108,9 @@ static void outbox_update_gauge(struct outbox_relay *r, PGconn *c)
 	r->next_gauge = now + 5;
 	PGresult *res = pg_query(c, OUTBOX_BACKLOG_SQL, 0, NULL);
 	if (res) {
-		metrics_set(metrics_gauge("cp_outbox_backlog", "Outbox events not yet published.",
-					  NULL),
-			    atof(pg_value(res, 0, 0, "0")));
+		metrics_set(
+		    metrics_gauge("cp_outbox_backlog", "Outbox events not yet published.", NULL),
+		    atof(pg_value(res, 0, 0, "0")));
 		PQclear(res);
 	}
 	if (pg_exec(c, OUTBOX_PURGE_SQL, 0, NULL) != 0)
@@ -226,7 +223,8 @@ static int outbox_step(struct outbox_relay *r, PGconn *c)
 		return -1;
 	if (n > 0)
 		metrics_observe(metrics_histogram("cp_outbox_batch_seconds",
-						  "Time to publish one outbox batch.", NULL, NULL, 0),
+						  "Time to publish one outbox batch.", NULL, NULL,
+						  0),
 				tstamp_mono() - t0);
 	return n;
 failed:

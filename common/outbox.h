@@ -16,8 +16,8 @@
 #include "ids.h"
 #include "kafka.h"
 
-#define OUTBOX_INSERT_SQL                                                                   \
-	"INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) " \
+#define OUTBOX_INSERT_SQL                                                                          \
+	"INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) "        \
 	"VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
 /* The ce_source of every event this process writes, e.g. "/cp/intake". Copied. */

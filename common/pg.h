@@ -23,7 +23,7 @@ struct pg_conn {
 
 /* conninfo is copied. */
 int pg_conn_init(struct pg_conn *pc, const char *conninfo, const char *name)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void pg_conn_release(struct pg_conn *pc);
 /* Returns a connected PGconn, reconnecting when the previous one broke; NULL if the server
  * cannot be reached now (retry later). */
@@ -39,7 +39,7 @@ PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *cons
 		       const int *lengths, const int *formats);
 /* Runs a statement and discards its result. Returns 0 or -1. */
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 int pg_begin(PGconn *c) __attribute__((warn_unused_result));
 int pg_commit(PGconn *c) __attribute__((warn_unused_result));

@@ -86,8 +86,8 @@ static const struct cfg_entry svc_common_cfg[] = {
      "staff bearer tokens: token:role:staff_id,... (roles agent, supervisor, admin, "
      "integration)",
      &svc_cfg.auth_tokens},
-    {"INSTANCE_ID", CFG_STR, svc_instance_default, 0, 0,
-     "name of this instance in logs and locks", &svc_cfg.instance_id},
+    {"INSTANCE_ID", CFG_STR, svc_instance_default, 0, 0, "name of this instance in logs and locks",
+     &svc_cfg.instance_id},
 };
 
 #define SVC_NCOMMON (sizeof(svc_common_cfg) / sizeof(svc_common_cfg[0]))
@@ -146,9 +146,9 @@ static void *svc_health_main(void *arg)
 		atomic_store(&svc.pg_ok, ok);
 		atomic_store(&svc.kafka_ok,
 			     kafka_reachable(kafka_producer_handle(svc.producer), 2000));
-		metrics_set(metrics_gauge("cp_up", "1 when PostgreSQL and Kafka are reachable.",
-					  NULL),
-			    atomic_load(&svc.pg_ok) && atomic_load(&svc.kafka_ok));
+		metrics_set(
+		    metrics_gauge("cp_up", "1 when PostgreSQL and Kafka are reachable.", NULL),
+		    atomic_load(&svc.pg_ok) && atomic_load(&svc.kafka_ok));
 		svc_wait(2);
 	}
 	pg_conn_release(&pg);
@@ -157,8 +157,8 @@ static void *svc_health_main(void *arg)
 
 static void svc_healthz(struct http_req *r, void *arg)
 {
-	http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "alive", "service",
-					  svc.def->name));
+	http_reply_json(r, 200,
+			json_pack("{s:s, s:s}", "status", "alive", "service", svc.def->name));
 }
 
 static void svc_readyz(struct http_req *r, void *arg)
@@ -295,8 +295,8 @@ static int svc_start_events(const struct svc_def *def, char *errstr, size_t errl
 	if (def->nhandlers == 0)
 		return 0;
 	snprintf(group, sizeof(group), "cp-%s", def->name);
-	struct consumer_def cd = {group, def->handlers, def->nhandlers, def->arg,
-				  (int)svc_cfg.batch_max, (int)svc_cfg.batch_wait_ms};
+	struct consumer_def cd = {group,    def->handlers,	    def->nhandlers,
+				  def->arg, (int)svc_cfg.batch_max, (int)svc_cfg.batch_wait_ms};
 	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 				      svc.producer, errstr, errlen);
 	return svc.consumer ? 0 : -1;
@@ -357,8 +357,10 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 	free(all);
 	enum log_level lvl = LOG_INFO;
 	if (rc == 0 && log_level_parse(svc_cfg.log_level, &lvl) != 0) {
-		snprintf(errstr, sizeof(errstr), "LOG_LEVEL: '%s' is not one of debug, info, warn, "
-						 "error", svc_cfg.log_level);
+		snprintf(errstr, sizeof(errstr),
+			 "LOG_LEVEL: '%s' is not one of debug, info, warn, "
+			 "error",
+			 svc_cfg.log_level);
 		rc = -1;
 	}
 	log_init(def->name, lvl);

@@ -27,7 +27,7 @@ struct svc_task {
 };
 
 struct svc_def {
-	const char *name;        /* "intake": binary cp-intake, ce_source /cp/intake */
+	const char *name; /* "intake": binary cp-intake, ce_source /cp/intake */
 	const char *summary;
 	int default_port;
 	const struct cfg_entry *cfg;

@@ -49,7 +49,8 @@ int tstamp_parse(const char *s, int64_t *ms)
 	int frac_ms = 0, used = 0;
 	if (!s || strlen(s) < 20 ||
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 || used != 19)
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+	    used != 19)
 		return -1;
 	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)

@@ -13,7 +13,7 @@
 #include "pg.h"
 #include "topics.h"
 
-static const char *const admin_services[] = {"intake",	 "classification", "evidence",
+static const char *const admin_services[] = {"intake",	   "classification", "evidence",
 					     "resolution", "followup",	     "timer"};
 #define ADMIN_NSERVICES 6
 
@@ -32,8 +32,7 @@ static const struct cfg_entry admin_table[] = {
      &admin_cfg.migrations_dir},
     {"KAFKA_BOOTSTRAP_SERVERS", CFG_STR, "127.0.0.1:59092", 0, 0,
      "Kafka bootstrap servers (topics)", &admin_cfg.bootstrap},
-    {"TOPIC_PARTITIONS", CFG_INT, "3", 1, 256, "partitions of each topic",
-     &admin_cfg.partitions},
+    {"TOPIC_PARTITIONS", CFG_INT, "3", 1, 256, "partitions of each topic", &admin_cfg.partitions},
     {"TOPIC_REPLICATION", CFG_INT, "1", 1, 5, "replication factor of each topic",
      &admin_cfg.replication},
     {"DB_PASSWORD_<SERVICE>", CFG_STR, "(the service name)", 0, 0,
@@ -50,15 +49,15 @@ static int admin_role(PGconn *c, const char *svc)
 	const char *pw = getenv(var) ? getenv(var) : svc;
 	const char *params[] = {svc, pw};
 	/* Identifiers and the password are quoted by the server (format %I/%L), never spliced. */
-	PGresult *r = pg_query(
-	    c,
-	    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text) "
-	    "THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) "
-	    "ELSE format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) END, "
-	    "format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', $1, $1), "
-	    "format('ALTER ROLE %I SET search_path = %I, public', $1, $1), "
-	    "format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1)",
-	    2, params);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text) "
+		     "THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) "
+		     "ELSE format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) END, "
+		     "format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', $1, $1), "
+		     "format('ALTER ROLE %I SET search_path = %I, public', $1, $1), "
+		     "format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1)",
+		     2, params);
 	if (!r)
 		return -1;
 	int rc = 0;
@@ -96,8 +95,8 @@ static int admin_apply(PGconn *c, const char *name)
 {
 	char path[1024];
 	const char *params[] = {name};
-	PGresult *r = pg_query(c, "SELECT 1 FROM public.schema_migrations WHERE name = $1", 1,
-			       params);
+	PGresult *r =
+	    pg_query(c, "SELECT 1 FROM public.schema_migrations WHERE name = $1", 1, params);
 	if (!r)
 		return -1;
 	int done = PQntuples(r);
@@ -113,10 +112,12 @@ static int admin_apply(PGconn *c, const char *name)
 	int rc = pg_begin(c);
 	/* Recorded first: the file may SET LOCAL ROLE to its service for the rest of the tx. */
 	if (rc == 0)
-		rc = pg_exec(c, "INSERT INTO public.schema_migrations (name) VALUES ($1)", 1, params);
+		rc = pg_exec(c, "INSERT INTO public.schema_migrations (name) VALUES ($1)", 1,
+			     params);
 	if (rc == 0) {
 		PGresult *res = PQexec(c, sql); /* a trusted file: several statements, no params */
-		rc = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
+		rc = PQresultStatus(res) == PGRES_COMMAND_OK ||
+			     PQresultStatus(res) == PGRES_TUPLES_OK
 			 ? 0
 			 : -1;
 		if (rc != 0)
@@ -167,8 +168,9 @@ static int admin_migrate(void)
 		goto out;
 	}
 	if (pg_exec(c, "SELECT pg_advisory_lock(727274)", 0, NULL) != 0 ||
-	    pg_exec(c, "CREATE TABLE IF NOT EXISTS public.schema_migrations (name text PRIMARY KEY, "
-		       "applied_at timestamptz NOT NULL DEFAULT now())",
+	    pg_exec(c,
+		    "CREATE TABLE IF NOT EXISTS public.schema_migrations (name text PRIMARY KEY, "
+		    "applied_at timestamptz NOT NULL DEFAULT now())",
 		    0, NULL) != 0)
 		goto out;
 	rc = 0;
@@ -201,13 +203,15 @@ static int admin_topics(void)
 		nt[i] = rd_kafka_NewTopic_new(topics_all[i], (int)admin_cfg.partitions,
 					      (int)admin_cfg.replication, errstr, sizeof(errstr));
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_t *opts =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, errstr, sizeof(errstr));
 	rd_kafka_AdminOptions_set_request_timeout(opts, 60000, errstr, sizeof(errstr));
 	rd_kafka_CreateTopics(rk, nt, TOPICS_COUNT, opts, q);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 70000);
 	int rc = -1;
-	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+	const rd_kafka_CreateTopics_result_t *res =
+	    ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
 	if (ev && rd_kafka_event_error(ev)) {
 		log_error("topics", "create topics failed: %s", rd_kafka_event_error_string(ev));
 	} else if (res) {
@@ -244,10 +248,11 @@ int main(int argc, char **argv)
 	log_init("admin", LOG_INFO);
 	const char *cmd = argc > 1 ? argv[1] : "--help";
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		cfg_print_help(stdout, "admin",
-			       "one-shot set-up: `cp-admin migrate` (roles, schemas, SQL migrations), "
-			       "`cp-admin topics` (Kafka topics)",
-			       admin_table, ADMIN_NCFG);
+		cfg_print_help(
+		    stdout, "admin",
+		    "one-shot set-up: `cp-admin migrate` (roles, schemas, SQL migrations), "
+		    "`cp-admin topics` (Kafka topics)",
+		    admin_table, ADMIN_NCFG);
 		return 0;
 	}
 	if (cfg_load(admin_table, ADMIN_NCFG - 1, errstr, sizeof(errstr)) != 0) {

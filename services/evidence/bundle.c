@@ -16,7 +16,7 @@
 #include "topics.h"
 #include "tstamp.h"
 
-#define ISO(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Bounded by the summary so only the partitions of the parcel's time span are read; the
  * latest 500 scans when a parcel has more. */

@@ -251,8 +251,8 @@ static int v_stuck(const ProtobufCMessage *m, char *e, size_t n)
 	return -1;
 }
 
-static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key,
-		    const ProtobufCMessage *m, char *e, size_t n, void *arg)
+static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
+		    char *e, size_t n, void *arg)
 {
 	const Cp__ParcelException *x = (const void *)m;
 	char text[512];
@@ -280,8 +280,8 @@ const struct consumer_handler intake_handlers[] = {
      v_first_response, on_first_response},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
      v_evidence, on_evidence},
-    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor,
-     v_evidence, on_evidence},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor, v_evidence,
+     on_evidence},
     {TOPIC_RESOLUTION, NULL, &cp__resolution_decided__descriptor, v_resolution, on_resolution},
     {TOPIC_FOLLOWUP, NULL, &cp__followup_event__descriptor, v_followup, on_followup},
     {TOPIC_SLA, NULL, &cp__sla_event__descriptor, v_sla, on_sla},

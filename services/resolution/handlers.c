@@ -167,7 +167,8 @@ static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 		"= EXCLUDED.party, party_id = EXCLUDED.party_id, stage = EXCLUDED.stage, "
 		"locatable = EXCLUDED.locatable, waybill_no = CASE WHEN k.waybill_no = '' THEN "
 		"EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at = now() "
-		"WHERE k.evidence_version IS NULL OR k.evidence_version <= EXCLUDED.evidence_version",
+		"WHERE k.evidence_version IS NULL OR k.evidence_version <= "
+		"EXCLUDED.evidence_version",
 		8, p) != 0)
 		return -1;
 	return res_try_propose(pg, b->complaint_id);
@@ -226,8 +227,8 @@ const struct consumer_handler resolution_handlers[] = {
      v_evidence, on_evidence},
     /* later versions (late tracking, answers, a supervisor's confirmation) refresh the party
      * and stage used for chargebacks and amendments; an older version never overwrites */
-    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor,
-     v_evidence, on_evidence},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor, v_evidence,
+     on_evidence},
     {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor, v_reopened,
      on_reopened},
     {TOPIC_EXECUTION, "cp.finance.payout_confirmed", &cp__execution_result__descriptor, v_result,

@@ -9,6 +9,8 @@
 #include "sla.h"
 #include "timer.h"
 
+/* SQL text reads best as written. */
+// clang-format off
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define CASE_SQL                                                                            \
@@ -21,6 +23,7 @@
 	"paused_ms / 1000, " ISO("stopped_at") ", stopped_by, complaint_id::text, "         \
 	"complaint_no FROM clocks WHERE %s ORDER BY array_position(ARRAY['first_response', " \
 	"'verification', 'resolution', 'regulatory'], clock), clock"
+// clang-format on
 
 static bool is_uuid(const char *s)
 {
@@ -42,13 +45,13 @@ static json_t *nullable(PGresult *r, int row, int col)
 static json_t *clock_json(PGresult *r, int i)
 {
 	int level = atoi(PQgetvalue(r, i, 7));
-	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:s, s:b, s:I}", "clock",
-			      PQgetvalue(r, i, 0), "state", PQgetvalue(r, i, 1), "duration_s",
-			      atoi(PQgetvalue(r, i, 2)), "started_at", PQgetvalue(r, i, 3),
-			      "due_at", PQgetvalue(r, i, 4), "warned", PQgetvalue(r, i, 6)[0] == 't',
-			      "escalation_level", level, "escalated_to", sla_level_name(level),
-			      "pausable", PQgetvalue(r, i, 8)[0] == 't', "paused_s",
-			      (json_int_t)atoll(PQgetvalue(r, i, 10)));
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:s, s:b, s:I}", "clock", PQgetvalue(r, i, 0),
+	    "state", PQgetvalue(r, i, 1), "duration_s", atoi(PQgetvalue(r, i, 2)), "started_at",
+	    PQgetvalue(r, i, 3), "due_at", PQgetvalue(r, i, 4), "warned",
+	    PQgetvalue(r, i, 6)[0] == 't', "escalation_level", level, "escalated_to",
+	    sla_level_name(level), "pausable", PQgetvalue(r, i, 8)[0] == 't', "paused_s",
+	    (json_int_t)atoll(PQgetvalue(r, i, 10)));
 	json_object_set_new(j, "warn_at", nullable(r, i, 5));
 	json_object_set_new(j, "paused_at", nullable(r, i, 9));
 	json_object_set_new(j, "stopped_at", nullable(r, i, 11));
@@ -78,8 +81,7 @@ static json_t *clocks_json(PGresult *cases, PGresult *clocks)
 	json_object_set_new(j, "sla_policy", have_case ? nullable(cases, 0, 2) : json_null());
 	json_object_set_new(j, "awaiting_customer",
 			    json_boolean(have_case && PQgetvalue(cases, 0, 3)[0] == 't'));
-	json_object_set_new(j, "awaiting_since",
-			    have_case ? nullable(cases, 0, 4) : json_null());
+	json_object_set_new(j, "awaiting_since", have_case ? nullable(cases, 0, 4) : json_null());
 	return j;
 }
 

@@ -10,6 +10,9 @@
 #include "sla.h"
 #include "timer.h"
 
+/* The statements below splice the TS()/MS() macros into SQL text, which clang-format cannot lay
+ * out readably: this file is formatted by hand. */
+// clang-format off
 struct timer_config timer_cfg;
 
 #define TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
@@ -365,3 +368,4 @@ int clocks_reopen(PGconn *pg, const char *id, int64_t at_ms)
 		return -1;
 	return pause_waiting(pg, id);
 }
+// clang-format on

@@ -15,10 +15,12 @@
 #include "topics.h"
 #include "tstamp.h"
 
+// clang-format off
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 #define DUE_COLUMNS                                                                         \
 	"complaint_id::text, clock, complaint_no, " MS("due_at") ", escalation_level, "      \
 	"duration_s, " MS("now()")
+// clang-format on
 
 enum { COL_ID, COL_CLOCK, COL_NO, COL_DUE, COL_LEVEL, COL_DURATION, COL_NOW };
 
@@ -59,8 +61,8 @@ static int announce(PGconn *pg, PGresult *r, int row, const struct announcement 
 		       {"escalated_to", ev.escalated_to}),
 		"%s clock %s at level %d", ev.clock, a->kind, a->level);
 	return outbox_add(pg, TOPIC_SLA, ev.complaint_id,
-			  breach ? "cp.complaint.sla_breached" : "cp.complaint.sla_warning", &ev.base,
-			  NULL);
+			  breach ? "cp.complaint.sla_breached" : "cp.complaint.sla_warning",
+			  &ev.base, NULL);
 }
 
 static void count(int *per_clock, const char *clock)
@@ -73,7 +75,8 @@ static void count(int *per_clock, const char *clock)
 static int warn_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
 {
 	const char *u[] = {PQgetvalue(r, row, COL_ID), PQgetvalue(r, row, COL_CLOCK)};
-	if (pg_exec(pg, "UPDATE clocks SET warned = true WHERE complaint_id = $1::uuid AND clock = $2",
+	if (pg_exec(pg,
+		    "UPDATE clocks SET warned = true WHERE complaint_id = $1::uuid AND clock = $2",
 		    2, u) != 0)
 		return -1;
 	struct announcement a = {"warning", atoi(PQgetvalue(r, row, COL_LEVEL)),
@@ -104,15 +107,19 @@ static int fire_warnings(PGconn *pg, const char *limit, struct fire_counts *n)
 static int breach_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
 {
 	struct sla_escalation e = sla_escalate(atoi(PQgetvalue(r, row, COL_LEVEL)));
-	struct sla_times t = sla_schedule(atoll(PQgetvalue(r, row, COL_NOW)),
-					  atoll(PQgetvalue(r, row, COL_DURATION)), 0,
-					  (int)timer_cfg.warn_pct);
+	struct sla_times t =
+	    sla_schedule(atoll(PQgetvalue(r, row, COL_NOW)),
+			 atoll(PQgetvalue(r, row, COL_DURATION)), 0, (int)timer_cfg.warn_pct);
 	char lv[16], due[24], warn[24];
 	snprintf(lv, sizeof(lv), "%d", e.level);
 	snprintf(due, sizeof(due), "%lld", (long long)t.due_ms);
 	snprintf(warn, sizeof(warn), "%lld", (long long)t.warn_ms);
-	const char *u[] = {PQgetvalue(r, row, COL_ID), PQgetvalue(r, row, COL_CLOCK), lv,
-			   e.exhausted ? "t" : "f", due, warn};
+	const char *u[] = {PQgetvalue(r, row, COL_ID),
+			   PQgetvalue(r, row, COL_CLOCK),
+			   lv,
+			   e.exhausted ? "t" : "f",
+			   due,
+			   warn};
 	if (pg_exec(pg,
 		    "UPDATE clocks SET escalation_level = $3::int, state = CASE WHEN $4::bool THEN "
 		    "'exhausted' ELSE 'running' END, warned = $4::bool, due_at = CASE WHEN "
@@ -130,10 +137,11 @@ static int breach_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
 static int fire_breaches(PGconn *pg, const char *limit, struct fire_counts *n)
 {
 	const char *p[] = {limit};
-	PGresult *r = pg_query(pg,
-			       "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND "
-			       "due_at <= now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
-			       1, p);
+	PGresult *r =
+	    pg_query(pg,
+		     "SELECT " DUE_COLUMNS " FROM clocks WHERE state = 'running' AND "
+		     "due_at <= now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
+		     1, p);
 	if (!r)
 		return -1;
 	int rows = PQntuples(r), rc = 0;
@@ -198,13 +206,14 @@ int timer_gauge(PGconn *pg, void *arg)
 	char labels[64];
 	for (int i = 0; i < SLA_NCLOCKS; i++) {
 		snprintf(labels, sizeof(labels), "clock=\"%s\"", sla_clock_names[i]);
-		metrics_set(metrics_gauge("cp_sla_clocks_running", "SLA clocks running, by clock.",
-					  labels),
-			    (double)running[i]);
-		metrics_set(metrics_gauge("cp_sla_clocks_paused",
-					  "SLA clocks paused while waiting on the customer, by clock.",
-					  labels),
-			    (double)paused[i]);
+		metrics_set(
+		    metrics_gauge("cp_sla_clocks_running", "SLA clocks running, by clock.", labels),
+		    (double)running[i]);
+		metrics_set(
+		    metrics_gauge("cp_sla_clocks_paused",
+				  "SLA clocks paused while waiting on the customer, by clock.",
+				  labels),
+		    (double)paused[i]);
 	}
 	return 0;
 }

@@ -19,7 +19,7 @@
 struct timer_event {
 	const char *complaint_id;
 	const char *complaint_no;
-	const char *at;     /* the event's own time stamp, may be empty */
+	const char *at;	    /* the event's own time stamp, may be empty */
 	const char *detail; /* the assignment's action */
 };
 
@@ -144,7 +144,10 @@ static int on_event(PGconn *pg, const struct ce_meta *ce, const char *key,
 	return 0;
 }
 
-#define EVENT(topic, type, desc) {topic, type, &desc, v_event, on_event}
+#define EVENT(topic, type, desc)                                                                   \
+	{                                                                                          \
+		topic, type, &desc, v_event, on_event                                              \
+	}
 
 const struct consumer_handler timer_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor, v_received,
@@ -154,8 +157,7 @@ const struct consumer_handler timer_handlers[] = {
     EVENT(TOPIC_CLASSIFIED, "cp.complaint.assigned", cp__complaint_assignment__descriptor),
     EVENT(TOPIC_CLASSIFIED, "cp.complaint.first_response", cp__first_response__descriptor),
     EVENT(TOPIC_EVIDENCE, "cp.complaint.evidence_collected", cp__evidence_bundle__descriptor),
-    EVENT(TOPIC_RESOLUTION, "cp.complaint.resolution_executed",
-	  cp__resolution_decided__descriptor),
+    EVENT(TOPIC_RESOLUTION, "cp.complaint.resolution_executed", cp__resolution_decided__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.closed", cp__followup_event__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.awaiting_customer", cp__followup_event__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.customer_replied", cp__followup_event__descriptor),

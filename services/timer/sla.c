@@ -3,8 +3,8 @@
 
 #include "sla.h"
 
-const char *const sla_clock_names[SLA_NCLOCKS] = {"first_response", "verification",
-						  "resolution", "regulatory"};
+const char *const sla_clock_names[SLA_NCLOCKS] = {"first_response", "verification", "resolution",
+						  "regulatory"};
 
 int sla_clock_index(const char *name)
 {
@@ -16,8 +16,7 @@ int sla_clock_index(const char *name)
 
 const char *sla_level_name(int level)
 {
-	static const char *const names[] = {"agent", "outlet_manager", "regional_supervisor",
-					    "hq"};
+	static const char *const names[] = {"agent", "outlet_manager", "regional_supervisor", "hq"};
 	return names[level < 0 ? 0 : level > SLA_MAX_LEVEL ? SLA_MAX_LEVEL : level];
 }
 
@@ -36,8 +35,7 @@ int sla_reopen_level(int level)
 	return level < 0 ? 1 : level >= SLA_MAX_LEVEL ? SLA_MAX_LEVEL : level + 1;
 }
 
-struct sla_times sla_schedule(int64_t start_ms, int64_t duration_s, int64_t paused_ms,
-			      int warn_pct)
+struct sla_times sla_schedule(int64_t start_ms, int64_t duration_s, int64_t paused_ms, int warn_pct)
 {
 	struct sla_times t;
 	int64_t span_ms = duration_s * 1000;
@@ -75,7 +73,9 @@ int sla_plan(const struct sla_policy *p, int64_t duration_s[SLA_NCLOCKS])
 {
 	int n = 0;
 	for (int i = 0; i < SLA_NCLOCKS; i++) {
-		int64_t d = p->classified ? p->duration_s[i] : i == 0 ? p->default_first_response_s : 0;
+		int64_t d = p->classified ? p->duration_s[i]
+			    : i == 0	  ? p->default_first_response_s
+					  : 0;
 		duration_s[i] = d > 0 ? d : 0;
 		n += duration_s[i] > 0;
 	}

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLA_NCLOCKS 4
+#define SLA_NCLOCKS   4
 #define SLA_MAX_LEVEL 3 /* 0 agent, 1 outlet manager, 2 regional supervisor, 3 HQ */
 
 /* The clock names in their fixed order: first_response, verification, resolution,
@@ -24,7 +24,7 @@ const char *sla_level_name(int level);
 /* What a breach at `level` does: the clock escalates one level; past HQ there is no one left,
  * the clock is exhausted and not re-armed. */
 struct sla_escalation {
-	int level;      /* the level the breach escalates to (announced in the event) */
+	int level;	/* the level the breach escalates to (announced in the event) */
 	bool exhausted; /* true: no re-arm, the clock stays breached */
 };
 struct sla_escalation sla_escalate(int level);
@@ -55,8 +55,9 @@ bool sla_pausable(const char *clock, const char *const *pausable, size_t n);
 
 /* The policy of a complaint as far as the timer knows it. */
 struct sla_policy {
-	bool classified;             /* false: only the default first-response clock runs */
-	int64_t duration_s[SLA_NCLOCKS]; /* in sla_clock_names order; <= 0: the policy has no such clock */
+	bool classified;		 /* false: only the default first-response clock runs */
+	int64_t duration_s[SLA_NCLOCKS]; /* in sla_clock_names order; <= 0: the policy has no such
+					    clock */
 	int64_t default_first_response_s;
 };
 

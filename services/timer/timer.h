@@ -46,13 +46,13 @@ int clocks_stop(PGconn *c, const char *complaint_id, const char *clock, const ch
 		int64_t at_ms) __attribute__((warn_unused_result));
 /* The case waits on the customer from at_ms: the pausable clocks pause. */
 int clocks_pause(PGconn *c, const char *complaint_id, const char *complaint_no, int64_t at_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The customer replied at at_ms: paused clocks run again, their due times moved. */
 int clocks_resume(PGconn *c, const char *complaint_id, int64_t at_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The case was reopened at at_ms: the resolution clock restarts one escalation level up. */
 int clocks_reopen(PGconn *c, const char *complaint_id, int64_t at_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* ---- fire.c ---- */
 

@@ -1,8 +1,8 @@
 /* Unit tests: configuration tables, librdkafka property pass-through, time stamps, ids, auth. */
 #include <check.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "cfg.h"
@@ -156,9 +156,8 @@ END_TEST
 START_TEST(auth_tokens_parse_and_reject)
 {
 	char err[256] = "";
-	ck_assert_int_eq(auth_load("tok-agent-1:agent:A1, tok-super-1:supervisor:S1", err,
-				   sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    auth_load("tok-agent-1:agent:A1, tok-super-1:supervisor:S1", err, sizeof(err)), 0);
 	ck_assert_int_eq(auth_load("short:agent:A1", err, sizeof(err)), -1);
 	ck_assert_int_eq(auth_load("tok-agent-1:chief:A1", err, sizeof(err)), -1);
 	ck_assert(strstr(err, "unknown role 'chief'") != NULL);

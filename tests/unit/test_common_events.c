@@ -99,7 +99,8 @@ START_TEST(prometheus_text_format)
 	ck_assert_ptr_nonnull(strstr(text, "cp_test_seconds_bucket{le=\"+Inf\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(text, "cp_test_seconds_count 2\n"));
 	/* each family's HELP/TYPE appears once */
-	ck_assert_ptr_null(strstr(strstr(text, "# TYPE cp_test_total") + 1, "# TYPE cp_test_total"));
+	ck_assert_ptr_null(
+	    strstr(strstr(text, "# TYPE cp_test_total") + 1, "# TYPE cp_test_total"));
 	free(text);
 	metrics_reset();
 }
@@ -109,12 +110,12 @@ START_TEST(utf8_validation)
 {
 	ck_assert(http_utf8_valid("plain", 5));
 	ck_assert(http_utf8_valid("破损", strlen("破损")));
-	ck_assert(http_utf8_valid("\xf0\x9f\x93\xa6", 4));   /* parcel emoji */
+	ck_assert(http_utf8_valid("\xf0\x9f\x93\xa6", 4)); /* parcel emoji */
 	ck_assert(!http_utf8_valid("\xff", 1));
-	ck_assert(!http_utf8_valid("\xc0\xaf", 2));             /* overlong '/' */
-	ck_assert(!http_utf8_valid("\xed\xa0\x80", 3));         /* surrogate */
-	ck_assert(!http_utf8_valid("\xe7\xa0", 2));             /* truncated */
-	ck_assert(!http_utf8_valid("\xf4\x90\x80\x80", 4));     /* beyond U+10FFFF */
+	ck_assert(!http_utf8_valid("\xc0\xaf", 2));	    /* overlong '/' */
+	ck_assert(!http_utf8_valid("\xed\xa0\x80", 3));	    /* surrogate */
+	ck_assert(!http_utf8_valid("\xe7\xa0", 2));	    /* truncated */
+	ck_assert(!http_utf8_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
 }
 END_TEST
 

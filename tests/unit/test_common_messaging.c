@@ -7,17 +7,17 @@
  * The outbox/inbox SQL and the relay need PostgreSQL: they run when CP_TEST_DATABASE_URL
  * names a superuser connection (the system tests do that against the real server,
  * tests/system/test_common_messaging.py); without it they are not registered. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <event2/event.h>
+#include <event2/thread.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <event2/event.h>
-#include <event2/thread.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,10 +78,9 @@ START_TEST(idempotent_producer_survives_leader_errors_in_order)
 	rd_kafka_mock_cluster_t *mc;
 	struct kafka_producer *p = mock_producer(&mc);
 	rd_kafka_mock_topic_create(mc, "unit.t1", 1, 1);
-	rd_kafka_mock_push_request_errors(mc, APIKEY_PRODUCE, 3,
-					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	rd_kafka_mock_push_request_errors(
+	    mc, APIKEY_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
 	struct kafka_dr dr;
 	struct kafka_dr_slot slots[100];
 	char err[256], buf[16];
@@ -119,9 +118,8 @@ START_TEST(dead_broker_yields_failed_reports_not_silence)
 	kafka_dr_init(&dr);
 	for (int i = 0; i < 5; i++) {
 		slots[i].group = &dr;
-		ck_assert_int_eq(kafka_produce(p, "unit.t2", "k", "x", 1, NULL, &slots[i], err,
-					       sizeof(err)),
-				 0);
+		ck_assert_int_eq(
+		    kafka_produce(p, "unit.t2", "k", "x", 1, NULL, &slots[i], err, sizeof(err)), 0);
 	}
 	ck_assert_int_eq(kafka_dr_wait(&dr, 20000), 0);
 	ck_assert_int_eq(dr.failed, 5);
@@ -177,17 +175,19 @@ START_TEST(outbox_row_commits_or_rolls_back_with_the_change)
 	sample_event(&ev);
 	outbox_set_source("/cp/unit");
 	ck_assert_int_eq(pg_begin(db), 0);
-	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.rolled_back", &ev.base, id), 0);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.rolled_back", &ev.base, id),
+			 0);
 	pg_rollback(db);
 	ck_assert_int_eq(count("SELECT count(*) FROM outbox"), 0);
 	ck_assert_int_eq(pg_begin(db), 0);
 	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.kept", &ev.base, id), 0);
 	ck_assert_int_eq(pg_commit(db), 0);
 	const char *p[] = {id};
-	PGresult *r = pg_query(db,
-			       "SELECT ce_type, ce_source, topic, msg_key, payload, sent_at IS NULL "
-			       "FROM outbox WHERE ce_id = $1",
-			       1, p);
+	PGresult *r =
+	    pg_query(db,
+		     "SELECT ce_type, ce_source, topic, msg_key, payload, sent_at IS NULL "
+		     "FROM outbox WHERE ce_id = $1",
+		     1, p);
 	ck_assert_int_eq(PQntuples(r), 1);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cp.unit.kept");
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), "/cp/unit");

@@ -95,9 +95,8 @@ END_TEST
 
 START_TEST(plan_before_classification_runs_only_first_response)
 {
-	struct sla_policy p = {.classified = false,
-			       .duration_s = {10, 20, 30, 40},
-			       .default_first_response_s = 180};
+	struct sla_policy p = {
+	    .classified = false, .duration_s = {10, 20, 30, 40}, .default_first_response_s = 180};
 	int64_t d[SLA_NCLOCKS];
 	ck_assert_int_eq(sla_plan(&p, d), 1);
 	ck_assert_int_eq(d[0], 180);
