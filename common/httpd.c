@@ -115,9 +115,37 @@ void http_reply_fields(struct http_req *r, int status, const char *code, json_t 
 				  "the request has invalid fields", "fields", fields));
 }
 
-static json_t *http_field(const char *field, const char *problem)
+json_t *http_field(const char *field, const char *problem)
 {
-	return json_pack("[{s:s, s:s}]", "field", field, "problem", problem);
+	return json_pack("{s:s, s:s}", "field", field, "problem", problem);
+}
+
+static json_t *http_fields1(const char *field, const char *problem)
+{
+	json_t *arr = json_array();
+	json_array_append_new(arr, http_field(field, problem));
+	return arr;
+}
+
+void http_reply_db_error(struct http_req *r)
+{
+	pg_rollback(r->db);
+	http_reply_error(r, 503, "unavailable", "database error; retry");
+}
+
+void http_reply_query_json(struct http_req *r, const char *sql, const char *param, const char *what)
+{
+	const char *p[] = {param};
+	PGresult *res = pg_query(r->db, sql, 1, p);
+	if (!res)
+		return http_reply_error(r, 503, "unavailable", "database error; retry");
+	json_t *obj = PQntuples(res) && !PQgetisnull(res, 0, 0)
+			  ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
+			  : NULL;
+	PQclear(res);
+	if (!obj)
+		return http_reply_error(r, 404, "not_found", what);
+	http_reply_json(r, 200, obj);
 }
 
 json_t *http_req_json(struct http_req *r)
@@ -125,17 +153,18 @@ json_t *http_req_json(struct http_req *r)
 	const char *ct = http_req_header(r, "Content-Type");
 	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
 		http_reply_fields(r, 415, "unsupported_media_type",
-				  http_field("Content-Type", "must be application/json"));
+				  http_fields1("Content-Type", "must be application/json"));
 		return NULL;
 	}
 	if (r->body_len > r->srv->opts.max_body) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "larger than %zu bytes", r->srv->opts.max_body);
-		http_reply_fields(r, 413, "body_too_large", http_field("body", msg));
+		http_reply_fields(r, 413, "body_too_large", http_fields1("body", msg));
 		return NULL;
 	}
 	if (!http_utf8_valid(r->body, r->body_len)) {
-		http_reply_fields(r, 400, "invalid_utf8", http_field("body", "is not valid UTF-8"));
+		http_reply_fields(r, 400, "invalid_utf8",
+				  http_fields1("body", "is not valid UTF-8"));
 		return NULL;
 	}
 	json_error_t err;
@@ -145,7 +174,7 @@ json_t *http_req_json(struct http_req *r)
 		snprintf(msg, sizeof(msg), "is not a JSON object%s%s", j ? "" : ": ",
 			 j ? "" : err.text);
 		json_decref(j);
-		http_reply_fields(r, 400, "malformed_json", http_field("body", msg));
+		http_reply_fields(r, 400, "malformed_json", http_fields1("body", msg));
 		return NULL;
 	}
 	return j;

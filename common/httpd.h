@@ -95,6 +95,14 @@ void http_reply_error(struct http_req *r, int status, const char *code, const ch
 /* Replies {"error": code, "message": ..., "fields": fields} (fields stolen). */
 void http_reply_fields(struct http_req *r, int status, const char *code, json_t *fields);
 void http_reply_text(struct http_req *r, int status, const char *type, const char *text);
+/* One entry of a "fields" array: {"field": field, "problem": problem}. */
+json_t *http_field(const char *field, const char *problem);
+/* Rolls back r->db's transaction and replies 503 (the database failed; the client may retry). */
+void http_reply_db_error(struct http_req *r);
+/* Runs sql with one parameter on r->db; its first column of the first row is JSON text, replied
+ * with 200, or 404 {"error":"not_found","message":what} when there is no row. */
+void http_reply_query_json(struct http_req *r, const char *sql, const char *param,
+			   const char *what);
 
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool http_utf8_valid(const char *s, size_t len);

@@ -1,5 +1,6 @@
 #include "ids.h"
 
+#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -57,4 +58,16 @@ int ids_equal(const char *a, const char *b)
 	if (la != lb)
 		return 0;
 	return CRYPTO_memcmp(a, b, la) == 0;
+}
+
+bool ids_is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
 }

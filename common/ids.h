@@ -2,6 +2,7 @@
 #ifndef CP_IDS_H
 #define CP_IDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define IDS_UUID_LEN 37 /* 36 characters and the NUL */
@@ -16,6 +17,9 @@ int ids_hmac_hex(const char *key, const void *msg, size_t len, char out[65]);
  * normalised phone number. Stable for the same key and phone; reveals nothing of it.
  * out must hold 30 bytes. */
 int ids_customer_ref(const char *key, const char *phone, char out[30]);
+
+/* True when s is a UUID in its canonical 8-4-4-4-12 hex form. */
+bool ids_is_uuid(const char *s);
 
 /* Constant-time comparison of two NUL-terminated strings. */
 int ids_equal(const char *a, const char *b);

@@ -9,6 +9,7 @@
 #include "assess.h"
 #include "auth.h"
 #include "evidence.h"
+#include "ids.h"
 #include "log.h"
 #include "outbox.h"
 #include "pg.h"
@@ -18,53 +19,14 @@
 #define ISO(col)       "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define TRAJECTORY_MAX "1000"
 
-static bool uuid_like(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-		if (!(isxdigit((unsigned char)s[i]) ||
-		      (s[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))))
-			return false;
-	return true;
-}
-
-static json_t *field_error(const char *field, const char *problem)
-{
-	return json_pack("{s:s, s:s}", "field", field, "problem", problem);
-}
-
-static void reply_db_error(struct http_req *r)
-{
-	pg_rollback(r->db);
-	http_reply_error(r, 503, "unavailable", "database error; retry");
-}
-
-/* Runs sql with one parameter returning one JSON text column; replies it or 404. */
-static void reply_json_query(struct http_req *r, const char *sql, const char *param,
-			     const char *what)
-{
-	const char *p[] = {param};
-	PGresult *res = pg_query(r->db, sql, 1, p);
-	if (!res)
-		return http_reply_error(r, 503, "unavailable", "database error; retry");
-	json_t *obj = PQntuples(res) && !PQgetisnull(res, 0, 0)
-			  ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
-			  : NULL;
-	PQclear(res);
-	if (!obj)
-		return http_reply_error(r, 404, "not_found", what);
-	http_reply_json(r, 200, obj);
-}
-
 /* The complaint_id of a complaint given by id or number; "" when unknown, NULL on error. */
 static char *complaint_id_of(PGconn *c, const char *key, char out[40])
 {
 	const char *p[] = {key};
 	PGresult *res = pg_query(
 	    c,
-	    uuid_like(key) ? "SELECT complaint_id::text FROM bundles WHERE complaint_id = $1"
-			   : "SELECT complaint_id::text FROM bundles WHERE complaint_no = $1",
+	    ids_is_uuid(key) ? "SELECT complaint_id::text FROM bundles WHERE complaint_id = $1"
+			     : "SELECT complaint_id::text FROM bundles WHERE complaint_no = $1",
 	    1, p);
 	if (!res)
 		return NULL;
@@ -85,7 +47,7 @@ static void push_report(const char *field, const char *problem, void *arg)
 	struct push_errors *e = arg;
 	char name[96];
 	snprintf(name, sizeof(name), "events[%zu].%s", e->index, field);
-	json_t *f = field_error(name, problem);
+	json_t *f = http_field(name, problem);
 	json_object_set_new(f, "index", json_integer((json_int_t)e->index));
 	json_array_append_new(e->fields, f);
 }
@@ -203,10 +165,10 @@ void api_push_scans(struct http_req *r, void *arg)
 	if (!json_is_array(events) || json_array_size(events) == 0)
 		http_reply_fields(
 		    r, 422, "invalid_events",
-		    json_pack("[o]", field_error("events", "must be a non-empty array")));
+		    json_pack("[o]", http_field("events", "must be a non-empty array")));
 	else if (carrier && !json_is_string(carrier))
 		http_reply_fields(r, 422, "invalid_events",
-				  json_pack("[o]", field_error("carrier", "must be a string")));
+				  json_pack("[o]", http_field("carrier", "must be a string")));
 	else if (json_array_size(events) > (size_t)evidence_cfg.push_max) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "at most %lld events per request",
@@ -238,8 +200,8 @@ void api_get_evidence(struct http_req *r, void *arg)
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	const char *key = r->params[0];
-	reply_json_query(r, uuid_like(key) ? EVIDENCE_BY_ID : EVIDENCE_BY_NO, key,
-			 "no evidence for this complaint (yet)");
+	http_reply_query_json(r, ids_is_uuid(key) ? EVIDENCE_BY_ID : EVIDENCE_BY_NO, key,
+			      "no evidence for this complaint (yet)");
 }
 
 /* ---- POST /v1/complaints/{id_or_no}/evidence/confirm ---- */
@@ -266,7 +228,7 @@ static json_t *confirm_doc(json_t *body, json_t *prelim, json_t *fields)
 	for (size_t i = 0; i < 4; i++) {
 		json_t *v = json_object_get(body, keys[i]);
 		if (v && !json_is_string(v))
-			json_array_append_new(fields, field_error(keys[i], "must be a string"));
+			json_array_append_new(fields, http_field(keys[i], "must be a string"));
 		if (!json_is_string(v))
 			v = json_object_get(prelim, keys[i]);
 		json_object_set_new(out, keys[i],
@@ -278,15 +240,15 @@ static json_t *confirm_doc(json_t *body, json_t *prelim, json_t *fields)
 		ok = json_is_string(json_array_get(reasons, i)) &&
 		     strlen(json_string_value(json_array_get(reasons, i))) <= 500;
 	if (!ok)
-		json_array_append_new(fields, field_error("reasons", "must be at most 6 strings"));
+		json_array_append_new(fields, http_field("reasons", "must be at most 6 strings"));
 	json_t *rs = ok && reasons ? reasons : json_object_get(prelim, "reasons");
 	json_object_set_new(out, "reasons", json_is_array(rs) ? json_incref(rs) : json_array());
 	if (!one_of(json_string_value(json_object_get(out, "stage")), stages))
-		json_array_append_new(fields, field_error("stage", "is not a known stage"));
+		json_array_append_new(fields, http_field("stage", "is not a known stage"));
 	if (!one_of(json_string_value(json_object_get(out, "party")), parties))
-		json_array_append_new(fields, field_error("party", "is not a known party"));
+		json_array_append_new(fields, http_field("party", "is not a known party"));
 	if (strlen(json_string_value(json_object_get(out, "note"))) > 1000)
-		json_array_append_new(fields, field_error("note", "is too long"));
+		json_array_append_new(fields, http_field("note", "is too long"));
 	return out;
 }
 
@@ -321,17 +283,17 @@ static void confirm_in_tx(struct http_req *r, const char *id, json_t *body, cons
 	json_t *fields = json_array();
 	json_t *doc = prelim ? confirm_doc(body, prelim, fields) : NULL;
 	if (!prelim)
-		reply_db_error(r);
+		http_reply_db_error(r);
 	else if (json_array_size(fields) > 0) {
 		pg_rollback(r->db);
 		http_reply_fields(r, 422, "invalid_confirmation", json_incref(fields));
 	} else if (confirm_store(r->db, id, doc, staff) != 0 || pg_commit(r->db) != 0)
-		reply_db_error(r);
+		http_reply_db_error(r);
 	else {
 		log_msg(LOG_INFO, "responsibility_confirmed",
 			LOG_KV({"complaint_id", id}, {"staff_id", staff}),
 			"responsibility confirmed");
-		reply_json_query(r, EVIDENCE_BY_ID, id, "gone");
+		http_reply_query_json(r, EVIDENCE_BY_ID, id, "gone");
 	}
 	json_decref(doc);
 	json_decref(fields);
@@ -368,17 +330,17 @@ static json_t *answer_fields(json_t *body)
 	json_t *att = json_object_get(body, "attachments");
 	if (!json_is_string(outcome) || !ev_outcome_valid(json_string_value(outcome)))
 		json_array_append_new(fields,
-				      field_error("outcome", "is required, a known outcome"));
+				      http_field("outcome", "is required, a known outcome"));
 	if (detail && (!json_is_string(detail) || strlen(json_string_value(detail)) > 2000))
-		json_array_append_new(fields, field_error("detail", "must be a string of at most "
-								    "2000 characters"));
+		json_array_append_new(fields, http_field("detail", "must be a string of at most "
+								   "2000 characters"));
 	bool att_ok = !att || (json_is_array(att) && json_array_size(att) <= 20);
 	for (size_t i = 0; att_ok && i < json_array_size(att); i++) {
 		json_t *v = json_array_get(att, i);
 		att_ok = json_is_string(v) && strlen(json_string_value(v)) <= 256;
 	}
 	if (!att_ok)
-		json_array_append_new(fields, field_error("attachments", "must be at most 20 ids"));
+		json_array_append_new(fields, http_field("attachments", "must be at most 20 ids"));
 	return fields;
 }
 
@@ -418,7 +380,7 @@ static void answer_in_tx(struct http_req *r, json_t *body, const char *who)
 	bool late = false;
 	int rc = answer_store(r->db, r->params[0], body, who, id, &late);
 	if (rc < 0 || (rc == 1 && bundle_build(r->db, id, false) != 0))
-		return reply_db_error(r);
+		return http_reply_db_error(r);
 	if (rc == 0) {
 		pg_rollback(r->db);
 		const char *p[] = {r->params[0]};
@@ -431,7 +393,7 @@ static void answer_in_tx(struct http_req *r, json_t *body, const char *who)
 			     : http_reply_error(r, 404, "not_found", "no such evidence request");
 	}
 	if (pg_commit(r->db) != 0)
-		return reply_db_error(r);
+		return http_reply_db_error(r);
 	http_reply_json(r, 200,
 			json_pack("{s:s, s:s, s:b}", "request_id", r->params[0], "complaint_id", id,
 				  "late", late));
@@ -442,7 +404,7 @@ void api_answer(struct http_req *r, void *arg)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_INTEGRATION | AUTH_STAFF, &who) != 0)
 		return;
-	if (!uuid_like(r->params[0]))
+	if (!ids_is_uuid(r->params[0]))
 		return http_reply_error(r, 404, "not_found", "no such evidence request");
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -490,7 +452,7 @@ void api_parcel_trajectory(struct http_req *r, void *arg)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
-	reply_json_query(r, TRAJECTORY_JSON "$1", r->params[0], "no scans for this waybill");
+	http_reply_query_json(r, TRAJECTORY_JSON "$1", r->params[0], "no scans for this waybill");
 }
 
 void api_complaint_trajectory(struct http_req *r, void *arg)
@@ -499,6 +461,6 @@ void api_complaint_trajectory(struct http_req *r, void *arg)
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	const char *key = r->params[0];
-	reply_json_query(r, uuid_like(key) ? TRAJECTORY_BY_ID : TRAJECTORY_BY_NO, key,
-			 "no scans for this complaint's waybill");
+	http_reply_query_json(r, ids_is_uuid(key) ? TRAJECTORY_BY_ID : TRAJECTORY_BY_NO, key,
+			      "no scans for this complaint's waybill");
 }

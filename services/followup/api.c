@@ -16,11 +16,6 @@
 #define TEXT_MAX    2000
 #define COMMENT_MAX 1000
 
-static json_t *field_error(const char *field, const char *problem)
-{
-	return json_pack("{s:s, s:s}", "field", field, "problem", problem);
-}
-
 /* The customer's token for this complaint. Replies 401/403 and returns -1 when wrong. */
 static int customer_auth(struct http_req *r)
 {
@@ -105,11 +100,11 @@ static bool parse_survey(json_t *body, struct survey_input *in, json_t *errors)
 	json_t *comment = json_object_get(body, "comment");
 	if (!json_is_integer(score) || json_integer_value(score) < 1 ||
 	    json_integer_value(score) > 5)
-		json_array_append_new(errors, field_error("score", "an integer from 1 to 5"));
+		json_array_append_new(errors, http_field("score", "an integer from 1 to 5"));
 	if (!json_is_boolean(solved))
-		json_array_append_new(errors, field_error("solved", "true or false"));
+		json_array_append_new(errors, http_field("solved", "true or false"));
 	if (comment && (!json_is_string(comment) || json_string_length(comment) > COMMENT_MAX))
-		json_array_append_new(errors, field_error("comment", "a string up to 1000 bytes"));
+		json_array_append_new(errors, http_field("comment", "a string up to 1000 bytes"));
 	in->score = (int)json_integer_value(score);
 	in->solved = json_is_true(solved);
 	in->comment = comment ? json_string_value(comment) : "";
@@ -229,8 +224,8 @@ static const char *text_field(json_t *body, const char *name, size_t max, json_t
 	json_t *v = json_object_get(body, name);
 	if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max)
 		return json_string_value(v);
-	json_array_append_new(errors, field_error(name, "required, a non-empty string up to "
-							"2000 bytes"));
+	json_array_append_new(errors, http_field(name, "required, a non-empty string up to "
+						       "2000 bytes"));
 	return NULL;
 }
 
@@ -415,9 +410,9 @@ static void put_template(struct http_req *r)
 	const char *step = json_string_value(json_object_get(body, "step"));
 	const char *lang = json_string_value(json_object_get(body, "language"));
 	if (!step || !known_step(step))
-		json_array_append_new(errors, field_error("step", "one of the notification steps"));
+		json_array_append_new(errors, http_field("step", "one of the notification steps"));
 	if (!lang || (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0))
-		json_array_append_new(errors, field_error("language", "zh-CN or en"));
+		json_array_append_new(errors, http_field("language", "zh-CN or en"));
 	const char *text = text_field(body, "body", TEXT_MAX, errors);
 	if (json_array_size(errors)) {
 		http_reply_fields(r, 422, "validation_failed", errors);
@@ -480,7 +475,7 @@ static char *time_param(struct http_req *r, const char *name, int64_t def_ms, js
 		return strdup(buf);
 	}
 	if (tstamp_parse(v, &ms) != 0)
-		json_array_append_new(errors, field_error(name, "an RFC 3339 time"));
+		json_array_append_new(errors, http_field(name, "an RFC 3339 time"));
 	return v;
 }
 
@@ -488,7 +483,7 @@ static char *filter_param(struct http_req *r, const char *name, json_t *errors)
 {
 	char *v = http_req_query(r, name);
 	if (v && strlen(v) > 64)
-		json_array_append_new(errors, field_error(name, "at most 64 bytes"));
+		json_array_append_new(errors, http_field(name, "at most 64 bytes"));
 	return v ? v : strdup("");
 }
 

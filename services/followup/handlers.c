@@ -10,6 +10,7 @@
 #include "evidence.pb-c.h"
 #include "followup.h"
 #include "followup.pb-c.h"
+#include "ids.h"
 #include "intake.pb-c.h"
 #include "pg.h"
 #include "resolution.pb-c.h"
@@ -19,7 +20,7 @@
 
 static int validate_id(const char *id, const char *no, char *errstr, size_t errlen)
 {
-	if (!id || strlen(id) != 36) {
+	if (!ids_is_uuid(id)) {
 		snprintf(errstr, errlen, "complaint_id must be a UUID");
 		return -1;
 	}

@@ -7,6 +7,7 @@
 #include "classification.pb-c.h"
 #include "evidence.pb-c.h"
 #include "followup.pb-c.h"
+#include "ids.h"
 #include "intake.h"
 #include "pg.h"
 #include "resolution.pb-c.h"
@@ -38,7 +39,7 @@ static int step(PGconn *c, const char *id, const char *name, const char *status,
 
 static int has_id(const char *id, char *errstr, size_t errlen)
 {
-	if (!id || strlen(id) != 36) {
+	if (!ids_is_uuid(id)) {
 		snprintf(errstr, errlen, "complaint_id must be a UUID");
 		return -1;
 	}

@@ -7,48 +7,12 @@
 #include <string.h>
 
 #include "auth.h"
+#include "ids.h"
 #include "log.h"
 #include "pg.h"
 #include "resolution.h"
 
 #define REASON_MAX 500
-
-static bool uuid_like(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-		if (!(isxdigit((unsigned char)s[i]) ||
-		      (s[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))))
-			return false;
-	return true;
-}
-
-static json_t *field_error(const char *field, const char *problem)
-{
-	return json_pack("{s:s, s:s}", "field", field, "problem", problem);
-}
-
-static void reply_db_error(struct http_req *r)
-{
-	pg_rollback(r->db);
-	http_reply_error(r, 500, "internal", "database error");
-}
-
-/* Runs sql (one $1 parameter) returning one JSON text column; replies it or 404. */
-static void reply_json_query(struct http_req *r, const char *sql, const char *param,
-			     const char *what)
-{
-	const char *p[] = {param};
-	PGresult *res = pg_query(r->db, sql, 1, p);
-	if (!res)
-		return http_reply_error(r, 500, "internal", "database error");
-	json_t *obj = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-	PQclear(res);
-	if (!obj)
-		return http_reply_error(r, 404, "not_found", what);
-	http_reply_json(r, 200, obj);
-}
 
 #define PROPOSAL_JSON                                                                              \
 	"json_build_object('id', p.id, 'complaint_id', p.complaint_id, 'complaint_no', "           \
@@ -70,12 +34,13 @@ void res_list_proposals(struct http_req *r, void *arg)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
-	reply_json_query(r,
-			 "SELECT json_build_object('complaint_no', $1::text, 'proposals', "
-			 "coalesce(json_agg(" PROPOSAL_JSON " ORDER BY p.created_at), '[]'))::text "
-			 "FROM proposals p WHERE p.complaint_no = $1 HAVING count(*) > 0 OR EXISTS "
-			 "(SELECT 1 FROM cases WHERE complaint_no = $1)",
-			 r->params[0], "no such complaint");
+	http_reply_query_json(
+	    r,
+	    "SELECT json_build_object('complaint_no', $1::text, 'proposals', "
+	    "coalesce(json_agg(" PROPOSAL_JSON " ORDER BY p.created_at), '[]'))::text "
+	    "FROM proposals p WHERE p.complaint_no = $1 HAVING count(*) > 0 OR EXISTS "
+	    "(SELECT 1 FROM cases WHERE complaint_no = $1)",
+	    r->params[0], "no such complaint");
 }
 
 void res_get_proposal(struct http_req *r, void *arg)
@@ -83,10 +48,10 @@ void res_get_proposal(struct http_req *r, void *arg)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
-	if (!uuid_like(r->params[0]))
+	if (!ids_is_uuid(r->params[0]))
 		return http_reply_error(r, 404, "not_found", "no such proposal");
-	reply_json_query(r, "SELECT " PROPOSAL_JSON "::text FROM proposals p WHERE p.id = $1",
-			 r->params[0], "no such proposal");
+	http_reply_query_json(r, "SELECT " PROPOSAL_JSON "::text FROM proposals p WHERE p.id = $1",
+			      r->params[0], "no such proposal");
 }
 
 struct proposal_row {
@@ -121,7 +86,7 @@ static int lock_proposal(PGconn *c, const char *id, struct proposal_row *p)
 /* Begins and locks; replies 404/500 itself and returns -1 (transaction closed). */
 static int begin_locked(struct http_req *r, struct proposal_row *p)
 {
-	if (!uuid_like(r->params[0])) {
+	if (!ids_is_uuid(r->params[0])) {
 		http_reply_error(r, 404, "not_found", "no such proposal");
 		return -1;
 	}
@@ -133,7 +98,7 @@ static int begin_locked(struct http_req *r, struct proposal_row *p)
 	if (found == 1)
 		return 0;
 	if (found < 0)
-		reply_db_error(r);
+		http_reply_db_error(r);
 	else {
 		pg_rollback(r->db);
 		http_reply_error(r, 404, "not_found", "no such proposal");
@@ -145,8 +110,8 @@ static void commit_and_reply(struct http_req *r, const char *id)
 {
 	if (pg_commit(r->db) != 0)
 		return http_reply_error(r, 500, "internal", "database error");
-	reply_json_query(r, "SELECT " PROPOSAL_JSON "::text FROM proposals p WHERE p.id = $1", id,
-			 "no such proposal");
+	http_reply_query_json(r, "SELECT " PROPOSAL_JSON "::text FROM proposals p WHERE p.id = $1",
+			      id, "no such proposal");
 }
 
 /* The reason of a body: a non-empty string up to REASON_MAX characters. */
@@ -156,10 +121,9 @@ static const char *body_reason(json_t *body, bool required, json_t *errors)
 	if (!v && !required)
 		return "";
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		json_array_append_new(errors,
-				      field_error("reason", "required, a non-empty string"));
+		json_array_append_new(errors, http_field("reason", "required, a non-empty string"));
 	else if (json_string_length(v) > REASON_MAX)
-		json_array_append_new(errors, field_error("reason", "longer than 500 bytes"));
+		json_array_append_new(errors, http_field("reason", "longer than 500 bytes"));
 	else
 		return json_string_value(v);
 	return NULL;
@@ -185,7 +149,7 @@ void res_approve(struct http_req *r, void *arg)
 		goto out;
 	int64_t limit = res_authority(r->db, who.role_name);
 	if (limit < 0) {
-		reply_db_error(r);
+		http_reply_db_error(r);
 		goto out;
 	}
 	const char *refuse = NULL, *code = NULL;
@@ -211,7 +175,7 @@ void res_approve(struct http_req *r, void *arg)
 	    res_announce(r->db, r->params[0], "cp.complaint.resolution_approved", "approved",
 			 reason) != 0 ||
 	    res_start_execution(r->db, r->params[0]) != 0) {
-		reply_db_error(r);
+		http_reply_db_error(r);
 		goto out;
 	}
 	log_msg(LOG_INFO, "proposal_approved",
@@ -253,7 +217,7 @@ void res_reject(struct http_req *r, void *arg)
 	    res_audit(r->db, r->params[0], who.staff_id, "rejected", reason, NULL, NULL) != 0 ||
 	    res_announce(r->db, r->params[0], "cp.complaint.resolution_rejected", "rejected",
 			 reason) != 0) {
-		reply_db_error(r);
+		http_reply_db_error(r);
 		goto out;
 	}
 	commit_and_reply(r, r->params[0]);
@@ -269,7 +233,7 @@ static void parse_remedies(json_t *body, struct res_plan *plan, json_t *errors)
 	memset(plan, 0, sizeof(*plan));
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > RES_MAX_REMEDIES) {
-		json_array_append_new(errors, field_error("remedies", "required, 1 to 8 remedies"));
+		json_array_append_new(errors, http_field("remedies", "required, 1 to 8 remedies"));
 		return;
 	}
 	json_array_foreach (arr, i, v) {
@@ -278,12 +242,12 @@ static void parse_remedies(json_t *body, struct res_plan *plan, json_t *errors)
 		struct res_remedy *rem = &plan->remedies[plan->n];
 		snprintf(name, sizeof(name), "remedies[%zu].kind", i);
 		if (!json_is_string(kind) || !res_kind_valid(json_string_value(kind)))
-			json_array_append_new(errors, field_error(name, "unknown remedy kind"));
+			json_array_append_new(errors, http_field(name, "unknown remedy kind"));
 		snprintf(name, sizeof(name), "remedies[%zu].amount_fen", i);
 		if (fen && (!json_is_integer(fen) || json_integer_value(fen) < 0 ||
 			    json_integer_value(fen) > 100000000000LL))
 			json_array_append_new(errors,
-					      field_error(name, "an integer number of fen >= 0"));
+					      http_field(name, "an integer number of fen >= 0"));
 		if (json_array_size(errors))
 			continue;
 		snprintf(rem->kind, sizeof(rem->kind), "%s", json_string_value(kind));
@@ -361,7 +325,7 @@ void res_amend(struct http_req *r, void *arg)
 	}
 	int64_t limit = res_authority(r->db, who.role_name);
 	if (limit < 0 || store_amendment(r, &who, &p, &plan, reason, plan.total_fen <= limit)) {
-		reply_db_error(r);
+		http_reply_db_error(r);
 		goto out;
 	}
 	commit_and_reply(r, r->params[0]);
@@ -382,17 +346,17 @@ void res_confirm_execution(struct http_req *r, void *arg)
 	const char *reason = json_string_value(json_object_get(body, "reason"));
 	const char *ref = json_string_value(json_object_get(body, "reference"));
 	if (!status || (strcmp(status, "confirmed") != 0 && strcmp(status, "failed") != 0))
-		json_array_append_new(errors, field_error("status", "confirmed or failed"));
+		json_array_append_new(errors, http_field("status", "confirmed or failed"));
 	if (json_object_get(body, "reason") && (!reason || strlen(reason) > REASON_MAX))
-		json_array_append_new(errors, field_error("reason", "a string up to 500 bytes"));
+		json_array_append_new(errors, http_field("reason", "a string up to 500 bytes"));
 	if (json_object_get(body, "reference") && (!ref || strlen(ref) > 120))
-		json_array_append_new(errors, field_error("reference", "a string up to 120 bytes"));
+		json_array_append_new(errors, http_field("reference", "a string up to 120 bytes"));
 	if (json_array_size(errors)) {
 		json_decref(body);
 		return http_reply_fields(r, 422, "validation_failed", errors);
 	}
 	json_decref(errors);
-	if (!uuid_like(r->params[0])) {
+	if (!ids_is_uuid(r->params[0])) {
 		http_reply_error(r, 404, "not_found", "no such execution");
 		goto out;
 	}
@@ -403,7 +367,7 @@ void res_confirm_execution(struct http_req *r, void *arg)
 	int rc = res_settle_execution(r->db, r->params[0], strcmp(status, "confirmed") == 0, reason,
 				      ref);
 	if (rc < 0) {
-		reply_db_error(r);
+		http_reply_db_error(r);
 		goto out;
 	}
 	if (rc == 1) {
@@ -415,11 +379,12 @@ void res_confirm_execution(struct http_req *r, void *arg)
 		http_reply_error(r, 500, "internal", "database error");
 		goto out;
 	}
-	reply_json_query(r,
-			 "SELECT json_build_object('id', id, 'proposal_id', proposal_id, 'kind', "
-			 "kind, 'status', status, 'amount_fen', amount_fen)::text FROM executions "
-			 "WHERE id = $1",
-			 r->params[0], "no such execution");
+	http_reply_query_json(
+	    r,
+	    "SELECT json_build_object('id', id, 'proposal_id', proposal_id, 'kind', "
+	    "kind, 'status', status, 'amount_fen', amount_fen)::text FROM executions "
+	    "WHERE id = $1",
+	    r->params[0], "no such execution");
 out:
 	json_decref(body);
 }

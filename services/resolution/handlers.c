@@ -7,6 +7,7 @@
 #include "classification.pb-c.h"
 #include "evidence.pb-c.h"
 #include "followup.pb-c.h"
+#include "ids.h"
 #include "log.h"
 #include "pg.h"
 #include "resolution.h"
@@ -15,7 +16,7 @@
 
 static int has_uuid(const char *id, const char *what, char *errstr, size_t errlen)
 {
-	if (id && strlen(id) == 36)
+	if (ids_is_uuid(id))
 		return 0;
 	snprintf(errstr, errlen, "%s must be a UUID", what);
 	return -1;

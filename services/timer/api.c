@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "ids.h"
 #include "pg.h"
 #include "sla.h"
 #include "timer.h"
@@ -24,18 +25,6 @@
 	"complaint_no FROM clocks WHERE %s ORDER BY array_position(ARRAY['first_response', " \
 	"'verification', 'resolution', 'regulatory'], clock), clock"
 // clang-format on
-
-static bool is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
 
 static json_t *nullable(PGresult *r, int row, int col)
 {
@@ -91,7 +80,7 @@ void timer_get_clocks(struct http_req *r, void *arg)
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	const char *key = r->params[0];
-	bool by_id = is_uuid(key);
+	bool by_id = ids_is_uuid(key);
 	PGresult *cases = query_by(r->db, CASE_SQL "%s", key, by_id);
 	PGresult *clocks = cases ? query_by(r->db, CLOCKS_SQL, key, by_id) : NULL;
 	if (!cases || !clocks)

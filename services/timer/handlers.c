@@ -7,6 +7,7 @@
 #include "classification.pb-c.h"
 #include "evidence.pb-c.h"
 #include "followup.pb-c.h"
+#include "ids.h"
 #include "intake.pb-c.h"
 #include "log.h"
 #include "resolution.pb-c.h"
@@ -46,7 +47,7 @@ static void event_of(const ProtobufCMessage *m, struct timer_event *e)
 
 static int require_id(const char *id, char *errstr, size_t errlen)
 {
-	if (id && strlen(id) == 36)
+	if (ids_is_uuid(id))
 		return 0;
 	snprintf(errstr, errlen, "complaint_id must be a UUID");
 	return -1;

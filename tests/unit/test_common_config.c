@@ -150,6 +150,12 @@ START_TEST(customer_ref_is_stable_and_hides_the_phone)
 	ck_assert_int_eq(strlen(u1), 36);
 	ck_assert_str_ne(u1, u2);
 	ck_assert_int_eq(u1[14], '4');
+	ck_assert(ids_is_uuid(u1));
+	ck_assert(ids_is_uuid("0B8F5D5E-8A51-4A3E-9F0E-6D1C2B3A4F5E"));
+	ck_assert(!ids_is_uuid("0b8f5d5e-8a51-4a3e-9f0e-6d1c2b3a4f5"));
+	ck_assert(!ids_is_uuid("0b8f5d5e+8a51-4a3e-9f0e-6d1c2b3a4f5e"));
+	ck_assert(!ids_is_uuid("zb8f5d5e-8a51-4a3e-9f0e-6d1c2b3a4f5e"));
+	ck_assert(!ids_is_uuid(NULL));
 }
 END_TEST
 
