@@ -39,27 +39,14 @@ static const struct cfg_entry classification_table[] = {
      &classification_cfg.offer_sweep_ms},
 };
 
-/* One handler per path for all its methods: common/httpd.c's worker finds the route again by
- * its pattern pointer, and identical pattern literals are merged, so the method must be
- * dispatched here. */
-static void keywords_route(struct http_req *r, void *arg)
-{
-	(strcmp(r->method, "PUT") == 0 ? keywords_put : keywords_get)(r, arg);
-}
-
-static void policies_route(struct http_req *r, void *arg)
-{
-	(strcmp(r->method, "PUT") == 0 ? policies_put : policies_get)(r, arg);
-}
-
 static const struct http_route classification_routes[] = {
     {"POST", "/v1/complaints/{}/accept", offers_accept, true},
     {"GET", "/v1/offers/mine", offers_mine, true},
     {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},
-    {"GET", "/v1/keywords", keywords_route, true},
-    {"PUT", "/v1/keywords", keywords_route, true},
-    {"GET", "/v1/sla-policies", policies_route, true},
-    {"PUT", "/v1/sla-policies", policies_route, true},
+    {"GET", "/v1/keywords", keywords_get, true},
+    {"PUT", "/v1/keywords", keywords_put, true},
+    {"GET", "/v1/sla-policies", policies_get, true},
+    {"PUT", "/v1/sla-policies", policies_put, true},
     {"GET", "/v1/staff-registry", registry_get, true},
     {"PUT", "/v1/staff-registry/{}", registry_put, true},
 };

@@ -383,7 +383,7 @@ static void reply_query_json(struct http_req *r, const char *sql, int n, const c
 	http_reply_json(r, 200, obj);
 }
 
-static void get_templates(struct http_req *r)
+void fu_get_templates(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF, &who) != 0)
@@ -397,7 +397,7 @@ static void get_templates(struct http_req *r)
 	    0, NULL);
 }
 
-static void put_template(struct http_req *r)
+void fu_put_template(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
@@ -429,14 +429,6 @@ static void put_template(struct http_req *r)
 			 4, p);
 out:
 	json_decref(body);
-}
-
-void fu_templates(struct http_req *r, void *arg)
-{
-	if (strcmp(r->method, "PUT") == 0)
-		put_template(r);
-	else
-		get_templates(r);
 }
 
 void fu_get_notifications(struct http_req *r, void *arg)

@@ -104,7 +104,8 @@ void fu_post_survey(struct http_req *r, void *arg);
 void fu_post_message(struct http_req *r, void *arg);
 void fu_post_await(struct http_req *r, void *arg);
 /* GET lists the templates (staff), PUT replaces one (supervisor). */
-void fu_templates(struct http_req *r, void *arg);
+void fu_get_templates(struct http_req *r, void *arg);
+void fu_put_template(struct http_req *r, void *arg);
 void fu_get_stats(struct http_req *r, void *arg);
 /* GET /v1/notifications?complaint_no=: every message of a case and its delivery state. */
 void fu_get_notifications(struct http_req *r, void *arg);

@@ -57,8 +57,8 @@ static const struct http_route followup_routes[] = {
     {"POST", "/v1/complaints/{}/messages", fu_post_message, true},
     {"POST", "/v1/complaints/{}/await-customer", fu_post_await, true},
     /* one handler for both methods: the HTTP workers find a route by its pattern */
-    {"GET", "/v1/templates", fu_templates, true},
-    {"PUT", "/v1/templates", fu_templates, true},
+    {"GET", "/v1/templates", fu_get_templates, true},
+    {"PUT", "/v1/templates", fu_put_template, true},
     {"GET", "/v1/stats", fu_get_stats, true},
     {"GET", "/v1/notifications", fu_get_notifications, true},
 };

@@ -21,22 +21,11 @@ static const struct cfg_entry intake_table[] = {
      "complaints may be filed this many days after pickup", &intake_cfg.filing_window_days},
 };
 
-/* One handler per path for all its methods: common/httpd.c's worker finds the route again by
- * its pattern pointer, and identical pattern literals are merged, so the method must be
- * dispatched here. */
-static void staff_complaints(struct http_req *r, void *arg)
-{
-	if (strcmp(r->method, "POST") == 0)
-		intake_staff_post_complaint(r, arg);
-	else
-		intake_staff_list_complaints(r, arg);
-}
-
 static const struct http_route intake_routes[] = {
     {"POST", "/v1/complaints", intake_post_complaint, true},
     {"GET", "/v1/complaints/{}", intake_get_complaint, true},
-    {"GET", "/v1/staff/complaints", staff_complaints, true},
-    {"POST", "/v1/staff/complaints", staff_complaints, true},
+    {"GET", "/v1/staff/complaints", intake_staff_list_complaints, true},
+    {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
 };
 
 int main(int argc, char **argv)
