@@ -96,6 +96,42 @@ PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *cons
 	return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0), sql);
 }
 
+/* Statements this thread prepared, by connection and backend (a reconnect is a new backend). */
+#define PG_PREPARED_MAX 16
+struct pg_prepared {
+	const PGconn *conn;
+	int pid;
+	char name[64];
+};
+static __thread struct pg_prepared pg_prepared[PG_PREPARED_MAX];
+static __thread unsigned pg_prepared_next;
+
+static bool pg_is_prepared(PGconn *c, int pid, const char *name)
+{
+	for (int i = 0; i < PG_PREPARED_MAX; i++)
+		if (pg_prepared[i].conn == c && pg_prepared[i].pid == pid &&
+		    strcmp(pg_prepared[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int nparams,
+			    const char *const *params)
+{
+	int pid = PQbackendPID(c);
+	if (!pg_is_prepared(c, pid, name)) {
+		PGresult *r = pg_check(c, PQprepare(c, name, sql, nparams, NULL), sql);
+		if (!r)
+			return NULL;
+		PQclear(r);
+		struct pg_prepared *slot = &pg_prepared[pg_prepared_next++ % PG_PREPARED_MAX];
+		slot->conn = c;
+		slot->pid = pid;
+		snprintf(slot->name, sizeof(slot->name), "%s", name);
+	}
+	return pg_check(c, PQexecPrepared(c, name, nparams, params, NULL, NULL, 0), sql);
+}
+
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
 	PGresult *r = pg_query(c, sql, nparams, params);

@@ -37,6 +37,11 @@ PGresult *pg_query(PGconn *c, const char *sql, int nparams, const char *const *p
 /* The same with per-parameter lengths and formats (1 = binary, for bytea). */
 PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *const *params,
 		       const int *lengths, const int *formats);
+/* The same as pg_query through a named prepared statement: prepared on first use on each
+ * connection (per thread; a reconnect prepares again), for hot statements whose planning costs
+ * more than running them. name must be unique per statement text. */
+PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int nparams,
+			    const char *const *params);
 /* Runs a statement and discards its result. Returns 0 or -1. */
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));

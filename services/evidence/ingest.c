@@ -138,36 +138,10 @@ static bool expired(const Cp__TrackingEvent *t)
 	return ms < tstamp_now_ms() - evidence_cfg.retention_days * 86400000LL;
 }
 
-/* The store statement is prepared once per connection (this thread's consumer connection):
- * planning the WITH chain costs more than running it. A new connection has a new backend. */
-static __thread PGconn *prepared_conn;
-static __thread int prepared_pid;
-
+/* Prepared once per connection: planning the WITH chain costs more than running it. */
 static PGresult *store_exec(PGconn *c, const char *const *p)
 {
-	if (c != prepared_conn || PQbackendPID(c) != prepared_pid) {
-		PGresult *r = PQprepare(c, "evidence_store_scan", store_sql, 17, NULL);
-		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		PQclear(r);
-		if (!ok) /* run it unprepared: the error is logged and classified as usual */
-			return pg_query(c, store_sql, 17, p);
-		prepared_conn = c;
-		prepared_pid = PQbackendPID(c);
-	}
-	PGresult *r = PQexecPrepared(c, "evidence_store_scan", 17, p, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		return r;
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	bool transient = !state || strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
-			 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0;
-	log_msg(LOG_WARN, "scan_store_failed", LOG_KV({"sqlstate", state}),
-		"storing a scan failed: %s", PQresultErrorMessage(r));
-	PQclear(r);
-	prepared_conn = NULL; /* prepare again next time (the session may be gone) */
-	if (transient)	      /* the thread's last state is the previous success's "": retried */
-		return NULL;
-	/* unprepared in the failed transaction: recorded as a persistent failure */
-	return pg_query(c, store_sql, 17, p);
+	return pg_query_prepared(c, "evidence_store_scan", store_sql, 17, p);
 }
 
 int ingest_store(PGconn *c, const Cp__TrackingEvent *t)

@@ -19,6 +19,6 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    assert checks == 6, run.stdout[-2000:]
+    assert checks == 7, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0

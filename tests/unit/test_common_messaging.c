@@ -220,6 +220,33 @@ START_TEST(inbox_claims_an_event_once)
 }
 END_TEST
 
+START_TEST(prepared_statements_are_prepared_once_per_connection)
+{
+	const char *p[] = {"41"};
+	for (int i = 0; i < 3; i++) {
+		PGresult *r = pg_query_prepared(db, "unit_plus_one", "SELECT $1::int + 1", 1, p);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_str_eq(PQgetvalue(r, 0, 0), "42");
+		PQclear(r);
+	}
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE name = "
+			       "'unit_plus_one'"),
+			 1);
+	/* a new session (new backend) prepares again instead of failing */
+	PGconn *other = PQconnectdb(getenv("CP_TEST_DATABASE_URL"));
+	ck_assert_int_eq(PQstatus(other), CONNECTION_OK);
+	PGresult *r = pg_query_prepared(other, "unit_plus_one", "SELECT $1::int + 1", 1, p);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "42");
+	PQclear(r);
+	PQfinish(other);
+	/* a failing execution reports its SQLSTATE like pg_query */
+	const char *bad[] = {"x"};
+	ck_assert_ptr_null(pg_query_prepared(db, "unit_plus_one", "SELECT $1::int + 1", 1, bad));
+	ck_assert_str_eq(pg_last_sqlstate(), "22P02");
+}
+END_TEST
+
 static long long wait_count(const char *sql, long long want, int seconds)
 {
 	long long n = -1;
@@ -352,6 +379,7 @@ int main(void)
 		tcase_add_test(d, inbox_claims_an_event_once);
 		tcase_add_test(d, relay_marks_rows_sent_only_after_delivery);
 		tcase_add_test(d, worker_routes_keep_their_method);
+		tcase_add_test(d, prepared_statements_are_prepared_once_per_connection);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
