@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "followup.h"
+#include "redact.h"
 
 static const char *var_value(const struct fu_vars *v, const char *name, size_t len)
 {
@@ -89,24 +90,7 @@ int64_t fu_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms)
 
 void fu_redact_digits(const char *text, char *out, size_t cap)
 {
-	size_t len = 0;
-	if (cap == 0)
-		return;
-	for (const char *p = text; *p;) {
-		size_t run = 0;
-		while (isdigit((unsigned char)p[run]))
-			run++;
-		if (run >= 7) {
-			len = put(out, len, cap, "***", 3);
-			p += run;
-		} else if (run > 0) {
-			len = put(out, len, cap, p, run);
-			p += run;
-		} else {
-			len = put(out, len, cap, p++, 1);
-		}
-	}
-	out[len] = '\0';
+	redact_text(text, NULL, "***", out, cap);
 }
 
 int fu_parse_url(const char *url, char *host, size_t hostcap, char *port, size_t portcap,

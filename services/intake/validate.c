@@ -5,6 +5,7 @@
 
 #include "httpd.h"
 #include "intake.h"
+#include "redact.h"
 
 static const char *const channels[] = {"qr",	 "web",	   "app",    "hotline", "email",
 				       "social", "letter", "outlet", NULL};
@@ -310,39 +311,9 @@ void intake_mask_name(const char *name, char *out, size_t cap)
 	snprintf(out, cap, "%.*s*", (int)first, name);
 }
 
-static bool redact_digits(const char *p, size_t *run)
-{
-	size_t n = 0, digits = 0;
-	while (p[n] && (isdigit((unsigned char)p[n]) || p[n] == '-' || p[n] == ' ' ||
-			(p[n] == '+' && n == 0))) {
-		digits += isdigit((unsigned char)p[n]) != 0;
-		n++;
-	}
-	while (n > 0 && !isdigit((unsigned char)p[n - 1]))
-		n--;
-	*run = n;
-	return digits >= 7;
-}
-
 void intake_redact(const char *text, const char *name, char *out, size_t cap)
 {
-	size_t o = 0, nlen = name ? strlen(name) : 0;
-	const char *p = text;
-	while (*p && o + 8 < cap) {
-		size_t run = 0;
-		if (nlen >= 2 && strncmp(p, name, nlen) == 0) {
-			o += (size_t)snprintf(out + o, cap - o, "[name]");
-			p += nlen;
-		} else if ((isdigit((unsigned char)*p) || *p == '+') && redact_digits(p, &run)) {
-			o += (size_t)snprintf(out + o, cap - o, "[phone]");
-			p += run;
-		} else {
-			size_t skip = run > 0 ? run : 1;
-			for (size_t i = 0; i < skip && *p && o + 1 < cap; i++)
-				out[o++] = *p++;
-		}
-	}
-	out[o < cap ? o : cap - 1] = '\0';
+	redact_text(text, name, "[phone]", out, cap);
 }
 
 int intake_initial_priority(const struct intake_input *in)

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "cfg.h"
 #include "ids.h"
+#include "redact.h"
 #include "tstamp.h"
 
 static char *s_value;
@@ -159,6 +160,19 @@ START_TEST(customer_ref_is_stable_and_hides_the_phone)
 }
 END_TEST
 
+START_TEST(redaction_hides_phones_in_any_spelling_and_the_name)
+{
+	char out[128];
+	redact_text("call 139 1234 5678, +86-139-1234-5678 or 13912345678; room 12", NULL, "***",
+		    out, sizeof(out));
+	ck_assert_str_eq(out, "call ***, *** or ***; room 12");
+	redact_text("王小明的电话13912345678", "王小明", "[phone]", out, sizeof(out));
+	ck_assert_str_eq(out, "[name]的电话[phone]");
+	redact_text("abcdef", NULL, "***", out, 4);
+	ck_assert_str_eq(out, "abc");
+}
+END_TEST
+
 START_TEST(auth_tokens_parse_and_reject)
 {
 	char err[256] = "";
@@ -188,6 +202,7 @@ int main(void)
 	tcase_add_test(tc, tstamp_round_trip_and_offsets);
 	tcase_add_test(tc, customer_ref_is_stable_and_hides_the_phone);
 	tcase_add_test(tc, auth_tokens_parse_and_reject);
+	tcase_add_test(tc, redaction_hides_phones_in_any_spelling_and_the_name);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
