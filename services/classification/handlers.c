@@ -7,8 +7,10 @@
 
 #include "classification.h"
 #include "classification.pb-c.h"
+#include "evidence.pb-c.h"
 #include "log.h"
 #include "outbox.h"
+#include "ownership.h"
 #include "pg.h"
 #include "topics.h"
 #include "tracking.pb-c.h"
@@ -148,6 +150,7 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct dec
 	ev.impact = c->impact;
 	ev.channel = c->channel;
 	ev.repeat = c->repeat;
+	ev.target = c->target; /* whom it is about: services that let people decide exclude them */
 	return outbox_add(pg, TOPIC_CLASSIFIED, c->complaint_id, "cp.complaint.classified",
 			  &ev.base, NULL);
 }
@@ -305,6 +308,10 @@ static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key, const 
 const struct consumer_handler classification_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor,
      validate_received, on_received},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
+     conflict_validate_evidence, conflict_on_evidence},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor,
+     conflict_validate_evidence, conflict_on_evidence},
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
 };
 const size_t classification_nhandlers =

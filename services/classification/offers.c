@@ -12,20 +12,15 @@
 #include "classification.pb-c.h"
 #include "log.h"
 #include "outbox.h"
+#include "ownership.h"
 #include "pg.h"
 #include "topics.h"
 #include "tstamp.h"
 
 #define OFFER_MAX 10
 
-struct asg {
-	char id[40];
-	char no[160];
-	char outlet[64];
-	bool has_origin;
-	double lat, lon;
-	int round;
-};
+/* The routing state of one complaint (ownership.h). */
+#define asg offers_case
 
 struct candidates {
 	struct route_staff *v;
@@ -36,9 +31,11 @@ struct candidates {
  * position last) and returns a short list; route_nearest ranks it by great-circle distance.
  * Without an origin: the case's outlet first. */
 #define CANDIDATES_SQL                                                                             \
-	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role <> "           \
-	"'outlet_manager' AND ($1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM offers o WHERE "      \
-	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id)) ORDER BY CASE WHEN "              \
+	"SELECT staff_id, outlet_id, lat, lon FROM staff s WHERE available AND role IN "           \
+	"('agent', 'courier') AND ($1::uuid IS NULL OR (NOT EXISTS (SELECT 1 FROM offers o WHERE " \
+	"o.complaint_id = $1::uuid AND o.staff_id = s.staff_id) AND NOT EXISTS (SELECT 1 FROM "    \
+	"excluded_staff x WHERE x.complaint_id = $1::uuid AND x.staff_id = s.staff_id))) "         \
+	"ORDER BY CASE WHEN "                                                                      \
 	"$3::boolean THEN coalesce((lat - $4::float8) ^ 2 + ((lon - $5::float8) * "                \
 	"cos(radians($4::float8))) ^ 2, 1e12) ELSE 0 END, (outlet_id = $2) DESC, staff_id "        \
 	"LIMIT $6::int"
@@ -73,33 +70,57 @@ static int load_candidates(PGconn *c, const char *complaint_id, const char *outl
 	return out->v ? 0 : -1;
 }
 
-static int announce(PGconn *c, const struct asg *a, const char *action, const char *ce_type,
-		    char **staff, size_t nstaff, const char *owner)
+int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
 {
 	Cp__ComplaintAssignment ev = CP__COMPLAINT_ASSIGNMENT__INIT;
-	char now[TSTAMP_LEN];
+	char now[TSTAMP_LEN], **excluded = NULL;
+	PGresult *xres = NULL;
+	size_t nexcluded = 0;
+	/* every announcement repeats the exclusions, so a service that joins late or a console
+	 * that shows one event still knows who must not decide */
+	if (conflict_list(c, a->id, &xres, &excluded, &nexcluded) != 0)
+		return -1;
 	tstamp_format(tstamp_now_ms(), now);
 	ev.complaint_id = (char *)a->id;
 	ev.complaint_no = (char *)a->no;
-	ev.action = (char *)action;
-	ev.n_staff_ids = nstaff;
-	ev.staff_ids = staff;
-	ev.owner_staff_id = (char *)(owner ? owner : "");
+	ev.action = (char *)n->action;
+	ev.n_staff_ids = n->nstaff;
+	ev.staff_ids = n->staff;
+	ev.owner_staff_id = (char *)(n->owner ? n->owner : "");
 	ev.round = a->round;
 	ev.at = now;
 	ev.outlet_id = (char *)a->outlet;
-	log_msg(LOG_INFO, ce_type + 13, LOG_KV({"complaint_no", a->no}, {"outlet_id", a->outlet}),
-		"%s in round %d to %zu staff", action, a->round, nstaff);
-	return outbox_add(c, TOPIC_CLASSIFIED, a->id, ce_type, &ev.base, NULL);
+	ev.actor_staff_id = (char *)(n->actor ? n->actor : "");
+	ev.reason = (char *)(n->reason ? n->reason : "");
+	ev.previous_owner_staff_id = (char *)(n->previous_owner ? n->previous_owner : "");
+	ev.n_excluded_staff_ids = nexcluded;
+	ev.excluded_staff_ids = excluded;
+	ev.escalation_level = n->level;
+	ev.escalated_role = (char *)(n->role ? n->role : "");
+	log_msg(LOG_INFO, n->ce_type + 13,
+		LOG_KV({"complaint_no", a->no}, {"outlet_id", a->outlet}, {"reason", ev.reason}),
+		"%s in round %d to %zu staff", n->action, a->round, n->nstaff);
+	int rc = outbox_add(c, TOPIC_CLASSIFIED, a->id, n->ce_type, &ev.base, NULL);
+	free(excluded);
+	PQclear(xres);
+	return rc;
+}
+
+/* The reason the case's current step carries, "" when none. */
+static const char *why(const struct asg *a)
+{
+	return a->reason ? a->reason : "";
 }
 
 static int escalate(PGconn *c, struct asg *a)
 {
-	const char *p[] = {a->outlet};
+	const char *p[] = {a->outlet, a->id};
 	PGresult *res = pg_query(c,
-				 "SELECT staff_id FROM staff WHERE role = 'outlet_manager' AND "
-				 "outlet_id = $1 ORDER BY available DESC, staff_id LIMIT 1",
-				 1, p);
+				 "SELECT staff_id FROM staff s WHERE role = 'outlet_manager' AND "
+				 "outlet_id = $1 AND NOT EXISTS (SELECT 1 FROM excluded_staff x "
+				 "WHERE x.complaint_id = $2::uuid AND x.staff_id = s.staff_id) "
+				 "ORDER BY available DESC, staff_id LIMIT 1",
+				 2, p);
 	if (!res)
 		return -1;
 	char manager[64] = "";
@@ -123,8 +144,12 @@ static int escalate(PGconn *c, struct asg *a)
 		2, u) != 0)
 		return -1;
 	char *staff[] = {manager};
-	return announce(c, a, "escalated", "cp.complaint.escalated", staff, manager[0] ? 1 : 0,
-			NULL);
+	const struct offers_note n = {"escalated", "cp.complaint.escalated",
+				      staff,	   manager[0] ? 1 : 0,
+				      NULL,	   NULL,
+				      NULL,	   why(a),
+				      1,	   "outlet_manager"};
+	return offers_announce(c, a, &n);
 }
 
 static int record_offers(PGconn *c, const struct asg *a, char **ids, size_t n)
@@ -149,7 +174,7 @@ static int record_offers(PGconn *c, const struct asg *a, char **ids, size_t n)
 }
 
 /* Offers the complaint to the next nearest staff not offered yet; escalates when none. */
-static int next_round(PGconn *c, struct asg *a)
+int offers_next_round(PGconn *c, struct asg *a)
 {
 	struct candidates cand = {0};
 	size_t idx[OFFER_MAX], k = (size_t)classification_cfg.offer_size;
@@ -167,8 +192,13 @@ static int next_round(PGconn *c, struct asg *a)
 		for (size_t i = 0; i < n; i++)
 			ids[i] = cand.v[idx[i]].staff_id;
 		rc = record_offers(c, a, ids, n);
+		const struct offers_note note = {.action = "offered",
+						 .ce_type = "cp.complaint.offered",
+						 .staff = ids,
+						 .nstaff = n,
+						 .reason = why(a)};
 		if (rc == 0)
-			rc = announce(c, a, "offered", "cp.complaint.offered", ids, n, NULL);
+			rc = offers_announce(c, a, &note);
 	}
 	free(cand.v);
 	return rc;
@@ -261,15 +291,59 @@ int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_o
 		return -1;
 	int fresh = PQntuples(res) > 0;
 	PQclear(res);
-	return fresh ? next_round(c, &a) : 0;
+	if (!fresh)
+		return 0;
+	/* the person the complaint is about never sees it, not even in the first round */
+	const Cp__ComplaintTarget *t = rc->target;
+	if (t && conflict_target_is_staff(t->kind, t->id) &&
+	    conflict_exclude(c, a.id, t->id, CONFLICT_TARGET) < 0)
+		return -1;
+	return offers_next_round(c, &a);
 }
 
 /* --- the sweep: expired offers go to the next round or are escalated --- */
 
-#define DUE_SQL                                                                                    \
-	"SELECT complaint_id, complaint_no, outlet_id, has_origin, origin_lat, origin_lon, "       \
-	"round FROM assignments WHERE state = 'offered' AND expires_at <= now() ORDER BY "         \
-	"expires_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+#define CASE_COLUMNS                                                                               \
+	"SELECT complaint_id, complaint_no, outlet_id, has_origin, coalesce(origin_lat, 0), "      \
+	"coalesce(origin_lon, 0), round, state, coalesce(owner_staff_id, ''), escalation_level "   \
+	"FROM assignments "
+
+/* clang-format off */
+#define DUE_SQL CASE_COLUMNS \
+	"WHERE state = 'offered' AND expires_at <= now() ORDER BY expires_at LIMIT 1 " \
+	"FOR UPDATE SKIP LOCKED"
+/* clang-format on */
+
+static void case_read(PGresult *res, struct asg *a)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(a->no, sizeof(a->no), "%s", PQgetvalue(res, 0, 1));
+	snprintf(a->outlet, sizeof(a->outlet), "%s", PQgetvalue(res, 0, 2));
+	a->has_origin = PQgetvalue(res, 0, 3)[0] == 't';
+	a->lat = atof(PQgetvalue(res, 0, 4));
+	a->lon = atof(PQgetvalue(res, 0, 5));
+	a->round = atoi(PQgetvalue(res, 0, 6));
+	snprintf(a->state, sizeof(a->state), "%s", PQgetvalue(res, 0, 7));
+	snprintf(a->owner, sizeof(a->owner), "%s", PQgetvalue(res, 0, 8));
+	a->level = atoi(PQgetvalue(res, 0, 9));
+}
+
+int offers_case_load(PGconn *c, const char *key, bool by_no, struct asg *a)
+{
+	const char *p[] = {key};
+	PGresult *res = pg_query(c,
+				 by_no ? CASE_COLUMNS "WHERE complaint_no = $1 FOR UPDATE"
+				       : CASE_COLUMNS "WHERE complaint_id = $1::uuid FOR UPDATE",
+				 1, p);
+	if (!res)
+		return -1;
+	int found = PQntuples(res) > 0;
+	if (found)
+		case_read(res, a);
+	PQclear(res);
+	return found;
+}
 
 static int sweep_one(PGconn *c)
 {
@@ -281,15 +355,10 @@ static int sweep_one(PGconn *c)
 		return 0;
 	}
 	struct asg a;
-	snprintf(a.id, sizeof(a.id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(a.no, sizeof(a.no), "%s", PQgetvalue(res, 0, 1));
-	snprintf(a.outlet, sizeof(a.outlet), "%s", PQgetvalue(res, 0, 2));
-	a.has_origin = PQgetvalue(res, 0, 3)[0] == 't';
-	a.lat = atof(PQgetvalue(res, 0, 4));
-	a.lon = atof(PQgetvalue(res, 0, 5));
-	a.round = atoi(PQgetvalue(res, 0, 6));
+	case_read(res, &a);
 	PQclear(res);
-	int rc = a.round < classification_cfg.offer_rounds ? next_round(c, &a) : escalate(c, &a);
+	int rc =
+	    a.round < classification_cfg.offer_rounds ? offers_next_round(c, &a) : escalate(c, &a);
 	return rc == 0 ? 1 : -1;
 }
 
@@ -307,50 +376,55 @@ int offers_sweep(PGconn *c, void *arg)
 
 /* --- POST /v1/complaints/{no}/accept --- */
 
-enum accept_result { ACCEPT_OK, ACCEPT_MINE, ACCEPT_TAKEN, ACCEPT_NOT_OFFERED, ACCEPT_UNKNOWN };
+enum accept_result {
+	ACCEPT_OK,
+	ACCEPT_MINE,
+	ACCEPT_TAKEN,
+	ACCEPT_NOT_OFFERED,
+	ACCEPT_UNKNOWN,
+	ACCEPT_CONFLICT
+};
+
+static int was_offered(PGconn *c, const char *complaint_id, const char *staff_id)
+{
+	const char *o[] = {complaint_id, staff_id};
+	PGresult *res = pg_query(
+	    c, "SELECT 1 FROM offers WHERE complaint_id = $1::uuid AND staff_id = $2", 2, o);
+	if (!res)
+		return -1;
+	int offered = PQntuples(res) > 0;
+	PQclear(res);
+	return offered;
+}
 
 static int accept_tx(PGconn *c, const char *no, const char *staff_id, struct asg *a, char *owner,
 		     size_t cap)
 {
-	const char *p[] = {no};
-	PGresult *res =
-	    pg_query(c,
-		     "SELECT complaint_id, state, coalesce(owner_staff_id, ''), outlet_id, "
-		     "round FROM assignments WHERE complaint_no = $1 FOR UPDATE",
-		     1, p);
-	if (!res)
-		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return ACCEPT_UNKNOWN;
-	}
-	snprintf(a->id, sizeof(a->id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(a->no, sizeof(a->no), "%s", no);
-	snprintf(a->outlet, sizeof(a->outlet), "%s", PQgetvalue(res, 0, 3));
-	snprintf(owner, cap, "%s", PQgetvalue(res, 0, 2));
-	a->round = atoi(PQgetvalue(res, 0, 4));
-	bool accepted = strcmp(PQgetvalue(res, 0, 1), "accepted") == 0;
-	PQclear(res);
-	if (accepted)
+	int found = offers_case_load(c, no, true, a);
+	if (found <= 0)
+		return found < 0 ? -1 : ACCEPT_UNKNOWN;
+	snprintf(owner, cap, "%s", a->owner);
+	/* checked first: an excluded person learns why, whatever the state of the case */
+	int excluded = conflict_is_excluded(c, a->id, staff_id);
+	if (excluded != 0)
+		return excluded < 0 ? -1 : ACCEPT_CONFLICT;
+	if (strcmp(a->state, "accepted") == 0)
 		return strcmp(owner, staff_id) == 0 ? ACCEPT_MINE : ACCEPT_TAKEN;
+	int offered = was_offered(c, a->id, staff_id);
+	if (offered <= 0)
+		return offered < 0 ? -1 : ACCEPT_NOT_OFFERED;
 	const char *o[] = {a->id, staff_id};
-	res = pg_query(c, "SELECT 1 FROM offers WHERE complaint_id = $1::uuid AND staff_id = $2", 2,
-		       o);
-	if (!res)
-		return -1;
-	bool offered = PQntuples(res) > 0;
-	PQclear(res);
-	if (!offered)
-		return ACCEPT_NOT_OFFERED;
 	if (pg_exec(c,
 		    "UPDATE assignments SET state = 'accepted', owner_staff_id = $2, accepted_at = "
 		    "now(), expires_at = NULL WHERE complaint_id = $1::uuid",
 		    2, o) != 0)
 		return -1;
 	snprintf(owner, cap, "%s", staff_id);
-	return announce(c, a, "accepted", "cp.complaint.assigned", NULL, 0, staff_id) == 0
-		   ? ACCEPT_OK
-		   : -1;
+	const struct offers_note n = {.action = "accepted",
+				      .ce_type = "cp.complaint.assigned",
+				      .owner = staff_id,
+				      .actor = staff_id};
+	return offers_announce(c, a, &n) == 0 ? ACCEPT_OK : -1;
 }
 
 static void accept_reply(struct http_req *r, int rc, const char *no, const char *owner)
@@ -359,6 +433,10 @@ static void accept_reply(struct http_req *r, int rc, const char *no, const char 
 		http_reply_error(r, 503, "unavailable", "the offer could not be accepted; retry");
 	else if (rc == ACCEPT_UNKNOWN)
 		http_reply_error(r, 404, "not_found", "no open offer for this complaint number");
+	else if (rc == ACCEPT_CONFLICT)
+		http_reply_error(r, 403, "conflict_of_interest",
+				 "this complaint is about you, or the evidence names you as "
+				 "responsible: someone else handles it");
 	else if (rc == ACCEPT_NOT_OFFERED)
 		http_reply_error(r, 403, "not_offered", "this complaint was not offered to you");
 	else if (rc == ACCEPT_TAKEN)
@@ -395,7 +473,9 @@ void offers_accept(struct http_req *r, void *arg)
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(a.expires_at AT TIME ZONE 'UTC', "             \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM offers o JOIN assignments a USING "                \
 	"(complaint_id) LEFT JOIN classifications c USING (complaint_id) WHERE o.staff_id = $1 "   \
-	"AND a.state <> 'accepted' ORDER BY c.priority NULLS LAST, o.offered_at LIMIT 200"
+	"AND a.state <> 'accepted' AND NOT EXISTS (SELECT 1 FROM excluded_staff x WHERE "          \
+	"x.complaint_id = o.complaint_id AND x.staff_id = o.staff_id) ORDER BY c.priority NULLS "  \
+	"LAST, o.offered_at LIMIT 200"
 
 static json_t *mine_row(PGresult *res, int i)
 {

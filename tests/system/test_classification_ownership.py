@@ -1,0 +1,144 @@
+"""Who may hold a case, on the real broker and PostgreSQL: the person a complaint is about is
+never offered it and cannot accept it; a courier the evidence names as responsible loses the
+case; escalation names an available person up the ladder (outlet manager, regional
+supervisor, HQ); an SLA breach becomes an escalation to a named person; reassign and escalate
+by hand follow the owner/supervisor rules."""
+
+import uuid
+
+import pytest
+
+from helpers import complaint, post, waybill, wait_rows
+
+RUN = uuid.uuid4().hex[:6]
+STAFF = [f"O{RUN}-{i}" for i in range(6)]  # agents, nearest first
+MANAGER, MANAGER2 = f"OM{RUN}-1", f"OM{RUN}-2"
+REGIONAL, HQ = f"RS{RUN}", f"HQ{RUN}"
+OUTLET, REGION = f"O-OUT-{RUN}", f"O-REG-{RUN}"
+ORIGIN = (20.0, 20.0)  # far from any seeded staff and from the routing test's
+TOKENS = ",".join([f"tok-{s}:agent:{s}" for s in STAFF + [MANAGER, MANAGER2, REGIONAL, HQ]] + [
+    "tok-sup-o:supervisor:SUP-O", "tok-admin-o:admin:ADM-O"])
+ADMIN = {"Authorization": "Bearer tok-admin-o"}
+SUPERVISOR = {"Authorization": "Bearer tok-sup-o"}
+
+
+def agent(staff_id):
+    return {"Authorization": f"Bearer tok-{staff_id}"}
+
+
+def _put_staff(http, base, sid, role, available=True, lon=None, region=REGION):
+    body = {"outlet_id": OUTLET, "role": role, "available": available, "region_id": region}
+    if lon is not None:
+        body.update(lat=ORIGIN[0], lon=lon)
+    r = http.put(f"{base}/v1/staff-registry/{sid}", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r
+
+
+@pytest.fixture(scope="module")
+def cls(stack):
+    import requests
+    http = requests.Session()
+    with stack.service_env("classification", AUTH_TOKENS=TOKENS, OFFER_TIMEOUT_SECONDS="2",
+                           OFFER_SWEEP_MS="200", OFFER_ROUNDS="1"):
+        for i, sid in enumerate(STAFF):
+            _put_staff(http, stack.base_url, sid, "agent", lon=ORIGIN[1] + 0.01 * (i + 1))
+        yield stack
+        for sid in STAFF + [MANAGER, MANAGER2, REGIONAL, HQ]:  # nobody left for other tests
+            http.put(f"{stack.base_url}/v1/staff-registry/{sid}",
+                     json={"outlet_id": OUTLET, "role": "agent", "available": False},
+                     headers=ADMIN, timeout=10)
+
+
+def _scan(stack, waybill_no):
+    import datetime
+    at = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    ev = stack.proto.TrackingEvent(waybill_no=waybill_no, code=2, facility_id=OUTLET,
+                                   facility_type="outlet", occurred_at=at, city="Ownerville",
+                                   scan_id=str(uuid.uuid4()),
+                                   location=stack.proto.GeoPoint(lat=ORIGIN[0], lon=ORIGIN[1]))
+    stack.produce("parcel.tracking.v1", waybill_no, ev.SerializeToString(),
+                  stack.ce_headers("cp.parcel.scanned", source="/carrier/test"))
+    wait_rows(stack, "SELECT 1 FROM classification.parcel_positions WHERE waybill_no = %s",
+              (waybill_no,))
+
+
+def _assignment(stack, msg):
+    ev = stack.proto.ComplaintAssignment()
+    ev.ParseFromString(msg.value)
+    return ev
+
+
+def _is(cid, ce_type):
+    return lambda m: m.key == cid and m.headers.get("ce_type") == ce_type
+
+
+def _located_complaint(stack, http, **over):
+    wb = waybill()
+    _scan(stack, wb)
+    r = post(http, stack, complaint(waybill_no=wb, **over))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _accepted_case(stack, http, owner):
+    """A case offered to the three nearest and accepted by owner; returns (id, number)."""
+    case = _located_complaint(stack, http)
+    cid, no = case["complaint_id"], case["complaint_no"]
+    wait_rows(stack, "SELECT 1 FROM classification.offers o JOIN classification.assignments a "
+                     "USING (complaint_id) WHERE a.complaint_no = %s AND o.staff_id = %s",
+              (no, owner))
+    r = http.post(f"{stack.base_url}/v1/complaints/{no}/accept", headers=agent(owner))
+    assert r.status_code == 200, r.text
+    return cid, no
+
+
+# --- conflict of interest ---
+
+def test_a_complaint_naming_a_courier_is_never_offered_to_that_courier(cls, http):
+    target = STAFF[0]  # the nearest: without the rule the first offer would go to them
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        case = _located_complaint(cls, http, type="other", description="快递员态度很差",
+                                  target={"kind": "courier", "id": target})
+        cid, no = case["complaint_id"], case["complaint_no"]
+        offered = reader.poll_until(_is(cid, "cp.complaint.offered"), timeout=20)
+        classified = [m for m in reader.messages if _is(cid, "cp.complaint.classified")(m)]
+    ev = _assignment(cls, offered)
+    assert list(ev.staff_ids) == STAFF[1:4]
+    assert list(ev.excluded_staff_ids) == [target]
+    c = cls.proto.ComplaintClassified()
+    c.ParseFromString(classified[0].value)
+    assert (c.target.kind, c.target.id) == ("courier", target)
+
+    r = http.post(f"{cls.base_url}/v1/complaints/{no}/accept", headers=agent(target))
+    assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest", r.text
+    mine = http.get(cls.base_url + "/v1/offers/mine", headers=agent(target)).json()
+    assert no not in [o["complaint_no"] for o in mine["offers"]]
+    assert http.post(f"{cls.base_url}/v1/complaints/{no}/accept",
+                     headers=agent(STAFF[1])).status_code == 200
+
+
+def test_the_courier_the_evidence_names_loses_the_case_and_it_is_offered_again(cls, http):
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        cid, no = _accepted_case(cls, http, STAFF[0])
+        bundle = cls.proto.EvidenceBundle(
+            complaint_id=cid, complaint_no=no, version=7,
+            responsibility=cls.proto.Responsibility(party="courier", party_id=STAFF[0],
+                                                    stage="delivery", preliminary=True))
+        cls.produce("complaint.evidence.v1", cid, bundle.SerializeToString(),
+                    cls.ce_headers("cp.complaint.evidence_updated", source="/test/evidence"))
+        taken = reader.poll_until(lambda m: _is(cid, "cp.complaint.assigned")(m) and
+                                  _assignment(cls, m).action == "reassigned", timeout=20)
+        again = reader.poll_until(lambda m: _is(cid, "cp.complaint.offered")(m) and
+                                  _assignment(cls, m).round == 2, timeout=20)
+    ev = _assignment(cls, taken)
+    assert ev.owner_staff_id == "" and ev.previous_owner_staff_id == STAFF[0]
+    assert ev.reason == "conflict_of_interest" and list(ev.excluded_staff_ids) == [STAFF[0]]
+    ev = _assignment(cls, again)
+    assert STAFF[0] not in ev.staff_ids and list(ev.staff_ids) == STAFF[3:6]
+    assert ev.reason == "conflict_of_interest"
+    r = http.post(f"{cls.base_url}/v1/complaints/{no}/accept", headers=agent(STAFF[0]))
+    assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
+    # staff offered in the first round may still take it
+    assert http.post(f"{cls.base_url}/v1/complaints/{no}/accept",
+                     headers=agent(STAFF[1])).status_code == 200
