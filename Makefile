@@ -16,6 +16,13 @@ ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=im
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS += $(SAN)
+# The text classifier links OpenCC (traditional -> simplified) and fastText (C++, reached
+# through a thin extern "C" shim compiled with $(CXX)) into classification only.
+TEXT_CFLAGS := $(shell pkg-config --cflags opencc 2>/dev/null)
+TEXT_LIBS := $(shell pkg-config --libs opencc fasttext 2>/dev/null) -lstdc++
+ALL_CXXFLAGS = $(CFLAGS) -std=c++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread \
+          -Icommon $(SAN)
+svc_libs = $(if $(filter classification,$(1)),$(TEXT_LIBS))
 
 PROTOS := $(wildcard proto/*.proto)
 GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -40,25 +47,31 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(GEN_H)
 
 $(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(TEXT_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc $(wildcard services/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libcommon.a: $(COMMON_O) $(GEN_O)
 	ar rcs $@ $^
 
-svc_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
+svc_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c)) \
+           $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.cc))
 test_svc_objs = $(filter-out %/main.o,$(call svc_objs,$(word 2,$(subst _, ,$(1)))))
 
 .SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/bin/cp-%: $$(call svc_objs,$$*) $(BUILD)/libcommon.a
 	@mkdir -p $(BUILD)/bin
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(call svc_libs,$*)
 
 # A unit test links the common library and, when named test_<service>_*.c, that service's
 # objects except main.o so its pure domain functions can be called directly.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a $$(call test_svc_objs,$$*)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(shell pkg-config --libs check)
+	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) \
+	    $(call svc_libs,$(word 2,$(subst _, ,$*))) $(shell pkg-config --libs check)
 
 deps:
 	@deploy/scripts/deps.sh

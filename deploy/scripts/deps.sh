@@ -21,6 +21,7 @@ APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
+	libopencc-dev libfasttext-dev g++
 )
 
 log() { echo "deps: $*" >&2; }
