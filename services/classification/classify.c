@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "classification.h"
+#include "negation.h"
+#include "textnorm.h"
 
 /* Every subcategory, its category and its base severity (0 low .. 3 high). */
 static const struct subcat {
@@ -91,14 +93,6 @@ static bool goods_known(const char *g)
 	       strcmp(g, "documents") == 0;
 }
 
-static void lower_ascii(const char *s, char *out, size_t cap)
-{
-	size_t i = 0;
-	for (; s[i] && i + 1 < cap; i++)
-		out[i] = (char)tolower((unsigned char)s[i]);
-	out[i] = '\0';
-}
-
 int classify_kw_make(struct kw_entry *e, const char *keyword, const char *kind,
 		     const char *category, const char *subcategory, const char *goods, int weight,
 		     char *errstr, size_t errlen)
@@ -109,7 +103,8 @@ int classify_kw_make(struct kw_entry *e, const char *keyword, const char *kind,
 		snprintf(errstr, errlen, "keyword must be 1 to %zu bytes", sizeof(e->keyword) - 1);
 		return -1;
 	}
-	lower_ascii(keyword, e->keyword, sizeof(e->keyword));
+	/* folded as the texts are, so a full-width or upper-case keyword still matches */
+	textnorm_fold(keyword, e->keyword, sizeof(e->keyword));
 	if (!kind || kw_kind_parse(kind, &e->kind) != 0) {
 		snprintf(errstr, errlen, "kind must be category, angry or goods");
 		return -1;
@@ -142,24 +137,24 @@ static bool is_word_char(char c)
 	return isalnum((unsigned char)c) != 0;
 }
 
-/* ASCII keywords match whole words ("late" not in "chocolate"); others match anywhere. */
-static bool text_has(const char *text, const char *kw)
+/* Where kw occurs in text at a word boundary for ASCII keywords ("late" not in
+ * "chocolate"), anywhere for the others, from offset from; -1 when it does not. */
+static long text_find(const char *text, const char *kw, size_t from)
 {
 	bool ascii_word = is_word_char(kw[0]);
 	size_t n = strlen(kw);
-	for (const char *p = strstr(text, kw); p; p = strstr(p + 1, kw)) {
-		if (!ascii_word)
-			return true;
+	for (const char *p = strstr(text + from, kw); p; p = strstr(p + 1, kw)) {
 		bool left = p == text || !is_word_char(p[-1]);
 		bool right = !is_word_char(p[n]);
-		if (left && right)
-			return true;
+		if (!ascii_word || (left && right))
+			return p - text;
 	}
-	return false;
+	return -1;
 }
 
 struct scan {
 	int weight[NSUBCATS];
+	int conceded[NSUBCATS]; /* votes from a clause a later contrast overrides */
 	bool goods_medicine, goods_urgent;
 	int angry;
 };
@@ -173,27 +168,67 @@ static void note_keyword(struct classify_result *out, const char *kw)
 		snprintf(out->keywords[out->nkeywords++], sizeof(out->keywords[0]), "%s", kw);
 }
 
-static void scan_text(const char *text, const struct kw_table *kw, struct scan *s,
+/* The marks of the first occurrence of kw that is not denied: 0 or NEGATION_CONCEDED, or -1
+ * when every occurrence is negated (没有破损 does not vote for damage) or there is none. */
+static int occurrence(const char *text, const unsigned char *marks, const char *kw)
+{
+	int best = -1;
+	for (long at = text_find(text, kw, 0); at >= 0; at = text_find(text, kw, (size_t)at + 1)) {
+		if (marks[at] & NEGATION_NEGATED)
+			continue;
+		if (!(marks[at] & NEGATION_CONCEDED))
+			return 0;
+		best = NEGATION_CONCEDED;
+	}
+	return best;
+}
+
+static void vote(const struct kw_entry *e, int mark, struct scan *s)
+{
+	if (e->kind == KW_ANGRY) {
+		s->angry += e->weight;
+	} else if (e->kind == KW_GOODS) {
+		s->goods_urgent = true;
+		s->goods_medicine |= strcmp(e->goods, "medicine") == 0;
+	} else {
+		const struct subcat *sc = subcat_find(e->subcategory);
+		if (sc && mark == NEGATION_CONCEDED)
+			s->conceded[sc - subcats] += e->weight;
+		else if (sc)
+			s->weight[sc - subcats] += e->weight;
+	}
+}
+
+/* Conceded votes count only when no clause outside a contrast voted: 「虽然晚了，但是摔坏了」
+ * reads as damage, 「虽然晚了两天」 alone still as delay. */
+static void settle_conceded(struct scan *s)
+{
+	for (size_t i = 0; i < NSUBCATS; i++)
+		if (s->weight[i] > 0)
+			return;
+	memcpy(s->weight, s->conceded, sizeof(s->weight));
+}
+
+/* text is already normalised (textnorm_text) when norm is true, else it is folded here. */
+static void scan_text(const char *text, bool norm, const struct kw_table *kw, struct scan *s,
 		      struct classify_result *out)
 {
-	char low[8192];
-	lower_ascii(text ? text : "", low, sizeof(low));
+	char low[TEXTNORM_MAX];
+	unsigned char marks[TEXTNORM_MAX];
+	if (norm)
+		snprintf(low, sizeof(low), "%s", text ? text : "");
+	else
+		textnorm_fold(text ? text : "", low, sizeof(low));
+	negation_mark(low, strlen(low), marks);
 	for (size_t i = 0; kw && i < kw->n; i++) {
 		const struct kw_entry *e = &kw->v[i];
-		if (!text_has(low, e->keyword))
+		int mark = occurrence(low, marks, e->keyword);
+		if (mark < 0)
 			continue;
 		note_keyword(out, e->keyword);
-		if (e->kind == KW_ANGRY) {
-			s->angry += e->weight;
-		} else if (e->kind == KW_GOODS) {
-			s->goods_urgent = true;
-			s->goods_medicine |= strcmp(e->goods, "medicine") == 0;
-		} else {
-			const struct subcat *sc = subcat_find(e->subcategory);
-			if (sc)
-				s->weight[sc - subcats] += e->weight;
-		}
+		vote(e, mark, s);
 	}
+	settle_conceded(s);
 }
 
 /* The subcategory the text points to most: highest weight, then higher base severity, then
@@ -322,7 +357,7 @@ void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *k
 	struct scan s;
 	memset(out, 0, sizeof(*out));
 	memset(&s, 0, sizeof(s));
-	scan_text(c->description_redacted, kw, &s, out);
+	scan_text(c->description_redacted, false, kw, &s, out);
 	const struct subcat *text = text_top(&s);
 	const struct subcat *sub =
 	    choose(stated_subcat((int)c->type), text, &s, out->reason, sizeof(out->reason));

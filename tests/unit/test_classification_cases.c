@@ -168,6 +168,31 @@ START_TEST(disagreement_recorded)
 }
 END_TEST
 
+/* The issue-11 misreading: "not damaged, just late" was read as damage. */
+START_TEST(negated_keyword_does_not_vote)
+{
+	load_seed();
+	static const char *const cases[][2] = {
+	    {"the box was not damaged, it was just three days late", "delay"},
+	    {"不是延误，是东西破损了", "damage"},
+	    {"包裹没有破损，但是延误了三天", "delay"},
+	    {"虽然有点延误，但是外箱压坏了", "damage"},
+	    {"没有丢失，只是送错了地址", "wrong_delivery"},
+	    {"Ｔｈｅ ｐａｒｃｅｌ ｉｓ ＬＡＴＥ", "delay"},
+	    {"包裹没有破损", "other"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Cp__ComplaintReceived c = CP__COMPLAINT_RECEIVED__INIT;
+		struct classify_result r;
+		c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
+		c.description_redacted = (char *)cases[i][0];
+		classify_complaint(&c, &seed, false, &r);
+		ck_assert_msg(strcmp(r.subcategory, cases[i][1]) == 0, "'%s' read as %s, want %s",
+			      cases[i][0], r.subcategory, cases[i][1]);
+	}
+}
+END_TEST
+
 START_TEST(priority_matrix)
 {
 	static const char *const u[] = {"normal", "urgent", "very_urgent"};
@@ -281,6 +306,7 @@ int main(void)
 	TCase *tc = tcase_create("rules");
 	tcase_add_test(tc, fixture_cases);
 	tcase_add_test(tc, disagreement_recorded);
+	tcase_add_test(tc, negated_keyword_does_not_vote);
 	tcase_add_test(tc, priority_matrix);
 	tcase_add_test(tc, keyword_validation);
 	tcase_add_test(tc, operator_keyword_changes_apply);
