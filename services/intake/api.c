@@ -101,7 +101,15 @@ static int announce_repeat(PGconn *c, const struct intake_input *in, const struc
 	ev.text_redacted = redacted;
 	ev.repeat_count = k->repeat_count;
 	ev.added_at = now;
-	int rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base, NULL);
+	/* the owner reads the customer's own words on the case (redacted as in the event) */
+	const char *p[] = {k->id, redacted};
+	int rc = pg_exec(c,
+			 "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
+			 "VALUES ($1, 'from_customer', 'repeat', 'customer', $2)",
+			 2, p);
+	if (rc == 0)
+		rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base,
+				NULL);
 	free(redacted);
 	return rc;
 }
@@ -111,11 +119,13 @@ static int find_open_case(PGconn *c, const char *customer_ref, const char *waybi
 			  struct intake_case *k)
 {
 	const char *p[] = {customer_ref, waybill};
-	PGresult *r = pg_query(c,
-			       "SELECT id, complaint_no, repeat_count, priority FROM complaints "
-			       "WHERE customer_ref = $1 AND waybill_no = $2 AND status <> 'closed' "
-			       "ORDER BY received_at DESC LIMIT 1 FOR UPDATE",
-			       2, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT id, complaint_no, repeat_count, priority FROM complaints "
+		     "WHERE customer_ref = $1 AND waybill_no = $2 AND status NOT IN "
+		     "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
+		     "FOR UPDATE",
+		     2, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) > 0;
@@ -362,7 +372,7 @@ int intake_open_proactive(PGconn *c, const char *waybill_no, const char *descrip
 		goto out;
 	PGresult *r = pg_query(c,
 			       "SELECT 1 FROM complaints WHERE waybill_no = $1 AND channel = "
-			       "'proactive' AND status <> 'closed'",
+			       "'proactive' AND status NOT IN ('closed', 'merged', 'withdrawn')",
 			       1, w);
 	if (!r)
 		goto out;

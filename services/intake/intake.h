@@ -69,8 +69,24 @@ int intake_initial_priority(const struct intake_input *in);
  * problem with a sentence naming the pickup time (picked_up_text) and the limit. */
 bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long window_days,
 			     const char *picked_up_text, char *problem, size_t cap);
-/* True for the case statuses the timeline can set (staff search filter). */
+/* ---- lifecycle.c: the case lifecycle (pure) ---- */
+
+/* True for the statuses of the lifecycle (staff search filter). */
 bool intake_status_valid(const char *s);
+/* closed, merged, withdrawn. */
+bool intake_lifecycle_terminal(const char *status);
+/* The status after a step towards next: next when the lifecycle allows it (forward only;
+ * reopened from closed or from a worked case; nothing leaves merged or withdrawn), else cur.
+ * Returns one of the two pointers (or a static name). */
+const char *intake_lifecycle_next(const char *cur, const char *next);
+/* What happens next, in the customer's language (zh-CN or en). */
+const char *intake_lifecycle_next_step(const char *status, const char *language);
+/* The lifecycle status a plan status leads to, or NULL when it moves nothing. */
+const char *intake_lifecycle_of_resolution(const char *plan_status);
+/* True when the customer may see the plan (and its amounts): approved or later. */
+bool intake_plan_visible_to_customer(const char *plan_status);
+/* closed, merged (close_reason duplicate) or withdrawn. */
+const char *intake_lifecycle_of_closure(const char *close_reason);
 
 /* Opens a proactive case for a stuck parcel unless one is open (api.c). Inside the caller's
  * transaction; returns 0 or -1. */
@@ -83,6 +99,9 @@ void intake_get_complaint(struct http_req *r, void *arg);
  * token's staff id), and the staff list/search. Agent role or above. */
 void intake_staff_post_complaint(struct http_req *r, void *arg);
 void intake_staff_list_complaints(struct http_req *r, void *arg);
+/* The whole case for staff in one request (casework.c), and the internal notes. */
+void intake_staff_get_case(struct http_req *r, void *arg);
+void intake_post_note(struct http_req *r, void *arg);
 
 /* Event handlers that build the customer's timeline (timeline.c). */
 extern const struct consumer_handler intake_handlers[];

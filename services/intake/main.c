@@ -26,6 +26,8 @@ static const struct http_route intake_routes[] = {
     {"GET", "/v1/complaints/{}", intake_get_complaint, true},
     {"GET", "/v1/staff/complaints", intake_staff_list_complaints, true},
     {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
+    {"GET", "/v1/staff/complaints/{}", intake_staff_get_case, true},
+    {"POST", "/v1/complaints/{}/notes", intake_post_note, true},
 };
 
 int main(int argc, char **argv)

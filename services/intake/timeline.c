@@ -1,5 +1,8 @@
-/* The customer's timeline: intake follows the other services' events and records each step
- * (with its time) on the case it owns, so GET /v1/complaints/{no} answers from one schema. */
+/* The case as everyone sees it: intake follows the other services' events, records each step
+ * (with its time, its actor and who may read it) on the case it owns, moves the lifecycle
+ * status forward (lifecycle.c), and keeps projections of the evidence, the plans, the clocks
+ * and the conversation, so that one request answers the customer (GET /v1/complaints/{no})
+ * and staff (GET /v1/staff/complaints/{no}) from one schema. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +19,58 @@
 #include "tracking.pb-c.h"
 #include "tstamp.h"
 
-/* Adds a step and, when status is not NULL, moves the case to it. A closed case stays closed
- * unless the step reopens it. */
-static int step(PGconn *c, const char *id, const char *name, const char *status,
-		const char *detail_json)
+/* The visibility of a timeline row: what the customer may read, and what only staff see
+ * (who was offered the case, escalations, notes, internal evidence steps). */
+enum step_vis { VIS_CUSTOMER, VIS_STAFF };
+
+struct step_def {
+	const char *name;
+	const char *status; /* the lifecycle status the step moves towards, or NULL */
+	const char *detail; /* JSON object text, or NULL */
+	const char *actor;  /* staff id, "customer" or NULL for the system */
+	enum step_vis vis;
+};
+
+/* Moves the case towards s->status along the lifecycle (forward only, intake_lifecycle_next)
+ * and records the step. The row is locked so two steps of one case never race. */
+static int move_status(PGconn *c, const char *id, const char *towards)
 {
-	const char *p[] = {id, name, detail_json ? detail_json : "{}"};
-	if (pg_exec(c,
-		    "INSERT INTO timeline (complaint_id, step, detail) SELECT id, $2, $3::jsonb "
-		    "FROM complaints WHERE id = $1::uuid",
-		    3, p) != 0)
+	const char *p[] = {id};
+	PGresult *r =
+	    pg_query(c, "SELECT status FROM complaints WHERE id = $1::uuid FOR UPDATE", 1, p);
+	if (!r)
 		return -1;
-	if (!status)
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return 0; /* a step of a case intake does not know: nothing to move */
+	}
+	char cur[32];
+	snprintf(cur, sizeof(cur), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	const char *next = intake_lifecycle_next(cur, towards);
+	if (strcmp(next, cur) == 0)
 		return 0;
-	const char *u[] = {id, status};
+	const char *u[] = {id, next};
 	return pg_exec(c,
 		       "UPDATE complaints SET status = $2, updated_at = now(), closed_at = CASE "
-		       "WHEN $2 = 'closed' THEN now() ELSE NULL END WHERE id = $1::uuid AND "
-		       "(status <> 'closed' OR $2 = 'reopened')",
+		       "WHEN $2 IN ('closed', 'merged', 'withdrawn') THEN now() ELSE NULL END, "
+		       "episode = episode + CASE WHEN $2 = 'reopened' THEN 1 ELSE 0 END "
+		       "WHERE id = $1::uuid",
 		       2, u);
+}
+
+static int step(PGconn *c, const char *id, const struct step_def *s)
+{
+	const char *p[] = {id, s->name, s->detail ? s->detail : "{}",
+			   s->actor && s->actor[0] ? s->actor : "system",
+			   s->vis == VIS_STAFF ? "staff" : "customer"};
+	if (pg_exec(
+		c,
+		"INSERT INTO timeline (complaint_id, step, detail, actor, visibility) SELECT id, "
+		"$2, $3::jsonb, $4, $5 FROM complaints WHERE id = $1::uuid",
+		5, p) != 0)
+		return -1;
+	return s->status ? move_status(c, id, s->status) : 0;
 }
 
 static int has_id(const char *id, char *errstr, size_t errlen)
@@ -46,20 +82,29 @@ static int has_id(const char *id, char *errstr, size_t errlen)
 	return 0;
 }
 
-/* A small JSON object of one or two string members (k2 may be NULL). Thread-local buffer. */
-static char *detail(const char *k1, const char *v1, const char *k2, const char *v2)
+/* A JSON object of up to three string members (NULL keys end it). Thread-local buffer:
+ * valid until the next call on this thread. */
+static char *detail3(const char *k1, const char *v1, const char *k2, const char *v2, const char *k3,
+		     const char *v3)
 {
-	static __thread char buf[1024];
+	static __thread char buf[4096];
 	json_t *j = json_object();
-	json_object_set_new(j, k1, json_string(v1 ? v1 : ""));
-	if (k2)
-		json_object_set_new(j, k2, json_string(v2 ? v2 : ""));
+	const char *k[] = {k1, k2, k3}, *v[] = {v1, v2, v3};
+	for (int i = 0; i < 3 && k[i]; i++)
+		json_object_set_new(j, k[i], json_string(v[i] ? v[i] : ""));
 	char *s = json_dumps(j, JSON_COMPACT);
 	snprintf(buf, sizeof(buf), "%s", s ? s : "{}");
 	free(s);
 	json_decref(j);
 	return buf;
 }
+
+static char *detail(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	return detail3(k1, v1, k2, v2, NULL, NULL);
+}
+
+/* ---- complaint.classified.v1 ---------------------------------------------------------- */
 
 static int v_classified(const ProtobufCMessage *m, char *e, size_t n)
 {
@@ -70,18 +115,21 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__ComplaintClassified *ev = (const void *)m;
-	char d[256];
-	snprintf(d, sizeof(d), "{\"category\":\"%s\",\"subcategory\":\"%s\",\"urgency\":\"%s\"}",
-		 ev->category, ev->subcategory, ev->urgency);
-	char prio[8];
-	snprintf(prio, sizeof(prio), "%d", ev->priority);
-	const char *p[] = {ev->complaint_id, prio};
-	if (ev->priority > 0 &&
-	    pg_exec(c,
-		    "UPDATE complaints SET priority = LEAST(priority, $2::int) WHERE id = $1::uuid",
-		    2, p) != 0)
+	char prio[16];
+	snprintf(prio, sizeof(prio), "%d", ev->priority > 0 ? ev->priority : 5);
+	const char *p[] = {ev->complaint_id, prio,     ev->category,  ev->subcategory,
+			   ev->urgency,	     ev->tier, ev->sla_policy};
+	if (pg_exec(
+		c,
+		"UPDATE complaints SET priority = LEAST(priority, $2::int), category = $3, "
+		"subcategory = $4, urgency = $5, tier = $6, sla_policy = $7 WHERE id = $1::uuid",
+		7, p) != 0)
 		return -1;
-	return step(c, ev->complaint_id, "classified", "classified", d);
+	struct step_def s = {"classified", NULL,
+			     detail3("category", ev->category, "subcategory", ev->subcategory,
+				     "urgency", ev->urgency),
+			     NULL, VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
 }
 
 static int v_assignment(const ProtobufCMessage *m, char *e, size_t n)
@@ -89,15 +137,85 @@ static int v_assignment(const ProtobufCMessage *m, char *e, size_t n)
 	return has_id(((const Cp__ComplaintAssignment *)m)->complaint_id, e, n);
 }
 
+/* A PostgreSQL text[] literal of staff ids (quoted, escaped). Caller frees. */
+static char *text_array(char **v, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	char *s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return s;
+}
+
+static int on_offered(PGconn *c, const Cp__ComplaintAssignment *ev)
+{
+	char *ids = text_array(ev->staff_ids, ev->n_staff_ids);
+	if (!ids)
+		return -1;
+	const char *p[] = {ev->complaint_id, ids};
+	int rc = pg_exec(c,
+			 "UPDATE complaints SET offered_to = ARRAY(SELECT "
+			 "jsonb_array_elements_text($2::jsonb)) WHERE id = $1::uuid",
+			 2, p);
+	free(ids);
+	char round[16];
+	snprintf(round, sizeof(round), "%d", ev->round);
+	struct step_def s = {"offered", "offered", detail("round", round, NULL, NULL), NULL,
+			     VIS_CUSTOMER};
+	return rc == 0 ? step(c, ev->complaint_id, &s) : -1;
+}
+
+static int on_owner(PGconn *c, const Cp__ComplaintAssignment *ev)
+{
+	const char *p[] = {ev->complaint_id, ev->owner_staff_id};
+	if (pg_exec(c,
+		    "UPDATE complaints SET owner_staff_id = NULLIF($2, ''), owner_since = now(), "
+		    "offered_to = '{}' WHERE id = $1::uuid",
+		    2, p) != 0)
+		return -1;
+	if (strcmp(ev->action, "reassigned") == 0) {
+		struct step_def s = {"reassigned", NULL,
+				     detail3("from", ev->previous_owner_staff_id, "to",
+					     ev->owner_staff_id, "reason", ev->reason),
+				     ev->actor_staff_id, VIS_STAFF};
+		return step(c, ev->complaint_id, &s);
+	}
+	struct step_def s = {"owner_assigned", "accepted",
+			     detail("owner", ev->owner_staff_id, NULL, NULL), ev->owner_staff_id,
+			     VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
+}
+
+static int on_escalated(PGconn *c, const Cp__ComplaintAssignment *ev)
+{
+	const char *to = ev->n_staff_ids > 0 ? ev->staff_ids[0] : "";
+	char level[16];
+	snprintf(level, sizeof(level), "%d", ev->escalation_level);
+	const char *p[] = {ev->complaint_id, to, level};
+	if (pg_exec(c,
+		    "UPDATE complaints SET escalated_to = NULLIF($2, ''), escalation_level = "
+		    "GREATEST(escalation_level, $3::int) WHERE id = $1::uuid",
+		    3, p) != 0)
+		return -1;
+	/* staff only: the customer is told by the owner, not by the machine's ladder */
+	struct step_def s = {
+	    "escalated", NULL,
+	    detail3("escalated_to", to, "role", ev->escalated_role, "reason", ev->reason),
+	    ev->actor_staff_id, VIS_STAFF};
+	return step(c, ev->complaint_id, &s);
+}
+
 static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__ComplaintAssignment *ev = (const void *)m;
-	if (strcmp(ev->action, "accepted") == 0)
-		return step(c, ev->complaint_id, "owner_assigned", "assigned",
-			    detail("owner", ev->owner_staff_id, NULL, NULL));
+	if (strcmp(ev->action, "offered") == 0)
+		return on_offered(c, ev);
+	if (strcmp(ev->action, "accepted") == 0 || strcmp(ev->action, "reassigned") == 0)
+		return on_owner(c, ev);
 	if (strcmp(ev->action, "escalated") == 0)
-		return step(c, ev->complaint_id, "escalated", NULL, NULL);
+		return on_escalated(c, ev);
 	return 0;
 }
 
@@ -106,22 +224,128 @@ static int v_first_response(const ProtobufCMessage *m, char *e, size_t n)
 	return has_id(((const Cp__FirstResponse *)m)->complaint_id, e, n);
 }
 
+/* The automatic acknowledgement: shown as automatic, it is not anyone's contact. */
 static int on_first_response(PGconn *c, const struct ce_meta *ce, const char *key,
 			     const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__FirstResponse *ev = (const void *)m;
-	const char *p[] = {ev->complaint_id, ev->next_update_by};
+	const char *p[] = {ev->complaint_id, ev->next_update_by, ev->text};
 	if (ev->next_update_by[0] &&
 	    pg_exec(c, "UPDATE complaints SET next_update_by = $2::timestamptz WHERE id = $1::uuid",
 		    2, p) != 0)
 		return -1;
-	return step(c, ev->complaint_id, "first_response", NULL,
-		    detail("scenario", ev->scenario, "text", ev->text));
+	if (pg_exec(c,
+		    "INSERT INTO conversation (complaint_id, direction, kind, actor, text, detail) "
+		    "SELECT id, 'to_customer', 'automatic', 'system', $3, jsonb_build_object("
+		    "'next_update_by', NULLIF($2, '')) FROM complaints WHERE id = $1::uuid",
+		    3, p) != 0)
+		return -1;
+	struct step_def s = {
+	    "first_response", NULL,
+	    detail3("scenario", ev->scenario, "text", ev->text, "automatic", "true"), NULL,
+	    VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
 }
+
+/* ---- complaint.evidence.v1 ------------------------------------------------------------ */
 
 static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
 {
 	return has_id(((const Cp__EvidenceBundle *)m)->complaint_id, e, n);
+}
+
+static json_t *str_array(char **v, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	return arr;
+}
+
+static json_t *responsibility_json(const Cp__Responsibility *r)
+{
+	if (!r)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s, s:o, s:i, s:b, s:b, s:s, s:s, s:s}", "stage", r->stage,
+			 "party", r->party, "party_id", r->party_id, "reasons",
+			 str_array(r->reasons, r->n_reasons), "confidence_pct", r->confidence_pct,
+			 "preliminary", r->preliminary, "conclusive", r->conclusive, "confirmed_by",
+			 r->confirmed_by, "confirmed_at", r->confirmed_at, "note", r->note);
+}
+
+static json_t *findings_json(const Cp__EvidenceBundle *b)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < b->n_findings; i++) {
+		const Cp__Finding *f = b->findings[i];
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s}", "kind", f->kind,
+						     "facility_id", f->facility_id, "seconds",
+						     (json_int_t)f->seconds, "detail", f->detail));
+	}
+	return arr;
+}
+
+static json_t *trajectory_json(const Cp__EvidenceBundle *b)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < b->n_trajectory; i++) {
+		const Cp__TrajectoryPoint *t = b->trajectory[i];
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "occurred_at",
+				   t->occurred_at, "code", t->code, "facility_id", t->facility_id,
+				   "facility_type", t->facility_type, "courier_id", t->courier_id,
+				   "city", t->city, "exception_reason", t->exception_reason));
+	}
+	return arr;
+}
+
+/* What staff read of a bundle (the parcel's facts, no personal data: the events carry none). */
+static char *bundle_json(const Cp__EvidenceBundle *b)
+{
+	json_t *j = json_pack(
+	    "{s:i, s:b, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:s}",
+	    "version", b->version, "tracking_found", b->tracking_found, "delivered", b->delivered,
+	    "last_scan_at", b->last_scan_at, "last_facility_id", b->last_facility_id, "promised_by",
+	    b->promised_by, "delivered_at", b->delivered_at, "scan_count", b->scan_count,
+	    "courier_id", b->courier_id, "signed_by", b->signed_by, "locker_or_station",
+	    b->locker_or_station, "customer_consented", b->customer_consented, "responsibility",
+	    responsibility_json(b->responsibility), "findings", findings_json(b), "trajectory",
+	    trajectory_json(b), "open_requests", str_array(b->open_requests, b->n_open_requests),
+	    "collected_at", b->collected_at);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+/* Stores the bundle unless a newer version is stored; returns 1 when stored, 0 when older. */
+static int store_bundle(PGconn *c, const Cp__EvidenceBundle *ev)
+{
+	char *bundle = bundle_json(ev), version[16];
+	if (!bundle)
+		return -1;
+	snprintf(version, sizeof(version), "%d", ev->version);
+	const char *p[] = {ev->complaint_id, version, bundle};
+	PGresult *r = pg_query(
+	    c,
+	    "INSERT INTO case_evidence AS e (complaint_id, version, bundle) SELECT id, $2::int, "
+	    "$3::jsonb FROM complaints WHERE id = $1::uuid ON CONFLICT (complaint_id) DO UPDATE "
+	    "SET version = EXCLUDED.version, bundle = EXCLUDED.bundle, updated_at = now() WHERE "
+	    "e.version <= EXCLUDED.version RETURNING 1",
+	    3, p);
+	free(bundle);
+	if (!r)
+		return -1;
+	int stored = PQntuples(r) > 0;
+	PQclear(r);
+	return stored;
+}
+
+/* A person (the owner or a supervisor) confirmed the facts and the responsibility: the case
+ * is verified. The automatic bundle is only input to that decision. */
+static bool confirmed_by_person(const Cp__EvidenceBundle *ev)
+{
+	return ev->responsibility && !ev->responsibility->preliminary &&
+	       ev->responsibility->confirmed_by[0];
 }
 
 static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
@@ -129,87 +353,280 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 {
 	const Cp__EvidenceBundle *ev = (const void *)m;
 	const char *stage = ev->responsibility ? ev->responsibility->stage : "unknown";
-	if (strcmp(ce->type, "cp.complaint.evidence_updated") == 0)
-		return step(c, ev->complaint_id, "evidence_updated", NULL,
-			    detail("stage", stage, NULL, NULL));
-	return step(c, ev->complaint_id, "evidence_found", "verified",
-		    detail("stage", stage, NULL, NULL));
+	int stored = store_bundle(c, ev);
+	if (stored < 0)
+		return -1;
+	if (stored && confirmed_by_person(ev)) {
+		struct step_def s = {"verified", "verified",
+				     detail("stage", stage, "party", ev->responsibility->party),
+				     ev->responsibility->confirmed_by, VIS_CUSTOMER};
+		return step(c, ev->complaint_id, &s);
+	}
+	struct step_def s = {strcmp(ce->type, "cp.complaint.evidence_updated") == 0
+				 ? "evidence_updated"
+				 : "evidence_found",
+			     NULL, detail("stage", stage, NULL, NULL), NULL, VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
 }
+
+/* ---- complaint.resolution.v1 ---------------------------------------------------------- */
 
 static int v_resolution(const ProtobufCMessage *m, char *e, size_t n)
 {
 	return has_id(((const Cp__ResolutionDecided *)m)->complaint_id, e, n);
 }
 
-static const char *resolution_status(const char *s)
+static json_t *remedies_json(const Cp__ResolutionDecided *ev)
 {
-	if (strcmp(s, "pending_approval") == 0)
-		return "pending_approval";
-	if (strcmp(s, "executed") == 0)
-		return "executed";
-	if (strcmp(s, "failed") == 0)
-		return "execution_failed";
-	return "resolution_proposed";
+	json_t *arr = json_array();
+	for (size_t i = 0; i < ev->n_remedies; i++) {
+		const Cp__Remedy *x = ev->remedies[i];
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:I, s:s}", "kind", x->kind, "amount_fen",
+						(json_int_t)(x->amount ? x->amount->amount_fen : 0),
+						"rule", x->rule));
+	}
+	return arr;
+}
+
+/* "compensation 36.00 CNY, apology": what the customer reads once the plan is approved. */
+static void decision_text(const Cp__ResolutionDecided *ev, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < ev->n_remedies; i++) {
+		size_t len = strlen(out);
+		long long fen = ev->remedies[i]->amount ? ev->remedies[i]->amount->amount_fen : 0;
+		snprintf(out + len, cap - len, "%s%s", i ? ", " : "", ev->remedies[i]->kind);
+		len = strlen(out);
+		if (fen > 0)
+			snprintf(out + len, cap - len, " %lld.%02lld CNY", fen / 100, fen % 100);
+	}
+}
+
+static int store_plan(PGconn *c, const Cp__ResolutionDecided *ev)
+{
+	if (!ids_is_uuid(ev->proposal_id))
+		return 0;
+	json_t *rem = remedies_json(ev);
+	char *remedies = json_dumps(rem, JSON_COMPACT), total[24];
+	json_decref(rem);
+	if (!remedies)
+		return -1;
+	snprintf(total, sizeof(total), "%lld", (long long)(ev->total ? ev->total->amount_fen : 0));
+	const char *p[] = {
+	    ev->proposal_id, ev->complaint_id,	    ev->status,	     remedies,	      total,
+	    ev->rule,	     ev->responsible_party, ev->proposed_by, ev->approved_by, ev->reason,
+	    ev->decided_at};
+	int rc = pg_exec(
+	    c,
+	    "INSERT INTO case_plans (proposal_id, complaint_id, status, remedies, total_fen, rule, "
+	    "responsible_party, proposed_by, approved_by, reason, decided_at) VALUES ($1::uuid, "
+	    "$2::uuid, $3, $4::jsonb, $5::bigint, $6, $7, $8, $9, $10, NULLIF($11, "
+	    "'')::timestamptz) "
+	    "ON CONFLICT (proposal_id) DO UPDATE SET status = EXCLUDED.status, remedies = "
+	    "EXCLUDED.remedies, total_fen = EXCLUDED.total_fen, rule = EXCLUDED.rule, "
+	    "responsible_party = EXCLUDED.responsible_party, proposed_by = EXCLUDED.proposed_by, "
+	    "approved_by = EXCLUDED.approved_by, reason = EXCLUDED.reason, decided_at = "
+	    "EXCLUDED.decided_at, updated_at = now()",
+	    11, p);
+	free(remedies);
+	return rc;
 }
 
 static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__ResolutionDecided *ev = (const void *)m;
-	char decision[512] = "";
-	for (size_t i = 0; i < ev->n_remedies; i++) {
-		size_t len = strlen(decision);
-		long long fen = ev->remedies[i]->amount ? ev->remedies[i]->amount->amount_fen : 0;
-		snprintf(decision + len, sizeof(decision) - len, "%s%s%s", i ? ", " : "",
-			 ev->remedies[i]->kind, "");
-		if (fen > 0) {
-			len = strlen(decision);
-			snprintf(decision + len, sizeof(decision) - len, " %lld.%02lld CNY",
-				 fen / 100, fen % 100);
-		}
-	}
+	char decision[512], name[64];
+	if (store_plan(c, ev) != 0)
+		return -1;
+	bool visible = intake_plan_visible_to_customer(ev->status);
+	decision_text(ev, decision, sizeof(decision));
 	const char *p[] = {ev->complaint_id, decision};
-	if (decision[0] && strcmp(ev->status, "rejected") != 0 &&
+	if (visible && decision[0] &&
 	    pg_exec(c, "UPDATE complaints SET decision = $2 WHERE id = $1::uuid", 2, p) != 0)
 		return -1;
-	char name[64];
 	snprintf(name, sizeof(name), "plan_%s", ev->status);
-	return step(c, ev->complaint_id, name, resolution_status(ev->status),
-		    detail("decision", decision, NULL, NULL));
+	/* before approval the customer learns that a plan is being decided, not its amounts */
+	struct step_def s = {name, intake_lifecycle_of_resolution(ev->status),
+			     visible ? detail("decision", decision, NULL, NULL) : NULL,
+			     ev->approved_by[0] ? ev->approved_by : ev->proposed_by, VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
 }
+
+/* ---- complaint.followup.v1 ------------------------------------------------------------ */
 
 static int v_followup(const ProtobufCMessage *m, char *e, size_t n)
 {
 	return has_id(((const Cp__FollowupEvent *)m)->complaint_id, e, n);
 }
 
+static int converse(PGconn *c, const Cp__FollowupEvent *ev, const char *direction, const char *kind,
+		    const char *actor, const char *text)
+{
+	const char *p[] = {ev->complaint_id,
+			   direction,
+			   kind,
+			   actor && actor[0] ? actor : "system",
+			   text ? text : "",
+			   detail3("outcome", ev->outcome, "next_update_by", ev->next_update_by,
+				   "channel", ev->channel)};
+	return pg_exec(
+	    c,
+	    "INSERT INTO conversation (complaint_id, direction, kind, actor, text, detail) "
+	    "SELECT id, $2, $3, $4, $5, $6::jsonb FROM complaints WHERE id = $1::uuid",
+	    6, p);
+}
+
+/* A person contacted the customer (a message from the case or a call that reached them). */
+static int on_contacted(PGconn *c, const Cp__FollowupEvent *ev)
+{
+	const char *p[] = {ev->complaint_id, ev->next_update_by};
+	if (ev->next_update_by[0] &&
+	    pg_exec(c, "UPDATE complaints SET next_update_by = $2::timestamptz WHERE id = $1::uuid",
+		    2, p) != 0)
+		return -1;
+	const char *kind = ev->contact_kind[0] ? ev->contact_kind : "message";
+	if (converse(c, ev, "to_customer", kind, ev->actor_staff_id, ev->text_redacted) != 0)
+		return -1;
+	struct step_def s = {"contacted", "in_contact",
+			     detail("kind", kind, "next_update_by", ev->next_update_by),
+			     ev->actor_staff_id, VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
+}
+
+static int on_closed(PGconn *c, const Cp__FollowupEvent *ev)
+{
+	const char *p[] = {ev->complaint_id, ev->close_reason, ev->merged_into};
+	if (pg_exec(c,
+		    "UPDATE complaints SET close_reason = NULLIF($2, ''), merged_into = "
+		    "NULLIF($3, '') WHERE id = $1::uuid",
+		    3, p) != 0)
+		return -1;
+	struct step_def s = {"closed", intake_lifecycle_of_closure(ev->close_reason),
+			     detail("reason", ev->close_reason, "merged_into", ev->merged_into),
+			     ev->actor_staff_id, VIS_CUSTOMER};
+	return step(c, ev->complaint_id, &s);
+}
+
 static int on_followup(PGconn *c, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__FollowupEvent *ev = (const void *)m;
-	if (strcmp(ce->type, "cp.complaint.closed") == 0)
-		return step(c, ev->complaint_id, "closed", "closed",
-			    detail("reason", ev->close_reason, NULL, NULL));
-	if (strcmp(ce->type, "cp.complaint.reopened") == 0)
-		return step(c, ev->complaint_id, "reopened", "reopened", NULL);
-	if (strcmp(ce->type, "cp.complaint.survey_answered") == 0)
-		return step(c, ev->complaint_id, "survey_answered", NULL, NULL);
+	const char *t = ce->type;
+	if (strcmp(t, "cp.complaint.closed") == 0)
+		return on_closed(c, ev);
+	if (strcmp(t, "cp.complaint.contacted") == 0)
+		return on_contacted(c, ev);
+	if (strcmp(t, "cp.complaint.reopened") == 0) {
+		struct step_def s = {
+		    "reopened", "reopened", detail("reason", ev->reason, NULL, NULL),
+		    ev->actor_staff_id[0] ? ev->actor_staff_id : "customer", VIS_CUSTOMER};
+		return step(c, ev->complaint_id, &s);
+	}
+	if (strcmp(t, "cp.complaint.customer_replied") == 0)
+		return converse(c, ev, "from_customer", "reply", "customer", ev->text_redacted);
+	if (strcmp(t, "cp.complaint.awaiting_customer") == 0)
+		return converse(c, ev, "to_customer", "question", ev->actor_staff_id, ev->reason);
+	if (strcmp(t, "cp.complaint.survey_answered") == 0) {
+		struct step_def s = {"survey_answered", NULL, NULL, "customer", VIS_CUSTOMER};
+		return step(c, ev->complaint_id, &s);
+	}
 	return 0;
 }
+
+/* ---- complaint.sla.v1 ------------------------------------------------------------------ */
 
 static int v_sla(const ProtobufCMessage *m, char *e, size_t n)
 {
 	return has_id(((const Cp__SlaEvent *)m)->complaint_id, e, n);
 }
 
+/* The nearest deadline of the running clocks orders the staff queue. */
+static int refresh_next_due(PGconn *c, const char *id)
+{
+	const char *p[] = {id};
+	return pg_exec(c,
+		       "UPDATE complaints k SET next_due_at = d.due_at, next_due_clock = d.clock "
+		       "FROM (SELECT $1::uuid AS id) x LEFT JOIN LATERAL (SELECT due_at, clock "
+		       "FROM case_clocks WHERE complaint_id = $1::uuid AND state = 'running' AND "
+		       "due_at IS NOT NULL ORDER BY due_at LIMIT 1) d ON true WHERE k.id = x.id",
+		       1, p);
+}
+
+static int store_clock(PGconn *c, const Cp__SlaEvent *ev)
+{
+	char dur[16], used[24], paused[24], level[16];
+	snprintf(dur, sizeof(dur), "%d", ev->duration_s);
+	snprintf(used, sizeof(used), "%lld", (long long)ev->used_s);
+	snprintf(paused, sizeof(paused), "%lld", (long long)ev->paused_s);
+	snprintf(level, sizeof(level), "%d", ev->escalation_level);
+	const char *p[] = {ev->complaint_id,
+			   ev->clock,
+			   ev->state[0] ? ev->state : "running",
+			   ev->due_at,
+			   ev->started_at,
+			   dur,
+			   used,
+			   paused,
+			   ev->calendar,
+			   level,
+			   ev->stopped_by};
+	return pg_exec(
+	    c,
+	    "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, started_at, "
+	    "duration_s, used_s, paused_s, calendar, escalation_level, stopped_by) VALUES "
+	    "($1::uuid, $2, $3, NULLIF($4, '')::timestamptz, NULLIF($5, '')::timestamptz, "
+	    "$6::int, $7::bigint, $8::bigint, $9, $10::int, $11) ON CONFLICT (complaint_id, clock) "
+	    "DO UPDATE SET state = EXCLUDED.state, due_at = EXCLUDED.due_at, started_at = "
+	    "coalesce(EXCLUDED.started_at, k.started_at), duration_s = EXCLUDED.duration_s, used_s "
+	    "= EXCLUDED.used_s, paused_s = EXCLUDED.paused_s, calendar = EXCLUDED.calendar, "
+	    "escalation_level = GREATEST(k.escalation_level, EXCLUDED.escalation_level), "
+	    "stopped_by = EXCLUDED.stopped_by, updated_at = now()",
+	    11, p);
+}
+
+static int mark_fired(PGconn *c, const Cp__SlaEvent *ev, bool breach)
+{
+	char level[16];
+	snprintf(level, sizeof(level), "%d", ev->escalation_level);
+	const char *p[] = {ev->complaint_id, ev->clock, breach ? "t" : "f", level,
+			   ev->next_due_at,  ev->due_at};
+	/* a breach re-arms the clock at the next level (next_due_at); the snapshot may not
+	 * have come yet, so the row is created when needed */
+	return pg_exec(
+	    c,
+	    "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, warned, breached, "
+	    "escalation_level) VALUES ($1::uuid, $2, CASE WHEN $3::boolean AND $5 = '' THEN "
+	    "'exhausted' ELSE 'running' END, coalesce(NULLIF($5, ''), NULLIF($6, "
+	    "''))::timestamptz, "
+	    "NOT $3::boolean, $3::boolean, $4::int) ON CONFLICT (complaint_id, clock) DO UPDATE "
+	    "SET "
+	    "warned = k.warned OR NOT $3::boolean, breached = k.breached OR $3::boolean, "
+	    "escalation_level = GREATEST(k.escalation_level, $4::int), due_at = CASE WHEN "
+	    "$3::boolean AND $5 <> '' THEN $5::timestamptz ELSE k.due_at END, updated_at = now()",
+	    6, p);
+}
+
 static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const ProtobufCMessage *m,
 		  char *e, size_t n, void *arg)
 {
 	const Cp__SlaEvent *ev = (const void *)m;
-	if (strcmp(ev->kind, "breach") != 0)
-		return 0;
-	return step(c, ev->complaint_id, "escalated", NULL,
-		    detail("clock", ev->clock, "escalated_to", ev->escalated_to));
+	int rc = 0;
+	if (strcmp(ce->type, "cp.complaint.clock_changed") == 0) {
+		rc = store_clock(c, ev);
+	} else if (strcmp(ev->kind, "breach") == 0 || strcmp(ev->kind, "warning") == 0) {
+		bool breach = strcmp(ev->kind, "breach") == 0;
+		rc = mark_fired(c, ev, breach);
+		if (rc == 0 && breach) {
+			struct step_def s = {
+			    "sla_breached", NULL,
+			    detail("clock", ev->clock, "escalated_to", ev->escalated_to), NULL,
+			    VIS_STAFF};
+			rc = step(c, ev->complaint_id, &s);
+		}
+	}
+	return rc == 0 ? refresh_next_due(c, ev->complaint_id) : -1;
 }
 
 /* Intake's projection of pickup scans (waybill -> picked_up_at) for the filing window. */
@@ -273,6 +690,8 @@ const struct consumer_handler intake_handlers[] = {
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, v_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
+    {TOPIC_CLASSIFIED, "cp.complaint.offered", &cp__complaint_assignment__descriptor, v_assignment,
+     on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor, v_assignment,
      on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.escalated", &cp__complaint_assignment__descriptor,

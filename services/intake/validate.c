@@ -342,19 +342,3 @@ bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long win
 		 picked_up_text, window_days);
 	return false;
 }
-
-bool intake_status_valid(const char *s)
-{
-	static const char *const statuses[] = {"received",
-					       "classified",
-					       "assigned",
-					       "verified",
-					       "resolution_proposed",
-					       "pending_approval",
-					       "executed",
-					       "execution_failed",
-					       "reopened",
-					       "closed",
-					       NULL};
-	return one_of(s, statuses);
-}

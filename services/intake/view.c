@@ -55,11 +55,12 @@ static json_t *timeline_json(PGconn *c, const char *id)
 {
 	const char *p[] = {id};
 	json_t *arr = json_array();
-	PGresult *r = pg_query(c,
-			       "SELECT step, to_char(at AT TIME ZONE 'UTC', "
-			       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), detail::text FROM timeline "
-			       "WHERE complaint_id = $1 ORDER BY at, id",
-			       1, p);
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT step, to_char(at AT TIME ZONE 'UTC', "
+		     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), detail::text FROM timeline "
+		     "WHERE complaint_id = $1 AND visibility = 'customer' ORDER BY at, id",
+		     1, p);
 	for (int i = 0; r && i < PQntuples(r); i++) {
 		json_t *detail = json_loads(PQgetvalue(r, i, 2), 0, NULL);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "step", PQgetvalue(r, i, 0),
@@ -68,26 +69,6 @@ static json_t *timeline_json(PGconn *c, const char *id)
 	}
 	PQclear(r);
 	return arr;
-}
-
-static const char *next_step(const char *status)
-{
-	static const char *const map[][2] = {
-	    {"received", "we are classifying your complaint and will respond within minutes"},
-	    {"classified", "a member of staff is taking your case and checking the parcel's scans"},
-	    {"assigned", "your case owner is checking the parcel's scans"},
-	    {"verified", "we are deciding a remedy based on what the scans show"},
-	    {"resolution_proposed", "we are carrying out the remedy"},
-	    {"pending_approval", "a supervisor is approving the proposed remedy"},
-	    {"executed", "please tell us whether the problem is solved"},
-	    {"reopened", "your case was reopened and escalated; a supervisor is on it"},
-	    {"closed", "the case is closed; if you are unsatisfied you may appeal to the postal "
-		       "administration"},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(map[i][0], status) == 0)
-			return map[i][1];
-	return "we are working on your case";
 }
 
 static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
@@ -102,15 +83,15 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 		intake_mask_phone(raw_phone, phone, sizeof(phone));
 	}
 	const char *status = PQgetvalue(res, 0, 2);
-	json_t *j =
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:b, s:s, s:s}",
-		      "complaint_no", PQgetvalue(res, 0, 1), "status", status, "channel",
-		      PQgetvalue(res, 0, 3), "waybill_no", PQgetvalue(res, 0, 4), "type",
-		      PQgetvalue(res, 0, 5), "complainant", "name", name, "phone", phone, "role",
-		      PQgetvalue(res, 0, 8), "language", PQgetvalue(res, 0, 9), "priority",
-		      atoi(PQgetvalue(res, 0, 10)), "repeat_count", atoi(PQgetvalue(res, 0, 11)),
-		      "repeat", PQgetvalue(res, 0, 12)[0] == 't', "received_at",
-		      PQgetvalue(res, 0, 13), "next_step", next_step(status));
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:b, s:s, s:s}",
+	    "complaint_no", PQgetvalue(res, 0, 1), "status", status, "channel",
+	    PQgetvalue(res, 0, 3), "waybill_no", PQgetvalue(res, 0, 4), "type",
+	    PQgetvalue(res, 0, 5), "complainant", "name", name, "phone", phone, "role",
+	    PQgetvalue(res, 0, 8), "language", PQgetvalue(res, 0, 9), "priority",
+	    atoi(PQgetvalue(res, 0, 10)), "repeat_count", atoi(PQgetvalue(res, 0, 11)), "repeat",
+	    PQgetvalue(res, 0, 12)[0] == 't', "received_at", PQgetvalue(res, 0, 13), "next_step",
+	    intake_lifecycle_next_step(status, PQgetvalue(res, 0, 9)));
 	json_object_set_new(j, "next_update_by",
 			    PQgetisnull(res, 0, 14) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 14)));
