@@ -12,6 +12,7 @@
 #include "outbox.h"
 #include "ownership.h"
 #include "pg.h"
+#include "sla.pb-c.h"
 #include "topics.h"
 #include "tracking.pb-c.h"
 #include "tstamp.h"
@@ -312,6 +313,8 @@ const struct consumer_handler classification_handlers[] = {
      conflict_validate_evidence, conflict_on_evidence},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor,
      conflict_validate_evidence, conflict_on_evidence},
+    {TOPIC_SLA, "cp.complaint.sla_breached", &cp__sla_event__descriptor, escalation_validate_breach,
+     escalation_on_breach},
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
 };
 const size_t classification_nhandlers =

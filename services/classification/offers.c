@@ -112,44 +112,13 @@ static const char *why(const struct asg *a)
 	return a->reason ? a->reason : "";
 }
 
+/* Offer rounds exhausted, or nobody left to offer: up the ladder from the outlet manager. */
 static int escalate(PGconn *c, struct asg *a)
 {
-	const char *p[] = {a->outlet, a->id};
-	PGresult *res = pg_query(c,
-				 "SELECT staff_id FROM staff s WHERE role = 'outlet_manager' AND "
-				 "outlet_id = $1 AND NOT EXISTS (SELECT 1 FROM excluded_staff x "
-				 "WHERE x.complaint_id = $2::uuid AND x.staff_id = s.staff_id) "
-				 "ORDER BY available DESC, staff_id LIMIT 1",
-				 2, p);
-	if (!res)
+	struct esc_target to;
+	if (escalation_find(c, a, ESC_LEVEL_OUTLET, &to) != 0)
 		return -1;
-	char manager[64] = "";
-	if (PQntuples(res) > 0)
-		snprintf(manager, sizeof(manager), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	a->round++;
-	char round[16];
-	snprintf(round, sizeof(round), "%d", a->round);
-	const char *o[] = {a->id, manager, round};
-	if (manager[0] && pg_exec(c,
-				  "INSERT INTO offers (complaint_id, staff_id, round) VALUES "
-				  "($1::uuid, $2, $3::int) ON CONFLICT DO NOTHING",
-				  3, o) != 0)
-		return -1;
-	const char *u[] = {a->id, round};
-	if (pg_exec(
-		c,
-		"UPDATE assignments SET state = 'escalated', round = $2::int, expires_at = NULL, "
-		"escalated_at = now() WHERE complaint_id = $1::uuid",
-		2, u) != 0)
-		return -1;
-	char *staff[] = {manager};
-	const struct offers_note n = {"escalated", "cp.complaint.escalated",
-				      staff,	   manager[0] ? 1 : 0,
-				      NULL,	   NULL,
-				      NULL,	   why(a),
-				      1,	   "outlet_manager"};
-	return offers_announce(c, a, &n);
+	return escalation_apply(c, a, &to, true, why(a), NULL);
 }
 
 static int record_offers(PGconn *c, const struct asg *a, char **ids, size_t n)

@@ -76,4 +76,55 @@ int conflict_validate_evidence(const ProtobufCMessage *m, char *errstr, size_t e
 int conflict_on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg);
 
+/* --- escalate.c --- */
+
+enum esc_level { ESC_LEVEL_OUTLET = 1, ESC_LEVEL_REGION = 2, ESC_LEVEL_HQ = 3 };
+
+/* A reason a person types (reassign, escalate by hand): required, at most this many bytes. */
+#define ESC_REASON_MAX 500
+
+/* One person who may be escalated to, as the pure pick sees them. */
+struct esc_person {
+	char staff_id[64];
+	char outlet_id[64];
+	char region_id[64];
+	int level; /* the rung the role stands on: enum esc_level, 0 for agents and couriers */
+	bool available;
+	bool excluded; /* conflict of interest on this complaint */
+};
+
+/* Whom an escalation names: staff_id "" when nobody on the ladder is available. */
+struct esc_target {
+	char staff_id[64];
+	int level;
+};
+
+/* Pure: outlet_manager, regional_supervisor, hq for levels 1..3; "" otherwise. */
+const char *escalation_role_name(int level);
+/* Pure: the level of a role name, 0 for roles not on the ladder. */
+int escalation_level_of_role(const char *role);
+/* Pure: the first person, in the given order, who is available and not excluded, on the
+ * ladder at from_level or above: level 1 an outlet manager of outlet, level 2 a regional
+ * supervisor of region, level 3 HQ. Returns the index and sets *level, or -1 (*level 0). */
+int escalation_pick(const struct esc_person *people, size_t n, int from_level, const char *outlet,
+		    const char *region, int *level);
+/* Reads the ladder of the case (its outlet's manager, the region's supervisors, HQ) and picks
+ * from from_level up. to->staff_id "" when nobody is available (to->level from_level). */
+int escalation_find(PGconn *c, const struct offers_case *a, int from_level, struct esc_target *to)
+    __attribute__((warn_unused_result));
+/* Records the escalation and announces cp.complaint.escalated naming to. With offer set and
+ * nobody owning the case, the person is offered it (state escalated). The caller rolls back
+ * on failure. */
+int escalation_apply(PGconn *c, struct offers_case *a, const struct esc_target *to, bool offer,
+		     const char *reason, const char *actor) __attribute__((warn_unused_result));
+/* The "reason" of a request body, or NULL with a field error appended to errors. */
+const char *escalation_reason_field(const json_t *body, json_t *errors);
+/* complaint.sla.v1 cp.complaint.sla_breached -> cp.complaint.escalated, once per (complaint,
+ * clock, level). */
+int escalation_validate_breach(const ProtobufCMessage *m, char *errstr, size_t errlen);
+int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
+			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg);
+/* POST /v1/complaints/{no}/escalate {"reason"}: the owner or a supervisor. */
+void escalation_by_hand(struct http_req *r, void *arg);
+
 #endif

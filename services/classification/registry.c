@@ -23,7 +23,7 @@ void registry_get(struct http_req *r, void *arg)
 	const char *p[] = {outlet};
 	PGresult *res =
 	    pg_query(r->db,
-		     "SELECT staff_id, outlet_id, role, lat, lon, available FROM staff "
+		     "SELECT staff_id, outlet_id, role, lat, lon, available, region_id FROM staff "
 		     "WHERE $1::text IS NULL OR outlet_id = $1 ORDER BY outlet_id, staff_id",
 		     1, p);
 	free(outlet);
@@ -34,10 +34,13 @@ void registry_get(struct http_req *r, void *arg)
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "staff_id",
+		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:o}", "staff_id",
 				   PQgetvalue(res, i, 0), "outlet_id", PQgetvalue(res, i, 1),
 				   "role", PQgetvalue(res, i, 2), "lat", coord(res, i, 3), "lon",
-				   coord(res, i, 4), "available", PQgetvalue(res, i, 5)[0] == 't'));
+				   coord(res, i, 4), "available", PQgetvalue(res, i, 5)[0] == 't',
+				   "region_id",
+				   PQgetisnull(res, i, 6) ? json_null()
+							  : json_string(PQgetvalue(res, i, 6))));
 	PQclear(res);
 	http_reply_json(r, 200, json_pack("{s:o}", "staff", arr));
 }
@@ -79,7 +82,8 @@ static void parse_coords(const json_t *body, char *lat, char *lon, size_t cap, b
 
 void registry_put(struct http_req *r, void *arg)
 {
-	static const char *const roles[] = {"agent", "courier", "outlet_manager"};
+	static const char *const roles[] = {"agent", "courier", "outlet_manager",
+					    "regional_supervisor", "hq"};
 	if (auth_require(r, AUTH_ADMIN, NULL) != 0)
 		return;
 	json_t *body = http_req_json(r);
@@ -89,7 +93,8 @@ void registry_put(struct http_req *r, void *arg)
 	const char *id = r->params[0];
 	const json_t *outlet = json_object_get(body, "outlet_id"),
 		     *role = json_object_get(body, "role"),
-		     *avail = json_object_get(body, "available");
+		     *avail = json_object_get(body, "available"),
+		     *region = json_object_get(body, "region_id");
 	char lat[32], lon[32];
 	bool has;
 	if (!staff_id_valid(id))
@@ -97,10 +102,14 @@ void registry_put(struct http_req *r, void *arg)
 	if (!json_is_string(outlet) || !staff_id_valid(json_string_value(outlet)))
 		bad(errors, "outlet_id", "is required (1 to 60 printable ASCII characters)");
 	int k = 0;
-	while (k < 3 && !(json_is_string(role) && strcmp(json_string_value(role), roles[k]) == 0))
+	while (k < 5 && !(json_is_string(role) && strcmp(json_string_value(role), roles[k]) == 0))
 		k++;
-	if (k == 3)
-		bad(errors, "role", "must be agent, courier or outlet_manager");
+	if (k == 5)
+		bad(errors, "role",
+		    "must be agent, courier, outlet_manager, regional_supervisor or hq");
+	if (region && !json_is_null(region) &&
+	    !(json_is_string(region) && staff_id_valid(json_string_value(region))))
+		bad(errors, "region_id", "must be 1 to 60 printable ASCII characters, or null");
 	if (avail && !json_is_boolean(avail))
 		bad(errors, "available", "must be true or false");
 	parse_coords(body, lat, lon, sizeof(lat), &has, errors);
@@ -114,13 +123,18 @@ void registry_put(struct http_req *r, void *arg)
 			   roles[k],
 			   has ? lat : NULL,
 			   has ? lon : NULL,
-			   !avail || json_is_true(avail) ? "true" : "false"};
-	if (pg_exec(r->db,
-		    "INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available) VALUES "
-		    "($1, $2, $3, $4::float8, $5::float8, $6::boolean) ON CONFLICT (staff_id) DO "
-		    "UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, lon = $5::float8, "
-		    "available = $6::boolean, updated_at = now()",
-		    6, p) != 0)
+			   !avail || json_is_true(avail) ? "true" : "false",
+			   json_is_string(region) ? json_string_value(region) : NULL,
+			   region ? "true" : "false"};
+	/* region_id absent (not null) keeps the stored one: older clients never send it */
+	if (pg_exec(
+		r->db,
+		"INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available, region_id) "
+		"VALUES ($1, $2, $3, $4::float8, $5::float8, $6::boolean, $7) ON CONFLICT "
+		"(staff_id) DO UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, lon = "
+		"$5::float8, available = $6::boolean, region_id = CASE WHEN $8::boolean THEN $7 "
+		"ELSE staff.region_id END, updated_at = now()",
+		8, p) != 0)
 		http_reply_error(r, 503, "unavailable",
 				 "the staff member could not be stored; retry");
 	else

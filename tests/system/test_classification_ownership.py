@@ -43,6 +43,11 @@ def cls(stack):
                            OFFER_SWEEP_MS="200", OFFER_ROUNDS="1"):
         for i, sid in enumerate(STAFF):
             _put_staff(http, stack.base_url, sid, "agent", lon=ORIGIN[1] + 0.01 * (i + 1))
+        # the first manager (by staff id) is away: escalations must name the second
+        _put_staff(http, stack.base_url, MANAGER, "outlet_manager", available=False)
+        _put_staff(http, stack.base_url, MANAGER2, "outlet_manager")
+        _put_staff(http, stack.base_url, REGIONAL, "regional_supervisor")
+        _put_staff(http, stack.base_url, HQ, "hq", region=None)
         yield stack
         for sid in STAFF + [MANAGER, MANAGER2, REGIONAL, HQ]:  # nobody left for other tests
             http.put(f"{stack.base_url}/v1/staff-registry/{sid}",
@@ -142,3 +147,88 @@ def test_the_courier_the_evidence_names_loses_the_case_and_it_is_offered_again(c
     # staff offered in the first round may still take it
     assert http.post(f"{cls.base_url}/v1/complaints/{no}/accept",
                      headers=agent(STAFF[1])).status_code == 200
+
+
+# --- the escalation ladder ---
+
+def test_escalation_skips_an_unavailable_manager_and_names_the_available_one(cls, http):
+    reg = http.get(cls.base_url + "/v1/staff-registry", params={"outlet_id": OUTLET},
+                   headers=SUPERVISOR).json()["staff"]
+    assert {s["staff_id"]: (s["role"], s["region_id"]) for s in reg}[REGIONAL] == \
+        ("regional_supervisor", REGION)
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        case = _located_complaint(cls, http)
+        cid, no = case["complaint_id"], case["complaint_no"]
+        escalated = reader.poll_until(_is(cid, "cp.complaint.escalated"), timeout=30)
+    ev = _assignment(cls, escalated)  # OFFER_ROUNDS 1: after one unanswered round
+    assert list(ev.staff_ids) == [MANAGER2] and MANAGER not in ev.staff_ids
+    assert (ev.escalation_level, ev.escalated_role) == (1, "outlet_manager")
+    r = http.post(f"{cls.base_url}/v1/complaints/{no}/accept", headers=agent(MANAGER2))
+    assert r.status_code == 200, r.text
+    assert http.post(f"{cls.base_url}/v1/complaints/{no}/accept",
+                     headers=agent(MANAGER)).status_code in (403, 409)
+
+
+def _breach(stack, cid, no, clock, level, role):
+    ev = stack.proto.SlaEvent(complaint_id=cid, complaint_no=no, clock=clock, kind="breach",
+                              escalation_level=level, escalated_to=role)
+    stack.produce("complaint.sla.v1", cid, ev.SerializeToString(),
+                  stack.ce_headers("cp.complaint.sla_breached", source="/test/timer"))
+
+
+def test_an_sla_breach_escalates_to_a_named_available_person_once(cls, http):
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        case = _located_complaint(cls, http)
+        cid, no = case["complaint_id"], case["complaint_no"]
+        reader.poll_until(_is(cid, "cp.complaint.escalated"), timeout=30)  # offer rounds
+        _breach(cls, cid, no, "accept", 2, "regional_supervisor")
+        _breach(cls, cid, no, "accept", 2, "regional_supervisor")  # delivered twice
+        _breach(cls, cid, no, "accept", 3, "hq")
+        top = reader.poll_until(lambda m: _is(cid, "cp.complaint.escalated")(m) and
+                                _assignment(cls, m).escalation_level == 3, timeout=20)
+        breaches = [_assignment(cls, m) for m in reader.messages
+                    if _is(cid, "cp.complaint.escalated")(m) and
+                    _assignment(cls, m).reason.startswith("sla_breach")]
+    assert [(list(e.staff_ids), e.escalation_level, e.escalated_role, e.reason)
+            for e in breaches] == [([REGIONAL], 2, "regional_supervisor", "sla_breach:accept"),
+                                   ([HQ], 3, "hq", "sla_breach:accept")]
+    assert _assignment(cls, top).staff_ids == [HQ]
+    # nobody accepted in time: the person named may take the case
+    r = http.post(f"{cls.base_url}/v1/complaints/{no}/accept", headers=agent(REGIONAL))
+    assert r.status_code == 200, r.text
+    wait_rows(cls, "SELECT 1 FROM classification.sla_escalations WHERE complaint_id = %s "
+                   "AND clock = 'accept' AND level = 2 AND staff_id = %s", (cid, REGIONAL))
+
+
+def test_escalate_by_hand(cls, http):
+    cid, no = _accepted_case(cls, http, STAFF[0])
+    url = f"{cls.base_url}/v1/complaints/{no}/escalate"
+    assert http.post(url, json={"reason": "x"}).status_code == 401
+    r = http.post(url, json={"reason": "customer threatens to go to the regulator"},
+                  headers=agent(STAFF[1]))
+    assert r.status_code == 403 and r.json()["error"] == "not_owner"
+    r = http.post(url, json={}, headers=agent(STAFF[0]))
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "reason"
+    r = http.post(url, json={"reason": "x" * 501}, headers=agent(STAFF[0]))
+    assert r.status_code == 422
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        r = http.post(url, json={"reason": "customer threatens to go to the regulator"},
+                      headers=agent(STAFF[0]))
+        assert r.status_code == 200, r.text
+        assert r.json() == {"complaint_no": no, "escalated_to": MANAGER2,
+                            "escalation_level": 1, "escalated_role": "outlet_manager",
+                            "reason": "by_hand: customer threatens to go to the regulator"}
+        msg = reader.poll_until(_is(cid, "cp.complaint.escalated"), timeout=20)
+    ev = _assignment(cls, msg)
+    assert list(ev.staff_ids) == [MANAGER2] and ev.actor_staff_id == STAFF[0]
+    assert ev.owner_staff_id == STAFF[0]  # escalating keeps the owner
+    assert ev.reason == "by_hand: customer threatens to go to the regulator"
+    # a supervisor may escalate further: the next level's person
+    r = http.post(url, json={"reason": "needs the region"}, headers=SUPERVISOR)
+    assert r.status_code == 200 and r.json()["escalated_to"] == REGIONAL, r.text
+    r = http.post(url, json={"reason": "needs HQ"}, headers=SUPERVISOR)
+    assert r.status_code == 200 and r.json()["escalated_to"] == HQ
+    r = http.post(url, json={"reason": "higher"}, headers=SUPERVISOR)
+    assert r.status_code == 409 and r.json()["error"] == "top_of_ladder"
+    assert http.post(f"{cls.base_url}/v1/complaints/CP00000000-000000/escalate",
+                     json={"reason": "x"}, headers=SUPERVISOR).status_code == 404
