@@ -42,6 +42,7 @@ static const struct cfg_entry classification_table[] = {
 
 static const struct http_route classification_routes[] = {
     {"POST", "/v1/complaints/{}/accept", offers_accept, true},
+    {"POST", "/v1/complaints/{}/reassign", transfer_reassign, true},
     {"POST", "/v1/complaints/{}/escalate", escalation_by_hand, true},
     {"GET", "/v1/offers/mine", offers_mine, true},
     {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},

@@ -127,4 +127,10 @@ int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 /* POST /v1/complaints/{no}/escalate {"reason"}: the owner or a supervisor. */
 void escalation_by_hand(struct http_req *r, void *arg);
 
+/* --- transfer.c --- */
+
+/* POST /v1/complaints/{no}/reassign {"to_staff_id","reason"}: the owner to an available
+ * colleague, a supervisor or admin to anyone in the registry; never to an excluded person. */
+void transfer_reassign(struct http_req *r, void *arg);
+
 #endif

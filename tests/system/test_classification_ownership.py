@@ -232,3 +232,63 @@ def test_escalate_by_hand(cls, http):
     assert r.status_code == 409 and r.json()["error"] == "top_of_ladder"
     assert http.post(f"{cls.base_url}/v1/complaints/CP00000000-000000/escalate",
                      json={"reason": "x"}, headers=SUPERVISOR).status_code == 404
+
+
+# --- reassign / transfer ---
+
+def test_reassign_rules(cls, http):
+    with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        case = _located_complaint(cls, http, target={"kind": "courier", "id": STAFF[5]})
+        cid, no = case["complaint_id"], case["complaint_no"]
+        reader.poll_until(_is(cid, "cp.complaint.offered"), timeout=20)
+        assert http.post(f"{cls.base_url}/v1/complaints/{no}/accept",
+                         headers=agent(STAFF[0])).status_code == 200
+        url = f"{cls.base_url}/v1/complaints/{no}/reassign"
+
+        r = http.post(url, json={"to_staff_id": STAFF[4]}, headers=agent(STAFF[0]))
+        assert r.status_code == 422 and [f["field"] for f in r.json()["fields"]] == ["reason"]
+        r = http.post(url, json={"to_staff_id": STAFF[4], "reason": "x" * 501},
+                      headers=agent(STAFF[0]))
+        assert r.status_code == 422
+        r = http.post(url, json={"reason": "going off shift"}, headers=agent(STAFF[0]))
+        assert r.status_code == 422 and r.json()["fields"][0]["field"] == "to_staff_id"
+        r = http.post(url, json={"to_staff_id": "NOBODY-X", "reason": "r"},
+                      headers=agent(STAFF[0]))
+        assert r.status_code == 422 and "registry" in r.json()["fields"][0]["problem"]
+        # an agent who does not own it
+        r = http.post(url, json={"to_staff_id": STAFF[1], "reason": "mine now"},
+                      headers=agent(STAFF[1]))
+        assert r.status_code == 403 and r.json()["error"] == "not_owner"
+        # the owner: only to an available colleague, never to the person it is about
+        r = http.post(url, json={"to_staff_id": MANAGER, "reason": "r"}, headers=agent(STAFF[0]))
+        assert r.status_code == 422 and r.json()["fields"][0]["field"] == "to_staff_id"
+        r = http.post(url, json={"to_staff_id": STAFF[5], "reason": "r"}, headers=agent(STAFF[0]))
+        assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
+        r = http.post(url, json={"to_staff_id": STAFF[4], "reason": "going off shift"},
+                      headers=agent(STAFF[0]))
+        assert r.status_code == 200, r.text
+        assert r.json() == {"complaint_no": no, "owner_staff_id": STAFF[4],
+                            "previous_owner_staff_id": STAFF[0], "actor_staff_id": STAFF[0],
+                            "reason": "going off shift"}
+        moved = reader.poll_until(lambda m: _is(cid, "cp.complaint.assigned")(m) and
+                                  _assignment(cls, m).action == "reassigned", timeout=20)
+        # the previous owner is now just another agent
+        r = http.post(url, json={"to_staff_id": STAFF[1], "reason": "back"},
+                      headers=agent(STAFF[0]))
+        assert r.status_code == 403 and r.json()["error"] == "not_owner"
+        # a supervisor: to anyone in the registry, even someone away; never the target
+        r = http.post(url, json={"to_staff_id": STAFF[5], "reason": "r"}, headers=SUPERVISOR)
+        assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
+        r = http.post(url, json={"to_staff_id": MANAGER, "reason": "the manager takes it"},
+                      headers=SUPERVISOR)
+        assert r.status_code == 200, r.text
+    ev = _assignment(cls, moved)
+    assert (ev.owner_staff_id, ev.previous_owner_staff_id, ev.actor_staff_id, ev.reason) == \
+        (STAFF[4], STAFF[0], STAFF[0], "going off shift")
+    assert list(ev.excluded_staff_ids) == [STAFF[5]]
+    owner = cls.db().execute("SELECT owner_staff_id FROM classification.assignments WHERE "
+                             "complaint_no = %s", (no,)).fetchone()[0]
+    assert owner == MANAGER
+    assert http.post(f"{cls.base_url}/v1/complaints/CP00000000-000000/reassign",
+                     json={"to_staff_id": STAFF[1], "reason": "r"},
+                     headers=SUPERVISOR).status_code == 404
