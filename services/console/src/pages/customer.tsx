@@ -1,0 +1,408 @@
+// The customer's pages; no login. The QR code on a waybill opens /c/{waybill}; the complaint's
+// link (with its signed token) opens /c/status/{no}?token=…; the survey link /c/survey/{no}?token=….
+import { useRef, useState } from "preact/hooks";
+import { ApiError, call, randomKey, tokenOfLink } from "../api";
+import { fmtTime, has, t } from "../i18n";
+import { navigate } from "../router";
+import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
+
+const WAYBILL = /^[A-Z0-9]{8,20}$/;
+const TYPES = ["damage", "delay", "loss", "other"];
+const GOODS = ["medicine", "fresh_food", "documents", "electronics", "valuables", "other"];
+const DEMANDS = ["reship", "compensation", "apology", "freight_refund", "information"];
+const CONTACTS = ["phone", "sms", "email", "app", "wechat"];
+
+export function Home() {
+  const [wb, setWb] = useState("");
+  const [bad, setBad] = useState(false);
+  return (
+    <Shell title={t("home.title")}>
+      <h1>{t("home.title")}</h1>
+      <p>{t("home.lead")}</p>
+      <form class="card" noValidate onSubmit={(e) => {
+        e.preventDefault();
+        const w = wb.trim().toUpperCase();
+        if (!WAYBILL.test(w)) { setBad(true); return; }
+        navigate(`/c/${encodeURIComponent(w)}`);
+      }}>
+        <label for="home-wb">{t("home.waybill")}</label>
+        <input id="home-wb" name="waybill" autoComplete="off" inputMode="text" value={wb}
+               aria-invalid={bad} aria-describedby={bad ? "home-wb-err" : undefined}
+               onInput={(e) => { setWb((e.target as HTMLInputElement).value); setBad(false); }} />
+        {bad && <p id="home-wb-err" class="field-error">8–20 A–Z / 0–9</p>}
+        <button type="submit" class="primary">{t("home.start")}</button>
+      </form>
+      <p class="muted">{t("home.check")}</p>
+      <p><a href="/staff/signin">{t("home.staff")}</a></p>
+    </Shell>
+  );
+}
+
+interface Filed {
+  complaint_no: string;
+  link: string;
+  attached_to_open_case: boolean;
+}
+
+function Choice(props: { name: string; type: "radio" | "checkbox"; value: string; label: string;
+                         checked: boolean; onChange: (on: boolean) => void }) {
+  const id = `${props.name}-${props.value}`;
+  return (
+    <label class="choice" for={id}>
+      <input type={props.type} id={id} name={props.name} value={props.value} checked={props.checked}
+             onChange={(e) => props.onChange((e.target as HTMLInputElement).checked)} />
+      <span>{props.label}</span>
+    </label>
+  );
+}
+
+function toggle(list: string[], v: string, on: boolean): string[] {
+  return on ? [...list.filter((x) => x !== v), v] : list.filter((x) => x !== v);
+}
+
+export function Landing(props: { waybill: string }) {
+  const [waybill, setWaybill] = useState(props.waybill.toUpperCase());
+  const [role, setRole] = useState("recipient");
+  const [type, setType] = useState("");
+  const [goods, setGoods] = useState<string[]>([]);
+  const [value, setValue] = useState("");
+  const [demand, setDemand] = useState<string[]>([]);
+  const [description, setDescription] = useState("");
+  const [contact, setContact] = useState("sms");
+  const [name, setName] = useState("");
+  const [phone, setPhone] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [filed, setFiled] = useState<Filed | null>(null);
+  // One Idempotency-Key per distinct body: a retry of the same submission (lost answer, double
+  // tap) is answered with the same complaint; a changed form is a new request.
+  const last = useRef<{ body: string; key: string } | null>(null);
+  const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
+
+  if (filed) {
+    const token = tokenOfLink(filed.link);
+    const statusUrl = `/c/status/${encodeURIComponent(filed.complaint_no)}?token=${encodeURIComponent(token)}`;
+    return (
+      <Shell title={t("done.title")}>
+        <h1>{t("done.title")}</h1>
+        <div class="card done" role="status">
+          {filed.attached_to_open_case && <p>{t("done.joined")}</p>}
+          <p>{t("done.number")}</p>
+          <p class="number" id="complaint-no">{filed.complaint_no}</p>
+          <p>{t("done.keep")}</p>
+          <p class="link-text">{location.origin + statusUrl}</p>
+          <a class="button primary" href={statusUrl}>{t("done.open")}</a>
+        </div>
+      </Shell>
+    );
+  }
+
+  const validate = (): Record<string, string> => {
+    const e: Record<string, string> = {};
+    if (!WAYBILL.test(waybill)) e.waybill_no = "8–20 A–Z / 0–9";
+    if (!type) e.type = t("form.pick_type");
+    if (!description.trim()) e.description = t("common.required");
+    if (!name.trim()) e["complainant.name"] = t("common.required");
+    if (!/^\+?[0-9]{8,15}$/.test(phone.replace(/[\s-]/g, ""))) e["complainant.phone"] = t("common.required");
+    if (value && !(Number(value) >= 0)) e["impact.declared_value_fen"] = "≥ 0";
+    return e;
+  };
+
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    setFailure(null);
+    const e = validate();
+    setErrors(e);
+    if (Object.keys(e).length) {
+      (document.querySelector("[aria-invalid=true]") as HTMLElement | null)?.focus();
+      return;
+    }
+    const impact: Record<string, unknown> = { goods };
+    if (value) impact.declared_value_fen = Math.round(Number(value) * 100);
+    const body = {
+      channel: "qr", waybill_no: waybill, type, description: description.trim(), demand, impact,
+      complainant: { name: name.trim(), phone: phone.replace(/[\s-]/g, ""), role, language: lang,
+                     preferred_contact: contact },
+    };
+    const text = JSON.stringify(body);
+    if (!last.current || last.current.body !== text) last.current = { body: text, key: randomKey() };
+    setBusy(true);
+    try {
+      const res = await call<Filed>("/v1/complaints", { method: "POST", body,
+        headers: { "Idempotency-Key": last.current.key } });
+      setFiled(res);
+      window.scrollTo(0, 0);
+    } catch (err) {
+      if (err instanceof ApiError && err.fields.length) {
+        const fe: Record<string, string> = {};
+        for (const f of err.fields) fe[f.field] = f.problem;
+        setErrors(fe);
+      }
+      setFailure(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const err = (field: string) => errors[field] ?
+    <p class="field-error" id={`err-${field.replace(/\W/g, "-")}`}>{errors[field]}</p> : null;
+  const inv = (field: string) => ({
+    "aria-invalid": errors[field] ? true : undefined,
+    "aria-describedby": errors[field] ? `err-${field.replace(/\W/g, "-")}` : undefined,
+  });
+
+  return (
+    <Shell title={t("form.title", { waybill })}>
+      <h1>{t("form.title", { waybill })}</h1>
+      <p>{t("form.lead")}</p>
+      <form class="card complaint-form" noValidate onSubmit={submit}>
+        <label for="f-waybill">{t("form.waybill")}</label>
+        <input id="f-waybill" name="waybill_no" value={waybill} autoComplete="off" {...inv("waybill_no")}
+               onInput={(e) => setWaybill((e.target as HTMLInputElement).value.toUpperCase())} />
+        {err("waybill_no")}
+
+        <fieldset>
+          <legend>{t("form.role")}</legend>
+          <div class="choices">
+            {["recipient", "sender"].map((r) =>
+              <Choice name="role" type="radio" value={r} label={t(`role.${r}`)} checked={role === r}
+                      onChange={(on) => on && setRole(r)} />)}
+          </div>
+        </fieldset>
+
+        <fieldset {...inv("type")}>
+          <legend>{t("form.type")}</legend>
+          <div class="choices">
+            {TYPES.map((v) =>
+              <Choice name="type" type="radio" value={v} label={t(`type.${v}`)} checked={type === v}
+                      onChange={(on) => on && setType(v)} />)}
+          </div>
+          {err("type")}
+        </fieldset>
+
+        <fieldset>
+          <legend>{t("form.impact")}</legend>
+          <div class="choices">
+            {GOODS.map((v) =>
+              <Choice name="goods" type="checkbox" value={v} label={t(`goods.${v}`)}
+                      checked={goods.includes(v)} onChange={(on) => setGoods(toggle(goods, v, on))} />)}
+          </div>
+          <label for="f-value">{t("form.value")} <span class="muted">({t("common.optional")})</span></label>
+          <input id="f-value" name="declared_value" inputMode="decimal" value={value}
+                 {...inv("impact.declared_value_fen")}
+                 onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+          {err("impact.declared_value_fen")}
+        </fieldset>
+
+        <fieldset>
+          <legend>{t("form.demand")}</legend>
+          <div class="choices">
+            {DEMANDS.map((v) =>
+              <Choice name="demand" type="checkbox" value={v} label={t(`demand.${v}`)}
+                      checked={demand.includes(v)} onChange={(on) => setDemand(toggle(demand, v, on))} />)}
+          </div>
+        </fieldset>
+
+        <label for="f-description">{t("form.description")}</label>
+        <textarea id="f-description" name="description" rows={4} maxLength={2000}
+                  placeholder={t("form.description.hint")} value={description} {...inv("description")}
+                  onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
+        {err("description")}
+
+        <label for="f-contact">{t("form.contact")}</label>
+        <select id="f-contact" name="preferred_contact" value={contact}
+                onChange={(e) => setContact((e.target as HTMLSelectElement).value)}>
+          {CONTACTS.map((c) => <option value={c}>{t(`contact.${c}`)}</option>)}
+        </select>
+
+        <label for="f-name">{t("form.name")}</label>
+        <input id="f-name" name="name" autoComplete="name" maxLength={50} value={name}
+               {...inv("complainant.name")} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        {err("complainant.name")}
+
+        <label for="f-phone">{t("form.phone")}</label>
+        <input id="f-phone" name="phone" type="tel" autoComplete="tel" inputMode="tel" value={phone}
+               {...inv("complainant.phone")} onInput={(e) => setPhone((e.target as HTMLInputElement).value)} />
+        <p class="hint">{t("form.phone.hint")}</p>
+        {err("complainant.phone")}
+
+        {failure && (Object.keys(errors).length ? <p class="error" role="alert">{t("form.invalid")}</p>
+                                                : <ErrorBox error={failure} />)}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? t("common.sending") : t("form.submit")}
+        </button>
+      </form>
+    </Shell>
+  );
+}
+
+interface CaseView {
+  complaint_no: string;
+  status: string;
+  waybill_no: string;
+  type: string;
+  next_step: string;
+  next_update_by: string | null;
+  decision: string | null;
+  timeline: { step: string; at: string; detail?: Record<string, unknown> }[];
+}
+
+const SURVEY_STATES = new Set(["executed", "awaiting_confirmation"]);
+const FINAL = new Set(["closed", "merged", "withdrawn"]);
+
+export function Status(props: { no: string; token: string }) {
+  const view = useLoad<CaseView>((signal) =>
+    call(`/v1/complaints/${encodeURIComponent(props.no)}?token=${encodeURIComponent(props.token)}`,
+         { signal }), [props.no, props.token]);
+  const title = t("status.title", { no: props.no });
+  const c = view.data;
+  if (!c) {
+    const denied = view.error instanceof ApiError && [401, 403, 404].includes(view.error.status);
+    return (
+      <Shell title={title}>
+        <h1>{title}</h1>
+        {view.loading ? <Loading /> : denied ? <p class="error" role="alert">{t("status.badlink")}</p>
+                                             : <ErrorBox error={view.error} onRetry={view.reload} />}
+      </Shell>
+    );
+  }
+  const q = `?token=${encodeURIComponent(props.token)}`;
+  return (
+    <Shell title={title}>
+      <h1>{title}</h1>
+      <section class="card" aria-labelledby="st-h">
+        <h2 id="st-h" class="sr-only">{t("status.state")}</h2>
+        <dl class="facts">
+          <dt>{t("status.state")}</dt>
+          <dd><span class={`badge st-${c.status}`} id="case-status">{t(`st.${c.status}`, undefined, c.status)}</span></dd>
+          <dt>{t("status.waybill")}</dt><dd>{c.waybill_no}</dd>
+          <dt>{t("status.next")}</dt>
+          <dd id="case-next">
+            {has(`next.${c.status}`) ? t(`next.${c.status}`) : c.next_step}
+            {c.next_update_by && !FINAL.has(c.status) &&
+              <span class="by">{t("status.by", { time: fmtTime(c.next_update_by) })}</span>}
+          </dd>
+          {c.decision && <><dt>{t("status.decision")}</dt><dd id="case-decision">{c.decision}</dd></>}
+        </dl>
+        {SURVEY_STATES.has(c.status) &&
+          <a class="button primary" href={`/c/survey/${encodeURIComponent(c.complaint_no)}${q}`}>{t("status.survey")}</a>}
+        {c.status === "closed" && <p class="muted">{t("status.appeal")}</p>}
+      </section>
+
+      <section class="card" aria-labelledby="tl-h">
+        <h2 id="tl-h">{t("status.timeline")}</h2>
+        <ol class="timeline">
+          {[...c.timeline].reverse().map((s) => (
+            <li>
+              <span class="step">{t(`step.${s.step}`, undefined, s.step.replace(/_/g, " "))}</span>
+              <time dateTime={s.at}>{fmtTime(s.at)}</time>
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      {!FINAL.has(c.status) && <Reply no={c.complaint_no} token={props.token} onSent={view.reload} />}
+    </Shell>
+  );
+}
+
+function Reply(props: { no: string; token: string; onSent: () => void }) {
+  const [text, setText] = useState("");
+  const [state, setState] = useState<"idle" | "busy" | "sent">("idle");
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <section class="card" aria-labelledby="reply-h">
+      <h2 id="reply-h">{t("status.reply")}</h2>
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        if (!text.trim()) return;
+        setState("busy");
+        setError(null);
+        try {
+          await call(`/v1/complaints/${encodeURIComponent(props.no)}/messages?token=${encodeURIComponent(props.token)}`,
+                     { method: "POST", body: { text: text.trim() } });
+          setText("");
+          setState("sent");
+          props.onSent();
+        } catch (err) {
+          setError(err);
+          setState("idle");
+        }
+      }}>
+        <label for="reply-text">{t("status.reply.label")}</label>
+        <textarea id="reply-text" rows={3} maxLength={2000} value={text}
+                  onInput={(e) => { setText((e.target as HTMLTextAreaElement).value); setState("idle"); }} />
+        {state === "sent" && <p class="ok" role="status">{t("status.reply.sent")}</p>}
+        {error ? <ErrorBox error={error} /> : null}
+        <button type="submit" disabled={state === "busy"}>{t("status.reply.send")}</button>
+      </form>
+    </section>
+  );
+}
+
+export function Survey(props: { no: string; token: string }) {
+  const [score, setScore] = useState(0);
+  const [solved, setSolved] = useState<boolean | null>(null);
+  const [comment, setComment] = useState("");
+  const [state, setState] = useState<"idle" | "busy" | "done" | "closed">("idle");
+  const [error, setError] = useState<unknown>(null);
+  const title = t("survey.title");
+  const back = `/c/status/${encodeURIComponent(props.no)}?token=${encodeURIComponent(props.token)}`;
+  if (state === "done" || state === "closed") {
+    return (
+      <Shell title={title}>
+        <h1>{state === "done" ? t("survey.thanks") : title}</h1>
+        {state === "closed" && <p role="status">{t("survey.closed")}</p>}
+        <p><a class="button" href={back}>{t("done.open")}</a></p>
+      </Shell>
+    );
+  }
+  return (
+    <Shell title={title}>
+      <h1>{title}</h1>
+      <p class="muted">{t("status.title", { no: props.no })}</p>
+      <form class="card" noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        if (!score || solved === null) return;
+        setState("busy");
+        setError(null);
+        try {
+          const body: Record<string, unknown> = { score, solved };
+          if (comment.trim()) body.comment = comment.trim();
+          await call(`/v1/complaints/${encodeURIComponent(props.no)}/survey?token=${encodeURIComponent(props.token)}`,
+                     { method: "POST", body });
+          setState("done");
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 409) setState("closed");
+          else { setError(err); setState("idle"); }
+        }
+      }}>
+        <fieldset>
+          <legend>{t("survey.score")}</legend>
+          <div class="choices scores">
+            {[1, 2, 3, 4, 5].map((s) =>
+              <Choice name="score" type="radio" value={String(s)} label={String(s)} checked={score === s}
+                      onChange={(on) => on && setScore(s)} />)}
+          </div>
+        </fieldset>
+        <fieldset>
+          <legend>{t("survey.solved")}</legend>
+          <div class="choices">
+            <Choice name="solved" type="radio" value="yes" label={t("common.yes")} checked={solved === true}
+                    onChange={(on) => on && setSolved(true)} />
+            <Choice name="solved" type="radio" value="no" label={t("common.no")} checked={solved === false}
+                    onChange={(on) => on && setSolved(false)} />
+          </div>
+        </fieldset>
+        <label for="survey-comment">{t("survey.comment")} <span class="muted">({t("common.optional")})</span></label>
+        <textarea id="survey-comment" rows={3} maxLength={1000} value={comment}
+                  onInput={(e) => setComment((e.target as HTMLTextAreaElement).value)} />
+        {error ? <p class="error" role="alert">{errorText(error)}</p> : null}
+        <button type="submit" class="primary" disabled={state === "busy" || !score || solved === null}>
+          {t("survey.send")}
+        </button>
+      </form>
+    </Shell>
+  );
+}

@@ -1,0 +1,140 @@
+"""The console's customer pages in real Chromium on the real stack: the QR landing page files a
+damage complaint and leads to the status page; the pages are served with a strict CSP and cache
+headers by the front door; axe-core finds no serious or critical violation at 360 and 1440 px."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from console_browser import DESKTOP, PHONE, axe_violations, describe, open_page, browser, page_errors  # noqa: F401
+from helpers import complaint, post, waybill
+
+
+def test_front_door_serves_the_console_with_a_strict_policy(stack, http):
+    for path in ("/", "/c/SF1234567890", "/c/status/CP20260101-000001", "/staff/signin"):
+        r = http.get(stack.base_url + path)
+        assert r.status_code == 200, path
+        assert r.headers["Content-Type"].startswith("text/html")
+        assert r.headers["Cache-Control"] == "no-cache"
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        # no inline script or style, nothing from another origin
+        assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)
+        assert "<style" not in r.text and "style=" not in r.text
+        assert "http://" not in r.text and "https://" not in r.text
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', http.get(stack.base_url + "/").text)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for a in assets:
+        r = http.get(stack.base_url + a)
+        assert r.status_code == 200, a
+        assert "immutable" in r.headers["Cache-Control"]
+    js = [a for a in assets if a.endswith(".js")][0]
+    assert http.get(stack.base_url + js).headers["Content-Type"].startswith("application/javascript")
+    # the JSON API keeps its own answers
+    assert http.get(stack.base_url + "/v1/nothing-here").json()["error"] == "not_found"
+
+
+def test_customer_files_a_damage_complaint_and_sees_the_status_page(stack, open_page):
+    wb = waybill()
+    page = open_page(PHONE, name="flow1-customer-files-damage")
+    page.goto(f"{stack.base_url}/c/{wb}")
+    assert page.locator("#f-waybill").input_value() == wb
+    page.get_by_label("包裹破损").check()
+    page.get_by_label("电子产品").check()
+    page.get_by_label("赔偿").check()
+    page.get_by_label("请描述情况").fill("外箱破损，耳机盒被压坏了")
+    page.get_by_label("我们如何联系您").select_option("sms")
+    page.get_by_label("姓名").fill("李雷")
+    page.get_by_label("手机号码").fill("13912345678")
+    page.get_by_role("button", name="提交投诉").click()
+    number = page.locator("#complaint-no")
+    number.wait_for()
+    no = number.inner_text().strip()
+    assert re.fullmatch(r"CP\d{8}-\d{6}", no)
+    page.screenshot(path=str(_results() / "flow1-customer-complaint-number.png"), full_page=True)
+    page.get_by_role("link", name="查看处理进度").click()
+    page.wait_for_url(re.compile(rf"/c/status/{no}\?token=[0-9a-f]+"))
+    status = page.locator("#case-status")
+    status.wait_for()
+    expect(page.get_by_role("heading", name=f"投诉 {no}")).to_be_visible()
+    assert page.locator(".timeline li").count() >= 1
+    expect(page.get_by_text("我们收到了您的投诉")).to_be_visible()
+    assert page.locator("#case-next").inner_text().strip()
+    # the case the page shows is the one the API stored, with the phone masked for the customer
+    rows = stack.db().execute("SELECT waybill_no, type FROM intake.complaints WHERE complaint_no = %s",
+                              (no,)).fetchall()
+    assert rows == [(wb, "damage")]
+    assert "13912345678" not in page.content()
+    assert page_errors(page) == []
+
+
+def test_invalid_form_names_the_fields_and_stores_nothing(stack, open_page):
+    wb = waybill()
+    page = open_page(PHONE, locale="en-US")
+    page.goto(f"{stack.base_url}/c/{wb}?lang=en")
+    page.get_by_role("button", name="Send complaint").click()
+    expect(page.get_by_text("Choose what happened")).to_be_visible()
+    assert page.locator("#f-name[aria-invalid=true]").count() == 1
+    rows = stack.db().execute("SELECT 1 FROM intake.complaints WHERE waybill_no = %s", (wb,)).fetchall()
+    assert rows == []
+
+
+def test_language_switch_changes_every_text(stack, open_page):
+    page = open_page(PHONE)
+    page.goto(f"{stack.base_url}/c/{waybill()}")
+    expect(page.get_by_role("button", name="提交投诉")).to_be_visible()
+    page.get_by_role("button", name="切换语言").click()
+    expect(page.get_by_role("button", name="Send complaint")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.reload()  # the choice is remembered
+    expect(page.get_by_role("button", name="Send complaint")).to_be_visible()
+
+
+def test_status_page_with_a_wrong_token_says_the_link_is_invalid(stack, http, open_page):
+    r = post(http, stack, complaint())
+    no = r.json()["complaint_no"]
+    page = open_page(PHONE)
+    page.goto(f"{stack.base_url}/c/status/{no}?token=00000000000000000000000000000000")
+    expect(page.get_by_role("alert").get_by_text("链接无效")).to_be_visible()
+
+
+def test_customer_replies_from_the_status_page(stack, http, open_page):
+    r = post(http, stack, complaint())
+    assert r.status_code == 201, r.text
+    link = r.json()["link"]
+    no, token = r.json()["complaint_no"], link.split("token=")[1]
+    page = open_page(PHONE)
+    page.goto(f"{stack.base_url}/c/status/{no}?token={token}")
+    with stack.consumer(["complaint.followup.v1"], from_beginning=False) as reader:
+        page.get_by_label("您的留言").fill("箱子还在，可以来取")
+        page.get_by_role("button", name="发送").click()
+        page.get_by_text("已发送").wait_for()
+        reader.poll_until(lambda m: m.key == r.json()["complaint_id"] and
+                          m.headers.get("ce_type") == "cp.complaint.customer_replied", timeout=20)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["360px", "1440px"])
+def test_customer_pages_have_no_serious_accessibility_violation(stack, http, open_page, viewport):
+    r = post(http, stack, complaint())
+    no, token = r.json()["complaint_no"], r.json()["link"].split("token=")[1]
+    pages = {"home": "/", "landing": f"/c/{waybill()}", "status": f"/c/status/{no}?token={token}",
+             "survey": f"/c/survey/{no}?token={token}"}
+    page = open_page(viewport, name=f"axe-customer-{viewport['width']}")
+    found = {}
+    for name, path in pages.items():
+        page.goto(stack.base_url + path)
+        page.locator("main h1").first.wait_for()
+        if name == "status":
+            page.locator("#case-status").wait_for()
+        found[name] = axe_violations(page)
+    assert all(not v for v in found.values()), describe(found)
+    assert page_errors(page) == []
+
+
+def _results():
+    from console_browser import RESULTS
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return RESULTS
