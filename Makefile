@@ -1,5 +1,5 @@
 # Complaint-handling backbone: build, run, test.
-#   make            build every service binary into build/bin
+#   make            build every service binary into build/bin and the web console into build/console
 #   make run        install what is missing, start PostgreSQL, Kafka, nginx and the six services
 #   make test       the same on throw-away state and free ports, then unit + system tests
 #   make bench      throughput figures on the real broker and PostgreSQL
@@ -35,8 +35,22 @@ BINS := $(patsubst %,$(BUILD)/bin/cp-%,$(SERVICES))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit system bench format format-check clean
-all: $(BINS) $(UNIT_BINS)
+# The web console (services/console): static assets bundled by esbuild from the npm packages
+# pinned in package-lock.json; `npm ci` prefers the npm cache that deploy/scripts/deps.sh filled.
+CONSOLE := services/console
+CONSOLE_SRC := $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/*/*.*) $(CONSOLE)/build.mjs
+CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
+
+.PHONY: all console deps run test unit system bench format format-check clean
+all: $(BINS) $(UNIT_BINS) console
+
+console: $(BUILD)/console/index.html
+
+$(BUILD)/console/index.html: $(CONSOLE_SRC) $(CONSOLE_MODULES)
+	node $(CONSOLE)/build.mjs $(BUILD)/console
+
+$(CONSOLE_MODULES): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen

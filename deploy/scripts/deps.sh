@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing need: Debian packages, the Apache Kafka broker jars
-# and the Python venv of the system tests. Idempotent; when everything is present it touches no
+# Installs what building, running and testing need: Debian packages, the Apache Kafka broker jars,
+# the console's npm packages (services/console, `npm ci` from its lockfile; later builds work
+# offline from the npm cache) and the Python venv of the system tests (with Playwright, which
+# drives Debian's chromium in the browser tests). Idempotent; when everything is present it touches no
 # network and takes well under a second.
 #
 # Environment:
@@ -22,7 +24,9 @@ APT_PACKAGES=(
 	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 	libopencc-dev libfasttext-dev g++
+	chromium fonts-noto-cjk
 )
+CONSOLE=$ROOT/services/console
 
 log() { echo "deps: $*" >&2; }
 die() {
@@ -43,6 +47,8 @@ apt_missing() {
 	for pkg in "${APT_PACKAGES[@]}"; do
 		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q ' installed$' || echo "$pkg"
 	done
+	# the console's build runs on Node.js: Debian's, unless the machine already has one
+	command -v node >/dev/null && command -v npm >/dev/null || printf "%s\n" nodejs npm
 }
 
 ensure_apt() {
@@ -88,10 +94,22 @@ ensure_venv() {
 	echo "$want" >"$stamp"
 }
 
+# node_modules is complete when its stamp holds the hash of the lockfile that filled it.
+ensure_console_modules() {
+	local want stamp=$CONSOLE/node_modules/.cp-lock.sha256
+	want=$(sha256sum "$CONSOLE/package-lock.json" | cut -d' ' -f1)
+	[[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+	log "installing the console's npm packages (npm ci)"
+	(cd "$CONSOLE" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2) ||
+		die "npm ci failed in $CONSOLE"
+	echo "$want" >"$stamp"
+}
+
 main() {
 	ensure_apt
 	mkdir -p "$CP_CACHE"
 	ensure_kafka_jars
+	ensure_console_modules
 	ensure_venv
 }
 

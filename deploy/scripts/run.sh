@@ -225,6 +225,8 @@ main() {
 	cat <<-EOF
 
 		  complaints system ready at http://127.0.0.1:$BASE_PORT   (state: $STATE, logs: $LOGS)
+		  console:  http://127.0.0.1:$BASE_PORT/   customers: /c/<waybill no>   staff: /staff/signin
+		            (sign in with a staff token, e.g. dev-agent-token or dev-supervisor-token)
 		  try:  curl -s http://127.0.0.1:$BASE_PORT/services/intake/readyz
 		  Ctrl-C stops everything.
 
