@@ -229,6 +229,11 @@ static void httpd_observe(struct http_req *r)
 	    tstamp_mono() - r->started);
 }
 
+void http_reply_retry_after(struct http_req *r, long seconds)
+{
+	snprintf(r->retry_after, sizeof(r->retry_after), "%ld", seconds > 0 ? seconds : 1);
+}
+
 /* Loop thread: sends the reply and frees the request. */
 static void httpd_send(struct http_req *r)
 {
@@ -241,6 +246,8 @@ static void httpd_send(struct http_req *r)
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	if (r->location[0])
 		evhttp_add_header(out, "Location", r->location);
+	if (r->retry_after[0])
+		evhttp_add_header(out, "Retry-After", r->retry_after);
 	const char *rid = http_req_header(r, "X-Request-Id");
 	if (rid)
 		evhttp_add_header(out, "X-Request-Id", rid);

@@ -44,6 +44,7 @@ struct http_req {
 	char *resp_body;
 	const char *resp_type;
 	char location[256];
+	char retry_after[24]; /* Retry-After seconds for 429/503, "" when none */
 	/* internal */
 	void *ev;
 	struct httpd *srv;
@@ -95,6 +96,8 @@ void http_reply_error(struct http_req *r, int status, const char *code, const ch
 /* Replies {"error": code, "message": ..., "fields": fields} (fields stolen). */
 void http_reply_fields(struct http_req *r, int status, const char *code, json_t *fields);
 void http_reply_text(struct http_req *r, int status, const char *type, const char *text);
+/* Sets Retry-After (seconds) on the reply; call before or after the http_reply_* call. */
+void http_reply_retry_after(struct http_req *r, long seconds);
 /* One entry of a "fields" array: {"field": field, "problem": problem}. */
 json_t *http_field(const char *field, const char *problem);
 /* Rolls back r->db's transaction and replies 503 (the database failed; the client may retry). */

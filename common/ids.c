@@ -6,18 +6,54 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void ids_random(void *buf, size_t n)
+{
+	if (RAND_bytes(buf, (int)n) == 1)
+		return;
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t got = f ? fread(buf, 1, n, f) : 0;
+	if (f)
+		fclose(f);
+	if (got == n)
+		return;
+	/* Identifiers, tokens and public codes are only as good as this: an id filled with a
+	 * constant would make every event collide, so a machine without randomness must stop. */
+	fputs("{\"level\":\"fatal\",\"event\":\"no_randomness\",\"msg\":\"neither the OpenSSL "
+	      "generator nor /dev/urandom gave random bytes\"}\n",
+	      stderr);
+	abort();
+}
+
+/* No 0/O, 1/I/L: a code read out on the phone is not misheard. */
+static const char ids_code_alphabet[] = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+#define IDS_CODE_SYMBOLS (sizeof(ids_code_alphabet) - 1)
+/* Bytes at or above the largest multiple of the alphabet's size are drawn again, so every
+ * symbol is equally likely (a plain modulo would favour the first ones). */
+#define IDS_CODE_LIMIT (256 - 256 % IDS_CODE_SYMBOLS)
+
+void ids_public_code(char *out, size_t nchars)
+{
+	unsigned char b[64];
+	size_t n = nchars < 64 ? nchars : 64, i = 0, used = sizeof(b);
+	while (i < n) {
+		if (used == sizeof(b)) {
+			ids_random(b, sizeof(b));
+			used = 0;
+		}
+		unsigned char v = b[used++];
+		if (v < IDS_CODE_LIMIT)
+			out[i++] = ids_code_alphabet[v % IDS_CODE_SYMBOLS];
+	}
+	out[n] = '\0';
+}
 
 void ids_uuid(char out[IDS_UUID_LEN])
 {
 	unsigned char b[16];
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		FILE *f = fopen("/dev/urandom", "rb");
-		if (!f || fread(b, 1, sizeof(b), f) != sizeof(b))
-			memset(b, 0x5a, sizeof(b));
-		if (f)
-			fclose(f);
-	}
+	ids_random(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, IDS_UUID_LEN,

@@ -7,6 +7,14 @@
 
 #define IDS_UUID_LEN 37 /* 36 characters and the NUL */
 
+/* Fills buf with n cryptographically random bytes; aborts when the machine has none (every
+ * identifier would collide). */
+void ids_random(void *buf, size_t n);
+
+/* A random code of nchars (at most 64) unambiguous capitals and digits (no 0, O, 1, I, L):
+ * public identifiers that reveal no volume and cannot be walked. out holds nchars + 1. */
+void ids_public_code(char *out, size_t nchars);
+
 /* Writes a random (version 4) UUID into out[IDS_UUID_LEN]. */
 void ids_uuid(char out[IDS_UUID_LEN]);
 

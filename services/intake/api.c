@@ -185,17 +185,19 @@ static int find_recent_closed(PGconn *c, const struct intake_input *in, struct i
 	return 0;
 }
 
-/* CPyyyymmdd-nnnnnn: the day in UTC and a sequence number (nextval never blocks, so complaints
- * are not serialised on a counter row). */
+/* CPyyyymmdd-XXXXXXXX: the day in UTC and a random code of 8 unambiguous characters (31^8,
+ * about 8.5e11 a day). A counter would tell anyone how many complaints a carrier gets and let
+ * them walk every case by number; the proof (view.c) is the lock, the random number keeps the
+ * door unmarked. The unique index catches the one-in-billions collision (the POST answers 503
+ * and the client's retry with its Idempotency-Key draws again). */
 static int next_complaint_no(PGconn *c, char *out, size_t cap)
 {
-	PGresult *r = pg_query(c,
-			       "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'), "
-			       "nextval('complaint_no_seq')",
-			       0, NULL);
+	char code[9];
+	PGresult *r = pg_query(c, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", 0, NULL);
 	if (!r)
 		return -1;
-	snprintf(out, cap, "CP%s-%06lld", PQgetvalue(r, 0, 0), atoll(PQgetvalue(r, 0, 1)));
+	ids_public_code(code, 8);
+	snprintf(out, cap, "CP%s-%s", PQgetvalue(r, 0, 0), code);
 	PQclear(r);
 	return 0;
 }

@@ -21,6 +21,10 @@ struct intake_config {
 	char *public_base_url;
 	long long repeat_window_days;
 	long long filing_window_days;
+	long long proof_max_per_case;	/* failed customer proofs per case number and window */
+	long long proof_max_per_client; /* failed customer proofs per client address and window */
+	long long proof_window_s;
+	long long proof_purge_ms;
 };
 extern struct intake_config intake_cfg;
 
@@ -102,6 +106,9 @@ void intake_staff_list_complaints(struct http_req *r, void *arg);
 /* The whole case for staff in one request (casework.c), and the internal notes. */
 void intake_staff_get_case(struct http_req *r, void *arg);
 void intake_post_note(struct http_req *r, void *arg);
+
+/* Periodic task (view.c): forgets failed proofs whose window has passed. */
+int intake_purge_proof_failures(PGconn *c, void *arg);
 
 /* Event handlers that build the customer's timeline (timeline.c). */
 extern const struct consumer_handler intake_handlers[];

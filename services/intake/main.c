@@ -19,6 +19,21 @@ static const struct cfg_entry intake_table[] = {
      &intake_cfg.repeat_window_days},
     {"FILING_WINDOW_DAYS", CFG_INT, "365", 1, 3650,
      "complaints may be filed this many days after pickup", &intake_cfg.filing_window_days},
+    {"PROOF_MAX_FAILURES_PER_CASE", CFG_INT, "5", 1, 1000,
+     "failed customer proofs (wrong token or phone) one complaint number takes per window "
+     "before 429",
+     &intake_cfg.proof_max_per_case},
+    {"PROOF_MAX_FAILURES_PER_CLIENT", CFG_INT, "20", 1, 100000,
+     "failed customer proofs one client address makes per window before 429",
+     &intake_cfg.proof_max_per_client},
+    {"PROOF_WINDOW_SECONDS", CFG_INT, "900", 10, 86400,
+     "the window the failed proofs are counted in", &intake_cfg.proof_window_s},
+    {"PROOF_PURGE_MS", CFG_INT, "60000", 1000, 3600000,
+     "how often failed proofs whose window has passed are deleted", &intake_cfg.proof_purge_ms},
+};
+
+static const struct svc_task intake_tasks[] = {
+    {"proof_failures_purge", intake_purge_proof_failures, &intake_cfg.proof_purge_ms},
 };
 
 static const struct http_route intake_routes[] = {
@@ -42,6 +57,8 @@ int main(int argc, char **argv)
 	    .nhandlers = intake_nhandlers,
 	    .routes = intake_routes,
 	    .nroutes = sizeof(intake_routes) / sizeof(intake_routes[0]),
+	    .tasks = intake_tasks,
+	    .ntasks = sizeof(intake_tasks) / sizeof(intake_tasks[0]),
 	};
 	return svc_main(argc, argv, &def);
 }

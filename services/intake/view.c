@@ -1,6 +1,12 @@
-/* The customer's view of a case: GET /v1/complaints/{no}. The customer proves who they are
- * with the last four digits of their phone or the signed token from their link; staff use a
- * bearer token.
+/* The customer's view of a case: GET /v1/complaints/{no}. Staff use a bearer token. The
+ * customer proves who they are with the signed token from their link or their full phone
+ * number (the whole case, contact masked), or with the last four digits of the phone (only
+ * the minimal status: where it stands and what happens next — 10,000 values guard no more).
+ *
+ * Guessing is made useless (OWASP API2/API4): an unknown number and a wrong proof get the same
+ * 404, and failed proofs are counted per case and per client address in PostgreSQL (so the
+ * limit holds across instances): past the limit the answer is 429 with Retry-After until the
+ * window has passed, whatever the proof.
  *
  * Who sees personal data: staff roles (agent, supervisor, admin) handle cases and see the
  * complainant's name and phone in full. The integration role is the carriers' delivery
@@ -14,9 +20,17 @@
 #include "auth.h"
 #include "ids.h"
 #include "intake.h"
+#include "log.h"
 #include "pg.h"
 
-enum viewer { VIEWER_NONE, VIEWER_CUSTOMER, VIEWER_GATEWAY, VIEWER_STAFF, VIEWER_DENIED };
+enum viewer {
+	VIEWER_NONE,
+	VIEWER_CUSTOMER,
+	VIEWER_CUSTOMER_MINIMAL,
+	VIEWER_GATEWAY,
+	VIEWER_STAFF,
+	VIEWER_DENIED
+};
 
 #define CASE_SQL                                                                                   \
 	"SELECT id, complaint_no, status, channel, waybill_no, type, complainant_name, "           \
@@ -25,30 +39,99 @@ enum viewer { VIEWER_NONE, VIEWER_CUSTOMER, VIEWER_GATEWAY, VIEWER_STAFF, VIEWER
 	"to_char(next_update_by AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "           \
 	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE " \
 	"p.id = "                                                                                  \
-	"c.previous_complaint_id) FROM complaints c WHERE complaint_no = $1"
+	"c.previous_complaint_id), customer_ref FROM complaints c WHERE complaint_no = $1"
 
-static enum viewer identify(struct http_req *r, const char *no, const char *phone)
+/* The customer's proof, from the query string (each value malloc'ed or NULL). */
+struct proof {
+	char *token;
+	char *phone;
+	char *last4;
+};
+
+static void proof_read(struct http_req *r, struct proof *pf)
 {
-	struct auth_principal who;
-	if (http_req_header(r, "Authorization")) {
-		if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
-			return VIEWER_DENIED;
-		return who.role == AUTH_INTEGRATION ? VIEWER_GATEWAY : VIEWER_STAFF;
-	}
-	char *token = http_req_query(r, "token"), *last4 = http_req_query(r, "phone_last4");
-	char expect[33];
-	enum viewer v = VIEWER_NONE;
+	pf->token = http_req_query(r, "token");
+	pf->phone = http_req_query(r, "phone");
+	pf->last4 = http_req_query(r, "phone_last4");
+}
+
+static void proof_release(struct proof *pf)
+{
+	free(pf->token);
+	free(pf->phone);
+	free(pf->last4);
+}
+
+/* What a phone proof opens on this case (res: the case row, NULL when there is none); the
+ * token was checked before. */
+static enum viewer proof_check(const struct proof *pf, PGresult *res)
+{
+	char ref[30];
+	if (!res)
+		return VIEWER_DENIED;
+	const char *phone = PQgetvalue(res, 0, 7), *stored_ref = PQgetvalue(res, 0, 19);
 	size_t n = strlen(phone);
-	if (token && auth_customer_token(intake_cfg.link_secret, no, expect) == 0 &&
-	    ids_equal(token, expect))
-		v = VIEWER_CUSTOMER;
-	else if (last4 && strlen(last4) == 4 && n >= 4 && ids_equal(last4, phone + n - 4))
-		v = VIEWER_CUSTOMER;
-	else if (token || last4)
-		v = VIEWER_DENIED;
-	free(token);
-	free(last4);
-	return v;
+	/* the same pseudonym as at intake: spaces, dashes and a +86 written differently still
+	 * match, and the comparison is constant-time */
+	if (pf->phone && strlen(pf->phone) < 40 && intake_phone_valid(pf->phone) &&
+	    ids_customer_ref(intake_cfg.pseudonym_key, pf->phone, ref) == 0 &&
+	    ids_equal(ref, stored_ref))
+		return VIEWER_CUSTOMER;
+	if (pf->last4 && strlen(pf->last4) == 4 && n >= 4 && ids_equal(pf->last4, phone + n - 4))
+		return VIEWER_CUSTOMER_MINIMAL;
+	return VIEWER_DENIED;
+}
+
+/* The client's address as nginx saw it: the last X-Forwarded-For entry is the one nginx
+ * appended (earlier ones are whatever the client claimed). Direct callers share one key. */
+static void client_addr(const struct http_req *r, char *out, size_t cap)
+{
+	const char *xff = http_req_header(r, "X-Forwarded-For");
+	const char *last = xff ? strrchr(xff, ',') : NULL;
+	const char *v = last ? last + 1 : xff;
+	while (v && *v == ' ')
+		v++;
+	snprintf(out, cap, "ip:%.64s", v && *v ? v : "direct");
+}
+
+/* Seconds until the client or the case may try again (0: not throttled), or -1. */
+static long proof_throttled(PGconn *c, const char *case_key, const char *client_key)
+{
+	char window[16], per_case[16], per_client[16];
+	snprintf(window, sizeof(window), "%lld", intake_cfg.proof_window_s);
+	snprintf(per_case, sizeof(per_case), "%lld", intake_cfg.proof_max_per_case);
+	snprintf(per_client, sizeof(per_client), "%lld", intake_cfg.proof_max_per_client);
+	const char *p[] = {case_key, client_key, window, per_case, per_client};
+	PGresult *res = pg_query(
+	    c,
+	    "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => "
+	    "$3::int) - now())))::bigint, 0) FROM proof_failures WHERE window_start > now() - "
+	    "make_interval(secs => $3::int) AND ((key = $1 AND failures >= $4::int) OR (key = $2 "
+	    "AND failures >= $5::int))",
+	    5, p);
+	if (!res)
+		return -1;
+	long wait = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return wait > 0 ? wait : 0;
+}
+
+/* Counts a failed proof against the case number and the client; a window that has passed
+ * starts again at one. */
+static void proof_failed(PGconn *c, const char *case_key, const char *client_key)
+{
+	char window[16];
+	snprintf(window, sizeof(window), "%lld", intake_cfg.proof_window_s);
+	const char *p[] = {case_key, client_key, window};
+	if (pg_exec(
+		c,
+		"INSERT INTO proof_failures AS f (key, window_start, failures) SELECT k, now(), 1 "
+		"FROM unnest(ARRAY[$1, $2]) k ON CONFLICT (key) DO UPDATE SET failures = CASE "
+		"WHEN f.window_start <= now() - make_interval(secs => $3::int) THEN 1 ELSE "
+		"f.failures + 1 END, window_start = CASE WHEN f.window_start <= now() - "
+		"make_interval(secs => $3::int) THEN now() ELSE f.window_start END",
+		3, p) != 0)
+		log_warn("proof_failure_not_counted", "a failed proof could not be counted");
 }
 
 static json_t *timeline_json(PGconn *c, const char *id)
@@ -110,28 +193,109 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 	return j;
 }
 
+int intake_purge_proof_failures(PGconn *c, void *arg)
+{
+	char window[16];
+	snprintf(window, sizeof(window), "%lld", intake_cfg.proof_window_s);
+	/* a row whose window has passed counts nothing any more: the next failure restarts it */
+	return pg_exec(
+		   c,
+		   "DELETE FROM proof_failures WHERE window_start < now() - make_interval(secs => "
+		   "$1::int)",
+		   1, (const char *[]){window}) == 0
+		   ? 0
+		   : -1;
+}
+
+static json_t *minimal_json(PGresult *res)
+{
+	const char *status = PQgetvalue(res, 0, 2);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "complaint_no", PQgetvalue(res, 0, 1),
+			      "status", status, "next_step",
+			      intake_lifecycle_next_step(status, PQgetvalue(res, 0, 9)), "proof",
+			      "phone_last4");
+	json_object_set_new(j, "next_update_by",
+			    PQgetisnull(res, 0, 14) ? json_null()
+						    : json_string(PQgetvalue(res, 0, 14)));
+	return j;
+}
+
+static void staff_view(struct http_req *r, PGresult *res)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
+		return;
+	if (PQntuples(res) == 0)
+		http_reply_error(r, 404, "not_found", "no complaint with this number");
+	else
+		http_reply_json(
+		    r, 200,
+		    case_json(r->db, res,
+			      who.role == AUTH_INTEGRATION ? VIEWER_GATEWAY : VIEWER_STAFF));
+}
+
+/* True when the proof is the case's signed link token: 128 bits that cannot be guessed, so it
+ * opens the case even while guessers are being throttled on it. */
+static bool token_valid(const struct proof *pf, const char *no)
+{
+	char expect[33];
+	return pf->token && auth_customer_token(intake_cfg.link_secret, no, expect) == 0 &&
+	       ids_equal(pf->token, expect);
+}
+
+static void customer_view(struct http_req *r, PGresult *res, const struct proof *pf)
+{
+	char case_key[200], client_key[80];
+	if (PQntuples(res) > 0 && token_valid(pf, r->params[0])) {
+		http_reply_json(r, 200, case_json(r->db, res, VIEWER_CUSTOMER));
+		return;
+	}
+	snprintf(case_key, sizeof(case_key), "case:%s", r->params[0]);
+	client_addr(r, client_key, sizeof(client_key));
+	long wait = proof_throttled(r->db, case_key, client_key);
+	if (wait != 0) {
+		if (wait > 0)
+			http_reply_retry_after(r, wait);
+		http_reply_error(r, wait > 0 ? 429 : 503,
+				 wait > 0 ? "too_many_attempts" : "unavailable",
+				 wait > 0 ? "too many failed attempts; try again later"
+					  : "the case could not be read; retry");
+		return;
+	}
+	enum viewer v = proof_check(pf, PQntuples(res) ? res : NULL);
+	if (v == VIEWER_DENIED) {
+		proof_failed(r->db, case_key, client_key);
+		/* the same answer whether the case exists or the proof is wrong */
+		http_reply_error(r, 404, "not_found", "no case matches this number and proof");
+	} else if (v == VIEWER_CUSTOMER_MINIMAL) {
+		http_reply_json(r, 200, minimal_json(res));
+	} else {
+		http_reply_json(r, 200, case_json(r->db, res, v));
+	}
+}
+
 void intake_get_complaint(struct http_req *r, void *arg)
 {
-	const char *no = r->params[0];
-	const char *p[] = {no};
-	PGresult *res = pg_query(r->db, CASE_SQL, 1, p);
+	struct proof pf;
+	proof_read(r, &pf);
+	bool staff = http_req_header(r, "Authorization") != NULL;
+	if (!staff && !pf.token && !pf.phone && !pf.last4) {
+		/* answered before any lookup: it says nothing of whether the case exists */
+		http_reply_error(r, 401, "unauthorized",
+				 "prove who you are: ?token= from your link, ?phone= (the full "
+				 "number), or a staff bearer token");
+		goto out;
+	}
+	PGresult *res = pg_query(r->db, CASE_SQL, 1, (const char *[]){r->params[0]});
 	if (!res) {
 		http_reply_error(r, 503, "unavailable", "the case could not be read; retry");
-		return;
+		goto out;
 	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		http_reply_error(r, 404, "not_found", "no complaint with this number");
-		return;
-	}
-	enum viewer v = identify(r, no, PQgetvalue(res, 0, 7));
-	if (v == VIEWER_NONE)
-		http_reply_error(r, 401, "unauthorized",
-				 "prove who you are: ?phone_last4=, ?token= from your link, or a "
-				 "staff bearer token");
-	else if (v == VIEWER_DENIED && r->status == 0)
-		http_reply_error(r, 403, "forbidden", "this case belongs to someone else");
-	else if (v != VIEWER_DENIED)
-		http_reply_json(r, 200, case_json(r->db, res, v));
+	if (staff)
+		staff_view(r, res);
+	else
+		customer_view(r, res, &pf);
 	PQclear(res);
+out:
+	proof_release(&pf);
 }

@@ -254,12 +254,19 @@ def test_customer_a_cannot_read_customer_b(intake, http):
     url_b = f"{intake.base_url}/v1/complaints/{rb['complaint_no']}"
     token_a = ra["link"].split("token=")[1]
     assert http.get(url_b).status_code == 401
-    assert http.get(url_b, params={"token": token_a}).status_code == 403
-    assert http.get(url_b, params={"phone_last4": "1111"}).status_code == 403
-    own = http.get(url_b, params={"phone_last4": b["complainant"]["phone"][-4:]})
+    # a proof of another case and a wrong proof look like an unknown case
+    wrong = http.get(url_b, params={"token": token_a})
+    assert wrong.status_code == 404
+    assert http.get(url_b, params={"phone_last4": "1111"}).json() == wrong.json()
+    own = http.get(url_b, params={"phone": b["complainant"]["phone"]})
     assert own.status_code == 200, own.text
     assert own.json()["complainant"]["phone"] != b["complainant"]["phone"]
     assert "complaint_id" not in own.json()
+    # the last four digits open only the minimal status
+    minimal = http.get(url_b, params={"phone_last4": b["complainant"]["phone"][-4:]})
+    assert minimal.status_code == 200, minimal.text
+    assert set(minimal.json()) == {"complaint_no", "status", "next_step", "next_update_by",
+                                   "proof"}
     by_link = http.get(rb["link"].replace("http://127.0.0.1:8080", intake.base_url))
     assert by_link.status_code == 200
     assert by_link.json()["next_step"]
