@@ -33,16 +33,7 @@ static int customer_auth(struct http_req *r)
 	return rc;
 }
 
-struct fu_case_lock {
-	char id[40];
-	char status[16];
-	char owner[64];
-	int reopen_count;
-	bool awaiting;
-};
-
-/* Begins and locks the case by number. Replies 404/500 and returns -1 itself. */
-static int lock_case(struct http_req *r, struct fu_case_lock *k)
+int fu_lock_case(struct http_req *r, struct fu_case_lock *k)
 {
 	if (pg_begin(r->db) != 0) {
 		http_reply_error(r, 500, "internal", "database error");
@@ -51,7 +42,9 @@ static int lock_case(struct http_req *r, struct fu_case_lock *k)
 	const char *p[] = {r->params[0]};
 	PGresult *res = pg_query(r->db,
 				 "SELECT complaint_id, status, owner_staff_id, reopen_count, "
-				 "awaiting_customer FROM cases WHERE complaint_no = $1 FOR UPDATE",
+				 "awaiting_customer, language, coalesce(close_reason, ''), "
+				 "executed_at IS NOT NULL FROM cases WHERE complaint_no = $1 FOR "
+				 "UPDATE",
 				 1, p);
 	if (!res || PQntuples(res) != 1) {
 		pg_rollback(r->db);
@@ -63,21 +56,25 @@ static int lock_case(struct http_req *r, struct fu_case_lock *k)
 		return -1;
 	}
 	snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(k->no, sizeof(k->no), "%.39s", r->params[0]);
 	snprintf(k->status, sizeof(k->status), "%s", PQgetvalue(res, 0, 1));
 	snprintf(k->owner, sizeof(k->owner), "%s", PQgetvalue(res, 0, 2));
 	k->reopen_count = atoi(PQgetvalue(res, 0, 3));
 	k->awaiting = PQgetvalue(res, 0, 4)[0] == 't';
+	snprintf(k->language, sizeof(k->language), "%s", PQgetvalue(res, 0, 5));
+	snprintf(k->close_reason, sizeof(k->close_reason), "%s", PQgetvalue(res, 0, 6));
+	k->executed = PQgetvalue(res, 0, 7)[0] == 't';
 	PQclear(res);
 	return 0;
 }
 
-static void fail_db(struct http_req *r)
+void fu_fail_db(struct http_req *r)
 {
 	pg_rollback(r->db);
 	http_reply_error(r, 500, "internal", "database error");
 }
 
-static void finish(struct http_req *r, int status, json_t *reply)
+void fu_finish(struct http_req *r, int status, json_t *reply)
 {
 	if (pg_commit(r->db) != 0) {
 		json_decref(reply);
@@ -118,7 +115,8 @@ static int reopen(PGconn *c, const struct fu_case_lock *k, const char *no, json_
 	    pg_query(c,
 		     "UPDATE cases SET status = 'reopened', reopen_count = reopen_count + 1, "
 		     "priority = GREATEST(1, priority - 1), escalation_level = "
-		     "escalation_level + 1, survey_due_at = NULL, updated_at = now() WHERE "
+		     "escalation_level + 1, survey_due_at = NULL, decided_by_person = false, "
+		     "updated_at = now() WHERE "
 		     "complaint_id = $1 RETURNING priority, escalation_level, reopen_count",
 		     1, p);
 	if (!res)
@@ -191,7 +189,7 @@ void fu_post_survey(struct http_req *r, void *arg)
 		goto out;
 	}
 	json_decref(errors);
-	if (lock_case(r, &k) != 0)
+	if (fu_lock_case(r, &k) != 0)
 		goto out;
 	if (strcmp(k.status, "resolved") != 0) {
 		pg_rollback(r->db);
@@ -203,16 +201,17 @@ void fu_post_survey(struct http_req *r, void *arg)
 	if (rc == 0 && fu_dissatisfied(in.score, in.solved))
 		rc = reopen(r->db, &k, r->params[0], reply);
 	else if (rc == 0) {
-		rc = fu_close(r->db, k.id, "satisfied") < 0 ? -1 : 0;
+		const struct fu_closure cl = {.reason = "satisfied"};
+		rc = fu_close(r->db, k.id, &cl) < 0 ? -1 : 0;
 		json_object_set_new(reply, "status", json_string("closed"));
 		json_object_set_new(reply, "close_reason", json_string("satisfied"));
 	}
 	if (rc != 0) {
 		json_decref(reply);
-		fail_db(r);
+		fu_fail_db(r);
 		goto out;
 	}
-	finish(r, 200, reply);
+	fu_finish(r, 200, reply);
 out:
 	json_decref(body);
 }
@@ -255,15 +254,27 @@ static int customer_replied(PGconn *c, const struct fu_case_lock *k, const char 
 			    const char *text, char msg_id[24])
 {
 	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
+	size_t cap = strlen(text) + 1;
+	char *clean = malloc(cap);
+	if (!clean)
+		return -1;
+	/* the owner reads the customer's words in the event, never a phone number */
+	fu_redact_digits(text, clean, cap);
 	ev.complaint_id = (char *)k->id;
 	ev.complaint_no = (char *)no;
 	ev.step = "customer_replied";
 	ev.owner_staff_id = (char *)k->owner;
-	if (insert_message(c, k->id, "customer", text, msg_id) != 0 ||
-	    pg_exec(c, "UPDATE cases SET awaiting_customer = false WHERE complaint_id = $1", 1,
-		    (const char *[]){k->id}) != 0 ||
-	    fu_history(c, k->id, "cp.complaint.customer_replied", NULL) != 0 ||
-	    fu_announce(c, "cp.complaint.customer_replied", &ev) != 0)
+	ev.text_redacted = clean;
+	int rc =
+	    insert_message(c, k->id, "customer", clean, msg_id) != 0 ||
+		    pg_exec(c, "UPDATE cases SET awaiting_customer = false WHERE complaint_id = $1",
+			    1, (const char *[]){k->id}) != 0 ||
+		    fu_history(c, k->id, "cp.complaint.customer_replied", NULL) != 0 ||
+		    fu_announce(c, "cp.complaint.customer_replied", &ev) != 0
+		? -1
+		: 0;
+	free(clean);
+	if (rc != 0)
 		return -1;
 	return fu_notify_staff(c, k->id, k->owner, "customer_replied", atoi(msg_id));
 }
@@ -285,7 +296,7 @@ void fu_post_message(struct http_req *r, void *arg)
 		goto out;
 	}
 	json_decref(errors);
-	if (lock_case(r, &k) != 0)
+	if (fu_lock_case(r, &k) != 0)
 		goto out;
 	if (strcmp(k.status, "closed") == 0) {
 		pg_rollback(r->db);
@@ -293,12 +304,12 @@ void fu_post_message(struct http_req *r, void *arg)
 		goto out;
 	}
 	if (customer_replied(r->db, &k, r->params[0], text, msg_id) != 0) {
-		fail_db(r);
+		fu_fail_db(r);
 		goto out;
 	}
-	finish(r, 201,
-	       json_pack("{s:s, s:I, s:b}", "complaint_no", r->params[0], "message_id",
-			 (json_int_t)atoll(msg_id), "resumed", k.awaiting));
+	fu_finish(r, 201,
+		  json_pack("{s:s, s:I, s:b}", "complaint_no", r->params[0], "message_id",
+			    (json_int_t)atoll(msg_id), "resumed", k.awaiting));
 out:
 	json_decref(body);
 }
@@ -322,7 +333,10 @@ static int await_customer(PGconn *c, const struct fu_case_lock *k, const char *n
 	    fu_announce(c, "cp.complaint.awaiting_customer", &ev) != 0)
 		return -1;
 	v.text = question;
-	return fu_notify(c, k->id, "awaiting_customer", atoi(msg_id), &v, false);
+	long long note_id;
+	char sent[2048];
+	return fu_notify_by(c, k->id, "awaiting_customer", atoi(msg_id), &v, staff_id, &note_id,
+			    sent, sizeof(sent));
 }
 
 void fu_post_await(struct http_req *r, void *arg)
@@ -342,7 +356,7 @@ void fu_post_await(struct http_req *r, void *arg)
 		goto out;
 	}
 	json_decref(errors);
-	if (lock_case(r, &k) != 0)
+	if (fu_lock_case(r, &k) != 0)
 		goto out;
 	if (strcmp(k.status, "closed") == 0) {
 		pg_rollback(r->db);
@@ -350,10 +364,10 @@ void fu_post_await(struct http_req *r, void *arg)
 		goto out;
 	}
 	if (await_customer(r->db, &k, r->params[0], who.staff_id, question) != 0) {
-		fail_db(r);
+		fu_fail_db(r);
 		goto out;
 	}
-	finish(r, 202, json_pack("{s:s, s:b}", "complaint_no", r->params[0], "awaiting", 1));
+	fu_finish(r, 202, json_pack("{s:s, s:b}", "complaint_no", r->params[0], "awaiting", 1));
 out:
 	json_decref(body);
 }

@@ -91,9 +91,11 @@ static int case_row(PGconn *c, const char *id, struct fu_case_row *k)
 static char *vars_json(const struct fu_vars *v)
 {
 	json_t *o = json_object();
-	const char *names[] = {"owner", "plan", "survey_url", "text"};
-	const char *values[] = {v->owner, v->plan, v->survey_url, v->text};
-	for (int i = 0; i < 4; i++)
+	const char *names[] = {"owner", "plan",		  "survey_url",
+			       "text",	"next_update_by", "merged_into"};
+	const char *values[] = {v->owner, v->plan,	     v->survey_url,
+				v->text,  v->next_update_by, v->merged_into};
+	for (int i = 0; i < 6; i++)
 		if (values[i])
 			json_object_set_new(o, names[i], json_string(values[i]));
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -116,6 +118,8 @@ int fu_render_step(PGconn *c, const char *step, const char *language, const char
 		    .survey_url = json_string_value(json_object_get(vars, "survey_url")),
 		    .appeal = appeal,
 		    .text = json_string_value(json_object_get(vars, "text")),
+		    .next_update_by = json_string_value(json_object_get(vars, "next_update_by")),
+		    .merged_into = json_string_value(json_object_get(vars, "merged_into")),
 		};
 		fu_render(tmpl, &v, out, cap);
 		rc = 0;
@@ -126,8 +130,17 @@ int fu_render_step(PGconn *c, const char *step, const char *language, const char
 	return rc;
 }
 
+/* Inserts the message (at most one per case, step and round). sent_by is "" for the
+ * automatic steps, else the staff id. When out is given it receives the new row's id and the
+ * rendered text, or id 0 when the step and round were queued before. */
+struct fu_queued {
+	long long id;
+	char text[2048];
+};
+
 static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const char *recipient,
-		 const char *step, int round, const struct fu_vars *v, int64_t release_ms)
+		 const char *step, int round, const struct fu_vars *v, int64_t release_ms,
+		 const char *sent_by, struct fu_queued *out)
 {
 	char rnd[16], at[TSTAMP_LEN], body[2048];
 	char *vars = vars_json(v);
@@ -138,16 +151,32 @@ static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const c
 	snprintf(rnd, sizeof(rnd), "%d", round);
 	tstamp_format(release_ms, at);
 	const char *p[] = {id, k->no, k->customer_ref, recipient, step, rnd, k->language, body,
-			   at, vars};
-	int rc = pg_exec(
+			   at, vars,  sent_by};
+	PGresult *r = pg_query(
 	    c,
 	    "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
-	    "recipient, step, round, language, body, next_attempt_at, vars) VALUES ($1, $2, $3, "
-	    "$4, $5, $6, $7, $8, $9::timestamptz, $10::jsonb) ON CONFLICT (complaint_id, step, "
-	    "round) DO NOTHING",
-	    10, p);
+	    "recipient, step, round, language, body, next_attempt_at, vars, sent_by) VALUES ($1, "
+	    "$2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::jsonb, $11) ON CONFLICT "
+	    "(complaint_id, step, round) DO NOTHING RETURNING id",
+	    11, p);
 	free(vars);
-	return rc;
+	if (!r)
+		return -1;
+	if (out) {
+		out->id = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+		snprintf(out->text, sizeof(out->text), "%s", body);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int64_t release_time(bool exempt)
+{
+	int64_t now = tstamp_now_ms();
+	return exempt ? now
+		      : fu_quiet_release(now, (int)followup_cfg.quiet_start_min,
+					 (int)followup_cfg.quiet_end_min,
+					 (int)followup_cfg.quiet_utc_offset_min);
 }
 
 int fu_notify(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,
@@ -156,13 +185,21 @@ int fu_notify(PGconn *c, const char *id, const char *step, int round, const stru
 	struct fu_case_row k;
 	if (case_row(c, id, &k) != 0)
 		return -1;
-	int64_t now = tstamp_now_ms();
-	int64_t release = exempt ? now
-				 : fu_quiet_release(now, (int)followup_cfg.quiet_start_min,
-						    (int)followup_cfg.quiet_end_min,
-						    (int)followup_cfg.quiet_utc_offset_min);
 	return queue(c, id, &k, "customer", step, round < 0 ? k.reopen_count : round, vars,
-		     release);
+		     release_time(exempt), "", NULL);
+}
+
+int fu_notify_by(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,
+		 const char *staff_id, long long *notification_id, char *text, size_t textcap)
+{
+	struct fu_case_row k;
+	struct fu_queued q;
+	if (case_row(c, id, &k) != 0 ||
+	    queue(c, id, &k, "customer", step, round, vars, release_time(false), staff_id, &q) != 0)
+		return -1;
+	*notification_id = q.id;
+	snprintf(text, textcap, "%s", q.text);
+	return 0;
 }
 
 int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char *step, int round)
@@ -174,7 +211,7 @@ int fu_notify_staff(PGconn *c, const char *id, const char *staff_id, const char 
 		return -1;
 	snprintf(recipient, sizeof(recipient), "staff:%s", staff_id[0] ? staff_id : "unassigned");
 	snprintf(k.language, sizeof(k.language), "en");
-	return queue(c, id, &k, recipient, step, round, &v, tstamp_now_ms());
+	return queue(c, id, &k, recipient, step, round, &v, tstamp_now_ms(), "", NULL);
 }
 
 int fu_announce(PGconn *c, const char *ce_type, void *event)
@@ -202,36 +239,81 @@ static int archive(PGconn *c, const char *id)
 	    1, p);
 }
 
-int fu_close(PGconn *c, const char *id, const char *reason)
+int fu_close(PGconn *c, const char *id, const struct fu_closure *cl)
 {
-	const char *p[] = {id, reason};
-	PGresult *r =
-	    pg_query(c,
-		     "UPDATE cases SET status = 'closed', closed_at = now(), close_reason = "
-		     "$2, survey_due_at = NULL, updated_at = now() WHERE complaint_id = $1 AND "
-		     "status <> 'closed' RETURNING complaint_no, language",
-		     2, p);
+	const char *merged = cl->merged_into ? cl->merged_into : "";
+	const char *actor = cl->actor ? cl->actor : "";
+	const char *p[] = {id, cl->reason, actor, merged, cl->note ? cl->note : ""};
+	PGresult *r = pg_query(
+	    c,
+	    "UPDATE cases SET status = 'closed', closed_at = now(), close_reason = $2, closed_by "
+	    "= $3, merged_into = $4, close_note = $5, survey_due_at = NULL, next_update_by = "
+	    "NULL, updated_at = now() WHERE complaint_id = $1 AND status <> 'closed' RETURNING "
+	    "complaint_no, owner_staff_id",
+	    5, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return 1;
 	}
-	char no[40], detail[96];
+	char no[40], owner[64];
 	snprintf(no, sizeof(no), "%s", PQgetvalue(r, 0, 0));
+	snprintf(owner, sizeof(owner), "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
-	struct fu_vars v = {0};
+	struct fu_vars v = {.merged_into = merged};
 	ev.complaint_id = (char *)id;
 	ev.complaint_no = no;
 	ev.step = "closed";
-	ev.close_reason = (char *)reason;
-	snprintf(detail, sizeof(detail), "{\"close_reason\":\"%s\"}", reason);
-	log_msg(LOG_INFO, "case_closed", LOG_KV({"complaint_no", no}, {"close_reason", reason}),
+	ev.close_reason = (char *)cl->reason;
+	ev.actor_staff_id = (char *)actor;
+	ev.owner_staff_id = owner;
+	ev.merged_into = (char *)merged;
+	json_t *detail = json_pack("{s:s, s:s, s:s}", "close_reason", cl->reason, "by", actor,
+				   "merged_into", merged);
+	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	json_decref(detail);
+	log_msg(LOG_INFO, "case_closed",
+		LOG_KV({"complaint_no", no}, {"close_reason", cl->reason}, {"actor", actor}),
 		"case closed");
-	if (fu_history(c, id, "cp.complaint.closed", detail) != 0 ||
-	    fu_announce(c, "cp.complaint.closed", &ev) != 0 ||
-	    fu_notify(c, id, "closed", -1, &v, false) != 0)
+	int rc = text && fu_history(c, id, "cp.complaint.closed", text) == 0 &&
+			 fu_announce(c, "cp.complaint.closed", &ev) == 0 &&
+			 fu_notify(c, id, fu_close_step(cl->reason), -1, &v, false) == 0 &&
+			 archive(c, id) == 0
+		     ? 0
+		     : -1;
+	free(text);
+	return rc;
+}
+
+/* The survey goes out once both hold: a plan a person decided was executed, and, for
+ * service, attitude and pricing complaints, a person has answered the customer. Only a case
+ * surveyed this way may later be closed by survey silence (the close task). */
+int fu_survey_open(PGconn *c, const char *id)
+{
+	char due[24];
+	snprintf(due, sizeof(due), "%lld", followup_cfg.survey_timeout_s);
+	const char *p[] = {id, due};
+	PGresult *r = pg_query(
+	    c,
+	    "UPDATE cases SET status = 'resolved', survey_due_at = now() + make_interval(secs => "
+	    "$2::int), updated_at = now() WHERE complaint_id = $1 AND status NOT IN ('closed', "
+	    "'resolved') AND executed_at IS NOT NULL AND decided_by_person AND (NOT "
+	    "needs_person_answer OR first_contact_at IS NOT NULL) RETURNING complaint_no",
+	    2, p);
+	if (!r)
 		return -1;
-	return archive(c, id);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return 0;
+	}
+	char *url = fu_survey_url(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (!url)
+		return -1;
+	struct fu_vars v = {.survey_url = url};
+	int rc = fu_notify(c, id, "plan_executed", -1, &v, false);
+	free(url);
+	return rc == 0 ? 1 : -1;
 }

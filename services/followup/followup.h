@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "consumer.h"
 #include "httpd.h"
 
@@ -30,6 +32,7 @@ struct followup_config {
 	long long close_interval_ms;
 	long long stats_interval_ms;
 	long long stats_window_days;
+	long long fcr_window_days;
 };
 extern struct followup_config followup_cfg;
 
@@ -43,6 +46,8 @@ struct fu_vars {
 	const char *survey_url;
 	const char *appeal;
 	const char *text;
+	const char *next_update_by;
+	const char *merged_into;
 };
 
 /* Renders tmpl into out (always NUL-terminated; truncated at cap). Unknown placeholders are
@@ -60,6 +65,10 @@ bool fu_dissatisfied(int score, bool solved);
 /* Delay before delivery attempt number attempts+1: base * 2^(attempts-1), capped. */
 int64_t fu_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms);
 
+/* The customer's local wall-clock time of ms as "YYYY-MM-DD HH:MM" (offset_min east of UTC):
+ * what a promised update time reads like in a message. out holds at least 17 bytes. */
+void fu_local_time(int64_t ms, int offset_min, char *out, size_t cap);
+
 /* Copies text replacing every run of 7 or more digits (phone-like) with "***". */
 void fu_redact_digits(const char *text, char *out, size_t cap);
 
@@ -70,6 +79,39 @@ int fu_parse_url(const char *url, char *host, size_t hostcap, char *port, size_t
 /* The customer-facing text of a remedy list: "compensation 30.00 CNY, apology" in en or
  * "赔偿 30.00 元、道歉" in zh-CN. remedies_json is [{"kind","amount_fen"}...]. */
 void fu_plan_text(const char *remedies_json, const char *language, char *out, size_t cap);
+
+/* Who may act on a case. */
+enum fu_access {
+	FU_ACCESS_OWNER,      /* the case's owner */
+	FU_ACCESS_SUPERVISOR, /* a supervisor or admin token: any case */
+	FU_ACCESS_NOT_OWNER,  /* another agent (or nobody owns the case yet) */
+};
+/* role is an enum auth_role bit; owner "" means nobody accepted the case yet. */
+enum fu_access fu_access(unsigned role, const char *staff_id, const char *owner);
+
+/* A call outcome the API accepts: reached, no_answer, voicemail, wrong_number. */
+bool fu_call_outcome_valid(const char *outcome);
+/* Only a call that reached the customer is a contact; the others are attempts. */
+bool fu_call_is_contact(const char *outcome);
+
+/* A reason staff may close with: resolved, no_fault_found, withdrawn, duplicate. */
+bool fu_close_reason_valid(const char *reason);
+/* The template step that tells the customer about a closure with this reason: each staff
+ * reason but "resolved" has its own wording; resolved, satisfied and closed_without_feedback
+ * share "closed". */
+const char *fu_close_step(const char *reason);
+/* Withdrawn and duplicate (merged) cases are terminal: they are never reopened. */
+bool fu_reopenable(const char *close_reason);
+
+/* The executed plan was decided by a person: approved by staff, or proposed or amended by
+ * staff. "", "system" and rule or automatic actors ("rule:...", "auto...") are not people. */
+bool fu_person_decided(const char *approved_by, const char *proposed_by);
+/* Service, attitude and pricing complaints: never surveyed or closed before a person answered
+ * the customer (a contact or a close by staff). */
+bool fu_needs_person_answer(const char *category, const char *subcategory);
+/* A template staff may send from the case: customer-facing, and not one whose wording is
+ * tied to a state change (survey, closure, reopening) or that is internal. */
+bool fu_contact_template_allowed(const char *step);
 
 /* ---- the case, notifications and closure (cases.c) ---------------------------------------- */
 
@@ -88,13 +130,54 @@ int fu_notify_staff(PGconn *c, const char *complaint_id, const char *staff_id, c
  * notification (JSON object: owner, plan, survey_url, text) into out. Returns 0 or -1. */
 int fu_render_step(PGconn *c, const char *step, const char *language, const char *complaint_no,
 		   const char *vars_json, char *out, size_t cap);
-/* Closes the case (status, event, closing message with the appeal notice, archive).
- * Returns 0, 1 when it was closed already, -1. */
-int fu_close(PGconn *c, const char *complaint_id, const char *reason);
+/* Who closes a case, why, and the case it joined (reason "duplicate"). actor "" is the
+ * system (survey answer or silence); merged_into and note may be NULL. */
+struct fu_closure {
+	const char *reason;
+	const char *actor;
+	const char *merged_into;
+	const char *note;
+};
+/* Closes the case (status, cp.complaint.closed, the customer's message in the reason's own
+ * wording, archive). Returns 0, 1 when it was closed already, -1 (the caller rolls back). */
+int fu_close(PGconn *c, const char *complaint_id, const struct fu_closure *cl)
+    __attribute__((warn_unused_result));
+/* Queues a message a person sends from the case (sent_by = staff_id), in the case's language,
+ * as step and round. Fills the new notification's id (0 when that step and round existed)
+ * and the rendered text. Returns 0 or -1. */
+int fu_notify_by(PGconn *c, const char *complaint_id, const char *step, int round,
+		 const struct fu_vars *vars, const char *staff_id, long long *notification_id,
+		 char *text, size_t textcap) __attribute__((warn_unused_result));
+/* Opens the survey (status resolved, survey link to the customer) when a plan a person
+ * decided was executed and, for complaints that need a person's answer, after a contact.
+ * Returns 1 opened, 0 not (yet), -1 database error. */
+int fu_survey_open(PGconn *c, const char *complaint_id) __attribute__((warn_unused_result));
 /* Announces a FollowupEvent; ev's complaint ids must be set. */
 int fu_announce(PGconn *c, const char *ce_type, void *followup_event);
 /* The survey link of a case (malloc'ed). */
 char *fu_survey_url(const char *complaint_no);
+
+/* ---- the API's shared steps (api.c) ------------------------------------------------------ */
+
+/* A case as an HTTP handler sees it, locked for the request's transaction. */
+struct fu_case_lock {
+	char id[40];
+	char no[40];
+	char status[16];
+	char owner[64];
+	char language[8];
+	char close_reason[32];
+	int reopen_count;
+	bool awaiting;
+	bool executed; /* a plan was executed (in any round) */
+};
+/* Begins a transaction on r->db and locks the case r->params[0] names. Replies 404/500
+ * itself and returns -1 (rolled back); on 0 the caller commits (fu_finish) or rolls back. */
+int fu_lock_case(struct http_req *r, struct fu_case_lock *k) __attribute__((warn_unused_result));
+/* Rolls back and replies 500. */
+void fu_fail_db(struct http_req *r);
+/* Commits and replies reply (owned) with status, or 500 when the commit fails. */
+void fu_finish(struct http_req *r, int status, json_t *reply);
 
 /* ---- consumers, API, tasks ---------------------------------------------------------------- */
 extern const struct consumer_handler followup_handlers[];
@@ -109,6 +192,12 @@ void fu_put_template(struct http_req *r, void *arg);
 void fu_get_stats(struct http_req *r, void *arg);
 /* GET /v1/notifications?complaint_no=: every message of a case and its delivery state. */
 void fu_get_notifications(struct http_req *r, void *arg);
+/* Staff casework (casework.c): the owner, or any supervisor/admin. */
+void fu_post_contact(struct http_req *r, void *arg);
+void fu_post_call(struct http_req *r, void *arg);
+void fu_post_close(struct http_req *r, void *arg);
+void fu_post_reopen(struct http_req *r, void *arg);
+void fu_get_conversation(struct http_req *r, void *arg);
 
 /* The quality figures for [from, to) with optional filters ("" = all), as JSON text
  * (malloc'ed), or NULL on a database error. */

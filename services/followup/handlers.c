@@ -61,6 +61,8 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 	char buf[TSTAMP_LEN], cnt[16];
 	struct fu_vars v = {0};
 	snprintf(cnt, sizeof(cnt), "%d", r->repeat_count);
+	/* the waybill and the earlier complaint are what FCR's repeat check looks for */
+	const char *prev = ids_is_uuid(r->previous_complaint_id) ? r->previous_complaint_id : NULL;
 	const char *p[] = {r->complaint_id,
 			   r->customer_ref,
 			   strcmp(r->language, "en") == 0 ? "en" : "zh-CN",
@@ -68,14 +70,19 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 			   r->outlet_id,
 			   event_time(r->received_at, buf),
 			   r->repeat ? "t" : "f",
-			   cnt};
+			   cnt,
+			   r->waybill_no,
+			   prev,
+			   r->description_redacted,
+			   r->preferred_contact};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
 		   "UPDATE cases SET customer_ref = $2, language = $3, channel = $4, outlet_id = "
 		   "CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, received_at = $6::timestamptz, "
 		   "is_repeat = $7::boolean, repeat_count = GREATEST(repeat_count, $8::int), "
-		   "updated_at = now() WHERE complaint_id = $1",
-		   8, p) != 0 ||
+		   "waybill_no = $9, previous_complaint_id = $10::uuid, description = $11, "
+		   "preferred_contact = $12, updated_at = now() WHERE complaint_id = $1",
+		   12, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
@@ -96,8 +103,16 @@ static int on_message(PGconn *c, const struct ce_meta *ce, const char *key,
 	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}",
 		 strcmp(r->kind, "repeat") == 0 ? "repeat" : "reply");
 	const char *p[] = {r->complaint_id, cnt};
+	/* the customer's own words belong in the conversation staff read */
+	const char *words[] = {r->complaint_id, r->text_redacted};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+		return -1;
+	if (r->text_redacted[0] &&
+	    pg_exec(c,
+		    "INSERT INTO messages (complaint_id, author, text, source) VALUES ($1, "
+		    "'customer', $2, 'intake')",
+		    2, words) != 0)
 		return -1;
 	if (strcmp(r->kind, "repeat") != 0)
 		return 0;
@@ -121,14 +136,29 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 	const Cp__ComplaintClassified *r = (const void *)m;
 	char prio[16];
 	snprintf(prio, sizeof(prio), "%d", r->priority > 0 ? r->priority : 3);
-	const char *p[] = {r->complaint_id, r->category, r->subcategory, prio, r->outlet_id};
+	char fr[16], ac[16], ve[16];
+	snprintf(fr, sizeof(fr), "%d", r->first_response_s > 0 ? r->first_response_s : 0);
+	snprintf(ac, sizeof(ac), "%d", r->accept_s > 0 ? r->accept_s : 0);
+	snprintf(ve, sizeof(ve), "%d", r->verification_s > 0 ? r->verification_s : 0);
+	const char *p[] = {r->complaint_id,
+			   r->category,
+			   r->subcategory,
+			   prio,
+			   r->outlet_id,
+			   fr,
+			   ac,
+			   ve,
+			   fu_needs_person_answer(r->category, r->subcategory) ? "t" : "f"};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0)
 		return -1;
+	/* the policy's limits are what first-contact, accept and verification compliance
+	 * are measured against */
 	if (update(c,
 		   "UPDATE cases SET category = $2, subcategory = $3, priority = LEAST(priority, "
-		   "$4::int), outlet_id = CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, updated_at "
-		   "= now() WHERE complaint_id = $1",
-		   5, p) != 0)
+		   "$4::int), outlet_id = CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, "
+		   "first_response_s = $6::int, accept_s = $7::int, verification_s = $8::int, "
+		   "needs_person_answer = $9::boolean, updated_at = now() WHERE complaint_id = $1",
+		   9, p) != 0)
 		return -1;
 	return fu_history(c, r->complaint_id, ce->type, NULL);
 }
@@ -139,12 +169,15 @@ static int v_assignment(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
+/* The owner is whoever the latest accepted or reassigned event names; the first accept
+ * (and the first offer) time the accept figure. */
 static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__ComplaintAssignment *r = (const void *)m;
 	char buf[TSTAMP_LEN];
 	struct fu_vars v = {0};
+	const char *at = event_time(r->at, buf);
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
@@ -153,14 +186,23 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 			      "UPDATE cases SET escalation_level = escalation_level + 1 WHERE "
 			      "complaint_id = $1",
 			      1, (const char *[]){r->complaint_id});
-	if (strcmp(r->action, "accepted") != 0)
+	if (strcmp(ce->type, "cp.complaint.offered") == 0)
+		return update(c,
+			      "UPDATE cases SET offered_at = LEAST(offered_at, $2::timestamptz), "
+			      "updated_at = now() WHERE complaint_id = $1",
+			      2, (const char *[]){r->complaint_id, at});
+	bool accepted = strcmp(r->action, "accepted") == 0;
+	if (!accepted && strcmp(r->action, "reassigned") != 0)
 		return 0;
-	const char *p[] = {r->complaint_id, r->owner_staff_id, event_time(r->at, buf)};
+	const char *p[] = {r->complaint_id, r->owner_staff_id, at, accepted ? "t" : "f"};
 	if (update(c,
-		   "UPDATE cases SET owner_staff_id = $2, assigned_at = LEAST(assigned_at, "
-		   "$3::timestamptz), updated_at = now() WHERE complaint_id = $1",
-		   3, p) != 0)
+		   "UPDATE cases SET owner_staff_id = $2, assigned_at = CASE WHEN $4::boolean "
+		   "THEN LEAST(assigned_at, $3::timestamptz) ELSE assigned_at END, updated_at = "
+		   "now() WHERE complaint_id = $1",
+		   4, p) != 0)
 		return -1;
+	if (!accepted)
+		return 0;
 	v.owner = r->owner_staff_id;
 	return fu_notify(c, r->complaint_id, "owner_assigned", -1, &v, false);
 }
@@ -197,22 +239,34 @@ static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
+/* The automatic bundle only records the suspected party; the customer hears "verified" and
+ * the verification figure stops only when a person confirmed the responsibility
+ * (evidence_updated with preliminary false). */
 static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__EvidenceBundle *r = (const void *)m;
+	char buf[TSTAMP_LEN];
 	struct fu_vars v = {0};
-	const char *party = r->responsibility ? r->responsibility->party : "";
-	const char *p[] = {r->complaint_id, party};
+	const Cp__Responsibility *resp = r->responsibility;
+	const char *party = resp ? resp->party : "";
+	bool confirmed =
+	    resp && !resp->preliminary && strcmp(ce->type, "cp.complaint.evidence_updated") == 0;
+	const char *p[] = {r->complaint_id, party, confirmed ? "t" : "f",
+			   event_time(resp ? resp->confirmed_at : NULL, buf)};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(
 		c,
 		"UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
 		"CASE WHEN $2 IN ('', 'unknown') AND responsible_party <> '' THEN "
-		"responsible_party ELSE $2 END, updated_at = now() WHERE complaint_id = $1",
-		2, p) != 0 ||
+		"responsible_party ELSE $2 END, verified_at = CASE WHEN $3::boolean THEN "
+		"LEAST(verified_at, $4::timestamptz) ELSE verified_at END, updated_at = now() "
+		"WHERE complaint_id = $1",
+		4, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
+	if (!confirmed)
+		return 0;
 	return fu_notify(c, r->complaint_id, "evidence_found", -1, &v, false);
 }
 
@@ -255,26 +309,23 @@ static int plan_proposed(PGconn *c, const Cp__ResolutionDecided *r)
 	return fu_notify(c, r->complaint_id, "plan_proposed", -1, &v, false);
 }
 
+/* The plan was carried out. Whether the customer is surveyed (and so whether silence may
+ * close the case) depends on who decided it: see fu_survey_open. A person's decision in this
+ * round is not undone by a later automatic execution; a reopening clears it. */
 static int plan_executed(PGconn *c, const Cp__ResolutionDecided *r)
 {
-	struct fu_vars v = {0};
-	char fen[24], due[24];
+	char fen[24];
 	snprintf(fen, sizeof(fen), "%lld", (long long)(r->total ? r->total->amount_fen : 0));
-	snprintf(due, sizeof(due), "%lld", followup_cfg.survey_timeout_s);
-	const char *p[] = {r->complaint_id, fen, due};
+	bool person = fu_person_decided(r->approved_by, r->proposed_by);
+	const char *p[] = {r->complaint_id, fen, person ? "t" : "f"};
 	if (update(c,
-		   "UPDATE cases SET executed_at = now(), compensation_fen = $2, status = "
-		   "'resolved', survey_due_at = now() + make_interval(secs => $3::int), updated_at "
-		   "= now() WHERE complaint_id = $1 AND status <> 'closed'",
+		   "UPDATE cases SET executed_at = now(), compensation_fen = $2, "
+		   "decided_by_person = decided_by_person OR $3::boolean, status = 'executed', "
+		   "updated_at = now() WHERE "
+		   "complaint_id = $1 AND status NOT IN ('closed', 'resolved')",
 		   3, p) != 0)
 		return -1;
-	char *url = fu_survey_url(r->complaint_no);
-	if (!url)
-		return -1;
-	v.survey_url = url;
-	int rc = fu_notify(c, r->complaint_id, "plan_executed", -1, &v, false);
-	free(url);
-	return rc;
+	return fu_survey_open(c, r->complaint_id) < 0 ? -1 : 0;
 }
 
 static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
@@ -336,10 +387,14 @@ const struct consumer_handler followup_handlers[] = {
      on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.escalated", &cp__complaint_assignment__descriptor,
      v_assignment, on_assignment},
+    {TOPIC_CLASSIFIED, "cp.complaint.offered", &cp__complaint_assignment__descriptor, v_assignment,
+     on_assignment},
     {TOPIC_CLASSIFIED, "cp.complaint.first_response", &cp__first_response__descriptor, v_first,
      on_first},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
      v_evidence, on_evidence},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor, v_evidence,
+     on_evidence},
     {TOPIC_RESOLUTION, NULL, &cp__resolution_decided__descriptor, v_resolution, on_resolution},
     {TOPIC_SLA, NULL, &cp__sla_event__descriptor, v_sla, on_sla},
 };

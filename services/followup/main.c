@@ -48,6 +48,10 @@ static const struct cfg_entry followup_table[] = {
      "how often unanswered surveys are looked for", &followup_cfg.close_interval_ms},
     {"STATS_INTERVAL_MS", CFG_INT, "30000", 100, 3600000,
      "how often the quality gauges are refreshed", &followup_cfg.stats_interval_ms},
+    {"FCR_WINDOW_DAYS", CFG_INT, "7", 1, 365,
+     "a case counts as first-contact resolved only if no complaint about the same waybill "
+     "follows within this many days of its closure",
+     &followup_cfg.fcr_window_days},
     {"STATS_WINDOW_DAYS", CFG_INT, "30", 1, 3650, "the period the quality gauges cover",
      &followup_cfg.stats_window_days},
 };
@@ -61,6 +65,11 @@ static const struct http_route followup_routes[] = {
     {"PUT", "/v1/templates", fu_put_template, true},
     {"GET", "/v1/stats", fu_get_stats, true},
     {"GET", "/v1/notifications", fu_get_notifications, true},
+    {"POST", "/v1/complaints/{}/contact", fu_post_contact, true},
+    {"POST", "/v1/complaints/{}/calls", fu_post_call, true},
+    {"POST", "/v1/complaints/{}/close", fu_post_close, true},
+    {"POST", "/v1/complaints/{}/reopen", fu_post_reopen, true},
+    {"GET", "/v1/complaints/{}/conversation", fu_get_conversation, true},
 };
 
 static const struct svc_task followup_tasks[] = {

@@ -4,7 +4,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth.h"
 #include "followup.h"
 #include "redact.h"
 
@@ -20,6 +22,8 @@ static const char *var_value(const struct fu_vars *v, const char *name, size_t l
 	    {"survey_url", offsetof(struct fu_vars, survey_url)},
 	    {"appeal", offsetof(struct fu_vars, appeal)},
 	    {"text", offsetof(struct fu_vars, text)},
+	    {"next_update_by", offsetof(struct fu_vars, next_update_by)},
+	    {"merged_into", offsetof(struct fu_vars, merged_into)},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strlen(names[i].name) == len && memcmp(names[i].name, name, len) == 0) {
@@ -88,6 +92,14 @@ int64_t fu_backoff_ms(int attempts, int64_t base_ms, int64_t max_ms)
 	return d < max_ms ? d : max_ms;
 }
 
+void fu_local_time(int64_t ms, int offset_min, char *out, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000 + (int64_t)offset_min * 60);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M", &tm);
+}
+
 void fu_redact_digits(const char *text, char *out, size_t cap)
 {
 	redact_text(text, NULL, "***", out, cap);
@@ -154,4 +166,89 @@ void fu_plan_text(const char *remedies_json, const char *language, char *out, si
 		out[len] = '\0';
 	}
 	json_decref(arr);
+}
+
+/* ---- casework ----------------------------------------------------------------------------- */
+
+static bool fu_one_of(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return true;
+	return false;
+}
+
+#define FU_ONE_OF(s, list) fu_one_of(s, list, sizeof(list) / sizeof(list[0]))
+
+enum fu_access fu_access(unsigned role, const char *staff_id, const char *owner)
+{
+	if (role & (AUTH_SUPERVISOR | AUTH_ADMIN))
+		return FU_ACCESS_SUPERVISOR;
+	/* an empty owner never matches: nobody acts on an unaccepted case but a supervisor */
+	if ((role & AUTH_AGENT) && owner[0] && strcmp(staff_id, owner) == 0)
+		return FU_ACCESS_OWNER;
+	return FU_ACCESS_NOT_OWNER;
+}
+
+bool fu_call_outcome_valid(const char *outcome)
+{
+	static const char *const outcomes[] = {"reached", "no_answer", "voicemail", "wrong_number"};
+	return FU_ONE_OF(outcome, outcomes);
+}
+
+bool fu_call_is_contact(const char *outcome)
+{
+	return outcome && strcmp(outcome, "reached") == 0;
+}
+
+bool fu_close_reason_valid(const char *reason)
+{
+	static const char *const reasons[] = {"resolved", "no_fault_found", "withdrawn",
+					      "duplicate"};
+	return FU_ONE_OF(reason, reasons);
+}
+
+const char *fu_close_step(const char *reason)
+{
+	if (strcmp(reason, "no_fault_found") == 0)
+		return "closed_no_fault_found";
+	if (strcmp(reason, "withdrawn") == 0)
+		return "closed_withdrawn";
+	if (strcmp(reason, "duplicate") == 0)
+		return "closed_duplicate";
+	return "closed";
+}
+
+bool fu_reopenable(const char *close_reason)
+{
+	static const char *const terminal[] = {"withdrawn", "duplicate"};
+	return !FU_ONE_OF(close_reason, terminal);
+}
+
+static bool fu_is_person(const char *actor)
+{
+	return actor && actor[0] && strcmp(actor, "system") != 0 &&
+	       strncmp(actor, "rule:", 5) != 0 && strncmp(actor, "auto", 4) != 0;
+}
+
+bool fu_person_decided(const char *approved_by, const char *proposed_by)
+{
+	return fu_is_person(approved_by) || fu_is_person(proposed_by);
+}
+
+bool fu_needs_person_answer(const char *category, const char *subcategory)
+{
+	static const char *const categories[] = {"service", "charges"};
+	static const char *const subcategories[] = {"courier_attitude", "agent_attitude",
+						    "overcharge", "unclear_price"};
+	return FU_ONE_OF(category, categories) || FU_ONE_OF(subcategory, subcategories);
+}
+
+bool fu_contact_template_allowed(const char *step)
+{
+	static const char *const internal[] = {"appeal", "customer_replied", "contact",
+					       "plan_executed"};
+	if (!step || !step[0] || FU_ONE_OF(step, internal))
+		return false;
+	return strncmp(step, "closed", 6) != 0 && strncmp(step, "reopened", 8) != 0;
 }

@@ -1,5 +1,5 @@
 """Follow-up with a short survey timeout and an unreachable webhook: a resolved case nobody
-answers is closed "without feedback" (event, archive), and a notification that cannot be
+answers is closed "without feedback" (event, archive) -- only when a person decided its plan -- and a notification that cannot be
 delivered is retried, then recorded as failed (event, error log, metric), never lost."""
 
 from helpers import wait_rows
@@ -14,7 +14,11 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
                            DELIVERY_INTERVAL_MS="100", CLOSE_INTERVAL_MS="200",
                            WEBHOOK_TIMEOUT_MS="500"):
         cid, no, waybill = new_case("CPA")
+        nobody, no_x, _ = new_case("CPA")
         with stack.consumer(["complaint.followup.v1"], from_beginning=False) as reader:
+            # a plan no person decided is never surveyed, so silence never closes its case
+            produce_received(stack, nobody, no_x)
+            produce_executed(stack, nobody, no_x, 500, approved_by="")
             produce_received(stack, cid, no)
             produce_executed(stack, cid, no, 500)
             closed = seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
@@ -29,6 +33,8 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
         status, reason = db.execute("SELECT status, close_reason FROM followup.cases WHERE "
                                     "complaint_id = %s", (cid,)).fetchone()
         assert (status, reason) == ("closed", "closed_without_feedback")
+        assert db.execute("SELECT status, close_reason, survey_due_at FROM followup.cases WHERE "
+                          "complaint_id = %s", (nobody,)).fetchone() == ("executed", None, None)
         assert db.execute("SELECT close_reason FROM followup.archives WHERE complaint_id = %s",
                           (cid,)).fetchone()[0] == "closed_without_feedback"
         rows = wait_rows(stack, "SELECT step, attempts FROM followup.notifications WHERE "

@@ -1,5 +1,5 @@
 """Follow-up on the real broker and PostgreSQL: the whole loop from POST to a satisfied survey
-through the real pipeline; one message per step delivered to a signed webhook (a local HTTP
+(the real pipeline prepares, a person owns and contacts, a person's plan is executed); one message per step delivered to a signed webhook (a local HTTP
 sink), retried while the sink is down and never duplicated; dissatisfied answers re-open and
 escalate; the customer's replies and staff questions; editable templates; the quality figures
 match the cases the test created."""
@@ -125,9 +125,11 @@ def produce_breach(stack, cid, no, clock):
                   stack.ce_headers("cp.complaint.sla_breached"))
 
 
-def produce_executed(stack, cid, no, total_fen):
+def produce_executed(stack, cid, no, total_fen, approved_by="sup1"):
+    """An executed plan; approved_by "" is one no person decided (no survey follows it)."""
     m = stack.proto.ResolutionDecided(complaint_id=cid, complaint_no=no,
-                                      proposal_id=str(uuid.uuid4()), status="executed")
+                                      proposal_id=str(uuid.uuid4()), status="executed",
+                                      proposed_by="system", approved_by=approved_by)
     m.total.amount_fen = total_fen
     stack.produce("complaint.resolution.v1", cid, m.SerializeToString(),
                   stack.ce_headers("cp.complaint.resolution_executed"))
@@ -160,11 +162,18 @@ def test_whole_loop_from_post_to_closed_with_satisfied_survey(stack, http, staff
     r = post(http, stack, complaint())
     assert r.status_code == 201, r.text
     cid, no = r.json()["complaint_id"], r.json()["complaint_no"]
-    pid, status, _, _ = proposal_of(stack, cid, timeout=60)
-    if status == "pending_approval":
-        ok = http.post(f"{stack.base_url}/v1/proposals/{pid}/approve", json={}, headers=ADMIN)
-        assert ok.status_code == 200, ok.text
-    confirm_executions(stack, http, pid)
+    # the real pipeline prepares a plan; then people act: ag1 accepts the case (produced here:
+    # classification's tests cover the offer), contacts the customer from the case, and a
+    # supervisor's approved plan is executed (resolution's tests cover how)
+    proposal_of(stack, cid, timeout=60)
+    produce_assigned(stack, cid, no, "ag1")
+    wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND owner_staff_id "
+                     "= 'ag1'", (cid,))
+    contact = http.post(f"{stack.base_url}/v1/complaints/{no}/contact",
+                        json={"text": "您好，我是负责您投诉的客服，我们会尽快处理。"}, headers=AGENT)
+    assert contact.status_code == 201, contact.text
+    assert "负责您投诉的客服" in sink.wait_step(no, "contact")["note"]["text"]
+    produce_executed(stack, cid, no, 3000)
     wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND status = "
                      "'resolved'", (cid,))
     executed = sink.wait_step(no, "plan_executed")
@@ -204,7 +213,7 @@ def test_whole_loop_from_post_to_closed_with_satisfied_survey(stack, http, staff
     notes = sink.notes(no)
     steps = [d["note"]["step"] for d in notes]
     assert len(steps) == len(set(steps)), steps
-    assert {"received", "first_response", "plan_proposed", "plan_executed", "closed"} <= set(steps)
+    assert {"received", "contact", "plan_executed", "closed"} <= set(steps)
     assert all(d["signed"] for d in notes)
     assert all(d["note"]["customer_ref"].startswith("cust_") for d in notes)
     body = json.dumps([d["note"] for d in notes], ensure_ascii=False)
@@ -232,9 +241,20 @@ def test_webhook_retried_while_sink_is_down_without_duplicates(stack, followup, 
     assert notes[0]["note"]["attempt"] == attempts >= 3
 
 
+def produce_confirmed_evidence(stack, cid, no, waybill, party="courier"):
+    """Responsibility a person confirmed (evidence's confirm endpoint): the case is verified."""
+    m = stack.proto.EvidenceBundle(complaint_id=cid, complaint_no=no, waybill_no=waybill,
+                                   tracking_found=True, version=2)
+    m.responsibility.party = party
+    m.responsibility.preliminary = False
+    m.responsibility.confirmed_by = "sup1"
+    stack.produce("complaint.evidence.v1", cid, m.SerializeToString(),
+                  stack.ce_headers("cp.complaint.evidence_updated"))
+
+
 def test_step_before_received_waits_for_the_customer_ref_and_language(stack, followup, sink):
     cid, no, waybill = new_case("CPO")
-    produce_evidence(stack, cid, no, waybill)
+    produce_confirmed_evidence(stack, cid, no, waybill)
     wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND step = "
                      "'evidence_found'", (cid,))
     time.sleep(1.0)
@@ -357,16 +377,15 @@ def test_stats_match_the_cases_created(stack, http, staff, followup, sink, timer
     for cid, no, wb in cases:
         produce_received(stack, cid, no, outlet=outlet, received_at=iso(t0),
                          repeat=(cid == c3))
-    # c1 and c2 are proposed and paid by the real resolution service; c3 stays unclassified
+    # c1 and c2 get plans a supervisor approved, executed; c3 stays unclassified
     produce_classified(stack, c1, n1, w1, declared=3000, outlet=outlet)
     produce_classified(stack, c2, n2, w2, declared=1000, outlet=outlet)
     produce_first_response(stack, c1, n1, iso(t0 + timedelta(seconds=60)))
     produce_first_response(stack, c2, n2, iso(t0 + timedelta(seconds=300)))
     produce_breach(stack, c2, n2, "first_response")
-    for cid, no, wb in cases[:2]:
+    for (cid, no, wb), fen in zip(cases[:2], (3000, 1000)):
         produce_evidence(stack, cid, no, wb, party="courier")
-        pid, _, _, _ = proposal_of(stack, cid)
-        confirm_executions(stack, http, pid)
+        produce_executed(stack, cid, no, fen)
     for cid, no, _ in cases[:2]:
         wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND status = "
                          "'resolved'", (cid,))

@@ -1,8 +1,11 @@
 /* Unit tests of follow-up's pure rules: templates, quiet hours, survey outcome, backoff,
- * redaction, webhook URLs, plan texts. */
+ * redaction, webhook URLs, plan texts, and the casework rules (who acts, call outcomes, close
+ * reasons and their wordings, reopening, who decided a plan, complaints that need a
+ * person's answer, templates staff may send). */
 #include <check.h>
 #include <string.h>
 
+#include "auth.h"
 #include "followup/followup.h"
 
 /* 2026-11-24T00:00:00Z */
@@ -120,6 +123,117 @@ START_TEST(test_plan_text)
 }
 END_TEST
 
+START_TEST(test_render_casework_placeholders)
+{
+	struct fu_vars v = {
+	    .complaint_no = "CP2", .merged_into = "CP1", .next_update_by = "2026-12-02T10:00:00Z"};
+	char out[128];
+	fu_render("{complaint_no} into {merged_into} by {next_update_by}", &v, out, sizeof(out));
+	ck_assert_str_eq(out, "CP2 into CP1 by 2026-12-02T10:00:00Z");
+}
+END_TEST
+
+START_TEST(test_local_time)
+{
+	char out[32];
+	/* 2026-11-24T15:30Z is 23:30 in China; 16:10Z is already the next day there */
+	fu_local_time(MIDNIGHT_UTC + (15 * 60 + 30) * MIN, 480, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-11-24 23:30");
+	fu_local_time(MIDNIGHT_UTC + (16 * 60 + 10) * MIN, 480, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-11-25 00:10");
+	fu_local_time(MIDNIGHT_UTC + 59999, 0, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-11-24 00:00");
+}
+END_TEST
+
+START_TEST(test_access_owner_supervisor_other)
+{
+	ck_assert_int_eq(fu_access(AUTH_AGENT, "ag1", "ag1"), FU_ACCESS_OWNER);
+	ck_assert_int_eq(fu_access(AUTH_AGENT, "ag2", "ag1"), FU_ACCESS_NOT_OWNER);
+	/* nobody accepted yet: an agent with an empty staff id is not the owner */
+	ck_assert_int_eq(fu_access(AUTH_AGENT, "", ""), FU_ACCESS_NOT_OWNER);
+	ck_assert_int_eq(fu_access(AUTH_SUPERVISOR, "sup1", "ag1"), FU_ACCESS_SUPERVISOR);
+	ck_assert_int_eq(fu_access(AUTH_ADMIN, "adm1", ""), FU_ACCESS_SUPERVISOR);
+	ck_assert_int_eq(fu_access(AUTH_INTEGRATION, "ag1", "ag1"), FU_ACCESS_NOT_OWNER);
+}
+END_TEST
+
+START_TEST(test_call_outcomes)
+{
+	ck_assert(fu_call_outcome_valid("reached"));
+	ck_assert(fu_call_outcome_valid("no_answer"));
+	ck_assert(fu_call_outcome_valid("voicemail"));
+	ck_assert(fu_call_outcome_valid("wrong_number"));
+	ck_assert(!fu_call_outcome_valid("busy"));
+	ck_assert(!fu_call_outcome_valid(NULL));
+	/* only a reached call is a contact */
+	ck_assert(fu_call_is_contact("reached"));
+	ck_assert(!fu_call_is_contact("no_answer"));
+	ck_assert(!fu_call_is_contact("voicemail"));
+	ck_assert(!fu_call_is_contact("wrong_number"));
+}
+END_TEST
+
+START_TEST(test_close_reasons_and_wordings)
+{
+	ck_assert(fu_close_reason_valid("resolved"));
+	ck_assert(fu_close_reason_valid("no_fault_found"));
+	ck_assert(fu_close_reason_valid("withdrawn"));
+	ck_assert(fu_close_reason_valid("duplicate"));
+	/* the system's reasons are not staff's */
+	ck_assert(!fu_close_reason_valid("satisfied"));
+	ck_assert(!fu_close_reason_valid("closed_without_feedback"));
+	ck_assert_str_eq(fu_close_step("resolved"), "closed");
+	ck_assert_str_eq(fu_close_step("satisfied"), "closed");
+	ck_assert_str_eq(fu_close_step("closed_without_feedback"), "closed");
+	ck_assert_str_eq(fu_close_step("no_fault_found"), "closed_no_fault_found");
+	ck_assert_str_eq(fu_close_step("withdrawn"), "closed_withdrawn");
+	ck_assert_str_eq(fu_close_step("duplicate"), "closed_duplicate");
+	ck_assert(fu_reopenable("resolved"));
+	ck_assert(fu_reopenable("satisfied"));
+	ck_assert(fu_reopenable("no_fault_found"));
+	ck_assert(!fu_reopenable("withdrawn"));
+	ck_assert(!fu_reopenable("duplicate"));
+}
+END_TEST
+
+START_TEST(test_person_decided)
+{
+	ck_assert(fu_person_decided("sup1", "system"));
+	ck_assert(fu_person_decided("", "ag1"));
+	ck_assert(!fu_person_decided("", "system"));
+	ck_assert(!fu_person_decided("", ""));
+	ck_assert(!fu_person_decided("rule:delay_freight_waiver", "system"));
+	ck_assert(!fu_person_decided("auto_settlement", ""));
+	ck_assert(!fu_person_decided("system", "system"));
+}
+END_TEST
+
+START_TEST(test_needs_person_answer)
+{
+	ck_assert(fu_needs_person_answer("service", "courier_attitude"));
+	ck_assert(fu_needs_person_answer("charges", "overcharge"));
+	ck_assert(fu_needs_person_answer("", "agent_attitude"));
+	ck_assert(!fu_needs_person_answer("transport", "loss"));
+	ck_assert(!fu_needs_person_answer("information", ""));
+}
+END_TEST
+
+START_TEST(test_contact_templates)
+{
+	ck_assert(fu_contact_template_allowed("update_promised"));
+	ck_assert(fu_contact_template_allowed("owner_assigned"));
+	ck_assert(!fu_contact_template_allowed("appeal"));
+	ck_assert(!fu_contact_template_allowed("customer_replied"));
+	ck_assert(!fu_contact_template_allowed("plan_executed"));
+	ck_assert(!fu_contact_template_allowed("closed"));
+	ck_assert(!fu_contact_template_allowed("closed_withdrawn"));
+	ck_assert(!fu_contact_template_allowed("reopened_by_staff"));
+	ck_assert(!fu_contact_template_allowed("contact"));
+	ck_assert(!fu_contact_template_allowed(""));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("followup_rules");
@@ -134,6 +248,14 @@ int main(void)
 	tcase_add_test(tc, test_redact_digits);
 	tcase_add_test(tc, test_parse_url);
 	tcase_add_test(tc, test_plan_text);
+	tcase_add_test(tc, test_render_casework_placeholders);
+	tcase_add_test(tc, test_local_time);
+	tcase_add_test(tc, test_access_owner_supervisor_other);
+	tcase_add_test(tc, test_call_outcomes);
+	tcase_add_test(tc, test_close_reasons_and_wordings);
+	tcase_add_test(tc, test_person_decided);
+	tcase_add_test(tc, test_needs_person_answer);
+	tcase_add_test(tc, test_contact_templates);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
