@@ -358,6 +358,13 @@ void fu_post_await(struct http_req *r, void *arg)
 	json_decref(errors);
 	if (fu_lock_case(r, &k) != 0)
 		goto out;
+	/* asking the customer is casework: the owner's or a supervisor's */
+	if (fu_access(who.role, who.staff_id, k.owner) == FU_ACCESS_NOT_OWNER) {
+		pg_rollback(r->db);
+		http_reply_error(r, 403, "not_owner",
+				 "only the case's owner or a supervisor acts on it");
+		goto out;
+	}
 	if (strcmp(k.status, "closed") == 0) {
 		pg_rollback(r->db);
 		http_reply_error(r, 409, "conflict", "the case is closed");

@@ -275,7 +275,8 @@ def test_only_the_owner_or_a_supervisor_acts(stack, http, casework):
     for action, body in (("contact", {"text": "hi"}),
                          ("calls", {"outcome": "reached", "summary": "x"}),
                          ("close", {"reason": "withdrawn"}),
-                         ("reopen", {"reason": "x"})):
+                         ("reopen", {"reason": "x"}),
+                         ("await-customer", {"question": "x"})):
         r = http.post(url(stack, no, action), json=body, headers=AGENT2)
         assert r.status_code == 403 and r.json()["error"] == "not_owner", (action, r.text)
         r = http.post(url(stack, no_x, action), json=body, headers=AGENT)
