@@ -135,13 +135,19 @@ void keywords_put(struct http_req *r, void *arg);
 
 /* --- policies.c --- */
 
-#define POLICY_MAX_CLOCKS 3
+#define POLICY_MAX_CLOCKS	  3
+#define POLICY_MAX_WORKING_CLOCKS 6
 
 struct sla_policy {
 	char name[64];
 	long long first_response_s, verification_s, resolution_s, regulatory_s;
 	char pausable[POLICY_MAX_CLOCKS][16];
 	int npausable;
+	/* the clocks that time people (0: the policy does not run that clock) */
+	long long accept_s, whole_cycle_s, next_update_s;
+	char working[POLICY_MAX_WORKING_CLOCKS][16]; /* clocks on the working calendar */
+	int nworking;
+	char calendar[64];
 };
 
 /* The first policy (by rank) matching; the configured defaults when none does. 0 or -1. */

@@ -110,12 +110,41 @@ static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decisi
 	return stored;
 }
 
+static void working_array(const struct sla_policy *p, char *out, size_t cap)
+{
+	size_t n = (size_t)snprintf(out, cap, "{");
+	for (int i = 0; i < p->nworking && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", p->working[i]);
+	if (n < cap)
+		snprintf(out + n, cap - n, "}");
+}
+
+/* The clocks that time people, kept beside the classification for the case view. */
+static int store_people_clocks(PGconn *pg, const Cp__ComplaintReceived *c,
+			       const struct sla_policy *p)
+{
+	char secs[3][24], working[128];
+	snprintf(secs[0], sizeof(secs[0]), "%lld", p->accept_s);
+	snprintf(secs[1], sizeof(secs[1]), "%lld", p->whole_cycle_s);
+	snprintf(secs[2], sizeof(secs[2]), "%lld", p->next_update_s);
+	working_array(p, working, sizeof(working));
+	const char *v[] = {c->complaint_id, secs[0], secs[1], secs[2], working, p->calendar};
+	return pg_exec(pg,
+		       "UPDATE classifications SET accept_s = $2::int, whole_cycle_s = $3::int, "
+		       "next_update_s = $4::int, working_time_clocks = $5::text[], calendar = $6 "
+		       "WHERE complaint_id = $1::uuid",
+		       6, v);
+}
+
 static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)
 {
 	Cp__ComplaintClassified ev = CP__COMPLAINT_CLASSIFIED__INIT;
 	const struct classify_result *r = &d->r;
-	char now[TSTAMP_LEN], *kws[CLASSIFY_MAX_KEYWORDS], *clocks[POLICY_MAX_CLOCKS];
+	char now[TSTAMP_LEN], *kws[CLASSIFY_MAX_KEYWORDS], *clocks[POLICY_MAX_CLOCKS],
+	    *working[POLICY_MAX_WORKING_CLOCKS];
 	tstamp_format(tstamp_now_ms(), now);
+	for (int i = 0; i < d->policy.nworking; i++)
+		working[i] = (char *)d->policy.working[i];
 	for (int i = 0; i < r->nkeywords; i++)
 		kws[i] = (char *)r->keywords[i];
 	for (int i = 0; i < d->policy.npausable; i++)
@@ -152,6 +181,12 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct dec
 	ev.channel = c->channel;
 	ev.repeat = c->repeat;
 	ev.target = c->target; /* whom it is about: services that let people decide exclude them */
+	ev.accept_s = (int32_t)d->policy.accept_s;
+	ev.whole_cycle_s = (int32_t)d->policy.whole_cycle_s;
+	ev.next_update_s = (int32_t)d->policy.next_update_s;
+	ev.n_working_time_clocks = (size_t)d->policy.nworking;
+	ev.working_time_clocks = working;
+	ev.calendar = (char *)d->policy.calendar;
 	return outbox_add(pg, TOPIC_CLASSIFIED, c->complaint_id, "cp.complaint.classified",
 			  &ev.base, NULL);
 }
@@ -195,12 +230,15 @@ static int render_text(PGconn *pg, const Cp__ComplaintReceived *c, const char *s
 	return 0;
 }
 
-static int first_response(PGconn *pg, const Cp__ComplaintReceived *c,
-			  const struct classify_result *r)
+/* The promise of the next update follows the policy's next_update clock. */
+static int first_response(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)
 {
 	Cp__FirstResponse ev = CP__FIRST_RESPONSE__INIT;
+	const struct classify_result *r = &d->r;
 	char now[TSTAMP_LEN], next[TSTAMP_LEN], text[2048];
-	int64_t ms = tstamp_now_ms(), next_ms = ms + classification_cfg.next_update_s * 1000;
+	long long next_s = d->policy.next_update_s > 0 ? d->policy.next_update_s
+						       : classification_cfg.next_update_s;
+	int64_t ms = tstamp_now_ms(), next_ms = ms + next_s * 1000;
 	tstamp_format(ms, now);
 	tstamp_format(next_ms, next);
 	if (render_text(pg, c, r->scenario, next_ms, text, sizeof(text)) != 0)
@@ -251,8 +289,8 @@ static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 	if (rc == 0)
 		rc = store(pg, c, d);
 	if (rc == 1)
-		rc = announce(pg, c, d) != 0 || offers_open(pg, c, &d->origin) != 0 ||
-			     first_response(pg, c, &d->r) != 0
+		rc = store_people_clocks(pg, c, &d->policy) != 0 || announce(pg, c, d) != 0 ||
+			     offers_open(pg, c, &d->origin) != 0 || first_response(pg, c, d) != 0
 			 ? -1
 			 : 0;
 	if (rc == 0)

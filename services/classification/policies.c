@@ -10,17 +10,44 @@
 
 #define CHOOSE_SQL                                                                                 \
 	"SELECT name, first_response_s, verification_s, resolution_s, regulatory_s, "              \
-	"array_to_string(pausable_clocks, ',') FROM sla_policies WHERE "                           \
+	"array_to_string(pausable_clocks, ','), accept_s, whole_cycle_s, next_update_s, "          \
+	"array_to_string(working_time_clocks, ','), calendar FROM sla_policies WHERE "             \
 	"(category IS NULL OR category = $1) AND (subcategory IS NULL OR subcategory = $2) "       \
 	"AND (urgency IS NULL OR urgency = $3) AND (tier IS NULL OR tier = $4) "                   \
 	"ORDER BY rank, name LIMIT 1"
 
 #define LIST_SQL                                                                                   \
 	"SELECT name, rank, category, subcategory, urgency, tier, first_response_s, "              \
-	"verification_s, resolution_s, regulatory_s, array_to_string(pausable_clocks, ',') "       \
-	"FROM sla_policies ORDER BY rank, name"
+	"verification_s, resolution_s, regulatory_s, array_to_string(pausable_clocks, ','), "      \
+	"accept_s, whole_cycle_s, next_update_s, array_to_string(working_time_clocks, ','), "      \
+	"calendar FROM sla_policies ORDER BY rank, name"
 
 static const char *const clocks[] = {"first_response", "verification", "resolution"};
+/* Every clock but regulatory may run on a working calendar: the regulatory limit counts
+ * calendar days by law. */
+static const char *const working_clocks[] = {"accept",	   "first_response", "verification",
+					     "resolution", "whole_cycle",    "next_update"};
+
+#define POLICY_DEFAULT_ACCEPT_S	     300
+#define POLICY_DEFAULT_WHOLE_CYCLE_S 86400
+#define POLICY_DEFAULT_CALENDAR	     "cn-mainland"
+
+static void split_working(const char *csv, struct sla_policy *out)
+{
+	char buf[160], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", csv);
+	out->nworking = 0;
+	for (char *t = strtok_r(buf, ",", &save); t && out->nworking < POLICY_MAX_WORKING_CLOCKS;
+	     t = strtok_r(NULL, ",", &save))
+		snprintf(out->working[out->nworking++], sizeof(out->working[0]), "%s", t);
+}
+
+/* next_update_s NULL in the table: the service's NEXT_UPDATE_SECONDS. */
+static long long next_update_of(PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? classification_cfg.next_update_s
+					: atoll(PQgetvalue(res, i, col));
+}
 
 static void split_clocks(const char *csv, struct sla_policy *out)
 {
@@ -40,6 +67,11 @@ static void defaults(struct sla_policy *out)
 	out->resolution_s = classification_cfg.resolution_s;
 	out->regulatory_s = classification_cfg.regulatory_s;
 	split_clocks("verification,resolution", out);
+	out->accept_s = POLICY_DEFAULT_ACCEPT_S;
+	out->whole_cycle_s = POLICY_DEFAULT_WHOLE_CYCLE_S;
+	out->next_update_s = classification_cfg.next_update_s;
+	out->nworking = 0;
+	snprintf(out->calendar, sizeof(out->calendar), "%s", POLICY_DEFAULT_CALENDAR);
 }
 
 int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy *out)
@@ -56,6 +88,11 @@ int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy 
 		out->resolution_s = atoll(PQgetvalue(res, 0, 3));
 		out->regulatory_s = atoll(PQgetvalue(res, 0, 4));
 		split_clocks(PQgetvalue(res, 0, 5), out);
+		out->accept_s = atoll(PQgetvalue(res, 0, 6));
+		out->whole_cycle_s = atoll(PQgetvalue(res, 0, 7));
+		out->next_update_s = next_update_of(res, 0, 8);
+		split_working(PQgetvalue(res, 0, 9), out);
+		snprintf(out->calendar, sizeof(out->calendar), "%s", PQgetvalue(res, 0, 10));
 	}
 	PQclear(res);
 	return 0;
@@ -89,6 +126,23 @@ static json_t *opt(PGresult *res, int i, int col)
 	return PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col));
 }
 
+/* The clocks that time people, added to a policy's JSON. */
+static void people_clocks_json(json_t *j, PGresult *res, int i)
+{
+	json_t *working = json_array();
+	struct sla_policy p;
+	split_working(PQgetvalue(res, i, 14), &p);
+	for (int k = 0; k < p.nworking; k++)
+		json_array_append_new(working, json_string(p.working[k]));
+	json_object_set_new(j, "accept_s", json_integer(atoll(PQgetvalue(res, i, 11))));
+	json_object_set_new(j, "whole_cycle_s", json_integer(atoll(PQgetvalue(res, i, 12))));
+	json_object_set_new(j, "next_update_s",
+			    PQgetisnull(res, i, 13) ? json_null()
+						    : json_integer(atoll(PQgetvalue(res, i, 13))));
+	json_object_set_new(j, "working_time_clocks", working);
+	json_object_set_new(j, "calendar", json_string(PQgetvalue(res, i, 15)));
+}
+
 static json_t *policy_json(PGresult *res, int i)
 {
 	json_t *pausable = json_array();
@@ -96,14 +150,16 @@ static json_t *policy_json(PGresult *res, int i)
 	split_clocks(PQgetvalue(res, i, 10), &p);
 	for (int k = 0; k < p.npausable; k++)
 		json_array_append_new(pausable, json_string(p.pausable[k]));
-	return json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "name",
-			 PQgetvalue(res, i, 0), "rank", atoi(PQgetvalue(res, i, 1)), "category",
-			 opt(res, i, 2), "subcategory", opt(res, i, 3), "urgency", opt(res, i, 4),
-			 "tier", opt(res, i, 5), "first_response_s",
-			 (json_int_t)atoll(PQgetvalue(res, i, 6)), "verification_s",
-			 (json_int_t)atoll(PQgetvalue(res, i, 7)), "resolution_s",
-			 (json_int_t)atoll(PQgetvalue(res, i, 8)), "regulatory_s",
-			 (json_int_t)atoll(PQgetvalue(res, i, 9)), "pausable_clocks", pausable);
+	json_t *j = json_pack(
+	    "{s:s, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "name",
+	    PQgetvalue(res, i, 0), "rank", atoi(PQgetvalue(res, i, 1)), "category", opt(res, i, 2),
+	    "subcategory", opt(res, i, 3), "urgency", opt(res, i, 4), "tier", opt(res, i, 5),
+	    "first_response_s", (json_int_t)atoll(PQgetvalue(res, i, 6)), "verification_s",
+	    (json_int_t)atoll(PQgetvalue(res, i, 7)), "resolution_s",
+	    (json_int_t)atoll(PQgetvalue(res, i, 8)), "regulatory_s",
+	    (json_int_t)atoll(PQgetvalue(res, i, 9)), "pausable_clocks", pausable);
+	people_clocks_json(j, res, i);
+	return j;
 }
 
 void policies_get(struct http_req *r, void *arg)
@@ -128,6 +184,10 @@ struct policy_row {
 	const char *name, *category, *subcategory, *urgency, *tier;
 	long long rank, secs[4];
 	char pausable[128]; /* {a,b} */
+	long long accept_s, whole_cycle_s;
+	char next_update_s[24]; /* "" : NULL, the service's NEXT_UPDATE_SECONDS */
+	char working[160];	/* {a,b} */
+	const char *calendar;
 };
 
 static void bad(json_t *errors, const char *prefix, const char *field, const char *problem)
@@ -189,6 +249,66 @@ static void parse_pausable(const json_t *o, struct policy_row *p, const char *pr
 	strcat(p->pausable, "}");
 }
 
+/* A duration in seconds, 0 (the clock does not run) to a year; def when absent. */
+static long long opt_secs(const json_t *o, const char *key, long long def, const char *prefix,
+			  json_t *errors)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return def;
+	long long secs = json_is_integer(v) ? json_integer_value(v) : -1;
+	if (secs < 0 || secs > 31536000)
+		bad(errors, prefix, key, "must be seconds from 0 (clock not run) to 31536000");
+	return secs;
+}
+
+static void parse_working(const json_t *o, struct policy_row *p, const char *prefix, json_t *errors)
+{
+	const size_t nknown = sizeof(working_clocks) / sizeof(working_clocks[0]);
+	const json_t *arr = json_object_get(o, "working_time_clocks"), *v;
+	size_t i;
+	snprintf(p->working, sizeof(p->working), "{");
+	if (arr && !json_is_null(arr) && !json_is_array(arr))
+		bad(errors, prefix, "working_time_clocks", "must be an array");
+	json_array_foreach (arr, i, v) {
+		size_t k = 0;
+		while (k < nknown &&
+		       !(json_is_string(v) && strcmp(json_string_value(v), working_clocks[k]) == 0))
+			k++;
+		if (k == nknown || i >= POLICY_MAX_WORKING_CLOCKS) {
+			bad(errors, prefix, "working_time_clocks",
+			    "only accept, first_response, verification, resolution, whole_cycle "
+			    "and next_update may run on working time (regulatory never does)");
+			return;
+		}
+		size_t n = strlen(p->working);
+		snprintf(p->working + n, sizeof(p->working) - n, "%s%s", i ? "," : "",
+			 working_clocks[k]);
+	}
+	strcat(p->working, "}");
+}
+
+static void parse_people_clocks(const json_t *o, struct policy_row *p, const char *prefix,
+				json_t *errors)
+{
+	p->accept_s = opt_secs(o, "accept_s", POLICY_DEFAULT_ACCEPT_S, prefix, errors);
+	p->whole_cycle_s =
+	    opt_secs(o, "whole_cycle_s", POLICY_DEFAULT_WHOLE_CYCLE_S, prefix, errors);
+	long long next = opt_secs(o, "next_update_s", -1, prefix, errors);
+	p->next_update_s[0] = '\0';
+	if (next >= 0)
+		snprintf(p->next_update_s, sizeof(p->next_update_s), "%lld", next);
+	parse_working(o, p, prefix, errors);
+	const json_t *cal = json_object_get(o, "calendar");
+	p->calendar = POLICY_DEFAULT_CALENDAR;
+	if (cal && !json_is_null(cal)) {
+		p->calendar = json_is_string(cal) ? json_string_value(cal) : "";
+		if (!p->calendar[0] || strlen(p->calendar) > 60)
+			bad(errors, prefix, "calendar",
+			    "must be a calendar name (1 to 60 characters)");
+	}
+}
+
 static void parse_policy(const json_t *o, struct policy_row *p, const char *prefix, json_t *errors)
 {
 	static const char *const cats[] = {"service", "transport", "charges", "information", NULL};
@@ -214,6 +334,7 @@ static void parse_policy(const json_t *o, struct policy_row *p, const char *pref
 			bad(errors, prefix, secs[k], "must be seconds from 1 to 31536000");
 	}
 	parse_pausable(o, p, prefix, errors);
+	parse_people_clocks(o, p, prefix, errors);
 }
 
 static int store_policies(PGconn *c, const struct policy_row *rows, size_t n)
@@ -221,22 +342,29 @@ static int store_policies(PGconn *c, const struct policy_row *rows, size_t n)
 	if (pg_exec(c, "DELETE FROM sla_policies", 0, NULL) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char num[5][24];
+		char num[7][24];
 		snprintf(num[0], sizeof(num[0]), "%lld", rows[i].rank);
 		for (int k = 0; k < 4; k++)
 			snprintf(num[k + 1], sizeof(num[0]), "%lld", rows[i].secs[k]);
+		snprintf(num[5], sizeof(num[0]), "%lld", rows[i].accept_s);
+		snprintf(num[6], sizeof(num[0]), "%lld", rows[i].whole_cycle_s);
 		const char *p[] = {
-		    rows[i].name,    num[0],	   rows[i].category, rows[i].subcategory,
-		    rows[i].urgency, rows[i].tier, num[1],	     num[2],
-		    num[3],	     num[4],	   rows[i].pausable};
-		if (pg_exec(
-			c,
-			"INSERT INTO sla_policies (name, rank, category, subcategory, urgency, "
-			"tier, "
-			"first_response_s, verification_s, resolution_s, regulatory_s, "
-			"pausable_clocks) VALUES ($1,$2::int,$3,$4,$5,$6,$7::int,$8::int,$9::int,"
-			"$10::int,$11::text[])",
-			11, p) != 0)
+		    rows[i].name,     num[0],
+		    rows[i].category, rows[i].subcategory,
+		    rows[i].urgency,  rows[i].tier,
+		    num[1],	      num[2],
+		    num[3],	      num[4],
+		    rows[i].pausable, num[5],
+		    num[6],	      rows[i].next_update_s[0] ? rows[i].next_update_s : NULL,
+		    rows[i].working,  rows[i].calendar};
+		if (pg_exec(c,
+			    "INSERT INTO sla_policies (name, rank, category, subcategory, urgency, "
+			    "tier, first_response_s, verification_s, resolution_s, regulatory_s, "
+			    "pausable_clocks, accept_s, whole_cycle_s, next_update_s, "
+			    "working_time_clocks, calendar) VALUES ($1,$2::int,$3,$4,$5,$6,$7::int,"
+			    "$8::int,$9::int,$10::int,$11::text[],$12::int,$13::int,$14::int,"
+			    "$15::text[],$16)",
+			    16, p) != 0)
 			return -1;
 	}
 	return 0;

@@ -157,13 +157,33 @@ out:
 	"coalesce(a.outlet_id, ''), coalesce(a.state, ''), coalesce(a.owner_staff_id, ''), "       \
 	"coalesce(a.round, 0), (SELECT coalesce(json_agg(o.staff_id ORDER BY o.round, "            \
 	"o.offered_at, o.staff_id), '[]')::text FROM offers o WHERE o.complaint_id = "             \
-	"c.complaint_id) FROM classifications c LEFT JOIN assignments a USING (complaint_id) "     \
-	"WHERE c.complaint_no = $1"
+	"c.complaint_id), c.accept_s, c.whole_cycle_s, c.next_update_s, "                          \
+	"array_to_json(c.working_time_clocks)::text, c.calendar, coalesce(a.escalation_level, "    \
+	"0), "                                                                                     \
+	"(SELECT coalesce(json_agg(x.staff_id ORDER BY x.staff_id), '[]')::text FROM "             \
+	"excluded_staff x WHERE x.complaint_id = c.complaint_id) FROM classifications c LEFT "     \
+	"JOIN assignments a USING (complaint_id) WHERE c.complaint_no = $1"
 
 static json_t *text_json(PGresult *res, int col)
 {
 	json_t *j = json_loads(PQgetvalue(res, 0, col), 0, NULL);
 	return j ? j : json_array();
+}
+
+static json_t *int_or_null(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? json_null()
+					: json_integer(atoll(PQgetvalue(res, 0, col)));
+}
+
+/* The clocks that time people (NULL for complaints classified before they existed). */
+static void people_clocks(json_t *sla, PGresult *res)
+{
+	json_object_set_new(sla, "accept_s", int_or_null(res, 23));
+	json_object_set_new(sla, "whole_cycle_s", int_or_null(res, 24));
+	json_object_set_new(sla, "next_update_s", int_or_null(res, 25));
+	json_object_set_new(sla, "working_time_clocks", text_json(res, 26));
+	json_object_set_new(sla, "calendar", json_string(PQgetvalue(res, 0, 27)));
 }
 
 static json_t *case_json(PGresult *res)
@@ -177,18 +197,21 @@ static json_t *case_json(PGresult *res)
 		      "severity", PQgetvalue(res, 0, 8), "tier", PQgetvalue(res, 0, 9), "priority",
 		      atoi(PQgetvalue(res, 0, 10)), "sla_policy", PQgetvalue(res, 0, 11),
 		      "scenario", PQgetvalue(res, 0, 17));
-	json_object_set_new(j, "sla",
-			    json_pack("{s:I, s:I, s:I, s:I, s:o}", "first_response_s",
-				      (json_int_t)atoll(PQgetvalue(res, 0, 12)), "verification_s",
-				      (json_int_t)atoll(PQgetvalue(res, 0, 13)), "resolution_s",
-				      (json_int_t)atoll(PQgetvalue(res, 0, 14)), "regulatory_s",
-				      (json_int_t)atoll(PQgetvalue(res, 0, 15)), "pausable_clocks",
-				      text_json(res, 16)));
+	json_t *sla = json_pack("{s:I, s:I, s:I, s:I, s:o}", "first_response_s",
+				(json_int_t)atoll(PQgetvalue(res, 0, 12)), "verification_s",
+				(json_int_t)atoll(PQgetvalue(res, 0, 13)), "resolution_s",
+				(json_int_t)atoll(PQgetvalue(res, 0, 14)), "regulatory_s",
+				(json_int_t)atoll(PQgetvalue(res, 0, 15)), "pausable_clocks",
+				text_json(res, 16));
+	people_clocks(sla, res);
+	json_object_set_new(j, "sla", sla);
 	json_object_set_new(
 	    j, "routing",
-	    json_pack("{s:s, s:s, s:s, s:i, s:o}", "outlet_id", PQgetvalue(res, 0, 18), "state",
-		      PQgetvalue(res, 0, 19), "owner_staff_id", PQgetvalue(res, 0, 20), "round",
-		      atoi(PQgetvalue(res, 0, 21)), "offered_to", text_json(res, 22)));
+	    json_pack("{s:s, s:s, s:s, s:i, s:o, s:i, s:o}", "outlet_id", PQgetvalue(res, 0, 18),
+		      "state", PQgetvalue(res, 0, 19), "owner_staff_id", PQgetvalue(res, 0, 20),
+		      "round", atoi(PQgetvalue(res, 0, 21)), "offered_to", text_json(res, 22),
+		      "escalation_level", atoi(PQgetvalue(res, 0, 28)), "excluded_staff_ids",
+		      text_json(res, 29)));
 	return j;
 }
 

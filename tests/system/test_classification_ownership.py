@@ -292,3 +292,56 @@ def test_reassign_rules(cls, http):
     assert http.post(f"{cls.base_url}/v1/complaints/CP00000000-000000/reassign",
                      json={"to_staff_id": STAFF[1], "reason": "r"},
                      headers=SUPERVISOR).status_code == 404
+
+
+# --- the clocks that time people, from the SLA policy ---
+
+def _classified(stack, http, **over):
+    with stack.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
+        r = post(http, stack, complaint(**over))
+        assert r.status_code == 201, r.text
+        cid = r.json()["complaint_id"]
+        msg = reader.poll_until(_is(cid, "cp.complaint.classified"), timeout=20)
+    ev = stack.proto.ComplaintClassified()
+    ev.ParseFromString(msg.value)
+    return r.json(), ev
+
+
+def test_classified_carries_the_people_clocks_of_the_policy(cls, http):
+    url = cls.base_url + "/v1/sla-policies"
+    original = http.get(url, headers=SUPERVISOR).json()["policies"]
+    default = next(p for p in original if p["name"] == "default")
+    assert (default["accept_s"], default["whole_cycle_s"], default["next_update_s"],
+            default["working_time_clocks"], default["calendar"]) == \
+        (300, 86400, None, [], "cn-mainland")
+    case, ev = _classified(cls, http, type="other", description="请尽快处理",
+                           target={"kind": "agent", "id": STAFF[2]})
+    assert ev.sla_policy == "default"
+    assert (ev.accept_s, ev.whole_cycle_s, list(ev.working_time_clocks), ev.calendar) == \
+        (300, 86400, [], "cn-mainland")
+    assert ev.next_update_s > 0  # NULL in the table: the service's NEXT_UPDATE_SECONDS
+    assert (ev.target.kind, ev.target.id) == ("agent", STAFF[2])
+
+    bad = [dict(p, working_time_clocks=["regulatory"]) if p["name"] == "default" else p
+           for p in original]
+    r = http.put(url, json={"policies": bad}, headers=SUPERVISOR)
+    assert r.status_code == 422 and "working_time_clocks" in r.json()["fields"][0]["field"]
+    bad = [dict(p, accept_s=-1) if p["name"] == "default" else p for p in original]
+    assert http.put(url, json={"policies": bad}, headers=SUPERVISOR).status_code == 422
+    changed = [dict(p, accept_s=120, whole_cycle_s=43200, next_update_s=1800,
+                    working_time_clocks=["first_response", "whole_cycle"], calendar="cn-gd")
+               if p["name"] == "default" else p for p in original]
+    try:
+        r = http.put(url, json={"policies": changed}, headers=SUPERVISOR)
+        assert r.status_code == 200, r.text
+        again = next(p for p in http.get(url, headers=SUPERVISOR).json()["policies"]
+                     if p["name"] == "default")
+        assert again["accept_s"] == 120 and again["calendar"] == "cn-gd"
+        case, ev = _classified(cls, http, type="other", description="请尽快处理")
+        assert (ev.accept_s, ev.whole_cycle_s, ev.next_update_s, list(ev.working_time_clocks),
+                ev.calendar) == (120, 43200, 1800, ["first_response", "whole_cycle"], "cn-gd")
+        view = http.get(f"{cls.base_url}/v1/complaints/{case['complaint_no']}/classification",
+                        headers=SUPERVISOR).json()
+        assert view["sla"]["accept_s"] == 120 and view["sla"]["calendar"] == "cn-gd"
+    finally:
+        assert http.put(url, json={"policies": original}, headers=SUPERVISOR).status_code == 200
