@@ -50,6 +50,9 @@ static const struct http_route classification_routes[] = {
     {"PUT", "/v1/keywords", keywords_put, true},
     {"GET", "/v1/sla-policies", policies_get, true},
     {"PUT", "/v1/sla-policies", policies_put, true},
+    {"GET", "/v1/vip-customers", vip_list, true},
+    {"PUT", "/v1/vip-customers/{}", vip_put, true},
+    {"DELETE", "/v1/vip-customers/{}", vip_delete, true},
     {"GET", "/v1/staff-registry", registry_get, true},
     {"PUT", "/v1/staff-registry/{}", registry_put, true},
 };

@@ -127,6 +127,15 @@ int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 /* POST /v1/complaints/{no}/escalate {"reason"}: the owner or a supervisor. */
 void escalation_by_hand(struct http_req *r, void *arg);
 
+/* --- vip.c (supervisor or admin) --- */
+
+/* GET /v1/vip-customers -> {"vip_customers":[{"customer_ref","tier","note","added_at"}]} */
+void vip_list(struct http_req *r, void *arg);
+/* PUT /v1/vip-customers/{customer_ref} {"note"} -> 201 enrolled / 200 note changed */
+void vip_put(struct http_req *r, void *arg);
+/* DELETE /v1/vip-customers/{customer_ref} -> 200, or 404 when not on the list */
+void vip_delete(struct http_req *r, void *arg);
+
 /* --- transfer.c --- */
 
 /* POST /v1/complaints/{no}/reassign {"to_staff_id","reason"}: the owner to an available

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import complaint, post, waybill, wait_rows
+from helpers import complaint, phone, post, waybill, wait_rows
 
 RUN = uuid.uuid4().hex[:6]
 STAFF = [f"O{RUN}-{i}" for i in range(6)]  # agents, nearest first
@@ -345,3 +345,40 @@ def test_classified_carries_the_people_clocks_of_the_policy(cls, http):
         assert view["sla"]["accept_s"] == 120 and view["sla"]["calendar"] == "cn-gd"
     finally:
         assert http.put(url, json={"policies": original}, headers=SUPERVISOR).status_code == 200
+
+
+# --- VIP enrolment ---
+
+def test_vip_enrolment_by_a_supervisor_changes_the_tier(cls, http):
+    phone_no = phone()
+    _, ev = _classified(cls, http, type="other", description="请尽快处理",
+                        complainant={"phone": phone_no})
+    assert ev.tier == "standard"
+    ref = ev.customer_ref  # the pseudonym: the phone number itself is never needed here
+    assert ref
+    url = f"{cls.base_url}/v1/vip-customers"
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers=agent(STAFF[0])).status_code == 403
+    assert http.put(f"{url}/{ref}", json={"note": "x"}, headers=agent(STAFF[0])).status_code == 403
+    r = http.put(f"{url}/{ref}", json={"note": 5}, headers=SUPERVISOR)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "note"
+    assert http.put(f"{url}/{ref}", json={"note": "x" * 501}, headers=SUPERVISOR).status_code == 422
+    r = http.put(f"{url}/{ref}", json={"note": "key account"}, headers=SUPERVISOR)
+    assert r.status_code == 201 and r.json()["created"] is True, r.text
+    r = http.put(f"{url}/{ref}", json={"note": "key account since 2026"}, headers=SUPERVISOR)
+    assert r.status_code == 200 and r.json()["created"] is False
+    listed = {v["customer_ref"]: v for v in http.get(url, headers=SUPERVISOR).json()
+              ["vip_customers"]}
+    assert listed[ref]["note"] == "key account since 2026" and listed[ref]["tier"] == "vip"
+
+    _, ev = _classified(cls, http, type="other", description="请尽快处理",
+                        complainant={"phone": phone_no})
+    assert ev.customer_ref == ref and ev.tier == "vip" and ev.sla_policy == "vip"
+
+    assert http.delete(f"{url}/{ref}", headers=agent(STAFF[0])).status_code == 403
+    r = http.delete(f"{url}/{ref}", headers=ADMIN)
+    assert r.status_code == 200 and r.json() == {"customer_ref": ref, "removed": True}
+    assert http.delete(f"{url}/{ref}", headers=SUPERVISOR).status_code == 404
+    _, ev = _classified(cls, http, type="other", description="请尽快处理",
+                        complainant={"phone": phone_no})
+    assert ev.tier == "standard"
