@@ -91,6 +91,25 @@ void http_reply_text(struct http_req *r, int status, const char *type, const cha
 	r->status = status;
 	r->resp_type = type;
 	r->resp_body = strdup(text ? text : "");
+	r->resp_len = 0;
+}
+
+void http_reply_bytes(struct http_req *r, int status, const char *type, const void *data,
+		      size_t len)
+{
+	free(r->resp_body);
+	r->resp_body = malloc(len ? len : 1);
+	if (!r->resp_body) {
+		http_reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(r->resp_body, data, len);
+	r->status = status;
+	r->resp_type = type;
+	/* an empty binary body is sent as an empty text body */
+	r->resp_len = len;
+	if (len == 0)
+		r->resp_body[0] = '\0';
 }
 
 void http_reply_json(struct http_req *r, int status, json_t *obj)
@@ -101,6 +120,7 @@ void http_reply_json(struct http_req *r, int status, json_t *obj)
 	r->status = status;
 	r->resp_type = "application/json";
 	r->resp_body = s ? s : strdup("{}");
+	r->resp_len = 0;
 }
 
 void http_reply_error(struct http_req *r, int status, const char *code, const char *message)
@@ -252,7 +272,7 @@ static void httpd_send(struct http_req *r)
 	if (rid)
 		evhttp_add_header(out, "X-Request-Id", rid);
 	if (buf && r->resp_body)
-		evbuffer_add(buf, r->resp_body, strlen(r->resp_body));
+		evbuffer_add(buf, r->resp_body, r->resp_len ? r->resp_len : strlen(r->resp_body));
 	evhttp_send_reply(ev, r->status, NULL, buf);
 	if (buf)
 		evbuffer_free(buf);

@@ -42,6 +42,7 @@ struct http_req {
 	/* response (set by handlers through the http_reply_* helpers) */
 	int status;
 	char *resp_body;
+	size_t resp_len; /* bytes of resp_body; 0 means strlen (text replies) */
 	const char *resp_type;
 	char location[256];
 	char retry_after[24]; /* Retry-After seconds for 429/503, "" when none */
@@ -98,6 +99,9 @@ void http_reply_fields(struct http_req *r, int status, const char *code, json_t 
 void http_reply_text(struct http_req *r, int status, const char *type, const char *text);
 /* Sets Retry-After (seconds) on the reply; call before or after the http_reply_* call. */
 void http_reply_retry_after(struct http_req *r, long seconds);
+/* Replies with len bytes of data (which may hold NUL bytes, e.g. an image), copied. */
+void http_reply_bytes(struct http_req *r, int status, const char *type, const void *data,
+		      size_t len);
 /* One entry of a "fields" array: {"field": field, "problem": problem}. */
 json_t *http_field(const char *field, const char *problem);
 /* Rolls back r->db's transaction and replies 503 (the database failed; the client may retry). */
