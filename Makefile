@@ -22,7 +22,9 @@ TEXT_CFLAGS := $(shell pkg-config --cflags opencc 2>/dev/null)
 TEXT_LIBS := $(shell pkg-config --libs opencc fasttext 2>/dev/null) -lstdc++
 ALL_CXXFLAGS = $(CFLAGS) -std=c++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread \
           -Icommon $(SAN)
-svc_libs = $(if $(filter classification,$(1)),$(TEXT_LIBS))
+# intake draws the waybill's QR code with libqrencode and writes its PNG with zlib.
+QR_LIBS := $(shell pkg-config --libs libqrencode zlib 2>/dev/null)
+svc_libs = $(if $(filter classification,$(1)),$(TEXT_LIBS)) $(if $(filter intake,$(1)),$(QR_LIBS))
 
 PROTOS := $(wildcard proto/*.proto)
 GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))

@@ -24,7 +24,7 @@ APT_PACKAGES=(
 	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 	libopencc-dev libfasttext-dev g++
-	chromium fonts-noto-cjk
+	chromium fonts-noto-cjk libqrencode-dev zlib1g-dev
 )
 CONSOLE=$ROOT/services/console
 
