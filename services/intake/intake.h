@@ -110,6 +110,18 @@ void intake_post_note(struct http_req *r, void *arg);
 /* Periodic task (view.c): forgets failed proofs whose window has passed. */
 int intake_purge_proof_failures(PGconn *c, void *arg);
 
+/* qr.c: the QR code of a waybill's complaint page (PUBLIC_BASE_URL/c/{waybill}). */
+#define INTAKE_QR_DEFAULT_SCALE 8 /* PNG pixels per module */
+#define INTAKE_QR_MAX_SCALE	32
+/* SVG of the QR code of text (malloc'ed into *out); *modules, when not NULL, gets the symbol's
+ * width in modules (without the 4-module quiet zone on each side). 0 or -1. */
+int intake_qr_svg(const char *text, char **out, int *modules) __attribute__((warn_unused_result));
+/* PNG (1-bit greyscale, scale pixels per module, quiet zone included) of the QR code of text. */
+int intake_qr_png(const char *text, int scale, unsigned char **out, size_t *out_len)
+    __attribute__((warn_unused_result));
+void intake_get_waybill_qr_svg(struct http_req *r, void *arg);
+void intake_get_waybill_qr_png(struct http_req *r, void *arg);
+
 /* Event handlers that build the customer's timeline (timeline.c). */
 extern const struct consumer_handler intake_handlers[];
 extern const size_t intake_nhandlers;

@@ -43,6 +43,9 @@ static const struct http_route intake_routes[] = {
     {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
     {"GET", "/v1/staff/complaints/{}", intake_staff_get_case, true},
     {"POST", "/v1/complaints/{}/notes", intake_post_note, true},
+    /* public: the QR code printed on a waybill; no database, drawn on the loop thread */
+    {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false},
+    {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false},
 };
 
 int main(int argc, char **argv)
