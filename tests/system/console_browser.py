@@ -15,6 +15,8 @@ them, so a test can assert that the Content-Security-Policy blocked nothing.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -35,15 +37,31 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1440, "height": 900}
 
 
+_SHARED: dict = {}
+
+
+def _close_browser():
+    b, pw = _SHARED.pop("browser", None), _SHARED.pop("pw", None)
+    with contextlib.suppress(Exception):
+        b and b.close()
+    with contextlib.suppress(Exception):
+        pw and pw.stop()
+
+
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: deploy/scripts/deps.sh installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    """One chromium for the whole session. Each test module imports this fixture, which makes a
+    fixture definition per module; Playwright's sync API allows one instance per thread, so the
+    browser is kept here and closed when the interpreter exits."""
+    if "browser" not in _SHARED:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: deploy/scripts/deps.sh installs Debian's chromium")
+        from playwright.sync_api import sync_playwright
+        _SHARED["pw"] = sync_playwright().start()
+        _SHARED["browser"] = _SHARED["pw"].chromium.launch(executable_path=CHROMIUM, args=ARGS,
+                                                           headless=True)
+        atexit.register(_close_browser)
+    yield _SHARED["browser"]
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_customer_files_a_damage_complaint_and_sees_the_status_page(stack, open_
     number = page.locator("#complaint-no")
     number.wait_for()
     no = number.inner_text().strip()
-    assert re.fullmatch(r"CP\d{8}-\d{6}", no)
+    assert re.fullmatch(r"CP\d{8}-[0-9A-Z]{6,}", no)
     page.screenshot(path=str(_results() / "flow1-customer-complaint-number.png"), full_page=True)
     page.get_by_role("link", name="查看处理进度").click()
     page.wait_for_url(re.compile(rf"/c/status/{no}\?token=[0-9a-f]+"))
