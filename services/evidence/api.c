@@ -277,7 +277,74 @@ static int confirm_store(PGconn *c, const char *id, json_t *doc, const char *sta
 	return rc == 0 ? bundle_build(c, id, false) : -1;
 }
 
-static void confirm_in_tx(struct http_req *r, const char *id, json_t *body, const char *staff)
+static bool names_courier(json_t *resp, const char *staff)
+{
+	const char *party = json_string_value(json_object_get(resp, "party"));
+	const char *id = json_string_value(json_object_get(resp, "party_id"));
+	return party && id && strcmp(party, "courier") == 0 && strcmp(id, staff) == 0;
+}
+
+enum confirm_actor { CONFIRM_OK, CONFIRM_NOT_OWNER, CONFIRM_CONFLICT };
+
+/* Who may confirm: the case's owner or a supervisor/admin, never the staff member the
+ * complaint is about nor the courier the responsibility names (before or after the
+ * confirmation). Returns an enum confirm_actor or -1 on a database error. */
+static int confirm_actor(PGconn *c, const char *id, json_t *prelim, json_t *doc,
+			 const struct auth_principal *who)
+{
+	const char *p[] = {id};
+	PGresult *res = pg_query(c,
+				 "SELECT owner_staff_id, target_kind, target_id FROM case_people "
+				 "WHERE complaint_id = $1::uuid",
+				 1, p);
+	if (!res)
+		return -1;
+	bool known = PQntuples(res) == 1;
+	const char *owner = known ? PQgetvalue(res, 0, 0) : "";
+	const char *kind = known ? PQgetvalue(res, 0, 1) : "";
+	bool target = known && strcmp(PQgetvalue(res, 0, 2), who->staff_id) == 0 &&
+		      (strcmp(kind, "courier") == 0 || strcmp(kind, "agent") == 0);
+	bool mine = strcmp(owner, who->staff_id) == 0;
+	PQclear(res);
+	if (target || names_courier(prelim, who->staff_id) || names_courier(doc, who->staff_id))
+		return CONFIRM_CONFLICT;
+	return mine || who->role != AUTH_AGENT ? CONFIRM_OK : CONFIRM_NOT_OWNER;
+}
+
+/* Replies 403 and rolls back unless who may confirm; returns true when it replied. */
+static bool confirm_refused(struct http_req *r, const char *id, json_t *prelim, json_t *doc,
+			    const struct auth_principal *who)
+{
+	int actor = confirm_actor(r->db, id, prelim, doc, who);
+	if (actor == CONFIRM_OK)
+		return false;
+	if (actor < 0) {
+		http_reply_db_error(r);
+		return true;
+	}
+	pg_rollback(r->db);
+	if (actor == CONFIRM_CONFLICT)
+		http_reply_error(
+		    r, 403, "conflict_of_interest",
+		    "the complaint or its evidence names you: another person confirms");
+	else
+		http_reply_error(
+		    r, 403, "not_owner",
+		    "only the case's owner or a supervisor confirms its responsibility");
+	return true;
+}
+
+static void confirm_commit(struct http_req *r, const char *id, json_t *doc, const char *staff)
+{
+	if (confirm_store(r->db, id, doc, staff) != 0 || pg_commit(r->db) != 0)
+		return http_reply_db_error(r);
+	log_msg(LOG_INFO, "responsibility_confirmed",
+		LOG_KV({"complaint_id", id}, {"staff_id", staff}), "responsibility confirmed");
+	http_reply_query_json(r, EVIDENCE_BY_ID, id, "gone");
+}
+
+static void confirm_in_tx(struct http_req *r, const char *id, json_t *body,
+			  const struct auth_principal *who)
 {
 	json_t *prelim = prelim_of(r->db, id);
 	json_t *fields = json_array();
@@ -287,14 +354,8 @@ static void confirm_in_tx(struct http_req *r, const char *id, json_t *body, cons
 	else if (json_array_size(fields) > 0) {
 		pg_rollback(r->db);
 		http_reply_fields(r, 422, "invalid_confirmation", json_incref(fields));
-	} else if (confirm_store(r->db, id, doc, staff) != 0 || pg_commit(r->db) != 0)
-		http_reply_db_error(r);
-	else {
-		log_msg(LOG_INFO, "responsibility_confirmed",
-			LOG_KV({"complaint_id", id}, {"staff_id", staff}),
-			"responsibility confirmed");
-		http_reply_query_json(r, EVIDENCE_BY_ID, id, "gone");
-	}
+	} else if (!confirm_refused(r, id, prelim, doc, who))
+		confirm_commit(r, id, doc, who->staff_id);
 	json_decref(doc);
 	json_decref(fields);
 	json_decref(prelim);
@@ -304,7 +365,8 @@ void api_confirm(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	char id[40];
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	/* agents too: the owner confirms their own case (checked in the transaction) */
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	json_t *body = r->body_len ? http_req_json(r) : json_object();
 	if (!body)
@@ -316,7 +378,7 @@ void api_confirm(struct http_req *r, void *arg)
 	else if (pg_begin(r->db) != 0)
 		http_reply_error(r, 503, "unavailable", "database error; retry");
 	else
-		confirm_in_tx(r, id, body, who.staff_id);
+		confirm_in_tx(r, id, body, &who);
 	json_decref(body);
 }
 

@@ -400,6 +400,9 @@ static void assess_delay(const struct ev_scan *s, size_t n, const struct stay *s
 		add_reason(&r->resp,
 			   "no promised delivery time in the scans and no stuck facility");
 	}
+	/* a stuck parcel without a promised time is a suspicion, not a proof: only the
+	 * promise the carrier made at pickup makes a delay provable from the scans */
+	r->resp.conclusive = r->promised_ms && late && !fm && !addr;
 }
 
 /* ---- damage ---- */

@@ -91,6 +91,11 @@ struct ev_resp {
 	char reasons[EV_MAX_REASONS][EV_TEXT];
 	size_t nreasons;
 	int confidence; /* percent */
+	/* The scans alone prove it: a delay past promised_by (delivered late, or still not
+	 * delivered when promised_by has passed) with no stated cause that excuses the carrier
+	 * (a force-majeure reason of the policy, or an address problem). Only then may an
+	 * operator's auto-settlement rule act without a person's confirmation. */
+	bool conclusive;
 };
 
 struct ev_result {

@@ -320,6 +320,8 @@ static void fill_responsibility(struct build *x)
 	r->party_id = e->party_id;
 	r->confidence_pct = e->confidence;
 	r->preliminary = true;
+	/* what the scans prove stays true whatever a person later confirms */
+	r->conclusive = e->conclusive;
 	for (size_t i = 0; i < e->nreasons; i++)
 		x->reasons[i] = e->reasons[i];
 	r->reasons = x->reasons;
@@ -424,10 +426,10 @@ static json_t *findings_json(const Cp__EvidenceBundle *b)
 
 static json_t *resp_json(const Cp__Responsibility *r)
 {
-	json_t *j =
-	    json_pack("{s:s, s:s, s:s, s:o, s:i, s:b}", "stage", r->stage, "party", r->party,
-		      "party_id", r->party_id, "reasons", strings_json(r->reasons, r->n_reasons),
-		      "confidence_pct", r->confidence_pct, "preliminary", r->preliminary);
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:s, s:o, s:i, s:b, s:b}", "stage", r->stage, "party", r->party, "party_id",
+	    r->party_id, "reasons", strings_json(r->reasons, r->n_reasons), "confidence_pct",
+	    r->confidence_pct, "preliminary", r->preliminary, "conclusive", r->conclusive);
 	if (!r->preliminary)
 		json_object_set_new(j, "confirmed_by", json_string(r->confirmed_by));
 	if (!r->preliminary)

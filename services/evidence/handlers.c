@@ -57,10 +57,24 @@ static int mark_parcel(PGconn *pg, const char *waybill_no)
 		       1, p);
 }
 
+/* Whom the complaint is about: that person never confirms its responsibility. */
+static int store_target(PGconn *pg, const Cp__ComplaintClassified *c)
+{
+	const char *p[] = {c->complaint_id, c->target ? c->target->kind : "",
+			   c->target ? c->target->id : ""};
+	return pg_exec(pg,
+		       "INSERT INTO case_people (complaint_id, target_kind, target_id) VALUES "
+		       "($1::uuid, $2, $3) ON CONFLICT (complaint_id) DO UPDATE SET target_kind = "
+		       "EXCLUDED.target_kind, target_id = EXCLUDED.target_id, updated_at = now()",
+		       3, p);
+}
+
 static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
 	const Cp__ComplaintClassified *c = (const void *)m;
+	if (store_target(pg, c) != 0)
+		return -1;
 	const char *b[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->category,
 			   c->subcategory};
 	PGresult *r =
@@ -84,6 +98,32 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 		       "UPDATE parcels SET pending_bundle = true WHERE waybill_no = $1 AND "
 		       "scan_count = 0",
 		       1, w);
+}
+
+static int validate_assigned(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__ComplaintAssignment *a = (const void *)m;
+	if (strlen(a->complaint_id) != 36) {
+		snprintf(errstr, errlen, "complaint_id is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* The owner may confirm the responsibility of their own case (accepted or reassigned; the
+ * event carries the owner after it). */
+static int on_assigned(PGconn *pg, const struct ce_meta *ce, const char *key,
+		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintAssignment *a = (const void *)m;
+	if (strcmp(a->action, "accepted") != 0 && strcmp(a->action, "reassigned") != 0)
+		return 0;
+	const char *p[] = {a->complaint_id, a->owner_staff_id};
+	return pg_exec(pg,
+		       "INSERT INTO case_people (complaint_id, owner_staff_id) VALUES ($1::uuid, "
+		       "$2) ON CONFLICT (complaint_id) DO UPDATE SET owner_staff_id = "
+		       "EXCLUDED.owner_staff_id, updated_at = now()",
+		       2, p);
 }
 
 static int validate_followup(const ProtobufCMessage *m, char *errstr, size_t errlen)
@@ -120,6 +160,8 @@ const struct consumer_handler evidence_handlers[] = {
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      validate_classified, on_classified},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor,
+     validate_assigned, on_assigned},
     {TOPIC_FOLLOWUP, "cp.complaint.closed", &cp__followup_event__descriptor, validate_followup,
      on_closed},
     {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor, validate_followup,

@@ -1,5 +1,6 @@
 """Evidence bundles on the real stack: tracking before and after the complaint, the
-supervisor's confirmation, evidence requests answered within and after their deadline."""
+confirmation by a supervisor or the case's owner (never by a person the evidence names),
+conclusive delays, evidence requests answered within and after their deadline."""
 
 import time
 
@@ -33,6 +34,8 @@ def test_tracking_before_the_complaint_gives_findings_and_a_confirmable_responsi
         r = b.responsibility
         assert (r.stage, r.party, r.party_id, r.preliminary) == ("sorting", "sorting_centre",
                                                                  "SC1", True)
+        # delivered after promised_by with no force-majeure scan: the scans prove the delay
+        assert r.conclusive
         assert r.reasons and 0 < r.confidence_pct < 100
         assert b.delivered and b.pod_ref == "PH-1" and b.courier_id == "C7" and b.promised_by
         assert [p.code for p in b.trajectory][:2] == ["picked_up", "departed"]
@@ -43,7 +46,8 @@ def test_tracking_before_the_complaint_gives_findings_and_a_confirmable_responsi
         assert got.json()["version"] == 1 and got.json()["responsibility"]["preliminary"]
         assert http.get(url).status_code == 401
         assert http.get(url, headers=stack.auth("integration")).status_code == 403
-        assert http.post(url + "/confirm", json={}, headers=stack.auth("agent")).status_code == 403
+        denied = http.post(url + "/confirm", json={}, headers=stack.auth("agent"))
+        assert denied.status_code == 403 and denied.json()["error"] == "not_owner"
         bad = http.post(url + "/confirm", json={"party": "aliens"},
                         headers=stack.auth("supervisor"))
         assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "party"
@@ -55,6 +59,7 @@ def test_tracking_before_the_complaint_gives_findings_and_a_confirmable_responsi
         upd = wait_bundle(stack, reader, cid, "cp.complaint.evidence_updated", version=2)
         assert not upd.responsibility.preliminary and upd.responsibility.party == "sorting_centre"
         assert upd.responsibility.confirmed_by == "S001" and upd.responsibility.confidence_pct == 100
+        assert upd.responsibility.conclusive
     traj = http.get(f"{stack.base_url}/v1/complaints/{no}/trajectory",
                     headers=stack.auth("agent"))
     assert traj.status_code == 200 and traj.json()["scan_count"] == 6
@@ -151,3 +156,38 @@ def test_damage_evidence_answer_after_the_deadline_is_accepted_and_marked_late(s
     assert [(a.facility_id, a.late) for a in upd.answers] == [("SC2", True)]
     assert "surveillance_answer" in {f.kind for f in upd.findings}
     assert upd.responsibility.stage == "line_haul"
+
+
+def _assign(stack, cid, no, owner):
+    m = stack.proto.ComplaintAssignment(complaint_id=cid, complaint_no=no, action="accepted",
+                                        owner_staff_id=owner, actor_staff_id=owner)
+    stack.produce("complaint.classified.v1", cid, m.SerializeToString(),
+                  stack.ce_headers("cp.complaint.assigned"))
+
+
+def test_the_owner_confirms_the_responsibility_of_their_case(stack, http):
+    w = waybill()
+    send(stack, *hub_delay_route(stack, w))
+    wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND scan_count = 6",
+              (w,))
+    with stack.consumer(EVIDENCE_TOPICS, from_beginning=False) as reader:
+        created = _file(http, stack, w, "delay")
+        cid, no = created["complaint_id"], created["complaint_no"]
+        wait_bundle(stack, reader, cid, "cp.complaint.evidence_collected")
+        _assign(stack, cid, no, "A002")
+        wait_rows(stack, "SELECT 1 FROM evidence.case_people WHERE complaint_id = %s AND "
+                         "owner_staff_id = 'A002'", (cid,))
+        url = f"{stack.base_url}/v1/complaints/{no}/evidence/confirm"
+        other = http.post(url, json={}, headers=stack.auth("agent"))
+        assert other.status_code == 403 and other.json()["error"] == "not_owner"
+        # nobody confirms a responsibility that names themselves
+        self_named = http.post(url, json={"party": "courier", "party_id": "A002"},
+                               headers=stack.auth("agent2"))
+        assert self_named.status_code == 403
+        assert self_named.json()["error"] == "conflict_of_interest"
+        ok = http.post(url, json={"note": "called the hub"}, headers=stack.auth("agent2"))
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["responsibility"]["confirmed_by"] == "A002"
+        upd = wait_bundle(stack, reader, cid, "cp.complaint.evidence_updated", version=2)
+        assert not upd.responsibility.preliminary
+        assert upd.responsibility.confirmed_by == "A002"

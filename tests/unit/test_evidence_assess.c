@@ -10,7 +10,8 @@
  *   expect finding <kind> [<facility>]    expect nofinding <kind>
  *   expect stage|party|party_id <value>   expect confidence <min>..<max>
  *   expect survey <f1,f2|->               expect delivered|tracking|courier_statement 0|1
- *   expect courier <id>                   expect slice <from>..<to> */
+ *   expect courier <id>                   expect slice <from>..<to>
+ *   expect conclusive 0|1 */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -217,6 +218,8 @@ static void check_one(const struct ev_result *r, char **tok, int n, const char *
 		check_flag("delivered", r->delivered, v, ctx);
 	else if (strcmp(what, "tracking") == 0)
 		check_flag("tracking_found", r->tracking_found, v, ctx);
+	else if (strcmp(what, "conclusive") == 0)
+		check_flag("conclusive", r->resp.conclusive, v, ctx);
 	else if (strcmp(what, "courier_statement") == 0)
 		check_flag("courier_statement", r->courier_statement, v, ctx);
 	else
