@@ -1,12 +1,14 @@
-/* Staff and integration API: read proposals, approve / reject / amend them, confirm
+/* Staff and integration API: read proposals, accept / approve / reject / amend them, confirm
  * executions. Runs on HTTP worker threads (r->db); every change and its events commit in one
- * transaction. */
+ * transaction. Only the case's owner or a supervisor/admin decides on its plan, never a person
+ * the complaint or its evidence names (decide.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "decide.h"
 #include "ids.h"
 #include "log.h"
 #include "pg.h"
@@ -18,7 +20,11 @@
 	"json_build_object('id', p.id, 'complaint_id', p.complaint_id, 'complaint_no', "           \
 	"p.complaint_no, 'status', p.status, 'remedies', p.remedies, 'total_fen', p.total_fen, "   \
 	"'rule', p.rule, 'responsible_party', p.responsible_party, 'proposed_by', p.proposed_by, " \
-	"'approved_by', p.approved_by, 'reason', p.reason, 'created_at', p.created_at, "           \
+	"'approved_by', p.approved_by, 'accepted_by', p.accepted_by, 'waybill_no', p.waybill_no, " \
+	"'ledger_cap_fen', p.ledger_cap_fen, 'already_paid_fen', (SELECT "                         \
+	"coalesce(sum(l.amount_fen), 0) FROM executions l WHERE l.waybill_no = p.waybill_no AND "  \
+	"p.waybill_no <> '' AND l.proposal_id <> p.id AND l.kind = 'payout' AND l.status IN "      \
+	"('requested', 'confirmed')), 'reason', p.reason, 'created_at', p.created_at, "            \
 	"'updated_at', p.updated_at, 'chargeback', (SELECT json_build_object('party', cb.party, "  \
 	"'party_id', cb.party_id, 'amount_fen', cb.amount_fen) FROM chargebacks cb WHERE "         \
 	"cb.proposal_id = p.id), 'executions', (SELECT coalesce(json_agg(json_build_object('id', " \
@@ -57,6 +63,8 @@ void res_get_proposal(struct http_req *r, void *arg)
 struct proposal_row {
 	char status[24];
 	char proposed_by[64];
+	char accepted_by[64];
+	char complaint_id[40];
 	int64_t total_fen;
 	char remedies[4096];
 };
@@ -65,11 +73,11 @@ struct proposal_row {
 static int lock_proposal(PGconn *c, const char *id, struct proposal_row *p)
 {
 	const char *params[] = {id};
-	PGresult *res =
-	    pg_query(c,
-		     "SELECT status, proposed_by, total_fen, remedies::text FROM proposals "
-		     "WHERE id = $1 FOR UPDATE",
-		     1, params);
+	PGresult *res = pg_query(c,
+				 "SELECT status, proposed_by, total_fen, remedies::text, "
+				 "complaint_id::text, coalesce(accepted_by, '') FROM proposals "
+				 "WHERE id = $1 FOR UPDATE",
+				 1, params);
 	if (!res)
 		return -1;
 	int found = PQntuples(res) == 1;
@@ -78,9 +86,44 @@ static int lock_proposal(PGconn *c, const char *id, struct proposal_row *p)
 		snprintf(p->proposed_by, sizeof(p->proposed_by), "%s", PQgetvalue(res, 0, 1));
 		p->total_fen = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 		snprintf(p->remedies, sizeof(p->remedies), "%s", PQgetvalue(res, 0, 3));
+		snprintf(p->complaint_id, sizeof(p->complaint_id), "%s", PQgetvalue(res, 0, 4));
+		snprintf(p->accepted_by, sizeof(p->accepted_by), "%s", PQgetvalue(res, 0, 5));
 	}
 	PQclear(res);
 	return found;
+}
+
+/* 0 when who may decide on the case of the locked proposal; otherwise replies 403
+ * (not_owner, conflict_of_interest) or 503, rolls back and returns -1. */
+static int require_decider(struct http_req *r, const struct proposal_row *p,
+			   const struct auth_principal *who)
+{
+	const char *params[] = {p->complaint_id};
+	PGresult *res = pg_query(r->db,
+				 "SELECT owner_staff_id, target_kind, target_id, party, party_id "
+				 "FROM cases WHERE complaint_id = $1",
+				 1, params);
+	if (!res) {
+		http_reply_db_error(r);
+		return -1;
+	}
+	bool known = PQntuples(res) == 1;
+	struct res_people people = {
+	    known ? PQgetvalue(res, 0, 0) : "", known ? PQgetvalue(res, 0, 1) : "",
+	    known ? PQgetvalue(res, 0, 2) : "", known ? PQgetvalue(res, 0, 3) : "",
+	    known ? PQgetvalue(res, 0, 4) : ""};
+	enum res_actor actor = res_actor_check(&people, who->staff_id, who->role != AUTH_AGENT);
+	PQclear(res);
+	if (actor == RES_ACTOR_OK)
+		return 0;
+	pg_rollback(r->db);
+	if (actor == RES_ACTOR_CONFLICT)
+		http_reply_error(r, 403, "conflict_of_interest",
+				 "the complaint or its evidence names you: another person decides");
+	else
+		http_reply_error(r, 403, "not_owner",
+				 "only the case's owner or a supervisor decides on its plan");
+	return -1;
 }
 
 /* Begins and locks; replies 404/500 itself and returns -1 (transaction closed). */
@@ -145,7 +188,7 @@ void res_approve(struct http_req *r, void *arg)
 		return http_reply_fields(r, 422, "validation_failed", errors);
 	}
 	json_decref(errors);
-	if (begin_locked(r, &p) != 0)
+	if (begin_locked(r, &p) != 0 || require_decider(r, &p, &who) != 0)
 		goto out;
 	int64_t limit = res_authority(r->db, who.role_name);
 	if (limit < 0) {
@@ -157,7 +200,9 @@ void res_approve(struct http_req *r, void *arg)
 	if (strcmp(p.status, "pending_approval") != 0) {
 		status = 409, code = "conflict",
 		refuse = "the proposal is not waiting for approval";
-	} else if (strcmp(p.proposed_by, who.staff_id) == 0) {
+	} else if (strcmp(p.proposed_by, who.staff_id) == 0 ||
+		   strcmp(p.accepted_by, who.staff_id) == 0) {
+		/* nobody approves what they proposed or accepted themselves */
 		code = "self_approval", refuse = "an approver cannot approve their own proposal";
 	} else if (p.total_fen > limit) {
 		code = "over_authority", refuse = "the total is above your authority";
@@ -167,20 +212,70 @@ void res_approve(struct http_req *r, void *arg)
 		http_reply_error(r, status, code, refuse);
 		goto out;
 	}
-	const char *u[] = {r->params[0], who.staff_id};
-	if (pg_exec(r->db,
-		    "UPDATE proposals SET approved_by = $2, updated_at = now() WHERE id = $1", 2,
-		    u) != 0 ||
-	    res_audit(r->db, r->params[0], who.staff_id, "approved", reason, NULL, NULL) != 0 ||
-	    res_announce(r->db, r->params[0], "cp.complaint.resolution_approved", "approved",
-			 reason) != 0 ||
-	    res_start_execution(r->db, r->params[0]) != 0) {
+	if (res_approve_and_execute(r->db, r->params[0], who.staff_id, reason) != 0) {
 		http_reply_db_error(r);
 		goto out;
 	}
-	log_msg(LOG_INFO, "proposal_approved",
-		LOG_KV({"proposal_id", r->params[0]}, {"staff_id", who.staff_id}),
-		"proposal approved");
+	commit_and_reply(r, r->params[0]);
+out:
+	json_decref(body);
+}
+
+/* The owner (or a supervisor) takes the system's proposal as their decision: within their
+ * authority it is approved and executes, above it it waits for a supervisor's approval. */
+static int accept_store(PGconn *c, const char *pid, const struct auth_principal *who,
+			const char *reason, bool within)
+{
+	const char *u[] = {pid, who->staff_id};
+	if (pg_exec(c, "UPDATE proposals SET accepted_by = $2, updated_at = now() WHERE id = $1", 2,
+		    u) != 0 ||
+	    res_audit(c, pid, who->staff_id, "accepted", reason, NULL, NULL) != 0)
+		return -1;
+	if (within)
+		return res_approve_and_execute(c, pid, who->staff_id,
+					       reason[0] ? reason : "accepted within authority");
+	const char *q[] = {pid};
+	if (pg_exec(c,
+		    "UPDATE proposals SET status = 'pending_approval', updated_at = now() WHERE id "
+		    "= $1",
+		    1, q) != 0)
+		return -1;
+	log_msg(LOG_INFO, "proposal_needs_approval",
+		LOG_KV({"proposal_id", pid}, {"staff_id", who->staff_id}),
+		"accepted above the accepting person's authority: waits for a supervisor");
+	return res_announce(c, pid, "cp.complaint.resolution_proposed", "pending_approval",
+			    "above the accepting person's authority");
+}
+
+void res_accept(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	struct proposal_row p;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
+		return;
+	json_t *body = r->body_len ? http_req_json(r) : json_object();
+	if (!body)
+		return;
+	json_t *errors = json_array();
+	const char *reason = body_reason(body, false, errors);
+	if (json_array_size(errors)) {
+		json_decref(body);
+		return http_reply_fields(r, 422, "validation_failed", errors);
+	}
+	json_decref(errors);
+	if (begin_locked(r, &p) != 0 || require_decider(r, &p, &who) != 0)
+		goto out;
+	if (strcmp(p.status, "proposed") != 0) {
+		pg_rollback(r->db);
+		http_reply_error(r, 409, "conflict", "only a proposed plan can be accepted");
+		goto out;
+	}
+	int64_t limit = res_authority(r->db, who.role_name);
+	if (limit < 0 ||
+	    accept_store(r->db, r->params[0], &who, reason, p.total_fen <= limit) != 0) {
+		http_reply_db_error(r);
+		goto out;
+	}
 	commit_and_reply(r, r->params[0]);
 out:
 	json_decref(body);
@@ -202,7 +297,7 @@ void res_reject(struct http_req *r, void *arg)
 		return http_reply_fields(r, 422, "validation_failed", errors);
 	}
 	json_decref(errors);
-	if (begin_locked(r, &p) != 0)
+	if (begin_locked(r, &p) != 0 || require_decider(r, &p, &who) != 0)
 		goto out;
 	if (strcmp(p.status, "pending_approval") != 0) {
 		pg_rollback(r->db);
@@ -260,26 +355,30 @@ static void parse_remedies(json_t *body, struct res_plan *plan, json_t *errors)
 
 static bool amendable(const char *status)
 {
-	return strcmp(status, "pending_approval") == 0 || strcmp(status, "rejected") == 0 ||
-	       strcmp(status, "failed") == 0 || strcmp(status, "reopened") == 0;
+	return strcmp(status, "proposed") == 0 || strcmp(status, "pending_approval") == 0 ||
+	       strcmp(status, "rejected") == 0 || strcmp(status, "failed") == 0 ||
+	       strcmp(status, "reopened") == 0;
 }
 
+/* The amending person becomes the proposer; within their authority the amendment is their
+ * decision (approved, executes), above it it waits for a supervisor. An amended payout larger
+ * than the ledger's cap raises the cap for the parcel's loss to it: the person decided it. */
 static int store_amendment(struct http_req *r, const struct auth_principal *who,
 			   const struct proposal_row *p, const struct res_plan *plan,
 			   const char *reason, bool within)
 {
-	char total[24];
+	char total[24], payout[24];
 	char *remedies = res_remedies_json(plan);
 	if (!remedies)
 		return -1;
 	snprintf(total, sizeof(total), "%lld", (long long)plan->total_fen);
-	const char *u[] = {
-	    r->params[0], remedies, total, who->staff_id, within ? "executing" : "pending_approval",
-	    reason};
+	snprintf(payout, sizeof(payout), "%lld", (long long)res_payout_total(plan));
+	const char *u[] = {r->params[0], remedies, total, who->staff_id, reason, payout};
 	int rc = pg_exec(r->db,
 			 "UPDATE proposals SET remedies = $2::jsonb, total_fen = $3, rule = "
-			 "'amended', proposed_by = $4, status = $5, approved_by = CASE WHEN $5 = "
-			 "'executing' THEN $4 END, reason = $6, updated_at = now() WHERE id = $1",
+			 "'amended', proposed_by = $4, status = 'pending_approval', approved_by = "
+			 "NULL, accepted_by = NULL, reason = $5, ledger_cap_fen = "
+			 "greatest(ledger_cap_fen, $6::bigint), updated_at = now() WHERE id = $1",
 			 6, u);
 	if (rc == 0)
 		rc = res_audit(r->db, r->params[0], who->staff_id, "amended", reason, p->remedies,
@@ -288,12 +387,12 @@ static int store_amendment(struct http_req *r, const struct auth_principal *who,
 		rc = pg_exec(r->db, "UPDATE chargebacks SET amount_fen = $2 WHERE proposal_id = $1",
 			     2, (const char *[]){r->params[0], total});
 	free(remedies);
-	if (rc == 0)
-		rc = res_announce(r->db, r->params[0], "cp.complaint.resolution_proposed",
-				  within ? "proposed" : "pending_approval", reason);
-	if (rc == 0 && within)
-		rc = res_start_execution(r->db, r->params[0]);
-	return rc;
+	if (rc != 0)
+		return -1;
+	if (within)
+		return res_approve_and_execute(r->db, r->params[0], who->staff_id, reason);
+	return res_announce(r->db, r->params[0], "cp.complaint.resolution_proposed",
+			    "pending_approval", reason);
 }
 
 void res_amend(struct http_req *r, void *arg)
@@ -314,13 +413,13 @@ void res_amend(struct http_req *r, void *arg)
 		return http_reply_fields(r, 422, "validation_failed", errors);
 	}
 	json_decref(errors);
-	if (begin_locked(r, &p) != 0)
+	if (begin_locked(r, &p) != 0 || require_decider(r, &p, &who) != 0)
 		goto out;
 	if (!amendable(p.status)) {
 		pg_rollback(r->db);
-		http_reply_error(
-		    r, 409, "conflict",
-		    "only a pending, rejected, failed or reopened proposal can be amended");
+		http_reply_error(r, 409, "conflict",
+				 "only a proposed, pending, rejected, failed or reopened proposal "
+				 "can be amended");
 		goto out;
 	}
 	int64_t limit = res_authority(r->db, who.role_name);

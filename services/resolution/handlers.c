@@ -1,5 +1,6 @@
-/* Event handlers: the projections of classification and evidence (either may come first),
- * the proposal once both are known, and the finance/shipping systems' execution results. */
+/* Event handlers: the projections of classification, ownership and evidence (either may come
+ * first), the proposal once both are known, a rule's second look when the evidence changes,
+ * and the finance/shipping systems' execution results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,18 +86,21 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 			   ins,
 			   dec,
 			   fr,
-			   c->outlet_id};
+			   c->outlet_id,
+			   c->target ? c->target->kind : "",
+			   c->target ? c->target->id : ""};
 	int rc = demand && goods ? 0 : -1;
 	if (rc == 0)
 		rc = pg_exec(
 		    pg,
 		    "INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, customer_ref, "
 		    "language, classified, category, subcategory, tier, demand, goods, perishable, "
-		    "insured, insured_value_fen, declared_value_fen, freight_fen, outlet_id) "
-		    "VALUES "
+		    "insured, insured_value_fen, declared_value_fen, freight_fen, outlet_id, "
+		    "target_kind, target_id) VALUES "
 		    "($1, $2, $3, $4, $5, true, $6, $7, $8, $9::text[], $10::text[], $11, $12, "
 		    "$13, "
-		    "$14, $15, $16) ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "
+		    "$14, $15, $16, $17, $18) ON CONFLICT (complaint_id) DO UPDATE SET "
+		    "complaint_no = "
 		    "EXCLUDED.complaint_no, waybill_no = EXCLUDED.waybill_no, customer_ref = "
 		    "EXCLUDED.customer_ref, language = EXCLUDED.language, classified = true, "
 		    "category = EXCLUDED.category, subcategory = EXCLUDED.subcategory, tier = "
@@ -104,9 +108,9 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 		    "EXCLUDED.perishable, insured = EXCLUDED.insured, insured_value_fen = "
 		    "EXCLUDED.insured_value_fen, declared_value_fen = EXCLUDED.declared_value_fen, "
 		    "freight_fen = EXCLUDED.freight_fen, outlet_id = EXCLUDED.outlet_id, "
-		    "updated_at "
-		    "= now()",
-		    16, p);
+		    "target_kind = EXCLUDED.target_kind, target_id = EXCLUDED.target_id, "
+		    "updated_at = now()",
+		    18, p);
 	free(demand);
 	free(goods);
 	return rc;
@@ -151,6 +155,8 @@ static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 	const Cp__Responsibility *resp = b->responsibility;
 	char version[16];
 	snprintf(version, sizeof(version), "%d", b->version);
+	/* confirmed only with a person's name: a bundle that merely leaves preliminary unset
+	 * (false in proto3) is not a person's judgement */
 	const char *p[] = {b->complaint_id,
 			   b->complaint_no,
 			   b->waybill_no,
@@ -158,21 +164,54 @@ static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 			   resp && resp->party[0] ? resp->party : "unknown",
 			   resp ? resp->party_id : "",
 			   resp && resp->stage[0] ? resp->stage : "unknown",
-			   locatable(b) ? "t" : "f"};
+			   locatable(b) ? "t" : "f",
+			   resp && !resp->preliminary && resp->confirmed_by[0] ? "f" : "t",
+			   resp && resp->conclusive ? "t" : "f",
+			   resp && !resp->preliminary ? resp->confirmed_by : ""};
 	if (pg_exec(
 		pg,
 		"INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, "
-		"evidence_collected, evidence_version, party, party_id, stage, locatable) VALUES "
-		"($1, $2, $3, true, $4, $5, $6, $7, $8) ON CONFLICT (complaint_id) DO UPDATE SET "
+		"evidence_collected, evidence_version, party, party_id, stage, locatable, "
+		"resp_preliminary, resp_conclusive, resp_confirmed_by) VALUES ($1, $2, $3, true, "
+		"$4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (complaint_id) DO UPDATE SET "
 		"evidence_collected = true, evidence_version = EXCLUDED.evidence_version, party "
 		"= EXCLUDED.party, party_id = EXCLUDED.party_id, stage = EXCLUDED.stage, "
-		"locatable = EXCLUDED.locatable, waybill_no = CASE WHEN k.waybill_no = '' THEN "
+		"locatable = EXCLUDED.locatable, resp_preliminary = EXCLUDED.resp_preliminary, "
+		"resp_conclusive = EXCLUDED.resp_conclusive, resp_confirmed_by = "
+		"EXCLUDED.resp_confirmed_by, waybill_no = CASE WHEN k.waybill_no = '' THEN "
 		"EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at = now() "
 		"WHERE k.evidence_version IS NULL OR k.evidence_version <= "
 		"EXCLUDED.evidence_version",
-		8, p) != 0)
+		11, p) != 0)
 		return -1;
 	return res_try_propose(pg, b->complaint_id);
+}
+
+static int v_assigned(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__ComplaintAssignment *a = (const void *)m;
+	if (has_uuid(a->complaint_id, "complaint_id", e, n) != 0)
+		return -1;
+	if (!a->complaint_no[0]) {
+		snprintf(e, n, "complaint_no is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* The owner decides on the plan (accepted: the first to accept; reassigned: the new owner). */
+static int on_assigned(PGconn *pg, const struct ce_meta *ce, const char *key,
+		       const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintAssignment *a = (const void *)m;
+	if (strcmp(a->action, "accepted") != 0 && strcmp(a->action, "reassigned") != 0)
+		return 0;
+	const char *p[] = {a->complaint_id, a->complaint_no, a->owner_staff_id};
+	return pg_exec(pg,
+		       "INSERT INTO cases AS k (complaint_id, complaint_no, owner_staff_id) VALUES "
+		       "($1, $2, $3) ON CONFLICT (complaint_id) DO UPDATE SET owner_staff_id = "
+		       "EXCLUDED.owner_staff_id, updated_at = now()",
+		       3, p);
 }
 
 static int v_result(const ProtobufCMessage *m, char *e, size_t n)
@@ -224,10 +263,14 @@ static int on_reopened(PGconn *pg, const struct ce_meta *ce, const char *key,
 const struct consumer_handler resolution_handlers[] = {
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", &cp__complaint_assignment__descriptor, v_assigned,
+     on_assigned},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", &cp__evidence_bundle__descriptor,
      v_evidence, on_evidence},
-    /* later versions (late tracking, answers, a supervisor's confirmation) refresh the party
-     * and stage used for chargebacks and amendments; an older version never overwrites */
+    /* later versions (late tracking, answers, a person's confirmation) refresh the party and
+     * stage used for chargebacks, amendments and conflicts of interest, and how firm the
+     * responsibility is: a still-proposed plan is offered to the auto-settlement rules again;
+     * an older version never overwrites */
     {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor, v_evidence,
      on_evidence},
     {TOPIC_FOLLOWUP, "cp.complaint.reopened", &cp__followup_event__descriptor, v_reopened,

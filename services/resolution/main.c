@@ -5,10 +5,13 @@
 static const struct http_route resolution_routes[] = {
     {"GET", "/v1/complaints/{}/proposals", res_list_proposals, true},
     {"GET", "/v1/proposals/{}", res_get_proposal, true},
+    {"POST", "/v1/proposals/{}/accept", res_accept, true},
     {"POST", "/v1/proposals/{}/approve", res_approve, true},
     {"POST", "/v1/proposals/{}/reject", res_reject, true},
     {"POST", "/v1/proposals/{}/amend", res_amend, true},
     {"POST", "/v1/executions/{}/confirm", res_confirm_execution, true},
+    {"GET", "/v1/auto-settlement-rules", res_list_rules, true},
+    {"PUT", "/v1/auto-settlement-rules/{}", res_put_rule, true},
 };
 
 int main(int argc, char **argv)

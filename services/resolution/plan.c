@@ -1,20 +1,24 @@
-/* The plan store and its state machine: propose, request execution, settle, announce.
- * Every function runs inside the caller's transaction (consumer batch or HTTP handler) so a
- * state change and its event commit together.
+/* The plan store and its state machine: propose, decide, request execution, settle,
+ * announce. Every function runs inside the caller's transaction (consumer batch or HTTP
+ * handler) so a state change and its event commit together.
  *
- *   pending_approval --approve--> executing --all confirmed--> executed --customer reopened
- *          |  ^                      |                                 (cp.complaint.reopened)
- *       reject amend              one failed --> failed                 |
- *          v  |                                    |                    v
- *        rejected --amend--> ...                 amend --> ...        reopened --amend--> ...
+ *   proposed --accept within authority / auto-settlement rule--> executing (approved)
+ *      |  \--accept above authority / amend above authority--> pending_approval
+ *      |                                                          |   |
+ *    amend within authority --> executing            approve <----/   reject --> rejected
  *
- * amend leads to executing within the amending staff member's authority, else to
- * pending_approval. */
+ *   executing --all confirmed--> executed --customer reopened--> reopened --amend--> ...
+ *       \--one failed--> failed --amend--> ...
+ *
+ * Nothing leaves "proposed" by itself: a person with enough authority decides, or an
+ * operator's auto-settlement rule matches (settle.c). Every payout goes through the
+ * waybill's compensation ledger (res_start_execution). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decide.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
@@ -137,6 +141,43 @@ char *res_remedies_json(const struct res_plan *plan)
 	return s;
 }
 
+int res_plan_from_json(const char *remedies, struct res_plan *plan)
+{
+	json_t *arr = json_loads(remedies, 0, NULL), *v;
+	size_t i;
+	memset(plan, 0, sizeof(*plan));
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return -1;
+	}
+	json_array_foreach (arr, i, v) {
+		if (plan->n >= RES_MAX_REMEDIES)
+			break;
+		struct res_remedy *r = &plan->remedies[plan->n++];
+		snprintf(r->kind, sizeof(r->kind), "%s",
+			 json_string_value(json_object_get(v, "kind")) ?: "");
+		snprintf(r->rule, sizeof(r->rule), "%s",
+			 json_string_value(json_object_get(v, "rule")) ?: "");
+		r->amount_fen = json_integer_value(json_object_get(v, "amount_fen"));
+		plan->total_fen += r->amount_fen;
+	}
+	json_decref(arr);
+	return 0;
+}
+
+int res_approve_and_execute(PGconn *c, const char *pid, const char *actor, const char *reason)
+{
+	const char *p[] = {pid, actor};
+	if (pg_exec(c, "UPDATE proposals SET approved_by = $2, updated_at = now() WHERE id = $1", 2,
+		    p) != 0 ||
+	    res_audit(c, pid, actor, "approved", reason, NULL, NULL) != 0 ||
+	    res_announce(c, pid, "cp.complaint.resolution_approved", "approved", reason) != 0)
+		return -1;
+	log_msg(LOG_INFO, "proposal_approved", LOG_KV({"proposal_id", pid}, {"approved_by", actor}),
+		"proposal approved, executing");
+	return res_start_execution(c, pid);
+}
+
 int res_audit(PGconn *c, const char *proposal_id, const char *actor, const char *action,
 	      const char *reason, const char *before, const char *after)
 {
@@ -162,72 +203,121 @@ static int insert_chargeback(PGconn *c, const char *pid, const char *cid, const 
 }
 
 /* A case is proposed for once; after that only staff change the plan (even a rejected
- * one is amended, not replaced by a new automatic proposal). */
-static int proposal_exists(PGconn *c, const char *cid)
+ * one is amended, not replaced by a new automatic proposal). Returns 1 and the proposal's id
+ * (the open one first), 0 without a proposal, -1 on error. */
+static int proposal_of(PGconn *c, const char *cid, char id[IDS_UUID_LEN])
 {
 	const char *p[] = {cid};
-	PGresult *r = pg_query(c, "SELECT 1 FROM proposals WHERE complaint_id = $1", 1, p);
+	PGresult *r = pg_query(c,
+			       "SELECT id::text FROM proposals WHERE complaint_id = $1 ORDER BY "
+			       "status IN ('rejected', 'superseded'), created_at DESC LIMIT 1",
+			       1, p);
 	if (!r)
 		return -1;
 	int n = PQntuples(r);
+	if (n > 0)
+		snprintf(id, IDS_UUID_LEN, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return n > 0;
 }
 
-static int insert_proposal(PGconn *c, const char *id, const char *cid, const struct res_case *k,
-			   const struct res_plan *plan, const char *status)
+int res_ledger_lock(PGconn *c, const char *waybill)
 {
-	char total[24];
+	const char *p[] = {waybill};
+	if (!waybill[0])
+		return 0;
+	/* a transaction-scoped advisory lock per waybill: two approvals of plans about one
+	 * parcel run their ledger check and payout request one after the other, and the second
+	 * (READ COMMITTED: a fresh snapshot per statement) sees the first's payout */
+	return pg_exec(
+	    c, "SELECT pg_advisory_xact_lock(hashtextextended('resolution.ledger:' || $1, 0))", 1,
+	    p);
+}
+
+int64_t res_ledger_paid(PGconn *c, const char *waybill, const char *pid)
+{
+	const char *p[] = {waybill, pid ? pid : ""};
+	if (!waybill[0])
+		return 0;
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT coalesce(sum(amount_fen), 0) FROM executions WHERE waybill_no "
+		     "= $1 AND kind = 'payout' AND status IN ('requested', 'confirmed') "
+		     "AND proposal_id::text <> $2",
+		     2, p);
+	if (!r)
+		return -1;
+	int64_t paid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return paid;
+}
+
+static int insert_proposal(PGconn *c, const char *id, const char *cid, const struct res_case *k,
+			   const struct res_plan *plan, int64_t cap, int64_t paid)
+{
+	char total[24], capfen[24], paidfen[24];
 	char *remedies = res_remedies_json(plan);
 	if (!remedies)
 		return -1;
 	snprintf(total, sizeof(total), "%lld", (long long)plan->total_fen);
-	const char *p[] = {id,	     cid,   k->complaint_no, status,
-			   remedies, total, plan->rule,	     k->facts.party};
-	int rc =
-	    pg_exec(c,
-		    "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
-		    "total_fen, rule, responsible_party) VALUES ($1, $2, $3, $4, $5::jsonb, $6, "
-		    "$7, $8)",
-		    8, p);
+	snprintf(capfen, sizeof(capfen), "%lld", (long long)cap);
+	snprintf(paidfen, sizeof(paidfen), "%lld", (long long)paid);
+	const char *p[] = {id,	   cid,	       k->complaint_no, remedies,
+			   total,  plan->rule, k->facts.party,	k->waybill_no,
+			   capfen, paidfen};
+	int rc = pg_exec(c,
+			 "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
+			 "total_fen, rule, responsible_party, waybill_no, ledger_cap_fen, "
+			 "already_paid_fen) VALUES ($1, $2, $3, 'proposed', $4::jsonb, $5, $6, $7, "
+			 "$8, $9, $10)",
+			 10, p);
 	if (rc == 0)
 		rc = res_audit(c, id, "system", "proposed", plan->rule, NULL, remedies);
 	free(remedies);
 	return rc;
 }
 
+/* The system's plan for a case that has none: the policy's remedies, cut by the waybill's
+ * ledger to what earlier complaints about the parcel left unpaid. Announced as "proposed";
+ * it executes only when a person decides or an auto-settlement rule matches. */
+static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
+{
+	struct res_policy policy;
+	struct res_plan plan;
+	char id[IDS_UUID_LEN];
+	if (load_policy(c, k->waybill_no, &policy) != 0)
+		return -1;
+	res_propose(&policy, &k->facts, &plan);
+	int64_t paid = res_ledger_paid(c, k->waybill_no, NULL);
+	if (paid < 0)
+		return -1;
+	int64_t cap = res_ledger_apply(&plan, paid);
+	ids_uuid(id);
+	if (insert_proposal(c, id, cid, k, &plan, cap, paid) != 0)
+		return -1;
+	if (plan.chargeback && insert_chargeback(c, id, cid, k, plan.total_fen) != 0)
+		return -1;
+	log_msg(LOG_INFO, "proposal_made",
+		LOG_KV({"complaint_no", k->complaint_no}, {"proposal_id", id}, {"rule", plan.rule}),
+		"proposed %lld fen (%lld paid before on the waybill); waits for a decision",
+		(long long)plan.total_fen, (long long)paid);
+	if (res_announce(c, id, "cp.complaint.resolution_proposed", "proposed", NULL) != 0)
+		return -1;
+	return res_try_settle(c, id);
+}
+
 int res_try_propose(PGconn *c, const char *cid)
 {
 	struct res_case k;
-	struct res_policy policy;
-	struct res_plan plan;
 	char id[IDS_UUID_LEN];
 	int found = load_case(c, cid, &k);
 	if (found <= 0)
 		return found;
-	int exists = proposal_exists(c, cid);
-	if (exists != 0)
-		return exists < 0 ? -1 : 0;
-	if (load_policy(c, k.waybill_no, &policy) != 0)
+	int exists = proposal_of(c, cid, id);
+	if (exists < 0)
 		return -1;
-	res_propose(&policy, &k.facts, &plan);
-	int64_t limit = res_authority(c, "auto");
-	if (limit < 0)
-		return -1;
-	bool within = plan.total_fen <= limit;
-	ids_uuid(id);
-	if (insert_proposal(c, id, cid, &k, &plan, within ? "executing" : "pending_approval") != 0)
-		return -1;
-	if (plan.chargeback && insert_chargeback(c, id, cid, &k, plan.total_fen) != 0)
-		return -1;
-	log_msg(LOG_INFO, "proposal_made",
-		LOG_KV({"complaint_no", k.complaint_no}, {"proposal_id", id}, {"rule", plan.rule}),
-		"proposed %lld fen (%s)", (long long)plan.total_fen,
-		within ? "within authority" : "needs approval");
-	if (res_announce(c, id, "cp.complaint.resolution_proposed",
-			 within ? "proposed" : "pending_approval", NULL) != 0)
-		return -1;
-	return within ? res_start_execution(c, id) : 0;
+	/* later evidence may make a still-proposed plan settleable by a rule */
+	return exists ? res_try_settle(c, id) : propose_new(c, cid, &k);
 }
 
 /* ---- announcing -------------------------------------------------------------------------- */
@@ -313,31 +403,43 @@ int res_announce(PGconn *c, const char *pid, const char *ce_type, const char *st
 
 /* ---- execution --------------------------------------------------------------------------- */
 
-static int request_execution(PGconn *c, const char *pid, const char *cid, const char *kind,
-			     int64_t fen, const PGresult *k)
+/* What res_start_execution reads of a plan. */
+struct res_exec_plan {
+	char complaint_id[IDS_UUID_LEN];
+	char complaint_no[32];
+	char waybill_no[40];
+	char customer_ref[40];
+	int64_t payout;	   /* the plan's payout remedies */
+	int64_t paid_self; /* confirmed payouts of this plan */
+	int64_t cap;	   /* the ledger's cap for the loss */
+	bool reship;	   /* a reship is in the plan and not confirmed yet */
+};
+
+static int request_execution(PGconn *c, const char *pid, const struct res_exec_plan *x,
+			     const char *kind, int64_t fen)
 {
 	char id[IDS_UUID_LEN], amount[24];
 	ids_uuid(id);
 	snprintf(amount, sizeof(amount), "%lld", (long long)fen);
-	const char *p[] = {id, pid, cid, kind, amount};
+	const char *p[] = {id, pid, x->complaint_id, kind, amount, x->waybill_no};
 	if (pg_exec(c,
-		    "INSERT INTO executions (id, proposal_id, complaint_id, kind, amount_fen) "
-		    "VALUES ($1, $2, $3, $4, $5)",
-		    5, p) != 0)
+		    "INSERT INTO executions (id, proposal_id, complaint_id, kind, amount_fen, "
+		    "waybill_no) VALUES ($1, $2, $3, $4, $5, $6)",
+		    6, p) != 0)
 		return -1;
 	Cp__ExecutionRequest ev = CP__EXECUTION_REQUEST__INIT;
 	Cp__Money money = CP__MONEY__INIT;
 	money.amount_fen = fen;
 	money.currency = "CNY";
 	ev.execution_id = id;
-	ev.complaint_id = (char *)cid;
+	ev.complaint_id = (char *)x->complaint_id;
 	ev.proposal_id = (char *)pid;
 	ev.kind = (char *)kind;
 	ev.amount = &money;
-	ev.waybill_no = PQgetvalue(k, 0, 2);
-	ev.customer_ref = PQgetvalue(k, 0, 3);
-	ev.complaint_no = PQgetvalue(k, 0, 4);
-	return outbox_add(c, TOPIC_EXECUTION, cid,
+	ev.waybill_no = (char *)x->waybill_no;
+	ev.customer_ref = (char *)x->customer_ref;
+	ev.complaint_no = (char *)x->complaint_no;
+	return outbox_add(c, TOPIC_EXECUTION, x->complaint_id,
 			  strcmp(kind, "payout") == 0 ? "cp.finance.payout_requested"
 						      : "cp.shipping.reship_requested",
 			  &ev.base, NULL);
@@ -353,44 +455,89 @@ static int mark_executed(PGconn *c, const char *pid)
 	return res_announce(c, pid, "cp.complaint.resolution_executed", "executed", NULL);
 }
 
-int res_start_execution(PGconn *c, const char *pid)
+/* clang-format off */
+static const char exec_plan_sql[] =
+    "SELECT p.complaint_id, p.complaint_no, p.waybill_no, coalesce(k.customer_ref, ''), "
+    "(SELECT coalesce(sum((x->>'amount_fen')::bigint), 0) FROM jsonb_array_elements(p.remedies) x "
+    " WHERE x->>'kind' IN ('compensation', 'freight_refund', 'freight_waiver')), "
+    "(SELECT coalesce(sum(amount_fen), 0) FROM executions WHERE proposal_id = p.id AND kind = "
+    " 'payout' AND status = 'confirmed'), p.ledger_cap_fen, "
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(p.remedies) x WHERE x->>'kind' = 'reship') AND "
+    "NOT EXISTS (SELECT 1 FROM executions WHERE proposal_id = p.id AND kind = 'reship' AND "
+    " status = 'confirmed') "
+    "FROM proposals p LEFT JOIN cases k ON k.complaint_id = p.complaint_id WHERE p.id = $1";
+/* clang-format on */
+
+/* 1 loaded, 0 no such proposal, -1 error. */
+static int load_exec_plan(PGconn *c, const char *pid, struct res_exec_plan *x)
 {
 	const char *p[] = {pid};
-	/* what the plan pays minus what was paid already (an amended plan states the whole
-	 * remedy, not an increment); a reship that was confirmed is not requested again */
-	PGresult *r = pg_query(
-	    c,
-	    "UPDATE proposals p SET status = 'executing', updated_at = now() FROM (SELECT "
-	    "coalesce(sum((x->>'amount_fen')::bigint) FILTER (WHERE x->>'kind' IN ('compensation', "
-	    "'freight_refund', 'freight_waiver')), 0) - (SELECT coalesce(sum(amount_fen), 0) FROM "
-	    "executions WHERE proposal_id = $1 AND kind = 'payout' AND status = 'confirmed') AS "
-	    "payout, coalesce(bool_or(x->>'kind' = 'reship'), false) AND NOT EXISTS (SELECT 1 FROM "
-	    "executions WHERE proposal_id = $1 AND kind = 'reship' AND status = 'confirmed') AS "
-	    "reship FROM proposals q, jsonb_array_elements(q.remedies) x WHERE q.id = $1) s, "
-	    "cases k WHERE p.id = $1 AND k.complaint_id = p.complaint_id RETURNING p.complaint_id, "
-	    "s.payout, k.waybill_no, k.customer_ref, p.complaint_no, s.reship",
-	    1, p);
+	PGresult *r = pg_query(c, exec_plan_sql, 1, p);
 	if (!r)
 		return -1;
-	int rc = -1;
-	if (PQntuples(r) != 1)
-		goto done;
-	const char *cid = PQgetvalue(r, 0, 0);
-	int64_t payout = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-	bool reship = PQgetvalue(r, 0, 5)[0] == 't';
+	int found = PQntuples(r) == 1;
+	if (found) {
+		copy(x->complaint_id, sizeof(x->complaint_id), r, 0);
+		copy(x->complaint_no, sizeof(x->complaint_no), r, 1);
+		copy(x->waybill_no, sizeof(x->waybill_no), r, 2);
+		copy(x->customer_ref, sizeof(x->customer_ref), r, 3);
+		x->payout = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+		x->paid_self = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+		x->cap = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+		x->reship = PQgetvalue(r, 0, 7)[0] == 't';
+		/* an amendment by a person with the authority states the total for the loss */
+		if (x->cap < x->payout)
+			x->cap = x->payout;
+	}
+	PQclear(r);
+	return found;
+}
+
+/* The ledger left less than the plan asks: the audit says how much and why. */
+static int audit_capped(PGconn *c, const char *pid, const struct res_exec_plan *x, int64_t others,
+			int64_t pay)
+{
+	char reason[200];
+	snprintf(reason, sizeof(reason),
+		 "waybill %s: %lld fen paid by other complaints, cap %lld fen; %lld fen requested "
+		 "instead of %lld",
+		 x->waybill_no, (long long)others, (long long)x->cap, (long long)pay,
+		 (long long)(x->payout - x->paid_self));
+	log_msg(LOG_WARN, "ledger_capped",
+		LOG_KV({"proposal_id", pid}, {"complaint_no", x->complaint_no}), "%s", reason);
+	return res_audit(c, pid, "system", "ledger_capped", reason, NULL, NULL);
+}
+
+int res_start_execution(PGconn *c, const char *pid)
+{
+	struct res_exec_plan x;
+	const char *p[] = {pid};
+	int found = load_exec_plan(c, pid, &x);
+	if (found <= 0)
+		return -1;
+	if (res_ledger_lock(c, x.waybill_no) != 0)
+		return -1;
+	int64_t others = res_ledger_paid(c, x.waybill_no, pid);
+	if (others < 0)
+		return -1;
+	/* what the plan pays minus what was paid for it already (an amended plan states the
+	 * whole remedy, not an increment), within what the waybill's ledger leaves */
+	int64_t pay = res_ledger_payable(x.payout, x.paid_self, x.cap, others);
 	if (pg_exec(c,
+		    "UPDATE proposals SET status = 'executing', updated_at = now() WHERE id = $1",
+		    1, p) != 0 ||
+	    pg_exec(c,
 		    "UPDATE executions SET status = 'superseded', settled_at = now() WHERE "
 		    "proposal_id = $1 AND status IN ('requested', 'failed')",
 		    1, p) != 0)
-		goto done;
-	if (payout > 0 && request_execution(c, pid, cid, "payout", payout, r) != 0)
-		goto done;
-	if (reship && request_execution(c, pid, cid, "reship", 0, r) != 0)
-		goto done;
-	rc = payout > 0 || reship ? 0 : mark_executed(c, pid);
-done:
-	PQclear(r);
-	return rc;
+		return -1;
+	if (pay < x.payout - x.paid_self && audit_capped(c, pid, &x, others, pay) != 0)
+		return -1;
+	if (pay > 0 && request_execution(c, pid, &x, "payout", pay) != 0)
+		return -1;
+	if (x.reship && request_execution(c, pid, &x, "reship", 0) != 0)
+		return -1;
+	return pay > 0 || x.reship ? 0 : mark_executed(c, pid);
 }
 
 static int execution_failed(PGconn *c, const char *pid, const char *kind, const char *reason)

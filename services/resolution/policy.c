@@ -190,3 +190,57 @@ void res_propose(const struct res_policy *p, const struct res_facts *f, struct r
 	propose_liable(p, f, out);
 	out->chargeback = res_chargeback_party(f->party) && out->total_fen > 0;
 }
+
+/* ---- the compensation ledger ---- */
+
+int64_t res_payout_total(const struct res_plan *plan)
+{
+	int64_t sum = 0;
+	for (int i = 0; i < plan->n; i++)
+		if (res_kind_payout(plan->remedies[i].kind))
+			sum += plan->remedies[i].amount_fen;
+	return sum;
+}
+
+/* Cuts remedy i to at most room; returns what it keeps. */
+static int64_t cut(struct res_remedy *r, int64_t room)
+{
+	if (r->amount_fen <= room)
+		return r->amount_fen;
+	r->amount_fen = room;
+	snprintf(r->rule, sizeof(r->rule), room > 0 ? "already_paid_difference" : "already_paid");
+	return room;
+}
+
+int64_t res_ledger_apply(struct res_plan *plan, int64_t already_paid_fen)
+{
+	int64_t cap = res_payout_total(plan);
+	int64_t room = cap - (already_paid_fen > 0 ? already_paid_fen : 0);
+	if (already_paid_fen <= 0 || cap == 0)
+		return cap;
+	room = room > 0 ? room : 0;
+	int kept = 0;
+	plan->total_fen = 0;
+	for (int i = 0; i < plan->n; i++) {
+		struct res_remedy r = plan->remedies[i];
+		if (res_kind_payout(r.kind))
+			room -= cut(&r, room);
+		if (res_kind_payout(r.kind) && r.amount_fen == 0)
+			continue;
+		plan->remedies[kept++] = r;
+		plan->total_fen += r.amount_fen;
+	}
+	plan->n = kept;
+	if (res_payout_total(plan) == 0)
+		snprintf(plan->rule, sizeof(plan->rule), "already_paid");
+	plan->chargeback = plan->chargeback && plan->total_fen > 0;
+	return cap;
+}
+
+int64_t res_ledger_payable(int64_t plan_payout, int64_t paid_self, int64_t cap, int64_t paid_others)
+{
+	int64_t need = plan_payout - paid_self;
+	int64_t room = cap - paid_others - paid_self;
+	int64_t pay = need < room ? need : room;
+	return pay > 0 ? pay : 0;
+}

@@ -74,6 +74,27 @@ int64_t res_compensation(const struct res_policy *p, const struct res_facts *f, 
 /* Decides the remedies. Always succeeds; out is overwritten. */
 void res_propose(const struct res_policy *p, const struct res_facts *f, struct res_plan *out);
 
+/* ---- the compensation ledger of a waybill ----
+ * Across every complaint about one parcel the money paid (payouts requested or confirmed,
+ * not failed or superseded) never exceeds the cap for that loss: what the policy pays for it,
+ * or more when a person with the authority amended a plan to a larger total. */
+
+/* The payout part of a plan: compensation, freight refund and freight waiver. */
+int64_t res_payout_total(const struct res_plan *plan);
+
+/* A repeat complaint on a waybill that has had already_paid_fen paid: the plan's payout
+ * remedies are cut, in order, to what is left of the cap (the plan's own payout); a remedy
+ * cut to 0 is dropped (rule "already_paid"), one cut partly keeps the difference (rule
+ * "already_paid_difference"); when nothing is left the plan's rule becomes "already_paid".
+ * total_fen and chargeback follow. Returns the cap (the payout before the cut). */
+int64_t res_ledger_apply(struct res_plan *plan, int64_t already_paid_fen);
+
+/* What one execution of a plan may still request: the plan's payout not yet confirmed for
+ * it (paid_self), within what the waybill's cap leaves after every other plan's payouts
+ * (paid_others) and this plan's own. Never negative. */
+int64_t res_ledger_payable(int64_t plan_payout, int64_t paid_self, int64_t cap,
+			   int64_t paid_others);
+
 /* True for the parties whose share is charged back (franchise outlet, partner, locker). */
 bool res_chargeback_party(const char *party);
 

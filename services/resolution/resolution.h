@@ -22,13 +22,40 @@ void res_approve(struct http_req *r, void *arg);
 void res_reject(struct http_req *r, void *arg);
 void res_amend(struct http_req *r, void *arg);
 void res_confirm_execution(struct http_req *r, void *arg);
+void res_accept(struct http_req *r, void *arg);
+
+/* Auto-settlement rules over HTTP (settle.c). */
+void res_list_rules(struct http_req *r, void *arg);
+void res_put_rule(struct http_req *r, void *arg);
 
 /* The plan store and its state machine (plan.c); every function runs inside the caller's
  * transaction and writes state and events together. */
 
-/* Proposes for the case when both its classification and its evidence are known and no open
- * proposal exists. Returns 0 or -1. */
-int res_try_propose(PGconn *c, const char *complaint_id);
+/* Proposes for the case when both its classification and its evidence are known and it has no
+ * proposal yet (status proposed: it waits for a decision); offers an existing proposed plan to
+ * the auto-settlement rules again. Returns 0 or -1. */
+int res_try_propose(PGconn *c, const char *complaint_id) __attribute__((warn_unused_result));
+
+/* Offers a still-proposed plan to the enabled auto-settlement rules (settle.c); the first
+ * that matches approves it as "rule:<name>" and starts its execution. Returns 0 or -1. */
+int res_try_settle(PGconn *c, const char *proposal_id) __attribute__((warn_unused_result));
+
+/* A person (staff id) or a rule ("rule:<name>") approved the plan: approved_by, an audit row,
+ * cp.complaint.resolution_approved (status approved) and the execution requests. The caller
+ * checked the actor's right and authority. Returns 0 or -1. */
+int res_approve_and_execute(PGconn *c, const char *proposal_id, const char *actor,
+			    const char *reason) __attribute__((warn_unused_result));
+
+/* The compensation ledger's lock of one waybill (transaction-scoped; "" takes none). */
+int res_ledger_lock(PGconn *c, const char *waybill_no) __attribute__((warn_unused_result));
+
+/* Payouts requested or confirmed on the waybill by proposals other than proposal_id (NULL:
+ * every proposal); 0 for "", -1 on error. */
+int64_t res_ledger_paid(PGconn *c, const char *waybill_no, const char *proposal_id);
+
+/* Parses a proposal's remedies JSON into plan. Returns 0 or -1. */
+int res_plan_from_json(const char *remedies, struct res_plan *plan)
+    __attribute__((warn_unused_result));
 
 /* Moves an approved plan on: requests its executions, or marks it executed when nothing is
  * to be done. Returns 0 or -1. */
@@ -47,7 +74,8 @@ int res_announce(PGconn *c, const char *proposal_id, const char *ce_type, const 
 int res_audit(PGconn *c, const char *proposal_id, const char *actor, const char *action,
 	      const char *reason, const char *before, const char *after);
 
-/* The largest total (fen) role may grant; -1 on a database error, 0 for unknown roles. */
+/* The largest total (fen) role may grant; -1 on a database error, 0 for unknown roles. There is
+ * no row for the system: it proposes, it never decides. */
 int64_t res_authority(PGconn *c, const char *role);
 
 /* Remedies JSON array of plan (malloc'ed). */

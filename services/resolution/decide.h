@@ -1,0 +1,61 @@
+/* Who and what may decide a plan: the people around a case (its owner, the staff member the
+ * complaint is about, the courier the evidence names as responsible) and the operators'
+ * auto-settlement rules. Pure: data in, decisions out, no I/O; unit-tested by
+ * tests/unit/test_resolution_decide.c.
+ *
+ * A plan never executes by itself: a person with enough authority accepts or approves it, or
+ * an enabled auto-settlement rule (operator data, none enabled by default) matches every one of
+ * its conditions. */
+#ifndef CP_RESOLUTION_DECIDE_H
+#define CP_RESOLUTION_DECIDE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/* The people around one case; strings are borrowed, never NULL ("" when unknown). */
+struct res_people {
+	const char *owner;	 /* staff id of the latest cp.complaint.assigned */
+	const char *target_kind; /* whom the complaint is about: courier, agent, outlet, ... */
+	const char *target_id;
+	const char *party; /* the evidence's responsible party (courier, outlet, ...) */
+	const char *party_id;
+};
+
+enum res_actor {
+	RES_ACTOR_OK,
+	RES_ACTOR_NOT_OWNER, /* an agent who does not own the case */
+	RES_ACTOR_CONFLICT,  /* the complaint or the evidence names this person */
+};
+
+/* May staff_id accept, approve, amend or reject the case's plan? supervisor: the actor is a
+ * supervisor or admin, who need not own the case. A conflict of interest refuses everyone,
+ * supervisors included. */
+enum res_actor res_actor_check(const struct res_people *p, const char *staff_id, bool supervisor);
+
+/* One row of resolution.auto_settlement_rules. */
+struct res_rule {
+	char name[48];
+	bool enabled;
+	int64_t max_fen;      /* the plan's total may not exceed it */
+	char categories[512]; /* comma-separated "category/subcategory", or "category" for all */
+	char kinds[256];      /* comma-separated remedy kinds every remedy must be one of */
+};
+
+/* What a rule judges besides the plan. */
+struct res_settle_facts {
+	const char *category;
+	const char *subcategory;
+	bool confirmed;		 /* a person confirmed the responsibility (not preliminary) */
+	bool conclusive;	 /* the tracking alone proves it (EvidenceBundle.conclusive) */
+	int64_t paid_before_fen; /* payouts requested or confirmed on the waybill by other plans */
+};
+
+/* NULL when the rule settles the plan; otherwise the first condition that failed, as a static
+ * string for the log ("disabled", "preliminary", "over_limit", "category", "remedy_kind",
+ * "paid_before", "empty_plan"). */
+const char *res_rule_mismatch(const struct res_rule *rule, const struct res_plan *plan,
+			      const struct res_settle_facts *f);
+
+#endif
