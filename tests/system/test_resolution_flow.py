@@ -73,9 +73,11 @@ def produce_classified(stack, cid, no, waybill, sub="loss", category="transport"
 
 
 def produce_evidence(stack, cid, no, waybill, party="courier", party_id="", stuck=False,
-                     version=1, conclusive=False, confirmed_by="",
+                     version=10, conclusive=False, confirmed_by="",
                      ce_type="cp.complaint.evidence_collected"):
-    """A bundle as evidence announces it: preliminary unless confirmed_by names a person."""
+    """A bundle as evidence announces it: preliminary unless confirmed_by names a person. The
+    real evidence service also builds a bundle (version 1, no tracking) from the classified
+    event the test produces; a higher version keeps the test's bundle the one resolution uses."""
     m = stack.proto.EvidenceBundle(complaint_id=cid, complaint_no=no, waybill_no=waybill,
                                    tracking_found=True, version=version, delivered=False)
     m.responsibility.party = party
@@ -560,7 +562,7 @@ def test_seeded_rule_settles_a_late_parcel_proven_by_scans_only_when_enabled(sta
         assert status == "proposed" and executions(stack, pid3) == []
         # ... until a person confirms the responsibility (evidence_updated)
         produce_evidence(stack, cid3, no3, waybill3, party="sorting_centre", party_id="SC1",
-                         version=2, confirmed_by="sup1", ce_type="cp.complaint.evidence_updated")
+                         version=11, confirmed_by="sup1", ce_type="cp.complaint.evidence_updated")
         wait_status(stack, pid3, "executing")
         assert audit_actions(stack, pid3)[-1] == (f"rule:{SEEDED_RULE}", "approved")
 
