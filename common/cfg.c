@@ -132,12 +132,18 @@ void cfg_print_help(FILE *out, const char *service, const char *summary,
 		service, summary);
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e = &tab[i];
+		bool dev = e->def && strncmp(e->def, CFG_DEV_SECRET_PREFIX,
+					     strlen(CFG_DEV_SECRET_PREFIX)) == 0;
 		fprintf(out, "  %-32s %-8s default: %s", e->name, types[e->type],
-			e->def ? (e->type == CFG_SECRET && *e->def ? "(set)" : e->def)
-			       : "(required)");
+			!e->def				    ? "(required)"
+			: e->type != CFG_SECRET || !*e->def ? e->def
+			: dev ? "(development only: refused unless DEV_MODE=true)"
+			      : "(set)");
 		if (e->type == CFG_INT)
 			fprintf(out, "  range: [%lld, %lld]", e->min, e->max);
 		fprintf(out, "\n      %s\n", e->desc);
+		if (e->type == CFG_SECRET)
+			fprintf(out, "      or %s_FILE: the path of a file holding it\n", e->name);
 	}
 	fprintf(out,
 		"\n  KAFKA_*                          string   any librdkafka property, e.g. "
@@ -185,4 +191,22 @@ int cfg_passthrough(const char *prefix, const char *const *exclude,
 			return rc;
 	}
 	return 0;
+}
+
+int cfg_dev_secrets(const struct cfg_entry *tab, size_t n, char *names, size_t cap)
+{
+	int found = 0;
+	size_t len = 0;
+	if (cap)
+		names[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *v = tab[i].type == CFG_SECRET ? *(char **)tab[i].target : NULL;
+		if (!v || strncmp(v, CFG_DEV_SECRET_PREFIX, strlen(CFG_DEV_SECRET_PREFIX)) != 0)
+			continue;
+		if (len < cap)
+			len += (size_t)snprintf(names + len, cap - len, "%s%s", found ? ", " : "",
+						tab[i].name);
+		found++;
+	}
+	return found;
 }

@@ -31,6 +31,13 @@ int cfg_parse_value(const struct cfg_entry *e, const char *value, char *errstr, 
 void cfg_print_help(FILE *out, const char *service, const char *summary,
 		    const struct cfg_entry *tab, size_t n);
 
+/* The prefix of every known development secret default ("dev-only-..."). */
+#define CFG_DEV_SECRET_PREFIX "dev-only-"
+
+/* After cfg_load: the names of the CFG_SECRET entries whose value is a known development
+ * secret (starts with CFG_DEV_SECRET_PREFIX), comma-separated into names; returns how many. */
+int cfg_dev_secrets(const struct cfg_entry *tab, size_t n, char *names, size_t cap);
+
 /* Frees the strings cfg_load allocated. */
 void cfg_free(const struct cfg_entry *tab, size_t n);
 

@@ -45,6 +45,7 @@ struct svc {
 	double drain_deadline;
 	bool draining;
 	int exit_code;
+	bool dev_secrets; /* running on development secrets (DEV_MODE=true): said at /readyz */
 };
 
 static struct svc_config svc_cfg;
@@ -88,6 +89,10 @@ static const struct cfg_entry svc_common_cfg[] = {
      &svc_cfg.auth_tokens},
     {"INSTANCE_ID", CFG_STR, svc_instance_default, 0, 0, "name of this instance in logs and locks",
      &svc_cfg.instance_id},
+    {"DEV_MODE", CFG_BOOL, "false", 0, 0,
+     "a development run: the known dev-only-* secret defaults are accepted (with a warning at "
+     "start and in /readyz); without it a service refuses to start on them",
+     &svc_cfg.dev_mode},
 };
 
 #define SVC_NCOMMON (sizeof(svc_common_cfg) / sizeof(svc_common_cfg[0]))
@@ -166,8 +171,9 @@ static void svc_readyz(struct http_req *r, void *arg)
 	bool pg = atomic_load(&svc.pg_ok), kafka = atomic_load(&svc.kafka_ok);
 	bool ready = pg && kafka && !atomic_load(&svc.stop);
 	http_reply_json(r, ready ? 200 : 503,
-			json_pack("{s:s, s:s, s:s}", "status", ready ? "ready" : "not_ready",
-				  "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down"));
+			json_pack("{s:s, s:s, s:s, s:b}", "status", ready ? "ready" : "not_ready",
+				  "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down",
+				  "development_secrets", svc.dev_secrets));
 }
 
 static void svc_metrics(struct http_req *r, void *arg)
@@ -340,6 +346,55 @@ static void svc_teardown(void)
 		event_base_free(svc.base);
 }
 
+#ifndef CP_VERSION
+#define CP_VERSION "dev"
+#endif
+
+/* --help, --version, or an unknown argument (exit 2, as kcat does): -1 done (exit 0), 2 bad
+ * usage, 0 go on. */
+static int svc_arguments(int argc, char **argv, const struct svc_def *def,
+			 const struct cfg_entry *all, size_t n)
+{
+	if (argc < 2)
+		return 0;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cfg_print_help(stdout, def->name, def->summary, all, n);
+		return -1;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cp-%s %s\n", def->name, CP_VERSION);
+		return -1;
+	}
+	fprintf(stderr,
+		"cp-%s: unknown argument '%s'; configuration comes from the environment "
+		"(see --help)\n",
+		def->name, argv[1]);
+	return 2;
+}
+
+/* A known development secret is refused unless this is an explicit development run: a
+ * service on a published default would let anyone forge customer links or reverse the
+ * pseudonyms. */
+static int svc_check_secrets(const struct cfg_entry *all, size_t n, char *errstr, size_t errlen)
+{
+	char names[256];
+	if (cfg_dev_secrets(all, n, names, sizeof(names)) == 0)
+		return 0;
+	if (!svc_cfg.dev_mode) {
+		snprintf(errstr, errlen,
+			 "%s: known development secret(s) in use; set each (or NAME_FILE) to a "
+			 "secret of your own, or set DEV_MODE=true for a development run",
+			 names);
+		return -1;
+	}
+	svc.dev_secrets = true;
+	log_warn("development_secrets",
+		 "DEVELOPMENT MODE: %s use the published dev-only defaults; never expose this "
+		 "instance",
+		 names);
+	return 0;
+}
+
 static int svc_configure(int argc, char **argv, const struct svc_def *def)
 {
 	char errstr[512];
@@ -348,13 +403,12 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 	struct cfg_entry *all = svc_all_cfg(def, &n);
 	if (!all)
 		return 1;
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cfg_print_help(stdout, def->name, def->summary, all, n);
+	int rc = svc_arguments(argc, argv, def, all, n);
+	if (rc != 0) {
 		free(all);
-		return -1;
+		return rc;
 	}
-	int rc = cfg_load(all, n, errstr, sizeof(errstr));
-	free(all);
+	rc = cfg_load(all, n, errstr, sizeof(errstr));
 	enum log_level lvl = LOG_INFO;
 	if (rc == 0 && log_level_parse(svc_cfg.log_level, &lvl) != 0) {
 		snprintf(errstr, sizeof(errstr),
@@ -364,6 +418,9 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 		rc = -1;
 	}
 	log_init(def->name, lvl);
+	if (rc == 0)
+		rc = svc_check_secrets(all, n, errstr, sizeof(errstr));
+	free(all);
 	if (rc == 0 && auth_load(svc_cfg.auth_tokens, errstr, sizeof(errstr)) != 0)
 		rc = -1;
 	if (rc == 0 && def->init && def->init(errstr, sizeof(errstr)) != 0)

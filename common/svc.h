@@ -57,6 +57,7 @@ struct svc_config {
 	long long max_body;
 	char *auth_tokens;
 	char *instance_id;
+	bool dev_mode; /* DEV_MODE: a development run may use the dev-only-* secret defaults */
 };
 
 const struct svc_config *svc_config(void);

@@ -13,8 +13,8 @@
 #                         the services' own ports (8081 intake, 8082 classification, 8083 evidence,
 #                         8084 resolution, 8085 followup, 8086 timer)
 #   LOG_LEVEL             passed to every service (info)
-#   AUTH_TOKENS           staff bearer tokens for every service (default: the dev tokens below,
-#                         dev-agent-token, dev-supervisor-token, dev-admin-token, dev-integration-token)
+#   AUTH_TOKENS           staff bearer tokens for every service (default: random tokens made once
+#                         for this state directory, printed at start; see secrets.sh)
 #   CP_ECHO_LOGS=1        also echo every service's log lines to this terminal
 #   CP_READY_TIMEOUT      seconds to wait for every /readyz (120)
 #
@@ -40,8 +40,9 @@ PG_PORT=${PG_PORT:-55432}
 KAFKA_PORT=${KAFKA_PORT:-59092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-59093}
 READY_TIMEOUT=${CP_READY_TIMEOUT:-120}
-# Staff tokens for a local run only (override with AUTH_TOKENS or deploy/local.env).
-DEV_TOKENS="dev-agent-token:agent:A001,dev-agent2-token:agent:A002,dev-supervisor-token:supervisor:S001,dev-admin-token:admin:ADM1,dev-integration-token:integration:INT1"
+# Per-install secrets and staff tokens (random, made once for this state directory): no
+# service runs on a published development secret (they refuse to without DEV_MODE=true).
+SECRETS=$STATE/secrets
 for svc in "${SERVICES[@]}"; do
 	var=${svc^^}_PORT
 	export "$var=${!var:-${DEFAULT_PORT[$svc]}}"
@@ -84,7 +85,14 @@ service_env() {
 	echo "DATABASE_URL=postgresql://$svc:$svc@127.0.0.1:$PG_PORT/complaints"
 	echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 	echo "LOG_LEVEL=${LOG_LEVEL:-info}"
-	echo "AUTH_TOKENS=${AUTH_TOKENS:-$DEV_TOKENS}"
+	if [[ -n ${AUTH_TOKENS:-} ]]; then
+		echo "AUTH_TOKENS=$AUTH_TOKENS"
+	else
+		echo "AUTH_TOKENS_FILE=$SECRETS/auth_tokens"
+	fi
+	echo "PSEUDONYM_KEY_FILE=$SECRETS/pseudonym_key"
+	echo "CUSTOMER_LINK_SECRET_FILE=$SECRETS/customer_link_secret"
+	echo "WEBHOOK_SECRET_FILE=$SECRETS/webhook_secret"
 	echo "PUBLIC_BASE_URL=http://127.0.0.1:$BASE_PORT"
 	for kv in "${LOCAL_ENV[@]}"; do
 		key=${kv%%=*}
@@ -95,6 +103,15 @@ service_env() {
 		fi
 	done
 	return 0
+}
+
+# The staff tokens of this install, one "role  staff id  token" line each, for the banner.
+staff_tokens() {
+	local entry
+	[[ -n ${AUTH_TOKENS:-} ]] && { echo "              (AUTH_TOKENS from the environment)"; return; }
+	tr ',' '\n' <"$SECRETS/auth_tokens" | while IFS=: read -r token role staff; do
+		printf '              %-12s %-5s %s\n' "$role" "$staff" "$token"
+	done
 }
 
 check_binaries() {
@@ -217,6 +234,7 @@ main() {
 	trap on_signal INT TERM
 	check_binaries
 	read_local_env
+	"$SCRIPTS/secrets.sh" "$SECRETS"
 	start_infra
 	run_admin
 	start_services
@@ -226,7 +244,8 @@ main() {
 
 		  complaints system ready at http://127.0.0.1:$BASE_PORT   (state: $STATE, logs: $LOGS)
 		  console:  http://127.0.0.1:$BASE_PORT/   customers: /c/<waybill no>   staff: /staff/signin
-		            (sign in with a staff token, e.g. dev-agent-token or dev-supervisor-token)
+		            sign in with a staff token of this install ($SECRETS/auth_tokens):
+		$(staff_tokens)
 		  try:  curl -s http://127.0.0.1:$BASE_PORT/services/intake/readyz
 		  Ctrl-C stops everything.
 

@@ -477,6 +477,10 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "LOG_LEVEL": os.environ.get("CP_TEST_LOG_LEVEL", "debug"),
             "AUTH_TOKENS": AUTH_TOKENS,
+            # a test stack is a development run: the dev-only-* secret defaults are accepted
+            # (tests compute links and signatures with them); test_secrets.py checks that
+            # nothing starts on them without this
+            "DEV_MODE": "true",
         })
         env.update(self._overrides[name])
         env.update({k: str(v) for k, v in overrides.items()})

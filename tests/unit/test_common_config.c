@@ -105,6 +105,33 @@ static int collect(const char *prop, const char *value, void *arg)
 	return 0;
 }
 
+static char *sec_a, *sec_b, *plain;
+static const struct cfg_entry secrets[] = {
+    {"T_SEC_A", CFG_SECRET, "dev-only-a", 0, 0, "a dev default", &sec_a},
+    {"T_SEC_B", CFG_SECRET, "dev-only-b", 0, 0, "another", &sec_b},
+    {"T_PLAIN", CFG_STR, "dev-only-not-a-secret", 0, 0, "not a secret", &plain},
+};
+
+START_TEST(known_development_secrets_are_named)
+{
+	char err[256] = "", names[128];
+	unsetenv("T_SEC_A");
+	unsetenv("T_SEC_B");
+	ck_assert_int_eq(cfg_load(secrets, 3, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_dev_secrets(secrets, 3, names, sizeof(names)), 2);
+	ck_assert_str_eq(names, "T_SEC_A, T_SEC_B");
+	cfg_free(secrets, 3);
+	setenv("T_SEC_A", "an-operators-own", 1);
+	setenv("T_SEC_B", "dev-only", 1); /* the prefix needs its dash: this one is not a default */
+	ck_assert_int_eq(cfg_load(secrets, 3, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_dev_secrets(secrets, 3, names, sizeof(names)), 0);
+	ck_assert_str_eq(names, "");
+	cfg_free(secrets, 3);
+	unsetenv("T_SEC_A");
+	unsetenv("T_SEC_B");
+}
+END_TEST
+
 START_TEST(kafka_passthrough_maps_names)
 {
 	char buf[512] = "";
@@ -199,6 +226,7 @@ int main(void)
 	tcase_add_test(tc, bool_rejects_garbage);
 	tcase_add_test(tc, file_variant_reads_secret_and_trims_newline);
 	tcase_add_test(tc, kafka_passthrough_maps_names);
+	tcase_add_test(tc, known_development_secrets_are_named);
 	tcase_add_test(tc, tstamp_round_trip_and_offsets);
 	tcase_add_test(tc, customer_ref_is_stable_and_hides_the_phone);
 	tcase_add_test(tc, auth_tokens_parse_and_reject);
