@@ -361,6 +361,8 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const Pr
 {
 	const Cp__SlaEvent *r = (const void *)m;
 	char level[16], detail[128];
+	if (strcmp(ce->type, "cp.complaint.clock_changed") == 0)
+		return 0; /* the timer's clock snapshots: follow-up keeps warnings and breaches */
 	snprintf(level, sizeof(level), "%d", r->escalation_level);
 	snprintf(detail, sizeof(detail), "{\"clock\":\"%.32s\",\"kind\":\"%.16s\"}", r->clock,
 		 r->kind);
