@@ -1,4 +1,5 @@
-/* GET /v1/complaints/{complaint_id_or_no}/clocks: a complaint's SLA clocks, for staff. */
+/* GET /v1/complaints/{complaint_id_or_no}/clocks: every SLA clock of a complaint side by side
+ * (due, used, paused, state, calendar, escalation level), for staff. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -22,13 +23,34 @@
 	"SELECT clock, state, duration_s, " ISO("started_at") ", " ISO("due_at") ", "       \
 	ISO("warn_at") ", warned, escalation_level, pausable, " ISO("paused_at") ", "       \
 	"paused_ms / 1000, " ISO("stopped_at") ", stopped_by, complaint_id::text, "         \
-	"complaint_no FROM clocks WHERE %s ORDER BY array_position(ARRAY['first_response', " \
-	"'verification', 'resolution', 'regulatory'], clock), clock"
+	"complaint_no, coalesce(calendar, ''), used_ms, "                                   \
+	"(extract(epoch FROM counted_from) * 1000)::bigint, "                               \
+	"(extract(epoch FROM now()) * 1000)::bigint FROM clocks WHERE %s "                  \
+	"ORDER BY array_position(ARRAY['accept', 'first_response', 'verification', "        \
+	"'resolution', 'whole_cycle', 'next_update', 'regulatory'], clock), clock"
+
+enum { COL_CALENDAR = 15, COL_USED, COL_COUNTED, COL_NOW };
 // clang-format on
 
 static json_t *nullable(PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+}
+
+/* Time counted so far: the closed segments, plus the open one while the clock counts (on its
+ * working calendar when it has one). */
+static int used_s(PGconn *pg, struct timer_calendars *cals, PGresult *r, int i, json_int_t *out)
+{
+	const struct calendar *cal;
+	struct sla_clock c = {0};
+	int state = sla_state_of(PQgetvalue(r, i, 1));
+	if (timer_calendars_get(pg, cals, PQgetvalue(r, i, COL_CALENDAR), &cal) != 0)
+		return -1;
+	c.state = state < 0 ? SLA_STOPPED : (enum sla_state)state;
+	c.used_ms = atoll(PQgetvalue(r, i, COL_USED));
+	c.counted_from_ms = atoll(PQgetvalue(r, i, COL_COUNTED));
+	*out = (json_int_t)(sla_clock_used_ms(&c, cal, atoll(PQgetvalue(r, i, COL_NOW))) / 1000);
+	return 0;
 }
 
 static json_t *clock_json(PGresult *r, int i)
@@ -45,6 +67,7 @@ static json_t *clock_json(PGresult *r, int i)
 	json_object_set_new(j, "paused_at", nullable(r, i, 9));
 	json_object_set_new(j, "stopped_at", nullable(r, i, 11));
 	json_object_set_new(j, "stopped_by", nullable(r, i, 12));
+	json_object_set_new(j, "calendar", json_string(PQgetvalue(r, i, COL_CALENDAR)));
 	return j;
 }
 
@@ -57,11 +80,23 @@ static PGresult *query_by(PGconn *c, const char *sql_fmt, const char *key, bool 
 	return pg_query(c, sql, 1, p);
 }
 
-static json_t *clocks_json(PGresult *cases, PGresult *clocks)
+static json_t *clocks_json(PGconn *pg, PGresult *cases, PGresult *clocks)
 {
 	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(clocks); i++)
-		json_array_append_new(arr, clock_json(clocks, i));
+	struct timer_calendars cals = {0};
+	for (int i = 0; i < PQntuples(clocks); i++) {
+		json_t *c = clock_json(clocks, i);
+		json_int_t used = 0;
+		if (used_s(pg, &cals, clocks, i, &used) != 0) {
+			json_decref(c);
+			json_decref(arr);
+			timer_calendars_release(&cals);
+			return NULL;
+		}
+		json_object_set_new(c, "used_s", json_integer(used));
+		json_array_append_new(arr, c);
+	}
+	timer_calendars_release(&cals);
 	bool have_case = PQntuples(cases) > 0;
 	PGresult *src = have_case ? cases : clocks;
 	int idcol = have_case ? 0 : 13, nocol = have_case ? 1 : 14;
@@ -72,6 +107,15 @@ static json_t *clocks_json(PGresult *cases, PGresult *clocks)
 			    json_boolean(have_case && PQgetvalue(cases, 0, 3)[0] == 't'));
 	json_object_set_new(j, "awaiting_since", have_case ? nullable(cases, 0, 4) : json_null());
 	return j;
+}
+
+static void reply_clocks(struct http_req *r, PGresult *cases, PGresult *clocks)
+{
+	json_t *body = clocks_json(r->db, cases, clocks);
+	if (!body)
+		http_reply_error(r, 503, "unavailable", "the calendars could not be read; retry");
+	else
+		http_reply_json(r, 200, body);
 }
 
 void timer_get_clocks(struct http_req *r, void *arg)
@@ -88,7 +132,7 @@ void timer_get_clocks(struct http_req *r, void *arg)
 	else if (PQntuples(cases) == 0 && PQntuples(clocks) == 0)
 		http_reply_error(r, 404, "not_found", "no clocks for this complaint");
 	else
-		http_reply_json(r, 200, clocks_json(cases, clocks));
+		reply_clocks(r, cases, clocks);
 	PQclear(clocks);
 	PQclear(cases);
 }

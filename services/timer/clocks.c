@@ -1,14 +1,21 @@
 /* The clock rows of one complaint. The case row (cases) remembers what the timer knows of the
- * complaint; sync() makes the clock rows match it, so events may come in any order: a clock
- * created after its stop starts stopped, one created while the case waits on the customer
- * starts paused. Times cross the SQL boundary as milliseconds since the epoch. */
+ * complaint and the stops table every stop it has seen; each change loads the case and its
+ * clocks into an `op`, applies the pure transitions of sla.c in memory, then writes back the
+ * clocks that changed and announces each as cp.complaint.clock_changed in the same
+ * transaction. So events may come in any order: a clock created after its stop starts
+ * stopped, one created while the case waits on the customer starts paused. Times cross the
+ * SQL boundary as milliseconds since the epoch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "outbox.h"
 #include "pg.h"
-#include "sla.h"
+#include "sla.pb-c.h"
 #include "timer.h"
+#include "topics.h"
+#include "tstamp.h"
 
 /* The statements below splice the TS()/MS() macros into SQL text, which clang-format cannot lay
  * out readably: this file is formatted by hand. */
@@ -18,22 +25,48 @@ struct timer_config timer_cfg;
 #define TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
+#define CLOSED_BY "cp.complaint.closed"
+
 struct case_row {
+	bool found;
 	char no[64];
-	int64_t start_ms; /* received_at, or classified_at while the receipt is unknown */
 	bool has_start;
+	int64_t start_ms; /* received_at, or classified_at while the receipt is unknown */
+	bool has_offer;
+	int64_t offered_ms;
+	bool awaiting;
+	int64_t awaiting_ms;
 	struct sla_policy policy;
 	char pausable[256]; /* comma-separated */
+	char working[256];
+	char calendar[64];
 };
 
 struct clock_row {
 	bool exists;
-	char state[16];
-	int64_t duration_s;
-	int level;
+	struct sla_clock c;
 	bool pausable;
-	int64_t started_ms;
-	int64_t paused_ms;
+	char calendar[64]; /* "" for calendar time */
+	char stopped_by[64];
+	char no[64];
+};
+
+struct stop_row {
+	bool seen;
+	int64_t at_ms;
+	char by[64];
+};
+
+/* One change to one complaint's clocks: loaded, changed in memory, written and announced. */
+struct op {
+	PGconn *pg;
+	const char *id;
+	struct case_row k;
+	struct clock_row before[SLA_NCLOCKS];
+	struct clock_row rows[SLA_NCLOCKS];
+	struct stop_row stops[SLA_NCLOCKS];
+	struct timer_calendars cals;
+	int64_t replan_ms; /* when a new policy took effect (0: now) */
 };
 
 static void ms_text(int64_t ms, char out[24])
@@ -41,164 +74,398 @@ static void ms_text(int64_t ms, char out[24])
 	snprintf(out, 24, "%lld", (long long)ms);
 }
 
-static bool case_pausable(const struct case_row *k, const char *clock)
+static int64_t col_ms(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : atoll(PQgetvalue(r, row, col));
+}
+
+static bool in_list(const char *csv, const char *clock,
+		    bool (*rule)(const char *, const char *const *, size_t))
 {
 	char buf[256], *save = NULL;
 	const char *names[SLA_NCLOCKS];
 	size_t n = 0;
-	snprintf(buf, sizeof(buf), "%s", k->pausable);
+	snprintf(buf, sizeof(buf), "%s", csv);
 	for (char *t = strtok_r(buf, ",", &save); t && n < SLA_NCLOCKS;
 	     t = strtok_r(NULL, ",", &save))
 		names[n++] = t;
-	return sla_pausable(clock, names, n);
+	return rule(clock, names, n);
 }
 
-static int case_load(PGconn *pg, const char *id, struct case_row *k, bool *found)
+/* ---- loading ---- */
+
+static int case_load(struct op *o)
 {
-	const char *p[] = {id};
-	PGresult *r = pg_query(pg,
+	const char *p[] = {o->id};
+	PGresult *r = pg_query(o->pg,
 			       "SELECT complaint_no, " MS("coalesce(received_at, classified_at)") ", "
-			       "classified, "
-			       "first_response_s, verification_s, resolution_s, regulatory_s, "
-			       "array_to_string(pausable_clocks, ',') FROM cases WHERE "
-			       "complaint_id = $1::uuid FOR UPDATE",
+			       "classified, first_response_s, verification_s, resolution_s, "
+			       "regulatory_s, accept_s, whole_cycle_s, "
+			       "array_to_string(pausable_clocks, ','), "
+			       "array_to_string(working_time_clocks, ','), calendar, "
+			       MS("offered_at") ", " MS("awaiting_since") " "
+			       "FROM cases WHERE complaint_id = $1::uuid FOR UPDATE",
 			       1, p);
 	if (!r)
 		return -1;
-	*found = PQntuples(r) == 1;
-	if (*found) {
+	struct case_row *k = &o->k;
+	k->found = PQntuples(r) == 1;
+	if (k->found) {
+		struct sla_policy *pol = &k->policy;
 		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 0));
 		k->has_start = !PQgetisnull(r, 0, 1);
-		k->start_ms = atoll(PQgetvalue(r, 0, 1));
-		k->policy.classified = PQgetvalue(r, 0, 2)[0] == 't';
-		for (int i = 0; i < SLA_NCLOCKS; i++)
-			k->policy.duration_s[i] = atoll(PQgetvalue(r, 0, 3 + i));
-		k->policy.default_first_response_s = timer_cfg.first_response_s;
-		snprintf(k->pausable, sizeof(k->pausable), "%s", PQgetvalue(r, 0, 7));
+		k->start_ms = col_ms(r, 0, 1);
+		pol->classified = PQgetvalue(r, 0, 2)[0] == 't';
+		pol->duration_s[SLA_FIRST_RESPONSE] = atoll(PQgetvalue(r, 0, 3));
+		pol->duration_s[SLA_VERIFICATION] = atoll(PQgetvalue(r, 0, 4));
+		pol->duration_s[SLA_RESOLUTION] = atoll(PQgetvalue(r, 0, 5));
+		pol->duration_s[SLA_REGULATORY] = atoll(PQgetvalue(r, 0, 6));
+		pol->duration_s[SLA_ACCEPT] = atoll(PQgetvalue(r, 0, 7));
+		pol->duration_s[SLA_WHOLE_CYCLE] = atoll(PQgetvalue(r, 0, 8));
+		pol->default_first_response_s = timer_cfg.first_response_s;
+		pol->default_accept_s = timer_cfg.accept_s;
+		pol->default_whole_cycle_s = timer_cfg.whole_cycle_s;
+		snprintf(k->pausable, sizeof(k->pausable), "%s", PQgetvalue(r, 0, 9));
+		snprintf(k->working, sizeof(k->working), "%s", PQgetvalue(r, 0, 10));
+		snprintf(k->calendar, sizeof(k->calendar), "%s", PQgetvalue(r, 0, 11));
+		k->has_offer = !PQgetisnull(r, 0, 12);
+		k->offered_ms = col_ms(r, 0, 12);
+		k->awaiting = !PQgetisnull(r, 0, 13);
+		k->awaiting_ms = col_ms(r, 0, 13);
 	}
 	PQclear(r);
 	return 0;
 }
 
-static int clocks_load(PGconn *pg, const char *id, struct clock_row rows[SLA_NCLOCKS])
+#define CLOCK_COLUMNS                                                                       \
+	"clock, state, duration_s, escalation_level, warned, pausable, coalesce(calendar, ''), " \
+	"coalesce(stopped_by, ''), complaint_no, " MS("started_at") ", " MS("counted_from") ", " \
+	"used_ms, level_base_ms, " MS("paused_at") ", paused_ms, " MS("stopped_at") ", "      \
+	MS("due_at") ", " MS("warn_at")
+
+static void clock_parse(PGresult *r, int i, struct clock_row *row)
 {
-	const char *p[] = {id};
+	struct sla_clock *c = &row->c;
+	int state = sla_state_of(PQgetvalue(r, i, 1));
+	row->exists = true;
+	c->state = state < 0 ? SLA_STOPPED : (enum sla_state)state;
+	c->duration_s = atoll(PQgetvalue(r, i, 2));
+	c->level = atoi(PQgetvalue(r, i, 3));
+	c->warned = PQgetvalue(r, i, 4)[0] == 't';
+	row->pausable = PQgetvalue(r, i, 5)[0] == 't';
+	snprintf(row->calendar, sizeof(row->calendar), "%s", PQgetvalue(r, i, 6));
+	snprintf(row->stopped_by, sizeof(row->stopped_by), "%s", PQgetvalue(r, i, 7));
+	snprintf(row->no, sizeof(row->no), "%s", PQgetvalue(r, i, 8));
+	c->started_ms = col_ms(r, i, 9);
+	c->counted_from_ms = col_ms(r, i, 10);
+	c->used_ms = col_ms(r, i, 11);
+	c->level_base_ms = col_ms(r, i, 12);
+	c->paused_at_ms = col_ms(r, i, 13);
+	c->paused_ms = col_ms(r, i, 14);
+	c->stopped_ms = col_ms(r, i, 15);
+	c->t.due_ms = col_ms(r, i, 16);
+	c->t.warn_ms = col_ms(r, i, 17);
+}
+
+static int clocks_load(PGconn *pg, const char *id, const char *only,
+		       struct clock_row rows[SLA_NCLOCKS])
+{
+	const char *p[] = {id, only};
 	PGresult *r = pg_query(pg,
-			       "SELECT clock, state, duration_s, escalation_level, pausable, " MS(
-				   "started_at") ", paused_ms FROM clocks WHERE complaint_id = "
-						 "$1::uuid FOR UPDATE",
-			       1, p);
+			       "SELECT " CLOCK_COLUMNS " FROM clocks WHERE complaint_id = $1::uuid "
+			       "AND ($2::text IS NULL OR clock = $2) FOR UPDATE",
+			       2, p);
 	if (!r)
 		return -1;
 	memset(rows, 0, sizeof(struct clock_row) * SLA_NCLOCKS);
 	for (int i = 0; i < PQntuples(r); i++) {
 		int k = sla_clock_index(PQgetvalue(r, i, 0));
-		if (k < 0)
-			continue;
-		rows[k].exists = true;
-		snprintf(rows[k].state, sizeof(rows[k].state), "%s", PQgetvalue(r, i, 1));
-		rows[k].duration_s = atoll(PQgetvalue(r, i, 2));
-		rows[k].level = atoi(PQgetvalue(r, i, 3));
-		rows[k].pausable = PQgetvalue(r, i, 4)[0] == 't';
-		rows[k].started_ms = atoll(PQgetvalue(r, i, 5));
-		rows[k].paused_ms = atoll(PQgetvalue(r, i, 6));
+		if (k >= 0)
+			clock_parse(r, i, &rows[k]);
 	}
 	PQclear(r);
 	return 0;
 }
 
-/* A new clock: stopped when its stop came first, running otherwise (pause_waiting follows). */
-static int clock_insert(PGconn *pg, const char *id, const struct case_row *k, int i,
-			int64_t duration_s)
+static int stops_load(struct op *o)
 {
-	struct sla_times t = sla_schedule(k->start_ms, duration_s, 0, (int)timer_cfg.warn_pct);
-	char dur[24], start[24], due[24], warn[24];
-	snprintf(dur, sizeof(dur), "%lld", (long long)duration_s);
-	ms_text(k->start_ms, start);
-	ms_text(t.due_ms, due);
-	ms_text(t.warn_ms, warn);
-	const char *p[] = {id,	  sla_clock_names[i], k->no, dur, start, due, warn,
-			   case_pausable(k, sla_clock_names[i]) ? "t" : "f"};
-	return pg_exec(pg,
-		       "INSERT INTO clocks (complaint_id, clock, complaint_no, duration_s, "
-		       "started_at, due_at, warn_at, pausable, state, stopped_at, stopped_by) "
-		       "SELECT $1::uuid, $2, $3, $4::int, " TS(5) ", " TS(6) ", " TS(7) ", $8::bool, "
-		       "CASE WHEN s.clock IS NULL THEN 'running' ELSE 'stopped' END, s.stopped_at, "
-		       "s.stopped_by FROM (SELECT 1) one LEFT JOIN stops s ON s.complaint_id = "
-		       "$1::uuid AND s.clock = $2 ON CONFLICT DO NOTHING",
-		       8, p);
+	const char *p[] = {o->id};
+	PGresult *r = pg_query(o->pg,
+			       "SELECT clock, " MS("stopped_at") ", stopped_by FROM stops WHERE "
+			       "complaint_id = $1::uuid",
+			       1, p);
+	if (!r)
+		return -1;
+	memset(o->stops, 0, sizeof(o->stops));
+	for (int i = 0; i < PQntuples(r); i++) {
+		int k = sla_clock_index(PQgetvalue(r, i, 0));
+		if (k < 0)
+			continue;
+		o->stops[k].seen = true;
+		o->stops[k].at_ms = col_ms(r, i, 1);
+		snprintf(o->stops[k].by, sizeof(o->stops[k].by), "%s", PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+	return 0;
 }
 
-/* An existing clock under a (new) policy or a corrected start (the receipt came after the
- * classification): a clock that has not escalated yet is rescheduled; the pausable flag
- * follows the policy. */
-static int clock_update(PGconn *pg, const char *id, const struct case_row *k, int i,
-			const struct clock_row *c, int64_t duration_s)
+/* Loads the case (locked first: the order every change takes), its stops and its clocks. */
+static int op_open(struct op *o, PGconn *pg, const char *id)
 {
-	bool pausable = case_pausable(k, sla_clock_names[i]);
-	bool open = strcmp(c->state, "running") == 0 || strcmp(c->state, "paused") == 0;
-	bool reschedule = (c->duration_s != duration_s || c->started_ms != k->start_ms) &&
-			  c->level == 0 && open;
-	if (!reschedule && pausable == c->pausable)
-		return 0;
-	int64_t start_ms = reschedule ? k->start_ms : c->started_ms;
-	struct sla_times t =
-	    sla_schedule(start_ms, duration_s, c->paused_ms, (int)timer_cfg.warn_pct);
-	char dur[24], start[24], due[24], warn[24];
-	snprintf(dur, sizeof(dur), "%lld", (long long)(reschedule ? duration_s : c->duration_s));
-	ms_text(start_ms, start);
-	ms_text(t.due_ms, due);
-	ms_text(t.warn_ms, warn);
-	const char *p[] = {id, sla_clock_names[i], dur, due, warn, pausable ? "t" : "f", start};
-	if (!reschedule)
-		return pg_exec(pg,
-			       "UPDATE clocks SET pausable = $6::bool WHERE complaint_id = $1::uuid "
-			       "AND clock = $2",
-			       7, p);
+	memset(o, 0, sizeof(*o));
+	o->pg = pg;
+	o->id = id;
+	if (case_load(o) != 0 || stops_load(o) != 0 || clocks_load(pg, id, NULL, o->rows) != 0)
+		return -1;
+	memcpy(o->before, o->rows, sizeof(o->rows));
+	return 0;
+}
+
+/* The calendar clock i runs on, NULL for calendar time; -1 on a database error. */
+static int op_cal(struct op *o, const char *name, const struct calendar **cal)
+{
+	return timer_calendars_get(o->pg, &o->cals, name, cal);
+}
+
+/* ---- writing and announcing ---- */
+
+static bool clock_same(const struct clock_row *a, const struct clock_row *b)
+{
+	const struct sla_clock *x = &a->c, *y = &b->c;
+	return a->exists == b->exists && x->state == y->state && x->duration_s == y->duration_s &&
+	       x->level == y->level && x->warned == y->warned && x->started_ms == y->started_ms &&
+	       x->counted_from_ms == y->counted_from_ms && x->used_ms == y->used_ms &&
+	       x->level_base_ms == y->level_base_ms && x->paused_at_ms == y->paused_at_ms &&
+	       x->paused_ms == y->paused_ms && x->stopped_ms == y->stopped_ms &&
+	       x->t.due_ms == y->t.due_ms && x->t.warn_ms == y->t.warn_ms &&
+	       a->pausable == b->pausable && strcmp(a->calendar, b->calendar) == 0 &&
+	       strcmp(a->stopped_by, b->stopped_by) == 0;
+}
+
+/* What a snapshot calls the change from a to b. */
+static const char *change_kind(const struct clock_row *a, const struct clock_row *b)
+{
+	enum sla_state s = b->c.state;
+	if (!a->exists || a->c.state != s) {
+		if (s == SLA_STOPPED)
+			return "stopped";
+		if (s == SLA_PAUSED)
+			return "paused";
+		if (a->exists && a->c.state == SLA_PAUSED && s == SLA_RUNNING)
+			return "resumed";
+		return a->exists && a->c.state == SLA_RUNNING ? "replanned" : "started";
+	}
+	/* restarted (a reopened resolution, a new promise) rather than re-planned */
+	if (a->c.started_ms != b->c.started_ms && b->c.used_ms == 0 &&
+	    b->c.counted_from_ms == b->c.started_ms)
+		return "started";
+	return "replanned";
+}
+
+static int clock_write(PGconn *pg, const char *id, int i, const struct clock_row *row)
+{
+	const struct sla_clock *c = &row->c;
+	char dur[24], level[16], started[24], counted[24], used[24], base[24], paused_at[24],
+	    paused[24], stopped[24], due[24], warn[24];
+	snprintf(dur, sizeof(dur), "%lld", (long long)c->duration_s);
+	snprintf(level, sizeof(level), "%d", c->level);
+	ms_text(c->started_ms, started);
+	ms_text(c->counted_from_ms, counted);
+	ms_text(c->used_ms, used);
+	ms_text(c->level_base_ms, base);
+	ms_text(c->paused_at_ms, paused_at);
+	ms_text(c->paused_ms, paused);
+	ms_text(c->stopped_ms, stopped);
+	ms_text(c->t.due_ms, due);
+	ms_text(c->t.warn_ms, warn);
+	const char *p[] = {id, sla_clock_names[i], row->no, sla_state_name(c->state), dur, level,
+			   c->warned ? "t" : "f", row->pausable ? "t" : "f",
+			   row->calendar[0] ? row->calendar : NULL,
+			   row->stopped_by[0] ? row->stopped_by : NULL, started, counted, used, base,
+			   c->state == SLA_PAUSED ? paused_at : NULL, paused,
+			   c->state == SLA_STOPPED ? stopped : NULL, due, warn};
 	return pg_exec(pg,
-		       "UPDATE clocks SET pausable = $6::bool, duration_s = $3::int, started_at = " TS(
-			   7) ", due_at = " TS(4) ", warn_at = " TS(5) ", warned = false WHERE "
-			      "complaint_id = $1::uuid AND clock = $2",
-		       7, p);
+		       "INSERT INTO clocks (complaint_id, clock, complaint_no, state, duration_s, "
+		       "escalation_level, warned, pausable, calendar, stopped_by, started_at, "
+		       "counted_from, used_ms, level_base_ms, paused_at, paused_ms, stopped_at, "
+		       "due_at, warn_at) VALUES ($1::uuid, $2, $3, $4, $5::int, $6::int, $7::bool, "
+		       "$8::bool, $9, $10, " TS(11) ", " TS(12) ", $13::bigint, $14::bigint, " TS(15)
+		       ", $16::bigint, " TS(17) ", " TS(18) ", " TS(19) ") "
+		       "ON CONFLICT (complaint_id, clock) DO UPDATE SET complaint_no = "
+		       "excluded.complaint_no, state = excluded.state, duration_s = "
+		       "excluded.duration_s, escalation_level = excluded.escalation_level, warned = "
+		       "excluded.warned, pausable = excluded.pausable, calendar = excluded.calendar, "
+		       "stopped_by = excluded.stopped_by, started_at = excluded.started_at, "
+		       "counted_from = excluded.counted_from, used_ms = excluded.used_ms, "
+		       "level_base_ms = excluded.level_base_ms, paused_at = excluded.paused_at, "
+		       "paused_ms = excluded.paused_ms, stopped_at = excluded.stopped_at, due_at = "
+		       "excluded.due_at, warn_at = excluded.warn_at",
+		       19, p);
+}
+
+/* cp.complaint.clock_changed: the clock as it is now, for the side-by-side case view. */
+static int snapshot(PGconn *pg, const char *id, int i, const struct clock_row *row,
+		    const struct calendar *cal, const char *kind)
+{
+	Cp__SlaEvent ev = CP__SLA_EVENT__INIT;
+	const struct sla_clock *c = &row->c;
+	int64_t now = tstamp_now_ms();
+	char fired[TSTAMP_LEN], due[TSTAMP_LEN], started[TSTAMP_LEN];
+	tstamp_format(now, fired);
+	tstamp_format(c->t.due_ms, due);
+	tstamp_format(c->started_ms, started);
+	ev.complaint_id = (char *)id;
+	ev.complaint_no = (char *)row->no;
+	ev.clock = (char *)sla_clock_names[i];
+	ev.kind = (char *)kind;
+	ev.due_at = due;
+	ev.escalation_level = c->level;
+	ev.escalated_to = (char *)sla_level_name(c->level);
+	ev.fired_at = fired;
+	ev.duration_s = (int32_t)c->duration_s;
+	ev.state = (char *)sla_state_name(c->state);
+	ev.used_s = sla_clock_used_ms(c, cal, now) / 1000;
+	ev.paused_s = c->paused_ms / 1000;
+	ev.stopped_by = (char *)row->stopped_by;
+	ev.calendar = (char *)row->calendar;
+	ev.started_at = started;
+	return outbox_add(pg, TOPIC_SLA, id, "cp.complaint.clock_changed", &ev.base, NULL);
+}
+
+static int announce_change(struct op *o, int i, const char *kind)
+{
+	const struct calendar *cal;
+	if (op_cal(o, o->rows[i].calendar, &cal) != 0 ||
+	    clock_write(o->pg, o->id, i, &o->rows[i]) != 0)
+		return -1;
+	log_msg(LOG_DEBUG, "clock_changed",
+		LOG_KV({"complaint_no", o->rows[i].no}, {"clock", sla_clock_names[i]}), "%s", kind);
+	return snapshot(o->pg, o->id, i, &o->rows[i], cal, kind);
+}
+
+/* Writes and announces every clock that changed; releases the op either way. */
+static int op_close(struct op *o)
+{
+	int rc = 0;
+	for (int i = 0; i < SLA_NCLOCKS && rc == 0; i++)
+		if (o->rows[i].exists && !clock_same(&o->before[i], &o->rows[i]))
+			rc = announce_change(o, i, change_kind(&o->before[i], &o->rows[i]));
+	timer_calendars_release(&o->cals);
+	return rc;
+}
+
+static int op_fail(struct op *o)
+{
+	timer_calendars_release(&o->cals);
+	return -1;
+}
+
+/* ---- transitions in memory ---- */
+
+static void row_stop(struct clock_row *row, const struct calendar *cal, int64_t at_ms,
+		     const char *by)
+{
+	sla_clock_stop(&row->c, cal, at_ms);
+	snprintf(row->stopped_by, sizeof(row->stopped_by), "%s", by);
 }
 
 /* Pauses the running pausable clocks while the case waits on the customer; a clock started
  * after the wait began is paused from its start. */
-static int pause_waiting(PGconn *pg, const char *id)
+static int pause_waiting(struct op *o)
 {
-	const char *p[] = {id};
-	return pg_exec(pg,
-		       "UPDATE clocks c SET state = 'paused', paused_at = greatest(k.awaiting_since, "
-		       "c.started_at) FROM cases k WHERE k.complaint_id = c.complaint_id AND "
-		       "c.complaint_id = $1::uuid AND k.awaiting_since IS NOT NULL AND c.state = "
-		       "'running' AND c.pausable",
-		       1, p);
+	if (!o->k.awaiting)
+		return 0;
+	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		struct clock_row *row = &o->rows[i];
+		const struct calendar *cal;
+		if (!row->exists || row->c.state != SLA_RUNNING || !row->pausable)
+			continue;
+		if (op_cal(o, row->calendar, &cal) != 0)
+			return -1;
+		sla_clock_pause(&row->c, cal, o->k.awaiting_ms);
+	}
+	return 0;
+}
+
+/* A new clock: stopped at once when its stop came first. */
+static int clock_create(struct op *o, int i, int64_t start_ms, int64_t duration_s,
+			const char *calendar)
+{
+	struct clock_row *row = &o->rows[i];
+	const struct calendar *cal;
+	memset(row, 0, sizeof(*row));
+	snprintf(row->calendar, sizeof(row->calendar), "%s", calendar);
+	if (op_cal(o, row->calendar, &cal) != 0)
+		return -1;
+	row->exists = true;
+	snprintf(row->no, sizeof(row->no), "%s", o->k.no);
+	row->pausable = in_list(o->k.pausable, sla_clock_names[i], sla_pausable);
+	sla_clock_start(&row->c, cal, start_ms, duration_s, (int)timer_cfg.warn_pct);
+	if (o->stops[i].seen)
+		row_stop(row, cal, o->stops[i].at_ms, o->stops[i].by);
+	return 0;
+}
+
+/* An existing clock under a (new) policy or a corrected start (the receipt came after the
+ * classification): the time already used and paused is kept, the rest re-planned. */
+static int clock_update(struct op *o, int i, int64_t start_ms, int64_t duration_s,
+			const char *calendar)
+{
+	struct clock_row *row = &o->rows[i];
+	const struct calendar *old_cal, *new_cal;
+	bool open = row->c.state == SLA_RUNNING || row->c.state == SLA_PAUSED;
+	if (op_cal(o, row->calendar, &old_cal) != 0 || op_cal(o, calendar, &new_cal) != 0)
+		return -1;
+	row->pausable = in_list(o->k.pausable, sla_clock_names[i], sla_pausable);
+	if (o->k.no[0])
+		snprintf(row->no, sizeof(row->no), "%s", o->k.no);
+	if (open && row->c.level == 0 && row->c.started_ms != start_ms && i != SLA_ACCEPT)
+		sla_clock_move_start(&row->c, old_cal, start_ms, (int)timer_cfg.warn_pct);
+	if (row->c.duration_s == duration_s && strcmp(row->calendar, calendar) == 0)
+		return 0;
+	int64_t at = o->replan_ms ? o->replan_ms : tstamp_now_ms();
+	sla_clock_replan(&row->c, old_cal, new_cal, at, duration_s, (int)timer_cfg.warn_pct);
+	snprintf(row->calendar, sizeof(row->calendar), "%s", calendar);
+	return 0;
 }
 
 /* Makes the clock rows match the case row. */
-static int sync(PGconn *pg, const char *id)
+static int sync(struct op *o)
 {
-	struct case_row k;
-	struct clock_row rows[SLA_NCLOCKS];
 	int64_t plan[SLA_NCLOCKS];
-	bool found = false;
-	memset(&k, 0, sizeof(k));
-	if (case_load(pg, id, &k, &found) != 0 || clocks_load(pg, id, rows) != 0)
-		return -1;
-	if (!found || !k.has_start)
+	if (!o->k.found)
 		return 0;
-	sla_plan(&k.policy, plan);
+	sla_plan(&o->k.policy, plan);
 	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		bool known = i == SLA_ACCEPT ? o->k.has_offer : o->k.has_start;
+		int64_t start = i == SLA_ACCEPT ? o->k.offered_ms : o->k.start_ms;
+		const char *cal = in_list(o->k.working, sla_clock_names[i], sla_on_working_time)
+				      ? o->k.calendar : "";
 		int rc = 0;
-		if (plan[i] > 0 && !rows[i].exists)
-			rc = clock_insert(pg, id, &k, i, plan[i]);
-		else if (plan[i] > 0)
-			rc = clock_update(pg, id, &k, i, &rows[i], plan[i]);
+		if (plan[i] <= 0 || !known)
+			continue;
+		if (!o->rows[i].exists)
+			rc = clock_create(o, i, start, plan[i], cal);
+		else
+			rc = clock_update(o, i, start, plan[i], cal);
 		if (rc != 0)
 			return -1;
 	}
-	return pause_waiting(pg, id);
+	return pause_waiting(o);
 }
+
+static int sync_op(PGconn *pg, const char *id, int64_t replan_ms)
+{
+	struct op o;
+	if (op_open(&o, pg, id) != 0)
+		return op_fail(&o);
+	o.replan_ms = replan_ms;
+	if (sync(&o) != 0)
+		return op_fail(&o);
+	return op_close(&o);
+}
+
+/* ---- the public changes ---- */
 
 int clocks_received(PGconn *pg, const char *id, const char *no, int64_t received_ms)
 {
@@ -212,84 +479,176 @@ int clocks_received(PGconn *pg, const char *id, const char *no, int64_t received
 		    "excluded.received_at), updated_at = now()",
 		    3, p) != 0)
 		return -1;
-	return sync(pg, id);
+	return sync_op(pg, id, 0);
 }
 
-static void pausable_text(const struct clocks_policy *p, char *out, size_t len)
+static void list_text(char **names, size_t n, char *out, size_t len)
 {
 	size_t used = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < p->npausable; i++) {
-		if (sla_clock_index(p->pausable[i]) < 0)
+	for (size_t i = 0; i < n; i++) {
+		if (sla_clock_index(names[i]) < 0)
 			continue;
-		int n = snprintf(out + used, len - used, "%s%s", used ? "," : "", p->pausable[i]);
-		if (n < 0 || (size_t)n >= len - used)
+		int w = snprintf(out + used, len - used, "%s%s", used ? "," : "", names[i]);
+		if (w < 0 || (size_t)w >= len - used)
 			break;
-		used += (size_t)n;
+		used += (size_t)w;
 	}
 }
 
 int clocks_policy(PGconn *pg, const char *id, const char *no, const struct clocks_policy *pol)
 {
-	char d[SLA_NCLOCKS][24], pausable[256], at[24];
+	char d[SLA_NCLOCKS][24], pausable[256], working[256], at[24];
 	ms_text(pol->classified_ms, at);
 	for (int i = 0; i < SLA_NCLOCKS; i++)
 		snprintf(d[i], sizeof(d[i]), "%lld", (long long)pol->duration_s[i]);
-	pausable_text(pol, pausable, sizeof(pausable));
-	const char *p[] = {id, no, pol->name, d[0], d[1], d[2], d[3], pausable, at};
+	list_text(pol->pausable, pol->npausable, pausable, sizeof(pausable));
+	list_text(pol->working, pol->nworking, working, sizeof(working));
+	const char *p[] = {id, no, pol->name, d[SLA_FIRST_RESPONSE], d[SLA_VERIFICATION],
+			   d[SLA_RESOLUTION], d[SLA_REGULATORY], pausable, at, d[SLA_ACCEPT],
+			   d[SLA_WHOLE_CYCLE], d[SLA_NEXT_UPDATE], working,
+			   pol->calendar ? pol->calendar : ""};
 	if (pg_exec(pg,
 		    "INSERT INTO cases (complaint_id, complaint_no, classified, sla_policy, "
 		    "first_response_s, verification_s, resolution_s, regulatory_s, "
-		    "pausable_clocks, classified_at) VALUES ($1::uuid, $2, true, $3, $4::int, "
-		    "$5::int, $6::int, $7::int, coalesce(string_to_array(nullif($8, ''), ','), '{}'), " TS(
-		    9) ") "
+		    "pausable_clocks, classified_at, accept_s, whole_cycle_s, next_update_s, "
+		    "working_time_clocks, calendar) VALUES ($1::uuid, $2, true, $3, $4::int, "
+		    "$5::int, $6::int, $7::int, coalesce(string_to_array(nullif($8, ''), ','), '{}'), "
+		    TS(9) ", $10::int, $11::int, $12::int, "
+		    "coalesce(string_to_array(nullif($13, ''), ','), '{}'), $14) "
 		    "ON CONFLICT (complaint_id) DO UPDATE SET classified = true, classified_at = "
-		    "excluded.classified_at, sla_policy = excluded.sla_policy, "
+		    "least(cases.classified_at, excluded.classified_at), sla_policy = excluded.sla_policy, "
 		    "first_response_s = excluded.first_response_s, verification_s = "
 		    "excluded.verification_s, resolution_s = excluded.resolution_s, regulatory_s = "
-		    "excluded.regulatory_s, pausable_clocks = excluded.pausable_clocks, updated_at = "
-		    "now()",
-		    9, p) != 0)
+		    "excluded.regulatory_s, pausable_clocks = excluded.pausable_clocks, accept_s = "
+		    "excluded.accept_s, whole_cycle_s = excluded.whole_cycle_s, next_update_s = "
+		    "excluded.next_update_s, working_time_clocks = excluded.working_time_clocks, "
+		    "calendar = excluded.calendar, updated_at = now()",
+		    14, p) != 0)
 		return -1;
-	return sync(pg, id);
+	/* a second classification re-plans the open clocks from its own time; the first one's
+	 * time stays the provisional start while the receipt is unknown */
+	return sync_op(pg, id, pol->classified_ms);
 }
 
-static int stop_one(PGconn *pg, const char *id, const char *clock, const char *by,
-		    const char *at)
+int clocks_offered(PGconn *pg, const char *id, const char *no, int64_t at_ms)
 {
-	const char *p[] = {id, clock, by, at};
+	char at[24];
+	ms_text(at_ms, at);
+	const char *p[] = {id, no, at};
+	/* the first offer starts the clock: a later round (re-offer) does not move it */
 	if (pg_exec(pg,
-		    "INSERT INTO stops (complaint_id, clock, stopped_at, stopped_by) VALUES "
-		    "($1::uuid, $2, " TS(4) ", $3) ON CONFLICT DO NOTHING",
-		    4, p) != 0)
+		    "INSERT INTO cases (complaint_id, complaint_no, offered_at) VALUES ($1::uuid, "
+		    "$2, " TS(3) ") ON CONFLICT (complaint_id) DO UPDATE SET offered_at = "
+		    "least(cases.offered_at, excluded.offered_at), complaint_no = CASE WHEN "
+		    "cases.complaint_no = '' THEN excluded.complaint_no ELSE cases.complaint_no END, "
+		    "updated_at = now()",
+		    3, p) != 0)
 		return -1;
+	return sync_op(pg, id, 0);
+}
+
+/* Records a stop for a clock that may not exist yet. A promise clock keeps the latest
+ * stop (a later promise re-arms it); every other clock, and the close of the case, the first. */
+static int stop_record(PGconn *pg, const char *id, const char *clock, const char *by,
+		       const char *at)
+{
+	const char *p[] = {id, clock, by, at, CLOSED_BY};
 	return pg_exec(pg,
-		       "UPDATE clocks SET state = 'stopped', stopped_at = " TS(4) ", stopped_by = "
-		       "$3, paused_at = NULL WHERE complaint_id = $1::uuid AND clock = $2 AND state "
-		       "IN ('running', 'paused', 'exhausted')",
-		       4, p);
+		       "INSERT INTO stops (complaint_id, clock, stopped_at, stopped_by) VALUES "
+		       "($1::uuid, $2, " TS(4) ", $3) ON CONFLICT (complaint_id, clock) DO UPDATE SET "
+		       "stopped_at = excluded.stopped_at, stopped_by = excluded.stopped_by WHERE "
+		       "stops.clock = 'next_update' AND stops.stopped_by <> $5 AND "
+		       "(excluded.stopped_by = $5 OR excluded.stopped_at > stops.stopped_at)",
+		       5, p);
+}
+
+static int stop_in_op(struct op *o, int i, const char *by, int64_t at_ms)
+{
+	struct clock_row *row = &o->rows[i];
+	const struct calendar *cal;
+	if (!row->exists || row->c.state == SLA_STOPPED)
+		return 0;
+	/* a promise made after this contact is not kept by it */
+	if (i == SLA_NEXT_UPDATE && strcmp(by, CLOSED_BY) != 0 && row->c.started_ms > at_ms)
+		return 0;
+	if (op_cal(o, row->calendar, &cal) != 0)
+		return -1;
+	row_stop(row, cal, at_ms, by);
+	return 0;
 }
 
 int clocks_stop(PGconn *pg, const char *id, const char *clock, const char *by, int64_t at_ms)
 {
 	char at[24];
+	struct op o;
 	ms_text(at_ms, at);
-	if (clock)
-		return stop_one(pg, id, clock, by, at);
-	/* the case row first, then the clocks: the order every other change takes */
-	const char *p[] = {id};
-	if (pg_exec(pg, "UPDATE cases SET awaiting_since = NULL WHERE complaint_id = $1::uuid", 1,
-		    p) != 0)
-		return -1;
-	for (int i = 0; i < SLA_NCLOCKS; i++)
-		if (stop_one(pg, id, sla_clock_names[i], by, at) != 0)
+	int only = sla_clock_index(clock);
+	if (clock && only < 0)
+		return 0;
+	if (!clock) {
+		/* the case row first, then the clocks: the order every other change takes */
+		const char *p[] = {id};
+		if (pg_exec(pg, "UPDATE cases SET awaiting_since = NULL WHERE complaint_id = $1::uuid",
+			    1, p) != 0)
 			return -1;
-	return 0;
+	}
+	for (int i = 0; i < SLA_NCLOCKS; i++)
+		if ((!clock || i == only) && stop_record(pg, id, sla_clock_names[i], by, at) != 0)
+			return -1;
+	if (op_open(&o, pg, id) != 0)
+		return op_fail(&o);
+	for (int i = 0; i < SLA_NCLOCKS; i++)
+		if ((!clock || i == only) && stop_in_op(&o, i, by, at_ms) != 0)
+			return op_fail(&o);
+	return op_close(&o);
+}
+
+/* Whether a promise made at at_ms still counts: not after the case closed, nor before a
+ * later contact that made none. A promise that counts clears the older stop. */
+static int promise_counts(struct op *o, int64_t at_ms, bool *counts)
+{
+	const struct stop_row *s = &o->stops[SLA_NEXT_UPDATE];
+	const struct clock_row *row = &o->rows[SLA_NEXT_UPDATE];
+	*counts = !(s->seen && (strcmp(s->by, CLOSED_BY) == 0 || s->at_ms > at_ms)) &&
+		  !(row->exists && row->c.started_ms > at_ms);
+	if (!*counts || !s->seen)
+		return 0;
+	const char *p[] = {o->id};
+	return pg_exec(o->pg,
+		       "DELETE FROM stops WHERE complaint_id = $1::uuid AND clock = 'next_update'",
+		       1, p);
+}
+
+int clocks_promise(PGconn *pg, const char *id, const char *no, int64_t at_ms, int64_t due_ms)
+{
+	struct op o;
+	bool counts = false;
+	const char *p[] = {id, no};
+	if (pg_exec(pg,
+		    "INSERT INTO cases (complaint_id, complaint_no) VALUES ($1::uuid, $2) "
+		    "ON CONFLICT (complaint_id) DO NOTHING",
+		    2, p) != 0)
+		return -1;
+	if (op_open(&o, pg, id) != 0 || promise_counts(&o, at_ms, &counts) != 0)
+		return op_fail(&o);
+	if (!counts)
+		return op_close(&o);
+	struct clock_row *row = &o.rows[SLA_NEXT_UPDATE];
+	memset(row, 0, sizeof(*row));
+	row->exists = true;
+	snprintf(row->no, sizeof(row->no), "%s", o.k.no[0] ? o.k.no : no);
+	row->pausable = in_list(o.k.pausable, "next_update", sla_pausable);
+	sla_clock_arm(&row->c, at_ms, due_ms, (int)timer_cfg.warn_pct);
+	if (pause_waiting(&o) != 0)
+		return op_fail(&o);
+	return op_close(&o);
 }
 
 int clocks_pause(PGconn *pg, const char *id, const char *no, int64_t at_ms)
 {
 	char at[24];
+	struct op o;
 	ms_text(at_ms, at);
 	const char *p[] = {id, no, at};
 	if (pg_exec(pg,
@@ -299,73 +658,91 @@ int clocks_pause(PGconn *pg, const char *id, const char *no, int64_t at_ms)
 		    "updated_at = now()",
 		    3, p) != 0)
 		return -1;
-	return pause_waiting(pg, id);
-}
-
-static int resume_one(PGconn *pg, const char *id, PGresult *r, int row, int64_t at_ms)
-{
-	struct sla_times t = {atoll(PQgetvalue(r, row, 1)), atoll(PQgetvalue(r, row, 2))};
-	int64_t paused = 0;
-	t = sla_resume(t, atoll(PQgetvalue(r, row, 3)), at_ms, &paused);
-	char due[24], warn[24], add[24];
-	ms_text(t.due_ms, due);
-	ms_text(t.warn_ms, warn);
-	ms_text(paused, add);
-	const char *p[] = {id, PQgetvalue(r, row, 0), due, warn, add};
-	return pg_exec(pg,
-		       "UPDATE clocks SET state = 'running', paused_at = NULL, due_at = " TS(3)
-		       ", warn_at = " TS(4) ", paused_ms = paused_ms + $5::bigint WHERE "
-		       "complaint_id = $1::uuid AND clock = $2",
-		       5, p);
+	if (op_open(&o, pg, id) != 0 || pause_waiting(&o) != 0)
+		return op_fail(&o);
+	return op_close(&o);
 }
 
 int clocks_resume(PGconn *pg, const char *id, int64_t at_ms)
 {
+	struct op o;
 	const char *p[] = {id};
 	if (pg_exec(pg, "UPDATE cases SET awaiting_since = NULL, updated_at = now() WHERE "
 			"complaint_id = $1::uuid",
 		    1, p) != 0)
 		return -1;
-	PGresult *r = pg_query(pg,
-			       "SELECT clock, " MS("due_at") ", " MS("warn_at") ", " MS(
-				   "paused_at") " FROM clocks WHERE complaint_id = $1::uuid AND "
-						"state = 'paused' FOR UPDATE",
-			       1, p);
-	if (!r)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		rc = resume_one(pg, id, r, i, at_ms);
-	PQclear(r);
-	return rc;
+	if (op_open(&o, pg, id) != 0)
+		return op_fail(&o);
+	for (int i = 0; i < SLA_NCLOCKS; i++) {
+		struct clock_row *row = &o.rows[i];
+		const struct calendar *cal;
+		if (!row->exists || row->c.state != SLA_PAUSED)
+			continue;
+		if (op_cal(&o, row->calendar, &cal) != 0)
+			return op_fail(&o);
+		sla_clock_resume(&row->c, cal, at_ms, (int)timer_cfg.warn_pct);
+	}
+	return op_close(&o);
 }
 
 int clocks_reopen(PGconn *pg, const char *id, int64_t at_ms)
 {
-	const char *p[] = {id};
-	if (pg_exec(pg, "DELETE FROM stops WHERE complaint_id = $1::uuid AND clock = 'resolution'",
-		    1, p) != 0)
-		return -1;
-	struct clock_row rows[SLA_NCLOCKS];
-	if (clocks_load(pg, id, rows) != 0)
-		return -1;
-	const struct clock_row *c = &rows[2];
-	if (!c->exists)
-		return sync(pg, id); /* created from the policy when it comes */
-	struct sla_times t = sla_schedule(at_ms, c->duration_s, 0, (int)timer_cfg.warn_pct);
-	char at[24], due[24], warn[24], level[16];
-	ms_text(at_ms, at);
-	ms_text(t.due_ms, due);
-	ms_text(t.warn_ms, warn);
-	snprintf(level, sizeof(level), "%d", sla_reopen_level(c->level));
-	const char *u[] = {id, at, due, warn, level};
+	struct op o;
+	const struct calendar *cal;
+	const char *p[] = {id, CLOSED_BY};
+	/* the case is open again: its resolution runs, and promises made from now on count */
 	if (pg_exec(pg,
-		    "UPDATE clocks SET state = 'running', started_at = " TS(2) ", due_at = " TS(3)
-		    ", warn_at = " TS(4) ", warned = false, escalation_level = $5::int, paused_ms "
-		    "= 0, paused_at = NULL, stopped_at = NULL, stopped_by = NULL WHERE "
-		    "complaint_id = $1::uuid AND clock = 'resolution'",
-		    5, u) != 0)
+		    "DELETE FROM stops WHERE complaint_id = $1::uuid AND (clock = 'resolution' OR "
+		    "(clock = 'next_update' AND stopped_by = $2))",
+		    2, p) != 0)
 		return -1;
-	return pause_waiting(pg, id);
+	if (op_open(&o, pg, id) != 0)
+		return op_fail(&o);
+	struct clock_row *row = &o.rows[SLA_RESOLUTION];
+	if (!row->exists) {
+		/* created from the policy when it comes */
+		if (sync(&o) != 0)
+			return op_fail(&o);
+		return op_close(&o);
+	}
+	if (op_cal(&o, row->calendar, &cal) != 0)
+		return op_fail(&o);
+	sla_clock_restart(&row->c, cal, at_ms, sla_reopen_level(row->c.level),
+			  (int)timer_cfg.warn_pct);
+	row->stopped_by[0] = '\0';
+	if (pause_waiting(&o) != 0)
+		return op_fail(&o);
+	return op_close(&o);
+}
+
+int clocks_breach(PGconn *pg, const char *id, const char *clock, int64_t now_ms,
+		  clocks_announce_fn announce, void *arg)
+{
+	struct clock_row rows[SLA_NCLOCKS];
+	struct timer_calendars cals;
+	const struct calendar *cal;
+	int i = sla_clock_index(clock);
+	memset(&cals, 0, sizeof(cals));
+	/* only the clock row: the caller holds its lock, and the case row is locked before the
+	 * clocks everywhere else, so taking it here could deadlock with a consumer */
+	if (i < 0)
+		return 0;
+	if (clocks_load(pg, id, clock, rows) != 0)
+		return -1;
+	if (!rows[i].exists)
+		return 0;
+	struct clock_row before = rows[i];
+	int rc = timer_calendars_get(pg, &cals, rows[i].calendar, &cal);
+	if (rc == 0) {
+		struct sla_escalation e =
+		    sla_clock_breach(&rows[i].c, cal, now_ms, (int)timer_cfg.warn_pct);
+		rc = clock_write(pg, id, i, &rows[i]);
+		if (rc == 0)
+			rc = announce(pg, e, e.exhausted ? 0 : rows[i].c.t.due_ms, arg);
+		if (rc == 0)
+			rc = snapshot(pg, id, i, &rows[i], cal, change_kind(&before, &rows[i]));
+	}
+	timer_calendars_release(&cals);
+	return rc;
 }
 // clang-format on

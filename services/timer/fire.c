@@ -102,36 +102,28 @@ static int fire_warnings(PGconn *pg, const char *limit, struct fire_counts *n)
 	return rc == 0 ? rows : -1;
 }
 
-/* A breach escalates one level and re-arms the clock from now for the next level; at HQ the
- * ladder is exhausted and the clock stays breached. */
+struct breach_ctx {
+	PGresult *r;
+	int row;
+};
+
+static int announce_breach(PGconn *pg, struct sla_escalation e, int64_t next_due_ms, void *arg)
+{
+	const struct breach_ctx *b = arg;
+	struct announcement a = {"breach", e.level, atoll(PQgetvalue(b->r, b->row, COL_DUE)),
+				 next_due_ms};
+	return announce(pg, b->r, b->row, &a);
+}
+
+/* A breach escalates one level and re-arms the clock from now for the next level (on its own
+ * calendar: a working-time clock re-arms for working time); at HQ the ladder is exhausted and
+ * the clock stays breached. The breach event goes out before the clock's snapshot. */
 static int breach_one(PGconn *pg, PGresult *r, int row, struct fire_counts *n)
 {
-	struct sla_escalation e = sla_escalate(atoi(PQgetvalue(r, row, COL_LEVEL)));
-	struct sla_times t =
-	    sla_schedule(atoll(PQgetvalue(r, row, COL_NOW)),
-			 atoll(PQgetvalue(r, row, COL_DURATION)), 0, (int)timer_cfg.warn_pct);
-	char lv[16], due[24], warn[24];
-	snprintf(lv, sizeof(lv), "%d", e.level);
-	snprintf(due, sizeof(due), "%lld", (long long)t.due_ms);
-	snprintf(warn, sizeof(warn), "%lld", (long long)t.warn_ms);
-	const char *u[] = {PQgetvalue(r, row, COL_ID),
-			   PQgetvalue(r, row, COL_CLOCK),
-			   lv,
-			   e.exhausted ? "t" : "f",
-			   due,
-			   warn};
-	if (pg_exec(pg,
-		    "UPDATE clocks SET escalation_level = $3::int, state = CASE WHEN $4::bool THEN "
-		    "'exhausted' ELSE 'running' END, warned = $4::bool, due_at = CASE WHEN "
-		    "$4::bool THEN due_at ELSE to_timestamp($5::bigint / 1000.0) END, warn_at = "
-		    "CASE WHEN $4::bool THEN warn_at ELSE to_timestamp($6::bigint / 1000.0) END "
-		    "WHERE complaint_id = $1::uuid AND clock = $2",
-		    6, u) != 0)
-		return -1;
-	struct announcement a = {"breach", e.level, atoll(PQgetvalue(r, row, COL_DUE)),
-				 e.exhausted ? 0 : t.due_ms};
+	struct breach_ctx b = {r, row};
 	count(n->breaches, PQgetvalue(r, row, COL_CLOCK));
-	return announce(pg, r, row, &a);
+	return clocks_breach(pg, PQgetvalue(r, row, COL_ID), PQgetvalue(r, row, COL_CLOCK),
+			     atoll(PQgetvalue(r, row, COL_NOW)), announce_breach, &b);
 }
 
 static int fire_breaches(PGconn *pg, const char *limit, struct fire_counts *n)

@@ -1,6 +1,7 @@
 /* The events the timer reacts to (CONTRACT.md "Reactions: timer"): received starts the
- * default first-response clock, classified applies the policy, the rest stop, pause, resume
- * or restart clocks as sla_react() says. */
+ * receipt clocks with their defaults, classified applies the policy, offered starts the accept
+ * clock, the rest stop, pause, resume or restart clocks as sla_react() says, and a promised
+ * update time (next_update_by) arms the next_update clock. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,28 +21,45 @@
 struct timer_event {
 	const char *complaint_id;
 	const char *complaint_no;
-	const char *at;	    /* the event's own time stamp, may be empty */
-	const char *detail; /* the assignment's action */
+	const char *at;	     /* the event's own time stamp, may be empty */
+	const char *detail;  /* the assignment's action; "confirmed" for a person-confirmed
+				evidence update */
+	const char *promise; /* next_update_by: the update promised to the customer, may be
+				empty */
 };
+
+/* An evidence update stops verification only when a person confirmed the responsibility:
+ * the automatic bundle and its preliminary updates are input to that decision. */
+static const char *evidence_detail(const Cp__EvidenceBundle *b)
+{
+	return b->responsibility && !b->responsibility->preliminary ? "confirmed" : "preliminary";
+}
 
 static void event_of(const ProtobufCMessage *m, struct timer_event *e)
 {
 	memset(e, 0, sizeof(*e));
 	if (m->descriptor == &cp__first_response__descriptor) {
 		const Cp__FirstResponse *f = (const void *)m;
-		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL};
+		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL,
+					  f->next_update_by};
 	} else if (m->descriptor == &cp__complaint_assignment__descriptor) {
 		const Cp__ComplaintAssignment *a = (const void *)m;
-		*e = (struct timer_event){a->complaint_id, a->complaint_no, a->at, a->action};
+		*e = (struct timer_event){a->complaint_id, a->complaint_no, a->at, a->action, NULL};
 	} else if (m->descriptor == &cp__evidence_bundle__descriptor) {
 		const Cp__EvidenceBundle *b = (const void *)m;
-		*e = (struct timer_event){b->complaint_id, b->complaint_no, b->collected_at, NULL};
+		const char *at = b->responsibility && b->responsibility->confirmed_at[0]
+				     ? b->responsibility->confirmed_at
+				     : b->collected_at;
+		*e = (struct timer_event){b->complaint_id, b->complaint_no, at, evidence_detail(b),
+					  NULL};
 	} else if (m->descriptor == &cp__resolution_decided__descriptor) {
 		const Cp__ResolutionDecided *d = (const void *)m;
-		*e = (struct timer_event){d->complaint_id, d->complaint_no, d->decided_at, NULL};
+		*e = (struct timer_event){d->complaint_id, d->complaint_no, d->decided_at, NULL,
+					  NULL};
 	} else if (m->descriptor == &cp__followup_event__descriptor) {
 		const Cp__FollowupEvent *f = (const void *)m;
-		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL};
+		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL,
+					  f->next_update_by};
 	}
 }
 
@@ -91,7 +109,8 @@ static int v_classified(const ProtobufCMessage *m, char *errstr, size_t errlen)
 	if (require_id(c->complaint_id, errstr, errlen) != 0)
 		return -1;
 	if (c->first_response_s < 0 || c->verification_s < 0 || c->resolution_s < 0 ||
-	    c->regulatory_s < 0) {
+	    c->regulatory_s < 0 || c->accept_s < 0 || c->whole_cycle_s < 0 ||
+	    c->next_update_s < 0) {
 		snprintf(errstr, errlen, "policy durations must not be negative");
 		return -1;
 	}
@@ -105,10 +124,18 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 	struct clocks_policy p = {
 	    .name = c->sla_policy,
 	    .classified_ms = event_ms(c->classified_at, ce),
-	    .duration_s = {c->first_response_s, c->verification_s, c->resolution_s,
-			   c->regulatory_s},
+	    .duration_s = {[SLA_ACCEPT] = c->accept_s,
+			   [SLA_FIRST_RESPONSE] = c->first_response_s,
+			   [SLA_VERIFICATION] = c->verification_s,
+			   [SLA_RESOLUTION] = c->resolution_s,
+			   [SLA_WHOLE_CYCLE] = c->whole_cycle_s,
+			   [SLA_NEXT_UPDATE] = c->next_update_s,
+			   [SLA_REGULATORY] = c->regulatory_s},
 	    .pausable = c->pausable_clocks,
 	    .npausable = c->n_pausable_clocks,
+	    .working = c->working_time_clocks,
+	    .nworking = c->n_working_time_clocks,
+	    .calendar = c->calendar,
 	};
 	return clocks_policy(pg, c->complaint_id, c->complaint_no, &p);
 }
@@ -116,8 +143,52 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 static int v_event(const ProtobufCMessage *m, char *errstr, size_t errlen)
 {
 	struct timer_event e;
+	int64_t ms;
 	event_of(m, &e);
-	return require_id(e.complaint_id, errstr, errlen);
+	if (require_id(e.complaint_id, errstr, errlen) != 0)
+		return -1;
+	if (e.promise && e.promise[0] && tstamp_parse(e.promise, &ms) != 0) {
+		snprintf(errstr, errlen, "next_update_by must be RFC 3339");
+		return -1;
+	}
+	return 0;
+}
+
+/* What the event does to the next_update clock: a promise arms it; a person's contact without
+ * one stops it (the promise was kept). */
+static int on_promise(PGconn *pg, const struct ce_meta *ce, const struct timer_event *e,
+		      enum sla_promise what, int64_t at)
+{
+	int64_t due;
+	if (what == SLA_PROMISE_NONE)
+		return 0;
+	if (e->promise && e->promise[0] && tstamp_parse(e->promise, &due) == 0)
+		return clocks_promise(pg, e->complaint_id, e->complaint_no ? e->complaint_no : "",
+				      at, due);
+	if (what == SLA_PROMISE_ARM_OR_STOP)
+		return clocks_stop(pg, e->complaint_id, "next_update", ce->type, at);
+	return 0;
+}
+
+static int on_action(PGconn *pg, const struct ce_meta *ce, const struct timer_event *e,
+		     struct sla_reaction r, int64_t at)
+{
+	const char *no = e->complaint_no ? e->complaint_no : "";
+	switch (r.action) {
+	case SLA_STOP:
+		return clocks_stop(pg, e->complaint_id, r.clock, ce->type, at);
+	case SLA_OFFER:
+		return clocks_offered(pg, e->complaint_id, no, at);
+	case SLA_PAUSE:
+		return clocks_pause(pg, e->complaint_id, no, at);
+	case SLA_RESUME:
+		return clocks_resume(pg, e->complaint_id, at);
+	case SLA_REOPEN:
+		return clocks_reopen(pg, e->complaint_id, at);
+	case SLA_NONE:
+		break;
+	}
+	return 0;
 }
 
 static int on_event(PGconn *pg, const struct ce_meta *ce, const char *key,
@@ -130,19 +201,9 @@ static int on_event(PGconn *pg, const struct ce_meta *ce, const char *key,
 	log_msg(LOG_DEBUG, "clock_event",
 		LOG_KV({"complaint_no", e.complaint_no ? e.complaint_no : ""}, {"ce_id", ce->id}),
 		"%s", ce->type);
-	switch (r.action) {
-	case SLA_STOP:
-		return clocks_stop(pg, e.complaint_id, r.clock, ce->type, at);
-	case SLA_PAUSE:
-		return clocks_pause(pg, e.complaint_id, e.complaint_no ? e.complaint_no : "", at);
-	case SLA_RESUME:
-		return clocks_resume(pg, e.complaint_id, at);
-	case SLA_REOPEN:
-		return clocks_reopen(pg, e.complaint_id, at);
-	case SLA_NONE:
-		break;
-	}
-	return 0;
+	if (on_action(pg, ce, &e, r, at) != 0)
+		return -1;
+	return on_promise(pg, ce, &e, r.promise, at);
 }
 
 #define EVENT(topic, type, desc)                                                                   \
@@ -155,10 +216,12 @@ const struct consumer_handler timer_handlers[] = {
      on_received},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
+    EVENT(TOPIC_CLASSIFIED, "cp.complaint.offered", cp__complaint_assignment__descriptor),
     EVENT(TOPIC_CLASSIFIED, "cp.complaint.assigned", cp__complaint_assignment__descriptor),
     EVENT(TOPIC_CLASSIFIED, "cp.complaint.first_response", cp__first_response__descriptor),
-    EVENT(TOPIC_EVIDENCE, "cp.complaint.evidence_collected", cp__evidence_bundle__descriptor),
+    EVENT(TOPIC_EVIDENCE, "cp.complaint.evidence_updated", cp__evidence_bundle__descriptor),
     EVENT(TOPIC_RESOLUTION, "cp.complaint.resolution_executed", cp__resolution_decided__descriptor),
+    EVENT(TOPIC_FOLLOWUP, "cp.complaint.contacted", cp__followup_event__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.closed", cp__followup_event__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.awaiting_customer", cp__followup_event__descriptor),
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.customer_replied", cp__followup_event__descriptor),

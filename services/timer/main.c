@@ -7,6 +7,14 @@ static const struct cfg_entry timer_table[] = {
      "first-response clock of a complaint not classified yet (the policy in "
      "cp.complaint.classified replaces it)",
      &timer_cfg.first_response_s},
+    {"SLA_ACCEPT_SECONDS", CFG_INT, "300", 1, 604800,
+     "accept clock (first offer -> accepted) when the policy's accept_s is 0 or the case is not "
+     "classified yet",
+     &timer_cfg.accept_s},
+    {"SLA_WHOLE_CYCLE_SECONDS", CFG_INT, "86400", 1, 31536000,
+     "whole-cycle clock (receipt -> closed) when the policy's whole_cycle_s is 0 or the case is "
+     "not classified yet",
+     &timer_cfg.whole_cycle_s},
     {"SLA_WARN_PERCENT", CFG_INT, "80", 1, 99,
      "a warning event fires at this share of a clock's time (at every escalation level)",
      &timer_cfg.warn_pct},
@@ -31,7 +39,8 @@ int main(int argc, char **argv)
 {
 	const struct svc_def def = {
 	    .name = "timer",
-	    .summary = "keeps every SLA clock and raises warnings, breaches and escalations",
+	    .summary = "keeps every SLA clock and raises warnings, breaches, escalations and clock "
+		       "snapshots",
 	    .default_port = 8086,
 	    .cfg = timer_table,
 	    .ncfg = sizeof(timer_table) / sizeof(timer_table[0]),

@@ -1,21 +1,29 @@
-/* The timer service: SLA clocks in PostgreSQL, warning and breach events, escalation.
+/* The timer service: SLA clocks in PostgreSQL, warning, breach and clock snapshot events,
+ * escalation.
  *
- *   sla.c       the pure rules (plan, schedule, pause/resume arithmetic, ladder, reactions)
- *   clocks.c    the clock rows of one complaint, changed inside the caller's transaction
- *   handlers.c  the events the timer consumes, mapped onto clocks.c
- *   fire.c      the periodic tasks: due warnings and breaches, the running-clocks gauge
- *   api.c       GET /v1/complaints/{id_or_no}/clocks */
+ *   sla.c          the pure rules (plan, one clock's transitions, ladder, reactions)
+ *   calendar.c     the pure working-calendar arithmetic (hours, holidays, make-up days)
+ *   calendar_db.c  loads working calendars (operator data) for one operation
+ *   clocks.c       the clock rows of one complaint, changed inside the caller's transaction,
+ *                  each change announced as cp.complaint.clock_changed
+ *   handlers.c     the events the timer consumes, mapped onto clocks.c
+ *   fire.c         the periodic tasks: due warnings and breaches, the running-clocks gauge
+ *   api.c          GET /v1/complaints/{id_or_no}/clocks */
 #ifndef CP_TIMER_H
 #define CP_TIMER_H
 
 #include <libpq-fe.h>
 #include <stdint.h>
 
+#include "calendar.h"
 #include "consumer.h"
 #include "httpd.h"
+#include "sla.h"
 
 struct timer_config {
 	long long first_response_s;
+	long long accept_s;
+	long long whole_cycle_s;
 	long long warn_pct;
 	long long tick_ms;
 	long long batch;
@@ -23,27 +31,66 @@ struct timer_config {
 };
 extern struct timer_config timer_cfg;
 
-/* ---- clocks.c: every function runs inside the caller's transaction; 0 or -1 ---- */
+/* ---- calendar_db.c ---- */
 
-/* The complaint was received at received_ms: clocks run from then. */
+/* The calendars one operation has loaded, by name (a handful at most: a clock's old and new
+ * calendar). Zero-initialise; timer_calendars_release frees what was loaded. */
+#define TIMER_CALENDARS_MAX 4
+struct timer_calendars {
+	struct {
+		char name[64];
+		bool usable; /* found and has working time */
+		struct calendar cal;
+		struct cal_day *days;
+	} e[TIMER_CALENDARS_MAX];
+	int n;
+};
+
+/* *out: the calendar called name, or NULL for calendar time (name empty, unknown, or without
+ * any working time; an unknown name is logged). Returns 0, or -1 on a database error. The
+ * calendar stays valid until timer_calendars_release. */
+int timer_calendars_get(PGconn *c, struct timer_calendars *cs, const char *name,
+			const struct calendar **out) __attribute__((warn_unused_result));
+void timer_calendars_release(struct timer_calendars *cs);
+
+/* ---- clocks.c: every function runs inside the caller's transaction; 0 or -1 (the caller
+ * rolls back). Every clock a function changes is announced on complaint.sla.v1 as
+ * cp.complaint.clock_changed in the same transaction. ---- */
+
+/* The complaint was received at received_ms: the receipt clocks run from then. */
 int clocks_received(PGconn *c, const char *complaint_id, const char *complaint_no,
 		    int64_t received_ms) __attribute__((warn_unused_result));
 
-/* The complaint's policy: durations in sla_clock_names order, the pausable clock names, and
- * when it was classified (the clocks start there until the receipt is known). */
+/* The complaint's policy: durations in sla_clock_names order (next_update's is ignored: each
+ * promise sets it), the pausable clocks, the clocks on working time and their calendar, and
+ * when it was classified (the receipt clocks start there until the receipt is known; a later
+ * classification re-plans the open clocks from there, keeping the time already used). */
 struct clocks_policy {
 	const char *name;
 	int64_t classified_ms;
-	int64_t duration_s[4];
+	int64_t duration_s[SLA_NCLOCKS];
 	char **pausable;
 	size_t npausable;
+	char **working;
+	size_t nworking;
+	const char *calendar;
 };
 int clocks_policy(PGconn *c, const char *complaint_id, const char *complaint_no,
 		  const struct clocks_policy *p) __attribute__((warn_unused_result));
 
+/* The case was offered at at_ms: the accept clock starts at the first offer. */
+int clocks_offered(PGconn *c, const char *complaint_id, const char *complaint_no, int64_t at_ms)
+    __attribute__((warn_unused_result));
+
 /* Stops clock (every clock when NULL), recording the stop for clocks not created yet. */
 int clocks_stop(PGconn *c, const char *complaint_id, const char *clock, const char *by,
 		int64_t at_ms) __attribute__((warn_unused_result));
+
+/* A promise made at at_ms to update the customer by due_ms arms the next_update clock (a
+ * later stop or promise already seen wins; a closed case takes no promise). */
+int clocks_promise(PGconn *c, const char *complaint_id, const char *complaint_no, int64_t at_ms,
+		   int64_t due_ms) __attribute__((warn_unused_result));
+
 /* The case waits on the customer from at_ms: the pausable clocks pause. */
 int clocks_pause(PGconn *c, const char *complaint_id, const char *complaint_no, int64_t at_ms)
     __attribute__((warn_unused_result));
@@ -53,6 +100,15 @@ int clocks_resume(PGconn *c, const char *complaint_id, int64_t at_ms)
 /* The case was reopened at at_ms: the resolution clock restarts one escalation level up. */
 int clocks_reopen(PGconn *c, const char *complaint_id, int64_t at_ms)
     __attribute__((warn_unused_result));
+
+/* Called by clocks_breach between the clock's update and its snapshot, so the breach event
+ * precedes the snapshot on the topic. */
+typedef int (*clocks_announce_fn)(PGconn *c, struct sla_escalation e, int64_t next_due_ms,
+				  void *arg);
+/* The clock (row-locked by the caller) missed its deadline at now_ms: it escalates one level
+ * and is re-armed on its own calendar, or exhausted at HQ. */
+int clocks_breach(PGconn *c, const char *complaint_id, const char *clock, int64_t now_ms,
+		  clocks_announce_fn announce, void *arg) __attribute__((warn_unused_result));
 
 /* ---- fire.c ---- */
 

@@ -1,7 +1,9 @@
 """Timer: the SLA clocks of a complaint on the real broker and PostgreSQL — warning, breach and
 the escalation ladder, the events that stop each clock, pausing while waiting on the customer
 (never the regulatory clock), events that arrive before their clock exists, and the staff
-endpoint GET /v1/complaints/{id_or_no}/clocks on a complaint that went through the pipeline."""
+endpoint GET /v1/complaints/{id_or_no}/clocks on a complaint that went through the pipeline.
+The clocks that time people (accept, first contact, verification, next update, working
+calendars) have their own scenarios in test_timer_people.py."""
 
 import time
 
@@ -9,9 +11,10 @@ import pytest
 import requests
 
 from helpers import complaint, post, waybill
-from timer_helpers import (SLA_TOPIC, assigned, classify, clocks, evidence_collected,
+from timer_helpers import (ALARMS, CLOCKS, RECEIPT_CLOCKS, SLA_TOPIC, alarms, assigned, classify,
+                           clocks, contacted, evidence_collected, evidence_confirmed,
                            first_response, followup, iso, new_id, parse_iso, resolution, sla_event,
-                           wait_clocks)
+                           timer_consuming, wait_clocks)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,18 +53,19 @@ def test_warning_breach_and_the_escalation_ladder(stack):
     with stack.service_env("timer", TIMER_TICK_MS="100", SLA_WARN_PERCENT="50",
                            TIMER_GAUGE_MS="200"), \
             stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
+        timer_consuming(stack)
         start = time.time()
         classify(stack, cid, no, durations=(2, 0, 0, 0))
         # level 0 warns at 1 s and breaches at 2 s; every breach re-arms for 2 s more until
         # HQ (level 3), where the ladder is exhausted
         seen = []
         for _ in range(6):
-            m = reader.poll_until(lambda m: m.key == cid and m.headers["ce_id"] not in
-                                  {s[0] for s in seen}, timeout=15)
+            m = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"] in ALARMS
+                                  and m.headers["ce_id"] not in {s[0] for s in seen}, timeout=15)
             seen.append((m.headers["ce_id"], m.headers["ce_type"], sla_event(stack, m)))
             if len(seen) == 1:
                 running = metric(stack, "cp_sla_clocks_running", 'clock="first_response"')
-        extra = [m for m in reader.collect(timeout=3.5) if m.key == cid]
+        extra = alarms(stack, reader.collect(timeout=3.5), cid)
         breaches_after = metric(stack, "cp_sla_breaches_total", 'clock="first_response"')
     kinds = [(ev.kind, ev.escalation_level, ev.escalated_to) for _, _, ev in seen]
     assert kinds == [("warning", 0, "agent"), ("breach", 1, "outlet_manager"),
@@ -86,50 +90,50 @@ def test_warning_breach_and_the_escalation_ladder(stack):
     assert breaches_after >= 3  # counted by the restarted process: at least this clock's
 
 
+def open_clocks(c):
+    return {k for k, v in c.items() if v["state"] == "running"}
+
+
 def test_each_stop_event_stops_its_clock(stack):
     cid, no = new_id()
     classify(stack, cid, no)
-    wait_clocks(stack, cid, lambda c: len(c) == 4 and all(v["state"] == "running"
-                                                          for v in c.values()))
-    assigned(stack, cid, no, "offered")  # an offer is not an acceptance: nothing stops
+    wait_clocks(stack, cid, lambda c: open_clocks(c) == set(RECEIPT_CLOCKS))
+    assigned(stack, cid, no, "offered")  # the offer starts the accept clock
+    c = wait_clocks(stack, cid, lambda c: "accept" in c)
+    assert c["accept"]["state"] == "running"
     resolution(stack, cid, no, "cp.complaint.resolution_proposed")  # a proposal stops nothing
     assigned(stack, cid, no, "accepted")
-    c = wait_clocks(stack, cid, lambda c: c["first_response"]["state"] == "stopped")
-    assert c["first_response"]["stopped_by"] == "cp.complaint.assigned"
-    assert [c[k]["state"] for k in ("verification", "resolution", "regulatory")] == ["running"] * 3
+    c = wait_clocks(stack, cid, lambda c: c["accept"]["state"] == "stopped")
+    assert c["accept"]["stopped_by"] == "cp.complaint.assigned"
+    # accepting the case is not contacting the customer
+    assert open_clocks(c) == set(RECEIPT_CLOCKS)
 
-    # the resolution before the evidence: the real resolution service answers an
-    # evidence_collected with its own proposal (and perhaps execution)
     resolution(stack, cid, no, "cp.complaint.resolution_executed")
     c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "stopped")
     assert c["resolution"]["stopped_by"] == "cp.complaint.resolution_executed"
-    assert [c[k]["state"] for k in ("verification", "regulatory")] == ["running"] * 2
 
-    evidence_collected(stack, cid, no)
+    evidence_confirmed(stack, cid, no)
     c = wait_clocks(stack, cid, lambda c: c["verification"]["state"] == "stopped")
-    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
-    assert c["regulatory"]["state"] == "running"
+    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_updated"
+
+    contacted(stack, cid, no)
+    c = wait_clocks(stack, cid, lambda c: c["first_response"]["state"] == "stopped")
+    assert c["first_response"]["stopped_by"] == "cp.complaint.contacted"
+    assert open_clocks(c) == {"whole_cycle", "regulatory"}
 
     followup(stack, cid, no, "cp.complaint.closed")
-    c = wait_clocks(stack, cid, lambda c: c["regulatory"]["state"] == "stopped")
+    c = wait_clocks(stack, cid, lambda c: not open_clocks(c))
     assert c["regulatory"]["stopped_by"] == "cp.complaint.closed"
+    assert c["whole_cycle"]["stopped_by"] == "cp.complaint.closed"
     # the earlier stops keep their cause
-    assert c["first_response"]["stopped_by"] == "cp.complaint.assigned"
-
-    # the automatic first response stops the first-response clock of another complaint
-    cid2, no2 = new_id()
-    classify(stack, cid2, no2)
-    wait_clocks(stack, cid2, lambda c: len(c) == 4)
-    first_response(stack, cid2, no2)
-    c = wait_clocks(stack, cid2, lambda c: c["first_response"]["state"] == "stopped")
-    assert c["first_response"]["stopped_by"] == "cp.complaint.first_response"
-    assert c["verification"]["state"] == "running"
+    assert c["accept"]["stopped_by"] == "cp.complaint.assigned"
+    assert c["first_response"]["stopped_by"] == "cp.complaint.contacted"
 
 
 def test_reopen_restarts_the_resolution_clock_one_level_up(stack):
     cid, no = new_id()
     classify(stack, cid, no, durations=(3600, 3600, 600, 3600))
-    wait_clocks(stack, cid, lambda c: len(c) == 4)
+    wait_clocks(stack, cid, lambda c: len(c) == 5)
     resolution(stack, cid, no, "cp.complaint.resolution_executed")
     followup(stack, cid, no, "cp.complaint.closed")
     wait_clocks(stack, cid, lambda c: all(v["state"] == "stopped" for v in c.values()))
@@ -145,14 +149,14 @@ def test_pause_moves_the_due_time_and_never_pauses_the_regulatory_clock(stack):
     cid, no = new_id()
     # the policy names regulatory as pausable too: it must run on regardless
     classify(stack, cid, no, pausable=("first_response", "resolution", "regulatory"))
-    before = wait_clocks(stack, cid, lambda c: len(c) == 4)
+    before = wait_clocks(stack, cid, lambda c: len(c) == 5)
     assert not before["regulatory"]["pausable"]
     t0 = time.time()
     followup(stack, cid, no, "cp.complaint.awaiting_customer", at=t0)
     c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "paused")
     assert {k: v["state"] for k, v in c.items()} == {
         "first_response": "paused", "verification": "running", "resolution": "paused",
-        "regulatory": "running"}
+        "whole_cycle": "running", "regulatory": "running"}
     # the customer answers 90 s later (by the event's own time stamp)
     followup(stack, cid, no, "cp.complaint.customer_replied", at=t0 + 90)
     c = wait_clocks(stack, cid, lambda c: c["resolution"]["state"] == "running")
@@ -160,7 +164,7 @@ def test_pause_moves_the_due_time_and_never_pauses_the_regulatory_clock(stack):
         assert abs(c[name]["due"] - (before[name]["due"] + 90)) < 0.01, name
         assert abs(c[name]["warn"] - (before[name]["warn"] + 90)) < 0.01, name
         assert c[name]["paused_ms"] == 90000
-    for name in ("verification", "regulatory"):
+    for name in ("verification", "whole_cycle", "regulatory"):
         assert abs(c[name]["due"] - before[name]["due"]) < 0.001, name
         assert c[name]["paused_ms"] == 0
 
@@ -173,31 +177,37 @@ def test_a_paused_clock_does_not_breach_until_resumed(stack):
         wait_sql(stack, "SELECT count(*) FROM timer.cases WHERE complaint_id = %s AND "
                         "awaiting_since IS NOT NULL", (cid,), "the wait on the customer")
         classify(stack, cid, no, durations=(2, 0, 0, 2), pausable=("first_response",))
-        c = wait_clocks(stack, cid, lambda c: len(c) == 2)
+        c = wait_clocks(stack, cid, lambda c: len(c) == 3)  # and whole_cycle
         assert c["first_response"]["state"] == "paused"  # created paused
-        reader.poll_until(lambda m: m.key == cid and sla_event(stack, m).clock == "regulatory"
-                          and sla_event(stack, m).kind == "breach", timeout=10)
-        assert not [m for m in reader.messages
-                    if m.key == cid and sla_event(stack, m).clock == "first_response"]
+        reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"] in ALARMS and
+                          sla_event(stack, m).clock == "regulatory" and
+                          sla_event(stack, m).kind == "breach", timeout=10)
+        assert not [m for m in alarms(stack, reader.messages, cid)
+                    if sla_event(stack, m).clock == "first_response"]
         followup(stack, cid, no, "cp.complaint.customer_replied")
-        m = reader.poll_until(lambda m: m.key == cid and sla_event(stack, m).clock ==
-                              "first_response" and sla_event(stack, m).kind == "breach",
-                              timeout=10)
+        m = reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"] in ALARMS and
+                              sla_event(stack, m).clock == "first_response" and
+                              sla_event(stack, m).kind == "breach", timeout=10)
     assert sla_event(stack, m).escalation_level == 1
 
 
 def test_stops_that_arrive_before_the_clocks_exist(stack):
     cid, no = new_id()
-    evidence_collected(stack, cid, no)
+    evidence_confirmed(stack, cid, no)
+    # topics are not ordered among each other: let each stop be applied before the next
+    wait_sql(stack, "SELECT count(*) = 1 FROM timer.stops WHERE complaint_id = %s",
+             (cid,), "the recorded confirmation")
     followup(stack, cid, no, "cp.complaint.closed")
-    # topics are not ordered among each other: let both stops be applied first
-    wait_sql(stack, "SELECT count(*) = 4 FROM timer.stops WHERE complaint_id = %s", (cid,),
-             "the recorded stops")
+    # closed records one per clock; the confirmation keeps verification's
+    wait_sql(stack, "SELECT count(*) = %s AND bool_or(stopped_by = "
+                    "'cp.complaint.evidence_updated') FROM timer.stops WHERE complaint_id = %s",
+             (len(CLOCKS), cid), "the recorded stops")
     classify(stack, cid, no)
-    c = wait_clocks(stack, cid, lambda c: len(c) == 4)
+    c = wait_clocks(stack, cid, lambda c: len(c) == 5)
     assert {k: v["state"] for k, v in c.items()} == {k: "stopped" for k in c}
-    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_collected"
+    assert c["verification"]["stopped_by"] == "cp.complaint.evidence_updated"
     assert c["regulatory"]["stopped_by"] == "cp.complaint.closed"
+    assert c["whole_cycle"]["stopped_by"] == "cp.complaint.closed"
 
 
 def test_staff_read_the_clocks_of_a_complaint_from_the_pipeline(stack, http):
@@ -214,17 +224,28 @@ def test_staff_read_the_clocks_of_a_complaint_from_the_pipeline(stack, http):
     body = None
     while time.time() < deadline:
         body = read()
-        if body and len(body["clocks"]) == 4 and body["clocks"][0]["state"] == "stopped":
+        if body and body["sla_policy"] and {"first_response", "verification", "resolution",
+                                            "whole_cycle", "regulatory"} <= \
+                {c["clock"] for c in body["clocks"]}:
             break
         time.sleep(0.2)
-    assert body and [c["clock"] for c in body["clocks"]] == [
-        "first_response", "verification", "resolution", "regulatory"], body
+    names = [c["clock"] for c in body["clocks"]]
+    # every clock side by side, in the fixed order (accept and next_update when the pipeline
+    # offered the case or promised an update)
+    assert names == [n for n in CLOCKS if n in names], body
     assert body["complaint_id"] == cid and body["complaint_no"] == no
-    fr = body["clocks"][0]
-    assert fr["state"] == "stopped", body
-    assert fr["stopped_by"] in ("cp.complaint.first_response", "cp.complaint.assigned")
-    reg = body["clocks"][3]
+    by = {c["clock"]: c for c in body["clocks"]}
+    fr = by["first_response"]
+    # the automatic acknowledgement went out, but nobody contacted the customer yet
+    assert fr["state"] == "running", body
+    assert fr["stopped_by"] is None
+    for c in body["clocks"]:
+        assert {"due_at", "used_s", "paused_s", "state", "calendar", "escalation_level",
+                "escalated_to"} <= set(c), c
+        assert c["used_s"] >= 0 and c["paused_s"] == 0
+    reg = by["regulatory"]
     assert reg["state"] == "running" and reg["escalated_to"] == "agent" and not reg["pausable"]
+    assert reg["calendar"] == ""
     assert parse_iso(reg["due_at"]) > time.time()
 
     # by complaint_id as well; staff only
