@@ -61,8 +61,10 @@ const char *res_rule_mismatch(const struct res_rule *rule, const struct res_plan
 	/* a preliminary judgement is never enough: a person confirmed it, or the scans prove it */
 	if (!f->confirmed && !f->conclusive)
 		return "preliminary";
-	if (plan->n == 0)
-		return "empty_plan";
+	/* a rule settles money quickly; a plan without any (an apology, a promise, locating the
+	 * parcel) needs a person's answer to the customer */
+	if (plan->n == 0 || plan->total_fen <= 0)
+		return "nothing_to_settle";
 	if (plan->total_fen > rule->max_fen)
 		return "over_limit";
 	if (!category_listed(rule->categories, f->category, f->subcategory))

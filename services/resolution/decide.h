@@ -53,8 +53,8 @@ struct res_settle_facts {
 };
 
 /* NULL when the rule settles the plan; otherwise the first condition that failed, as a static
- * string for the log ("disabled", "preliminary", "over_limit", "category", "remedy_kind",
- * "paid_before", "empty_plan"). */
+ * string for the log ("disabled", "preliminary", "nothing_to_settle" (no money in the plan: a
+ * person answers), "over_limit", "category", "remedy_kind", "paid_before"). */
 const char *res_rule_mismatch(const struct res_rule *rule, const struct res_plan *plan,
 			      const struct res_settle_facts *f);
 

@@ -277,21 +277,31 @@ static int insert_proposal(PGconn *c, const char *id, const char *cid, const str
 	return rc;
 }
 
-/* The system's plan for a case that has none: the policy's remedies, cut by the waybill's
- * ledger to what earlier complaints about the parcel left unpaid. Announced as "proposed";
- * it executes only when a person decides or an auto-settlement rule matches. */
-static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
+/* The policy's plan for the case, cut by the waybill's ledger to what plans other than
+ * pid (NULL: all) left unpaid. Returns 0 or -1; cap and paid receive the ledger's figures. */
+static int build_plan(PGconn *c, const struct res_case *k, const char *pid, struct res_plan *plan,
+		      int64_t *cap, int64_t *paid)
 {
 	struct res_policy policy;
-	struct res_plan plan;
-	char id[IDS_UUID_LEN];
 	if (load_policy(c, k->waybill_no, &policy) != 0)
 		return -1;
-	res_propose(&policy, &k->facts, &plan);
-	int64_t paid = res_ledger_paid(c, k->waybill_no, NULL);
-	if (paid < 0)
+	res_propose(&policy, &k->facts, plan);
+	*paid = res_ledger_paid(c, k->waybill_no, pid);
+	if (*paid < 0)
 		return -1;
-	int64_t cap = res_ledger_apply(&plan, paid);
+	*cap = res_ledger_apply(plan, *paid);
+	return 0;
+}
+
+/* The system's plan for a case that has none. Announced as "proposed"; it executes only when
+ * a person decides or an auto-settlement rule matches. */
+static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
+{
+	struct res_plan plan;
+	int64_t cap, paid;
+	char id[IDS_UUID_LEN];
+	if (build_plan(c, k, NULL, &plan, &cap, &paid) != 0)
+		return -1;
 	ids_uuid(id);
 	if (insert_proposal(c, id, cid, k, &plan, cap, paid) != 0)
 		return -1;
@@ -306,6 +316,56 @@ static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
 	return res_try_settle(c, id);
 }
 
+/* clang-format off */
+static const char refresh_sql[] =
+    "WITH old AS (SELECT remedies FROM proposals WHERE id = $1) "
+    "UPDATE proposals p SET remedies = $2::jsonb, total_fen = $3, rule = $4, "
+    "responsible_party = $5, ledger_cap_fen = $6, already_paid_fen = $7, updated_at = now() "
+    "FROM old WHERE p.id = $1 AND p.status = 'proposed' AND p.proposed_by = 'system' AND "
+    "(p.remedies <> $2::jsonb OR p.responsible_party <> $5) RETURNING old.remedies::text";
+/* clang-format on */
+
+static int refresh_chargeback(PGconn *c, const char *pid, const char *cid, const struct res_case *k,
+			      const struct res_plan *plan)
+{
+	const char *p[] = {pid};
+	if (pg_exec(c, "DELETE FROM chargebacks WHERE proposal_id = $1", 1, p) != 0)
+		return -1;
+	return plan->chargeback ? insert_chargeback(c, pid, cid, k, plan->total_fen) : 0;
+}
+
+/* A plan nobody has decided on yet follows the facts: when later evidence (a person's
+ * confirmation, late tracking, answers) changes the remedies or the responsible party, the
+ * system's proposal is replaced, audited ("reproposed") and announced again, so no person and
+ * no rule decides on a plan made from outdated facts. Amended or decided plans stay. */
+static int refresh_proposed(PGconn *c, const char *pid, const char *cid, const struct res_case *k)
+{
+	struct res_plan plan;
+	int64_t cap, paid;
+	char total[24], capfen[24], paidfen[24];
+	if (build_plan(c, k, pid, &plan, &cap, &paid) != 0)
+		return -1;
+	char *remedies = res_remedies_json(&plan);
+	if (!remedies)
+		return -1;
+	snprintf(total, sizeof(total), "%lld", (long long)plan.total_fen);
+	snprintf(capfen, sizeof(capfen), "%lld", (long long)cap);
+	snprintf(paidfen, sizeof(paidfen), "%lld", (long long)paid);
+	const char *p[] = {pid, remedies, total, plan.rule, k->facts.party, capfen, paidfen};
+	PGresult *r = pg_query(c, refresh_sql, 7, p);
+	int rc = r ? 0 : -1;
+	bool changed = r && PQntuples(r) == 1;
+	if (changed && (res_audit(c, pid, "system", "reproposed", "the evidence changed",
+				  PQgetvalue(r, 0, 0), remedies) != 0 ||
+			refresh_chargeback(c, pid, cid, k, &plan) != 0 ||
+			res_announce(c, pid, "cp.complaint.resolution_proposed", "proposed",
+				     "the evidence changed") != 0))
+		rc = -1;
+	PQclear(r);
+	free(remedies);
+	return rc;
+}
+
 int res_try_propose(PGconn *c, const char *cid)
 {
 	struct res_case k;
@@ -316,8 +376,12 @@ int res_try_propose(PGconn *c, const char *cid)
 	int exists = proposal_of(c, cid, id);
 	if (exists < 0)
 		return -1;
-	/* later evidence may make a still-proposed plan settleable by a rule */
-	return exists ? res_try_settle(c, id) : propose_new(c, cid, &k);
+	if (!exists)
+		return propose_new(c, cid, &k);
+	/* later evidence may change a still-proposed plan, or make it settleable by a rule */
+	if (refresh_proposed(c, id, cid, &k) != 0)
+		return -1;
+	return res_try_settle(c, id);
 }
 
 /* ---- announcing -------------------------------------------------------------------------- */

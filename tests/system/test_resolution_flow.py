@@ -566,6 +566,20 @@ def test_seeded_rule_settles_a_late_parcel_proven_by_scans_only_when_enabled(sta
         wait_status(stack, pid3, "executing")
         assert audit_actions(stack, pid3)[-1] == (f"rule:{SEEDED_RULE}", "approved")
 
+        # a person confirms force majeure: the plan nobody decided on follows the facts (an
+        # apology alone) and a rule never settles a plan without money; a person answers
+        cid7, no7, waybill7 = late_parcel(stack, conclusive=False)
+        pid7, status, total, _ = proposal_of(stack, cid7)
+        assert (status, total) == ("proposed", 1500)
+        produce_evidence(stack, cid7, no7, waybill7, party="force_majeure", version=11,
+                         confirmed_by="sup1", ce_type="cp.complaint.evidence_updated")
+        wait_rows(stack, "SELECT 1 FROM resolution.proposal_audit WHERE proposal_id = %s AND "
+                         "action = 'reproposed'", (pid7,))
+        row = stack.db().execute("SELECT status, total_fen, rule, responsible_party FROM "
+                                 "resolution.proposals WHERE id = %s", (pid7,)).fetchone()
+        assert row == ("proposed", 0, "not_liable_force_majeure", "force_majeure")
+        assert executions(stack, pid7) == []
+
         # above the rule's 20 CNY: a person decides
         cid4, _, _ = late_parcel(stack, freight=2001)
         pid4, status, _, _ = proposal_of(stack, cid4)

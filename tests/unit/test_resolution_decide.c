@@ -80,7 +80,10 @@ START_TEST(test_rule_category_and_kinds)
 	struct res_plan apology = waiver(1000); /* "apology" is not "apology_x" */
 	ck_assert_str_eq(res_rule_mismatch(&rule, &apology, &f), "remedy_kind");
 	struct res_plan empty = {0};
-	ck_assert_str_eq(res_rule_mismatch(&rule, &empty, &f), "empty_plan");
+	ck_assert_str_eq(res_rule_mismatch(&rule, &empty, &f), "nothing_to_settle");
+	struct res_plan words = {0}; /* an apology alone is a person's answer, not a settlement */
+	add(&words, "apology", 0, "not_liable_force_majeure");
+	ck_assert_str_eq(res_rule_mismatch(&rule, &words, &f), "nothing_to_settle");
 }
 END_TEST
 
