@@ -3,6 +3,8 @@
 #   make run        install what is missing, start PostgreSQL, Kafka, nginx and the six services
 #   make test       the same on throw-away state and free ports, then unit + system tests
 #   make bench      throughput figures on the real broker and PostgreSQL
+#   make model      train classification's text classifier from its corpus (part of `make`)
+#   make eval       its accuracy, macro-F1, per-class figures and confusion matrix on the test split
 SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
@@ -36,6 +38,9 @@ SERVICES := intake classification evidence resolution followup timer admin
 BINS := $(patsubst %,$(BUILD)/bin/cp-%,$(SERVICES))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TEXTMODEL_TOOL := $(BUILD)/bin/cp-textmodel
+MODEL := $(BUILD)/model/classifier.bin
+CORPUS := services/classification/corpus/corpus.tsv
 
 # The web console (services/console): static assets bundled by esbuild from the npm packages
 # pinned in package-lock.json; `npm ci` prefers the npm cache that deploy/scripts/deps.sh filled.
@@ -43,8 +48,8 @@ CONSOLE := services/console
 CONSOLE_SRC := $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/*/*.*) $(CONSOLE)/build.mjs
 CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
 
-.PHONY: all console deps run test unit system bench format format-check clean
-all: $(BINS) $(UNIT_BINS) console
+.PHONY: all console deps run test unit system bench format format-check clean model eval
+all: $(BINS) $(UNIT_BINS) console $(MODEL)
 
 console: $(BUILD)/console/index.html
 
@@ -89,6 +94,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a $$(call test_svc_objs,$$*)
 	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) \
 	    $(call svc_libs,$(word 2,$(subst _, ,$*))) $(shell pkg-config --libs check)
 
+# The text classifier: cp-textmodel trains it from the corpus with fixed hyper-parameters, one
+# thread and a fixed seed (a few seconds), so the model is built, never edited or committed.
+$(TEXTMODEL_TOOL): services/classification/tools/textmodel_tool.c $(call test_svc_objs,test_classification) $(BUILD)/libcommon.a
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(TEXT_LIBS)
+
+$(MODEL): $(CORPUS) services/classification/textnorm.c services/classification/negation.c \
+          services/classification/tools/textmodel_tool.c | $(TEXTMODEL_TOOL)
+	@mkdir -p $(dir $@)
+	$(TEXTMODEL_TOOL) train $(CORPUS) $@
+
+model: $(MODEL)
+
+eval: $(MODEL)
+	@$(TEXTMODEL_TOOL) eval $(CORPUS) $(MODEL) test
+
 deps:
 	@deploy/scripts/deps.sh
 
@@ -108,10 +129,10 @@ bench: deps
 	@tests/bench.sh
 
 format:
-	clang-format -i common/*.[ch] services/*/*.[ch] tests/unit/*.c
+	clang-format -i common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c
 
 format-check:
-	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tests/unit/*.c
+	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c
 
 clean:
 	rm -rf $(BUILD)

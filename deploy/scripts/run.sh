@@ -94,6 +94,8 @@ service_env() {
 	echo "CUSTOMER_LINK_SECRET_FILE=$SECRETS/customer_link_secret"
 	echo "WEBHOOK_SECRET_FILE=$SECRETS/webhook_secret"
 	echo "PUBLIC_BASE_URL=http://127.0.0.1:$BASE_PORT"
+	# the text classifier `make` trains (deploy/local.env may point elsewhere)
+	[[ $svc == classification ]] && echo "CLASSIFIER_MODEL=${CLASSIFIER_MODEL:-$ROOT/build/model/classifier.bin}"
 	for kv in "${LOCAL_ENV[@]}"; do
 		key=${kv%%=*}
 		if [[ $key == *.* ]]; then
