@@ -42,6 +42,7 @@ struct kw_entry {
 	char subcategory[32]; /* KW_CATEGORY */
 	char goods[16];	      /* KW_GOODS: medicine, fresh_food, documents */
 	int weight;
+	bool override; /* KW_CATEGORY: decides the sub-category whatever the model reads */
 };
 
 struct kw_table {
@@ -74,12 +75,28 @@ struct classify_result {
 	char tier[12];	   /* standard, vip */
 	int priority;	   /* 1 (highest) .. 5 */
 	char reason[256];
-	char scenario[16]; /* emotional, inquiry, compensation */
+	char scenario[16];	 /* emotional, inquiry, compensation */
+	char text_reader[12];	 /* model, keywords, override: what read the text */
+	double text_probability; /* the model's probability of its reading (0 without one) */
+	bool needs_review;	 /* below the minimum confidence: a person confirms it */
+};
+
+/* What the trained model read in the text (textreader.c); see classify_complaint_read. */
+struct classify_reading {
+	const char *text; /* the normalised text (textnorm_text); NULL: fold the description */
+	const char *subcategory; /* the model's reading; NULL or "": no model reading */
+	double probability;
+	double min_confidence; /* below this the classification is marked needs_review */
 };
 
 /* Pure: decides from the received complaint, the keyword table and the customer's tier. */
 void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
 			struct classify_result *out);
+/* Pure: the same with the trained model's reading of the text as the text's reading (rd NULL
+ * or without a subcategory: the keywords read it). An override keyword still wins over the
+ * model; the other keywords are recorded and count for urgency and anger. */
+void classify_complaint_read(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
+			     const struct classify_reading *rd, struct classify_result *out);
 
 /* Pure: the priority matrix (documented in the README). urgency and severity as above;
  * returns 1..5, or 5 for unknown values. */

@@ -8,6 +8,7 @@
 #include "classification.h"
 #include "negation.h"
 #include "textnorm.h"
+#include "textsignals.h"
 
 /* Every subcategory, its category and its base severity (0 low .. 3 high). */
 static const struct subcat {
@@ -20,6 +21,10 @@ static const struct subcat {
     {"locker_theft", "transport", 2, "loss"},
     {"signed_not_received", "transport", 2, "loss"},
     {"wrong_delivery", "transport", 2, "loss"},
+    /* since 1 March 2024 the 快递市场管理办法 forbids signing by someone the addressee did not
+     * authorise (代签) and leaving a parcel in a locker or station without consent (不告而投) */
+    {"proxy_signed", "transport", 2, "loss"},
+    {"unconsented_locker_station", "transport", 1, NULL},
     {"loss", "transport", 2, NULL},
     {"damage", "transport", 2, NULL},
     {"delay", "transport", 1, NULL},
@@ -157,6 +162,9 @@ struct scan {
 	int conceded[NSUBCATS]; /* votes from a clause a later contrast overrides */
 	bool goods_medicine, goods_urgent;
 	int angry;
+	const struct subcat *override; /* the heaviest override keyword found */
+	int override_weight;
+	struct textsig sig; /* amounts, deadlines, repeat and shouting in the text */
 };
 
 static void note_keyword(struct classify_result *out, const char *kw)
@@ -192,6 +200,10 @@ static void vote(const struct kw_entry *e, int mark, struct scan *s)
 		s->goods_medicine |= strcmp(e->goods, "medicine") == 0;
 	} else {
 		const struct subcat *sc = subcat_find(e->subcategory);
+		if (sc && e->override && mark == 0 && e->weight > s->override_weight) {
+			s->override = sc;
+			s->override_weight = e->weight;
+		}
 		if (sc && mark == NEGATION_CONCEDED)
 			s->conceded[sc - subcats] += e->weight;
 		else if (sc)
@@ -229,6 +241,14 @@ static void scan_text(const char *text, bool norm, const struct kw_table *kw, st
 		vote(e, mark, s);
 	}
 	settle_conceded(s);
+	textsig_scan(low, &s->sig);
+	/* the words that raised urgency are shown with the keywords that explain the choice */
+	const char *cues[] = {s->sig.amount_cue, s->sig.deadline_cue, s->sig.repeat_cue};
+	for (size_t i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
+		if (cues[i][0])
+			note_keyword(out, cues[i]);
+	s->angry += s->sig.shouting;
+	s->goods_urgent |= s->sig.deadline;
 }
 
 /* The subcategory the text points to most: highest weight, then higher base severity, then
@@ -311,6 +331,19 @@ static bool loss_like(const char *sub)
 	return strcmp(sub, "loss") == 0 || (s && s->refines && strcmp(s->refines, "loss") == 0);
 }
 
+/* The larger of the declared value and an amount written in the text (「九千元的电脑」). */
+static int64_t text_value(const Cp__ComplaintReceived *c, const struct scan *s)
+{
+	int64_t declared = c->impact ? c->impact->declared_value_fen : 0;
+	return declared > s->sig.amount_fen ? declared : (int64_t)s->sig.amount_fen;
+}
+
+/* A repeat complaint by the field or by the customer's words (「第三次投诉」). */
+static bool repeated(const Cp__ComplaintReceived *c, const struct scan *s)
+{
+	return c->repeat || c->repeat_count > 0 || s->sig.repeat > 0;
+}
+
 static const char *urgency_of(const Cp__ComplaintReceived *c, const struct scan *s, const char *sub)
 {
 	const Cp__Impact *im = c->impact;
@@ -318,8 +351,8 @@ static const char *urgency_of(const Cp__ComplaintReceived *c, const struct scan 
 	bool urgent_goods = medicine || s->goods_urgent ||
 			    (im && (has(im->goods, im->n_goods, "fresh_food") ||
 				    has(im->goods, im->n_goods, "documents") || im->perishable));
-	int64_t value = im ? im->declared_value_fen : 0;
-	bool repeat = c->repeat || c->repeat_count > 0;
+	int64_t value = text_value(c, s);
+	bool repeat = repeated(c, s);
 	bool time_critical = strcmp(sub, "delay") == 0 || loss_like(sub);
 	if ((medicine && time_critical) || (urgent_goods && repeat) ||
 	    (value >= VALUE_VERY_HIGH_FEN && loss_like(sub)))
@@ -333,9 +366,9 @@ static const char *severity_of(const Cp__ComplaintReceived *c, const struct scan
 			       const struct subcat *sub)
 {
 	int score = sub->severity;
-	score += c->repeat || c->repeat_count > 0;
+	score += repeated(c, s);
 	score += s->angry > 0;
-	score += c->impact && c->impact->declared_value_fen >= VALUE_HIGH_FEN;
+	score += text_value(c, s) >= VALUE_HIGH_FEN;
 	if (score <= 0)
 		return "low";
 	return score <= 2 ? "medium" : score == 3 ? "high" : "critical";
@@ -343,7 +376,7 @@ static const char *severity_of(const Cp__ComplaintReceived *c, const struct scan
 
 static const char *scenario_of(const Cp__ComplaintReceived *c, const struct scan *s)
 {
-	if (s->angry > 0 || c->repeat || c->repeat_count > 0)
+	if (s->angry > 0 || repeated(c, s))
 		return "emotional";
 	if (has(c->demand, c->n_demand, "compensation") ||
 	    has(c->demand, c->n_demand, "freight_refund"))
@@ -351,16 +384,43 @@ static const char *scenario_of(const Cp__ComplaintReceived *c, const struct scan
 	return "inquiry";
 }
 
-void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
-			struct classify_result *out)
+/* The text's reading and what read it: an operator's override keyword, else the trained
+ * model, else the keywords. NULL when the text names no specific problem. */
+static const struct subcat *text_reading(const struct scan *s, const struct classify_reading *rd,
+					 struct classify_result *out)
+{
+	const struct subcat *m =
+	    rd && rd->subcategory && rd->subcategory[0] ? subcat_find(rd->subcategory) : NULL;
+	if (s->override) {
+		snprintf(out->text_reader, sizeof(out->text_reader), "override");
+		return s->override;
+	}
+	if (!m) {
+		snprintf(out->text_reader, sizeof(out->text_reader), "keywords");
+		return text_top(s);
+	}
+	snprintf(out->text_reader, sizeof(out->text_reader), "model");
+	out->text_probability = rd->probability;
+	/* the model is unsure: the machine prepares, a person confirms the category */
+	out->needs_review = rd->probability < rd->min_confidence;
+	return strcmp(m->sub, "other") == 0 ? NULL : m;
+}
+
+void classify_complaint_read(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
+			     const struct classify_reading *rd, struct classify_result *out)
 {
 	struct scan s;
 	memset(out, 0, sizeof(*out));
 	memset(&s, 0, sizeof(s));
-	scan_text(c->description_redacted, false, kw, &s, out);
-	const struct subcat *text = text_top(&s);
+	if (rd && rd->text)
+		scan_text(rd->text, true, kw, &s, out);
+	else
+		scan_text(c->description_redacted, false, kw, &s, out);
+	const struct subcat *text = text_reading(&s, rd, out);
 	const struct subcat *sub =
 	    choose(stated_subcat((int)c->type), text, &s, out->reason, sizeof(out->reason));
+	if (!text && strcmp(out->text_reader, "model") == 0)
+		text = subcat_find("other"); /* recorded as the model's reading, not chosen by it */
 	if (text) {
 		snprintf(out->text_category, sizeof(out->text_category), "%s", text->cat);
 		snprintf(out->text_subcategory, sizeof(out->text_subcategory), "%s", text->sub);
@@ -374,6 +434,12 @@ void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *k
 	snprintf(out->tier, sizeof(out->tier), "%s", vip ? "vip" : "standard");
 	out->priority = classify_priority(out->urgency, out->severity, vip);
 	snprintf(out->scenario, sizeof(out->scenario), "%s", scenario_of(c, &s));
+}
+
+void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
+			struct classify_result *out)
+{
+	classify_complaint_read(c, kw, vip, NULL, out);
 }
 
 void classify_render(const char *tmpl, const struct classify_vars *v, char *out, size_t cap)

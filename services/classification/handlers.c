@@ -13,6 +13,8 @@
 #include "ownership.h"
 #include "pg.h"
 #include "sla.pb-c.h"
+#include "textreader.h"
+#include "textreview.h"
 #include "topics.h"
 #include "tracking.pb-c.h"
 #include "tstamp.h"
@@ -263,7 +265,7 @@ struct classify_call {
 static void classify_cached(const struct kw_table *kw, void *arg)
 {
 	struct classify_call *call = arg;
-	classify_complaint(call->c, kw, call->vip, call->out);
+	textreader_classify(call->c, kw, call->vip, call->out);
 }
 
 static int decide(PGconn *pg, const Cp__ComplaintReceived *c, struct decision *d)
@@ -289,7 +291,8 @@ static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 	if (rc == 0)
 		rc = store(pg, c, d);
 	if (rc == 1)
-		rc = store_people_clocks(pg, c, &d->policy) != 0 || announce(pg, c, d) != 0 ||
+		rc = store_people_clocks(pg, c, &d->policy) != 0 ||
+			     textreview_store(pg, c, &d->r) != 0 || announce(pg, c, d) != 0 ||
 			     offers_open(pg, c, &d->origin) != 0 || first_response(pg, c, d) != 0
 			 ? -1
 			 : 0;

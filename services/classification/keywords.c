@@ -21,7 +21,7 @@ static char kw_stamp[96]; /* count and last change of the loaded table; "" = nev
 	"SELECT count(*)::text || '/' || coalesce(max(updated_at)::text, '') FROM keywords"
 #define LOAD_SQL                                                                                   \
 	"SELECT keyword, kind, coalesce(category, ''), coalesce(subcategory, ''), "                \
-	"coalesce(goods, ''), weight FROM keywords ORDER BY kind, keyword"
+	"coalesce(goods, ''), weight, override FROM keywords ORDER BY kind, keyword"
 
 static int load_rows(PGresult *res, struct kw_table *t)
 {
@@ -39,6 +39,7 @@ static int load_rows(PGresult *res, struct kw_table *t)
 			log_warn("keyword_skipped", "keyword row %d skipped: %s", i, err);
 			continue;
 		}
+		t->v[t->n].override = PQgetvalue(res, i, 6)[0] == 't';
 		t->n++;
 	}
 	return 0;
@@ -106,8 +107,9 @@ int keywords_task(PGconn *c, void *arg)
 
 static json_t *entry_json(PGresult *res, int i)
 {
-	json_t *j = json_pack("{s:s, s:s, s:i}", "keyword", PQgetvalue(res, i, 0), "kind",
-			      PQgetvalue(res, i, 1), "weight", atoi(PQgetvalue(res, i, 5)));
+	json_t *j = json_pack("{s:s, s:s, s:i, s:b}", "keyword", PQgetvalue(res, i, 0), "kind",
+			      PQgetvalue(res, i, 1), "weight", atoi(PQgetvalue(res, i, 5)),
+			      "override", PQgetvalue(res, i, 6)[0] == 't');
 	static const char *const opt[] = {NULL, NULL, "category", "subcategory", "goods"};
 	for (int col = 2; col <= 4; col++)
 		if (PQgetvalue(res, i, col)[0])
@@ -156,6 +158,13 @@ static void parse_entries(const json_t *arr, struct kw_table *t, json_t *errors)
 					      json_is_object(v) ? err : "must be an object"));
 			continue;
 		}
+		/* an override decides the sub-category over the model: category keywords only */
+		const json_t *o = json_object_get(v, "override");
+		t->v[t->n].override = json_is_true(o) && t->v[t->n].kind == KW_CATEGORY;
+		if (o && !json_is_boolean(o))
+			json_array_append_new(errors,
+					      json_pack("{s:s, s:s}", "field", field, "problem",
+							"override must be true or false"));
 		for (size_t j = 0; j < t->n; j++)
 			if (strcmp(t->v[j].keyword, t->v[t->n].keyword) == 0)
 				json_array_append_new(errors,
@@ -179,12 +188,13 @@ static int store_entries(PGconn *c, const struct kw_table *t)
 				   e->category[0] ? e->category : NULL,
 				   e->subcategory[0] ? e->subcategory : NULL,
 				   e->goods[0] ? e->goods : NULL,
-				   weight};
+				   weight,
+				   e->override ? "true" : "false"};
 		if (pg_exec(c,
 			    "INSERT INTO keywords (keyword, kind, category, subcategory, goods, "
-			    "weight) "
-			    "VALUES ($1, $2, $3, $4, $5, $6::int)",
-			    6, p) != 0)
+			    "weight, override) "
+			    "VALUES ($1, $2, $3, $4, $5, $6::int, $7::boolean)",
+			    7, p) != 0)
 			return -1;
 	}
 	return 0;

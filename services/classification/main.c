@@ -5,6 +5,8 @@
 #include "classification.h"
 #include "ownership.h"
 #include "svc.h"
+#include "textreader.h"
+#include "textreview.h"
 
 struct classification_config classification_cfg;
 
@@ -38,6 +40,13 @@ static const struct cfg_entry classification_table[] = {
      &classification_cfg.offer_size},
     {"OFFER_SWEEP_MS", CFG_INT, "1000", 50, 600000, "how often expired offers are looked for",
      &classification_cfg.offer_sweep_ms},
+    {"CLASSIFIER_MODEL", CFG_STR, "", 0, 0,
+     "the trained text classifier (fastText .bin from `make model`); empty: the keyword table "
+     "reads the texts. A file that cannot be loaded stops the start; SIGHUP reloads it",
+     &textreader_cfg.model},
+    {"CLASSIFIER_MIN_CONFIDENCE", CFG_STR, "0.6", 0, 0,
+     "below this probability (0 to 1) of the model's reading a person confirms the category",
+     &textreader_cfg.min_confidence},
 };
 
 static const struct http_route classification_routes[] = {
@@ -46,6 +55,7 @@ static const struct http_route classification_routes[] = {
     {"POST", "/v1/complaints/{}/escalate", escalation_by_hand, true},
     {"GET", "/v1/offers/mine", offers_mine, true},
     {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},
+    {"PUT", "/v1/complaints/{}/classification", textreview_put, true},
     {"GET", "/v1/keywords", keywords_get, true},
     {"PUT", "/v1/keywords", keywords_put, true},
     {"GET", "/v1/sla-policies", policies_get, true},
@@ -60,6 +70,7 @@ static const struct http_route classification_routes[] = {
 static const struct svc_task classification_tasks[] = {
     {"keywords_reload", keywords_task, &classification_cfg.keyword_reload_ms},
     {"offer_sweep", offers_sweep, &classification_cfg.offer_sweep_ms},
+    {"model_reload", textreader_task, &classification_cfg.keyword_reload_ms},
 };
 
 int main(int argc, char **argv)
@@ -77,6 +88,7 @@ int main(int argc, char **argv)
 	    .nroutes = sizeof(classification_routes) / sizeof(classification_routes[0]),
 	    .tasks = classification_tasks,
 	    .ntasks = sizeof(classification_tasks) / sizeof(classification_tasks[0]),
+	    .init = textreader_init,
 	};
 	return svc_main(argc, argv, &def);
 }

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "classification.h"
 #include "pg.h"
+#include "textreview.h"
 
 static json_t *coord(PGresult *res, int i, int col)
 {
@@ -228,6 +229,6 @@ void registry_get_classification(struct http_req *r, void *arg)
 		http_reply_error(r, 404, "not_found",
 				 "no classification for this complaint number");
 	else
-		http_reply_json(r, 200, case_json(res));
+		http_reply_json(r, 200, textreview_decorated(r->db, r->params[0], case_json(res)));
 	PQclear(res);
 }

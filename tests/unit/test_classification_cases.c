@@ -14,8 +14,9 @@
 
 struct classification_config classification_cfg;
 
-#define SEED_SQL  "deploy/sql/0200_classification_rules.sql"
-#define CASES_TSV "tests/fixtures/classification/cases.tsv"
+#define SEED_SQL	"deploy/sql/0200_classification_rules.sql"
+#define CASES_TSV	"tests/fixtures/classification/cases.tsv"
+#define TEXT_READER_SQL "deploy/sql/0760_classification_text_reader.sql"
 
 static struct kw_table seed;
 
@@ -44,13 +45,23 @@ static const char *sql_value(const char *p, char *out, size_t cap, bool *null)
 	return *p ? p + 1 : p;
 }
 
-static void load_seed(void)
+/* Adds or replaces the entry: a later migration may re-point a keyword (代签 -> proxy_signed). */
+static void seed_put(const struct kw_entry *e)
 {
-	FILE *f = fopen(SEED_SQL, "r");
-	ck_assert_msg(f != NULL, "cannot open %s (run from the repository root)", SEED_SQL);
+	for (size_t i = 0; i < seed.n; i++)
+		if (strcmp(seed.v[i].keyword, e->keyword) == 0) {
+			seed.v[i] = *e;
+			return;
+		}
+	seed.v[seed.n++] = *e;
+}
+
+static void load_seed_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s (run from the repository root)", path);
 	char line[1024], v[6][128], err[128];
 	bool in = false, null[6];
-	seed.v = calloc(1000, sizeof(*seed.v));
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, "-- keywords:begin"))
 			in = true;
@@ -61,13 +72,23 @@ static void load_seed(void)
 		const char *p = line;
 		for (int i = 0; i < 6; i++)
 			p = sql_value(p, v[i], sizeof(v[i]), &null[i]);
-		int rc = classify_kw_make(&seed.v[seed.n], v[0], v[1], null[2] ? NULL : v[2],
-					  null[3] ? NULL : v[3], null[4] ? NULL : v[4], atoi(v[5]),
-					  err, sizeof(err));
+		struct kw_entry e;
+		int rc =
+		    classify_kw_make(&e, v[0], v[1], null[2] ? NULL : v[2], null[3] ? NULL : v[3],
+				     null[4] ? NULL : v[4], atoi(v[5]), err, sizeof(err));
 		ck_assert_msg(rc == 0, "seed keyword '%s' invalid: %s", v[0], err);
-		seed.n++;
+		seed_put(&e);
 	}
 	fclose(f);
+}
+
+static void load_seed(void)
+{
+	free(seed.v);
+	seed.v = calloc(1000, sizeof(*seed.v));
+	seed.n = 0;
+	load_seed_file(SEED_SQL);
+	load_seed_file(TEXT_READER_SQL);
 	ck_assert_msg(seed.n >= 100, "only %zu seed keywords parsed", seed.n);
 }
 

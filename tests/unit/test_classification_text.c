@@ -7,8 +7,12 @@
 #include <string.h>
 
 #include "classification/classification.h"
+#include "classification/ftshim.h"
 #include "classification/negation.h"
+#include "classification/textmodel.h"
 #include "classification/textnorm.h"
+#include "classification/textsignals.h"
+#include <unistd.h>
 
 struct classification_config classification_cfg;
 
@@ -137,6 +141,197 @@ START_TEST(contrast_after_turn_wins)
 }
 END_TEST
 
+START_TEST(amounts_deadlines_repeats_in_text)
+{
+	struct textsig sg;
+	size_t len;
+	ck_assert_int_eq(textsig_number("九千", &len), 9000);
+	ck_assert_int_eq(textsig_number("一万二", &len), 12000);
+	ck_assert_int_eq(textsig_number("两千多", &len), 2000);
+	ck_assert_int_eq(textsig_number("三千五百", &len), 3500);
+	ck_assert_int_eq(textsig_number("十五", &len), 15);
+	ck_assert_int_eq(textsig_number("1.2万", &len), 12000);
+	textsig_scan("九千元的电脑丢了,明天开庭要用,这是第三次投诉!!", &sg);
+	ck_assert_int_eq((int)sg.amount_fen, 900000);
+	ck_assert_str_eq(sg.amount_cue, "九千元");
+	ck_assert(sg.deadline);
+	ck_assert_str_eq(sg.deadline_cue, "开庭");
+	ck_assert_int_eq(sg.repeat, 3);
+	ck_assert(sg.shouting);
+	textsig_scan("laptop worth rmb 12,000, third time i write", &sg);
+	ck_assert_int_eq((int)sg.amount_fen, 1200000);
+	ck_assert_int_eq(sg.repeat, 2);
+	textsig_scan("¥4,599的手机", &sg);
+	ck_assert_int_eq((int)sg.amount_fen, 459900);
+	/* numbers that are not money, and a second delivery attempt, raise nothing */
+	textsig_scan("等了3天,第二次派送也没人,单号sf1234567890,重2.5kg", &sg);
+	ck_assert_int_eq((int)sg.amount_fen, 0);
+	ck_assert_int_eq(sg.repeat, 0);
+	ck_assert(!sg.deadline && !sg.shouting);
+}
+END_TEST
+
+/* A tiny model trained here, so the shim is tested without the corpus build. */
+static char model_dir[64];
+
+static void train_tiny(const char *path, const char *bogus_label)
+{
+	char input[128], err[256];
+	snprintf(input, sizeof(input), "%s/train.txt", model_dir);
+	FILE *f = fopen(input, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 20; i++) {
+		fprintf(f, "__label__damage 包 裹 破 损 了 外 箱 压 坏\n");
+		fprintf(f, "__label__delay 快 递 延 误 %d 天 还 没 到\n", i);
+		fprintf(f, "__label__%s the box is broken and damaged\n", bogus_label);
+	}
+	fclose(f);
+	const struct ftshim_params p = {16, 5, 2, 0, 0, 1000, 1, 7, 0.5};
+	ck_assert_msg(ftshim_train(input, path, &p, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void model_setup(void)
+{
+	snprintf(model_dir, sizeof(model_dir), "/tmp/cp-textmodel-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(model_dir));
+}
+
+static void model_teardown(void)
+{
+	static const char *const names[] = {"train.txt", "good.bin", "bad.bin"};
+	char path[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", model_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(model_dir);
+}
+
+/* Writes the first n bytes of src (or garbage when src is NULL) to dst. */
+static void write_cut(const char *src, const char *dst, long n)
+{
+	FILE *in = src ? fopen(src, "rb") : NULL, *out = fopen(dst, "wb");
+	ck_assert_ptr_nonnull(out);
+	for (long i = 0; i < n; i++) {
+		int c = in ? fgetc(in) : (int)(i * 7919 % 251);
+		if (c == EOF)
+			break;
+		fputc(c, out);
+	}
+	if (in)
+		fclose(in);
+	fclose(out);
+}
+
+START_TEST(shim_loads_and_classifies)
+{
+	char path[128], err[512];
+	model_setup();
+	snprintf(path, sizeof(path), "%s/good.bin", model_dir);
+	train_tiny(path, "damage");
+	ck_assert_msg(textmodel_check_file(path, err, sizeof(err)) == 0, "%s", err);
+	struct textmodel *m = textmodel_load(path, err, sizeof(err));
+	ck_assert_msg(m != NULL, "%s", err);
+	struct textmodel_reading rd;
+	ck_assert_int_eq(textmodel_read(m, "快 递 延 误 <num> 天", &rd), 0);
+	ck_assert_str_eq(rd.subcategory, "delay");
+	ck_assert(rd.probability > 0.5 && rd.probability <= 1.0);
+	ck_assert_str_eq(rd.second, "damage");
+	ck_assert_int_eq(textmodel_read_text(m, NULL, "包裹破损了", &rd), 0);
+	ck_assert_str_eq(rd.subcategory, "damage");
+	textmodel_free(m);
+	model_teardown();
+}
+END_TEST
+
+START_TEST(shim_bad_model_file_is_an_error)
+{
+	char good[128], bad[128], err[512];
+	model_setup();
+	snprintf(good, sizeof(good), "%s/good.bin", model_dir);
+	snprintf(bad, sizeof(bad), "%s/bad.bin", model_dir);
+	train_tiny(good, "damage");
+	FILE *f = fopen(good, "rb");
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fclose(f);
+	/* missing, empty, garbage, cut in the header, the dictionary and the last matrix, and
+	 * one byte too many: each refused with a reason, none reaches fastText's loader */
+	ck_assert_ptr_null(textmodel_load("/nonexistent/model.bin", err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/model.bin"));
+	const struct {
+		long cut;
+		bool garbage;
+		const char *why;
+	} cases[] = {
+	    {0, false, "truncated"},   {4000, true, "magic"},		{20, false, "truncated"},
+	    {120, false, "truncated"}, {size - 10, false, "truncated"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_cut(cases[i].garbage ? NULL : good, bad, cases[i].cut);
+		ck_assert_ptr_null(textmodel_load(bad, err, sizeof(err)));
+		ck_assert_msg(strstr(err, cases[i].why) != NULL, "case %zu: %s", i, err);
+	}
+	write_cut(good, bad, size);
+	f = fopen(bad, "ab");
+	fputc(0, f);
+	fclose(f);
+	ck_assert_ptr_null(textmodel_load(bad, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "trailing"));
+	/* a well-formed model whose labels are not sub-categories is refused too */
+	train_tiny(bad, "bogus");
+	ck_assert_ptr_null(textmodel_load(bad, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "'bogus'"));
+	model_teardown();
+}
+END_TEST
+
+START_TEST(model_reading_decides_and_low_confidence_asks_a_person)
+{
+	struct kw_entry v[2];
+	struct kw_table kw = {v, 2};
+	char err[128];
+	ck_assert_int_eq(classify_kw_make(&v[0], "破损", "category", "transport", "damage", NULL, 2,
+					  err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(classify_kw_make(&v[1], "爆仓", "category", "transport", "delay", NULL, 2,
+					  err, sizeof(err)),
+			 0);
+	Cp__ComplaintReceived c = CP__COMPLAINT_RECEIVED__INIT;
+	struct classify_result r;
+	c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
+	c.description_redacted = "包裹破损了,东西也少了一件";
+	struct classify_reading rd = {NULL, "loss", 0.9, 0.6};
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "loss");
+	ck_assert_str_eq(r.text_reader, "model");
+	ck_assert(!r.needs_review);
+	ck_assert_str_eq(r.keywords[0], "破损"); /* the keywords are still recorded */
+	rd.probability = 0.4;
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "loss");
+	ck_assert(r.needs_review);
+	/* an operator's override keyword wins over the model */
+	v[1].override = true;
+	c.description_redacted = "网点爆仓,包裹破损";
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "delay");
+	ck_assert_str_eq(r.text_reader, "override");
+	ck_assert(!r.needs_review);
+	/* the model reading other leaves the customer's stated type */
+	c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_DAMAGE;
+	c.description_redacted = "请尽快处理";
+	rd.subcategory = "other";
+	rd.probability = 0.95;
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "damage");
+	ck_assert_str_eq(r.text_subcategory, "other");
+	/* without a model reading the keywords read the text */
+	classify_complaint_read(&c, &kw, false, NULL, &r);
+	ck_assert_str_eq(r.text_reader, "keywords");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("classification_text");
@@ -147,6 +342,10 @@ int main(void)
 	tcase_add_test(tc, tokens_carry_negation_and_contrast);
 	tcase_add_test(tc, negated_cue_is_marked);
 	tcase_add_test(tc, contrast_after_turn_wins);
+	tcase_add_test(tc, amounts_deadlines_repeats_in_text);
+	tcase_add_test(tc, shim_loads_and_classifies);
+	tcase_add_test(tc, shim_bad_model_file_is_an_error);
+	tcase_add_test(tc, model_reading_decides_and_low_confidence_asks_a_person);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

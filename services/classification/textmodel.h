@@ -1,0 +1,45 @@
+/* The trained text classifier as the service uses it: a fastText model (ftshim.h) that was
+ * checked before fastText saw it, whose labels are all known sub-categories, read on the
+ * tokens of a normalised text (textnorm.h).
+ *
+ * A model file is built by `make model` (cp-textmodel train) from the corpus in
+ * services/classification/corpus; it is never edited by hand. */
+#ifndef CP_TEXTMODEL_H
+#define CP_TEXTMODEL_H
+
+#include <stddef.h>
+
+struct textmodel;
+
+/* What the model read: its choice and the runner-up with their probabilities (0..1). */
+struct textmodel_reading {
+	char subcategory[48];
+	double probability;
+	char second[48];
+	double second_probability;
+};
+
+/* Checks that path is a complete, unquantized fastText 0.9 supervised model whose sizes agree
+ * with each other and with the file's length, without trusting any count in it. 0, or -1
+ * with the problem in errstr ("'x.bin' is truncated: ..."). */
+int textmodel_check_file(const char *path, char *errstr, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Checks and loads the model at path; every label must be a known sub-category. NULL with the
+ * reason in errstr on failure (never a crash on a bad file). */
+struct textmodel *textmodel_load(const char *path, char *errstr, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Accepts NULL. */
+void textmodel_free(struct textmodel *m);
+
+/* Reads the model's tokens of a text (textnorm_tokens). 0, or -1 when the model could not
+ * read it (out is then empty). Thread-safe. */
+int textmodel_read(const struct textmodel *m, const char *tokens, struct textmodel_reading *out)
+    __attribute__((warn_unused_result));
+
+/* Normalises and tokenises text (t2s through n when not NULL) and reads it. */
+struct textnorm;
+int textmodel_read_text(const struct textmodel *m, struct textnorm *n, const char *text,
+			struct textmodel_reading *out) __attribute__((warn_unused_result));
+
+#endif

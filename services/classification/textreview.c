@@ -1,0 +1,201 @@
+/* The text reader's part of a classification in the database: the model's reading and its
+ * probability stored with the choice, shown by GET /v1/complaints/{no}/classification, and a
+ * person's confirmation or correction of the sub-category (PUT on the same path), which is
+ * kept as a labelled example for the next training. The machine marks an unsure reading; a
+ * person decides. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "classification.h"
+#include "log.h"
+#include "ownership.h"
+#include "pg.h"
+#include "textreview.h"
+
+int textreview_store(PGconn *pg, const Cp__ComplaintReceived *c, const struct classify_result *r)
+{
+	char prob[32] = "";
+	if (strcmp(r->text_reader, "model") == 0)
+		snprintf(prob, sizeof(prob), "%.4f", r->text_probability);
+	const char *p[] = {c->complaint_id, r->text_reader[0] ? r->text_reader : "keywords", prob,
+			   r->needs_review ? "true" : "false",
+			   c->description_redacted ? c->description_redacted : ""};
+	return pg_exec(
+	    pg,
+	    "UPDATE classifications SET text_reader = $2, text_probability = "
+	    "NULLIF($3, '')::real, needs_review = $4::boolean, description_redacted = $5 "
+	    "WHERE complaint_id = $1",
+	    5, p);
+}
+
+#define REVIEW_SQL                                                                                 \
+	"SELECT text_reader, coalesce(text_probability::text, ''), needs_review, "                 \
+	"coalesce(reviewed_by, ''), coalesce(to_char(reviewed_at AT TIME ZONE 'UTC', "             \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), coalesce(original_subcategory, '') FROM "      \
+	"classifications WHERE complaint_no = $1"
+
+void textreview_decorate(PGconn *db, const char *complaint_no, json_t *j)
+{
+	const char *p[] = {complaint_no};
+	PGresult *res = pg_query(db, REVIEW_SQL, 1, p);
+	if (!res || PQntuples(res) == 0) {
+		PQclear(res);
+		return;
+	}
+	const char *prob = PQgetvalue(res, 0, 1);
+	json_object_set_new(j, "text_reader", json_string(PQgetvalue(res, 0, 0)));
+	json_object_set_new(j, "text_probability", prob[0] ? json_real(atof(prob)) : json_null());
+	json_object_set_new(j, "needs_review", json_boolean(PQgetvalue(res, 0, 2)[0] == 't'));
+	json_object_set_new(j, "review",
+			    PQgetvalue(res, 0, 3)[0]
+				? json_pack("{s:s, s:s, s:s}", "by", PQgetvalue(res, 0, 3), "at",
+					    PQgetvalue(res, 0, 4), "original_subcategory",
+					    PQgetvalue(res, 0, 5))
+				: json_null());
+	PQclear(res);
+}
+
+json_t *textreview_decorated(PGconn *db, const char *complaint_no, json_t *j)
+{
+	textreview_decorate(db, complaint_no, j);
+	return j;
+}
+
+/* --- PUT /v1/complaints/{no}/classification {"subcategory": ...} --- */
+
+enum review_result {
+	REVIEW_OK,
+	REVIEW_UNKNOWN,
+	REVIEW_NOT_OWNER,
+	REVIEW_CONFLICT,
+	REVIEW_FAILED,
+};
+
+struct review {
+	char complaint_id[40];
+	char previous[48];
+	long long example_id;
+};
+
+#define CASE_FOR_REVIEW_SQL                                                                        \
+	"SELECT c.complaint_id, c.subcategory, coalesce(a.state, ''), "                            \
+	"coalesce(a.owner_staff_id, '') FROM classifications c LEFT JOIN assignments a USING "     \
+	"(complaint_id) WHERE c.complaint_no = $1 FOR UPDATE OF c"
+
+/* The owner of an accepted case, or a supervisor or admin, may set its category; never
+ * someone the complaint is about. */
+static enum review_result may_review(PGconn *db, PGresult *res, const struct auth_principal *who)
+{
+	bool owner = strcmp(PQgetvalue(res, 0, 2), "accepted") == 0 &&
+		     strcmp(PQgetvalue(res, 0, 3), who->staff_id) == 0;
+	if (!owner && !(who->role & (AUTH_SUPERVISOR | AUTH_ADMIN)))
+		return REVIEW_NOT_OWNER;
+	int excluded = conflict_is_excluded(db, PQgetvalue(res, 0, 0), who->staff_id);
+	return excluded < 0 ? REVIEW_FAILED : excluded ? REVIEW_CONFLICT : REVIEW_OK;
+}
+
+static int record(PGconn *db, const char *sub, const struct auth_principal *who, struct review *rv)
+{
+	const char *cat = classify_category_of(sub);
+	const char *source =
+	    strcmp(rv->previous, sub) == 0 ? "agent_confirmation" : "agent_correction";
+	const char *u[] = {rv->complaint_id, cat, sub, who->staff_id};
+	if (pg_exec(db,
+		    "UPDATE classifications SET original_subcategory = coalesce("
+		    "original_subcategory, subcategory), category = $2, subcategory = $3, "
+		    "needs_review = false, reviewed_by = $4, reviewed_at = now() WHERE "
+		    "complaint_id = $1",
+		    4, u) != 0)
+		return -1;
+	const char *p[] = {rv->complaint_id, cat, sub, source, who->staff_id};
+	PGresult *res = pg_query(
+	    db,
+	    "INSERT INTO labelled_examples (complaint_id, complaint_no, text, category, "
+	    "subcategory, model_subcategory, model_probability, source, staff_id) SELECT "
+	    "complaint_id, complaint_no, description_redacted, $2, $3, CASE WHEN text_reader = "
+	    "'model' THEN text_subcategory ELSE '' END, text_probability, $4, $5 FROM "
+	    "classifications WHERE complaint_id = $1 RETURNING id",
+	    5, p);
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	rv->example_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static enum review_result review_tx(PGconn *db, const char *no, const char *sub,
+				    const struct auth_principal *who, struct review *rv)
+{
+	const char *p[] = {no};
+	if (pg_begin(db) != 0)
+		return REVIEW_FAILED;
+	PGresult *res = pg_query(db, CASE_FOR_REVIEW_SQL, 1, p);
+	enum review_result rc = !res		      ? REVIEW_FAILED
+				: PQntuples(res) == 0 ? REVIEW_UNKNOWN
+						      : may_review(db, res, who);
+	if (rc == REVIEW_OK) {
+		snprintf(rv->complaint_id, sizeof(rv->complaint_id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(rv->previous, sizeof(rv->previous), "%s", PQgetvalue(res, 0, 1));
+		if (record(db, sub, who, rv) != 0 || pg_commit(db) != 0)
+			rc = REVIEW_FAILED;
+	}
+	PQclear(res);
+	if (rc != REVIEW_OK)
+		pg_rollback(db);
+	return rc;
+}
+
+static void review_reply(struct http_req *r, enum review_result rc, const char *sub,
+			 const struct review *rv)
+{
+	if (rc == REVIEW_UNKNOWN)
+		http_reply_error(r, 404, "not_found",
+				 "no classification for this complaint number");
+	else if (rc == REVIEW_NOT_OWNER)
+		http_reply_error(r, 403, "not_owner",
+				 "only the owner or a supervisor may set this case's category");
+	else if (rc == REVIEW_CONFLICT)
+		http_reply_error(r, 403, "conflict_of_interest",
+				 "this complaint is about you, or the evidence names you");
+	else if (rc != REVIEW_OK)
+		http_reply_error(r, 503, "unavailable", "the category could not be stored; retry");
+	else
+		http_reply_json(r, 200,
+				json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "complaint_no",
+					  r->params[0], "category", classify_category_of(sub),
+					  "subcategory", sub, "previous_subcategory", rv->previous,
+					  "needs_review", 0, "labelled_example_id",
+					  (json_int_t)rv->example_id));
+}
+
+void textreview_put(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
+		return;
+	json_t *body = http_req_json(r);
+	if (!body)
+		return;
+	const json_t *v = json_object_get(body, "subcategory");
+	const char *sub = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!sub || !classify_category_of(sub)) {
+		json_t *errors = json_array();
+		json_array_append_new(errors,
+				      http_field("subcategory", "must be a known sub-category"));
+		http_reply_fields(r, 422, "validation_failed", errors);
+	} else {
+		struct review rv = {0};
+		enum review_result rc = review_tx(r->db, r->params[0], sub, &who, &rv);
+		if (rc == REVIEW_OK)
+			log_msg(LOG_INFO, "classification_reviewed",
+				LOG_KV({"complaint_no", r->params[0]}, {"subcategory", sub},
+				       {"previous", rv.previous}, {"staff_id", who.staff_id}),
+				"category set by a person");
+		review_reply(r, rc, sub, &rv);
+	}
+	json_decref(body);
+}

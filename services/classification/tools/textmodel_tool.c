@@ -1,0 +1,387 @@
+/* cp-textmodel: trains and evaluates classification's text classifier from the corpus.
+ *
+ *   cp-textmodel train CORPUS MODEL      the train split -> MODEL (fixed hyper-parameters,
+ *                                        one thread, fixed seed: the same file every run)
+ *   cp-textmodel eval CORPUS MODEL [SPLIT]
+ *                                        accuracy, macro-F1, per-class precision/recall and
+ *                                        the confusion matrices of the trained model and of
+ *                                        the keyword reader (the seeded keyword table) on
+ *                                        SPLIT (default test)
+ *   cp-textmodel predict MODEL           one text per stdin line -> label, probability
+ *
+ * The corpus (services/classification/corpus/corpus.tsv) has the columns id, split, label,
+ * language, source, text. Texts go through the service's own normalisation (textnorm.h), so
+ * the model learns what the service will show it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classification/classification.h"
+#include "classification/ftshim.h"
+#include "classification/textmodel.h"
+#include "classification/textnorm.h"
+
+struct classification_config classification_cfg;
+
+/* The hyper-parameters, chosen on the dev split (never on test). */
+static const struct ftshim_params train_params = {
+    .dim = 64,
+    .epoch = 40,
+    .word_ngrams = 2,
+    .minn = 2,
+    .maxn = 4,
+    .bucket = 100000,
+    .min_count = 1,
+    .seed = 20261202,
+    .lr = 0.5,
+};
+
+static const char *const keyword_sql[] = {
+    "deploy/sql/0200_classification_rules.sql",
+    "deploy/sql/0760_classification_text_reader.sql",
+};
+
+#define MAX_LABELS 32
+
+struct row {
+	char *split, *label, *language, *source, *text;
+};
+
+struct corpus {
+	struct row *v;
+	size_t n;
+	char *buf;
+};
+
+static int corpus_read(const char *path, struct corpus *c)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "cp-textmodel: cannot open '%s'\n", path);
+		return -1;
+	}
+	char line[16384];
+	size_t cap = 4096;
+	c->v = calloc(cap, sizeof(*c->v));
+	c->n = 0;
+	while (fgets(line, sizeof(line), f) && c->v) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		char *col[6], *save = NULL, *copy = strdup(line);
+		int k = 0;
+		for (char *t = strtok_r(copy, "\t", &save); t && k < 6;
+		     t = strtok_r(NULL, "\t", &save))
+			col[k++] = t;
+		if (k != 6) {
+			fprintf(stderr, "cp-textmodel: '%s': a line has %d columns, not 6\n", path,
+				k);
+			free(copy);
+			continue;
+		}
+		if (c->n == cap)
+			c->v = realloc(c->v, (cap *= 2) * sizeof(*c->v));
+		c->v[c->n++] = (struct row){col[1], col[2], col[3], col[4], col[5]};
+	}
+	fclose(f);
+	return c->v && c->n ? 0 : -1;
+}
+
+/* --- train --- */
+
+static int write_training(const struct corpus *c, struct textnorm *tn, const char *out)
+{
+	FILE *f = fopen(out, "w");
+	if (!f)
+		return -1;
+	char norm[TEXTNORM_MAX], tokens[TEXTNORM_MAX * 2];
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i].split, "train") != 0)
+			continue;
+		textnorm_text(tn, c->v[i].text, norm, sizeof(norm));
+		textnorm_tokens(norm, tokens, sizeof(tokens));
+		fprintf(f, "__label__%s %s\n", c->v[i].label, tokens);
+		n++;
+	}
+	fprintf(stderr, "cp-textmodel: %zu training texts\n", n);
+	return fclose(f) == 0 && n > 0 ? 0 : -1;
+}
+
+static int cmd_train(const char *corpus_path, const char *model, struct textnorm *tn)
+{
+	struct corpus c;
+	char tmp[4096], err[512];
+	if (corpus_read(corpus_path, &c) != 0)
+		return 1;
+	snprintf(tmp, sizeof(tmp), "%s.train.txt", model);
+	if (write_training(&c, tn, tmp) != 0) {
+		fprintf(stderr, "cp-textmodel: cannot write '%s'\n", tmp);
+		return 1;
+	}
+	if (ftshim_train(tmp, model, &train_params, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return 1;
+	}
+	unlink(tmp);
+	/* a model the service would refuse must fail the build, not the start */
+	struct textmodel *m = textmodel_load(model, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return 1;
+	}
+	textmodel_free(m);
+	fprintf(stderr, "cp-textmodel: model written to %s\n", model);
+	return 0;
+}
+
+/* --- eval --- */
+
+/* Parses one SQL value: 'text' (with '' escapes), NULL or an integer. */
+static const char *sql_value(const char *p, char *out, size_t cap, bool *null)
+{
+	size_t n = 0;
+	while (*p == ' ' || *p == ',' || *p == '(')
+		p++;
+	*null = strncmp(p, "NULL", 4) == 0;
+	if (*null)
+		return p + 4;
+	if (*p != '\'') {
+		while (*p >= '0' && *p <= '9' && n + 1 < cap)
+			out[n++] = *p++;
+		out[n] = '\0';
+		return p;
+	}
+	for (p++; *p && !(p[0] == '\'' && p[1] != '\''); p++) {
+		if (p[0] == '\'' && p[1] == '\'')
+			p++;
+		if (n + 1 < cap)
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+	return *p ? p + 1 : p;
+}
+
+/* Adds or replaces (a later migration re-points a keyword) the entry in t. */
+static void kw_put(struct kw_table *t, const struct kw_entry *e)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].keyword, e->keyword) == 0) {
+			t->v[i] = *e;
+			return;
+		}
+	t->v[t->n++] = *e;
+}
+
+/* The keyword table as the migrations seed it: rows between "-- keywords:begin" and
+ * "-- keywords:end", one per line. */
+static void keywords_read(struct kw_table *t)
+{
+	t->v = calloc(2000, sizeof(*t->v));
+	t->n = 0;
+	for (size_t k = 0; k < sizeof(keyword_sql) / sizeof(keyword_sql[0]); k++) {
+		FILE *f = fopen(keyword_sql[k], "r");
+		char line[1024], v[6][128], err[128];
+		bool in = false, null[6];
+		while (f && fgets(line, sizeof(line), f)) {
+			in = strstr(line, "-- keywords:begin") ? true
+			     : strstr(line, "-- keywords:end") ? false
+							       : in;
+			if (!in || line[0] != '(' || t->n >= 2000)
+				continue;
+			const char *p = line;
+			for (int i = 0; i < 6; i++)
+				p = sql_value(p, v[i], sizeof(v[i]), &null[i]);
+			struct kw_entry e;
+			if (classify_kw_make(&e, v[0], v[1], null[2] ? NULL : v[2],
+					     null[3] ? NULL : v[3], null[4] ? NULL : v[4],
+					     atoi(v[5]), err, sizeof(err)) == 0)
+				kw_put(t, &e);
+		}
+		if (f)
+			fclose(f);
+	}
+}
+
+struct scores {
+	const char *labels[MAX_LABELS];
+	int nlabels;
+	int confusion[MAX_LABELS][MAX_LABELS]; /* [true][predicted] */
+	int total, correct;
+};
+
+static int label_index(struct scores *s, const char *label)
+{
+	for (int i = 0; i < s->nlabels; i++)
+		if (strcmp(s->labels[i], label) == 0)
+			return i;
+	if (s->nlabels == MAX_LABELS)
+		return MAX_LABELS - 1;
+	s->labels[s->nlabels] = strdup(label);
+	return s->nlabels++;
+}
+
+static void score(struct scores *s, const char *truth, const char *predicted)
+{
+	int t = label_index(s, truth), p = label_index(s, predicted);
+	s->confusion[t][p]++;
+	s->total++;
+	s->correct += t == p;
+}
+
+static void prf(const struct scores *s, int i, double *p, double *r, double *f1, int *support)
+{
+	int tp = s->confusion[i][i], pred = 0, truth = 0;
+	for (int j = 0; j < s->nlabels; j++) {
+		pred += s->confusion[j][i];
+		truth += s->confusion[i][j];
+	}
+	*p = pred ? (double)tp / pred : 0;
+	*r = truth ? (double)tp / truth : 0;
+	*f1 = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0;
+	*support = truth;
+}
+
+static double macro_f1(const struct scores *s, int nclasses)
+{
+	double sum = 0, p, r, f1;
+	int support;
+	for (int i = 0; i < nclasses; i++) {
+		prf(s, i, &p, &r, &f1, &support);
+		sum += f1;
+	}
+	return nclasses ? sum / nclasses : 0;
+}
+
+static void print_confusion(const char *name, const struct scores *s)
+{
+	printf("\nconfusion matrix, %s (rows: true label, columns: predicted, by number)\n", name);
+	printf("%-28s", "");
+	for (int j = 0; j < s->nlabels; j++)
+		printf("%4d", j + 1);
+	printf("\n");
+	for (int i = 0; i < s->nlabels; i++) {
+		printf("%2d %-25s", i + 1, s->labels[i]);
+		for (int j = 0; j < s->nlabels; j++)
+			printf("%4d", s->confusion[i][j]);
+		printf("\n");
+	}
+}
+
+/* Both score tables share the label numbering of the truth (the model's first). */
+static void print_report(const struct scores *m, const struct scores *k, int nclasses,
+			 const char *split)
+{
+	printf("split %s: %d texts, %d classes\n\n", split, m->total, nclasses);
+	printf("%-28s %-24s %-24s\n", "", "trained model", "keyword reader");
+	printf("%-28s %-24.4f %-24.4f\n", "accuracy", (double)m->correct / m->total,
+	       (double)k->correct / k->total);
+	printf("%-28s %-24.4f %-24.4f\n\n", "macro-F1", macro_f1(m, nclasses),
+	       macro_f1(k, nclasses));
+	printf("%-28s %7s %7s %7s   %7s %7s %7s %8s\n", "class", "P", "R", "F1", "P", "R", "F1",
+	       "support");
+	for (int i = 0; i < nclasses; i++) {
+		double p[2], r[2], f[2];
+		int sup;
+		prf(m, i, &p[0], &r[0], &f[0], &sup);
+		prf(k, i, &p[1], &r[1], &f[1], &sup);
+		printf("%-28s %7.3f %7.3f %7.3f   %7.3f %7.3f %7.3f %8d\n", m->labels[i], p[0],
+		       r[0], f[0], p[1], r[1], f[1], sup);
+	}
+	print_confusion("trained model", m);
+	print_confusion("keyword reader", k);
+}
+
+static const char *keyword_reading(const struct kw_table *kw, const char *text)
+{
+	static struct classify_result r;
+	Cp__ComplaintReceived c = CP__COMPLAINT_RECEIVED__INIT;
+	c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
+	c.description_redacted = (char *)text;
+	classify_complaint(&c, kw, false, &r);
+	return r.subcategory;
+}
+
+static int cmd_eval(const char *corpus_path, const char *model, const char *split,
+		    struct textnorm *tn)
+{
+	struct corpus c;
+	struct kw_table kw;
+	char err[512], norm[TEXTNORM_MAX];
+	static struct scores m, k, hand_m, hand_k;
+	struct textmodel *tm = textmodel_load(model, err, sizeof(err));
+	if (!tm || corpus_read(corpus_path, &c) != 0) {
+		fprintf(stderr, "cp-textmodel: %s\n", tm ? "cannot read the corpus" : err);
+		return 1;
+	}
+	keywords_read(&kw);
+	for (size_t i = 0; i < c.n; i++) /* one numbering: every label of the corpus */
+		label_index(&m, c.v[i].label), label_index(&k, c.v[i].label);
+	int nclasses = m.nlabels;
+	for (size_t i = 0; i < c.n; i++) {
+		const struct row *row = &c.v[i];
+		struct textmodel_reading rd;
+		if (strcmp(row->split, split) != 0)
+			continue;
+		textnorm_text(tn, row->text, norm, sizeof(norm));
+		bool ok = textmodel_read_text(tm, tn, row->text, &rd) == 0;
+		const char *kr = keyword_reading(&kw, norm);
+		score(&m, row->label, ok ? rd.subcategory : "other");
+		score(&k, row->label, kr);
+		if (strcmp(row->source, "hand") == 0) {
+			score(&hand_m, row->label, ok ? rd.subcategory : "other");
+			score(&hand_k, row->label, kr);
+		}
+	}
+	print_report(&m, &k, nclasses, split);
+	if (hand_m.total)
+		printf("\nhand-written texts of the split only (%d): accuracy model %.4f, "
+		       "keywords %.4f\n",
+		       hand_m.total, (double)hand_m.correct / hand_m.total,
+		       (double)hand_k.correct / hand_k.total);
+	textmodel_free(tm);
+	return 0;
+}
+
+static int cmd_predict(const char *model, struct textnorm *tn)
+{
+	char err[512], line[TEXTNORM_MAX];
+	struct textmodel *tm = textmodel_load(model, err, sizeof(err));
+	if (!tm) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return 1;
+	}
+	while (fgets(line, sizeof(line), stdin)) {
+		struct textmodel_reading rd;
+		line[strcspn(line, "\n")] = '\0';
+		if (textmodel_read_text(tm, tn, line, &rd) == 0)
+			printf("%s\t%.3f\t%s\t%.3f\n", rd.subcategory, rd.probability, rd.second,
+			       rd.second_probability);
+	}
+	textmodel_free(tm);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char err[256];
+	struct textnorm *tn = textnorm_new("t2s.json", err, sizeof(err));
+	int rc = 2;
+	if (!tn) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return 1;
+	}
+	if (argc == 4 && strcmp(argv[1], "train") == 0)
+		rc = cmd_train(argv[2], argv[3], tn);
+	else if ((argc == 4 || argc == 5) && strcmp(argv[1], "eval") == 0)
+		rc = cmd_eval(argv[2], argv[3], argc == 5 ? argv[4] : "test", tn);
+	else if (argc == 3 && strcmp(argv[1], "predict") == 0)
+		rc = cmd_predict(argv[2], tn);
+	else
+		fprintf(stderr,
+			"usage: cp-textmodel train CORPUS MODEL | eval CORPUS MODEL [SPLIT] "
+			"| predict MODEL\n");
+	textnorm_free(tn);
+	return rc;
+}
