@@ -77,7 +77,7 @@ def open_page(browser, request):
         page._cp_log = []
         page.on("console", lambda m: page._cp_log.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: page._cp_log.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: page._cp_log.append(f"requestfailed: {r.url}"))
+        page.on("requestfailed", lambda r: page._cp_log.append(f"requestfailed: {r.url} {r.failure}"))
         opened.append((ctx, page, name or request.node.name))
         return page
 
@@ -98,8 +98,10 @@ def open_page(browser, request):
 
 def page_errors(page) -> list[str]:
     """Errors the page logged: script errors, failed requests, CSP violations."""
+    # a request cut short by leaving the page (a poll in flight) is no error
     return [m for m in page._cp_log
-            if m.startswith(("error:", "pageerror:", "requestfailed:")) or "Content Security Policy" in m]
+            if (m.startswith(("error:", "pageerror:", "requestfailed:")) and "ERR_ABORTED" not in m)
+            or "Content Security Policy" in m]
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:

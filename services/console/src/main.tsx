@@ -1,7 +1,7 @@
 // The console's entry: picks the page for the current path and re-renders on a change of route,
 // language or staff session.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import "./style.css";
 import { session } from "./auth";
 import { lang, t } from "./i18n";
@@ -11,13 +11,16 @@ import { CasePage, Offers, Queue, SignIn, StaffGate } from "./pages/staff";
 import { Supervisor } from "./pages/supervisor";
 import { Shell } from "./ui";
 
+// Subscribes during the first render, not in an effect: a child's effect (StaffGate redirecting
+// to the sign-in page) runs before its parent's, and a change it makes must not be missed.
 function useValues() {
   const [, force] = useState(0);
-  useEffect(() => {
+  const offs = useRef<(() => void)[] | null>(null);
+  if (!offs.current) {
     const bump = () => force((x) => x + 1);
-    const offs = [route.subscribe(bump), lang.subscribe(bump), session.subscribe(bump)];
-    return () => offs.forEach((off) => off());
-  }, []);
+    offs.current = [route.subscribe(bump), lang.subscribe(bump), session.subscribe(bump)];
+  }
+  useEffect(() => () => offs.current!.forEach((off) => off()), []);
 }
 
 function Page() {

@@ -153,9 +153,9 @@ export function Offers() {
   );
 }
 
-export const STATUSES = ["received", "classified", "offered", "assigned", "accepted", "in_contact",
-  "verified", "resolution_proposed", "plan_proposed", "pending_approval", "executing", "executed",
-  "awaiting_confirmation", "reopened", "closed", "merged", "withdrawn"];
+export const STATUSES = ["received", "offered", "accepted", "reopened", "in_contact", "verified",
+  "plan_proposed", "pending_approval", "executing", "awaiting_confirmation", "closed", "merged", "withdrawn"];
+const SCOPES = ["all", "mine", "unassigned", "overdue", "due_soon"];
 
 interface Row {
   complaint_no: string;
@@ -164,59 +164,97 @@ interface Row {
   type: string;
   priority: number;
   received_at: string;
-  owner?: string | null;
-  due_at?: string | null;
+  owner_staff_id?: string | null;
+  category?: string | null;
+  overdue?: boolean;
+  escalation_level?: number;
+  nearest_deadline?: { clock: string; due_at: string } | null;
   complainant?: { name: string; phone: string };
 }
 
 export function Queue() {
   const q = route.get().query;
+  const [scope, setScope] = useState(q.get("scope") || "all");
   const [status, setStatus] = useState(q.get("status") || "");
   const [waybill, setWaybill] = useState(q.get("waybill_no") || "");
+  const [pages, setPages] = useState<Row[][]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [more, setMore] = useState<unknown>(null);
   const params = new URLSearchParams();
-  if (q.get("status")) params.set("status", q.get("status")!);
-  if (q.get("waybill_no")) params.set("waybill_no", q.get("waybill_no")!);
-  params.set("limit", "100");
-  const list = useLoad<{ complaints: Row[] }>(
-    (signal) => staffCall(`/v1/staff/complaints?${params}`, { signal }), [params.toString()]);
-  const now = Date.now();
+  for (const k of ["scope", "status", "waybill_no"]) if (q.get(k)) params.set(k, q.get(k)!);
+  params.set("limit", "50");
+  const list = useLoad<{ complaints: Row[]; next_cursor: string | null }>(async (signal) => {
+    const r = await staffCall<{ complaints: Row[]; next_cursor: string | null }>(`/v1/staff/complaints?${params}`, { signal });
+    setPages([]);
+    setCursor(r.next_cursor);
+    return r;
+  }, [params.toString()]);
+  const rows = list.data ? [...list.data.complaints, ...pages.flat()] : [];
+  const loadMore = async () => {
+    if (!cursor) return;
+    try {
+      const p = new URLSearchParams(params);
+      p.set("after", cursor);
+      const r = await staffCall<{ complaints: Row[]; next_cursor: string | null }>(`/v1/staff/complaints?${p}`);
+      setPages((old) => [...old, r.complaints]);
+      setCursor(r.next_cursor);
+    } catch (e) {
+      setMore(e);
+    }
+  };
   return (
     <Shell title={t("queue.title")} staff>
       <h1>{t("queue.title")}</h1>
       <form class="filters" onSubmit={(e) => {
         e.preventDefault();
         const p = new URLSearchParams();
+        if (scope !== "all") p.set("scope", scope);
         if (status) p.set("status", status);
         if (waybill.trim()) p.set("waybill_no", waybill.trim().toUpperCase());
         navigate(`/staff/queue?${p}`);
       }}>
-        <label for="q-status">{t("queue.status")}</label>
-        <select id="q-status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
-          <option value="">{t("queue.all")}</option>
-          {STATUSES.map((s) => <option value={s}>{t(`st.${s}`, undefined, s)}</option>)}
-        </select>
-        <label for="q-waybill">{t("queue.waybill")}</label>
-        <input id="q-waybill" value={waybill} onInput={(e) => setWaybill((e.target as HTMLInputElement).value)} />
+        <div>
+          <label for="q-scope">{t("queue.scope")}</label>
+          <select id="q-scope" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+            {SCOPES.map((s) => <option value={s}>{t(`scope.${s}`)}</option>)}
+          </select>
+        </div>
+        <div>
+          <label for="q-status">{t("queue.status")}</label>
+          <select id="q-status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
+            <option value="">{t("queue.all")}</option>
+            {STATUSES.map((s) => <option value={s}>{t(`st.${s}`, undefined, s)}</option>)}
+          </select>
+        </div>
+        <div>
+          <label for="q-waybill">{t("queue.waybill")}</label>
+          <input id="q-waybill" value={waybill} onInput={(e) => setWaybill((e.target as HTMLInputElement).value)} />
+        </div>
         <button type="submit">{t("queue.filter")}</button>
       </form>
       {list.error ? <ErrorBox error={list.error} onRetry={list.reload} /> : null}
-      {!list.data ? (list.loading && <Loading />) : list.data.complaints.length === 0 ?
+      {!list.data ? (list.loading && <Loading />) : rows.length === 0 ?
         <p class="muted">{t("queue.empty")}</p> : (
         <div class="table-wrap">
           <table class="queue">
+            <caption class="sr-only">{t("queue.title")}</caption>
             <thead><tr>
               <th scope="col">{t("queue.no")}</th><th scope="col">{t("queue.status")}</th>
-              <th scope="col">{t("queue.type")}</th><th scope="col">{t("queue.priority")}</th>
+              <th scope="col">{t("queue.due")}</th><th scope="col">{t("queue.priority")}</th>
+              <th scope="col">{t("queue.type")}</th><th scope="col">{t("case.owner")}</th>
               <th scope="col">{t("queue.waybill")}</th><th scope="col">{t("queue.customer")}</th>
               <th scope="col">{t("queue.received")}</th>
             </tr></thead>
             <tbody>
-              {list.data.complaints.map((r) => (
-                <tr class={r.due_at && Date.parse(r.due_at) < now ? "overdue" : ""}>
+              {rows.map((r) => (
+                <tr class={r.overdue ? "overdue" : ""}>
                   <td><a href={`/staff/case/${encodeURIComponent(r.complaint_no)}`}>{r.complaint_no}</a></td>
                   <td>{t(`st.${r.status}`, undefined, r.status)}</td>
-                  <td>{t(`type.${r.type}`, undefined, r.type)}</td>
+                  <td>{r.nearest_deadline ? <>{fmtTime(r.nearest_deadline.due_at)} <span class="muted">{t(`clock.${r.nearest_deadline.clock}`, undefined, r.nearest_deadline.clock)}</span></> : ""}
+                    {r.overdue ? <strong class="overdue-mark"> {t("queue.overdue")}</strong> : ""}</td>
                   <td>P{r.priority}</td>
+                  <td>{r.category || t(`type.${r.type}`, undefined, r.type)}</td>
+                  <td>{r.owner_staff_id || "–"}</td>
                   <td>{r.waybill_no}</td>
                   <td>{r.complainant ? `${r.complainant.name} ${r.complainant.phone}` : ""}</td>
                   <td>{fmtTime(r.received_at)}</td>
@@ -226,146 +264,334 @@ export function Queue() {
           </table>
         </div>
       )}
+      {more ? <ErrorBox error={more} /> : null}
+      {cursor && <button type="button" onClick={loadMore}>{t("queue.more")}</button>}
     </Shell>
   );
 }
 
-/** One part of the case page: its own request, its own error, so one failing service never
- *  blanks the whole case. */
-function Part<T>(props: { title: string; id: string; load: (s: AbortSignal) => Promise<T>; deps: unknown[];
-                          children: (data: T, reload: () => void) => ComponentChildren }) {
-  const r = useLoad<T>(props.load, props.deps);
-  return (
-    <section class="card part" aria-labelledby={`${props.id}-h`} id={props.id}>
-      <h2 id={`${props.id}-h`}>{props.title}</h2>
-      {r.data ? props.children(r.data, r.reload) : r.loading ? <Loading /> :
-        <p class="muted">{t("case.unavailable", { msg: errorText(r.error) })}</p>}
-    </section>
-  );
-}
-
-function Facts(props: { obj: Record<string, unknown>; keys?: string[] }) {
-  const keys = props.keys || Object.keys(props.obj);
+function Facts(props: { rows: [string, unknown][] }) {
+  const rows = props.rows.filter(([, v]) => v !== undefined && v !== null && v !== "" &&
+    !(Array.isArray(v) && v.length === 0));
   return (
     <dl class="facts">
-      {keys.filter((k) => props.obj[k] !== undefined && props.obj[k] !== null && typeof props.obj[k] !== "object")
-        .map((k) => <><dt>{k.replace(/_/g, " ")}</dt><dd>{String(props.obj[k])}</dd></>)}
+      {rows.map(([k, v]) => <><dt>{k}</dt><dd>{Array.isArray(v) ? v.join(", ") : String(v)}</dd></>)}
     </dl>
   );
 }
 
 function Raw(props: { data: unknown }) {
+  return <details><summary>JSON</summary><pre class="raw">{JSON.stringify(props.data, null, 2)}</pre></details>;
+}
+
+// Templates a person may send by hand (followup refuses the internal ones with 422).
+const INTERNAL_TEMPLATES = /^(appeal|customer_replied|contact|plan_executed|closed.*|reopened.*)$/;
+
+function Clock(props: { k: any }) {
+  const k = props.k;
+  const used = k.duration_s ? Math.min(1, (k.used_s ?? 0) / k.duration_s) : 0;
+  const over = k.breached || (used >= 1 && k.state !== "stopped");
   return (
-    <details><summary>JSON</summary><pre class="raw">{JSON.stringify(props.data, null, 2)}</pre></details>
+    <li class={`clock clock-${k.state}${over ? " over" : ""}`}>
+      <span class="clock-name">{t(`clock.${k.clock}`, undefined, k.clock)}</span>
+      <progress max={100} value={Math.round(used * 100)} aria-label={t(`clock.${k.clock}`, undefined, k.clock)} />
+      <span class="muted">{t(`clockstate.${k.state}`, undefined, k.state)}
+        {k.due_at ? ` · ${t("case.due", { time: fmtTime(k.due_at) })}` : ""}
+        {k.breached ? ` · ${t("case.breached")}` : ""}
+        {k.escalation_level ? ` · L${k.escalation_level}` : ""}</span>
+    </li>
   );
+}
+
+/** A clock as the timer reports it, in the case view's shape (used_s computed from its times). */
+function timerClock(k: any) {
+  const start = Date.parse(k.started_at);
+  const end = k.stopped_at ? Date.parse(k.stopped_at) : Date.now();
+  const used = Math.max(0, Math.round((end - start) / 1000 - (k.paused_s || 0)));
+  return { ...k, used_s: used, breached: k.escalation_level > 0 && k.state !== "stopped" };
 }
 
 export function CasePage(props: { no: string }) {
   const no = encodeURIComponent(props.no);
-  const [msg, setMsg] = useState<string>("");
+  const [msg, setMsg] = useState("");
   const [err, setErr] = useState<unknown>(null);
-  const [question, setQuestion] = useState("");
   const [tick, setTick] = useState(0);
-  const act = async (path: string, body?: unknown, ok?: string) => {
+  const view = useLoad<any>((signal) => staffCall(`/v1/staff/complaints/${no}`, { signal }), [no, tick]);
+  const why = useLoad<any>((signal) => staffCall(`/v1/complaints/${no}/classification`, { signal }), [no, tick]);
+  const templates = useLoad<any>((signal) => staffCall(`/v1/templates`, { signal }), []);
+  // the timer's own clocks, shown while the case view carries none (its clock snapshots)
+  const timer = useLoad<any>((signal) => staffCall(`/v1/complaints/${no}/clocks`, { signal }), [no, tick]);
+  const act = async (path: string, body: unknown, ok: string): Promise<boolean> => {
     setErr(null);
     setMsg("");
     try {
-      await staffCall(path, { method: "POST", body: body ?? {} });
-      setMsg(ok || "OK");
+      await staffCall(path, { method: "POST", body });
+      setMsg(ok);
+      // the other services apply the step through events; read the case again shortly after
       setTick((x) => x + 1);
+      window.setTimeout(() => setTick((x) => x + 1), 1500);
+      return true;
     } catch (e) {
       setErr(e);
+      return false;
     }
   };
+  const title = t("case.title", { no: props.no });
+  const c = view.data;
+  if (!c) {
+    return (
+      <Shell title={title} staff>
+        <h1>{title}</h1>
+        {view.loading ? <Loading /> : <ErrorBox error={view.error} onRetry={view.reload} />}
+      </Shell>
+    );
+  }
+  const lang = c.language || "zh-CN";
+  const tpl: string[] = Array.from(new Set<string>((templates.data?.templates || [])
+    .filter((x: any) => x.language === lang && !INTERNAL_TEMPLATES.test(x.step)).map((x: any) => x.step)));
+  const closed = ["closed", "merged", "withdrawn"].includes(c.status);
+  const ev = c.evidence || {};
+  const resp = ev.responsibility || {};
   return (
-    <Shell title={t("case.title", { no: props.no })} staff>
-      <h1>{t("case.title", { no: props.no })}</h1>
+    <Shell title={title} staff>
+      <h1>{title}</h1>
+      <p class="case-head">
+        <span class={`badge st-${c.status}`} id="case-status">{t(`st.${c.status}`, undefined, c.status)}</span>
+        {" "}P{c.priority} · {t(`type.${c.type}`, undefined, c.type)} · {c.waybill_no}
+        {" "}· {t("case.owner")}: <strong id="case-owner">{c.owner?.staff_id || t("case.nobody")}</strong>
+        {c.nearest_deadline?.due_at && <> · {t("case.due", { time: fmtTime(c.nearest_deadline.due_at) })} ({c.nearest_deadline.clock})</>}
+      </p>
       <div aria-live="polite" role="status">{msg && <p class="ok">{msg}</p>}</div>
       {err ? <ErrorBox error={err} /> : null}
+      {!closed && c.owner?.staff_id == null && (
+        <button type="button" class="primary" onClick={() => act(`/v1/complaints/${no}/accept`, {}, t("offers.accepted", { no: props.no }))}>
+          {t("case.accept")}
+        </button>
+      )}
       <div class="case-grid">
-        <Part title={t("case.complaint")} id="part-complaint" deps={[no, tick]}
-              load={(signal) => staffCall<any>(`/v1/complaints/${no}`, { signal })}>
-          {(c) => (
+        <section class="card" aria-labelledby="c-h">
+          <h2 id="c-h">{t("case.complaint")}</h2>
+          <p class="description">{c.description}</p>
+          <Facts rows={[
+            [t("form.name"), c.complainant?.name], [t("form.phone"), c.complainant?.phone],
+            [t("form.contact"), c.complainant?.preferred_contact && t(`contact.${c.complainant.preferred_contact}`)],
+            [t("form.role"), c.complainant?.role && t(`role.${c.complainant.role}`)],
+            [t("case.goods"), (c.impact?.goods || []).map((g: string) => t(`goods.${g}`))],
+            [t("form.value"), c.impact?.declared_value_fen != null ? fmtFen(c.impact.declared_value_fen) : null],
+            [t("case.demand"), (c.demand || []).map((d: string) => t(`demand.${d}`))],
+            [t("case.target"), c.target?.kind ? `${c.target.kind} ${c.target.id || ""}` : null],
+            [t("queue.received"), fmtTime(c.received_at)], [t("case.channel"), c.channel],
+            [t("case.next_update"), fmtTime(c.next_update_by)],
+          ]} />
+          {c.customer && (
             <>
-              <p><span class={`badge st-${c.status}`}>{t(`st.${c.status}`, undefined, c.status)}</span>
-                {" "}P{c.priority} · {t(`type.${c.type}`, undefined, c.type)} · {c.waybill_no}</p>
-              <Facts obj={{ ...c, ...c.complainant }} keys={["name", "phone", "preferred_contact", "channel",
-                "received_at", "next_update_by", "decision", "repeat_count", "previous_complaint_no"]} />
-              <h3>{t("case.timeline")}</h3>
-              <ol class="timeline">
-                {[...(c.timeline || [])].reverse().map((s: any) => (
-                  <li><span class="step">{t(`step.${s.step}`, undefined, s.step)}</span>
-                    <time dateTime={s.at}>{fmtTime(s.at)}</time></li>
-                ))}
-              </ol>
-              <button type="button" onClick={() => act(`/v1/complaints/${no}/accept`, undefined, t("offers.accepted", { no: props.no }))}>
-                {t("case.accept")}
-              </button>
+              <h3>{t("case.customer")}</h3>
+              <Facts rows={[[t("case.tier"), c.customer.tier], [t("case.total"), c.customer.complaints_total],
+                [t("case.repeat_complainer"), c.customer.repeat_complainer ? t("common.yes") : t("common.no")]]} />
+              {(c.customer.earlier_complaints || []).length > 0 && (
+                <ul class="earlier">{c.customer.earlier_complaints.map((o: any) => (
+                  <li><a href={`/staff/case/${encodeURIComponent(o.complaint_no)}`}>{o.complaint_no}</a>
+                    {" "}{t(`type.${o.type}`, undefined, o.type)} · {t(`st.${o.status}`, undefined, o.status)} · {fmtTime(o.received_at)}</li>
+                ))}</ul>
+              )}
             </>
           )}
-        </Part>
-        <Part title={t("case.clocks")} id="part-clocks" deps={[no, tick]}
-              load={(signal) => staffCall<any>(`/v1/complaints/${no}/clocks`, { signal })}>
-          {(d) => (
-            <ul class="clocks">
-              {(d.clocks || []).map((k: any) => {
-                const start = Date.parse(k.started_at), due = Date.parse(k.due_at);
-                const end = k.stopped_at ? Date.parse(k.stopped_at) : Date.now();
-                const used = Math.max(0, Math.min(1, (end - start - (k.paused_s || 0) * 1000) / Math.max(1, due - start)));
-                return (
-                  <li class={`clock clock-${k.state}${used >= 1 && k.state !== "stopped" ? " over" : ""}`}>
-                    <span class="clock-name">{k.clock}</span>
-                    <progress max={100} value={Math.round(used * 100)} aria-label={k.clock} />
-                    <span class="muted">{k.state} · {t("case.due", { time: fmtTime(k.due_at) })}
-                      {k.escalation_level ? ` · ${k.escalated_to}` : ""}</span>
-                  </li>
-                );
-              })}
-            </ul>
+        </section>
+
+        <section class="card" aria-labelledby="k-h">
+          <h2 id="k-h">{t("case.clocks")}</h2>
+          {(() => {
+            const clocks = (c.clocks || []).length ? c.clocks : (timer.data?.clocks || []).map(timerClock);
+            return clocks.length === 0 ? <p class="muted">{t("common.none")}</p> :
+              <ul class="clocks">{clocks.map((k: any) => <Clock k={k} />)}</ul>;
+          })()}
+        </section>
+
+        <section class="card" aria-labelledby="cl-h">
+          <h2 id="cl-h">{t("case.classification")}</h2>
+          <Facts rows={[[t("case.category"), [c.classification?.category, c.classification?.subcategory].filter(Boolean).join(" / ")],
+            [t("case.urgency"), c.classification?.urgency], [t("case.tier"), c.classification?.tier],
+            [t("case.policy"), c.classification?.sla_policy],
+            [t("case.why"), why.data?.choice_reason], [t("case.keywords"), why.data?.keywords]]} />
+          {why.data && <Raw data={why.data} />}
+        </section>
+
+        <section class="card" aria-labelledby="ev-h">
+          <h2 id="ev-h">{t("case.evidence")}</h2>
+          {!c.evidence ? <p class="muted">{t("common.none")}</p> : (
+            <>
+              <Facts rows={[[t("case.party"), [resp.party, resp.party_id].filter(Boolean).join(" ")],
+                [t("case.stage"), resp.stage], [t("case.confidence"), resp.confidence_pct != null ? `${resp.confidence_pct}%` : null],
+                [t("case.preliminary"), resp.preliminary === false ? t("case.confirmed") : t("case.preliminary.yes")],
+                [t("case.reasons"), resp.reasons]]} />
+              {(ev.findings || []).length > 0 && (
+                <ul class="findings">{ev.findings.map((f: any) => <li>{f.kind || f.code}{f.detail ? `: ${typeof f.detail === "string" ? f.detail : JSON.stringify(f.detail)}` : ""}</li>)}</ul>
+              )}
+              {resp.preliminary !== false && !closed && (
+                <button type="button" onClick={() => act(`/v1/complaints/${no}/evidence/confirm`, {}, t("case.confirm.done"))}>
+                  {t("case.confirm")}
+                </button>
+              )}
+              <Raw data={c.evidence} />
+            </>
           )}
-        </Part>
-        <Part title={t("case.classification")} id="part-classification" deps={[no, tick]}
-              load={(signal) => staffCall<any>(`/v1/complaints/${no}/classification`, { signal })}>
-          {(d) => <><Facts obj={d} keys={["category", "subcategory", "stated_type", "choice_reason",
-            "text_category", "urgency", "severity", "tier", "priority", "sla_policy", "outlet_id"]} /><Raw data={d} /></>}
-        </Part>
-        <Part title={t("case.evidence")} id="part-evidence" deps={[no, tick]}
-              load={(signal) => staffCall<any>(`/v1/complaints/${no}/evidence`, { signal })}>
-          {(d) => <><Facts obj={{ ...d, ...(d.responsibility || {}) }} keys={["party", "party_id", "confidence",
-            "preliminary", "reason", "version", "collected_at"]} /><Raw data={d} /></>}
-        </Part>
-        <Part title={t("case.proposals")} id="part-proposals" deps={[no, tick]}
-              load={(signal) => staffCall<any>(`/v1/complaints/${no}/proposals`, { signal })}>
-          {(d) => (d.proposals || []).length === 0 ? <p class="muted">{t("common.none")}</p> : (
+        </section>
+
+        <section class="card" aria-labelledby="p-h">
+          <h2 id="p-h">{t("case.proposals")}</h2>
+          {(c.plans || []).length === 0 ? <p class="muted">{t("common.none")}</p> : (
             <ul class="proposals">
-              {d.proposals.map((p: any) => (
+              {c.plans.map((p: any) => (
                 <li class="proposal">
-                  <p><span class="badge">{p.status}</span> {fmtFen(p.total_fen)} · {t("case.rule")}: {p.rule}</p>
+                  <p><span class="badge">{t(`plan.${p.status}`, undefined, p.status)}</span> {fmtFen(p.total_fen)} · {t("case.rule")}: {p.rule}
+                    {p.proposed_by ? ` · ${t("case.proposed_by")} ${p.proposed_by}` : ""}{p.approved_by ? ` · ${t("case.approved_by")} ${p.approved_by}` : ""}</p>
                   <ul>{(p.remedies || []).map((r: any) => <li>{r.kind} {fmtFen(r.amount_fen)} <span class="muted">{r.rule}</span></li>)}</ul>
                   {p.status === "pending_approval" && (
                     <div class="actions">
-                      <button type="button" class="primary" onClick={() => act(`/v1/proposals/${p.id}/approve`, {}, t("case.approve"))}>{t("case.approve")}</button>
-                      <button type="button" onClick={() => act(`/v1/proposals/${p.id}/reject`, { reason: "sent back from the console" }, t("case.reject"))}>{t("case.reject")}</button>
+                      <button type="button" class="primary" onClick={() => act(`/v1/proposals/${p.proposal_id}/approve`, {}, t("case.approved"))}>{t("case.approve")}</button>
+                      <button type="button" onClick={() => act(`/v1/proposals/${p.proposal_id}/reject`, { reason: t("case.reject.reason") }, t("case.rejected"))}>{t("case.reject")}</button>
                     </div>
                   )}
                 </li>
               ))}
             </ul>
           )}
-        </Part>
-        <section class="card part" aria-labelledby="ask-h">
-          <h2 id="ask-h">{t("case.ask")}</h2>
-          <form noValidate onSubmit={(e) => {
-            e.preventDefault();
-            if (question.trim()) act(`/v1/complaints/${no}/await-customer`, { question: question.trim() }, t("case.ask.sent"))
-              .then(() => setQuestion(""));
-          }}>
-            <label for="ask-text" class="sr-only">{t("case.ask")}</label>
-            <textarea id="ask-text" rows={2} value={question} onInput={(e) => setQuestion((e.target as HTMLTextAreaElement).value)} />
-            <button type="submit">{t("case.ask.send")}</button>
-          </form>
         </section>
+
+        <section class="card" aria-labelledby="cv-h">
+          <h2 id="cv-h">{t("case.conversation")}</h2>
+          {(c.conversation || []).length === 0 ? <p class="muted">{t("common.none")}</p> : (
+            <ol class="conversation">
+              {c.conversation.map((m: any) => (
+                <li class={`msg msg-${m.direction}`}>
+                  <span class="muted">{fmtTime(m.at)} · {m.kind}{m.actor ? ` · ${m.actor}` : ""}</span>
+                  <p>{m.text}</p>
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
+
+        {!closed && <CaseActions no={no} templates={tpl} act={act} />}
+
+        <section class="card" aria-labelledby="n-h">
+          <h2 id="n-h">{t("case.notes")}</h2>
+          {(c.notes || []).length === 0 ? <p class="muted">{t("common.none")}</p> : (
+            <ul class="notes">{c.notes.map((n: any) => <li><span class="muted">{fmtTime(n.at)} · {n.author}</span><p>{n.text}</p></li>)}</ul>
+          )}
+          <NoteForm no={no} act={act} />
+        </section>
+
+        <section class="card" aria-labelledby="tl-h">
+          <h2 id="tl-h">{t("case.timeline")}</h2>
+          <ol class="timeline">
+            {[...(c.timeline || [])].reverse().map((s: any) => (
+              <li><span class="step">{t(`step.${s.step}`, undefined, s.step)}{s.actor ? ` · ${s.actor}` : ""}
+                {s.visibility === "internal" ? ` (${t("case.internal")})` : ""}</span>
+                <time dateTime={s.at}>{fmtTime(s.at)}</time></li>
+            ))}
+          </ol>
+        </section>
+
+        {closed && (
+          <section class="card" aria-labelledby="ro-h">
+            <h2 id="ro-h">{t("case.reopen")}</h2>
+            <ReasonForm id="reopen" label={t("case.reason")} button={t("case.reopen")}
+                        onSubmit={(reason) => act(`/v1/complaints/${no}/reopen`, { reason }, t("case.reopened"))} />
+          </section>
+        )}
       </div>
     </Shell>
+  );
+}
+
+function ReasonForm(props: { id: string; label: string; button: string; onSubmit: (text: string) => Promise<boolean> }) {
+  const [text, setText] = useState("");
+  return (
+    <form noValidate onSubmit={async (e) => {
+      e.preventDefault();
+      if (text.trim() && await props.onSubmit(text.trim())) setText("");
+    }}>
+      <label for={`${props.id}-text`}>{props.label}</label>
+      <textarea id={`${props.id}-text`} rows={2} maxLength={2000} value={text}
+                onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+      <button type="submit">{props.button}</button>
+    </form>
+  );
+}
+
+function NoteForm(props: { no: string; act: (p: string, b: unknown, ok: string) => Promise<boolean> }) {
+  return <ReasonForm id="note" label={t("case.note")} button={t("case.note.add")}
+                     onSubmit={(text) => props.act(`/v1/complaints/${props.no}/notes`, { text }, t("case.note.added"))} />;
+}
+
+function CaseActions(props: { no: string; templates: string[]; act: (p: string, b: unknown, ok: string) => Promise<boolean> }) {
+  const { no, act } = props;
+  const [template, setTemplate] = useState("");
+  const [text, setText] = useState("");
+  const [outcome, setOutcome] = useState("reached");
+  const [summary, setSummary] = useState("");
+  const [reason, setReason] = useState("resolved");
+  const [merged, setMerged] = useState("");
+  return (
+    <section class="card" aria-labelledby="act-h">
+      <h2 id="act-h">{t("case.actions")}</h2>
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        const body = template ? { template } : { text: text.trim() };
+        if (!template && !text.trim()) return;
+        if (await act(`/v1/complaints/${no}/contact`, body, t("case.contact.sent"))) { setText(""); setTemplate(""); }
+      }}>
+        <h3>{t("case.contact")}</h3>
+        <label for="contact-template">{t("case.template")}</label>
+        <select id="contact-template" value={template} onChange={(e) => setTemplate((e.target as HTMLSelectElement).value)}>
+          <option value="">{t("case.freetext")}</option>
+          {props.templates.map((s) => <option value={s}>{s}</option>)}
+        </select>
+        {!template && <>
+          <label for="contact-text">{t("case.message")}</label>
+          <textarea id="contact-text" rows={3} maxLength={2000} value={text}
+                    onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+        </>}
+        <button type="submit" class="primary">{t("case.contact.send")}</button>
+      </form>
+
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        if (await act(`/v1/complaints/${no}/calls`, { outcome, summary: summary.trim() }, t("case.call.logged"))) setSummary("");
+      }}>
+        <h3>{t("case.call")}</h3>
+        <label for="call-outcome">{t("case.call.outcome")}</label>
+        <select id="call-outcome" value={outcome} onChange={(e) => setOutcome((e.target as HTMLSelectElement).value)}>
+          {["reached", "no_answer", "voicemail", "wrong_number"].map((o) => <option value={o}>{t(`call.${o}`)}</option>)}
+        </select>
+        <label for="call-summary">{t("case.call.summary")}</label>
+        <textarea id="call-summary" rows={2} maxLength={2000} value={summary}
+                  onInput={(e) => setSummary((e.target as HTMLTextAreaElement).value)} />
+        <button type="submit">{t("case.call.log")}</button>
+      </form>
+
+      <h3>{t("case.ask")}</h3>
+      <ReasonForm id="ask" label={t("case.question")} button={t("case.ask.send")}
+                  onSubmit={(question) => act(`/v1/complaints/${no}/await-customer`, { question }, t("case.ask.sent"))} />
+
+      <form noValidate onSubmit={(e) => {
+        e.preventDefault();
+        const body: Record<string, string> = { reason };
+        if (reason === "duplicate") body.merged_into = merged.trim();
+        act(`/v1/complaints/${no}/close`, body, t("case.closed"));
+      }}>
+        <h3>{t("case.close")}</h3>
+        <label for="close-reason">{t("case.reason")}</label>
+        <select id="close-reason" value={reason} onChange={(e) => setReason((e.target as HTMLSelectElement).value)}>
+          {["resolved", "no_fault_found", "withdrawn", "duplicate"].map((r) => <option value={r}>{t(`close.${r}`)}</option>)}
+        </select>
+        {reason === "duplicate" && <>
+          <label for="close-merged">{t("case.merged_into")}</label>
+          <input id="close-merged" value={merged} onInput={(e) => setMerged((e.target as HTMLInputElement).value)} />
+        </>}
+        <button type="submit">{t("case.close")}</button>
+      </form>
+    </section>
   );
 }
