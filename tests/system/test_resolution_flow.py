@@ -91,6 +91,17 @@ def produce_evidence(stack, cid, no, waybill, party="courier", party_id="", stuc
     stack.produce("complaint.evidence.v1", cid, m.SerializeToString(), stack.ce_headers(ce_type))
 
 
+def given_case(stack, cid, no, waybill, evidence=None, **classified):
+    """The test's evidence first, stored by resolution, then the classification: the proposal
+    is made from the test's bundle, never from the real evidence service's own (version 1,
+    no tracking) that may arrive first otherwise and be replaced later (reproposed)."""
+    evidence = dict(evidence or {})
+    produce_evidence(stack, cid, no, waybill, **evidence)
+    wait_rows(stack, "SELECT 1 FROM resolution.cases WHERE complaint_id = %s AND "
+                     "evidence_version >= %s", (cid, evidence.get("version", 10)))
+    produce_classified(stack, cid, no, waybill, **classified)
+
+
 def produce_assigned(stack, cid, no, owner, action="accepted"):
     """classification's cp.complaint.assigned: owner accepted (or was given) the case."""
     m = stack.proto.ComplaintAssignment(complaint_id=cid, complaint_no=no, action=action,
@@ -167,7 +178,8 @@ def test_proposed_at_once_executed_only_when_the_owner_accepts(stack, http, staf
     with stack.consumer(["complaint.resolution.v1", "complaint.execution.v1"],
                         from_beginning=False) as reader:
         produce_evidence(stack, cid, no, waybill, party="franchise_partner", party_id="OUT-9")
-        time.sleep(0.5)
+        wait_rows(stack, "SELECT 1 FROM resolution.cases WHERE complaint_id = %s AND "
+                         "evidence_version = 10", (cid,))
         assert not stack.db().execute("SELECT 1 FROM resolution.proposals WHERE complaint_id "
                                       "= %s", (cid,)).fetchall()
         produce_classified(stack, cid, no, waybill, declared=12000, freight=1000)
@@ -241,8 +253,7 @@ def test_proposed_at_once_executed_only_when_the_owner_accepts(stack, http, staf
 def test_agent_above_authority_waits_for_a_supervisor(stack, http, staff):
     cid, no, waybill = new_case()
     with stack.consumer(["complaint.resolution.v1"], from_beginning=False) as reader:
-        produce_classified(stack, cid, no, waybill, insured=True, insured_value=50000)
-        produce_evidence(stack, cid, no, waybill)
+        given_case(stack, cid, no, waybill, insured=True, insured_value=50000)
         produce_assigned(stack, cid, no, "ag1")
         pid, status, total, rule = proposal_of(stack, cid)
         assert (status, total, rule) == ("proposed", 50000, "insured_total")
@@ -274,9 +285,8 @@ def test_agent_above_authority_waits_for_a_supervisor(stack, http, staff):
 def test_amended_above_authority_and_self_approval_is_refused(stack, http, staff):
     cid, no, waybill = new_case()
     db = stack.db()
-    produce_classified(stack, cid, no, waybill, insured=True, insured_value=50000,
-                       declared=60000, freight=1200)
-    produce_evidence(stack, cid, no, waybill)
+    given_case(stack, cid, no, waybill, insured=True, insured_value=50000, declared=60000,
+               freight=1200)
     pid, status, total, rule = proposal_of(stack, cid)
     assert (status, total, rule) == ("proposed", 50000, "insured_total")
     base = f"{stack.base_url}/v1/proposals/{pid}"
@@ -314,9 +324,8 @@ def test_amended_above_authority_and_self_approval_is_refused(stack, http, staff
 def test_conflict_of_interest_refuses_the_target_and_the_responsible_courier(stack, http,
                                                                             staff):
     cid, no, waybill = new_case()
-    produce_classified(stack, cid, no, waybill, declared=2000, freight=1000,
-                       target=("agent", "sup2"))
-    produce_evidence(stack, cid, no, waybill, party="courier", party_id="ag1")
+    given_case(stack, cid, no, waybill, evidence={"party": "courier", "party_id": "ag1"},
+               declared=2000, freight=1000, target=("agent", "sup2"))
     produce_assigned(stack, cid, no, "ag1")
     pid, status, _, _ = proposal_of(stack, cid)
     assert status == "proposed"
@@ -340,8 +349,7 @@ def test_conflict_of_interest_refuses_the_target_and_the_responsible_courier(sta
 def test_rejection_needs_a_reason_and_is_announced(stack, http, staff):
     cid, no, waybill = new_case()
     with stack.consumer(["complaint.resolution.v1"], from_beginning=False) as reader:
-        produce_classified(stack, cid, no, waybill, insured=True, insured_value=90000)
-        produce_evidence(stack, cid, no, waybill)
+        given_case(stack, cid, no, waybill, insured=True, insured_value=90000)
         produce_assigned(stack, cid, no, "ag1")
         pid, status, _, _ = proposal_of(stack, cid)
         assert status == "proposed"
@@ -377,9 +385,8 @@ def test_failed_execution_reopens_the_step_and_alerts(stack, http, staff):
     cid, no, waybill = new_case()
     with stack.consumer(["complaint.resolution.v1", "complaint.execution.v1"],
                         from_beginning=False) as reader:
-        produce_classified(stack, cid, no, waybill, declared=2000, freight=1000,
-                           demand=("reship", "compensation"))
-        produce_evidence(stack, cid, no, waybill)
+        given_case(stack, cid, no, waybill, declared=2000, freight=1000,
+                   demand=("reship", "compensation"))
         produce_assigned(stack, cid, no, "ag1")
         pid, status, total, _ = proposal_of(stack, cid)
         assert (status, total) == ("proposed", 2000)
@@ -425,8 +432,7 @@ def test_failed_execution_reopens_the_step_and_alerts(stack, http, staff):
 
 def test_reopened_case_opens_the_executed_plan_for_amendment(stack, http, staff):
     cid, no, waybill = new_case()
-    produce_classified(stack, cid, no, waybill, sub="damage", declared=500, freight=1000)
-    produce_evidence(stack, cid, no, waybill)
+    given_case(stack, cid, no, waybill, sub="damage", declared=500, freight=1000)
     produce_assigned(stack, cid, no, "ag1")
     pid, status, total, _ = proposal_of(stack, cid)
     assert (status, total) == ("proposed", 500)
@@ -460,8 +466,7 @@ def test_reopened_case_opens_the_executed_plan_for_amendment(stack, http, staff)
 
 def test_repeat_complaint_on_a_paid_waybill_proposes_no_second_payment(stack, http, staff):
     cid, no, waybill = new_case()
-    produce_classified(stack, cid, no, waybill, declared=12000, freight=1200)
-    produce_evidence(stack, cid, no, waybill)
+    given_case(stack, cid, no, waybill, declared=12000, freight=1200)
     produce_assigned(stack, cid, no, "ag1")
     pid, status, total, _ = proposal_of(stack, cid)
     assert (status, total) == ("proposed", 3600)
@@ -474,8 +479,7 @@ def test_repeat_complaint_on_a_paid_waybill_proposes_no_second_payment(stack, ht
 
     # the same parcel again, a new complaint: what was paid is shown, nothing is paid twice
     cid2, no2, _ = new_case()
-    produce_classified(stack, cid2, no2, waybill, declared=12000, freight=1200)
-    produce_evidence(stack, cid2, no2, waybill)
+    given_case(stack, cid2, no2, waybill, declared=12000, freight=1200)
     produce_assigned(stack, cid2, no2, "ag1")
     pid2, status, total, rule = proposal_of(stack, cid2)
     assert (status, total, rule) == ("proposed", 0, "already_paid")
@@ -495,8 +499,7 @@ def test_two_approvals_on_one_waybill_cannot_both_pay(stack, http, staff):
     waybill = new_case()[2]
     cases = [new_case()[:2] for _ in range(2)]
     for cid, no in cases:
-        produce_classified(stack, cid, no, waybill, declared=12000, freight=1200)
-        produce_evidence(stack, cid, no, waybill)
+        given_case(stack, cid, no, waybill, declared=12000, freight=1200)
         produce_assigned(stack, cid, no, "ag1")
     # both proposed before anything was paid: each proposes the full 3600
     pids = [proposal_of(stack, cid)[0] for cid, _ in cases]
@@ -529,9 +532,8 @@ def set_rule(stack, enabled):
 def late_parcel(stack, freight=1500, conclusive=True, waybill=None):
     cid, no, w = new_case()
     w = waybill or w
-    produce_classified(stack, cid, no, w, sub="delay", freight=freight)
-    produce_evidence(stack, cid, no, w, party="sorting_centre", party_id="SC1",
-                     conclusive=conclusive)
+    given_case(stack, cid, no, w, sub="delay", freight=freight,
+               evidence={"party": "sorting_centre", "party_id": "SC1", "conclusive": conclusive})
     return cid, no, w
 
 
