@@ -429,6 +429,22 @@ static int clock_update(struct op *o, int i, int64_t start_ms, int64_t duration_
 	return 0;
 }
 
+/* The classified policy runs no such clock: one started from the defaults before the
+ * classification (or by an earlier policy) stops, announced as stopped by the classification. */
+static int clock_drop(struct op *o, int i)
+{
+	struct clock_row *row = &o->rows[i];
+	const struct calendar *cal;
+	bool open = row->c.state == SLA_RUNNING || row->c.state == SLA_PAUSED ||
+		    row->c.state == SLA_EXHAUSTED;
+	if (!row->exists || !open || !o->k.policy.classified)
+		return 0;
+	if (op_cal(o, row->calendar, &cal) != 0)
+		return -1;
+	row_stop(row, cal, o->replan_ms ? o->replan_ms : tstamp_now_ms(), "cp.complaint.classified");
+	return 0;
+}
+
 /* Makes the clock rows match the case row. */
 static int sync(struct op *o)
 {
@@ -442,9 +458,11 @@ static int sync(struct op *o)
 		const char *cal = in_list(o->k.working, sla_clock_names[i], sla_on_working_time)
 				      ? o->k.calendar : "";
 		int rc = 0;
-		if (plan[i] <= 0 || !known)
+		if (plan[i] <= 0 && i != SLA_NEXT_UPDATE)
+			rc = clock_drop(o, i);
+		else if (plan[i] <= 0 || !known)
 			continue;
-		if (!o->rows[i].exists)
+		else if (!o->rows[i].exists)
 			rc = clock_create(o, i, start, plan[i], cal);
 		else
 			rc = clock_update(o, i, start, plan[i], cal);

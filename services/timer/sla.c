@@ -69,20 +69,23 @@ bool sla_on_working_time(const char *clock, const char *const *working, size_t n
 	return listed(clock, working, n);
 }
 
+/* Before the classification the defaults time the case; after it the policy alone decides,
+ * and 0 means it runs no such clock (operator data may switch a clock off). */
 static int64_t planned(const struct sla_policy *p, int i)
 {
-	int64_t d = p->classified ? p->duration_s[i] : 0;
+	if (i == SLA_NEXT_UPDATE)
+		return 0;
+	if (p->classified)
+		return p->duration_s[i];
 	switch (i) {
 	case SLA_ACCEPT:
-		return d > 0 ? d : p->default_accept_s;
-	case SLA_WHOLE_CYCLE:
-		return d > 0 ? d : p->default_whole_cycle_s;
+		return p->default_accept_s;
 	case SLA_FIRST_RESPONSE:
-		return p->classified ? d : p->default_first_response_s;
-	case SLA_NEXT_UPDATE:
-		return 0;
+		return p->default_first_response_s;
+	case SLA_WHOLE_CYCLE:
+		return p->default_whole_cycle_s;
 	default:
-		return d;
+		return 0;
 	}
 }
 

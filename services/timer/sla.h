@@ -72,9 +72,8 @@ bool sla_on_working_time(const char *clock, const char *const *working, size_t n
 /* The policy of a complaint as far as the timer knows it. */
 struct sla_policy {
 	bool classified;		  /* false: only the defaults run */
-	int64_t duration_s[SLA_NCLOCKS];  /* <= 0: the policy has no such clock, except accept and
-					     whole_cycle, which then run for their default */
-	int64_t default_first_response_s; /* before the classification */
+	int64_t duration_s[SLA_NCLOCKS];  /* <= 0: the policy has no such clock */
+	int64_t default_first_response_s; /* the defaults, before the classification */
 	int64_t default_accept_s;
 	int64_t default_whole_cycle_s;
 };

@@ -15,7 +15,7 @@ import pytest
 
 from timer_helpers import (CHANGED, SLA_TOPIC, assigned, classify, contacted, evidence,
                            first_response, followup, is_alarm, is_snapshot, iso, new_id,
-                           parse_iso, sla_event, wait_clocks)
+                           parse_iso, receive, sla_event, wait_clocks)
 
 CST = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -114,11 +114,16 @@ def test_whole_cycle_runs_from_receipt_to_close(stack):
     c = wait_clocks(stack, cid, lambda c: c["whole_cycle"]["state"] == "stopped")
     assert c["whole_cycle"]["stopped_by"] == "cp.complaint.closed"
 
-    # without a whole-cycle duration in the policy the default (24 h) runs
+    # a receipt starts it with the default (24 h) before the classification; a policy that
+    # switches the clock off (0) stops it, as stopped by the classification
     cid2, no2 = new_id()
-    classify(stack, cid2, no2, at=t0)
+    receive(stack, cid2, no2, t0)
     c = wait_clocks(stack, cid2, lambda c: "whole_cycle" in c)
     assert c["whole_cycle"]["duration"] == 86400
+    assert c["whole_cycle"]["due"] == pytest.approx(t0 + 86400, abs=0.01)
+    classify(stack, cid2, no2, at=t0 + 5, whole_cycle_s=0)
+    c = wait_clocks(stack, cid2, lambda c: c["whole_cycle"]["state"] == "stopped")
+    assert c["whole_cycle"]["stopped_by"] == "cp.complaint.classified"
 
 
 def test_a_promised_update_is_a_clock(stack):

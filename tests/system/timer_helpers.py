@@ -15,7 +15,7 @@ SLA_TOPIC = "complaint.sla.v1"
 CLOCKS = ("accept", "first_response", "verification", "resolution", "whole_cycle", "next_update",
           "regulatory")
 # The clocks a synthetic classification starts at once (accept waits for an offer, next_update
-# for a promise; whole_cycle runs for its default when the policy gives none).
+# for a promise).
 RECEIPT_CLOCKS = ("first_response", "verification", "resolution", "whole_cycle", "regulatory")
 ALARMS = ("cp.complaint.sla_warning", "cp.complaint.sla_breached")
 CHANGED = "cp.complaint.clock_changed"
@@ -37,11 +37,12 @@ def new_id() -> tuple[str, str]:
 
 
 def classify(stack, cid: str, no: str, durations=(3600, 3600, 3600, 3600), pausable=(),
-             at: float | None = None, accept_s: int = 0, whole_cycle_s: int = 0,
+             at: float | None = None, accept_s: int = 300, whole_cycle_s: int = 86400,
              working=(), calendar: str = "", policy: str = "test"):
     """Produces cp.complaint.classified with the policy durations (first_response,
-    verification, resolution, regulatory), accept and whole-cycle durations (0: the timer's
-    defaults), pausable clocks, and the clocks on the working calendar named."""
+    verification, resolution, regulatory), accept and whole-cycle durations (classification's
+    defaults; 0: the policy runs no such clock), pausable clocks, and the clocks on the working
+    calendar named."""
     ev = stack.proto.ComplaintClassified(
         complaint_id=cid, complaint_no=no, sla_policy=policy, classified_at=iso(at),
         first_response_s=durations[0], verification_s=durations[1], resolution_s=durations[2],
@@ -50,6 +51,17 @@ def classify(stack, cid: str, no: str, durations=(3600, 3600, 3600, 3600), pausa
         whole_cycle_s=whole_cycle_s, working_time_clocks=list(working), calendar=calendar)
     stack.produce("complaint.classified.v1", cid, ev.SerializeToString(),
                   stack.ce_headers("cp.complaint.classified"))
+
+
+def receive(stack, cid: str, no: str, at: float):
+    """cp.complaint.received stamped received_at = at. The real classification classifies it
+    too (with its own policy) unless the test stops it."""
+    ev = stack.proto.ComplaintReceived(
+        complaint_id=cid, complaint_no=no, channel="web", waybill_no="",
+        customer_ref="cust_timertest", role="recipient", type=1, language="zh-CN",
+        description_redacted="包裹破损", demand=["compensation"], received_at=iso(at))
+    stack.produce("complaint.received.v1", cid, ev.SerializeToString(),
+                  stack.ce_headers("cp.complaint.received"))
 
 
 def followup(stack, cid: str, no: str, ce_type: str, at: float | None = None,
@@ -113,9 +125,21 @@ def resolution(stack, cid: str, no: str, ce_type: str):
     stack.produce("complaint.resolution.v1", cid, ev.SerializeToString(), stack.ce_headers(ce_type))
 
 
+_conns: dict[int, object] = {}
+
+
+def db(stack):
+    """One connection per stack for the polling helpers (stack.db() opens a new one per call,
+    and polling with it runs PostgreSQL out of connections)."""
+    conn = _conns.get(id(stack))
+    if conn is None or conn.closed:
+        conn = _conns[id(stack)] = stack.db()
+    return conn
+
+
 def clocks(stack, cid: str) -> dict[str, dict]:
     """The timer's clock rows of a complaint, by clock name (straight from timer.clocks)."""
-    rows = stack.db().execute(
+    rows = db(stack).execute(
         "SELECT clock, state, escalation_level, extract(epoch FROM due_at)::float8, "
         "extract(epoch FROM warn_at)::float8, pausable, paused_ms, stopped_by, "
         "extract(epoch FROM started_at)::float8, duration_s, calendar, used_ms, "

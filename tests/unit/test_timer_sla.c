@@ -293,13 +293,13 @@ START_TEST(plan_of_a_policy_runs_its_clocks)
 			       .default_accept_s = 300,
 			       .default_whole_cycle_s = 86400};
 	int64_t d[SLA_NCLOCKS];
-	ck_assert_int_eq(sla_plan(&p, d), 5);
+	ck_assert_int_eq(sla_plan(&p, d), 4);
 	ck_assert_int_eq(d[SLA_ACCEPT], 120);
 	ck_assert_int_eq(d[SLA_FIRST_RESPONSE], 60);
 	ck_assert_int_eq(d[SLA_VERIFICATION], 0); /* no verification clock in this policy */
 	ck_assert_int_eq(d[SLA_RESOLUTION], 3600);
-	ck_assert_int_eq(d[SLA_WHOLE_CYCLE], 86400); /* 0: the default */
-	ck_assert_int_eq(d[SLA_NEXT_UPDATE], 0);     /* armed by promises, never planned */
+	ck_assert_int_eq(d[SLA_WHOLE_CYCLE], 0); /* switched off by the operator: no default */
+	ck_assert_int_eq(d[SLA_NEXT_UPDATE], 0); /* armed by promises, never planned */
 	ck_assert_int_eq(d[SLA_REGULATORY], 604800);
 }
 END_TEST
