@@ -21,7 +21,8 @@ REQUIREMENTS=$ROOT/tests/requirements.txt
 
 APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
-	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev check postgresql-15
+	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev libcurl4-openssl-dev check
+	postgresql-15
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 	libopencc-dev libfasttext-dev g++
 	chromium fonts-noto-cjk libqrencode-dev zlib1g-dev
