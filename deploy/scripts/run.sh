@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole system on this machine (`make run` builds first, then runs this):
-# PostgreSQL, Kafka, migrations and topics, the six services and nginx in front of them.
+# PostgreSQL, Kafka, migrations and topics, the six services and nginx in front of them, and
+# the local notification gateways (deploy/scripts/receiver.py: SMS, e-mail, app and staff-app
+# push on one port; what each person received is at its GET / and in $CP_STATE/inbox/).
 # Ctrl-C or SIGTERM stops everything in order (services, nginx, Kafka, PostgreSQL) and exits 0.
 # Data lives in the state directory and survives re-runs.
 #
@@ -9,6 +11,7 @@
 #   BASE_PORT             nginx, the front door (8080)
 #   PG_PORT               PostgreSQL (55432)
 #   KAFKA_PORT            Kafka broker (59092); KAFKA_CONTROLLER_PORT (59093)
+#   RECEIVER_PORT         the local notification gateways (8090)
 #   INTAKE_PORT .. TIMER_PORT
 #                         the services' own ports (8081 intake, 8082 classification, 8083 evidence,
 #                         8084 resolution, 8085 followup, 8086 timer)
@@ -43,6 +46,8 @@ READY_TIMEOUT=${CP_READY_TIMEOUT:-120}
 # Per-install secrets and staff tokens (random, made once for this state directory): no
 # service runs on a published development secret (they refuse to without DEV_MODE=true).
 SECRETS=$STATE/secrets
+RECEIVER_PORT=${RECEIVER_PORT:-8090}
+RECEIVER_PID=
 for svc in "${SERVICES[@]}"; do
 	var=${svc^^}_PORT
 	export "$var=${!var:-${DEFAULT_PORT[$svc]}}"
@@ -96,6 +101,12 @@ service_env() {
 	echo "PUBLIC_BASE_URL=http://127.0.0.1:$BASE_PORT"
 	# the text classifier `make` trains (deploy/local.env may point elsewhere)
 	[[ $svc == classification ]] && echo "CLASSIFIER_MODEL=${CLASSIFIER_MODEL:-$ROOT/build/model/classifier.bin}"
+	if [[ $svc == followup ]]; then
+		local kind
+		for kind in sms email app staff_app; do
+			echo "NOTIFY_${kind^^}_URL=http://127.0.0.1:$RECEIVER_PORT/$kind"
+		done
+	fi
 	for kv in "${LOCAL_ENV[@]}"; do
 		key=${kv%%=*}
 		if [[ $key == *.* ]]; then
@@ -141,6 +152,24 @@ run_admin() {
 		"$BIN/cp-admin" topics >>"$LOGS/admin.log" 2>&1 ||
 		die "cp-admin topics failed, see $LOGS/admin.log"
 	log "migrations and topics in place"
+}
+
+# The carriers' gateways stand-in: a real HTTP server that checks each signature and keeps
+# the messages per recipient, so "delivered" means a receiver acknowledged it.
+start_receiver() {
+	# the same per-install key follow-up signs with (WEBHOOK_SECRET_FILE)
+	setsid env WEBHOOK_SECRET_FILE="$SECRETS/webhook_secret" \
+		python3 "$SCRIPTS/receiver.py" --port "$RECEIVER_PORT" --state "$STATE" \
+		</dev/null >>"$LOGS/receiver.log" 2>&1 &
+	RECEIVER_PID=$!
+	local i
+	for ((i = 0; i < 50; i++)); do
+		curl -fsS -o /dev/null -m 1 "http://127.0.0.1:$RECEIVER_PORT/stats.json" 2>/dev/null &&
+			return 0
+		kill -0 "$RECEIVER_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	die "the notification receiver did not start on port $RECEIVER_PORT, see $LOGS/receiver.log"
 }
 
 start_service() {
@@ -220,6 +249,7 @@ stop_all() {
 		stop_service "$svc"
 	done
 	[[ -n $TAIL_PID ]] && kill "$TAIL_PID" 2>/dev/null
+	[[ -n $RECEIVER_PID ]] && kill "$RECEIVER_PID" 2>/dev/null
 	"$SCRIPTS/nginx.sh" stop "$STATE" || true
 	"$SCRIPTS/kafka.sh" stop "$STATE" || true
 	"$SCRIPTS/pg.sh" stop "$STATE" || true
@@ -239,6 +269,7 @@ main() {
 	"$SCRIPTS/secrets.sh" "$SECRETS"
 	start_infra
 	run_admin
+	start_receiver
 	start_services
 	"$SCRIPTS/nginx.sh" start "$STATE" >/dev/null || die "nginx did not start"
 	wait_ready
@@ -249,6 +280,8 @@ main() {
 		            sign in with a staff token of this install ($SECRETS/auth_tokens):
 		$(staff_tokens)
 		  try:  curl -s http://127.0.0.1:$BASE_PORT/services/intake/readyz
+		  what each person was sent (SMS, e-mail, app, staff app): http://127.0.0.1:$RECEIVER_PORT/
+		  (also $STATE/inbox/<recipient>.jsonl)
 		  Ctrl-C stops everything.
 
 	EOF

@@ -39,6 +39,15 @@ API
     auth(role)                    {"Authorization": "Bearer <token>"} for a test staff member: role
                                   agent, agent2..agent4, supervisor, supervisor2, admin, integration
                                   (staff ids in TOKENS); every service gets AUTH_TOKENS with them
+    receiver_url                  the local notification gateways (deploy/scripts/receiver.py):
+                                  follow-up's NOTIFY_<KIND>_URL is receiver_url + "/sms", "/email",
+                                  "/app", "/staff_app"
+    inbox(to=None)                the messages the receiver stored (every one, or one recipient's:
+                                  a customer_ref or "staff:<id>"), each {"notification_id", "to",
+                                  "channel", "raw", "timestamp", "signature", "note": payload}
+    receiver_stats()              requests per notification id and channel, rejected signatures
+    receiver_fail(count, to="")   the receiver answers the next count gateway requests (for that
+                                  recipient only, when given) 503
 
 Environment read here:
     CP_BIN               service binaries (default <repo>/build/bin)
@@ -331,11 +340,13 @@ class Stack:
         self.state_dir.chmod(0o755)
         self.log_dir = self.state_dir / "logs"
         self.log_dir.mkdir()
-        names = ["base", "pg", "kafka", "kafka_controller", *SERVICES]
+        names = ["base", "pg", "kafka", "kafka_controller", "receiver", *SERVICES]
         self.ports = dict(zip(names, free_ports(len(names))))
         self.base_url = f"http://127.0.0.1:{self.ports['base']}"
         self.bootstrap = f"127.0.0.1:{self.ports['kafka']}"
         self.admin_url = f"postgresql://postgres:postgres@127.0.0.1:{self.ports['pg']}/complaints"
+        self.receiver_url = f"http://127.0.0.1:{self.ports['receiver']}"
+        self._receiver = None
         self.proto = _Protos(GEN_PY)
         self._start_env = {name: dict((service_env or {}).get(name, {})) for name in SERVICES}
         self._overrides = {name: dict(self._start_env[name]) for name in SERVICES}
@@ -358,6 +369,7 @@ class Stack:
             stack._start_infra()
             stack._run_admin()
             stack._start_nginx()
+            stack._start_receiver()
             for name in SERVICES:
                 stack._spawn(name)
             for name in SERVICES:
@@ -409,6 +421,43 @@ class Stack:
         run_script([str(SCRIPTS / "nginx.sh"), "start", str(self.state_dir)], self._script_env(),
                    timeout=30)
 
+    def _start_receiver(self):
+        """The same local gateways `make run` starts; follow-up delivers every channel here."""
+        log = open(self.log_dir / "receiver.log", "a")
+        self._receiver = subprocess.Popen(
+            [sys.executable, str(SCRIPTS / "receiver.py"), "--port", str(self.ports["receiver"]),
+             "--state", str(self.state_dir)], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        wait_for(lambda: http_status(self.receiver_url + "/stats.json") == 200, 20,
+                 "the notification receiver")
+
+    def receiver_env(self) -> dict[str, str]:
+        """Follow-up's gateway URLs, one path of the receiver per channel kind."""
+        return {f"NOTIFY_{kind.upper()}_URL": f"{self.receiver_url}/{kind}"
+                for kind in ("sms", "email", "app", "staff_app")}
+
+    def inbox(self, to: str | None = None) -> list[dict]:
+        import urllib.parse
+        import urllib.request
+        query = "?" + urllib.parse.urlencode({"to": to}) if to else ""
+        with urllib.request.urlopen(f"{self.receiver_url}/messages.json{query}", timeout=5) as r:
+            return json.load(r)["messages"]
+
+    def receiver_stats(self) -> dict:
+        import urllib.request
+        with urllib.request.urlopen(f"{self.receiver_url}/stats.json", timeout=5) as r:
+            return json.load(r)
+
+    def receiver_fail(self, count: int, to: str = ""):
+        import urllib.parse
+        import urllib.request
+        query = urllib.parse.urlencode({"count": count, "to": to})
+        req = urllib.request.Request(f"{self.receiver_url}/_fail?{query}", data=b"",
+                                     method="POST")
+        with urllib.request.urlopen(req, timeout=5):
+            pass
+
     def close(self, failed: bool = False):
         """Stops everything this stack started (services, nginx, Kafka, PostgreSQL); idempotent.
         On failure prints the tails of the service logs and keeps the state directory."""
@@ -438,6 +487,10 @@ class Stack:
         for name in list(self._procs):
             with contextlib.suppress(Exception):
                 self.stop_service(name, timeout=10)
+        if self._receiver is not None:
+            with contextlib.suppress(Exception):
+                self._receiver.terminate()
+                self._receiver.wait(10)
         env, state = self._script_env(), str(self.state_dir)
         for script in ("nginx.sh", "kafka.sh", "pg.sh"):
             with contextlib.suppress(Exception):
@@ -482,6 +535,8 @@ class Stack:
             # nothing starts on them without this
             "DEV_MODE": "true",
         })
+        if name == "followup":
+            env.update(self.receiver_env())
         env.update(self._overrides[name])
         env.update({k: str(v) for k, v in overrides.items()})
         return env
