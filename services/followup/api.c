@@ -10,6 +10,7 @@
 #include "followup.pb-c.h"
 #include "ids.h"
 #include "log.h"
+#include "notify.h"
 #include "pg.h"
 #include "tstamp.h"
 
@@ -276,7 +277,9 @@ static int customer_replied(PGconn *c, const struct fu_case_lock *k, const char 
 	free(clean);
 	if (rc != 0)
 		return -1;
-	return fu_notify_staff(c, k->id, k->owner, "customer_replied", atoi(msg_id));
+	/* the owner reads the words (redacted again there), not only that the customer wrote */
+	return fu_staff_notify(c, k->id, k->owner, "customer_replied", atoi(msg_id), "",
+			       &(struct fu_vars){.text = text});
 }
 
 void fu_post_message(struct http_req *r, void *arg)

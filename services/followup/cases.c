@@ -156,8 +156,8 @@ static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const c
 	    c,
 	    "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, "
 	    "recipient, step, round, language, body, next_attempt_at, vars, sent_by) VALUES ($1, "
-	    "$2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::jsonb, $11) ON CONFLICT "
-	    "(complaint_id, step, round) DO NOTHING RETURNING id",
+	    "$2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10::jsonb, $11) ON CONFLICT DO NOTHING "
+	    "RETURNING id",
 	    11, p);
 	free(vars);
 	if (!r)

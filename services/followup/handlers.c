@@ -12,6 +12,7 @@
 #include "followup.pb-c.h"
 #include "ids.h"
 #include "intake.pb-c.h"
+#include "notify.h"
 #include "pg.h"
 #include "resolution.pb-c.h"
 #include "sla.pb-c.h"
@@ -84,6 +85,8 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 		   "preferred_contact = $12, updated_at = now() WHERE complaint_id = $1",
 		   12, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+		return -1;
+	if (fu_notify_on_received(c, r) != 0)
 		return -1;
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
 }
@@ -180,6 +183,8 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 	const char *at = event_time(r->at, buf);
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+		return -1;
+	if (fu_staff_on_assignment(c, ce, r) != 0)
 		return -1;
 	if (strcmp(ce->type, "cp.complaint.escalated") == 0)
 		return update(c,
@@ -371,6 +376,8 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const Pr
 	    pg_exec(c, "INSERT INTO sla_events (complaint_id, clock, kind) VALUES ($1, $2, $3)", 3,
 		    p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+		return -1;
+	if (fu_staff_on_sla(c, ce, r) != 0)
 		return -1;
 	return update(c,
 		      "UPDATE cases SET escalation_level = GREATEST(escalation_level, $2::int) "

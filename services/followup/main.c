@@ -1,7 +1,10 @@
 /* cp-followup: notifications to the customer, surveys, closure, quality figures. */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "followup.h"
+#include "notify.h"
 #include "svc.h"
 
 static const struct cfg_entry followup_table[] = {
@@ -10,15 +13,44 @@ static const struct cfg_entry followup_table[] = {
      &followup_cfg.link_secret},
     {"PUBLIC_BASE_URL", CFG_STR, "http://127.0.0.1:8080", 0, 0,
      "base URL of the front door, used in the survey link", &followup_cfg.public_base_url},
+    {"NOTIFY_SMS_URL", CFG_STR, "", 0, 0,
+     "SMS gateway (https://...; http:// on loopback for development); empty: WEBHOOK_URL",
+     &fu_notify_cfg.gw[FU_CH_SMS].url},
+    {"NOTIFY_SMS_SECRET", CFG_SECRET, "", 0, 0,
+     "HMAC key of the SMS gateway; empty: WEBHOOK_SECRET", &fu_notify_cfg.gw[FU_CH_SMS].secret},
+    {"NOTIFY_EMAIL_URL", CFG_STR, "", 0, 0, "e-mail relay; empty: WEBHOOK_URL",
+     &fu_notify_cfg.gw[FU_CH_EMAIL].url},
+    {"NOTIFY_EMAIL_SECRET", CFG_SECRET, "", 0, 0,
+     "HMAC key of the e-mail relay; empty: WEBHOOK_SECRET", &fu_notify_cfg.gw[FU_CH_EMAIL].secret},
+    {"NOTIFY_APP_URL", CFG_STR, "", 0, 0, "customer app push service; empty: WEBHOOK_URL",
+     &fu_notify_cfg.gw[FU_CH_APP].url},
+    {"NOTIFY_APP_SECRET", CFG_SECRET, "", 0, 0,
+     "HMAC key of the customer app push service; empty: WEBHOOK_SECRET",
+     &fu_notify_cfg.gw[FU_CH_APP].secret},
+    {"NOTIFY_STAFF_APP_URL", CFG_STR, "", 0, 0, "staff app push service; empty: WEBHOOK_URL",
+     &fu_notify_cfg.gw[FU_CH_STAFF_APP].url},
+    {"NOTIFY_STAFF_APP_SECRET", CFG_SECRET, "", 0, 0,
+     "HMAC key of the staff app push service; empty: WEBHOOK_SECRET",
+     &fu_notify_cfg.gw[FU_CH_STAFF_APP].secret},
+    {"NOTIFY_CA_FILE", CFG_STR, "", 0, 0,
+     "PEM file of the CAs that gateway certificates are verified against (a private CA); "
+     "empty: the system's CA store",
+     &fu_notify_cfg.ca_file},
+    {"NOTIFY_CONNECT_TIMEOUT_MS", CFG_INT, "2000", 100, 60000,
+     "connect (TCP and TLS handshake) timeout of one gateway call",
+     &fu_notify_cfg.connect_timeout_ms},
+    {"NOTIFY_STAFF_LANGUAGE", CFG_STR, "zh-CN", 0, 0, "the language of staff notifications",
+     &fu_notify_cfg.staff_language},
     {"WEBHOOK_URL", CFG_STR, "", 0, 0,
-     "delivery webhook (http://host:port/path; SMS and e-mail gateways plug in here); empty: "
-     "the file adapter",
+     "the gateway of every channel without its own NOTIFY_<KIND>_URL; empty: the file adapter "
+     "(messages are only logged, never \"delivered\")",
      &followup_cfg.webhook_url},
     {"WEBHOOK_SECRET", CFG_SECRET, "dev-only-webhook-secret", 0, 0,
-     "HMAC-SHA256 key signing each webhook body (header X-CP-Signature: sha256=<hex>)",
+     "HMAC-SHA256 key of every gateway without its own secret (X-CP-Signature: sha256=<hex of "
+     "HMAC(key, X-CP-Timestamp + \".\" + body)>)",
      &followup_cfg.webhook_secret},
     {"WEBHOOK_TIMEOUT_MS", CFG_INT, "3000", 100, 60000,
-     "connect, send and receive timeout of one webhook call", &followup_cfg.webhook_timeout_ms},
+     "total timeout of one gateway call (connect, send, answer)", &followup_cfg.webhook_timeout_ms},
     {"NOTIFY_FILE", CFG_STR, "", 0, 0,
      "file adapter: append one JSON line per notification here; empty: log it",
      &followup_cfg.notify_file},
@@ -78,21 +110,40 @@ static const struct svc_task followup_tasks[] = {
     {"stats", fu_stats_task, &followup_cfg.stats_interval_ms},
 };
 
-/* A webhook URL the client cannot use is a configuration error, not a failed delivery. */
+/* A gateway URL the client cannot use is a configuration error, not a failed delivery. */
+static int followup_check_url(const char *name, const char *url, char *errstr, size_t errlen)
+{
+	if (url[0] && !fu_gateway_url_ok(url)) {
+		snprintf(errstr, errlen, "%s: not an http:// or https:// URL", name);
+		return -1;
+	}
+	return 0;
+}
+
 static int followup_init(char *errstr, size_t errlen)
 {
-	char host[256], port[8], path[512];
-	if (followup_cfg.webhook_url[0] &&
-	    fu_parse_url(followup_cfg.webhook_url, host, sizeof(host), port, sizeof(port), path,
-			 sizeof(path)) != 0) {
-		snprintf(errstr, errlen, "WEBHOOK_URL: not an http://host[:port]/path URL");
+	static const char *const names[FU_CH_COUNT] = {"NOTIFY_SMS_URL", "NOTIFY_EMAIL_URL",
+						       "NOTIFY_APP_URL", "NOTIFY_STAFF_APP_URL"};
+	if (followup_check_url("WEBHOOK_URL", followup_cfg.webhook_url, errstr, errlen) != 0)
+		return -1;
+	for (int i = 0; i < FU_CH_COUNT; i++)
+		if (followup_check_url(names[i], fu_notify_cfg.gw[i].url, errstr, errlen) != 0)
+			return -1;
+	if (fu_notify_cfg.ca_file[0] && access(fu_notify_cfg.ca_file, R_OK) != 0) {
+		snprintf(errstr, errlen, "NOTIFY_CA_FILE: cannot read '%s'", fu_notify_cfg.ca_file);
+		return -1;
+	}
+	if (strcmp(fu_notify_cfg.staff_language, "en") != 0 &&
+	    strcmp(fu_notify_cfg.staff_language, "zh-CN") != 0) {
+		snprintf(errstr, errlen, "NOTIFY_STAFF_LANGUAGE: not one of zh-CN, en");
 		return -1;
 	}
 	if (followup_cfg.backoff_ms > followup_cfg.backoff_max_ms) {
 		snprintf(errstr, errlen, "NOTIFY_BACKOFF_MS: larger than NOTIFY_BACKOFF_MAX_MS");
 		return -1;
 	}
-	return 0;
+	/* before any thread starts: libcurl's global set-up is not thread-safe */
+	return fu_gateway_global_init(errstr, errlen);
 }
 
 int main(int argc, char **argv)

@@ -3,13 +3,14 @@ answers is closed "without feedback" (event, archive) -- only when a person deci
 delivered is retried, then recorded as failed (event, error log, metric), never lost."""
 
 from helpers import wait_rows
-from test_followup_flow import free_port, produce_executed
+from test_followup_flow import NO_GATEWAYS, free_port, produce_executed
 from test_resolution_flow import AGENT, TOKENS, decode, new_case, produce_received, seen
 
 
 def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, http):
     dead = f"http://127.0.0.1:{free_port()}/hook"
     with stack.service_env("followup", AUTH_TOKENS=TOKENS, SURVEY_TIMEOUT_S="2", WEBHOOK_URL=dead,
+                           **NO_GATEWAYS,
                            NOTIFY_MAX_ATTEMPTS="2", NOTIFY_BACKOFF_MS="100",
                            DELIVERY_INTERVAL_MS="100", CLOSE_INTERVAL_MS="200",
                            WEBHOOK_TIMEOUT_MS="500"):
@@ -28,7 +29,7 @@ def test_no_answer_closes_without_feedback_and_undeliverable_is_recorded(stack, 
             failed = seen(reader, 
                 lambda m: m.key == cid and m.headers["ce_type"] == "cp.complaint.customer_notified"
                 and decode(stack, m, "FollowupEvent").status == "failed", timeout=30)
-            assert decode(stack, failed, "FollowupEvent").channel == "webhook"
+            assert decode(stack, failed, "FollowupEvent").channel == "sms"
         db = stack.db()
         status, reason = db.execute("SELECT status, close_reason FROM followup.cases WHERE "
                                     "complaint_id = %s", (cid,)).fetchone()

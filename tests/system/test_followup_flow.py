@@ -22,6 +22,8 @@ from test_resolution_flow import (ADMIN, AGENT, INTEGRATION, SUP, TOKENS, custom
                                   produce_received, proposal_of, staff)  # noqa: F401
 
 WEBHOOK_SECRET = b"dev-only-webhook-secret"
+# every channel to WEBHOOK_URL (this file's sink) instead of the stack's receiver
+NO_GATEWAYS = {f"NOTIFY_{kind}_URL": "" for kind in ("SMS", "EMAIL", "APP", "STAFF_APP")}
 
 
 def free_port() -> int:
@@ -46,7 +48,8 @@ class Sink:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                sig = hmac.new(WEBHOOK_SECRET, body, hashlib.sha256).hexdigest()
+                ts = self.headers.get("X-CP-Timestamp", "").encode()
+                sig = hmac.new(WEBHOOK_SECRET, ts + b"." + body, hashlib.sha256).hexdigest()
                 with sink.lock:
                     sink.deliveries.append({
                         "id": self.headers.get("X-CP-Notification-Id"),
@@ -93,7 +96,7 @@ def sink():
 
 @pytest.fixture(scope="module")
 def followup(stack, sink):
-    with stack.service_env("followup", AUTH_TOKENS=TOKENS, WEBHOOK_URL=sink.url,
+    with stack.service_env("followup", AUTH_TOKENS=TOKENS, WEBHOOK_URL=sink.url, **NO_GATEWAYS,
                            NOTIFY_BACKOFF_MS="200", NOTIFY_BACKOFF_MAX_MS="800",
                            NOTIFY_MAX_ATTEMPTS="50", DELIVERY_INTERVAL_MS="100",
                            WEBHOOK_TIMEOUT_MS="1000", STATS_INTERVAL_MS="500"):

@@ -1,0 +1,103 @@
+/* Notifications on real channels: which gateway a message goes to (the customer's preferred
+ * contact, or the staff app), the signed HTTPS call to that gateway (libcurl), and the staff
+ * notifications made from events (offers, assignments, escalations, clock warnings and
+ * breaches, customer replies).
+ *
+ * Four channel kinds, each its own gateway (URL and secret): sms, email, app (customer push)
+ * and staff_app (staff push). A kind without its own URL uses WEBHOOK_URL; with neither the
+ * message is written to the file adapter and recorded as "logged", never as "delivered". */
+#ifndef CP_FOLLOWUP_NOTIFY_H
+#define CP_FOLLOWUP_NOTIFY_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ce.h"
+#include "classification.pb-c.h"
+#include "followup.h"
+#include "intake.pb-c.h"
+#include "sla.pb-c.h"
+
+enum fu_channel { FU_CH_SMS, FU_CH_EMAIL, FU_CH_APP, FU_CH_STAFF_APP, FU_CH_COUNT };
+
+struct fu_gateway_config {
+	char *url;    /* "" : WEBHOOK_URL, then the file adapter */
+	char *secret; /* "" : WEBHOOK_SECRET */
+};
+
+struct fu_notify_config {
+	struct fu_gateway_config gw[FU_CH_COUNT];
+	char *ca_file; /* "" : the system's CA store */
+	char *staff_language;
+	long long connect_timeout_ms;
+};
+extern struct fu_notify_config fu_notify_cfg;
+
+/* ---- pure rules (channels.c) -------------------------------------------------------------- */
+
+/* "sms", "email", "app", "staff_app". */
+const char *fu_channel_name(enum fu_channel ch);
+
+/* The channel of a message: staff ("staff:<id>") always the staff app; a customer their
+ * preferred contact when it is sms, email or app, otherwise (phone, wechat, unknown) sms. */
+enum fu_channel fu_channel_for(const char *recipient, const char *preferred_contact);
+
+/* The signature of a gateway call: hex HMAC-SHA256(secret, timestamp + "." + body), so a
+ * captured body cannot be replayed with a fresh timestamp. Returns 0 or -1. */
+int fu_sign(const char *secret, const char *timestamp, const char *body, size_t len, char out[65])
+    __attribute__((warn_unused_result));
+
+/* A retry delay with jitter, so that many messages failing together do not retry together:
+ * delay_ms scaled into [delay/2, delay) by r in [0, 1). */
+int64_t fu_jitter_ms(int64_t delay_ms, double r);
+
+/* A short, printable excerpt of a receiver's answer for the notification row: control
+ * characters become spaces, cut at cap - 1 bytes on a UTF-8 boundary. */
+void fu_excerpt(const char *body, size_t len, char *out, size_t cap);
+
+/* A gateway URL the client accepts: http:// or https:// with a host. */
+bool fu_gateway_url_ok(const char *url);
+
+/* ---- the gateway client (gateway.c) -------------------------------------------------------- */
+
+struct fu_gateway_result {
+	long status;	   /* the HTTP status, 0 when none was received */
+	char excerpt[256]; /* the start of the answer's body */
+	char error[256];   /* why it failed ("" on a 2xx answer) */
+};
+
+/* Starts libcurl; call once before any thread uses the client. Returns 0 or -1. */
+int fu_gateway_global_init(char *errstr, size_t errlen) __attribute__((warn_unused_result));
+
+/* POSTs body (JSON) to url, signed with secret (X-CP-Timestamp, X-CP-Signature) and carrying
+ * X-CP-Notification-Id. Blocks up to the configured timeouts: call it only from a task
+ * thread. Returns 0 when the receiver answered 2xx, else -1 (res says why). */
+int fu_gateway_post(const char *url, const char *secret, const char *note_id, const char *body,
+		    long total_timeout_ms, struct fu_gateway_result *res)
+    __attribute__((warn_unused_result));
+
+/* ---- notifications from events (notify_events.c), inside the caller's transaction -------- */
+
+/* Keeps the customer's preferred contact (cp.complaint.received) for the channel choice. */
+int fu_notify_on_received(PGconn *c, const Cp__ComplaintReceived *r)
+    __attribute__((warn_unused_result));
+
+/* Queues step for staff_id ("staff:<id>", the staff app, never held by quiet hours), once per
+ * (case, recipient, step, round, event_id). vars->text is stored with phone-like digit runs
+ * removed. Returns 0 or -1. */
+int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, const char *step,
+		    int round, const char *event_id, const struct fu_vars *vars)
+    __attribute__((warn_unused_result));
+
+/* cp.complaint.offered (every offered person), .assigned (accepted/reassigned: the new
+ * owner), .escalated (every person named, with the reason). */
+int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r)
+    __attribute__((warn_unused_result));
+
+/* complaint.sla.v1 warning or breach: the case's owner, if it has one. */
+int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
+    __attribute__((warn_unused_result));
+
+#endif

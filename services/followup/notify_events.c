@@ -1,0 +1,147 @@
+/* Notifications made from events. The customer's preferred contact (cp.complaint.received)
+ * chooses the channel at delivery. Staff are told of a new offer (each offered person, at
+ * once), a case accepted or transferred (the new owner), an escalation (each person named,
+ * with why), a clock warning or breach (the case's owner), a customer's reply (the owner,
+ * with the text).
+ *
+ * Each is one row of the notification outbox for recipient "staff:<id>" on the staff app,
+ * keyed by (case, recipient, step, round, event id): an event applied twice, or a person named
+ * twice in one event, is told once. Staff are never held by quiet hours: a breach at night
+ * is exactly what an on-duty person must hear. Staff texts carry the complaint number and
+ * what happened, never the customer's name or phone (the reply text is redacted again). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "notify.h"
+#include "pg.h"
+#include "redact.h"
+
+static char *fu_staff_vars(const struct fu_vars *v)
+{
+	json_t *o = json_object();
+	if (v && v->text) {
+		size_t cap = strlen(v->text) * 2 + 16;
+		char *clean = malloc(cap);
+		if (!clean) {
+			json_decref(o);
+			return NULL;
+		}
+		redact_text(v->text, NULL, "***", clean, cap);
+		json_object_set_new(o, "text", json_string(clean));
+		free(clean);
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static int fu_staff_case_no(PGconn *c, const char *complaint_id, char no[40])
+{
+	PGresult *r = pg_query(c, "SELECT complaint_no FROM cases WHERE complaint_id = $1", 1,
+			       (const char *[]){complaint_id});
+	if (!r)
+		return -1;
+	int found = PQntuples(r) == 1;
+	if (found)
+		snprintf(no, 40, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return found ? 0 : -1;
+}
+
+int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, const char *step,
+		    int round, const char *event_id, const struct fu_vars *vars)
+{
+	char no[40], recipient[80], rnd[16], body[2048];
+	const char *lang = fu_notify_cfg.staff_language;
+	char *json = fu_staff_vars(vars);
+	int rc = -1;
+	if (!json || fu_staff_case_no(c, complaint_id, no) != 0 ||
+	    fu_render_step(c, step, lang, no, json, body, sizeof(body)) != 0)
+		goto failed;
+	snprintf(recipient, sizeof(recipient), "staff:%s", staff_id[0] ? staff_id : "unassigned");
+	snprintf(rnd, sizeof(rnd), "%d", round);
+	const char *p[] = {complaint_id, no, recipient, step, rnd, lang, body, json, event_id};
+	/* no conflict target: the unique key is (case, recipient, step, round, event id) */
+	rc = pg_exec(c,
+		     "INSERT INTO notifications (complaint_id, complaint_no, recipient, step, "
+		     "round, language, body, vars, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		     "$8::jsonb, $9) ON CONFLICT DO NOTHING",
+		     9, p);
+failed:
+	free(json);
+	return rc;
+}
+
+static int fu_staff_each(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r,
+			 const char *step, const char *text)
+{
+	struct fu_vars v = {.text = text};
+	for (size_t i = 0; i < r->n_staff_ids; i++) {
+		if (!r->staff_ids[i][0])
+			continue;
+		if (fu_staff_notify(c, r->complaint_id, r->staff_ids[i], step, r->round, ce->id,
+				    &v) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r)
+{
+	if (strcmp(ce->type, "cp.complaint.offered") == 0)
+		return fu_staff_each(c, ce, r, "staff_offered", NULL);
+	if (strcmp(ce->type, "cp.complaint.escalated") == 0)
+		return fu_staff_each(c, ce, r, "staff_escalated", r->reason);
+	if (strcmp(ce->type, "cp.complaint.assigned") != 0 || !r->owner_staff_id[0])
+		return 0;
+	struct fu_vars v = {.text = r->reason};
+	if (strcmp(r->action, "accepted") == 0)
+		return fu_staff_notify(c, r->complaint_id, r->owner_staff_id, "staff_assigned", 0,
+				       ce->id, &v);
+	if (strcmp(r->action, "reassigned") != 0)
+		return 0;
+	/* the new owner hears of the clocks of this case from now on (fu_staff_on_sla) */
+	const char *p[] = {r->complaint_id, r->owner_staff_id};
+	if (pg_exec(c, "UPDATE cases SET owner_staff_id = $2 WHERE complaint_id = $1", 2, p) != 0)
+		return -1;
+	return fu_staff_notify(c, r->complaint_id, r->owner_staff_id, "staff_transferred", 0,
+			       ce->id, &v);
+}
+
+/* The owner as follow-up's projection knows it now ("" when nobody owns the case). */
+static int fu_staff_owner(PGconn *c, const char *complaint_id, char owner[64])
+{
+	PGresult *r = pg_query(c, "SELECT owner_staff_id FROM cases WHERE complaint_id = $1", 1,
+			       (const char *[]){complaint_id});
+	if (!r)
+		return -1;
+	snprintf(owner, 64, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return 0;
+}
+
+int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
+{
+	const char *step = strcmp(r->kind, "warning") == 0  ? "staff_sla_warning"
+			   : strcmp(r->kind, "breach") == 0 ? "staff_sla_breach"
+							    : NULL;
+	char owner[64];
+	if (!step)
+		return 0;
+	if (fu_staff_owner(c, r->complaint_id, owner) != 0)
+		return -1;
+	/* an unowned case's breach becomes an escalation naming a person; that one is told */
+	if (!owner[0])
+		return 0;
+	struct fu_vars v = {.text = r->clock};
+	return fu_staff_notify(c, r->complaint_id, owner, step, 0, ce->id, &v);
+}
+
+int fu_notify_on_received(PGconn *c, const Cp__ComplaintReceived *r)
+{
+	const char *p[] = {r->complaint_id, r->preferred_contact};
+	return pg_exec(c, "UPDATE cases SET preferred_contact = $2 WHERE complaint_id = $1", 2, p);
+}

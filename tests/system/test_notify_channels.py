@@ -1,0 +1,284 @@
+"""Notifications on real channels, on the real broker and PostgreSQL with the local gateways
+(deploy/scripts/receiver.py, started by the stack): every customer step goes to the gateway of
+the customer's preferred contact in their language, every staff notification (offer,
+assignment, transfer, escalation, clock warning and breach, customer reply) to the staff app,
+each once, signed; a gateway that fails three times then recovers gets the message once;
+quiet hours hold a customer's SMS but not a staff breach alert; an HTTPS gateway with a
+self-signed certificate is refused until its CA is configured."""
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_rows
+from stack import SCRIPTS, free_ports, wait_for
+from test_resolution_flow import customer_token
+
+SECRET = b"dev-only-webhook-secret"
+FAST = {"DELIVERY_INTERVAL_MS": "100", "NOTIFY_BACKOFF_MS": "200",
+        "NOTIFY_BACKOFF_MAX_MS": "800", "NOTIFY_MAX_ATTEMPTS": "50"}
+
+
+@pytest.fixture(scope="module")
+def notify(stack):
+    with stack.service_env("followup", **FAST):
+        yield
+
+
+def new_case(prefix="CPN"):
+    n = uuid.uuid4().int
+    return str(uuid.uuid4()), f"{prefix}{n % 10**8:08d}-{n % 10**6:06d}"
+
+
+def new_customer() -> str:
+    return f"cust_{uuid.uuid4().hex[:20]}"
+
+
+def new_staff() -> str:
+    return f"N{uuid.uuid4().hex[:7].upper()}"
+
+
+def produce_received(stack, cid, no, cust, contact="sms", language="zh-CN"):
+    """Follow-up's projection only: without a waybill the real classification and timer
+    dead-letter it, so nothing else acts on the test's case."""
+    m = stack.proto.ComplaintReceived(complaint_id=cid, complaint_no=no, customer_ref=cust,
+                                      channel="web", language=language,
+                                      preferred_contact=contact)
+    stack.produce("complaint.received.v1", cid, m.SerializeToString(),
+                  stack.ce_headers("cp.complaint.received"))
+
+
+def produce_assignment(stack, cid, no, ce_type, action, staff_ids=(), owner="", reason="",
+                       round_=1, ce_id=None):
+    m = stack.proto.ComplaintAssignment(complaint_id=cid, complaint_no=no, action=action,
+                                        staff_ids=list(staff_ids), owner_staff_id=owner,
+                                        reason=reason, round=round_)
+    stack.produce("complaint.classified.v1", cid, m.SerializeToString(),
+                  stack.ce_headers(ce_type, id=ce_id))
+
+
+def produce_sla(stack, cid, no, kind, clock):
+    m = stack.proto.SlaEvent(complaint_id=cid, complaint_no=no, clock=clock, kind=kind,
+                             escalation_level=1 if kind == "breach" else 0)
+    ce_type = "cp.complaint.sla_breached" if kind == "breach" else "cp.complaint.sla_warning"
+    stack.produce("complaint.sla.v1", cid, m.SerializeToString(), stack.ce_headers(ce_type))
+
+
+def signed(entry, secret=SECRET) -> bool:
+    """Recomputes the gateway signature from the raw body the receiver kept."""
+    mac = hmac.new(secret, entry["timestamp"].encode() + b"." + entry["raw"].encode(),
+                   hashlib.sha256).hexdigest()
+    return entry["signature"] == f"sha256={mac}"
+
+
+def inbox_of(stack, to, no=None):
+    return [m for m in stack.inbox(to) if no is None or m["note"]["complaint_no"] == no]
+
+
+def wait_inbox(stack, to, no, steps, timeout=30.0):
+    """Waits until `to` received every step of steps for case no; returns their messages."""
+    def got():
+        have = inbox_of(stack, to, no)
+        return have if set(steps) <= {m["note"]["step"] for m in have} else None
+    try:
+        return wait_for(got, timeout, f"{steps} for {to}")
+    except Exception:
+        raise AssertionError(f"{to} got {[m['note']['step'] for m in inbox_of(stack, to, no)]}"
+                             f", wanted {steps}") from None
+
+
+def steps_of(messages):
+    return sorted(m["note"]["step"] for m in messages)
+
+
+@pytest.mark.parametrize("contact,channel,language", [
+    ("sms", "sms", "zh-CN"), ("email", "email", "en"), ("app", "app", "zh-CN"),
+    ("wechat", "sms", "en"), ("phone", "sms", "zh-CN")])
+def test_customer_message_on_the_preferred_channel_in_their_language(stack, notify, contact,
+                                                                     channel, language):
+    cid, no = new_case()
+    cust = new_customer()
+    produce_received(stack, cid, no, cust, contact=contact, language=language)
+    got = wait_inbox(stack, cust, no, ["received"])
+    time.sleep(0.5)
+    got = inbox_of(stack, cust, no)
+    assert len(got) == 1, got
+    msg = got[0]
+    assert msg["channel"] == channel and msg["note"]["channel"] == channel
+    assert signed(msg)
+    assert msg["note"]["language"] == language
+    assert msg["note"]["text"].startswith("Your complaint" if language == "en" else "您的投诉")
+    assert msg["note"]["customer_ref"] == cust and msg["note"]["recipient"] == "customer"
+    row = stack.db().execute(
+        "SELECT status, channel, response_status, response_excerpt, attempts FROM "
+        "followup.notifications WHERE complaint_id = %s AND step = 'received'",
+        (cid,)).fetchone()
+    assert row[:3] == ("delivered", channel, 200)
+    assert msg["notification_id"] in row[3] and row[4] == 1
+
+
+def test_each_staff_notification_arrives_once_on_the_staff_app(stack, http, notify):
+    cid, no = new_case()
+    cust = new_customer()
+    s1, s2, s3, boss = (new_staff() for _ in range(4))
+    produce_received(stack, cid, no, cust, contact="email", language="en")
+    offer_id = str(uuid.uuid4())
+    produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", [s1, s2, s3],
+                       ce_id=offer_id)
+    # the same event again (a redelivery) tells nobody twice
+    produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", [s1, s2, s3],
+                       ce_id=offer_id)
+    produce_assignment(stack, cid, no, "cp.complaint.assigned", "accepted", owner=s1)
+    wait_inbox(stack, f"staff:{s1}", no, ["staff_offered", "staff_assigned"])
+    produce_assignment(stack, cid, no, "cp.complaint.assigned", "reassigned", owner=s2,
+                       reason="going on leave")
+    wait_inbox(stack, f"staff:{s2}", no, ["staff_offered", "staff_transferred"])
+    produce_assignment(stack, cid, no, "cp.complaint.escalated", "escalated", [boss],
+                       reason="sla_breach:first_response")
+    produce_sla(stack, cid, no, "warning", "verification")
+    produce_sla(stack, cid, no, "breach", "verification")
+    r = http.post(f"{stack.base_url}/v1/complaints/{no}/messages?token={customer_token(no)}",
+                  json={"text": "照片已上传，请回电 139 1234 5678"})
+    assert r.status_code == 201, r.text
+
+    want = {s1: ["staff_assigned", "staff_offered"],
+            s2: ["customer_replied", "staff_offered", "staff_sla_breach", "staff_sla_warning",
+                 "staff_transferred"],
+            s3: ["staff_offered"],
+            boss: ["staff_escalated"]}
+    for person, steps in want.items():
+        wait_inbox(stack, f"staff:{person}", no, steps)
+    time.sleep(1.0)  # room for a duplicate to show up
+    for person, steps in want.items():
+        got = inbox_of(stack, f"staff:{person}", no)
+        assert steps_of(got) == steps, (person, steps_of(got))
+        for m in got:
+            assert m["channel"] == "staff_app" and m["note"]["channel"] == "staff_app"
+            assert signed(m)
+            assert m["note"]["language"] == "zh-CN"
+            assert "customer_ref" not in m["note"] and cust not in m["raw"]
+            assert m["note"]["to"] == f"staff:{person}"
+    by_step = {m["note"]["step"]: m["note"]["text"] for m in inbox_of(stack, f"staff:{s2}", no)}
+    assert "going on leave" in by_step["staff_transferred"]
+    assert "verification" in by_step["staff_sla_breach"]
+    assert "照片已上传" in by_step["customer_replied"]
+    assert "5678" not in by_step["customer_replied"]
+    escalated = inbox_of(stack, f"staff:{boss}", no)[0]["note"]["text"]
+    assert "sla_breach:first_response" in escalated
+
+    # the customer hears of the owner on their own channel, never of staff matters
+    customer = wait_inbox(stack, cust, no, ["received", "owner_assigned"])
+    assert {m["channel"] for m in customer} == {"email"}
+    raw = " ".join(m["raw"] for m in customer)
+    assert "staff:" not in raw and "going on leave" not in raw and "sla_breach" not in raw
+    keys = stack.db().execute(
+        "SELECT recipient, step, count(*) FROM followup.notifications WHERE complaint_id = %s "
+        "GROUP BY 1, 2 HAVING count(*) > 1", (cid,)).fetchall()
+    assert keys == []
+
+
+def test_gateway_failing_three_times_then_recovering_gets_the_message_once(stack, notify):
+    cid, no = new_case()
+    cust = new_customer()
+    stack.receiver_fail(3, to=cust)
+    produce_received(stack, cid, no, cust)
+    rows = wait_rows(stack, "SELECT id, attempts, response_status, last_error FROM "
+                            "followup.notifications WHERE complaint_id = %s AND status = "
+                            "'delivered'", (cid,), timeout=40)
+    note_id, attempts, status, error = rows[0]
+    assert (attempts, status, error) == (4, 200, "")
+    time.sleep(1.0)
+    assert len(inbox_of(stack, cust, no)) == 1
+    assert stack.receiver_stats()["requests"][str(note_id)] == 4
+    retries = [r for r in stack.log_records("followup") if r.get("event") ==
+               "notification_retry" and r.get("complaint_no") == no]
+    assert len(retries) == 3 and all("503" in r.get("msg", "") for r in retries)
+
+
+def test_quiet_hours_hold_a_customer_sms_but_not_a_staff_breach_alert(stack):
+    now = datetime.now(timezone.utc)
+    minute = now.hour * 60 + now.minute
+    start, end = (minute - 5) % 1440, (minute + 60) % 1440
+    with stack.service_env("followup", QUIET_HOURS_START_MIN=str(start),
+                           QUIET_HOURS_END_MIN=str(end), QUIET_HOURS_UTC_OFFSET_MIN="0", **FAST):
+        cid, no = new_case()
+        cust, owner = new_customer(), new_staff()
+        produce_received(stack, cid, no, cust, contact="sms")
+        produce_assignment(stack, cid, no, "cp.complaint.assigned", "accepted", owner=owner)
+        produce_sla(stack, cid, no, "breach", "first_response")
+        wait_inbox(stack, f"staff:{owner}", no, ["staff_assigned", "staff_sla_breach"])
+        held = stack.db().execute(
+            "SELECT step, status, attempts, extract(epoch FROM next_attempt_at - now()) FROM "
+            "followup.notifications WHERE complaint_id = %s AND recipient = 'customer'",
+            (cid,)).fetchall()
+        assert {h[0] for h in held} == {"received", "owner_assigned"}
+        for step, status, attempts, wait_s in held:
+            assert (status, attempts) == ("queued", 0) and 55 * 60 < wait_s <= 60 * 60
+        assert inbox_of(stack, cust, no) == []
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "gateway.pem", directory / "gateway.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def https_gateway(stack, tmp_path):
+    cert, key = make_cert(tmp_path)
+    port = free_ports(1)[0]
+    log = open(tmp_path / "receiver.log", "w")
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "receiver.py"), "--port", str(port),
+                             "--state", str(tmp_path), "--tls-cert", str(cert), "--tls-key",
+                             str(key)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_for(lambda: Path(tmp_path / "inbox").is_dir(), 20, "the HTTPS receiver")
+        wait_for(lambda: _tls_up(port), 20, "the HTTPS receiver's port")
+        yield f"https://127.0.0.1:{port}", cert, tmp_path
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _tls_up(port) -> bool:
+    import socket
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_https_gateway_with_a_self_signed_certificate_needs_its_ca(stack, https_gateway):
+    url, cert, state = https_gateway
+    inbox = state / "inbox"
+    cid, no = new_case()
+    cust = new_customer()
+    with stack.service_env("followup", NOTIFY_SMS_URL=f"{url}/sms", **FAST):
+        produce_received(stack, cid, no, cust, contact="sms")
+        rows = wait_rows(stack, "SELECT last_error, response_status FROM "
+                                "followup.notifications WHERE complaint_id = %s AND status = "
+                                "'queued' AND attempts >= 2", (cid,))
+        assert "certificate" in rows[0][0].lower(), rows[0][0]
+        assert rows[0][1] is None  # no answer: the handshake was refused
+        assert list(inbox.glob("*.jsonl")) == []
+        # the same gateway, its CA now trusted (one restart: the stack's own receiver must not
+        # get the held message in between)
+        stack.restart_service("followup", NOTIFY_SMS_URL=f"{url}/sms",
+                              NOTIFY_CA_FILE=str(cert), **FAST)
+        wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                         "status = 'delivered' AND response_status = 200", (cid,))
+    lines = [json.loads(line) for p in inbox.glob("*.jsonl") for line in p.read_text().splitlines()]
+    assert [(m["to"], m["channel"], m["note"]["complaint_no"]) for m in lines] == \
+        [(cust, "sms", no)]
+    assert signed(lines[0])
