@@ -39,8 +39,8 @@ char *fu_survey_url(const char *no)
 	char token[33], *url = NULL;
 	if (auth_customer_token(followup_cfg.link_secret, no, token) != 0)
 		return NULL;
-	if (asprintf(&url, "%s/v1/complaints/%s/survey?token=%s", followup_cfg.public_base_url, no,
-		     token) < 0)
+	/* the console's survey page (a GET the customer can open); it posts to the survey API */
+	if (asprintf(&url, "%s/c/survey/%s?token=%s", followup_cfg.public_base_url, no, token) < 0)
 		return NULL;
 	return url;
 }

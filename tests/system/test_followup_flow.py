@@ -181,7 +181,11 @@ def test_whole_loop_from_post_to_closed_with_satisfied_survey(stack, http, staff
                      "'resolved'", (cid,))
     executed = sink.wait_step(no, "plan_executed")
     token = customer_token(no)
-    assert f"/v1/complaints/{no}/survey?token={token}" in executed["note"]["text"]
+    link = f"/c/survey/{no}?token={token}"
+    assert link in executed["note"]["text"]
+    # the link opens a page (the console's survey form), not a POST-only API
+    page = http.get(stack.base_url + link)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
 
     assert http.post(survey_url(stack, no, ""), json={"score": 5, "solved": True}
                      ).status_code == 401
