@@ -86,8 +86,6 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 		   12, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
-	if (fu_notify_on_received(c, r) != 0)
-		return -1;
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
 }
 

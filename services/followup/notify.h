@@ -17,7 +17,6 @@
 #include "ce.h"
 #include "classification.pb-c.h"
 #include "followup.h"
-#include "intake.pb-c.h"
 #include "sla.pb-c.h"
 
 enum fu_channel { FU_CH_SMS, FU_CH_EMAIL, FU_CH_APP, FU_CH_STAFF_APP, FU_CH_COUNT };
@@ -79,10 +78,6 @@ int fu_gateway_post(const char *url, const char *secret, const char *note_id, co
     __attribute__((warn_unused_result));
 
 /* ---- notifications from events (notify_events.c), inside the caller's transaction -------- */
-
-/* Keeps the customer's preferred contact (cp.complaint.received) for the channel choice. */
-int fu_notify_on_received(PGconn *c, const Cp__ComplaintReceived *r)
-    __attribute__((warn_unused_result));
 
 /* Queues step for staff_id ("staff:<id>", the staff app, never held by quiet hours), once per
  * (case, recipient, step, round, event_id). vars->text is stored with phone-like digit runs

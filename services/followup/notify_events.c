@@ -1,5 +1,4 @@
-/* Notifications made from events. The customer's preferred contact (cp.complaint.received)
- * chooses the channel at delivery. Staff are told of a new offer (each offered person, at
+/* Staff notifications made from events. Staff are told of a new offer (each offered person, at
  * once), a case accepted or transferred (the new owner), an escalation (each person named,
  * with why), a clock warning or breach (the case's owner), a customer's reply (the owner,
  * with the text).
@@ -101,14 +100,10 @@ int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__Compla
 	if (strcmp(r->action, "accepted") == 0)
 		return fu_staff_notify(c, r->complaint_id, r->owner_staff_id, "staff_assigned", 0,
 				       ce->id, &v);
-	if (strcmp(r->action, "reassigned") != 0)
-		return 0;
-	/* the new owner hears of the clocks of this case from now on (fu_staff_on_sla) */
-	const char *p[] = {r->complaint_id, r->owner_staff_id};
-	if (pg_exec(c, "UPDATE cases SET owner_staff_id = $2 WHERE complaint_id = $1", 2, p) != 0)
-		return -1;
-	return fu_staff_notify(c, r->complaint_id, r->owner_staff_id, "staff_transferred", 0,
-			       ce->id, &v);
+	if (strcmp(r->action, "reassigned") == 0)
+		return fu_staff_notify(c, r->complaint_id, r->owner_staff_id, "staff_transferred",
+				       0, ce->id, &v);
+	return 0;
 }
 
 /* The owner as follow-up's projection knows it now ("" when nobody owns the case). */
@@ -138,10 +133,4 @@ int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
 		return 0;
 	struct fu_vars v = {.text = r->clock};
 	return fu_staff_notify(c, r->complaint_id, owner, step, 0, ce->id, &v);
-}
-
-int fu_notify_on_received(PGconn *c, const Cp__ComplaintReceived *r)
-{
-	const char *p[] = {r->complaint_id, r->preferred_contact};
-	return pg_exec(c, "UPDATE cases SET preferred_contact = $2 WHERE complaint_id = $1", 2, p);
 }
