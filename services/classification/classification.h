@@ -98,6 +98,11 @@ void classify_complaint(const Cp__ComplaintReceived *c, const struct kw_table *k
 void classify_complaint_read(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
 			     const struct classify_reading *rd, struct classify_result *out);
 
+/* Pure: the keyword table as features for the trained model: " kw_<subcategory>" for every
+ * category keyword found in the normalised text and not denied ("~kw_..." when conceded), in
+ * table order. out[cap] always NUL-terminated. */
+void classify_keyword_tokens(const char *norm, const struct kw_table *kw, char *out, size_t cap);
+
 /* Pure: the priority matrix (documented in the README). urgency and severity as above;
  * returns 1..5, or 5 for unknown values. */
 int classify_priority(const char *urgency, const char *severity, bool vip);

@@ -251,6 +251,27 @@ static void scan_text(const char *text, bool norm, const struct kw_table *kw, st
 	s->goods_urgent |= s->sig.deadline;
 }
 
+void classify_keyword_tokens(const char *norm, const struct kw_table *kw, char *out, size_t cap)
+{
+	char low[TEXTNORM_MAX];
+	unsigned char marks[TEXTNORM_MAX];
+	size_t o = 0;
+	snprintf(low, sizeof(low), "%s", norm ? norm : "");
+	negation_mark(low, strlen(low), marks);
+	out[0] = '\0';
+	for (size_t i = 0; kw && i < kw->n; i++) {
+		const struct kw_entry *e = &kw->v[i];
+		int mark = e->kind == KW_CATEGORY ? occurrence(low, marks, e->keyword) : -1;
+		if (mark < 0)
+			continue;
+		int n = snprintf(out + o, cap - o, " %skw_%s", mark ? "~" : "", e->subcategory);
+		if (n < 0 || o + (size_t)n >= cap)
+			break;
+		o += (size_t)n;
+	}
+	out[o] = '\0';
+}
+
 /* The subcategory the text points to most: highest weight, then higher base severity, then
  * table order. NULL when no category keyword matched. */
 static const struct subcat *text_top(const struct scan *s)

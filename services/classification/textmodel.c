@@ -228,14 +228,23 @@ int textmodel_read(const struct textmodel *m, const char *tokens, struct textmod
 	return 0;
 }
 
-int textmodel_read_text(const struct textmodel *m, struct textnorm *n, const char *text,
-			struct textmodel_reading *out)
+void textmodel_input(struct textnorm *n, const struct kw_table *kw, const char *text, char *norm,
+		     char *tokens)
 {
-	char *norm = malloc(TEXTNORM_MAX), *tokens = malloc(TEXTNORM_MAX * 2);
+	char features[2048];
+	textnorm_text(n, text ? text : "", norm, TEXTNORM_MAX);
+	textnorm_tokens(norm, tokens, TEXTMODEL_TOKENS_MAX - sizeof(features));
+	classify_keyword_tokens(norm, kw, features, sizeof(features));
+	strcat(tokens, features);
+}
+
+int textmodel_read_text(const struct textmodel *m, struct textnorm *n, const struct kw_table *kw,
+			const char *text, struct textmodel_reading *out)
+{
+	char *norm = malloc(TEXTNORM_MAX), *tokens = malloc(TEXTMODEL_TOKENS_MAX);
 	int rc = -1;
 	if (norm && tokens) {
-		textnorm_text(n, text ? text : "", norm, TEXTNORM_MAX);
-		textnorm_tokens(norm, tokens, TEXTNORM_MAX * 2);
+		textmodel_input(n, kw, text, norm, tokens);
 		rc = textmodel_read(m, tokens, out);
 	}
 	free(norm);

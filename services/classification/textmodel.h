@@ -37,9 +37,19 @@ void textmodel_free(struct textmodel *m);
 int textmodel_read(const struct textmodel *m, const char *tokens, struct textmodel_reading *out)
     __attribute__((warn_unused_result));
 
-/* Normalises and tokenises text (t2s through n when not NULL) and reads it. */
+/* The model's input for a text, the one definition training and the service share: the
+ * normalised text (t2s through n when not NULL) into norm[TEXTNORM_MAX], its tokens followed by
+ * the keyword features of kw (classify_keyword_tokens; kw may be NULL) into
+ * tokens[TEXTMODEL_TOKENS_MAX]. */
+#define TEXTMODEL_TOKENS_MAX (2 * 8192 + 2048)
 struct textnorm;
-int textmodel_read_text(const struct textmodel *m, struct textnorm *n, const char *text,
-			struct textmodel_reading *out) __attribute__((warn_unused_result));
+struct kw_table;
+void textmodel_input(struct textnorm *n, const struct kw_table *kw, const char *text, char *norm,
+		     char *tokens);
+
+/* textmodel_input then textmodel_read. */
+int textmodel_read_text(const struct textmodel *m, struct textnorm *n, const struct kw_table *kw,
+			const char *text, struct textmodel_reading *out)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -78,12 +78,12 @@ bool textreader_has_model(void)
 void textreader_classify(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
 			 struct classify_result *out)
 {
-	char *norm = malloc(TEXTNORM_MAX), *tokens = malloc(TEXTNORM_MAX * 2);
+	char *norm = malloc(TEXTNORM_MAX), *tokens = malloc(TEXTMODEL_TOKENS_MAX);
 	struct textmodel_reading rd = {0};
 	struct classify_reading in = {NULL, NULL, 0, reader_min_confidence};
 	if (norm && tokens) {
-		textnorm_text(reader_norm, c->description_redacted, norm, TEXTNORM_MAX);
-		textnorm_tokens(norm, tokens, TEXTNORM_MAX * 2);
+		/* the operator's keyword table is a feature of the model's input, as in training */
+		textmodel_input(reader_norm, kw, c->description_redacted, norm, tokens);
 		in.text = norm;
 		pthread_rwlock_rdlock(&reader_lock);
 		if (reader_model && textmodel_read(reader_model, tokens, &rd) == 0) {

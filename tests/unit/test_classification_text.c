@@ -237,7 +237,7 @@ START_TEST(shim_loads_and_classifies)
 	ck_assert_str_eq(rd.subcategory, "delay");
 	ck_assert(rd.probability > 0.5 && rd.probability <= 1.0);
 	ck_assert_str_eq(rd.second, "damage");
-	ck_assert_int_eq(textmodel_read_text(m, NULL, "包裹破损了", &rd), 0);
+	ck_assert_int_eq(textmodel_read_text(m, NULL, NULL, "包裹破损了", &rd), 0);
 	ck_assert_str_eq(rd.subcategory, "damage");
 	textmodel_free(m);
 	model_teardown();
@@ -326,6 +326,21 @@ START_TEST(model_reading_decides_and_low_confidence_asks_a_person)
 	classify_complaint_read(&c, &kw, false, &rd, &r);
 	ck_assert_str_eq(r.subcategory, "damage");
 	ck_assert_str_eq(r.text_subcategory, "other");
+	/* the keyword table is a feature of the model's input, with the same negation rules */
+	char feat[256];
+	v[1].override = false;
+	struct kw_entry f[2];
+	struct kw_table fk = {f, 2};
+	ck_assert_int_eq(classify_kw_make(&f[0], "破损", "category", "transport", "damage", NULL, 2,
+					  err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(classify_kw_make(&f[1], "延误", "category", "transport", "delay", NULL, 2,
+					  err, sizeof(err)),
+			 0);
+	classify_keyword_tokens("没有破损,但是延误了", &fk, feat, sizeof(feat));
+	ck_assert_str_eq(feat, " kw_delay");
+	classify_keyword_tokens("虽然延误了,但是破损了", &fk, feat, sizeof(feat));
+	ck_assert_str_eq(feat, " kw_damage ~kw_delay");
 	/* without a model reading the keywords read the text */
 	classify_complaint_read(&c, &kw, false, NULL, &r);
 	ck_assert_str_eq(r.text_reader, "keywords");
