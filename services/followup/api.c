@@ -44,8 +44,8 @@ int fu_lock_case(struct http_req *r, struct fu_case_lock *k)
 	PGresult *res = pg_query(r->db,
 				 "SELECT complaint_id, status, owner_staff_id, reopen_count, "
 				 "awaiting_customer, language, coalesce(close_reason, ''), "
-				 "executed_at IS NOT NULL FROM cases WHERE complaint_no = $1 FOR "
-				 "UPDATE",
+				 "executed_at IS NOT NULL, target_staff_id, responsible_courier_id "
+				 "FROM cases WHERE complaint_no = $1 FOR UPDATE",
 				 1, p);
 	if (!res || PQntuples(res) != 1) {
 		pg_rollback(r->db);
@@ -65,7 +65,28 @@ int fu_lock_case(struct http_req *r, struct fu_case_lock *k)
 	snprintf(k->language, sizeof(k->language), "%s", PQgetvalue(res, 0, 5));
 	snprintf(k->close_reason, sizeof(k->close_reason), "%s", PQgetvalue(res, 0, 6));
 	k->executed = PQgetvalue(res, 0, 7)[0] == 't';
+	snprintf(k->target_staff_id, sizeof(k->target_staff_id), "%s", PQgetvalue(res, 0, 8));
+	snprintf(k->responsible_courier_id, sizeof(k->responsible_courier_id), "%s",
+		 PQgetvalue(res, 0, 9));
 	PQclear(res);
+	return 0;
+}
+
+int fu_require_actor(struct http_req *r, const struct auth_principal *who,
+		     const struct fu_case_lock *k)
+{
+	/* the person a complaint is about never handles it, whatever their role */
+	if (fu_conflict_of_interest(who->staff_id, k->target_staff_id, k->responsible_courier_id)) {
+		pg_rollback(r->db);
+		http_reply_error(r, 403, "conflict_of_interest", "the case is about this person");
+		return -1;
+	}
+	if (fu_access(who->role, who->staff_id, k->owner) == FU_ACCESS_NOT_OWNER) {
+		pg_rollback(r->db);
+		http_reply_error(r, 403, "not_owner",
+				 "only the case's owner or a supervisor acts on it");
+		return -1;
+	}
 	return 0;
 }
 
@@ -362,12 +383,8 @@ void fu_post_await(struct http_req *r, void *arg)
 	if (fu_lock_case(r, &k) != 0)
 		goto out;
 	/* asking the customer is casework: the owner's or a supervisor's */
-	if (fu_access(who.role, who.staff_id, k.owner) == FU_ACCESS_NOT_OWNER) {
-		pg_rollback(r->db);
-		http_reply_error(r, 403, "not_owner",
-				 "only the case's owner or a supervisor acts on it");
+	if (fu_require_actor(r, &who, &k) != 0)
 		goto out;
-	}
 	if (strcmp(k.status, "closed") == 0) {
 		pg_rollback(r->db);
 		http_reply_error(r, 409, "conflict", "the case is closed");

@@ -2,9 +2,10 @@
  * call, close with a reason, reopen, and read the whole conversation.
  *
  * Only the case's owner (the staff id of the latest accepted or reassigned event) or a
- * supervisor/admin token acts; another agent gets 403 not_owner. Every action validates its
- * whole body first (422 with one entry per bad field), then locks the case, checks who acts
- * and the case's state (404, 403, 409), and writes its rows, history, outbox event and the
+ * supervisor/admin token acts; another agent gets 403 not_owner, and the staff member the
+ * complaint is about (or the courier the evidence names) 403 conflict_of_interest. Every action
+ * validates its whole body first (422 with one entry per bad field), then locks the case, checks
+ * who acts and the case's state (404, 403, 409), and writes its rows, history, outbox event and the
  * customer's message in one transaction: on any error nothing changes.
  *
  * A message from the case and a call that reached the customer are a person's real contact:
@@ -166,12 +167,8 @@ static int fu_action_begin(struct http_req *r, struct fu_action *a, fu_parse_fn 
 	json_decref(errors);
 	if (fu_lock_case(r, &a->k) != 0)
 		goto release_body;
-	if (fu_access(a->who.role, a->who.staff_id, a->k.owner) == FU_ACCESS_NOT_OWNER) {
-		pg_rollback(r->db);
-		http_reply_error(r, 403, "not_owner",
-				 "only the case's owner or a supervisor acts on it");
+	if (fu_require_actor(r, &a->who, &a->k) != 0)
 		goto release_body;
-	}
 	return 0;
 release_body:
 	fu_action_release(a);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "consumer.h"
 #include "httpd.h"
 
@@ -88,6 +89,13 @@ enum fu_access {
 };
 /* role is an enum auth_role bit; owner "" means nobody accepted the case yet. */
 enum fu_access fu_access(unsigned role, const char *staff_id, const char *owner);
+
+/* The staff member may not act on the case: the complaint is about them (target_staff_id) or
+ * the evidence names them as the responsible courier. "" never matches. */
+bool fu_conflict_of_interest(const char *staff_id, const char *target_staff_id,
+			     const char *responsible_courier_id);
+/* The staff id a complaint's target names: its id when the kind is courier or agent, else "". */
+const char *fu_target_staff(const char *kind, const char *id);
 
 /* A call outcome the API accepts: reached, no_answer, voicemail, wrong_number. */
 bool fu_call_outcome_valid(const char *outcome);
@@ -170,10 +178,16 @@ struct fu_case_lock {
 	int reopen_count;
 	bool awaiting;
 	bool executed; /* a plan was executed (in any round) */
+	char target_staff_id[64];
+	char responsible_courier_id[64];
 };
 /* Begins a transaction on r->db and locks the case r->params[0] names. Replies 404/500
  * itself and returns -1 (rolled back); on 0 the caller commits (fu_finish) or rolls back. */
 int fu_lock_case(struct http_req *r, struct fu_case_lock *k) __attribute__((warn_unused_result));
+/* Refuses (403 conflict_of_interest or not_owner, rolled back) anyone but the owner or a
+ * supervisor/admin, and anyone the case is about. Returns 0 when who may act. */
+int fu_require_actor(struct http_req *r, const struct auth_principal *who,
+		     const struct fu_case_lock *k) __attribute__((warn_unused_result));
 /* Rolls back and replies 500. */
 void fu_fail_db(struct http_req *r);
 /* Commits and replies reply (owned) with status, or 500 when the commit fails. */

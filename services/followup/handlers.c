@@ -75,15 +75,17 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 			   r->waybill_no,
 			   prev,
 			   r->description_redacted,
-			   r->preferred_contact};
+			   r->preferred_contact,
+			   r->target ? fu_target_staff(r->target->kind, r->target->id) : ""};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(c,
 		   "UPDATE cases SET customer_ref = $2, language = $3, channel = $4, outlet_id = "
 		   "CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, received_at = $6::timestamptz, "
 		   "is_repeat = $7::boolean, repeat_count = GREATEST(repeat_count, $8::int), "
 		   "waybill_no = $9, previous_complaint_id = $10::uuid, description = $11, "
-		   "preferred_contact = $12, updated_at = now() WHERE complaint_id = $1",
-		   12, p) != 0 ||
+		   "preferred_contact = $12, target_staff_id = CASE WHEN $13 = '' THEN "
+		   "target_staff_id ELSE $13 END, updated_at = now() WHERE complaint_id = $1",
+		   13, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
@@ -149,7 +151,8 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 			   fr,
 			   ac,
 			   ve,
-			   fu_needs_person_answer(r->category, r->subcategory) ? "t" : "f"};
+			   fu_needs_person_answer(r->category, r->subcategory) ? "t" : "f",
+			   r->target ? fu_target_staff(r->target->kind, r->target->id) : ""};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0)
 		return -1;
 	/* the policy's limits are what first-contact, accept and verification compliance
@@ -158,8 +161,9 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 		   "UPDATE cases SET category = $2, subcategory = $3, priority = LEAST(priority, "
 		   "$4::int), outlet_id = CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, "
 		   "first_response_s = $6::int, accept_s = $7::int, verification_s = $8::int, "
-		   "needs_person_answer = $9::boolean, updated_at = now() WHERE complaint_id = $1",
-		   9, p) != 0)
+		   "needs_person_answer = $9::boolean, target_staff_id = CASE WHEN $10 = '' THEN "
+		   "target_staff_id ELSE $10 END, updated_at = now() WHERE complaint_id = $1",
+		   10, p) != 0)
 		return -1;
 	return fu_history(c, r->complaint_id, ce->type, NULL);
 }
@@ -242,7 +246,8 @@ static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
-/* The automatic bundle only records the suspected party; the customer hears "verified" and
+/* A courier the evidence ever named as responsible stays barred from acting on the case.
+ * The automatic bundle only records the suspected party; the customer hears "verified" and
  * the verification figure stops only when a person confirmed the responsibility
  * (evidence_updated with preliminary false). */
 static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
@@ -255,17 +260,20 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 	const char *party = resp ? resp->party : "";
 	bool confirmed =
 	    resp && !resp->preliminary && strcmp(ce->type, "cp.complaint.evidence_updated") == 0;
+	const char *courier =
+	    resp && strcmp(resp->party, "courier") == 0 && resp->party_id ? resp->party_id : "";
 	const char *p[] = {r->complaint_id, party, confirmed ? "t" : "f",
-			   event_time(resp ? resp->confirmed_at : NULL, buf)};
+			   event_time(resp ? resp->confirmed_at : NULL, buf), courier};
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    update(
 		c,
 		"UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
 		"CASE WHEN $2 IN ('', 'unknown') AND responsible_party <> '' THEN "
 		"responsible_party ELSE $2 END, verified_at = CASE WHEN $3::boolean THEN "
-		"LEAST(verified_at, $4::timestamptz) ELSE verified_at END, updated_at = now() "
-		"WHERE complaint_id = $1",
-		4, p) != 0 ||
+		"LEAST(verified_at, $4::timestamptz) ELSE verified_at END, "
+		"responsible_courier_id = CASE WHEN $5 = '' THEN responsible_courier_id ELSE $5 "
+		"END, updated_at = now() WHERE complaint_id = $1",
+		5, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	if (!confirmed)

@@ -252,3 +252,18 @@ bool fu_contact_template_allowed(const char *step)
 		return false;
 	return strncmp(step, "closed", 6) != 0 && strncmp(step, "reopened", 8) != 0;
 }
+
+bool fu_conflict_of_interest(const char *staff_id, const char *target_staff_id,
+			     const char *responsible_courier_id)
+{
+	if (!staff_id || !staff_id[0])
+		return false;
+	return (target_staff_id && strcmp(staff_id, target_staff_id) == 0) ||
+	       (responsible_courier_id && strcmp(staff_id, responsible_courier_id) == 0);
+}
+
+const char *fu_target_staff(const char *kind, const char *id)
+{
+	static const char *const people[] = {"courier", "agent"};
+	return id && FU_ONE_OF(kind, people) ? id : "";
+}

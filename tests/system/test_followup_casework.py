@@ -49,13 +49,15 @@ def produce(stack, topic, cid, msg, ce_type):
 
 
 def produce_received(stack, cid, no, waybill="", received_at="", outlet="", language="zh-CN",
-                     description="", repeat=False, previous=""):
+                     description="", repeat=False, previous="", target=None):
     m = stack.proto.ComplaintReceived(complaint_id=cid, complaint_no=no, waybill_no=waybill,
                                       customer_ref="cust_test0123456789abcdef", channel="app",
                                       language=language, outlet_id=outlet,
                                       received_at=received_at, description_redacted=description,
                                       repeat=repeat, previous_complaint_id=previous,
                                       preferred_contact="sms")
+    if target:
+        m.target.kind, m.target.id = target
     produce(stack, "complaint.received.v1", cid, m, "cp.complaint.received")
 
 
@@ -299,6 +301,30 @@ def test_only_the_owner_or_a_supervisor_acts(stack, http, casework):
                      headers=AGENT2).status_code == 201
     r = http.post(url(stack, no, "close"), json={"reason": "withdrawn"}, headers=SUP)
     assert r.status_code == 200 and r.json()["by"] == "sup1"
+
+
+def test_the_person_a_case_is_about_never_acts_on_it(stack, http, casework):
+    # the complaint is about the (supervisor) agent sup2; ag2 owns it
+    cid, no = open_case(stack, owner="ag2", target=("agent", "sup2"))
+    r = http.post(url(stack, no, "close"), json={"reason": "no_fault_found"},
+                  headers={"Authorization": "Bearer sup-token-2"})
+    assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest", r.text
+    assert http.post(url(stack, no, "contact"), json={"text": "您好"},
+                     headers=AGENT2).status_code == 201
+    # then the evidence names ag2, the owner, as the responsible courier
+    ev = stack.proto.EvidenceBundle(complaint_id=cid, complaint_no=no, version=1)
+    ev.responsibility.party, ev.responsibility.party_id = "courier", "ag2"
+    ev.responsibility.preliminary = True
+    produce(stack, "complaint.evidence.v1", cid, ev, "cp.complaint.evidence_collected")
+    wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND "
+                     "responsible_courier_id = 'ag2'", (cid,))
+    for action, body in (("contact", {"text": "x"}), ("close", {"reason": "withdrawn"}),
+                         ("await-customer", {"question": "x"})):
+        r = http.post(url(stack, no, action), json=body, headers=AGENT2)
+        assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest", r.text
+    assert case_row(stack, cid, "status")[0] == "in_contact"
+    r = http.post(url(stack, no, "close"), json={"reason": "withdrawn"}, headers=SUP)
+    assert r.status_code == 200, r.text
 
 
 def test_conversation_shows_the_customers_own_words(stack, http, casework):

@@ -158,6 +158,20 @@ START_TEST(test_access_owner_supervisor_other)
 }
 END_TEST
 
+START_TEST(test_conflict_of_interest)
+{
+	ck_assert(fu_conflict_of_interest("C-7", "C-7", ""));
+	ck_assert(fu_conflict_of_interest("ag2", "", "ag2"));
+	ck_assert(!fu_conflict_of_interest("ag1", "C-7", "ag2"));
+	/* nobody named: an empty staff id never matches */
+	ck_assert(!fu_conflict_of_interest("", "", ""));
+	ck_assert_str_eq(fu_target_staff("courier", "C-7"), "C-7");
+	ck_assert_str_eq(fu_target_staff("agent", "ag3"), "ag3");
+	ck_assert_str_eq(fu_target_staff("outlet", "OUT-1"), "");
+	ck_assert_str_eq(fu_target_staff("", "x"), "");
+}
+END_TEST
+
 START_TEST(test_call_outcomes)
 {
 	ck_assert(fu_call_outcome_valid("reached"));
@@ -251,6 +265,7 @@ int main(void)
 	tcase_add_test(tc, test_render_casework_placeholders);
 	tcase_add_test(tc, test_local_time);
 	tcase_add_test(tc, test_access_owner_supervisor_other);
+	tcase_add_test(tc, test_conflict_of_interest);
 	tcase_add_test(tc, test_call_outcomes);
 	tcase_add_test(tc, test_close_reasons_and_wordings);
 	tcase_add_test(tc, test_person_decided);
