@@ -118,7 +118,8 @@ bool fu_person_decided(const char *approved_by, const char *proposed_by);
  * the customer (a contact or a close by staff). */
 bool fu_needs_person_answer(const char *category, const char *subcategory);
 /* A template staff may send from the case: customer-facing, and not one whose wording is
- * tied to a state change (survey, closure, reopening) or that is internal. */
+ * tied to a state change (survey, closure, reopening) or that is internal (appeal,
+ * customer_replied, contact, staff_*). */
 bool fu_contact_template_allowed(const char *step);
 
 /* ---- the case, notifications and closure (cases.c) ---------------------------------------- */

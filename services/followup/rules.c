@@ -250,7 +250,9 @@ bool fu_contact_template_allowed(const char *step)
 					       "plan_executed"};
 	if (!step || !step[0] || FU_ONE_OF(step, internal))
 		return false;
-	return strncmp(step, "closed", 6) != 0 && strncmp(step, "reopened", 8) != 0;
+	/* staff_* templates are the staff's own notifications, never the customer's */
+	return strncmp(step, "closed", 6) != 0 && strncmp(step, "reopened", 8) != 0 &&
+	       strncmp(step, "staff_", 6) != 0;
 }
 
 bool fu_conflict_of_interest(const char *staff_id, const char *target_staff_id,

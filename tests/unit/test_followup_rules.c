@@ -244,6 +244,7 @@ START_TEST(test_contact_templates)
 	ck_assert(!fu_contact_template_allowed("closed_withdrawn"));
 	ck_assert(!fu_contact_template_allowed("reopened_by_staff"));
 	ck_assert(!fu_contact_template_allowed("contact"));
+	ck_assert(!fu_contact_template_allowed("staff_offered"));
 	ck_assert(!fu_contact_template_allowed(""));
 }
 END_TEST
