@@ -73,11 +73,7 @@ def open_page(browser, request):
                                   is_mobile=viewport["width"] < 600,
                                   has_touch=viewport["width"] < 600)
         ctx.set_default_timeout(15000)
-        page = ctx.new_page()
-        page._cp_log = []
-        page.on("console", lambda m: page._cp_log.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: page._cp_log.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: page._cp_log.append(f"requestfailed: {r.url} {r.failure}"))
+        page = watch(ctx.new_page())
         opened.append((ctx, page, name or request.node.name))
         return page
 
@@ -94,6 +90,15 @@ def open_page(browser, request):
                 Path(f"{stem}.console.log").write_text("\n".join(page._cp_log) + "\n")
         finally:
             ctx.close()
+
+
+def watch(page):
+    """Records the page's console messages, script errors and failed requests (page_errors)."""
+    page._cp_log = []
+    page.on("console", lambda m: page._cp_log.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: page._cp_log.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: page._cp_log.append(f"requestfailed: {r.url} {r.failure}"))
+    return page
 
 
 def page_errors(page) -> list[str]:

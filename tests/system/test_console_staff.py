@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from console_browser import DESKTOP, PHONE, RESULTS, browser, open_page, page_errors  # noqa: F401
+from console_browser import DESKTOP, PHONE, RESULTS, browser, open_page, page_errors, watch  # noqa: F401
 from helpers import complaint, post, wait_rows
 from stack import TOKENS
 
@@ -122,3 +122,119 @@ def test_supervisor_dashboard_draws_the_figures(stack, open_page):
     expect(page.locator("#chart-compliance[data-ready='1'] svg")).to_be_visible()
     expect(page.locator("#chart-compliance")).to_contain_text("SLA")
     assert page_errors(page) == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["360px", "1440px"])
+def test_staff_pages_have_no_serious_accessibility_violation(stack, http, agent_on_duty, open_page,
+                                                             viewport):
+    from console_browser import axe_violations, describe
+    r = post(http, stack, complaint(complainant={"outlet_id": OUTLET}))
+    no = r.json()["complaint_no"]
+    page = open_page(viewport, name=f"axe-staff-{viewport['width']}")
+    page.goto(f"{stack.base_url}/staff/signin")
+    page.locator("main h1").wait_for()
+    found = {"signin": axe_violations(page)}
+    sign_in(page, stack, "supervisor")
+    page.wait_for_url("**/staff/offers")
+    waits = {"offers": ("/staff/offers", "main h1"), "queue": ("/staff/queue", "main h1"),
+             "case": (f"/staff/case/{no}", "#case-status"),
+             "supervisor": ("/staff/supervisor", "#chart-compliance[data-ready='1']")}
+    for name, (path, ready) in waits.items():
+        page.goto(stack.base_url + path)
+        page.locator(ready).first.wait_for()
+        found[name] = axe_violations(page)
+    assert all(not v for v in found.values()), describe(found)
+
+
+def _proposals(stack, http, no):
+    r = http.get(f"{stack.base_url}/v1/complaints/{no}/proposals", headers=stack.auth("supervisor"))
+    if r.status_code == 404:  # resolution has not read the complaint yet
+        return []
+    assert r.status_code == 200, r.text
+    return r.json()["proposals"]
+
+
+def _wait_plan(stack, http, no, statuses, timeout=30):
+    import time
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        plans = _proposals(stack, http, no)
+        seen = [p["status"] for p in plans]
+        if any(p["status"] in statuses for p in plans):
+            return plans
+        time.sleep(0.3)
+    raise AssertionError(f"no plan of {no} reached {statuses}; seen {seen}")
+
+
+def test_agent_works_the_case_and_the_supervisor_approves_from_the_inbox(stack, http, agent_on_duty,
+                                                                          browser):
+    """Flow 3: the owner contacts the customer with a template, proposes compensation above an
+    agent's authority and confirms responsibility; a supervisor approves it from the inbox."""
+    r = post(http, stack, complaint(complainant={"outlet_id": OUTLET},
+                                    description="外箱破损，杯子碎了，要求赔偿"))
+    assert r.status_code == 201, r.text
+    no = r.json()["complaint_no"]
+    wait_rows(stack, "SELECT 1 FROM classification.assignments a JOIN classification.offers o "
+              "USING (complaint_id) WHERE a.complaint_no = %s AND o.staff_id = %s",
+              (no, TOKENS[AGENT][1]))
+    assert http.post(f"{stack.base_url}/v1/complaints/{no}/accept",
+                     headers=stack.auth(AGENT)).status_code == 200
+    _wait_plan(stack, http, no, {"proposed"})
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    agent_ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    sup_ctx = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
+    try:
+        page = watch(agent_ctx.new_page())
+        page.set_default_timeout(15000)
+        sign_in(page, stack, AGENT)
+        page.wait_for_url("**/staff/offers")
+        page.goto(f"{stack.base_url}/staff/case/{no}")
+        expect(page.locator("#case-owner")).to_have_text(TOKENS[AGENT][1])
+        status = page.get_by_role("status")
+
+        # a standard template, in the customer's language, sent as this person's contact
+        options = page.locator("#contact-template option").all_inner_texts()
+        assert len(options) > 1, options
+        page.get_by_label("模板").select_option(index=1)
+        page.get_by_role("button", name="发送给客户").click()
+        expect(status.get_by_text("消息已发送给客户")).to_be_visible()
+
+        # compensation above an agent's authority (200 CNY) goes to a supervisor
+        page.locator("details.amend summary").first.click()
+        page.get_by_label("compensation (CNY)").fill("350")
+        page.locator("details.amend textarea").fill("客户提供了购买凭证，实际价值 350 元")
+        page.get_by_role("button", name="提交修改").click()
+        expect(status.get_by_text("方案已修改")).to_be_visible()
+        plans = _wait_plan(stack, http, no, {"pending_approval"})
+        assert [p["total_fen"] for p in plans if p["status"] == "pending_approval"] == [35000]
+
+        page.get_by_role("button", name="确认责任").click()
+        expect(status.get_by_text("责任已确认")).to_be_visible()
+        page.screenshot(path=str(RESULTS / "flow3-agent-case.png"), full_page=True)
+
+        sup = watch(sup_ctx.new_page())
+        sup.set_default_timeout(15000)
+        sign_in(sup, stack, "supervisor")
+        sup.wait_for_url("**/staff/offers")
+        sup.goto(f"{stack.base_url}/staff/supervisor")
+        approve = sup.get_by_role("button", name=f"批准 {no}")
+        expect(approve).to_be_visible(timeout=20000)
+        sup.screenshot(path=str(RESULTS / "flow3-supervisor-inbox.png"), full_page=True)
+        approve.click()
+        expect(sup.get_by_role("status").get_by_text(f"{no}: 批准")).to_be_visible()
+        plans = _wait_plan(stack, http, no, {"approved", "executing", "executed"})
+        approved = [p for p in plans if p["status"] in ("approved", "executing", "executed")]
+        assert approved[0]["approved_by"] == TOKENS["supervisor"][1]
+        assert page_errors(page) == [] and page_errors(sup) == []
+    except Exception:
+        for name, ctx in (("flow3-agent", agent_ctx), ("flow3-supervisor", sup_ctx)):
+            for i, pg in enumerate(ctx.pages):
+                (RESULTS / f"{name}-{i}.html").write_text(pg.content())
+                (RESULTS / f"{name}-{i}.console.log").write_text("\n".join(getattr(pg, "_cp_log", [])))
+                pg.screenshot(path=str(RESULTS / f"{name}-{i}-failed.png"), full_page=True)
+        raise
+    finally:
+        agent_ctx.close()
+        sup_ctx.close()

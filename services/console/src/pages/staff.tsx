@@ -347,8 +347,10 @@ export function CasePage(props: { no: string }) {
     );
   }
   const lang = c.language || "zh-CN";
-  const tpl: string[] = Array.from(new Set<string>((templates.data?.templates || [])
-    .filter((x: any) => x.language === lang && !INTERNAL_TEMPLATES.test(x.step)).map((x: any) => x.step)));
+  // one option per template in the customer's language, labelled with the start of its text
+  const tpl: { step: string; label: string }[] = (templates.data?.templates || [])
+    .filter((x: any) => x.language === lang && !INTERNAL_TEMPLATES.test(x.step))
+    .map((x: any) => ({ step: x.step, label: `${x.step}: ${String(x.body || "").slice(0, 40)}` }));
   const closed = ["closed", "merged", "withdrawn"].includes(c.status);
   const ev = c.evidence || {};
   const resp = ev.responsibility || {};
@@ -452,6 +454,13 @@ export function CasePage(props: { no: string }) {
                       <button type="button" onClick={() => act(`/v1/proposals/${p.proposal_id}/reject`, { reason: t("case.reject.reason") }, t("case.rejected"))}>{t("case.reject")}</button>
                     </div>
                   )}
+                  {p.status === "proposed" && (
+                    <button type="button" class="primary" onClick={() => act(`/v1/proposals/${p.proposal_id}/accept`, {}, t("case.plan.accepted"))}>
+                      {t("case.plan.accept")}
+                    </button>
+                  )}
+                  {["proposed", "rejected", "failed"].includes(p.status) && !closed &&
+                    <Amend plan={p} act={act} />}
                 </li>
               ))}
             </ul>
@@ -525,7 +534,7 @@ function NoteForm(props: { no: string; act: (p: string, b: unknown, ok: string) 
                      onSubmit={(text) => props.act(`/v1/complaints/${props.no}/notes`, { text }, t("case.note.added"))} />;
 }
 
-function CaseActions(props: { no: string; templates: string[]; act: (p: string, b: unknown, ok: string) => Promise<boolean> }) {
+function CaseActions(props: { no: string; templates: { step: string; label: string }[]; act: (p: string, b: unknown, ok: string) => Promise<boolean> }) {
   const { no, act } = props;
   const [template, setTemplate] = useState("");
   const [text, setText] = useState("");
@@ -546,7 +555,7 @@ function CaseActions(props: { no: string; templates: string[]; act: (p: string, 
         <label for="contact-template">{t("case.template")}</label>
         <select id="contact-template" value={template} onChange={(e) => setTemplate((e.target as HTMLSelectElement).value)}>
           <option value="">{t("case.freetext")}</option>
-          {props.templates.map((s) => <option value={s}>{s}</option>)}
+          {props.templates.map((x) => <option value={x.step}>{x.label}</option>)}
         </select>
         {!template && <>
           <label for="contact-text">{t("case.message")}</label>
@@ -593,5 +602,40 @@ function CaseActions(props: { no: string; templates: string[]; act: (p: string, 
         <button type="submit">{t("case.close")}</button>
       </form>
     </section>
+  );
+}
+
+/** Amend a plan: the amount of each remedy (in CNY on screen, fen on the wire) and a reason.
+ *  Above the person's authority the plan waits for a supervisor (resolution decides). */
+function Amend(props: { plan: any; act: (p: string, b: unknown, ok: string) => Promise<boolean> }) {
+  const p = props.plan;
+  const [amounts, setAmounts] = useState<string[]>((p.remedies || []).map((r: any) => ((r.amount_fen || 0) / 100).toFixed(2)));
+  const [reason, setReason] = useState("");
+  const [bad, setBad] = useState(false);
+  const id = `amend-${p.proposal_id}`;
+  return (
+    <details class="amend">
+      <summary>{t("case.plan.amend")}</summary>
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        const fen = amounts.map((a) => Math.round(Number(a) * 100));
+        if (!reason.trim() || fen.some((f) => !(f >= 0))) { setBad(true); return; }
+        const remedies = (p.remedies || []).map((r: any, i: number) => ({ kind: r.kind, amount_fen: fen[i] }));
+        await props.act(`/v1/proposals/${p.proposal_id}/amend`, { remedies, reason: reason.trim() }, t("case.plan.amended"));
+      }}>
+        {(p.remedies || []).map((r: any, i: number) => (
+          <>
+            <label for={`${id}-${i}`}>{r.kind} (CNY)</label>
+            <input id={`${id}-${i}`} inputMode="decimal" value={amounts[i]}
+                   onInput={(e) => { const v = [...amounts]; v[i] = (e.target as HTMLInputElement).value; setAmounts(v); setBad(false); }} />
+          </>
+        ))}
+        <label for={`${id}-reason`}>{t("case.reason")}</label>
+        <textarea id={`${id}-reason`} rows={2} value={reason} aria-invalid={bad || undefined}
+                  onInput={(e) => { setReason((e.target as HTMLTextAreaElement).value); setBad(false); }} />
+        {bad && <p class="field-error">{t("common.required")}</p>}
+        <button type="submit">{t("case.plan.amend.send")}</button>
+      </form>
+    </details>
   );
 }
