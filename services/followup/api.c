@@ -358,9 +358,20 @@ static int await_customer(PGconn *c, const struct fu_case_lock *k, const char *n
 		return -1;
 	v.text = question;
 	long long note_id;
-	char sent[2048];
-	return fu_notify_by(c, k->id, "awaiting_customer", atoi(msg_id), &v, staff_id, &note_id,
-			    sent, sizeof(sent));
+	char sent[2048], detail[200];
+	if (fu_notify_by(c, k->id, "awaiting_customer", atoi(msg_id), &v, staff_id, &note_id, sent,
+			 sizeof(sent)) != 0)
+		return -1;
+	/* a question sent from the case is a person's real contact with the customer; the event
+	 * carries the person's words (the rendered text holds the complaint number, which the
+	 * phone redaction would mangle) */
+	snprintf(detail, sizeof(detail),
+		 "{\"contact_kind\":\"message\",\"by\":\"%.60s\",\"notification_id\":%lld,"
+		 "\"question\":true}",
+		 staff_id, note_id);
+	const struct fu_contact ct = {
+	    .kind = "message", .text = question, .redact = true, .detail_json = detail};
+	return fu_contacted(c, k, staff_id, &ct);
 }
 
 void fu_post_await(struct http_req *r, void *arg)

@@ -177,20 +177,10 @@ release_body:
 
 /* ---- contact: what counts as a person's real contact ---------------------------------------- */
 
-struct fu_contact {
-	const char *kind;    /* message, call */
-	const char *outcome; /* call: reached */
-	const char *text;    /* what was said */
-	bool redact;	     /* free text: phone-like runs removed before it leaves */
-	const char *next_update_by;
-	const char *detail_json;
-};
-
-/* Records the first contact, the promised update, the history entry and the event, then
- * opens the survey when this contact was the last thing it waited for. */
-static int fu_contacted(PGconn *c, const struct fu_action *a, const struct fu_contact *ct)
+int fu_contacted(PGconn *c, const struct fu_case_lock *k, const char *staff_id,
+		 const struct fu_contact *ct)
 {
-	const char *p[] = {a->k.id, a->who.staff_id, ct->next_update_by};
+	const char *p[] = {k->id, staff_id, ct->next_update_by};
 	if (pg_exec(
 		c,
 		"UPDATE cases SET first_contact_by = CASE WHEN first_contact_at IS NULL THEN $2 "
@@ -198,7 +188,7 @@ static int fu_contacted(PGconn *c, const struct fu_action *a, const struct fu_co
 		"now()), next_update_by = $3::timestamptz, status = CASE WHEN status = 'open' "
 		"THEN 'in_contact' ELSE status END, updated_at = now() WHERE complaint_id = $1",
 		3, p) != 0 ||
-	    fu_history(c, a->k.id, "cp.complaint.contacted", ct->detail_json) != 0)
+	    fu_history(c, k->id, "cp.complaint.contacted", ct->detail_json) != 0)
 		return -1;
 	size_t cap = strlen(ct->text) + 1;
 	char *clean = malloc(cap);
@@ -210,12 +200,12 @@ static int fu_contacted(PGconn *c, const struct fu_action *a, const struct fu_co
 	else
 		memcpy(clean, ct->text, cap);
 	Cp__FollowupEvent ev = CP__FOLLOWUP_EVENT__INIT;
-	ev.complaint_id = (char *)a->k.id;
-	ev.complaint_no = (char *)a->k.no;
+	ev.complaint_id = (char *)k->id;
+	ev.complaint_no = (char *)k->no;
 	ev.step = "contacted";
-	ev.language = (char *)a->k.language;
-	ev.owner_staff_id = (char *)a->k.owner;
-	ev.actor_staff_id = (char *)a->who.staff_id;
+	ev.language = (char *)k->language;
+	ev.owner_staff_id = (char *)k->owner;
+	ev.actor_staff_id = (char *)staff_id;
 	ev.contact_kind = (char *)ct->kind;
 	ev.outcome = (char *)(ct->outcome ? ct->outcome : "");
 	ev.text_redacted = clean;
@@ -225,10 +215,9 @@ static int fu_contacted(PGconn *c, const struct fu_action *a, const struct fu_co
 	if (rc != 0)
 		return -1;
 	log_msg(LOG_INFO, "case_contacted",
-		LOG_KV({"complaint_no", a->k.no}, {"contact_kind", ct->kind},
-		       {"actor", a->who.staff_id}),
+		LOG_KV({"complaint_no", k->no}, {"contact_kind", ct->kind}, {"actor", staff_id}),
 		"a person contacted the customer");
-	return fu_survey_open(c, a->k.id) < 0 ? -1 : 0;
+	return fu_survey_open(c, k->id) < 0 ? -1 : 0;
 }
 
 /* The text of a template in the case's language, rendered now with what the case knows. */
@@ -292,12 +281,13 @@ static int fu_send_message(PGconn *c, const struct fu_action *a, const char *tex
 	snprintf(detail, sizeof(detail),
 		 "{\"contact_kind\":\"message\",\"by\":\"%.60s\",\"notification_id\":%lld}",
 		 a->who.staff_id, note_id);
+	/* free text: the person's own words, redacted; a template: the text as sent */
 	const struct fu_contact ct = {.kind = "message",
-				      .text = sent,
+				      .text = a->in.template_step ? sent : text,
 				      .redact = a->in.template_step == NULL,
 				      .next_update_by = a->in.next_update_by,
 				      .detail_json = detail};
-	if (fu_contacted(c, a, &ct) != 0)
+	if (fu_contacted(c, &a->k, a->who.staff_id, &ct) != 0)
 		return -1;
 	json_object_set_new(reply, "notification_id", json_integer(note_id));
 	json_object_set_new(reply, "text", json_string(sent));
@@ -367,7 +357,7 @@ static int fu_log_call(PGconn *c, const struct fu_action *a, const char *summary
 				      .redact = true,
 				      .next_update_by = a->in.next_update_by,
 				      .detail_json = detail};
-	return fu_contacted(c, a, &ct);
+	return fu_contacted(c, &a->k, a->who.staff_id, &ct);
 }
 
 void fu_post_call(struct http_req *r, void *arg)

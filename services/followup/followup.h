@@ -194,6 +194,22 @@ void fu_fail_db(struct http_req *r);
 /* Commits and replies reply (owned) with status, or 500 when the commit fails. */
 void fu_finish(struct http_req *r, int status, json_t *reply);
 
+/* A person's real contact with the customer. text is what was said; redact: free text, whose
+ * phone-like runs are removed before it leaves (a template's text is operator data). */
+struct fu_contact {
+	const char *kind;    /* message, call */
+	const char *outcome; /* call: reached */
+	const char *text;
+	bool redact;
+	const char *next_update_by; /* RFC 3339 or NULL */
+	const char *detail_json;    /* the history entry's detail */
+};
+/* Records it on the locked case k (first contact and by whom, the promised update, status
+ * in_contact, history), emits cp.complaint.contacted with staff_id as the actor, and opens the
+ * survey when this contact was the last thing it waited for. Returns 0 or -1 (roll back). */
+int fu_contacted(PGconn *c, const struct fu_case_lock *k, const char *staff_id,
+		 const struct fu_contact *ct) __attribute__((warn_unused_result));
+
 /* ---- consumers, API, tasks ---------------------------------------------------------------- */
 extern const struct consumer_handler followup_handlers[];
 extern const size_t followup_nhandlers;

@@ -170,6 +170,22 @@ def test_contact_by_template_and_free_text_reaches_the_outbox_and_emits_contacte
                      "'contact' AND status = 'delivered'", (cid,), count=2)
 
 
+def test_a_question_asked_from_the_case_is_a_contact(stack, http, casework):
+    cid, no = open_case(stack)
+    with stack.consumer([FOLLOWUP], from_beginning=False) as reader:
+        r = http.post(url(stack, no, "await-customer"),
+                      json={"question": "请问外箱是否完好？方便时回电 13912345678"}, headers=AGENT)
+        assert r.status_code == 202, r.text
+        ev = decode(stack, seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
+                                == "cp.complaint.contacted"), "FollowupEvent")
+        assert (ev.contact_kind, ev.actor_staff_id) == ("message", "ag1")
+        assert ev.text_redacted.startswith("请问外箱是否完好？") and "13912345678" not in \
+            ev.text_redacted
+        seen(reader, lambda m: m.key == cid and m.headers["ce_type"]
+             == "cp.complaint.awaiting_customer")
+    assert case_row(stack, cid, "first_contact_by, status") == ("ag1", "in_contact")
+
+
 def test_call_no_answer_is_an_attempt_and_reached_is_a_contact(stack, http, casework):
     cid, no = open_case(stack)
     calls = url(stack, no, "calls")
