@@ -41,13 +41,13 @@ def complaint(**over) -> dict:
 def wait_rows(stack, sql: str, params=(), count: int = 1, timeout: float = 30.0):
     """Polls sql until it returns at least count rows; returns the rows."""
     deadline = time.monotonic() + timeout
-    conn = stack.db()
     rows = []
-    while time.monotonic() < deadline:
-        rows = conn.execute(sql, params).fetchall()
-        if len(rows) >= count:
-            return rows
-        time.sleep(0.1)
+    with stack.db() as conn:
+        while time.monotonic() < deadline:
+            rows = conn.execute(sql, params).fetchall()
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.1)
     shown = repr(params)
     shown = shown if len(shown) < 300 else shown[:300] + "..."
     raise AssertionError(f"{sql!r} {shown} returned {len(rows)} rows, wanted {count}, "

@@ -67,6 +67,7 @@ import json
 import os
 import shutil
 import signal
+import weakref
 import socket
 import subprocess
 import sys
@@ -352,7 +353,9 @@ class Stack:
         self._overrides = {name: dict(self._start_env[name]) for name in SERVICES}
         self._procs: dict[str, subprocess.Popen] = {}
         self._files: dict[str, list] = {}
-        self._conns: list = []
+        # weak: a connection a test dropped is freed (and its server session ended) at once;
+        # a list kept every polling connection of the session open until PostgreSQL ran out
+        self._conns: weakref.WeakSet = weakref.WeakSet()
         self._producer = None
         self._closed = False
         self._lock = threading.Lock()
@@ -479,7 +482,7 @@ class Stack:
     def _teardown(self, failed: bool):
         if failed:
             self.print_log_tails()
-        for conn in self._conns:
+        for conn in list(self._conns):
             with contextlib.suppress(Exception):
                 conn.close()
         if self._producer is not None:
@@ -655,10 +658,11 @@ class Stack:
     # ---- data stores -----------------------------------------------------------------------
 
     def db(self):
-        """A new psycopg connection as superuser to `complaints`, autocommit; closed at close()."""
+        """A new psycopg connection as superuser to `complaints`, autocommit; closed when the
+        caller drops it (or at close())."""
         import psycopg
         conn = psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10)
-        self._conns.append(conn)
+        self._conns.add(conn)
         return conn
 
     def produce(self, topic: str, key: str | bytes | None, value: bytes | None,
