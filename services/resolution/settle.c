@@ -150,7 +150,10 @@ static char *string_list(json_t *v, bool (*ok)(const char *))
 static bool category_ok(const char *s)
 {
 	size_t n = strlen(s), slash = strcspn(s, "/");
-	if (n == 0 || n > 64 || slash == 0 || slash == n - 1 || strchr(s + slash + 1, '/'))
+	if (n == 0 || n > 64 || slash == 0)
+		return false;
+	/* without a "/" the whole category is meant; with one, exactly one subcategory follows */
+	if (slash < n && (slash == n - 1 || strchr(s + slash + 1, '/')))
 		return false;
 	for (const char *p = s; *p; p++)
 		if (!(*p == '/' || *p == '_' || (*p >= 'a' && *p <= 'z')))
