@@ -74,7 +74,7 @@ def open_page(browser, request):
                                   has_touch=viewport["width"] < 600)
         ctx.set_default_timeout(15000)
         page = watch(ctx.new_page())
-        opened.append((ctx, page, name or request.node.name))
+        opened.append((ctx, page, name))
         return page
 
     failed_before = request.session.testsfailed
@@ -82,7 +82,8 @@ def open_page(browser, request):
     failed = request.session.testsfailed > failed_before
     RESULTS.mkdir(parents=True, exist_ok=True)
     for i, (ctx, page, name) in enumerate(opened):
-        stem = RESULTS / (name if len(opened) == 1 else f"{name}-{i}")
+        # the name the test gave the page, else the test's own (numbered when it opened several)
+        stem = RESULTS / (name or (request.node.name if len(opened) == 1 else f"{request.node.name}-{i}"))
         try:
             page.screenshot(path=f"{stem}.png", full_page=True)
             if failed:

@@ -238,3 +238,58 @@ def test_agent_works_the_case_and_the_supervisor_approves_from_the_inbox(stack, 
     finally:
         agent_ctx.close()
         sup_ctx.close()
+
+
+def test_customer_answers_the_survey_from_the_link_and_the_dashboard_counts_it(
+        stack, http, agent_on_duty, open_page):
+    """Flow 4: a case worked to the end over the API (accepted, plan accepted by a supervisor,
+    payout confirmed by finance); the customer answers the survey on the page the message links
+    to; the case closes satisfied and the supervisor's dashboard counts the answer."""
+    r = post(http, stack, complaint(complainant={"outlet_id": OUTLET}))
+    assert r.status_code == 201, r.text
+    no, link = r.json()["complaint_no"], r.json()["link"]
+    token = link.split("token=")[1]
+    wait_rows(stack, "SELECT 1 FROM classification.assignments a JOIN classification.offers o "
+              "USING (complaint_id) WHERE a.complaint_no = %s AND o.staff_id = %s",
+              (no, TOKENS[AGENT][1]))
+    assert http.post(f"{stack.base_url}/v1/complaints/{no}/accept",
+                     headers=stack.auth(AGENT)).status_code == 200
+    plan = _wait_plan(stack, http, no, {"proposed"})[-1]
+    # a supervisor accepts it (within their authority): resolution learns the owner through an
+    # event, and this flow is about the customer's side
+    ok = http.post(f"{stack.base_url}/v1/proposals/{plan['id']}/accept", json={},
+                   headers=stack.auth("supervisor"))
+    assert ok.status_code == 200, ok.text
+    plans = _wait_plan(stack, http, no, {"executing"})
+    for ex in [e for p in plans for e in p.get("executions") or []]:
+        c = http.post(f"{stack.base_url}/v1/executions/{ex['id']}/confirm",
+                      json={"status": "confirmed", "reference": "FIN-1"},
+                      headers=stack.auth("integration"))
+        assert c.status_code == 200, c.text
+    # followup opens the survey when the plan is executed; intake shows awaiting_confirmation
+    wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE complaint_no = %s "
+              "AND status = 'awaiting_confirmation'", (no,))
+
+    page = open_page(PHONE, name="flow4-customer-survey")
+    page.goto(f"{stack.base_url}/c/status/{no}?token={token}")
+    page.get_by_role("link", name="评价我们的服务").click()
+    page.wait_for_url(f"**/c/survey/{no}?token={token}")
+    page.get_by_label("5", exact=True).check()
+    page.get_by_label("是", exact=True).check()
+    page.get_by_label("还有什么想告诉我们的？").fill("处理很快，谢谢")
+    page.get_by_role("button", name="提交评价").click()
+    expect(page.get_by_role("heading", name="谢谢您的评价！")).to_be_visible()
+    wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE complaint_no = %s AND status = 'closed'",
+              (no,))
+    page.get_by_role("link", name="查看处理进度").click()
+    expect(page.locator("#case-status")).to_have_text("已结案")
+    expect(page.get_by_text("邮政管理局")).to_be_visible()
+    assert page_errors(page) == []
+
+    sup = open_page(DESKTOP, name="flow4-dashboard")
+    sign_in(sup, stack, "supervisor")
+    sup.wait_for_url("**/staff/offers")
+    sup.goto(f"{stack.base_url}/staff/supervisor")
+    expect(sup.locator("#chart-compliance[data-ready='1'] svg")).to_be_visible()
+    answered = sup.locator("#kpi-csat-answered")
+    expect(answered).not_to_have_text("0")

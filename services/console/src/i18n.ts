@@ -368,6 +368,7 @@ const zh: Dict = {
   "sup.none": "该区间内没有数据。",
   "sup.vsprev": "较上期 {d}",
   "sup.paid": "已赔付",
+  "sup.answers": "份评价",
   "sup.whole": "全流程时长",
 };
 
@@ -713,6 +714,7 @@ const en: Dict = {
   "sup.none": "No data in this period.",
   "sup.vsprev": "vs previous period {d}",
   "sup.paid": "Compensation paid",
+  "sup.answers": "answers",
   "sup.whole": "Whole cycle",
 };
 

@@ -285,7 +285,7 @@ function Raw(props: { data: unknown }) {
 }
 
 // Templates a person may send by hand (followup refuses the internal ones with 422).
-const INTERNAL_TEMPLATES = /^(appeal|customer_replied|contact|plan_executed|closed.*|reopened.*)$/;
+const INTERNAL_TEMPLATES = /^(appeal|customer_replied|contact|plan_executed|closed.*|reopened.*|staff_.*)$/;
 
 function Clock(props: { k: any }) {
   const k = props.k;

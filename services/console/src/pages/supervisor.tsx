@@ -155,7 +155,7 @@ function Dashboard() {
               <dd class="delta">{t("sup.compliance")} {pct(s.first_contact?.compliance)}</dd></div>
             <div><dt>{t("sup.fcr")}</dt><dd>{pct(s.first_contact_resolution)}</dd></div>
             <div><dt>{t("sup.csat")}</dt><dd>{pct(s.csat?.satisfied_share)}</dd>
-              <dd class="delta">{s.csat?.answered ?? 0} · ⌀ {s.csat?.average_score ?? "–"}</dd></div>
+              <dd class="delta"><span id="kpi-csat-answered">{s.csat?.answered ?? 0}</span> {t("sup.answers")} · ⌀ {s.csat?.average_score ?? "–"}</dd></div>
             <div><dt>{t("sup.repeat")}</dt><dd>{pct(s.repeat_rate)}</dd></div>
             <div><dt>{t("sup.paid")}</dt><dd>{fmtFen(s.compensation_paid_fen ?? 0)}</dd></div>
             <div><dt>{t("sup.whole")} ({t("sup.median")})</dt><dd>{secs(s.whole_cycle?.median_s)}</dd></div>
@@ -181,8 +181,8 @@ function Dashboard() {
               <Chart id="chart-agents" label={t("sup.byagent")} option={{
                 title: { text: t("sup.byagent"), textStyle: { fontSize: 14 } },
                 tooltip: { renderMode: "richText", trigger: "axis" },
-                legend: { top: 28 },
-                grid: { left: 50, right: 20, top: 72, bottom: 30 },
+                legend: { bottom: 0 },
+                grid: { left: 50, right: 20, top: 50, bottom: 60 },
                 xAxis: { type: "category", data: agents.map((a) => a.agent) },
                 yAxis: { type: "value", name: "s" },
                 series: [
