@@ -191,3 +191,23 @@ def test_the_owner_confirms_the_responsibility_of_their_case(stack, http):
         upd = wait_bundle(stack, reader, cid, "cp.complaint.evidence_updated", version=2)
         assert not upd.responsibility.preliminary
         assert upd.responsibility.confirmed_by == "A002"
+
+
+def test_the_person_a_complaint_is_about_never_confirms_it(stack, http):
+    w = waybill()
+    r = post(http, stack, complaint(waybill_no=w, type="delay",
+                                    description="快递员态度差，说好昨天送到的还没到",
+                                    target={"kind": "courier", "id": "A003"}))
+    assert r.status_code == 201, r.text
+    cid, no = r.json()["complaint_id"], r.json()["complaint_no"]
+    wait_rows(stack, "SELECT 1 FROM evidence.case_people WHERE complaint_id = %s AND "
+                     "target_id = 'A003'", (cid,))
+    wait_rows(stack, "SELECT 1 FROM evidence.bundles WHERE complaint_id = %s", (cid,))
+    # even as the case's owner
+    _assign(stack, cid, no, "A003")
+    wait_rows(stack, "SELECT 1 FROM evidence.case_people WHERE complaint_id = %s AND "
+                     "owner_staff_id = 'A003'", (cid,))
+    url = f"{stack.base_url}/v1/complaints/{no}/evidence/confirm"
+    denied = http.post(url, json={}, headers=stack.auth("agent3"))
+    assert denied.status_code == 403 and denied.json()["error"] == "conflict_of_interest"
+    assert http.post(url, json={}, headers=stack.auth("supervisor")).status_code == 200
