@@ -1,11 +1,13 @@
 /* The gateway client: one signed HTTP(S) POST per notification through libcurl.
  *
  * Blocking by design: it runs only on the delivery task's thread, never on the event loop,
- * and every call is bounded by a connect and a total timeout. The easy handle is kept per
- * delivery thread (the only caller) so that consecutive messages to the same gateway reuse the
- * connection (and its TLS session) instead of a new handshake each; it stays reachable until
- * exit. Certificates are always verified (peer and host
- * name); NOTIFY_CA_FILE replaces the system's CA store for a gateway with a private CA. */
+ * and every call is bounded by a connect and a total timeout. Each call has its own easy
+ * handle, but they share one connection cache and TLS session cache (a CURLSH owned by the
+ * delivery thread, the only caller, so no locks), so consecutive messages to the same
+ * gateway reuse the connection instead of a new handshake each, and no handle outlives the
+ * stack buffers (error text, answer excerpt) it was given.
+ * Certificates are always verified (peer and host name); NOTIFY_CA_FILE replaces the
+ * system's CA store for a gateway with a private CA. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +16,8 @@
 #include "followup.h"
 #include "notify.h"
 
-/* only the delivery task's thread touches it */
-static CURL *fu_gateway_handle;
+/* only the delivery task's thread touches it; it stays until exit */
+static CURLSH *fu_gateway_share;
 
 int fu_gateway_global_init(char *errstr, size_t errlen)
 {
@@ -71,11 +73,15 @@ failed:
 
 static CURL *fu_gateway_easy(void)
 {
-	if (!fu_gateway_handle)
-		fu_gateway_handle = curl_easy_init();
-	else
-		curl_easy_reset(fu_gateway_handle);
-	return fu_gateway_handle;
+	if (!fu_gateway_share && (fu_gateway_share = curl_share_init())) {
+		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	}
+	CURL *e = curl_easy_init();
+	if (e && fu_gateway_share)
+		curl_easy_setopt(e, CURLOPT_SHARE, fu_gateway_share);
+	return e;
 }
 
 static void fu_gateway_setopts(CURL *e, const char *url, const char *body, long total_ms,
@@ -109,17 +115,20 @@ int fu_gateway_post(const char *url, const char *secret, const char *note_id, co
 	struct curl_slist *h = e ? fu_gateway_headers(secret, note_id, body) : NULL;
 	if (!h) {
 		snprintf(res->error, sizeof(res->error), "cannot prepare the request");
+		curl_easy_cleanup(e);
 		return -1;
 	}
 	fu_gateway_setopts(e, url, body, total_timeout_ms, h, res, errbuf);
 	CURLcode rc = curl_easy_perform(e);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_cleanup(e);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s: %s", curl_easy_strerror(rc),
 			 errbuf[0] ? errbuf : "no detail");
 		return -1;
 	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
 	if (res->status < 200 || res->status > 299) {
 		snprintf(res->error, sizeof(res->error), "gateway answered %ld", res->status);
 		return -1;
