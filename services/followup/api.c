@@ -502,7 +502,8 @@ void fu_get_notifications(struct http_req *r, void *arg)
 	    "coalesce(json_agg(json_build_object('id', id, 'step', step, 'round', round, "
 	    "'recipient', recipient, 'language', language, 'status', status, 'channel', "
 	    "channel, 'attempts', attempts, 'last_error', last_error, 'created_at', "
-	    "created_at, 'next_attempt_at', next_attempt_at, 'delivered_at', delivered_at) "
+	    "created_at, 'next_attempt_at', next_attempt_at, 'delivered_at', delivered_at, "
+	    "'response_status', response_status, 'response_excerpt', response_excerpt) "
 	    "ORDER BY id), '[]'))::text FROM notifications WHERE complaint_no = $1",
 	    1, p);
 	free(no);

@@ -41,6 +41,14 @@ static const struct cfg_entry followup_table[] = {
      &fu_notify_cfg.connect_timeout_ms},
     {"NOTIFY_STAFF_LANGUAGE", CFG_STR, "zh-CN", 0, 0, "the language of staff notifications",
      &fu_notify_cfg.staff_language},
+    {"STREAM_HOLD_MS", CFG_INT, "5000", 0, 8000,
+     "GET /v1/stream waits this long for a new staff notification before it ends (the browser "
+     "reconnects at once); short enough for a clean shutdown",
+     &fu_notify_cfg.stream_hold_ms},
+    {"STREAM_MAX_HELD", CFG_INT, "4", 0, 64,
+     "streams that may wait at a time, each holding an HTTP worker (keep it below "
+     "HTTP_WORKERS); more answer at once and the browser polls",
+     &fu_notify_cfg.stream_max_held},
     {"WEBHOOK_URL", CFG_STR, "", 0, 0,
      "the gateway of every channel without its own NOTIFY_<KIND>_URL; empty: the file adapter "
      "(messages are only logged, never \"delivered\")",
@@ -97,6 +105,7 @@ static const struct http_route followup_routes[] = {
     {"PUT", "/v1/templates", fu_put_template, true},
     {"GET", "/v1/stats", fu_get_stats, true},
     {"GET", "/v1/notifications", fu_get_notifications, true},
+    {"GET", "/v1/stream", fu_get_stream, true},
     {"POST", "/v1/complaints/{}/contact", fu_post_contact, true},
     {"POST", "/v1/complaints/{}/calls", fu_post_call, true},
     {"POST", "/v1/complaints/{}/close", fu_post_close, true},

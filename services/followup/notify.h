@@ -31,6 +31,8 @@ struct fu_notify_config {
 	char *ca_file; /* "" : the system's CA store */
 	char *staff_language;
 	long long connect_timeout_ms;
+	long long stream_hold_ms;  /* how long GET /v1/stream waits for something new */
+	long long stream_max_held; /* streams waiting at a time; more answer at once */
 };
 extern struct fu_notify_config fu_notify_cfg;
 
@@ -94,5 +96,11 @@ int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__Compla
 /* complaint.sla.v1 warning or breach: the case's owner, if it has one. */
 int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
     __attribute__((warn_unused_result));
+
+/* ---- the staff's live stream (stream.c) ------------------------------------------------- */
+
+/* GET /v1/stream: the caller's staff notifications as Server-Sent Events (resumable with
+ * Last-Event-ID). Runs on an HTTP worker and may hold it up to STREAM_HOLD_MS. */
+void fu_get_stream(struct http_req *r, void *arg);
 
 #endif

@@ -4,7 +4,8 @@ the customer's preferred contact in their language, every staff notification (of
 assignment, transfer, escalation, clock warning and breach, customer reply) to the staff app,
 each once, signed; a gateway that fails three times then recovers gets the message once;
 quiet hours hold a customer's SMS but not a staff breach alert; an HTTPS gateway with a
-self-signed certificate is refused until its CA is configured."""
+self-signed certificate is refused until its CA is configured; the live stream (SSE) brings an
+agent the offer of a complaint filed near them, resumable with Last-Event-ID."""
 
 import hashlib
 import hmac
@@ -93,6 +94,14 @@ def wait_inbox(stack, to, no, steps, timeout=30.0):
     except Exception:
         raise AssertionError(f"{to} got {[m['note']['step'] for m in inbox_of(stack, to, no)]}"
                              f", wanted {steps}") from None
+
+
+def stack_get(stack, path, params):
+    import requests
+    r = requests.get(stack.base_url + path, params=params, headers=stack.auth("agent"),
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def steps_of(messages):
@@ -198,6 +207,11 @@ def test_gateway_failing_three_times_then_recovering_gets_the_message_once(stack
     time.sleep(1.0)
     assert len(inbox_of(stack, cust, no)) == 1
     assert stack.receiver_stats()["requests"][str(note_id)] == 4
+    # staff see the receiver's answer next to the delivery state
+    listed = stack_get(stack, "/v1/notifications", {"complaint_no": no})
+    row = next(n for n in listed["notifications"] if n["id"] == note_id)
+    assert (row["status"], row["response_status"]) == ("delivered", 200)
+    assert row["response_excerpt"].startswith('{"accepted"')
     retries = [r for r in stack.log_records("followup") if r.get("event") ==
                "notification_retry" and r.get("complaint_no") == no]
     assert len(retries) == 3 and all("503" in r.get("msg", "") for r in retries)
@@ -282,3 +296,97 @@ def test_https_gateway_with_a_self_signed_certificate_needs_its_ca(stack, https_
     assert [(m["to"], m["channel"], m["note"]["complaint_no"]) for m in lines] == \
         [(cust, "sms", no)]
     assert signed(lines[0])
+
+
+# ---- the live stream ----------------------------------------------------------------------
+
+STREAM_ORIGIN = (30.0, 30.0)  # far from every other test's staff, so the nearest is ours
+
+
+def read_stream(http, stack, role, last_id=None, via_query=False):
+    """One response of GET /v1/stream as a browser's EventSource reads it: (events, the
+    last event id it ends with). Each event is {"id", "event", "data"}."""
+    headers = {} if via_query else stack.auth(role)
+    params = {"access_token": stack.auth(role)["Authorization"][7:]} if via_query else {}
+    if last_id is not None:
+        headers["Last-Event-ID"] = str(last_id)
+    r = http.get(stack.base_url + "/v1/stream", headers=headers, params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/event-stream")
+    events, block, cursor = [], {}, last_id
+    for line in r.text.split("\n"):
+        if not line:
+            if "id" in block:
+                cursor = int(block["id"])
+            if "data" in block:
+                events.append({"id": int(block["id"]), "event": block.get("event"),
+                               "data": json.loads(block["data"])})
+            block = {}
+            continue
+        key, _, value = line.partition(":")
+        block[key] = value[1:] if value.startswith(" ") else value
+    return events, cursor
+
+
+def scan_near(stack, waybill_no, outlet):
+    at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    ev = stack.proto.TrackingEvent(waybill_no=waybill_no, code=2, facility_id=outlet,
+                                   facility_type="outlet", occurred_at=at, city="Streamville",
+                                   scan_id=str(uuid.uuid4()),
+                                   location=stack.proto.GeoPoint(lat=STREAM_ORIGIN[0],
+                                                                 lon=STREAM_ORIGIN[1]))
+    stack.produce("parcel.tracking.v1", waybill_no, ev.SerializeToString(),
+                  stack.ce_headers("cp.parcel.scanned", source="/carrier/test"))
+    wait_rows(stack, "SELECT 1 FROM classification.parcel_positions WHERE waybill_no = %s",
+              (waybill_no,))
+
+
+@pytest.fixture
+def agent_near(stack, http):
+    """agent3 (A003) in the staff registry at STREAM_ORIGIN, available; unavailable after."""
+    from stack import TOKENS
+    staff_id = TOKENS["agent3"][1]
+    outlet = f"S-OUT-{uuid.uuid4().hex[:6]}"
+    url = f"{stack.base_url}/v1/staff-registry/{staff_id}"
+    r = http.put(url, json={"outlet_id": outlet, "role": "agent", "lat": STREAM_ORIGIN[0],
+                            "lon": STREAM_ORIGIN[1] + 0.001, "available": True},
+                 headers=stack.auth("admin"))
+    assert r.status_code == 200, r.text
+    try:
+        yield staff_id, outlet
+    finally:
+        http.put(url, json={"outlet_id": outlet, "role": "agent", "available": False},
+                 headers=stack.auth("admin"))
+
+
+def test_live_stream_brings_an_offer_to_the_agent_near_the_parcel(stack, http, agent_near):
+    from helpers import complaint, post, waybill
+    staff_id, outlet = agent_near
+    assert http.get(stack.base_url + "/v1/stream").status_code == 401
+    # the console is open: the stream starts from now
+    events, cursor = read_stream(http, stack, "agent3")
+    assert cursor is not None
+    wb = waybill()
+    scan_near(stack, wb, outlet)
+    r = post(http, stack, complaint(waybill_no=wb))
+    assert r.status_code == 201, r.text
+    no = r.json()["complaint_no"]
+
+    offer, deadline = None, time.monotonic() + 40
+    while offer is None and time.monotonic() < deadline:
+        events, cursor = read_stream(http, stack, "agent3", cursor)
+        offer = next((e for e in events if e["event"] == "staff_offered"
+                      and e["data"]["complaint_no"] == no), None)
+    assert offer, f"no offer of {no} on the stream"
+    assert no in offer["data"]["text"] and offer["data"]["notification_id"] == offer["id"]
+    # the same person's staff-app gateway got it too, signed
+    wait_inbox(stack, f"staff:{staff_id}", no, ["staff_offered"])
+
+    # resumable: from the id before it, the offer comes again; from its id, never twice
+    again, _ = read_stream(http, stack, "agent3", offer["id"] - 1, via_query=True)
+    assert offer["id"] in [e["id"] for e in again]
+    after, _ = read_stream(http, stack, "agent3", offer["id"])
+    assert offer["id"] not in [e["id"] for e in after]
+    # another agent's stream never carries it
+    other, _ = read_stream(http, stack, "agent4", offer["id"] - 1)
+    assert all(e["data"]["complaint_no"] != no for e in other)
