@@ -349,10 +349,10 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
 		return -1;
-	/* pending_approval must never reach the customer */
-	if (strcmp(ce->type, "cp.complaint.resolution_approved") == 0 ||
-	    (strcmp(ce->type, "cp.complaint.resolution_proposed") == 0 &&
-	     strcmp(r->status, "proposed") == 0))
+	/* The customer is told the plan (and its amounts) once a person with enough authority,
+	 * or an operator's auto-settlement rule, approved it: the machine's draft and a plan
+	 * waiting for a supervisor are promises nobody has made yet (不轻易承诺，承诺必兑现). */
+	if (strcmp(ce->type, "cp.complaint.resolution_approved") == 0)
 		return plan_proposed(c, r);
 	if (strcmp(ce->type, "cp.complaint.resolution_executed") == 0)
 		return plan_executed(c, r);

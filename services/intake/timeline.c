@@ -433,6 +433,15 @@ static int store_plan(PGconn *c, const Cp__ResolutionDecided *ev)
 	return rc;
 }
 
+/* The machine's own draft (proposed by "system") is preparation for the owner, not a step of
+ * the case: staff see it at once, the customer's status stays where the people have got to
+ * (accepted, in contact, verified) until a person puts a plan forward or decides on it. */
+static bool machine_draft(const Cp__ResolutionDecided *ev)
+{
+	return strcmp(ev->status, "proposed") == 0 &&
+	       (!ev->proposed_by[0] || strcmp(ev->proposed_by, "system") == 0);
+}
+
 static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
@@ -446,6 +455,10 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 	if (visible && decision[0] &&
 	    pg_exec(c, "UPDATE complaints SET decision = $2 WHERE id = $1::uuid", 2, p) != 0)
 		return -1;
+	if (machine_draft(ev)) {
+		struct step_def s = {"plan_drafted", NULL, NULL, "system", VIS_STAFF};
+		return step(c, ev->complaint_id, &s);
+	}
 	snprintf(name, sizeof(name), "plan_%s", ev->status);
 	/* before approval the customer learns that a plan is being decided, not its amounts */
 	struct step_def s = {name, intake_lifecycle_of_resolution(ev->status),

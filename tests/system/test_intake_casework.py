@@ -83,10 +83,12 @@ class Case:
         f.kind, f.facility_id, f.seconds = "stuck", "SZ-HUB-1", 90000
         self.produce("complaint.evidence.v1", ce_type, ev)
 
-    def plan(self, ce_type: str, status: str, proposal_id: str, fen: int = 3600) -> None:
+    def plan(self, ce_type: str, status: str, proposal_id: str, fen: int = 3600,
+             proposed_by: str = "system", approved_by: str = "") -> None:
         ev = self.stack.proto.ResolutionDecided(complaint_id=self.id, complaint_no=self.no,
                                                 proposal_id=proposal_id, status=status,
-                                                decided_at=iso(), proposed_by="system",
+                                                decided_at=iso(), proposed_by=proposed_by,
+                                                approved_by=approved_by,
                                                 rule="uninsured_damage")
         rem = ev.remedies.add()
         rem.kind, rem.rule = "compensation", "uninsured_damage"
@@ -149,10 +151,18 @@ def test_the_status_moves_forward_along_the_lifecycle(stack, http):
     case.evidence("cp.complaint.evidence_updated", 2, stage="sorting", party="outlet",
                   preliminary=False, confirmed_by=staff_id("agent"))
     case.wait_status("verified")
+    # the machine's draft is preparation for the owner: staff see it, the status stays
     pid = str(uuid.uuid4())
     case.plan("cp.complaint.resolution_proposed", "proposed", pid)
+    case.wait_step("plan_drafted")
+    assert case.status() == "verified"
+    # a person puts a plan forward (amended within nobody's authority yet)
+    case.plan("cp.complaint.resolution_proposed", "proposed", pid, proposed_by=staff_id("agent"))
     case.wait_status("plan_proposed")
-    case.plan("cp.complaint.resolution_approved", "approved", pid)
+    case.plan("cp.complaint.resolution_proposed", "pending_approval", pid,
+              proposed_by=staff_id("agent"))
+    case.wait_status("pending_approval")
+    case.plan("cp.complaint.resolution_approved", "approved", pid, approved_by="S001")
     case.wait_status("executing")
     case.plan("cp.complaint.resolution_executed", "executed", pid)
     case.wait_status("awaiting_confirmation")
@@ -189,12 +199,16 @@ def test_amounts_are_shown_to_the_customer_only_once_approved(stack, http):
     case = Case(stack, http)
     pid = str(uuid.uuid4())
     case.plan("cp.complaint.resolution_proposed", "proposed", pid, fen=3600)
-    case.wait_step("plan_proposed")
+    case.wait_step("plan_drafted")
+    case.plan("cp.complaint.resolution_proposed", "pending_approval", pid, fen=3600,
+              proposed_by=staff_id("agent"))
+    case.wait_step("plan_pending_approval")
     view = case.customer_view()
     assert view["decision"] is None
-    assert "36.00" not in str(view["timeline"])
+    assert "36.00" not in str(view)
+    assert "plan_drafted" not in [t["step"] for t in view["timeline"]]
     staff = case.staff_view()
-    assert staff["plans"][0]["total_fen"] == 3600 and staff["plans"][0]["status"] == "proposed"
+    assert staff["plans"][0]["total_fen"] == 3600 and staff["plans"][0]["status"] == "pending_approval"
     case.plan("cp.complaint.resolution_approved", "approved", pid, fen=3600)
     case.wait_step("plan_approved")
     assert "36.00 CNY" in case.customer_view()["decision"]

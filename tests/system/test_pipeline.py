@@ -32,7 +32,7 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
         wait_rows(stack, "SELECT 1 FROM evidence.bundles WHERE complaint_id = %s", (cid,))
         wait_rows(stack, "SELECT 1 FROM resolution.proposals WHERE complaint_id = %s", (cid,))
         wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s "
-                         "AND step = 'plan_proposed'", (cid,))
+                         "AND step = 'received'", (cid,))
 
         by_topic = {}
         for topic, ce_type in STAGES:
@@ -50,7 +50,8 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
         assert msg.headers["ce_source"].startswith("/cp/")
 
     # exactly one event per stage for this complaint (distinct ce_id); follow-up announces one
-    # notification per step, so count its plan_proposed step
+    # notification per step, so count its received step (the plan is told to the customer only
+    # once a person approved it, which nobody does here)
     def step_of(m):
         if m.topic != "complaint.followup.v1":
             return None
@@ -61,7 +62,7 @@ def test_complaint_reaches_followup_with_one_event_per_stage(stack, http):
     for topic, ce_type in STAGES:
         ids = {m.headers["ce_id"] for m in messages
                if m.topic == topic and m.key == cid and m.headers.get("ce_type") == ce_type
-               and step_of(m) in (None, "plan_proposed")}
+               and step_of(m) in (None, "received")}
         assert len(ids) == 1, (topic, ids)
 
     # the event decodes and carries a pseudonym, not the phone number
@@ -89,7 +90,7 @@ def test_customer_sees_the_steps_of_the_case(stack, http):
     assert r.status_code == 201, r.text
     no = r.json()["complaint_no"]
     wait_rows(stack, "SELECT 1 FROM intake.timeline t JOIN intake.complaints c ON c.id = "
-                     "t.complaint_id WHERE c.complaint_no = %s AND t.step = 'plan_proposed'",
+                     "t.complaint_id WHERE c.complaint_no = %s AND t.step = 'plan_drafted'",
               (no,))
     view = http.get(f"{stack.base_url}/v1/complaints/{no}",
                     params={"phone": body["complainant"]["phone"]})
@@ -97,7 +98,9 @@ def test_customer_sees_the_steps_of_the_case(stack, http):
     case = view.json()
     steps = [s["step"] for s in case["timeline"]]
     assert steps[0] == "received"
-    for step in ("classified", "first_response", "evidence_found", "plan_proposed"):
+    for step in ("classified", "first_response", "evidence_found"):
         assert step in steps, steps
+    # the machine's draft plan is preparation for the owner: staff see it, the customer not
+    assert "plan_drafted" not in steps
     assert case["complainant"]["phone"] != body["complainant"]["phone"]
     assert "****" in case["complainant"]["phone"]
