@@ -70,6 +70,13 @@ $(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEXT_CFLAGS) -c $< -o $@
 
+# A service's objects also depend on the services' headers (coarse, but a struct that grew in a
+# service header must never meet objects compiled against its old layout: that crashed a mixed
+# build of follow-up). The more specific pattern wins over the one above.
+$(BUILD)/obj/services/%.o: services/%.c $(GEN_H) $(wildcard common/*.h) $(wildcard services/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEXT_CFLAGS) -c $< -o $@
+
 $(BUILD)/obj/%.o: %.cc $(wildcard services/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
