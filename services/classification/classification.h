@@ -4,7 +4,8 @@
  * Pure decisions (classify.c, route.c) take data and return results, no I/O; the rest reads
  * and writes the classification schema: keywords.c (the keyword table and its cache),
  * policies.c (SLA policies, VIP tiers, response templates), registry.c (staff registry),
- * offers.c (offer rounds, accept, escalation), handlers.c (the consumed events). */
+ * offers.c (offer rounds, accept), handlers.c (the consumed events). Who may hold a case
+ * (conflict of interest, the escalation ladder, reassign, VIPs) is declared in ownership.h. */
 #ifndef CP_CLASSIFICATION_H
 #define CP_CLASSIFICATION_H
 

@@ -1,8 +1,9 @@
 /* Routing: a complaint is offered to the OFFER_SIZE nearest available staff; the first to
  * accept owns it (the assignment row is locked, so a second accept gets 409). Offers expire
  * after OFFER_TIMEOUT_SECONDS: the sweep task (FOR UPDATE SKIP LOCKED, safe with several
- * instances) offers the next nearest, and after OFFER_ROUNDS rounds escalates to the outlet
- * manager. Every step is announced on complaint.classified.v1 as a ComplaintAssignment. */
+ * instances) offers the next nearest, and after OFFER_ROUNDS rounds escalates up the ladder
+ * (escalate.c). Staff excluded from the complaint (conflict.c) are never offered it and cannot
+ * accept it. Every step is announced on complaint.classified.v1 as a ComplaintAssignment. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

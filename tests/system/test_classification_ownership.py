@@ -39,7 +39,7 @@ def _put_staff(http, base, sid, role, available=True, lon=None, region=REGION):
 def cls(stack):
     import requests
     http = requests.Session()
-    with stack.service_env("classification", AUTH_TOKENS=TOKENS, OFFER_TIMEOUT_SECONDS="2",
+    with stack.service_env("classification", AUTH_TOKENS=TOKENS, OFFER_TIMEOUT_SECONDS="4",
                            OFFER_SWEEP_MS="200", OFFER_ROUNDS="1"):
         for i, sid in enumerate(STAFF):
             _put_staff(http, stack.base_url, sid, "agent", lon=ORIGIN[1] + 0.01 * (i + 1))
