@@ -29,6 +29,7 @@ struct classification_config {
 	long long offer_rounds;
 	long long offer_size;
 	long long offer_sweep_ms;
+	long long breach_max_age_s;
 };
 extern struct classification_config classification_cfg;
 

@@ -17,6 +17,7 @@
 #include "ownership.h"
 #include "pg.h"
 #include "sla.pb-c.h"
+#include "tstamp.h"
 
 #define ESC_MAX_PEOPLE 200
 
@@ -217,6 +218,17 @@ static int breach_record(PGconn *c, const Cp__SlaEvent *ev, int level, const cha
 		       4, p);
 }
 
+/* Whether the breach fired so long ago that nobody should be called for it now: the consumer
+ * starts at the earliest offset, so a first deployment would otherwise replay every breach the
+ * timer ever fired. An unreadable or missing fired_at counts as fresh. */
+static bool breach_stale(const Cp__SlaEvent *ev)
+{
+	int64_t fired;
+	if (!ev->fired_at[0] || tstamp_parse(ev->fired_at, &fired) != 0)
+		return false;
+	return tstamp_now_ms() - fired > classification_cfg.breach_max_age_s * 1000;
+}
+
 int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
@@ -232,6 +244,13 @@ int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 	int fresh = breach_first_seen(c, ev, level);
 	if (fresh <= 0)
 		return fresh;
+	if (breach_stale(ev)) {
+		log_msg(LOG_WARN, "breach_stale",
+			LOG_KV({"complaint_no", a.no}, {"clock", ev->clock}),
+			"breach fired at %s is older than BREACH_MAX_AGE_SECONDS; not escalated",
+			ev->fired_at);
+		return 0;
+	}
 	struct esc_target to;
 	char reason[64];
 	snprintf(reason, sizeof(reason), "sla_breach:%s", ev->clock);

@@ -47,6 +47,10 @@ static const struct cfg_entry classification_table[] = {
     {"CLASSIFIER_MIN_CONFIDENCE", CFG_STR, "0.6", 0, 0,
      "below this probability (0 to 1) of the model's reading a person confirms the category",
      &textreader_cfg.min_confidence},
+    {"BREACH_MAX_AGE_SECONDS", CFG_INT, "86400", 60, 31536000,
+     "an SLA breach fired longer ago than this is recorded but escalates to nobody (a replay "
+     "of old breaches after an upgrade or a long outage must not page people)",
+     &classification_cfg.breach_max_age_s},
 };
 
 static const struct http_route classification_routes[] = {

@@ -169,9 +169,9 @@ def test_escalation_skips_an_unavailable_manager_and_names_the_available_one(cls
                      headers=agent(MANAGER)).status_code in (403, 409)
 
 
-def _breach(stack, cid, no, clock, level, role):
+def _breach(stack, cid, no, clock, level, role, fired_at=""):
     ev = stack.proto.SlaEvent(complaint_id=cid, complaint_no=no, clock=clock, kind="breach",
-                              escalation_level=level, escalated_to=role)
+                              escalation_level=level, escalated_to=role, fired_at=fired_at)
     stack.produce("complaint.sla.v1", cid, ev.SerializeToString(),
                   stack.ce_headers("cp.complaint.sla_breached", source="/test/timer"))
 
@@ -183,6 +183,9 @@ def test_an_sla_breach_escalates_to_a_named_available_person_once(cls, http):
         reader.poll_until(_is(cid, "cp.complaint.escalated"), timeout=30)  # offer rounds
         _breach(cls, cid, no, "accept", 2, "regional_supervisor")
         _breach(cls, cid, no, "accept", 2, "regional_supervisor")  # delivered twice
+        # a replay of a breach fired two days ago (BREACH_MAX_AGE_SECONDS 1 day) pages nobody
+        _breach(cls, cid, no, "resolution", 1, "outlet_manager",
+                fired_at="2000-01-01T00:00:00Z")
         _breach(cls, cid, no, "accept", 3, "hq")
         top = reader.poll_until(lambda m: _is(cid, "cp.complaint.escalated")(m) and
                                 _assignment(cls, m).escalation_level == 3, timeout=20)
@@ -193,6 +196,8 @@ def test_an_sla_breach_escalates_to_a_named_available_person_once(cls, http):
             for e in breaches] == [([REGIONAL], 2, "regional_supervisor", "sla_breach:accept"),
                                    ([HQ], 3, "hq", "sla_breach:accept")]
     assert _assignment(cls, top).staff_ids == [HQ]
+    wait_rows(cls, "SELECT 1 FROM classification.sla_escalations WHERE complaint_id = %s "
+                   "AND clock = 'resolution' AND staff_id IS NULL", (cid,))
     # nobody accepted in time: the person named may take the case
     r = http.post(f"{cls.base_url}/v1/complaints/{no}/accept", headers=agent(REGIONAL))
     assert r.status_code == 200, r.text
