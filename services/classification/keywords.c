@@ -10,6 +10,7 @@
 #include "classification.h"
 #include "log.h"
 #include "pg.h"
+#include "textreader.h"
 
 #define KEYWORDS_MAX 5000
 
@@ -102,6 +103,9 @@ void keywords_with(void (*fn)(const struct kw_table *kw, void *arg), void *arg)
 
 int keywords_task(PGconn *c, void *arg)
 {
+	/* the model is reloaded here after a SIGHUP: a task of its own would hold a database
+	 * connection it never uses */
+	textreader_task(c, arg);
 	return keywords_refresh(c, false) == 0 ? 0 : -1;
 }
 

@@ -74,7 +74,6 @@ static const struct http_route classification_routes[] = {
 static const struct svc_task classification_tasks[] = {
     {"keywords_reload", keywords_task, &classification_cfg.keyword_reload_ms},
     {"offer_sweep", offers_sweep, &classification_cfg.offer_sweep_ms},
-    {"model_reload", textreader_task, &classification_cfg.keyword_reload_ms},
 };
 
 int main(int argc, char **argv)

@@ -29,7 +29,8 @@ int textreader_init(char *errstr, size_t errlen) __attribute__((warn_unused_resu
 void textreader_classify(const Cp__ComplaintReceived *c, const struct kw_table *kw, bool vip,
 			 struct classify_result *out);
 
-/* Periodic task (every KEYWORD_RELOAD_MS): reloads the model after a SIGHUP. Always 0 (a failed
+/* Called by the keyword reload task (every KEYWORD_RELOAD_MS): reloads the model after a
+ * SIGHUP. Always 0 (a failed
  * reload is logged). */
 int textreader_task(PGconn *c, void *arg);
 

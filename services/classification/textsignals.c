@@ -44,6 +44,14 @@ static const char *const repeat_after_nth[] = {"投诉", "反映",	 "打电话",
 					       "联系", "找你们", "了"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* No parcel is worth more; customers' texts may hold any run of digits, and a larger value
+ * would overflow the arithmetic below. */
+#define AMOUNT_MAX 1000000000000LL
+
+static long long clamp(long long v)
+{
+	return v > AMOUNT_MAX ? AMOUNT_MAX : v;
+}
 
 static int zh_digit_at(const char *s, size_t *len)
 {
@@ -85,7 +93,7 @@ static long long arabic_number(const char *s, size_t *len)
 		i++;
 	}
 	*len = i;
-	return (long long)v;
+	return v > (double)AMOUNT_MAX ? AMOUNT_MAX : (long long)v;
 }
 
 long long textsig_number(const char *s, size_t *len)
@@ -98,13 +106,13 @@ long long textsig_number(const char *s, size_t *len)
 	while ((v = zh_digit_at(s + i, &k)) >= 0) {
 		i += k;
 		if (v < 10) {
-			num = num * 10 + v;
+			num = clamp(num * 10 + v);
 		} else if (v < 10000) {
-			section += (num ? num : 1) * v;
+			section = clamp(section + (num ? num : 1) * v);
 			num = 0;
 			last_unit = v;
 		} else {
-			total += (section + num ? section + num : 1) * v;
+			total = clamp(total + (section + num ? section + num : 1) * v);
 			section = num = 0;
 			last_unit = v;
 		}
@@ -115,7 +123,7 @@ long long textsig_number(const char *s, size_t *len)
 	if (strncmp(s + i, "多", 3) == 0 && i > 0)
 		i += 3;
 	*len = i;
-	return total + section + num;
+	return clamp(total + section + num);
 }
 
 static size_t starts_any(const char *s, const char *const *list, size_t n)

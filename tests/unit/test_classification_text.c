@@ -151,6 +151,10 @@ START_TEST(amounts_deadlines_repeats_in_text)
 	ck_assert_int_eq(textsig_number("三千五百", &len), 3500);
 	ck_assert_int_eq(textsig_number("十五", &len), 15);
 	ck_assert_int_eq(textsig_number("1.2万", &len), 12000);
+	/* any run a customer types stays bounded (no overflow) */
+	ck_assert(textsig_number("九九九九九九九九九九九九九九九九九九九九九九九九万万万万",
+				 &len) <= 1000000000000LL);
+	ck_assert(textsig_number("99999999999999999999999999999", &len) <= 1000000000000LL);
 	textsig_scan("九千元的电脑丢了,明天开庭要用,这是第三次投诉!!", &sg);
 	ck_assert_int_eq((int)sg.amount_fen, 900000);
 	ck_assert_str_eq(sg.amount_cue, "九千元");
