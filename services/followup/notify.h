@@ -88,8 +88,9 @@ int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, c
 		    int round, const char *event_id, const struct fu_vars *vars)
     __attribute__((warn_unused_result));
 
-/* cp.complaint.offered (every offered person), .assigned (accepted/reassigned: the new
- * owner), .escalated (every person named, with the reason). */
+/* cp.complaint.offered (every offered person; a later round also tells the earlier offerees
+ * not offered again that their offer lapsed), .assigned (accepted/reassigned: the new owner),
+ * .escalated (every person named, with the reason). */
 int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r)
     __attribute__((warn_unused_result));
 

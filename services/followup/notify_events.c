@@ -1,7 +1,7 @@
 /* Staff notifications made from events. Staff are told of a new offer (each offered person, at
- * once), a case accepted or transferred (the new owner), an escalation (each person named,
- * with why), a clock warning or breach (the case's owner), a customer's reply (the owner,
- * with the text).
+ * once), an offer that lapsed (re-offered to others), a case accepted or transferred (the new
+ * owner), an escalation (each person named, with why), a clock warning or breach (the case's
+ * owner), a customer's reply (the owner, with the text).
  *
  * Each is one row of the notification outbox for recipient "staff:<id>" on the staff app,
  * keyed by (case, recipient, step, round, event id): an event applied twice, or a person named
@@ -88,10 +88,44 @@ static int fu_staff_each(PGconn *c, const struct ce_meta *ce, const Cp__Complain
 	return 0;
 }
 
+/* A new round of offers (nobody accepted in time): whoever was offered the case before and is
+ * not offered it again learns that their offer lapsed, so nobody opens a dead offer. */
+static int fu_staff_offers_expired(PGconn *c, const struct ce_meta *ce,
+				   const Cp__ComplaintAssignment *r)
+{
+	char rnd[16];
+	json_t *now = json_array();
+	for (size_t i = 0; i < r->n_staff_ids; i++)
+		json_array_append_new(now, json_sprintf("staff:%s", r->staff_ids[i]));
+	char *list = json_dumps(now, JSON_COMPACT);
+	json_decref(now);
+	if (!list)
+		return -1;
+	snprintf(rnd, sizeof(rnd), "%d", r->round);
+	const char *p[] = {r->complaint_id, rnd, list};
+	PGresult *res =
+	    pg_query(c,
+		     "SELECT DISTINCT substr(recipient, 7) FROM notifications WHERE "
+		     "complaint_id = $1 AND step = 'staff_offered' AND round < $2::int "
+		     "AND NOT recipient IN (SELECT jsonb_array_elements_text($3::jsonb))",
+		     3, p);
+	free(list);
+	if (!res)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+		rc = fu_staff_notify(c, r->complaint_id, PQgetvalue(res, i, 0),
+				     "staff_offer_expired", r->round, ce->id, NULL);
+	PQclear(res);
+	return rc;
+}
+
 int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r)
 {
 	if (strcmp(ce->type, "cp.complaint.offered") == 0)
-		return fu_staff_each(c, ce, r, "staff_offered", NULL);
+		return fu_staff_offers_expired(c, ce, r) != 0
+			   ? -1
+			   : fu_staff_each(c, ce, r, "staff_offered", NULL);
 	if (strcmp(ce->type, "cp.complaint.escalated") == 0)
 		return fu_staff_each(c, ce, r, "staff_escalated", r->reason);
 	if (strcmp(ce->type, "cp.complaint.assigned") != 0 || !r->owner_staff_id[0])

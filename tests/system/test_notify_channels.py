@@ -194,6 +194,25 @@ def test_each_staff_notification_arrives_once_on_the_staff_app(stack, http, noti
     assert keys == []
 
 
+def test_a_lapsed_offer_is_told_to_those_not_offered_again(stack, notify):
+    cid, no = new_case()
+    s1, s2, s3 = (new_staff() for _ in range(3))
+    produce_received(stack, cid, no, new_customer())
+    produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", [s1, s2], round_=1)
+    wait_inbox(stack, f"staff:{s2}", no, ["staff_offered"])
+    produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", [s2, s3], round_=2)
+    wait_inbox(stack, f"staff:{s1}", no, ["staff_offered", "staff_offer_expired"])
+    wait_inbox(stack, f"staff:{s3}", no, ["staff_offered"])
+    time.sleep(1.0)
+    assert steps_of(inbox_of(stack, f"staff:{s1}", no)) == ["staff_offer_expired",
+                                                            "staff_offered"]
+    # offered again in round 2: two offers, nothing lapsed
+    assert steps_of(inbox_of(stack, f"staff:{s2}", no)) == ["staff_offered", "staff_offered"]
+    assert steps_of(inbox_of(stack, f"staff:{s3}", no)) == ["staff_offered"]
+    expired = inbox_of(stack, f"staff:{s1}", no)
+    assert all(signed(m) and m["channel"] == "staff_app" for m in expired)
+
+
 def test_gateway_failing_three_times_then_recovering_gets_the_message_once(stack, notify):
     cid, no = new_case()
     cust = new_customer()
