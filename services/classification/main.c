@@ -60,6 +60,7 @@ static const struct http_route classification_routes[] = {
     {"GET", "/v1/offers/mine", offers_mine, true},
     {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},
     {"PUT", "/v1/complaints/{}/classification", textreview_put, true},
+    {"GET", "/v1/classification-reviews", textreview_queue, true},
     {"GET", "/v1/keywords", keywords_get, true},
     {"PUT", "/v1/keywords", keywords_put, true},
     {"GET", "/v1/sla-policies", policies_get, true},

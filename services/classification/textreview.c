@@ -199,3 +199,33 @@ void textreview_put(struct http_req *r, void *arg)
 	}
 	json_decref(body);
 }
+
+/* --- GET /v1/classification-reviews: the readings waiting for a person --- */
+
+/* An agent sees the cases they own, a supervisor or admin all; oldest first. */
+#define QUEUE_SQL                                                                                  \
+	"SELECT coalesce(json_agg(json_build_object('complaint_no', q.complaint_no, 'category', "  \
+	"q.category, 'subcategory', q.subcategory, 'text_subcategory', q.text_subcategory, "       \
+	"'text_probability', q.text_probability, 'owner_staff_id', q.owner, 'classified_at', "     \
+	"q.classified_at) ORDER BY q.classified_at, q.complaint_no), '[]')::text FROM (SELECT "    \
+	"c.complaint_no, c.category, c.subcategory, c.text_subcategory, c.text_probability, "      \
+	"a.owner_staff_id AS owner, c.classified_at FROM classifications c LEFT JOIN assignments " \
+	"a USING (complaint_id) WHERE c.needs_review AND ($1 = '' OR a.owner_staff_id = $1) "      \
+	"ORDER BY c.classified_at, c.complaint_no LIMIT 200) q"
+
+void textreview_queue(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
+		return;
+	const char *p[] = {who.role & (AUTH_SUPERVISOR | AUTH_ADMIN) ? "" : who.staff_id};
+	PGresult *res = pg_query(r->db, QUEUE_SQL, 1, p);
+	json_t *list = res ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+	PQclear(res);
+	if (!list) {
+		http_reply_error(r, 503, "unavailable",
+				 "the review queue could not be read; retry");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "reviews", list));
+}

@@ -31,4 +31,10 @@ json_t *textreview_decorated(PGconn *db, const char *complaint_no, json_t *j);
  * 404. */
 void textreview_put(struct http_req *r, void *arg);
 
+/* GET /v1/classification-reviews: the classifications marked needs_review, oldest first (at
+ * most 200): an agent's own cases, every case for a supervisor or admin.
+ * 200 {"reviews":[{"complaint_no","category","subcategory","text_subcategory",
+ * "text_probability","owner_staff_id","classified_at"}]}. */
+void textreview_queue(struct http_req *r, void *arg);
+
 #endif

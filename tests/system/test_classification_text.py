@@ -70,6 +70,11 @@ def test_unsure_reading_is_marked_and_a_person_corrects_it(cls, http):
     no = case["complaint_no"]
     v = _reading(cls, http, no)
     assert v["needs_review"] is True and v["review"] is None
+    queue = http.get(cls.base_url + "/v1/classification-reviews", headers=SUPERVISOR)
+    assert queue.status_code == 200
+    assert no in [q["complaint_no"] for q in queue.json()["reviews"]]
+    mine = http.get(cls.base_url + "/v1/classification-reviews", headers=AGENT)
+    assert mine.status_code == 200 and mine.json()["reviews"] == []  # TXT-A owns none
     url = f"{cls.service_url('classification')}/v1/complaints/{no}/classification"
     assert http.put(url, json={"subcategory": "damage"}, headers=AGENT).status_code == 403
     bad = http.put(url, json={"subcategory": "broken_box"}, headers=SUPERVISOR)
@@ -79,6 +84,8 @@ def test_unsure_reading_is_marked_and_a_person_corrects_it(cls, http):
     assert r.json()["category"] == "transport" and r.json()["needs_review"] is False
     v = _reading(cls, http, no)
     assert (v["subcategory"], v["needs_review"]) == ("damage", False)
+    queue = http.get(cls.base_url + "/v1/classification-reviews", headers=SUPERVISOR).json()
+    assert no not in [q["complaint_no"] for q in queue["reviews"]]
     assert v["review"]["by"] == "TXT-SUP" and v["review"]["original_subcategory"]
     rows = wait_rows(cls, "SELECT text, subcategory, source, staff_id FROM "
                           "classification.labelled_examples WHERE complaint_no = %s", (no,))
