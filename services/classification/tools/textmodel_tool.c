@@ -47,6 +47,7 @@ static const char *const keyword_sql[] = {
 
 struct row {
 	char *split, *label, *language, *source, *text;
+	char *line; /* owns the strings above */
 };
 
 struct corpus {
@@ -83,10 +84,19 @@ static int corpus_read(const char *path, struct corpus *c)
 		}
 		if (c->n == cap)
 			c->v = realloc(c->v, (cap *= 2) * sizeof(*c->v));
-		c->v[c->n++] = (struct row){col[1], col[2], col[3], col[4], col[5]};
+		c->v[c->n++] = (struct row){col[1], col[2], col[3], col[4], col[5], copy};
 	}
 	fclose(f);
 	return c->v && c->n ? 0 : -1;
+}
+
+static void corpus_free(struct corpus *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].line);
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
 }
 
 /* --- train --- */
@@ -123,13 +133,16 @@ static int cmd_train(const char *corpus_path, const char *model, struct textnorm
 	snprintf(tmp, sizeof(tmp), "%s.train.txt", model);
 	if (write_training(&c, tn, tmp) != 0) {
 		fprintf(stderr, "cp-textmodel: cannot write '%s'\n", tmp);
+		corpus_free(&c);
 		return 1;
 	}
 	if (ftshim_train(tmp, model, &train_params, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cp-textmodel: %s\n", err);
+		corpus_free(&c);
 		return 1;
 	}
 	unlink(tmp);
+	corpus_free(&c);
 	/* a model the service would refuse must fail the build, not the start */
 	struct textmodel *m = textmodel_load(model, err, sizeof(err));
 	if (!m) {
@@ -359,6 +372,8 @@ static int cmd_eval(const char *corpus_path, const char *model, const char *spli
 		       hand_m.total, (double)hand_m.correct / hand_m.total,
 		       (double)hand_k.correct / hand_k.total);
 	textmodel_free(tm);
+	corpus_free(&c);
+	free(kw.v);
 	return 0;
 }
 
@@ -379,6 +394,7 @@ static int cmd_predict(const char *model, struct textnorm *tn)
 			printf("%s\t%.3f\t%s\t%.3f\n", rd.subcategory, rd.probability, rd.second,
 			       rd.second_probability);
 	}
+	free(kw.v);
 	textmodel_free(tm);
 	return 0;
 }
