@@ -111,6 +111,9 @@ void registry_put(struct http_req *r, void *arg)
 	if (region && !json_is_null(region) &&
 	    !(json_is_string(region) && staff_id_valid(json_string_value(region))))
 		bad(errors, "region_id", "must be 1 to 60 printable ASCII characters, or null");
+	/* a regional supervisor without a region could never be named: say so now */
+	else if (k == 3 && !json_is_string(region))
+		bad(errors, "region_id", "is required for a regional_supervisor (the region)");
 	if (avail && !json_is_boolean(avail))
 		bad(errors, "available", "must be true or false");
 	parse_coords(body, lat, lon, sizeof(lat), &has, errors);

@@ -156,6 +156,9 @@ def test_escalation_skips_an_unavailable_manager_and_names_the_available_one(cls
                    headers=SUPERVISOR).json()["staff"]
     assert {s["staff_id"]: (s["role"], s["region_id"]) for s in reg}[REGIONAL] == \
         ("regional_supervisor", REGION)
+    r = http.put(f"{cls.base_url}/v1/staff-registry/{REGIONAL}-X",
+                 json={"outlet_id": OUTLET, "role": "regional_supervisor"}, headers=ADMIN)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "region_id"
     with cls.consumer(["complaint.classified.v1"], from_beginning=False) as reader:
         case = _located_complaint(cls, http)
         cid, no = case["complaint_id"], case["complaint_no"]
