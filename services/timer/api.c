@@ -73,7 +73,7 @@ static json_t *clock_json(PGresult *r, int i)
 
 static PGresult *query_by(PGconn *c, const char *sql_fmt, const char *key, bool by_id)
 {
-	char sql[1024];
+	char sql[2048];
 	snprintf(sql, sizeof(sql), sql_fmt,
 		 by_id ? "complaint_id = $1::uuid" : "complaint_no = $1");
 	const char *p[] = {key};
