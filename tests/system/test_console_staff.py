@@ -61,6 +61,8 @@ def test_offer_arrives_on_the_phone_and_is_accepted_in_one_tap(stack, http, agen
     card.get_by_role("button", name=f"接单 {no}").click()
     expect(page.locator("#offer-accepted")).to_contain_text(no)
     expect(card).to_have_count(0)
+    expect(page.locator(".mine-list").get_by_role("link", name=no)).to_be_visible(timeout=15000)
+    page.screenshot(path=str(RESULTS / "flow2-offer-accepted.png"), full_page=True)
 
     # the accept went to classification as this person, and the case is theirs everywhere
     wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE complaint_no = %s AND owner_staff_id = %s",

@@ -215,6 +215,7 @@ const zh: Dict = {
   "offers.expires": "{time} 前有效",
   "offers.open": "打开工单",
   "offers.live": "实时",
+  "offers.mine": "我的未结工单（最近时限在前）",
 
   "queue.title": "工单队列",
   "queue.status": "状态",
@@ -561,6 +562,7 @@ const en: Dict = {
   "offers.expires": "open until {time}",
   "offers.open": "Open the case",
   "offers.live": "live",
+  "offers.mine": "My open cases (nearest deadline first)",
 
   "queue.title": "Queue",
   "queue.status": "Status",

@@ -76,12 +76,40 @@ interface Offer {
 
 const POLL_MS = 2000;
 
+/** The phone's cue for a new offer: a vibration where the device has one and a short tone.
+ *  Browsers allow sound only after the user touched the page (signing in counts). */
+function cue() {
+  try { if ("vibrate" in navigator) navigator.vibrate([200, 100, 200]); } catch { /* not allowed */ }
+  try {
+    const Ctx = window.AudioContext || (window as any).webkitAudioContext;
+    if (!Ctx) return;
+    const ac: AudioContext = new Ctx();
+    const osc = ac.createOscillator(), gain = ac.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.15;
+    osc.connect(gain).connect(ac.destination);
+    osc.start();
+    osc.stop(ac.currentTime + 0.25);
+    osc.onended = () => ac.close();
+  } catch { /* no sound: the list still shows the offer */ }
+}
+
 export function Offers() {
   const [offers, setOffers] = useState<Offer[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<{ no: string; ok: boolean } | null>(null);
   const [busy, setBusy] = useState("");
   const seen = useRef(new Set<string>());
+  const first = useRef(true);
+  // my open cases: read again every 15 s, and shortly after an accept (the queue learns the new
+  // owner through an event, a moment after the accept itself answered)
+  const [mineTick, setMineTick] = useState(0);
+  const mine = useLoad<{ complaints: Row[] }>(
+    (signal) => staffCall(`/v1/staff/complaints?scope=mine&limit=20`, { signal }), [mineTick]);
+  useEffect(() => {
+    const id = window.setInterval(() => setMineTick((x) => x + 1), 15000);
+    return () => clearInterval(id);
+  }, []);
 
   useEffect(() => {
     let stop = false, timer = 0;
@@ -90,10 +118,8 @@ export function Offers() {
         const res = await staffCall<{ offers: Offer[] }>("/v1/offers/mine");
         if (stop) return;
         const fresh = res.offers.filter((o) => !seen.current.has(o.complaint_no));
-        // the phone's cue for a new offer: a vibration where the device has one
-        if (fresh.length && seen.current.size + fresh.length > 0 && "vibrate" in navigator) {
-          try { navigator.vibrate(200); } catch { /* not allowed without a gesture */ }
-        }
+        if (fresh.length && !first.current) cue();
+        first.current = false;
         fresh.forEach((o) => seen.current.add(o.complaint_no));
         setOffers(res.offers);
         setError(null);
@@ -111,6 +137,7 @@ export function Offers() {
     try {
       await staffCall(`/v1/complaints/${encodeURIComponent(no)}/accept`, { method: "POST" });
       setDone({ no, ok: true });
+      for (const ms of [1000, 3000, 6000]) window.setTimeout(() => setMineTick((x) => x + 1), ms);
       setOffers((list) => (list || []).filter((o) => o.complaint_no !== no));
     } catch (e) {
       if (e instanceof ApiError && (e.status === 409 || e.status === 404)) setDone({ no, ok: false });
@@ -131,7 +158,7 @@ export function Offers() {
           : <p class="error">{t("offers.taken")}</p>)}
       </div>
       {error ? <ErrorBox error={error} /> : null}
-      {offers === null ? <Loading /> : offers.length === 0 ? <p class="muted">{t("offers.empty")}</p> : (
+      {offers === null ? <Loading /> : offers.length === 0 ? <p class="muted" id="offers-empty">{t("offers.empty")}</p> : (
         <ul class="offers" aria-label={t("offers.title")}>
           {offers.map((o) => (
             <li class={`offer card prio-${o.priority}`} data-no={o.complaint_no}>
@@ -149,6 +176,23 @@ export function Offers() {
           ))}
         </ul>
       )}
+      <section aria-labelledby="mine-h" class="mine">
+        <h2 id="mine-h">{t("offers.mine")}</h2>
+        {!mine.data ? (mine.loading ? <Loading /> : <ErrorBox error={mine.error} onRetry={mine.reload} />) :
+          mine.data.complaints.length === 0 ? <p class="muted">{t("common.none")}</p> : (
+          <ul class="mine-list">
+            {mine.data.complaints.map((r) => (
+              <li class={`card${r.overdue ? " overdue" : ""}`}>
+                <a href={`/staff/case/${encodeURIComponent(r.complaint_no)}`}>{r.complaint_no}</a>
+                {" "}· {t(`st.${r.status}`, undefined, r.status)}
+                {r.nearest_deadline && <p class={r.overdue ? "overdue-mark" : "muted"}>
+                  {t(`clock.${r.nearest_deadline.clock}`, undefined, r.nearest_deadline.clock)}: {t("case.due", { time: fmtTime(r.nearest_deadline.due_at) })}
+                  {r.overdue ? ` · ${t("queue.overdue")}` : ""}</p>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
     </Shell>
   );
 }
