@@ -401,8 +401,11 @@ static int clock_create(struct op *o, int i, int64_t start_ms, int64_t duration_
 	snprintf(row->no, sizeof(row->no), "%s", o->k.no);
 	row->pausable = in_list(o->k.pausable, sla_clock_names[i], sla_pausable);
 	sla_clock_start(&row->c, cal, start_ms, duration_s, (int)timer_cfg.warn_pct);
-	if (o->stops[i].seen)
-		row_stop(row, cal, o->stops[i].at_ms, o->stops[i].by);
+	if (o->stops[i].seen) {
+		char by[sizeof(o->stops[i].by)];
+		memcpy(by, o->stops[i].by, sizeof(by)); /* not from inside the op being written */
+		row_stop(row, cal, o->stops[i].at_ms, by);
+	}
 	return 0;
 }
 
