@@ -36,6 +36,7 @@ struct case_row {
 	int64_t offered_ms;
 	bool awaiting;
 	int64_t awaiting_ms;
+	char owner[64]; /* "" while nobody owns the case */
 	struct sla_policy policy;
 	char pausable[256]; /* comma-separated */
 	char working[256];
@@ -103,7 +104,7 @@ static int case_load(struct op *o)
 			       "regulatory_s, accept_s, whole_cycle_s, "
 			       "array_to_string(pausable_clocks, ','), "
 			       "array_to_string(working_time_clocks, ','), calendar, "
-			       MS("offered_at") ", " MS("awaiting_since") " "
+			       MS("offered_at") ", " MS("awaiting_since") ", owner_staff_id "
 			       "FROM cases WHERE complaint_id = $1::uuid FOR UPDATE",
 			       1, p);
 	if (!r)
@@ -132,6 +133,7 @@ static int case_load(struct op *o)
 		k->offered_ms = col_ms(r, 0, 12);
 		k->awaiting = !PQgetisnull(r, 0, 13);
 		k->awaiting_ms = col_ms(r, 0, 13);
+		snprintf(k->owner, sizeof(k->owner), "%s", PQgetvalue(r, 0, 14));
 	}
 	PQclear(r);
 	return 0;
@@ -552,9 +554,40 @@ int clocks_policy(PGconn *pg, const char *id, const char *no, const struct clock
 	return sync_op(pg, id, pol->classified_ms);
 }
 
+/* An offer to a case that was accepted and has lost its owner since (taken from a person
+ * with a conflict of interest) starts a new accept round from this offer. */
+static int accept_again(struct op *o, int64_t at_ms)
+{
+	struct clock_row *row = &o->rows[SLA_ACCEPT];
+	const struct calendar *cal;
+	const char *p[] = {o->id};
+	if (!row->exists || row->c.state != SLA_STOPPED || o->k.owner[0] ||
+	    strcmp(row->stopped_by, "cp.complaint.assigned") != 0 || at_ms <= row->c.stopped_ms)
+		return 0;
+	if (op_cal(o, row->calendar, &cal) != 0 ||
+	    pg_exec(o->pg, "DELETE FROM stops WHERE complaint_id = $1::uuid AND clock = 'accept'", 1,
+		    p) != 0)
+		return -1;
+	o->stops[SLA_ACCEPT].seen = false;
+	sla_clock_restart(&row->c, cal, at_ms, 0, (int)timer_cfg.warn_pct);
+	row->stopped_by[0] = '\0';
+	return 0;
+}
+
+int clocks_owner(PGconn *pg, const char *id, const char *no, const char *owner)
+{
+	const char *p[] = {id, no, owner ? owner : ""};
+	return pg_exec(pg,
+		       "INSERT INTO cases (complaint_id, complaint_no, owner_staff_id) VALUES "
+		       "($1::uuid, $2, $3) ON CONFLICT (complaint_id) DO UPDATE SET owner_staff_id = "
+		       "excluded.owner_staff_id, updated_at = now()",
+		       3, p);
+}
+
 int clocks_offered(PGconn *pg, const char *id, const char *no, int64_t at_ms)
 {
 	char at[24];
+	struct op o;
 	ms_text(at_ms, at);
 	const char *p[] = {id, no, at};
 	/* the first offer starts the clock: a later round (re-offer) does not move it */
@@ -566,7 +599,9 @@ int clocks_offered(PGconn *pg, const char *id, const char *no, int64_t at_ms)
 		    "updated_at = now()",
 		    3, p) != 0)
 		return -1;
-	return sync_op(pg, id, 0);
+	if (op_open(&o, pg, id) != 0 || accept_again(&o, at_ms) != 0 || sync(&o) != 0)
+		return op_fail(&o);
+	return op_close(&o);
 }
 
 /* Records a stop for a clock that may not exist yet. A promise clock keeps the latest

@@ -26,6 +26,7 @@ struct timer_event {
 				evidence update */
 	const char *promise; /* next_update_by: the update promised to the customer, may be
 				empty */
+	const char *owner;   /* an assignment's owner after it ("" while nobody owns it) */
 };
 
 /* An evidence update stops verification only when a person confirmed the responsibility:
@@ -40,26 +41,37 @@ static void event_of(const ProtobufCMessage *m, struct timer_event *e)
 	memset(e, 0, sizeof(*e));
 	if (m->descriptor == &cp__first_response__descriptor) {
 		const Cp__FirstResponse *f = (const void *)m;
-		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL,
-					  f->next_update_by};
+		*e = (struct timer_event){.complaint_id = f->complaint_id,
+					  .complaint_no = f->complaint_no,
+					  .at = f->at,
+					  .promise = f->next_update_by};
 	} else if (m->descriptor == &cp__complaint_assignment__descriptor) {
 		const Cp__ComplaintAssignment *a = (const void *)m;
-		*e = (struct timer_event){a->complaint_id, a->complaint_no, a->at, a->action, NULL};
+		*e = (struct timer_event){.complaint_id = a->complaint_id,
+					  .complaint_no = a->complaint_no,
+					  .at = a->at,
+					  .detail = a->action,
+					  .owner = a->owner_staff_id};
 	} else if (m->descriptor == &cp__evidence_bundle__descriptor) {
 		const Cp__EvidenceBundle *b = (const void *)m;
 		const char *at = b->responsibility && b->responsibility->confirmed_at[0]
 				     ? b->responsibility->confirmed_at
 				     : b->collected_at;
-		*e = (struct timer_event){b->complaint_id, b->complaint_no, at, evidence_detail(b),
-					  NULL};
+		*e = (struct timer_event){.complaint_id = b->complaint_id,
+					  .complaint_no = b->complaint_no,
+					  .at = at,
+					  .detail = evidence_detail(b)};
 	} else if (m->descriptor == &cp__resolution_decided__descriptor) {
 		const Cp__ResolutionDecided *d = (const void *)m;
-		*e = (struct timer_event){d->complaint_id, d->complaint_no, d->decided_at, NULL,
-					  NULL};
+		*e = (struct timer_event){.complaint_id = d->complaint_id,
+					  .complaint_no = d->complaint_no,
+					  .at = d->decided_at};
 	} else if (m->descriptor == &cp__followup_event__descriptor) {
 		const Cp__FollowupEvent *f = (const void *)m;
-		*e = (struct timer_event){f->complaint_id, f->complaint_no, f->at, NULL,
-					  f->next_update_by};
+		*e = (struct timer_event){.complaint_id = f->complaint_id,
+					  .complaint_no = f->complaint_no,
+					  .at = f->at,
+					  .promise = f->next_update_by};
 	}
 }
 
@@ -201,6 +213,10 @@ static int on_event(PGconn *pg, const struct ce_meta *ce, const char *key,
 	log_msg(LOG_DEBUG, "clock_event",
 		LOG_KV({"complaint_no", e.complaint_no ? e.complaint_no : ""}, {"ce_id", ce->id}),
 		"%s", ce->type);
+	/* the owner first: an offer later in the batch reads it */
+	if (strcmp(ce->type, "cp.complaint.assigned") == 0 &&
+	    clocks_owner(pg, e.complaint_id, e.complaint_no ? e.complaint_no : "", e.owner) != 0)
+		return -1;
 	if (on_action(pg, ce, &e, r, at) != 0)
 		return -1;
 	return on_promise(pg, ce, &e, r.promise, at);

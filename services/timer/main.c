@@ -8,12 +8,12 @@ static const struct cfg_entry timer_table[] = {
      "cp.complaint.classified replaces it)",
      &timer_cfg.first_response_s},
     {"SLA_ACCEPT_SECONDS", CFG_INT, "300", 1, 604800,
-     "accept clock (first offer -> accepted) when the policy's accept_s is 0 or the case is not "
-     "classified yet",
+     "accept clock (first offer -> accepted) of a case offered before its classification (the "
+     "policy's accept_s replaces it; 0 there: no accept clock)",
      &timer_cfg.accept_s},
     {"SLA_WHOLE_CYCLE_SECONDS", CFG_INT, "86400", 1, 31536000,
-     "whole-cycle clock (receipt -> closed) when the policy's whole_cycle_s is 0 or the case is "
-     "not classified yet",
+     "whole-cycle clock (receipt -> closed) of a complaint not classified yet (the policy's "
+     "whole_cycle_s replaces it; 0 there: no whole-cycle clock)",
      &timer_cfg.whole_cycle_s},
     {"SLA_WARN_PERCENT", CFG_INT, "80", 1, 99,
      "a warning event fires at this share of a clock's time (at every escalation level)",

@@ -78,7 +78,12 @@ struct clocks_policy {
 int clocks_policy(PGconn *c, const char *complaint_id, const char *complaint_no,
 		  const struct clocks_policy *p) __attribute__((warn_unused_result));
 
-/* The case was offered at at_ms: the accept clock starts at the first offer. */
+/* The case's owner after an assignment ("" while nobody owns it). */
+int clocks_owner(PGconn *c, const char *complaint_id, const char *complaint_no, const char *owner)
+    __attribute__((warn_unused_result));
+
+/* The case was offered at at_ms: the accept clock starts at the first offer, and again at an
+ * offer after an accepted case lost its owner. */
 int clocks_offered(PGconn *c, const char *complaint_id, const char *complaint_no, int64_t at_ms)
     __attribute__((warn_unused_result));
 

@@ -98,6 +98,27 @@ def test_accept_clock_breaches_unless_the_offer_is_accepted(stack):
     assert c["accept"]["level"] == 0
 
 
+def test_an_offer_after_the_owner_was_lost_starts_a_new_accept_round(stack):
+    cid, no = new_id()
+    classify(stack, cid, no, accept_s=600)
+    t0 = time.time()
+    assigned(stack, cid, no, "offered", at=t0)
+    assigned(stack, cid, no, "accepted", at=t0 + 1)
+    # an offer to a case that has its owner (escalation offers it to the person named) and a
+    # transfer to a colleague start nothing
+    assigned(stack, cid, no, "offered", at=t0 + 2)
+    assigned(stack, cid, no, "reassigned", at=t0 + 3, owner="A002")
+    assigned(stack, cid, no, "offered", at=t0 + 4)
+    # conflict of interest: the case is taken from its owner and offered to others
+    assigned(stack, cid, no, "reassigned", at=t0 + 5, owner="")
+    assigned(stack, cid, no, "offered", at=t0 + 6)
+    c = wait_clocks(stack, cid, lambda c: state("accept")(c) == "running")
+    acc = c["accept"]
+    assert acc["started"] == pytest.approx(t0 + 6, abs=0.01)  # not at t0 + 2 or t0 + 4
+    assert acc["due"] == pytest.approx(t0 + 606, abs=0.01)
+    assert (acc["level"], acc["used_ms"], acc["stopped_by"]) == (0, 0, None)
+
+
 def test_whole_cycle_runs_from_receipt_to_close(stack):
     cid, no = new_id()
     t0 = time.time()

@@ -73,12 +73,16 @@ def followup(stack, cid: str, no: str, ce_type: str, at: float | None = None,
     stack.produce("complaint.followup.v1", cid, ev.SerializeToString(), stack.ce_headers(ce_type))
 
 
-def assigned(stack, cid: str, no: str, action: str, at: float | None = None):
-    """cp.complaint.offered (action offered) or cp.complaint.assigned (accepted, reassigned)."""
+def assigned(stack, cid: str, no: str, action: str, at: float | None = None,
+             owner: str | None = None):
+    """cp.complaint.offered (action offered) or cp.complaint.assigned (accepted, reassigned;
+    owner "" when the case was taken from its owner)."""
     ce_type = "cp.complaint.offered" if action == "offered" else "cp.complaint.assigned"
+    if owner is None:
+        owner = "" if action == "offered" else "A001"
     ev = stack.proto.ComplaintAssignment(
         complaint_id=cid, complaint_no=no, action=action, staff_ids=["A001"],
-        owner_staff_id="" if action == "offered" else "A001", at=iso(at))
+        owner_staff_id=owner, at=iso(at))
     stack.produce("complaint.classified.v1", cid, ev.SerializeToString(), stack.ce_headers(ce_type))
 
 
