@@ -51,6 +51,7 @@ def test_offer_arrives_on_the_phone_and_is_accepted_in_one_tap(stack, http, agen
     sign_in(page, stack, AGENT)
     page.wait_for_url("**/staff/offers")
     expect(page.get_by_role("heading", name="我的派单")).to_be_visible()
+    expect(page.locator("#offers-live")).to_be_visible(timeout=15000)  # the live stream answered
 
     r = post(http, stack, complaint(complainant={"outlet_id": OUTLET}))
     assert r.status_code == 201, r.text

@@ -207,7 +207,7 @@ const zh: Dict = {
   "signin.bad": "令牌无效。",
 
   "offers.title": "我的派单",
-  "offers.lead": "新派单会自动出现（每 2 秒刷新）。先接单者负责。",
+  "offers.lead": "新派单会实时出现（另每 2 秒核对一次）。先接单者负责。",
   "offers.empty": "暂时没有派单。",
   "offers.accept": "接单",
   "offers.accepted": "已接单：{no}",
@@ -554,7 +554,7 @@ const en: Dict = {
   "signin.bad": "The token was not accepted.",
 
   "offers.title": "My offers",
-  "offers.lead": "New offers appear by themselves (refreshed every 2 s). The first to accept owns the case.",
+  "offers.lead": "New offers appear as they come (and are checked every 2 s). The first to accept owns the case.",
   "offers.empty": "No offers right now.",
   "offers.accept": "Accept",
   "offers.accepted": "Accepted: {no}",

@@ -75,6 +75,9 @@ interface Offer {
 }
 
 const POLL_MS = 2000;
+// the staff notifications (followup's staff_* steps) that change what is on offer
+const STREAM_STEPS = ["staff_offered", "staff_offer_expired", "staff_assigned", "staff_transferred",
+  "staff_escalated"];
 
 /** The phone's cue for a new offer: a vibration where the device has one and a short tone.
  *  Browsers allow sound only after the user touched the page (signing in counts). */
@@ -101,6 +104,7 @@ export function Offers() {
   const [busy, setBusy] = useState("");
   const seen = useRef(new Set<string>());
   const first = useRef(true);
+  const [live, setLive] = useState(false);
   // my open cases: read again every 15 s, and shortly after an accept (the queue learns the new
   // owner through an event, a moment after the accept itself answered)
   const [mineTick, setMineTick] = useState(0);
@@ -129,7 +133,21 @@ export function Offers() {
       if (!stop) timer = window.setTimeout(poll, POLL_MS);
     };
     poll();
-    return () => { stop = true; clearTimeout(timer); };
+    // The live stream (followup's GET /v1/stream, Server-Sent Events): a staff notification
+    // about an offer makes the list read again at once instead of at the next poll. EventSource
+    // cannot send headers, so the token goes as access_token (nginx logs no query strings).
+    let es: EventSource | null = null;
+    const s = session.get();
+    if (s && typeof EventSource !== "undefined") {
+      es = new EventSource(`/v1/stream?access_token=${encodeURIComponent(s.token)}`);
+      const now = () => { clearTimeout(timer); if (!stop) poll(); };
+      for (const step of STREAM_STEPS) es.addEventListener(step, now);
+      // each response is held until something arrives (or a few seconds) and then ends, and the
+      // browser reconnects: only a stream the browser gave up on (CLOSED) is not live
+      es.onopen = () => setLive(true);
+      es.onerror = () => { if (es && es.readyState === EventSource.CLOSED) setLive(false); };
+    }
+    return () => { stop = true; clearTimeout(timer); es?.close(); };
   }, []);
 
   const accept = async (no: string) => {
@@ -149,7 +167,7 @@ export function Offers() {
 
   return (
     <Shell title={t("offers.title")} staff>
-      <h1>{t("offers.title")} <span class="live" aria-hidden="true">● {t("offers.live")}</span></h1>
+      <h1>{t("offers.title")} {live && <span class="live" id="offers-live" aria-hidden="true">● {t("offers.live")}</span>}</h1>
       <p class="muted">{t("offers.lead")}</p>
       <div aria-live="polite" role="status" class="announce">
         {done && (done.ok
