@@ -113,6 +113,14 @@ def test_case_page_shows_the_case_and_takes_actions(stack, http, agent_on_duty, 
     # the queue lists it among the agent's own cases
     page.goto(f"{stack.base_url}/staff/queue?scope=mine")
     expect(page.get_by_role("link", name=no)).to_be_visible()
+    # and through the filter form: all open cases of this owner at this waybill
+    page.get_by_label("范围").select_option("all")
+    page.get_by_label("负责人工号").fill(TOKENS[AGENT][1])
+    page.get_by_label("运单号").fill(_waybill_of(stack, no))
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(f"**/staff/queue?*owner={TOKENS[AGENT][1]}*")
+    expect(page.locator("table.queue tbody tr")).to_have_count(1)
+    expect(page.get_by_role("link", name=no)).to_be_visible()
 
 
 def test_supervisor_dashboard_draws_the_figures(stack, open_page):
@@ -147,6 +155,11 @@ def test_staff_pages_have_no_serious_accessibility_violation(stack, http, agent_
         page.locator(ready).first.wait_for()
         found[name] = axe_violations(page)
     assert all(not v for v in found.values()), describe(found)
+
+
+def _waybill_of(stack, no):
+    return stack.db().execute("SELECT waybill_no FROM intake.complaints WHERE complaint_no = %s",
+                              (no,)).fetchone()[0]
 
 
 def _proposals(stack, http, no):

@@ -218,6 +218,8 @@ export function Offers() {
 export const STATUSES = ["received", "offered", "accepted", "reopened", "in_contact", "verified",
   "plan_proposed", "pending_approval", "executing", "awaiting_confirmation", "closed", "merged", "withdrawn"];
 const SCOPES = ["all", "mine", "unassigned", "overdue", "due_soon"];
+// the queue's other filters, passed through as they are (intake validates them)
+const EXTRA_FILTERS = ["priority", "category", "outlet", "owner"];
 
 interface Row {
   complaint_no: string;
@@ -239,11 +241,13 @@ export function Queue() {
   const [scope, setScope] = useState(q.get("scope") || "all");
   const [status, setStatus] = useState(q.get("status") || "");
   const [waybill, setWaybill] = useState(q.get("waybill_no") || "");
+  const [more4, setMore4] = useState<Record<string, string>>(
+    Object.fromEntries(EXTRA_FILTERS.map((k) => [k, q.get(k) || ""])));
   const [pages, setPages] = useState<Row[][]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [more, setMore] = useState<unknown>(null);
   const params = new URLSearchParams();
-  for (const k of ["scope", "status", "waybill_no"]) if (q.get(k)) params.set(k, q.get(k)!);
+  for (const k of ["scope", "status", "waybill_no", ...EXTRA_FILTERS]) if (q.get(k)) params.set(k, q.get(k)!);
   params.set("limit", "50");
   const list = useLoad<{ complaints: Row[]; next_cursor: string | null }>(async (signal) => {
     const r = await staffCall<{ complaints: Row[]; next_cursor: string | null }>(`/v1/staff/complaints?${params}`, { signal });
@@ -273,6 +277,7 @@ export function Queue() {
         if (scope !== "all") p.set("scope", scope);
         if (status) p.set("status", status);
         if (waybill.trim()) p.set("waybill_no", waybill.trim().toUpperCase());
+        for (const k of EXTRA_FILTERS) if (more4[k].trim()) p.set(k, more4[k].trim());
         navigate(`/staff/queue?${p}`);
       }}>
         <div>
@@ -292,6 +297,19 @@ export function Queue() {
           <label for="q-waybill">{t("queue.waybill")}</label>
           <input id="q-waybill" value={waybill} onInput={(e) => setWaybill((e.target as HTMLInputElement).value)} />
         </div>
+        {EXTRA_FILTERS.map((k) => (
+          <div>
+            <label for={`q-${k}`}>{t(`queue.${k}`)}</label>
+            {k === "priority" ? (
+              <select id={`q-${k}`} value={more4[k]} onChange={(e) => setMore4({ ...more4, [k]: (e.target as HTMLSelectElement).value })}>
+                <option value="">{t("queue.all")}</option>
+                {["1", "2", "3", "4", "5"].map((p) => <option value={p}>P{p}</option>)}
+              </select>
+            ) : (
+              <input id={`q-${k}`} value={more4[k]} onInput={(e) => setMore4({ ...more4, [k]: (e.target as HTMLInputElement).value })} />
+            )}
+          </div>
+        ))}
         <button type="submit">{t("queue.filter")}</button>
       </form>
       {list.error ? <ErrorBox error={list.error} onRetry={list.reload} /> : null}
