@@ -50,7 +50,8 @@ static void event_of(const ProtobufCMessage *m, struct timer_event *e)
 		*e = (struct timer_event){.complaint_id = a->complaint_id,
 					  .complaint_no = a->complaint_no,
 					  .at = a->at,
-					  .detail = a->action,
+					  .detail =
+					      sla_assignment_detail(a->action, a->owner_staff_id),
 					  .owner = a->owner_staff_id};
 	} else if (m->descriptor == &cp__evidence_bundle__descriptor) {
 		const Cp__EvidenceBundle *b = (const void *)m;

@@ -268,6 +268,17 @@ void sla_clock_restart(struct sla_clock *c, const struct calendar *cal, int64_t 
 
 /* ---- events ---- */
 
+const char *sla_assignment_detail(const char *action, const char *owner)
+{
+	/* Someone owns the case now, whether they accepted the offer or a supervisor (or the
+	 * previous owner) handed it to them: the accept clock has done its job. A reassignment
+	 * that leaves nobody owning it (the owner was the courier the evidence names) is not. */
+	if (owner && owner[0] && action &&
+	    (strcmp(action, "accepted") == 0 || strcmp(action, "reassigned") == 0))
+		return "owned";
+	return action;
+}
+
 struct sla_reaction sla_react(const char *ce_type, const char *detail)
 {
 	static const struct {
@@ -276,7 +287,7 @@ struct sla_reaction sla_react(const char *ce_type, const char *detail)
 		struct sla_reaction r;
 	} table[] = {
 	    {"cp.complaint.offered", NULL, {SLA_OFFER, "accept", SLA_PROMISE_NONE}},
-	    {"cp.complaint.assigned", "accepted", {SLA_STOP, "accept", SLA_PROMISE_NONE}},
+	    {"cp.complaint.assigned", "owned", {SLA_STOP, "accept", SLA_PROMISE_NONE}},
 	    {"cp.complaint.first_response", NULL, {SLA_NONE, NULL, SLA_PROMISE_ARM}},
 	    {"cp.complaint.contacted", NULL, {SLA_STOP, "first_response", SLA_PROMISE_ARM_OR_STOP}},
 	    {"cp.complaint.evidence_updated",

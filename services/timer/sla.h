@@ -177,9 +177,13 @@ struct sla_reaction {
 };
 
 /* The reaction to an event of type ce_type (cp.complaint.*). `detail` is the assignment's
- * action for cp.complaint.assigned (only "accepted" stops the accept clock) and "confirmed"
- * for a cp.complaint.evidence_updated whose responsibility a person confirmed (only that stops
- * verification); may be NULL otherwise. */
+ * detail for cp.complaint.assigned (sla_assignment_detail: only "owned" stops the accept clock) and
+ * "confirmed" for a cp.complaint.evidence_updated whose responsibility a person confirmed (only
+ * that stops verification); may be NULL otherwise. */
 struct sla_reaction sla_react(const char *ce_type, const char *detail);
+
+/* The detail sla_react takes for a cp.complaint.assigned: "owned" when the assignment leaves
+ * a named owner (accepted, or reassigned to someone), else the action itself. */
+const char *sla_assignment_detail(const char *action, const char *owner);
 
 #endif

@@ -309,9 +309,17 @@ START_TEST(events_map_to_their_clocks)
 	struct sla_reaction r = sla_react("cp.complaint.offered", NULL);
 	ck_assert_int_eq(r.action, SLA_OFFER);
 	ck_assert_str_eq(r.clock, "accept");
-	r = sla_react("cp.complaint.assigned", "accepted");
+	r = sla_react("cp.complaint.assigned", sla_assignment_detail("accepted", "A001"));
 	ck_assert_int_eq(r.action, SLA_STOP);
 	ck_assert_str_eq(r.clock, "accept");
+	/* a supervisor hands an unaccepted case to a named person: it is owned, the clock stops */
+	r = sla_react("cp.complaint.assigned", sla_assignment_detail("reassigned", "A002"));
+	ck_assert_int_eq(r.action, SLA_STOP);
+	ck_assert_str_eq(r.clock, "accept");
+	/* taken from its owner (conflict of interest) and owned by nobody: nothing stops */
+	r = sla_react("cp.complaint.assigned", sla_assignment_detail("reassigned", ""));
+	ck_assert_int_eq(r.action, SLA_NONE);
+	ck_assert_str_eq(sla_assignment_detail("offered", "A001"), "offered");
 	r = sla_react("cp.complaint.contacted", NULL);
 	ck_assert_int_eq(r.action, SLA_STOP);
 	ck_assert_str_eq(r.clock, "first_response");
@@ -341,7 +349,9 @@ START_TEST(automatic_acts_stop_no_clock_of_a_person)
 			 SLA_NONE);
 	ck_assert_int_eq(sla_react("cp.complaint.evidence_updated", NULL).action, SLA_NONE);
 	/* an acceptance stops the accept clock, not the first contact */
-	ck_assert_str_ne(sla_react("cp.complaint.assigned", "accepted").clock, "first_response");
+	ck_assert_str_ne(
+	    sla_react("cp.complaint.assigned", sla_assignment_detail("accepted", "A001")).clock,
+	    "first_response");
 }
 END_TEST
 
