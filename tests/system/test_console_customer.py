@@ -138,3 +138,21 @@ def _results():
     from console_browser import RESULTS
     RESULTS.mkdir(parents=True, exist_ok=True)
     return RESULTS
+
+
+def test_home_page_looks_a_complaint_up_by_number_and_phone_digits(stack, http, open_page):
+    r = post(http, stack, complaint(complainant={"phone": "13912348765"}))
+    assert r.status_code == 201, r.text
+    no = r.json()["complaint_no"]
+    page = open_page(PHONE, name="home-lookup")
+    page.goto(f"{stack.base_url}/")
+    page.get_by_label("投诉编号").fill(no)
+    page.get_by_label("手机号后四位").fill("1111")
+    page.get_by_role("button", name="查询", exact=True).click()
+    expect(page.get_by_text("没有找到与这两项信息相符的投诉")).to_be_visible()
+    page.get_by_label("手机号后四位").fill("8765")
+    page.get_by_role("button", name="查询", exact=True).click()
+    expect(page.locator("#lookup-result")).to_be_visible()
+    expect(page.locator("#lookup-result .badge")).not_to_be_empty()
+    # only the status and the next step: the phone and the timeline need the link
+    assert "13912348765" not in page.content() and page.locator(".timeline").count() == 0

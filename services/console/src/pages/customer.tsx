@@ -32,9 +32,57 @@ export function Home() {
         {bad && <p id="home-wb-err" class="field-error">8–20 A–Z / 0–9</p>}
         <button type="submit" class="primary">{t("home.start")}</button>
       </form>
-      <p class="muted">{t("home.check")}</p>
+      <Lookup />
       <p><a href="/staff/signin">{t("home.staff")}</a></p>
     </Shell>
+  );
+}
+
+/** The status of a complaint from its number and the last four digits of the phone: the API
+ *  answers only the status and the next step for that proof (the full case needs the link). */
+function Lookup() {
+  const [no, setNo] = useState("");
+  const [last4, setLast4] = useState("");
+  const [res, setRes] = useState<{ status: string; next_step: string; next_update_by: string | null } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <section class="card" aria-labelledby="lookup-h">
+      <h2 id="lookup-h">{t("home.lookup")}</h2>
+      <p class="muted">{t("home.check")}</p>
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        setRes(null);
+        setError(null);
+        if (!no.trim() || !/^\d{4}$/.test(last4.trim())) return;
+        setBusy(true);
+        try {
+          setRes(await call(`/v1/complaints/${encodeURIComponent(no.trim().toUpperCase())}?phone_last4=${encodeURIComponent(last4.trim())}`));
+        } catch (err) {
+          setError(err);
+        } finally {
+          setBusy(false);
+        }
+      }}>
+        <label for="lookup-no">{t("done.number")}</label>
+        <input id="lookup-no" autoComplete="off" value={no} onInput={(e) => setNo((e.target as HTMLInputElement).value)} />
+        <label for="lookup-last4">{t("home.last4")}</label>
+        <input id="lookup-last4" inputMode="numeric" maxLength={4} autoComplete="off" value={last4}
+               onInput={(e) => setLast4((e.target as HTMLInputElement).value)} />
+        <button type="submit" disabled={busy}>{t("home.lookup.go")}</button>
+      </form>
+      <div role="status" aria-live="polite">
+        {res && (
+          <dl class="facts" id="lookup-result">
+            <dt>{t("status.state")}</dt><dd><span class={`badge st-${res.status}`}>{t(`st.${res.status}`, undefined, res.status)}</span></dd>
+            <dt>{t("status.next")}</dt><dd>{has(`next.${res.status}`) ? t(`next.${res.status}`) : res.next_step}
+              {res.next_update_by && <span class="by">{t("status.by", { time: fmtTime(res.next_update_by) })}</span>}</dd>
+          </dl>
+        )}
+        {error ? <p class="error">{error instanceof ApiError && [401, 403, 404].includes(error.status) ? t("home.lookup.none")
+                                   : error instanceof ApiError && error.status === 429 ? t("home.lookup.wait") : errorText(error)}</p> : null}
+      </div>
+    </section>
   );
 }
 
