@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "inbox.h"
 #include "log.h"
 #include "metrics.h"
@@ -165,7 +166,8 @@ static void consumer_sleep_ms(int ms)
 /* Applies until done or stopped. Returns 0 when every item is settled. */
 static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 {
-	int backoff = 100;
+	struct backoff bo;
+	backoff_init(&bo, 100, 5000);
 	for (;;) {
 		PGconn *pg = pg_conn_get(&c->pg);
 		if (pg && consumer_apply_batch(c, pg, items, n) == 0)
@@ -181,8 +183,7 @@ static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 			pg_conn_reset(&c->pg);
 		if (atomic_load(&c->stop))
 			return -1;
-		consumer_sleep_ms(backoff);
-		backoff = backoff < 5000 ? backoff * 2 : 5000;
+		backoff_sleep(&bo);
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "ce.h"
 #include "log.h"
 #include "metrics.h"
@@ -235,18 +236,21 @@ failed:
 static void *outbox_main(void *arg)
 {
 	struct outbox_relay *r = arg;
+	struct backoff bo;
+	backoff_init(&bo, 100, 1000);
 	while (!atomic_load(&r->stop)) {
 		PGconn *c = outbox_conn(r);
 		if (!c) {
-			struct timespec ts = {0, 200000000L};
-			nanosleep(&ts, NULL);
+			backoff_sleep(&bo);
 			continue;
 		}
 		int n = outbox_step(r, c);
 		if (n < 0) {
 			pg_conn_reset(&r->pg);
+			backoff_sleep(&bo); /* a broker outage must not spin the relay */
 			continue;
 		}
+		backoff_reset(&bo);
 		outbox_update_gauge(r, c);
 		if (n < r->batch_max)
 			outbox_wait_notify(c, n == 0 ? 500 : 0);

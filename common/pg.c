@@ -15,7 +15,7 @@ int pg_conn_init(struct pg_conn *pc, const char *conninfo, const char *name)
 	memset(pc, 0, sizeof(*pc));
 	pc->conninfo = strdup(conninfo);
 	snprintf(pc->name, sizeof(pc->name), "%s", name);
-	pc->backoff_ms = 100;
+	backoff_init(&pc->backoff, 100, 5000);
 	return pc->conninfo ? 0 : -1;
 }
 
@@ -55,12 +55,11 @@ PGconn *pg_conn_get(struct pg_conn *pc)
 		log_warn("pg_connect", "%s: cannot connect: %s", pc->name,
 			 PQerrorMessage(pc->conn));
 		pg_conn_reset(pc);
-		pc->next_try = now + pc->backoff_ms / 1000.0;
-		pc->backoff_ms = pc->backoff_ms < 5000 ? pc->backoff_ms * 2 : 5000;
+		pc->next_try = now + backoff_next_ms(&pc->backoff) / 1000.0;
 		return NULL;
 	}
 	PQsetNoticeProcessor(pc->conn, pg_notice, NULL);
-	pc->backoff_ms = 100;
+	backoff_reset(&pc->backoff);
 	return pc->conn;
 }
 

@@ -13,12 +13,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backoff.h"
+
 struct pg_conn {
 	PGconn *conn;
 	char *conninfo;
 	char name[32];
 	double next_try;
-	int backoff_ms;
+	struct backoff backoff; /* jittered, so services do not reconnect in lock-step */
 };
 
 /* conninfo is copied. */

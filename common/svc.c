@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
+
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
@@ -188,7 +190,8 @@ static void svc_metrics(struct http_req *r, void *arg)
 static void *svc_task_main(void *arg)
 {
 	struct svc_task_run *t = arg;
-	int backoff_ms = 100;
+	struct backoff bo;
+	backoff_init(&bo, 100, 5000);
 	while (!atomic_load(&svc.stop)) {
 		PGconn *c = pg_conn_get(&t->pg);
 		int rc = c ? t->task->fn(c, t->arg) : -1;
@@ -197,11 +200,10 @@ static void *svc_task_main(void *arg)
 		if (rc < 0) {
 			if (c && PQstatus(c) != CONNECTION_OK)
 				pg_conn_reset(&t->pg);
-			svc_wait(backoff_ms / 1000.0);
-			backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+			svc_wait(backoff_next_ms(&bo) / 1000.0);
 			continue;
 		}
-		backoff_ms = 100;
+		backoff_reset(&bo);
 		svc_wait((double)*t->task->interval_ms / 1000.0);
 	}
 	return NULL;

@@ -1,6 +1,7 @@
 #include "tstamp.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,24 @@ static int tstamp_offset(const char *p, int64_t *off_ms)
 	return 0;
 }
 
+static bool tstamp_leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/* timegm() normalises 31 February to 3 March; a stamp naming a day that does not exist is
+ * a broken producer, not a date to guess at. */
+static bool tstamp_fields_valid(const struct tm *tm)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (tm->tm_year < 1 || tm->tm_mon < 1 || tm->tm_mon > 12 || tm->tm_mday < 1 ||
+	    tm->tm_hour < 0 || tm->tm_hour > 23 || tm->tm_min < 0 || tm->tm_min > 59 ||
+	    tm->tm_sec < 0 || tm->tm_sec > 60)
+		return false;
+	int last = days[tm->tm_mon - 1] + (tm->tm_mon == 2 && tstamp_leap(tm->tm_year));
+	return tm->tm_mday <= last;
+}
+
 int tstamp_parse(const char *s, int64_t *ms)
 {
 	struct tm tm = {0};
@@ -52,8 +71,7 @@ int tstamp_parse(const char *s, int64_t *ms)
 		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
 	    used != 19)
 		return -1;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+	if (!tstamp_fields_valid(&tm))
 		return -1;
 	const char *p = s + 19;
 	if (*p == '.') {
