@@ -46,6 +46,42 @@ def staffed(stack):
                      headers=bearer("admin"), timeout=10)
 
 
+MANAGER, AWAY = f"MGR-{uuid.uuid4().hex[:6]}", f"MGA-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def managed(staffed):
+    """The outlet's two managers: the first in the ladder's order is away, the other is on
+    duty."""
+    url = staffed.base_url + "/v1/staff-registry/"
+    for sid, available in ((AWAY, False), (MANAGER, True)):
+        r = requests.put(url + sid, json={"outlet_id": OUTLET, "role": "outlet_manager",
+                                          "lat": ORIGIN[0], "lon": ORIGIN[1],
+                                          "available": available}, headers=bearer("admin"),
+                         timeout=10)
+        assert r.status_code == 200, r.text
+    yield staffed
+    for sid in (AWAY, MANAGER):
+        requests.put(url + sid, json={"outlet_id": OUTLET, "role": "outlet_manager",
+                                      "available": False}, headers=bearer("admin"), timeout=10)
+
+
+@pytest.fixture
+def fast_accept(stack):
+    """A policy (first in rank) giving charges complaints a 3-second accept clock; the table is
+    restored after the test."""
+    url = stack.base_url + "/v1/sla-policies"
+    saved = requests.get(url, headers=bearer("admin"), timeout=10).json()["policies"]
+    fast = {**next(p for p in saved if p["name"] == "default"), "name": "e2e_fast_accept",
+            "rank": 0, "category": "charges", "subcategory": None, "urgency": None,
+            "tier": None, "accept_s": 3}
+    r = requests.put(url, json={"policies": [fast, *saved]}, headers=bearer("admin"), timeout=10)
+    assert r.status_code == 200, r.text
+    yield
+    r = requests.put(url, json={"policies": saved}, headers=bearer("admin"), timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def scan(stack, waybill_no: str) -> None:
     at = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
     ev = stack.proto.TrackingEvent(waybill_no=waybill_no, code=2, facility_id=OUTLET,
@@ -176,3 +212,38 @@ def test_a_person_owns_every_step(staffed, http):
     assert actors["verified"] == owner
     steps = [t["step"] for t in case["timeline"]]
     assert steps.index("owner_assigned") < steps.index("contacted") < steps.index("verified")
+
+
+def test_nobody_accepts_no_money_moves_and_a_named_person_is_called(managed, fast_accept, http):
+    stack = managed
+    wb = waybill()
+    scan(stack, wb)
+    body = complaint(waybill_no=wb, type="other", demand=["compensation", "freight_refund"],
+                     description="快递员乱收费，多收了我二十元运费，要求退还",
+                     impact={"goods": ["other"], "freight_fen": 2000})
+    r = post(http, stack, body)
+    assert r.status_code == 201, r.text
+    cid, no = r.json()["complaint_id"], r.json()["complaint_no"]
+    wait_rows(stack, "SELECT 1 FROM classification.classifications WHERE complaint_id = %s "
+                     "AND sla_policy = 'e2e_fast_accept'", (cid,))
+    # offered, nobody accepts: the accept clock breaches and the manager on duty (not the
+    # one away) is named, offered the case and told
+    wait_rows(stack, "SELECT 1 FROM timer.clocks WHERE complaint_id = %s AND clock = 'accept' "
+                     "AND escalation_level >= 1", (cid,), timeout=60)
+    wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE id = %s AND escalated_to = %s",
+              (cid, MANAGER), timeout=60)
+    case = http.get(f"{stack.base_url}/v1/staff/complaints/{no}", headers=bearer("supervisor"))
+    escalations = [t for t in case.json()["timeline"] if t["step"] == "escalated"]
+    assert escalations and escalations[0]["detail"]["escalated_to"] == MANAGER
+    assert "accept" in escalations[0]["detail"]["reason"]
+    assert AWAY not in str(escalations)
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                     "recipient = %s", (cid, f"staff:{MANAGER}"))
+    # the plan is drafted, and nothing is paid without a person's decision
+    wait_rows(stack, "SELECT 1 FROM resolution.proposals WHERE complaint_id = %s AND status = "
+                     "'proposed'", (cid,))
+    time.sleep(2)  # the pipeline had every chance to pay
+    assert stack.db().execute("SELECT count(*) FROM resolution.executions WHERE complaint_id = "
+                              "%s", (cid,)).fetchone()[0] == 0
+    assert case.json()["owner"]["staff_id"] is None
+    assert status(stack, cid) == "offered"
