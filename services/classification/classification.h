@@ -174,8 +174,10 @@ struct sla_policy {
 	char calendar[64];
 };
 
-/* The first policy (by rank) matching; the configured defaults when none does. 0 or -1. */
-int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy *out);
+/* The policy an operator tied to the channel (channel_policies, e.g. proactive), else the first
+ * policy (by rank) matching; the configured defaults when none does. 0 or -1. */
+int policy_choose(PGconn *c, const char *channel, const struct classify_result *r,
+		  struct sla_policy *out) __attribute__((warn_unused_result));
 /* 1 when customer_ref is on the VIP list, 0 when not, -1 on error. */
 int policy_is_vip(PGconn *c, const char *customer_ref);
 /* The template body for scenario and language (falling back to zh-CN); NULL when none.

@@ -277,7 +277,7 @@ static int decide(PGconn *pg, const Cp__ComplaintReceived *c, struct decision *d
 		return -1;
 	struct classify_call call = {c, vip == 1, &d->r};
 	keywords_with(classify_cached, &call);
-	if (policy_choose(pg, &d->r, &d->policy) != 0)
+	if (policy_choose(pg, c->channel, &d->r, &d->policy) != 0)
 		return -1;
 	return offers_locate(pg, c, &d->origin);
 }

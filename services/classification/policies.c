@@ -12,9 +12,11 @@
 	"SELECT name, first_response_s, verification_s, resolution_s, regulatory_s, "              \
 	"array_to_string(pausable_clocks, ','), accept_s, whole_cycle_s, next_update_s, "          \
 	"array_to_string(working_time_clocks, ','), calendar FROM sla_policies WHERE "             \
+	"name = (SELECT policy FROM channel_policies WHERE channel = $5) OR ("                     \
 	"(category IS NULL OR category = $1) AND (subcategory IS NULL OR subcategory = $2) "       \
-	"AND (urgency IS NULL OR urgency = $3) AND (tier IS NULL OR tier = $4) "                   \
-	"ORDER BY rank, name LIMIT 1"
+	"AND (urgency IS NULL OR urgency = $3) AND (tier IS NULL OR tier = $4)) "                  \
+	"ORDER BY name = (SELECT policy FROM channel_policies WHERE channel = $5) DESC NULLS "     \
+	"LAST, rank, name LIMIT 1"
 
 #define LIST_SQL                                                                                   \
 	"SELECT name, rank, category, subcategory, urgency, tier, first_response_s, "              \
@@ -74,10 +76,12 @@ static void defaults(struct sla_policy *out)
 	snprintf(out->calendar, sizeof(out->calendar), "%s", POLICY_DEFAULT_CALENDAR);
 }
 
-int policy_choose(PGconn *c, const struct classify_result *r, struct sla_policy *out)
+int policy_choose(PGconn *c, const char *channel, const struct classify_result *r,
+		  struct sla_policy *out)
 {
-	const char *p[] = {r->category, r->subcategory, r->urgency, r->tier};
-	PGresult *res = pg_query(c, CHOOSE_SQL, 4, p);
+	const char *p[] = {r->category, r->subcategory, r->urgency, r->tier,
+			   channel ? channel : ""};
+	PGresult *res = pg_query(c, CHOOSE_SQL, 5, p);
 	if (!res)
 		return -1;
 	defaults(out);
