@@ -11,9 +11,9 @@ static const struct cfg_entry evidence_table[] = {
      &evidence_cfg.stuck_check_ms},
     {"STUCK_BATCH", CFG_INT, "500", 1, 10000, "most stuck events raised per transaction",
      &evidence_cfg.stuck_batch},
-    {"STUCK_PROACTIVE_CASE", CFG_BOOL, "false", 0, 0,
+    {"STUCK_PROACTIVE_CASE", CFG_BOOL, "true", 0, 0,
      "mark stuck events proactive_case=true: a proactive complaint case is wanted before the "
-     "customer complains",
+     "customer complains (issue 9: on by default; false only tells the timeline)",
      &evidence_cfg.stuck_proactive},
     {"TRACKING_RETENTION_DAYS", CFG_INT, "400", 1, 3650,
      "scans are kept this long (monthly partitions older than this are dropped; complaints "
