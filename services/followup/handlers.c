@@ -97,14 +97,35 @@ static int v_message(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
+/* A customer joined the proactive case (kind adopted): from now on the case's messages go to
+ * them, in their language and by their preferred contact. */
+static int adopt_complainant(PGconn *c, const Cp__ComplaintMessageAdded *r)
+{
+	if (!r->customer_ref[0])
+		return 0;
+	const char *p[] = {r->complaint_id, r->customer_ref,
+			   strcmp(r->language, "en") == 0 ? "en" : "zh-CN", r->preferred_contact};
+	return update(c,
+		      "UPDATE cases SET customer_ref = $2, language = $3, preferred_contact = "
+		      "CASE WHEN $4 = '' THEN preferred_contact ELSE $4 END, updated_at = now() "
+		      "WHERE complaint_id = $1",
+		      4, p);
+}
+
+static const char *message_kind(const char *kind)
+{
+	if (strcmp(kind, "repeat") == 0 || strcmp(kind, "adopted") == 0)
+		return kind;
+	return "reply";
+}
+
 static int on_message(PGconn *c, const struct ce_meta *ce, const char *key,
 		      const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__ComplaintMessageAdded *r = (const void *)m;
 	char cnt[16], detail[96];
 	snprintf(cnt, sizeof(cnt), "%d", r->repeat_count);
-	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}",
-		 strcmp(r->kind, "repeat") == 0 ? "repeat" : "reply");
+	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}", message_kind(r->kind));
 	const char *p[] = {r->complaint_id, cnt};
 	/* the customer's own words belong in the conversation staff read */
 	const char *words[] = {r->complaint_id, r->text_redacted};
@@ -117,6 +138,8 @@ static int on_message(PGconn *c, const struct ce_meta *ce, const char *key,
 		    "'customer', $2, 'intake')",
 		    2, words) != 0)
 		return -1;
+	if (strcmp(r->kind, "adopted") == 0)
+		return adopt_complainant(c, r);
 	if (strcmp(r->kind, "repeat") != 0)
 		return 0;
 	return update(c,

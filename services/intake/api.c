@@ -21,6 +21,7 @@ struct intake_case {
 	int priority;
 	bool attached;
 	bool is_repeat;
+	bool joined_proactive; /* the complaint adopted itself onto the waybill's proactive case */
 	char previous_id[IDS_UUID_LEN];
 	int status;
 };
@@ -119,13 +120,13 @@ static int find_open_case(PGconn *c, const char *customer_ref, const char *waybi
 			  struct intake_case *k)
 {
 	const char *p[] = {customer_ref, waybill};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT id, complaint_no, repeat_count, priority FROM complaints "
-		     "WHERE customer_ref = $1 AND waybill_no = $2 AND status NOT IN "
-		     "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
-		     "FOR UPDATE",
-		     2, p);
+	PGresult *r = pg_query(
+	    c,
+	    "SELECT id, complaint_no, repeat_count, priority, channel = 'proactive' "
+	    "FROM complaints WHERE customer_ref = $1 AND waybill_no = $2 AND status NOT IN "
+	    "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
+	    "FOR UPDATE",
+	    2, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) > 0;
@@ -135,6 +136,8 @@ static int find_open_case(PGconn *c, const char *customer_ref, const char *waybi
 		k->repeat_count = atoi(PQgetvalue(r, 0, 2)) + 1;
 		k->priority = atoi(PQgetvalue(r, 0, 3));
 		k->priority = k->priority > 1 ? k->priority - 1 : 1;
+		/* the same answer as when the customer first joined the proactive case */
+		k->joined_proactive = PQgetvalue(r, 0, 4)[0] == 't';
 	}
 	PQclear(r);
 	return found;
@@ -161,6 +164,93 @@ static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake
 	k->attached = true;
 	k->status = 200;
 	return announce_repeat(c, in, k);
+}
+
+static int announce_adopted(PGconn *c, const struct intake_input *in, const struct intake_case *k,
+			    const char *customer_ref)
+{
+	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
+	char now[TSTAMP_LEN];
+	char *redacted = malloc(sizeof(in->description) + 64);
+	if (!redacted)
+		return -1;
+	intake_redact(in->description, in->name, redacted, sizeof(in->description) + 64);
+	tstamp_format(tstamp_now_ms(), now);
+	ev.complaint_id = (char *)k->id;
+	ev.complaint_no = (char *)k->no;
+	ev.kind = "adopted";
+	ev.text_redacted = redacted;
+	ev.added_at = now;
+	ev.customer_ref = (char *)customer_ref;
+	ev.language = (char *)in->language;
+	ev.preferred_contact = (char *)in->preferred_contact;
+	ev.role = (char *)in->role;
+	const char *p[] = {k->id, redacted};
+	int rc = pg_exec(c,
+			 "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
+			 "VALUES ($1, 'from_customer', 'adopted', 'customer', $2)",
+			 2, p);
+	if (rc == 0)
+		rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base,
+				NULL);
+	free(redacted);
+	return rc;
+}
+
+/* The waybill's open proactive case that nobody has claimed yet (customer_ref "proactive").
+ * Takes the same lock as intake_open_proactive so a stuck event and a complaint about one
+ * waybill never both open a case. 1 found (k filled, row locked), 0 none, -1 error. */
+static int find_unclaimed_proactive(PGconn *c, const char *waybill, struct intake_case *k)
+{
+	char lock[64];
+	snprintf(lock, sizeof(lock), "proactive/%s", waybill);
+	const char *l[] = {lock}, *p[] = {waybill};
+	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, l) != 0)
+		return -1;
+	PGresult *r = pg_query(c,
+			       "SELECT id, complaint_no, repeat_count FROM complaints WHERE "
+			       "waybill_no = $1 AND channel = 'proactive' AND customer_ref = "
+			       "'proactive' AND status NOT IN ('closed', 'merged', 'withdrawn') "
+			       "ORDER BY received_at DESC LIMIT 1 FOR UPDATE",
+			       1, p);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (found) {
+		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 0));
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 1));
+		k->repeat_count = atoi(PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return found;
+}
+
+/* The carrier opened the case before this customer complained: the complaint joins it and
+ * the case takes the complainant (issue 9), so every later message reaches them. The case
+ * keeps its channel (proactive) and with it its SLA policy and offers. */
+static int adopt_proactive(PGconn *c, const struct intake_input *in, struct intake_case *k,
+			   const char *customer_ref)
+{
+	const char *p[] = {k->id,	 customer_ref,	       in->name, in->phone, in->role,
+			   in->language, in->preferred_contact};
+	if (pg_exec(c,
+		    "UPDATE complaints SET customer_ref = $2, complainant_name = $3, "
+		    "complainant_phone = $4, role = $5, language = $6, preferred_contact = $7, "
+		    "updated_at = now() WHERE id = $1",
+		    7, p) != 0)
+		return -1;
+	const char *t[] = {k->id, in->entered_by[0] ? "staff" : "customer"};
+	if (pg_exec(c,
+		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, "
+		    "'complainant_joined', jsonb_build_object('entered_by', $2::text))",
+		    2, t) != 0)
+		return -1;
+	k->attached = true;
+	k->joined_proactive = true;
+	k->status = 200;
+	log_msg(LOG_INFO, "proactive_case_adopted", LOG_KV({"complaint_no", k->no}),
+		"a complaint joined the proactive case of its waybill");
+	return announce_adopted(c, in, k, customer_ref);
 }
 
 /* A closed case about the same waybill and type within the repeat window. */
@@ -279,7 +369,8 @@ static int idempotency_lookup(PGconn *c, const char *key, const char *hash, stru
 		return -1;
 	PGresult *r = pg_query(c,
 			       "SELECT i.request_hash, c.id, c.complaint_no, c.repeat_count, "
-			       "c.is_repeat, i.status FROM idempotency_keys i JOIN complaints c ON "
+			       "c.is_repeat, i.status, c.channel = 'proactive' FROM "
+			       "idempotency_keys i JOIN complaints c ON "
 			       "c.id = i.complaint_id WHERE i.key = $1",
 			       1, p);
 	if (!r)
@@ -293,6 +384,7 @@ static int idempotency_lookup(PGconn *c, const char *key, const char *hash, stru
 		k->is_repeat = PQgetvalue(r, 0, 4)[0] == 't';
 		k->status = atoi(PQgetvalue(r, 0, 5));
 		k->attached = k->status == 200;
+		k->joined_proactive = k->attached && PQgetvalue(r, 0, 6)[0] == 't';
 	}
 	PQclear(r);
 	return rc;
@@ -349,6 +441,11 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 		return -1;
 	if (found)
 		return attach_repeat(c, in, k);
+	found = find_unclaimed_proactive(c, in->waybill_no, k);
+	if (found < 0)
+		return -1;
+	if (found)
+		return adopt_proactive(c, in, k, customer_ref);
 	int late = filing_window(c, in, problem, cap);
 	if (late != 0)
 		return late > 0 ? -3 : -1;
@@ -360,7 +457,8 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 /* A proactive case: the evidence service saw the parcel stuck and the carrier wants a case
  * before anyone complains. No complainant yet (customer_ref "proactive"); one open proactive case
  * per waybill. Runs inside the consumer's transaction. */
-int intake_open_proactive(PGconn *c, const char *waybill_no, const char *description)
+int intake_open_proactive(PGconn *c, const char *waybill_no, const char *facility_id,
+			  const char *description)
 {
 	struct intake_input *in = calloc(1, sizeof(*in));
 	struct intake_case k = {0};
@@ -389,6 +487,9 @@ int intake_open_proactive(PGconn *c, const char *waybill_no, const char *descrip
 	snprintf(in->language, sizeof(in->language), "zh-CN");
 	snprintf(in->preferred_contact, sizeof(in->preferred_contact), "app");
 	snprintf(in->type, sizeof(in->type), "delay");
+	/* the staff of the facility holding the parcel are the ones who can move it: classification
+	 * offers the case there first (the case's outlet), outlet or hub alike */
+	snprintf(in->outlet_id, sizeof(in->outlet_id), "%s", facility_id);
 	snprintf(in->description, sizeof(in->description), "%s", description);
 	snprintf(in->attachments_json, sizeof(in->attachments_json), "[]");
 	rc = insert_case(c, in, &k, "proactive");
@@ -409,9 +510,10 @@ static void reply_case(struct http_req *r, const struct intake_case *k, bool rep
 		 k->no, token);
 	snprintf(r->location, sizeof(r->location), "/v1/complaints/%s", k->no);
 	json_t *body =
-	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:b}", "complaint_id", k->id, "complaint_no",
-		      k->no, "link", link, "attached_to_open_case", k->attached, "repeat",
-		      k->is_repeat, "repeat_count", k->repeat_count, "idempotent_replay", replayed);
+	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:b}", "complaint_id", k->id,
+		      "complaint_no", k->no, "link", link, "attached_to_open_case", k->attached,
+		      "joined_proactive_case", k->joined_proactive, "repeat", k->is_repeat,
+		      "repeat_count", k->repeat_count, "idempotent_replay", replayed);
 	http_reply_json(r, k->status ? k->status : 201, body);
 }
 

@@ -94,7 +94,8 @@ const char *intake_lifecycle_of_closure(const char *close_reason);
 
 /* Opens a proactive case for a stuck parcel unless one is open (api.c). Inside the caller's
  * transaction; returns 0 or -1. */
-int intake_open_proactive(PGconn *c, const char *waybill_no, const char *description);
+int intake_open_proactive(PGconn *c, const char *waybill_no, const char *facility_id,
+			  const char *description) __attribute__((warn_unused_result));
 
 /* HTTP handlers (api.c, view.c, staff.c). */
 void intake_post_complaint(struct http_req *r, void *arg);

@@ -694,7 +694,7 @@ static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key, const 
 		 "scan at %s for over %lld hours.",
 		 x->facility_id, (long long)(x->stuck_seconds / 3600), x->facility_id,
 		 (long long)(x->stuck_seconds / 3600));
-	return intake_open_proactive(c, x->waybill_no, text);
+	return intake_open_proactive(c, x->waybill_no, x->facility_id, text);
 }
 
 const struct consumer_handler intake_handlers[] = {
