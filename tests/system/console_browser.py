@@ -124,5 +124,11 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
     return [v for v in result if v["impact"] in impacts]
 
 
+def overflows(page) -> int:
+    """How many CSS pixels the page is wider than the viewport (0 when nothing scrolls
+    sideways: every page must work at 360 px)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
 def describe(violations: list[dict]) -> str:
     return json.dumps(violations, ensure_ascii=False, indent=1)

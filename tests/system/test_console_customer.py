@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from console_browser import DESKTOP, PHONE, axe_violations, describe, open_page, browser, page_errors  # noqa: F401
+from console_browser import DESKTOP, PHONE, axe_violations, describe, open_page, browser, overflows, page_errors  # noqa: F401
 from helpers import complaint, post, waybill
 
 
@@ -130,6 +130,7 @@ def test_customer_pages_have_no_serious_accessibility_violation(stack, http, ope
         if name == "status":
             page.locator("#case-status").wait_for()
         found[name] = axe_violations(page)
+        assert overflows(page) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
     assert all(not v for v in found.values()), describe(found)
     assert page_errors(page) == []
 

@@ -138,7 +138,7 @@ def test_supervisor_dashboard_draws_the_figures(stack, open_page):
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["360px", "1440px"])
 def test_staff_pages_have_no_serious_accessibility_violation(stack, http, agent_on_duty, open_page,
                                                              viewport):
-    from console_browser import axe_violations, describe
+    from console_browser import axe_violations, describe, overflows
     r = post(http, stack, complaint(complainant={"outlet_id": OUTLET}))
     no = r.json()["complaint_no"]
     page = open_page(viewport, name=f"axe-staff-{viewport['width']}")
@@ -149,11 +149,13 @@ def test_staff_pages_have_no_serious_accessibility_violation(stack, http, agent_
     page.wait_for_url("**/staff/offers")
     waits = {"offers": ("/staff/offers", "main h1"), "queue": ("/staff/queue", "main h1"),
              "case": (f"/staff/case/{no}", "#case-status"),
-             "supervisor": ("/staff/supervisor", "#chart-compliance[data-ready='1']")}
+             "supervisor": ("/staff/supervisor", "#chart-compliance[data-ready='1']"),
+             "admin": ("/staff/admin", "table.registry")}
     for name, (path, ready) in waits.items():
         page.goto(stack.base_url + path)
         page.locator(ready).first.wait_for()
         found[name] = axe_violations(page)
+        assert overflows(page) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
     assert all(not v for v in found.values()), describe(found)
 
 
@@ -309,3 +311,25 @@ def test_customer_answers_the_survey_from_the_link_and_the_dashboard_counts_it(
     expect(sup.locator("#chart-compliance[data-ready='1'] svg")).to_be_visible()
     answered = sup.locator("#kpi-csat-answered")
     expect(answered).not_to_have_text("0")
+
+
+def test_admin_adds_a_member_to_the_staff_registry(stack, http, open_page):
+    staff_id = f"T-ADM-{uuid.uuid4().hex[:6]}"
+    page = open_page(PHONE, name="admin-registry")
+    sign_in(page, stack, "admin")
+    page.wait_for_url("**/staff/offers")
+    page.goto(f"{stack.base_url}/staff/admin")
+    page.locator("table.registry").wait_for()
+    page.get_by_label("工号").fill(staff_id)
+    page.get_by_label("网点").fill(OUTLET + "-ADM")
+    page.get_by_label("角色").select_option("courier")
+    page.get_by_label("纬度").fill("-40.0")
+    page.get_by_label("经度").fill("170.0")
+    page.get_by_label("在岗可派单").uncheck()  # never offered anything by other tests
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("status").get_by_text(f"已保存 {staff_id}")).to_be_visible()
+    expect(page.locator(f"tr[data-staff='{staff_id}']")).to_contain_text("快递员")
+    reg = http.get(f"{stack.base_url}/v1/staff-registry", headers=stack.auth("supervisor")).json()
+    member = [m for m in reg["staff"] if m["staff_id"] == staff_id]
+    assert member and member[0]["role"] == "courier" and member[0]["available"] is False
+    assert page_errors(page) == []

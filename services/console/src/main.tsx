@@ -9,6 +9,7 @@ import { match, route } from "./router";
 import { Home, Landing, Status, Survey } from "./pages/customer";
 import { CasePage, Offers, Queue, SignIn, StaffGate } from "./pages/staff";
 import { Supervisor } from "./pages/supervisor";
+import { Admin } from "./pages/admin";
 import { Shell } from "./ui";
 
 // Subscribes during the first render, not in an effect: a child's effect (StaffGate redirecting
@@ -35,6 +36,7 @@ function Page() {
   if (path === "/staff/queue") return <StaffGate><Queue /></StaffGate>;
   if ((m = match("/staff/case/:no", path))) return <StaffGate><CasePage no={m.no} /></StaffGate>;
   if (path === "/staff/supervisor") return <StaffGate><Supervisor /></StaffGate>;
+  if (path === "/staff/admin") return <StaffGate><Admin /></StaffGate>;
   return (
     <Shell title={t("notfound.title")}>
       <h1>{t("notfound.title")}</h1>

@@ -315,7 +315,7 @@ export function Queue() {
       {list.error ? <ErrorBox error={list.error} onRetry={list.reload} /> : null}
       {!list.data ? (list.loading && <Loading />) : rows.length === 0 ?
         <p class="muted">{t("queue.empty")}</p> : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={t("queue.title")}>
           <table class="queue">
             <caption class="sr-only">{t("queue.title")}</caption>
             <thead><tr>
