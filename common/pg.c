@@ -166,6 +166,31 @@ const char *pg_last_error(void)
 	return pg_errtext;
 }
 
+char *pg_text_array(const char *const *items, size_t n)
+{
+	size_t cap = 3;
+	for (size_t i = 0; i < n; i++)
+		cap += 2 * strlen(items[i] ? items[i] : "") + 3;
+	char *out = malloc(cap), *o = out;
+	if (!out)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *s = items[i] ? items[i] : ""; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*o++ = '\\';
+			*o++ = *s;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
 const char *pg_value(const PGresult *r, int row, int col, const char *def)
 {
 	if (!r || row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col))

@@ -57,6 +57,13 @@ const char *pg_last_sqlstate(void);
 /* The error text of the last failed pg_query on this thread. */
 const char *pg_last_error(void);
 
+/* A PostgreSQL text[] literal of n strings, for binding as $n::text[]. Every element is
+ * double-quoted with '"' and '\\' escaped, so commas, braces, blanks and the word NULL stay
+ * text (a JSON array with its brackets swapped is NOT such a literal: JSON's \n, \u00e9 and
+ * unquoted NULL mean something else to PostgreSQL). NULL items are taken as "". Returns a
+ * string the caller frees, or NULL when out of memory. */
+char *pg_text_array(const char *const *items, size_t n) __attribute__((warn_unused_result));
+
 /* Convenience for single values: text of row 0 column col, or def when NULL/absent. */
 const char *pg_value(const PGresult *r, int row, int col, const char *def);
 

@@ -35,27 +35,15 @@ static int validate_received(const ProtobufCMessage *m, char *errstr, size_t err
 	return 0;
 }
 
-static void text_array(const struct sla_policy *p, char *out, size_t cap)
+/* The rows of a char[n][stride] table as a text[] literal (pg_text_array quotes and escapes;
+ * a keyword may hold any character). Caller frees; NULL when out of memory. */
+static char *rows_array(const char *rows, size_t stride, int n)
 {
-	size_t n = (size_t)snprintf(out, cap, "{");
-	for (int i = 0; i < p->npausable && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", p->pausable[i]);
-	if (n < cap)
-		snprintf(out + n, cap - n, "}");
-}
-
-static void keywords_array(const struct classify_result *r, char *out, size_t cap)
-{
-	json_t *arr = json_array();
-	for (int i = 0; i < r->nkeywords; i++)
-		json_array_append_new(arr, json_string(r->keywords[i]));
-	char *s = json_dumps(arr, JSON_COMPACT);
-	/* a JSON array of strings is a valid PostgreSQL array literal once the brackets swap */
-	snprintf(out, cap, "%s", s ? s : "[]");
-	out[0] = '{';
-	out[strlen(out) - 1] = '}';
-	free(s);
-	json_decref(arr);
+	const char *v[64];
+	int k = 0;
+	for (; k < n && k < 64; k++)
+		v[k] = rows + (size_t)k * stride;
+	return pg_text_array(v, (size_t)k);
 }
 
 /* Returns 1 when stored, 0 when this complaint was classified before, -1 on error. */
@@ -63,14 +51,20 @@ static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decisi
 {
 	static const char *const types[] = {"unspecified", "damage", "delay", "loss", "other"};
 	const struct classify_result *r = &d->r;
-	char prio[8], secs[4][24], clocks[96], kws[1024];
+	char prio[8], secs[4][24];
 	snprintf(prio, sizeof(prio), "%d", r->priority);
 	snprintf(secs[0], sizeof(secs[0]), "%lld", d->policy.first_response_s);
 	snprintf(secs[1], sizeof(secs[1]), "%lld", d->policy.verification_s);
 	snprintf(secs[2], sizeof(secs[2]), "%lld", d->policy.resolution_s);
 	snprintf(secs[3], sizeof(secs[3]), "%lld", d->policy.regulatory_s);
-	text_array(&d->policy, clocks, sizeof(clocks));
-	keywords_array(r, kws, sizeof(kws));
+	char *clocks =
+	    rows_array(d->policy.pausable[0], sizeof(d->policy.pausable[0]), d->policy.npausable);
+	char *kws = rows_array(r->keywords[0], sizeof(r->keywords[0]), r->nkeywords);
+	if (!clocks || !kws) {
+		free(clocks);
+		free(kws);
+		return -1;
+	}
 	const char *p[] = {c->complaint_id,
 			   c->complaint_no,
 			   c->waybill_no,
@@ -105,6 +99,8 @@ static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decisi
 	    "NULLIF($19, ''),$20::int,$21::int,$22::int,$23::int,$24::text[]) ON CONFLICT "
 	    "(complaint_id) DO NOTHING RETURNING 1",
 	    24, p);
+	free(clocks);
+	free(kws);
 	if (!res)
 		return -1;
 	int stored = PQntuples(res) > 0;
@@ -112,30 +108,25 @@ static int store(PGconn *pg, const Cp__ComplaintReceived *c, const struct decisi
 	return stored;
 }
 
-static void working_array(const struct sla_policy *p, char *out, size_t cap)
-{
-	size_t n = (size_t)snprintf(out, cap, "{");
-	for (int i = 0; i < p->nworking && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", p->working[i]);
-	if (n < cap)
-		snprintf(out + n, cap - n, "}");
-}
-
 /* The clocks that time people, kept beside the classification for the case view. */
 static int store_people_clocks(PGconn *pg, const Cp__ComplaintReceived *c,
 			       const struct sla_policy *p)
 {
-	char secs[3][24], working[128];
+	char secs[3][24];
 	snprintf(secs[0], sizeof(secs[0]), "%lld", p->accept_s);
 	snprintf(secs[1], sizeof(secs[1]), "%lld", p->whole_cycle_s);
 	snprintf(secs[2], sizeof(secs[2]), "%lld", p->next_update_s);
-	working_array(p, working, sizeof(working));
+	char *working = rows_array(p->working[0], sizeof(p->working[0]), p->nworking);
+	if (!working)
+		return -1;
 	const char *v[] = {c->complaint_id, secs[0], secs[1], secs[2], working, p->calendar};
-	return pg_exec(pg,
-		       "UPDATE classifications SET accept_s = $2::int, whole_cycle_s = $3::int, "
-		       "next_update_s = $4::int, working_time_clocks = $5::text[], calendar = $6 "
-		       "WHERE complaint_id = $1::uuid",
-		       6, v);
+	int rc = pg_exec(pg,
+			 "UPDATE classifications SET accept_s = $2::int, whole_cycle_s = $3::int, "
+			 "next_update_s = $4::int, working_time_clocks = $5::text[], calendar = $6 "
+			 "WHERE complaint_id = $1::uuid",
+			 6, v);
+	free(working);
+	return rc;
 }
 
 static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)

@@ -295,7 +295,7 @@ static int next_complaint_no(PGconn *c, char *out, size_t cap)
 static int insert_case(PGconn *c, const struct intake_input *in, struct intake_case *k,
 		       const char *customer_ref)
 {
-	char prio[16], impact[512], target[256], demand[128] = "{";
+	char prio[16];
 	ids_uuid(k->id);
 	if (next_complaint_no(c, k->no, sizeof(k->no)) != 0)
 		return -1;
@@ -311,16 +311,15 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 		      (json_int_t)in->declared_value_fen, "perishable", in->perishable, "insured",
 		      in->insured, "insured_value_fen", (json_int_t)in->insured_value_fen,
 		      "freight_fen", (json_int_t)in->freight_fen);
-	char *ims = json_dumps(im, JSON_COMPACT);
-	snprintf(impact, sizeof(impact), "%s", ims ? ims : "{}");
-	free(ims);
+	char *impact = json_dumps(im, JSON_COMPACT);
 	json_decref(im);
-	snprintf(target, sizeof(target), "{\"kind\":\"%s\",\"id\":\"%s\"}", in->target_kind,
-		 in->target_id);
+	/* jansson and pg_text_array escape what a customer may type; snprintf did not */
+	char *target = intake_target_json(in);
+	const char *dv[INTAKE_MAX_DEMAND];
 	for (int i = 0; i < in->ndemand; i++)
-		snprintf(demand + strlen(demand), sizeof(demand) - strlen(demand), "%s%s",
-			 i ? "," : "", in->demand[i]);
-	strcat(demand, "}");
+		dv[i] = in->demand[i];
+	char *demand = pg_text_array(dv, (size_t)in->ndemand);
+	int rc = impact && demand && (target || !in->target_kind[0]) ? 0 : -1;
 	const char *p[] = {k->id,
 			   k->no,
 			   in->channel,
@@ -336,19 +335,26 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 			   in->type,
 			   impact,
 			   demand,
-			   in->target_kind[0] ? target : NULL,
+			   target,
 			   in->attachments_json,
 			   prio,
 			   k->is_repeat ? "true" : "false",
 			   k->previous_id[0] ? k->previous_id : NULL,
 			   in->entered_by[0] ? in->entered_by : NULL};
-	if (pg_exec(c,
-		    "INSERT INTO complaints (id, complaint_no, channel, waybill_no, customer_ref, "
-		    "complainant_name, complainant_phone, role, language, preferred_contact, "
-		    "outlet_id, description, type, impact, demand, target, attachments, priority, "
-		    "is_repeat, previous_complaint_id, entered_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
-		    "$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
-		    21, p) != 0)
+	if (rc == 0)
+		rc = pg_exec(
+		    c,
+		    "INSERT INTO complaints (id, complaint_no, channel, waybill_no, "
+		    "customer_ref, complainant_name, complainant_phone, role, language, "
+		    "preferred_contact, outlet_id, description, type, impact, demand, target, "
+		    "attachments, priority, is_repeat, previous_complaint_id, entered_by) "
+		    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
+		    "$19,$20,$21)",
+		    21, p);
+	free(impact);
+	free(target);
+	free(demand);
+	if (rc != 0)
 		return -1;
 	const char *t[] = {k->id, in->channel, in->entered_by[0] ? "staff" : "customer"};
 	if (pg_exec(c,

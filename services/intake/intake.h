@@ -67,6 +67,10 @@ void intake_mask_phone(const char *phone, char *out, size_t cap);
 void intake_mask_name(const char *name, char *out, size_t cap);
 /* Copies text with phone-like digit runs and every occurrence of name replaced. */
 void intake_redact(const char *text, const char *name, char *out, size_t cap);
+/* The stored `target` column: {"kind":..,"id":..} built by jansson, so quotes, backslashes
+ * and control characters in the id are escaped. Caller frees; NULL when there is no target
+ * or memory ran out. */
+char *intake_target_json(const struct intake_input *in) __attribute__((warn_unused_result));
 /* Priority 1 (highest) .. 5 from what intake knows; raised again by repeats. */
 int intake_initial_priority(const struct intake_input *in);
 /* The filing window: true when now_ms is within window_days of the pickup; otherwise fills

@@ -342,3 +342,13 @@ bool intake_filing_window_ok(int64_t picked_up_ms, int64_t now_ms, long long win
 		 picked_up_text, window_days);
 	return false;
 }
+
+char *intake_target_json(const struct intake_input *in)
+{
+	if (!in->target_kind[0])
+		return NULL;
+	json_t *t = json_pack("{s:s, s:s}", "kind", in->target_kind, "id", in->target_id);
+	char *out = t ? json_dumps(t, JSON_COMPACT) : NULL;
+	json_decref(t);
+	return out;
+}

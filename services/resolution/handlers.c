@@ -23,32 +23,6 @@ static int has_uuid(const char *id, const char *what, char *errstr, size_t errle
 	return -1;
 }
 
-/* A PostgreSQL text[] literal with every element quoted. Caller frees. */
-static char *pg_text_array(char **words, size_t n)
-{
-	size_t cap = 3;
-	for (size_t i = 0; i < n; i++)
-		cap += 2 * strlen(words[i]) + 3;
-	char *out = malloc(cap), *o = out;
-	if (!out)
-		return NULL;
-	*o++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			*o++ = ',';
-		*o++ = '"';
-		for (const char *s = words[i]; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*o++ = '\\';
-			*o++ = *s;
-		}
-		*o++ = '"';
-	}
-	*o++ = '}';
-	*o = '\0';
-	return out;
-}
-
 static int v_classified(const ProtobufCMessage *m, char *e, size_t n)
 {
 	const Cp__ComplaintClassified *c = (const void *)m;
@@ -65,8 +39,8 @@ static int store_classified(PGconn *pg, const Cp__ComplaintClassified *c)
 {
 	static const Cp__Impact none = CP__IMPACT__INIT;
 	const Cp__Impact *im = c->impact ? c->impact : &none;
-	char *demand = pg_text_array(c->demand, c->n_demand);
-	char *goods = pg_text_array(im->goods, im->n_goods);
+	char *demand = pg_text_array((const char *const *)c->demand, c->n_demand);
+	char *goods = pg_text_array((const char *const *)im->goods, im->n_goods);
 	char ins[24], dec[24], fr[24];
 	snprintf(ins, sizeof(ins), "%lld", (long long)im->insured_value_fen);
 	snprintf(dec, sizeof(dec), "%lld", (long long)im->declared_value_fen);

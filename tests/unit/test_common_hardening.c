@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "pg.h"
 #include "tstamp.h"
 
 START_TEST(tstamp_rejects_impossible_dates)
@@ -58,12 +59,30 @@ START_TEST(backoff_delays_stay_within_bounds_and_spread)
 }
 END_TEST
 
+START_TEST(pg_text_array_escapes_quotes_backslashes_commas_braces_null)
+{
+	const char *items[] = {"plain",	     "a,b",	    "{x}",
+			       "say \"hi\"", "back\\slash", "NULL",
+			       "",	     " blank ",	    "\xe7\xa0\xb4\xe6\x8d\x9f",
+			       NULL};
+	char *lit = pg_text_array(items, 10);
+	ck_assert_ptr_nonnull(lit);
+	ck_assert_str_eq(lit, "{\"plain\",\"a,b\",\"{x}\",\"say \\\"hi\\\"\",\"back\\\\slash\","
+			      "\"NULL\",\"\",\" blank \",\"\xe7\xa0\xb4\xe6\x8d\x9f\",\"\"}");
+	free(lit);
+	char *none = pg_text_array(NULL, 0);
+	ck_assert_str_eq(none, "{}");
+	free(none);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_hardening");
 	TCase *tc = tcase_create("hardening");
 	tcase_add_test(tc, tstamp_rejects_impossible_dates);
 	tcase_add_test(tc, backoff_delays_stay_within_bounds_and_spread);
+	tcase_add_test(tc, pg_text_array_escapes_quotes_backslashes_commas_braces_null);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
