@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "cfg.h"
 #include "log.h"
 #include "pg.h"
@@ -91,29 +92,31 @@ static char *admin_read(const char *path)
 	return buf;
 }
 
-static int admin_apply(PGconn *c, const char *name)
+/* The recorded state of one migration: 1 applied (stored filled, "" when no checksum was
+ * recorded), 0 not applied, -1 on error. */
+static int admin_recorded(PGconn *c, const char *name, char *stored, size_t cap)
 {
-	char path[1024];
 	const char *params[] = {name};
 	PGresult *r =
-	    pg_query(c, "SELECT 1 FROM public.schema_migrations WHERE name = $1", 1, params);
+	    pg_query(c, "SELECT coalesce(sha256, '') FROM public.schema_migrations WHERE name = $1",
+		     1, params);
 	if (!r)
 		return -1;
-	int done = PQntuples(r);
+	int applied = PQntuples(r) > 0;
+	snprintf(stored, cap, "%s", pg_value(r, 0, 0, ""));
 	PQclear(r);
-	if (done)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%s", admin_cfg.migrations_dir, name);
-	char *sql = admin_read(path);
-	if (!sql) {
-		log_error("migrate", "cannot read %s", path);
-		return -1;
-	}
+	return applied;
+}
+
+static int admin_run(PGconn *c, const char *name, const char *sum, const char *sql)
+{
+	const char *params[] = {name, sum};
 	int rc = pg_begin(c);
 	/* Recorded first: the file may SET LOCAL ROLE to its service for the rest of the tx. */
 	if (rc == 0)
-		rc = pg_exec(c, "INSERT INTO public.schema_migrations (name) VALUES ($1)", 1,
-			     params);
+		rc = pg_exec(c,
+			     "INSERT INTO public.schema_migrations (name, sha256) VALUES ($1, $2)",
+			     2, params);
 	if (rc == 0) {
 		PGresult *res = PQexec(c, sql); /* a trusted file: several statements, no params */
 		rc = PQresultStatus(res) == PGRES_COMMAND_OK ||
@@ -130,6 +133,45 @@ static int admin_apply(PGconn *c, const char *name)
 		pg_rollback(c);
 	if (rc == 0)
 		log_msg(LOG_INFO, "migrated", LOG_KV({"migration", name}), "applied");
+	return rc;
+}
+
+static int admin_apply(PGconn *c, const char *name)
+{
+	char path[1024], stored[ADMIN_SHA256_HEX], sum[ADMIN_SHA256_HEX];
+	snprintf(path, sizeof(path), "%s/%s", admin_cfg.migrations_dir, name);
+	char *sql = admin_read(path);
+	if (!sql) {
+		log_error("migrate", "cannot read %s", path);
+		return -1;
+	}
+	admin_sha256_hex(sql, strlen(sql), sum);
+	int applied = admin_recorded(c, name, stored, sizeof(stored));
+	int rc = applied < 0 ? -1 : 0;
+	const char *params[] = {name, sum};
+	switch (applied < 0 ? ADMIN_MIGRATION_UNCHANGED
+			    : admin_migration_check(applied == 1, stored, sum)) {
+	case ADMIN_MIGRATION_NEW:
+		rc = admin_run(c, name, sum, sql);
+		break;
+	case ADMIN_MIGRATION_BACKFILL:
+		/* applied before checksums were kept: trust the file as it is now */
+		rc = pg_exec(c, "UPDATE public.schema_migrations SET sha256 = $2 WHERE name = $1",
+			     2, params);
+		break;
+	case ADMIN_MIGRATION_CHANGED:
+		log_msg(LOG_ERROR, "migration_changed",
+			LOG_KV({"migration", name}, {"recorded", stored}, {"current", sum}),
+			"%s was edited after it was applied; add a new migration instead "
+			"of editing %s",
+			name, path);
+		fprintf(stderr, "cp-admin: migration %s changed after it was applied\n", name);
+		rc = -1;
+		break;
+	case ADMIN_MIGRATION_UNCHANGED:
+		break;
+	}
+	free(sql);
 	return rc;
 }
 
@@ -171,6 +213,8 @@ static int admin_migrate(void)
 	    pg_exec(c,
 		    "CREATE TABLE IF NOT EXISTS public.schema_migrations (name text PRIMARY KEY, "
 		    "applied_at timestamptz NOT NULL DEFAULT now())",
+		    0, NULL) != 0 ||
+	    pg_exec(c, "ALTER TABLE public.schema_migrations ADD COLUMN IF NOT EXISTS sha256 text",
 		    0, NULL) != 0)
 		goto out;
 	rc = 0;
