@@ -136,3 +136,47 @@ int auth_customer_token(const char *secret, const char *complaint_no, char out[3
 	out[32] = '\0';
 	return 0;
 }
+
+enum auth_case_verdict auth_case_verdict(const struct auth_principal *who, const char *owner,
+					 bool conflicted)
+{
+	if (conflicted)
+		return AUTH_CASE_CONFLICT;
+	if (who->role & (AUTH_SUPERVISOR | AUTH_ADMIN))
+		return AUTH_CASE_OK;
+	/* an empty owner never matches: nobody but a supervisor acts on an unaccepted case */
+	if ((who->role & AUTH_AGENT) && owner && owner[0] && strcmp(owner, who->staff_id) == 0)
+		return AUTH_CASE_OK;
+	return AUTH_CASE_NOT_OWNER;
+}
+
+bool auth_kind_is_person(const char *kind)
+{
+	return kind && (strcmp(kind, "courier") == 0 || strcmp(kind, "agent") == 0);
+}
+
+static bool auth_is(const char *staff_id, const char *kind, const char *id)
+{
+	return auth_kind_is_person(kind) && id && id[0] && strcmp(id, staff_id) == 0;
+}
+
+bool auth_case_names(const char *staff_id, const char *target_kind, const char *target_id,
+		     const char *party_kind, const char *party_id)
+{
+	if (!staff_id || !staff_id[0])
+		return false;
+	return auth_is(staff_id, target_kind, target_id) || auth_is(staff_id, party_kind, party_id);
+}
+
+void auth_case_refuse(struct http_req *r, enum auth_case_verdict v, const char *action)
+{
+	char msg[200];
+	if (v == AUTH_CASE_CONFLICT) {
+		snprintf(msg, sizeof(msg),
+			 "the complaint or its evidence names you: another person must %s", action);
+		http_reply_error(r, 403, "conflict_of_interest", msg);
+	} else if (v == AUTH_CASE_NOT_OWNER) {
+		snprintf(msg, sizeof(msg), "only the case's owner or a supervisor may %s", action);
+		http_reply_error(r, 403, "not_owner", msg);
+	}
+}

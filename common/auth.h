@@ -5,6 +5,7 @@
 #ifndef CP_AUTH_H
 #define CP_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "httpd.h"
@@ -40,5 +41,33 @@ int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
 int auth_customer_token(const char *secret, const char *complaint_no, char out[33]);
 
 int auth_role_parse(const char *name, unsigned *role);
+
+/* ---- who may act on a case (people own cases; every service enforces the same rule) ---- */
+
+enum auth_case_verdict {
+	AUTH_CASE_OK,
+	AUTH_CASE_NOT_OWNER, /* an agent who does not own the case (nobody owns it yet, too) */
+	AUTH_CASE_CONFLICT,  /* the complaint is about this person, or the evidence names them */
+};
+
+/* The verdict on who acting on a case owned by owner ("" while nobody owns it). conflicted:
+ * the caller's own data names who (the complaint's target when it is a person, the courier
+ * the evidence holds responsible); that refuses everyone, supervisors included. Otherwise the
+ * owner, or any supervisor or admin, may act. Pure. */
+enum auth_case_verdict auth_case_verdict(const struct auth_principal *who, const char *owner,
+					 bool conflicted);
+
+/* True for the target kinds that are a member of staff (courier, agent): an outlet's id is
+ * not a person even when the strings happen to be equal. */
+bool auth_kind_is_person(const char *kind);
+
+/* True when the complaint's target (kind, id) or the responsible party (kind, id) is
+ * staff_id. NULL or empty fields name nobody. Pure. */
+bool auth_case_names(const char *staff_id, const char *target_kind, const char *target_id,
+		     const char *party_kind, const char *party_id);
+
+/* Replies 403 for a refused verdict (not_owner or conflict_of_interest); action completes
+ * "only the case's owner or a supervisor may <action>". Does nothing for AUTH_CASE_OK. */
+void auth_case_refuse(struct http_req *r, enum auth_case_verdict v, const char *action);
 
 #endif

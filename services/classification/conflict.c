@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "classification.h"
 #include "evidence.pb-c.h"
 #include "log.h"
@@ -21,9 +22,17 @@
 
 bool conflict_target_is_staff(const char *kind, const char *id)
 {
-	if (!kind || !id || !id[0])
-		return false;
-	return strcmp(kind, "courier") == 0 || strcmp(kind, "agent") == 0;
+	return id && id[0] && auth_kind_is_person(kind);
+}
+
+int conflict_case_verdict(PGconn *c, const char *complaint_id, const char *state, const char *owner,
+			  const struct auth_principal *who)
+{
+	int excluded = conflict_is_excluded(c, complaint_id, who->staff_id);
+	if (excluded < 0)
+		return -1;
+	/* an offered or escalated case has no owner yet, whatever the row's last owner was */
+	return auth_case_verdict(who, strcmp(state, "accepted") == 0 ? owner : "", excluded > 0);
 }
 
 int conflict_exclude(PGconn *c, const char *complaint_id, const char *staff_id,

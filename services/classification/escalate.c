@@ -273,12 +273,9 @@ static int hand_tx(PGconn *c, const char *no, const struct auth_principal *who, 
 	int found = offers_case_load(c, no, true, &a);
 	if (found <= 0)
 		return found < 0 ? -1 : HAND_UNKNOWN;
-	int excluded = conflict_is_excluded(c, a.id, who->staff_id);
-	if (excluded != 0)
-		return excluded < 0 ? -1 : HAND_CONFLICT;
-	bool owner = strcmp(a.state, "accepted") == 0 && strcmp(a.owner, who->staff_id) == 0;
-	if (!owner && !(who->role & (AUTH_SUPERVISOR | AUTH_ADMIN)))
-		return HAND_NOT_OWNER;
+	int v = conflict_case_verdict(c, a.id, a.state, a.owner, who);
+	if (v != AUTH_CASE_OK)
+		return v < 0 ? -1 : v == AUTH_CASE_CONFLICT ? HAND_CONFLICT : HAND_NOT_OWNER;
 	if (a.level >= ESC_LEVEL_HQ)
 		return HAND_TOP;
 	if (escalation_find(c, &a, a.level + 1, to) != 0)
@@ -297,12 +294,9 @@ static void hand_reply(struct http_req *r, int rc, const char *reason, const str
 		http_reply_error(r, 503, "unavailable", "the case could not be escalated; retry");
 	else if (rc == HAND_UNKNOWN)
 		http_reply_error(r, 404, "not_found", "no case with this complaint number");
-	else if (rc == HAND_NOT_OWNER)
-		http_reply_error(r, 403, "not_owner",
-				 "only the owner or a supervisor may escalate this case");
-	else if (rc == HAND_CONFLICT)
-		http_reply_error(r, 403, "conflict_of_interest",
-				 "this complaint is about you, or the evidence names you");
+	else if (rc == HAND_NOT_OWNER || rc == HAND_CONFLICT)
+		auth_case_refuse(r, rc == HAND_CONFLICT ? AUTH_CASE_CONFLICT : AUTH_CASE_NOT_OWNER,
+				 "escalate this case");
 	else if (rc == HAND_TOP)
 		http_reply_error(r, 409, "top_of_ladder", "the case is already escalated to HQ");
 	else if (rc == HAND_NOBODY)

@@ -11,6 +11,8 @@
 #define CP_CLASSIFICATION_OWNERSHIP_H
 
 #include <libpq-fe.h>
+
+#include "auth.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -67,6 +69,11 @@ int conflict_exclude(PGconn *c, const char *complaint_id, const char *staff_id,
 /* 1 when staff_id is excluded from the complaint, 0 when not, -1 on error. */
 int conflict_is_excluded(PGconn *c, const char *complaint_id, const char *staff_id)
     __attribute__((warn_unused_result));
+/* Who may act on the case (common/auth.h's rule): the owner of an accepted case or a
+ * supervisor/admin, never someone excluded from it. An enum auth_case_verdict, or -1 on a
+ * database error. */
+int conflict_case_verdict(PGconn *c, const char *complaint_id, const char *state, const char *owner,
+			  const struct auth_principal *who) __attribute__((warn_unused_result));
 /* The excluded staff ids of a complaint; the caller PQclear()s *res after using ids (which
  * point into it) and free()s *ids. 0 or -1. */
 int conflict_list(PGconn *c, const char *complaint_id, PGresult **res, char ***ids, size_t *n)

@@ -88,12 +88,12 @@ struct review {
  * someone the complaint is about. */
 static enum review_result may_review(PGconn *db, PGresult *res, const struct auth_principal *who)
 {
-	bool owner = strcmp(PQgetvalue(res, 0, 2), "accepted") == 0 &&
-		     strcmp(PQgetvalue(res, 0, 3), who->staff_id) == 0;
-	if (!owner && !(who->role & (AUTH_SUPERVISOR | AUTH_ADMIN)))
-		return REVIEW_NOT_OWNER;
-	int excluded = conflict_is_excluded(db, PQgetvalue(res, 0, 0), who->staff_id);
-	return excluded < 0 ? REVIEW_FAILED : excluded ? REVIEW_CONFLICT : REVIEW_OK;
+	int v = conflict_case_verdict(db, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2),
+				      PQgetvalue(res, 0, 3), who);
+	return v < 0			  ? REVIEW_FAILED
+	       : v == AUTH_CASE_CONFLICT  ? REVIEW_CONFLICT
+	       : v == AUTH_CASE_NOT_OWNER ? REVIEW_NOT_OWNER
+					  : REVIEW_OK;
 }
 
 static int record(PGconn *db, const char *sub, const struct auth_principal *who, struct review *rv)
@@ -155,12 +155,10 @@ static void review_reply(struct http_req *r, enum review_result rc, const char *
 	if (rc == REVIEW_UNKNOWN)
 		http_reply_error(r, 404, "not_found",
 				 "no classification for this complaint number");
-	else if (rc == REVIEW_NOT_OWNER)
-		http_reply_error(r, 403, "not_owner",
-				 "only the owner or a supervisor may set this case's category");
-	else if (rc == REVIEW_CONFLICT)
-		http_reply_error(r, 403, "conflict_of_interest",
-				 "this complaint is about you, or the evidence names you");
+	else if (rc == REVIEW_NOT_OWNER || rc == REVIEW_CONFLICT)
+		auth_case_refuse(r,
+				 rc == REVIEW_CONFLICT ? AUTH_CASE_CONFLICT : AUTH_CASE_NOT_OWNER,
+				 "set this case's category");
 	else if (rc != REVIEW_OK)
 		http_reply_error(r, 503, "unavailable", "the category could not be stored; retry");
 	else

@@ -57,12 +57,13 @@ static int transfer_check(PGconn *c, const struct offers_case *a, const struct a
 			  const char *to)
 {
 	bool supervisor = (who->role & (AUTH_SUPERVISOR | AUTH_ADMIN)) != 0;
-	bool owner = strcmp(a->state, "accepted") == 0 && strcmp(a->owner, who->staff_id) == 0;
-	if (!owner && !supervisor)
-		return TRANSFER_NOT_OWNER;
+	int v = conflict_case_verdict(c, a->id, a->state, a->owner, who);
+	if (v != AUTH_CASE_OK)
+		return v < 0			 ? -1
+		       : v == AUTH_CASE_CONFLICT ? TRANSFER_CONFLICT
+						 : TRANSFER_NOT_OWNER;
+	/* nor to a person the case names */
 	int excluded = conflict_is_excluded(c, a->id, to);
-	if (excluded == 0)
-		excluded = conflict_is_excluded(c, a->id, who->staff_id);
 	if (excluded != 0)
 		return excluded < 0 ? -1 : TRANSFER_CONFLICT;
 	int available = registry_available(c, to);
@@ -109,8 +110,7 @@ static void transfer_reply(struct http_req *r, int rc, const struct auth_princip
 	else if (rc == TRANSFER_UNKNOWN)
 		http_reply_error(r, 404, "not_found", "no case with this complaint number");
 	else if (rc == TRANSFER_NOT_OWNER)
-		http_reply_error(r, 403, "not_owner",
-				 "only the owner or a supervisor may reassign this case");
+		auth_case_refuse(r, AUTH_CASE_NOT_OWNER, "reassign this case");
 	else if (rc == TRANSFER_CONFLICT)
 		http_reply_error(r, 403, "conflict_of_interest",
 				 "the complaint is about that person (or you), or the evidence "

@@ -277,18 +277,16 @@ static int confirm_store(PGconn *c, const char *id, json_t *doc, const char *sta
 	return rc == 0 ? bundle_build(c, id, false) : -1;
 }
 
+/* The responsible party of a responsibility object as auth_case_names reads it. */
 static bool names_courier(json_t *resp, const char *staff)
 {
-	const char *party = json_string_value(json_object_get(resp, "party"));
-	const char *id = json_string_value(json_object_get(resp, "party_id"));
-	return party && id && strcmp(party, "courier") == 0 && strcmp(id, staff) == 0;
+	return auth_case_names(staff, NULL, NULL, json_string_value(json_object_get(resp, "party")),
+			       json_string_value(json_object_get(resp, "party_id")));
 }
-
-enum confirm_actor { CONFIRM_OK, CONFIRM_NOT_OWNER, CONFIRM_CONFLICT };
 
 /* Who may confirm: the case's owner or a supervisor/admin, never the staff member the
  * complaint is about nor the courier the responsibility names (before or after the
- * confirmation). Returns an enum confirm_actor or -1 on a database error. */
+ * confirmation). Returns an enum auth_case_verdict or -1 on a database error. */
 static int confirm_actor(PGconn *c, const char *id, json_t *prelim, json_t *doc,
 			 const struct auth_principal *who)
 {
@@ -300,15 +298,13 @@ static int confirm_actor(PGconn *c, const char *id, json_t *prelim, json_t *doc,
 	if (!res)
 		return -1;
 	bool known = PQntuples(res) == 1;
-	const char *owner = known ? PQgetvalue(res, 0, 0) : "";
-	const char *kind = known ? PQgetvalue(res, 0, 1) : "";
-	bool target = known && strcmp(PQgetvalue(res, 0, 2), who->staff_id) == 0 &&
-		      (strcmp(kind, "courier") == 0 || strcmp(kind, "agent") == 0);
-	bool mine = strcmp(owner, who->staff_id) == 0;
+	bool named = known && auth_case_names(who->staff_id, PQgetvalue(res, 0, 1),
+					      PQgetvalue(res, 0, 2), NULL, NULL);
+	enum auth_case_verdict v = auth_case_verdict(
+	    who, known ? PQgetvalue(res, 0, 0) : "",
+	    named || names_courier(prelim, who->staff_id) || names_courier(doc, who->staff_id));
 	PQclear(res);
-	if (target || names_courier(prelim, who->staff_id) || names_courier(doc, who->staff_id))
-		return CONFIRM_CONFLICT;
-	return mine || who->role != AUTH_AGENT ? CONFIRM_OK : CONFIRM_NOT_OWNER;
+	return v;
 }
 
 /* Replies 403 and rolls back unless who may confirm; returns true when it replied. */
@@ -316,21 +312,14 @@ static bool confirm_refused(struct http_req *r, const char *id, json_t *prelim, 
 			    const struct auth_principal *who)
 {
 	int actor = confirm_actor(r->db, id, prelim, doc, who);
-	if (actor == CONFIRM_OK)
+	if (actor == AUTH_CASE_OK)
 		return false;
 	if (actor < 0) {
 		http_reply_db_error(r);
 		return true;
 	}
 	pg_rollback(r->db);
-	if (actor == CONFIRM_CONFLICT)
-		http_reply_error(
-		    r, 403, "conflict_of_interest",
-		    "the complaint or its evidence names you: another person confirms");
-	else
-		http_reply_error(
-		    r, 403, "not_owner",
-		    "only the case's owner or a supervisor confirms its responsibility");
+	auth_case_refuse(r, actor, "confirm its responsibility");
 	return true;
 }
 

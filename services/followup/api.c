@@ -75,19 +75,18 @@ int fu_lock_case(struct http_req *r, struct fu_case_lock *k)
 int fu_require_actor(struct http_req *r, const struct auth_principal *who,
 		     const struct fu_case_lock *k)
 {
-	/* the person a complaint is about never handles it, whatever their role */
-	if (fu_conflict_of_interest(who->staff_id, k->target_staff_id, k->responsible_courier_id)) {
-		pg_rollback(r->db);
-		http_reply_error(r, 403, "conflict_of_interest", "the case is about this person");
-		return -1;
-	}
-	if (fu_access(who->role, who->staff_id, k->owner) == FU_ACCESS_NOT_OWNER) {
-		pg_rollback(r->db);
-		http_reply_error(r, 403, "not_owner",
-				 "only the case's owner or a supervisor acts on it");
-		return -1;
-	}
-	return 0;
+	/* the person a complaint is about never handles it, whatever their role: the stored ids
+	 * were kept only when they name a person (fu_target_staff, and a courier the evidence
+	 * holds responsible) */
+	enum auth_case_verdict v =
+	    auth_case_verdict(who, k->owner,
+			      auth_case_names(who->staff_id, "courier", k->target_staff_id,
+					      "courier", k->responsible_courier_id));
+	if (v == AUTH_CASE_OK)
+		return 0;
+	pg_rollback(r->db);
+	auth_case_refuse(r, v, "act on it");
+	return -1;
 }
 
 void fu_fail_db(struct http_req *r)

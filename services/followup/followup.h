@@ -81,19 +81,7 @@ int fu_parse_url(const char *url, char *host, size_t hostcap, char *port, size_t
  * "赔偿 30.00 元、道歉" in zh-CN. remedies_json is [{"kind","amount_fen"}...]. */
 void fu_plan_text(const char *remedies_json, const char *language, char *out, size_t cap);
 
-/* Who may act on a case. */
-enum fu_access {
-	FU_ACCESS_OWNER,      /* the case's owner */
-	FU_ACCESS_SUPERVISOR, /* a supervisor or admin token: any case */
-	FU_ACCESS_NOT_OWNER,  /* another agent (or nobody owns the case yet) */
-};
-/* role is an enum auth_role bit; owner "" means nobody accepted the case yet. */
-enum fu_access fu_access(unsigned role, const char *staff_id, const char *owner);
-
-/* The staff member may not act on the case: the complaint is about them (target_staff_id) or
- * the evidence names them as the responsible courier. "" never matches. */
-bool fu_conflict_of_interest(const char *staff_id, const char *target_staff_id,
-			     const char *responsible_courier_id);
+/* Who may act on a case: common/auth.h's auth_case_verdict (fu_require_actor). */
 /* The staff id a complaint's target names: its id when the kind is courier or agent, else "". */
 const char *fu_target_staff(const char *kind, const char *id);
 

@@ -180,16 +180,6 @@ static bool fu_one_of(const char *s, const char *const *list, size_t n)
 
 #define FU_ONE_OF(s, list) fu_one_of(s, list, sizeof(list) / sizeof(list[0]))
 
-enum fu_access fu_access(unsigned role, const char *staff_id, const char *owner)
-{
-	if (role & (AUTH_SUPERVISOR | AUTH_ADMIN))
-		return FU_ACCESS_SUPERVISOR;
-	/* an empty owner never matches: nobody acts on an unaccepted case but a supervisor */
-	if ((role & AUTH_AGENT) && owner[0] && strcmp(staff_id, owner) == 0)
-		return FU_ACCESS_OWNER;
-	return FU_ACCESS_NOT_OWNER;
-}
-
 bool fu_call_outcome_valid(const char *outcome)
 {
 	static const char *const outcomes[] = {"reached", "no_answer", "voicemail", "wrong_number"};
@@ -255,17 +245,7 @@ bool fu_contact_template_allowed(const char *step)
 	       strncmp(step, "staff_", 6) != 0;
 }
 
-bool fu_conflict_of_interest(const char *staff_id, const char *target_staff_id,
-			     const char *responsible_courier_id)
-{
-	if (!staff_id || !staff_id[0])
-		return false;
-	return (target_staff_id && strcmp(staff_id, target_staff_id) == 0) ||
-	       (responsible_courier_id && strcmp(staff_id, responsible_courier_id) == 0);
-}
-
 const char *fu_target_staff(const char *kind, const char *id)
 {
-	static const char *const people[] = {"courier", "agent"};
-	return id && FU_ONE_OF(kind, people) ? id : "";
+	return id && auth_kind_is_person(kind) ? id : "";
 }

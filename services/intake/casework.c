@@ -110,19 +110,6 @@ void intake_staff_get_case(struct http_req *r, void *arg)
 
 #define INTAKE_NOTE_MAX 2000 /* characters */
 
-/* Who may act on a case: its owner, or a supervisor/admin (who may act on any case). Replies
- * 403 itself and returns false otherwise. */
-static bool may_act(struct http_req *r, const struct auth_principal *who, const char *owner)
-{
-	if (who->role != AUTH_AGENT || (owner[0] && strcmp(owner, who->staff_id) == 0))
-		return true;
-	http_reply_error(r, 403, "not_owner",
-			 owner[0]
-			     ? "only the case's owner or a supervisor may act on this case"
-			     : "nobody owns this case yet: accept it first, or ask a supervisor");
-	return false;
-}
-
 static int utf8_chars(const char *s)
 {
 	int n = 0;
@@ -150,19 +137,28 @@ static const char *note_text(struct http_req *r, json_t *body)
 	return NULL;
 }
 
-/* Locks the case and reads its id and owner; 0 found, 1 unknown, -1 database error. */
-static int lock_case(PGconn *c, const char *no, char *id, char *owner, size_t cap)
+/* Locks the case, reads its id and whether who may act on it (common/auth.h's rule: the
+ * owner or a supervisor, never the person the complaint is about or the courier the evidence
+ * names); 0 found, 1 unknown, -1 database error. */
+static int lock_case(PGconn *c, const char *no, const struct auth_principal *who, char *id,
+		     size_t cap, enum auth_case_verdict *verdict)
 {
-	PGresult *res = pg_query(c,
-				 "SELECT id, coalesce(owner_staff_id, '') FROM complaints WHERE "
-				 "complaint_no = $1 FOR UPDATE",
-				 1, (const char *[]){no});
+	PGresult *res = pg_query(
+	    c,
+	    "SELECT c.id, coalesce(c.owner_staff_id, ''), coalesce(c.target->>'kind', ''), "
+	    "coalesce(c.target->>'id', ''), coalesce(e.bundle->'responsibility'->>'party', ''), "
+	    "coalesce(e.bundle->'responsibility'->>'party_id', '') FROM complaints c LEFT JOIN "
+	    "case_evidence e ON e.complaint_id = c.id WHERE c.complaint_no = $1 FOR UPDATE OF c",
+	    1, (const char *[]){no});
 	if (!res)
 		return -1;
 	int found = PQntuples(res) > 0;
 	if (found) {
 		snprintf(id, cap, "%s", PQgetvalue(res, 0, 0));
-		snprintf(owner, cap, "%s", PQgetvalue(res, 0, 1));
+		*verdict = auth_case_verdict(
+		    who, PQgetvalue(res, 0, 1),
+		    auth_case_names(who->staff_id, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+				    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5)));
 	}
 	PQclear(res);
 	return found ? 0 : 1;
@@ -185,12 +181,13 @@ static PGresult *insert_note(PGconn *c, const char *id, const char *author, cons
 
 static void note_tx(struct http_req *r, const struct auth_principal *who, const char *text)
 {
-	char id[64], owner[64];
+	char id[64];
+	enum auth_case_verdict verdict = AUTH_CASE_NOT_OWNER;
 	if (pg_begin(r->db) != 0) {
 		http_reply_db_error(r);
 		return;
 	}
-	int found = lock_case(r->db, r->params[0], id, owner, sizeof(id));
+	int found = lock_case(r->db, r->params[0], who, id, sizeof(id), &verdict);
 	PGresult *res = NULL;
 	if (found < 0)
 		goto db_failed;
@@ -199,8 +196,9 @@ static void note_tx(struct http_req *r, const struct auth_principal *who, const 
 		http_reply_error(r, 404, "not_found", "no complaint with this number");
 		return;
 	}
-	if (!may_act(r, who, owner)) {
+	if (verdict != AUTH_CASE_OK) {
 		pg_rollback(r->db);
+		auth_case_refuse(r, verdict, "write notes on this case");
 		return;
 	}
 	res = insert_note(r->db, id, who->staff_id, text);

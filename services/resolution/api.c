@@ -107,22 +107,16 @@ static int require_decider(struct http_req *r, const struct proposal_row *p,
 		http_reply_db_error(r);
 		return -1;
 	}
-	bool known = PQntuples(res) == 1;
-	struct res_people people = {
-	    known ? PQgetvalue(res, 0, 0) : "", known ? PQgetvalue(res, 0, 1) : "",
-	    known ? PQgetvalue(res, 0, 2) : "", known ? PQgetvalue(res, 0, 3) : "",
-	    known ? PQgetvalue(res, 0, 4) : ""};
-	enum res_actor actor = res_actor_check(&people, who->staff_id, who->role != AUTH_AGENT);
+	const char *v[5] = {"", "", "", "", ""};
+	for (int i = 0; PQntuples(res) == 1 && i < 5; i++)
+		v[i] = PQgetvalue(res, 0, i);
+	enum auth_case_verdict verdict =
+	    auth_case_verdict(who, v[0], auth_case_names(who->staff_id, v[1], v[2], v[3], v[4]));
 	PQclear(res);
-	if (actor == RES_ACTOR_OK)
+	if (verdict == AUTH_CASE_OK)
 		return 0;
 	pg_rollback(r->db);
-	if (actor == RES_ACTOR_CONFLICT)
-		http_reply_error(r, 403, "conflict_of_interest",
-				 "the complaint or its evidence names you: another person decides");
-	else
-		http_reply_error(r, 403, "not_owner",
-				 "only the case's owner or a supervisor decides on its plan");
+	auth_case_refuse(r, verdict, "decide on its plan");
 	return -1;
 }
 

@@ -1,28 +1,8 @@
-/* Who and what may decide a plan (see decide.h): data in, decisions out. */
+/* What may settle or pay a plan (see decide.h): data in, decisions out. */
 #include "decide.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static bool same(const char *a, const char *b)
-{
-	return a && b && a[0] && strcmp(a, b) == 0;
-}
-
-enum res_actor res_actor_check(const struct res_people *p, const char *staff_id, bool supervisor)
-{
-	/* the target is a person only when it is a courier or an agent; an outlet's id is not a
-	 * staff id even if the strings happened to be equal */
-	bool target =
-	    (strcmp(p->target_kind, "courier") == 0 || strcmp(p->target_kind, "agent") == 0) &&
-	    same(p->target_id, staff_id);
-	bool responsible = strcmp(p->party, "courier") == 0 && same(p->party_id, staff_id);
-	if (target || responsible)
-		return RES_ACTOR_CONFLICT;
-	if (supervisor || same(p->owner, staff_id))
-		return RES_ACTOR_OK;
-	return RES_ACTOR_NOT_OWNER;
-}
 
 /* True when word is one of the comma-separated entries of csv. */
 static bool listed(const char *csv, const char *word, size_t len)

@@ -15,24 +15,8 @@
 #include "policy.h"
 
 /* The people around one case; strings are borrowed, never NULL ("" when unknown). */
-struct res_people {
-	const char *owner;	 /* staff id of the latest cp.complaint.assigned */
-	const char *target_kind; /* whom the complaint is about: courier, agent, outlet, ... */
-	const char *target_id;
-	const char *party; /* the evidence's responsible party (courier, outlet, ...) */
-	const char *party_id;
-};
-
-enum res_actor {
-	RES_ACTOR_OK,
-	RES_ACTOR_NOT_OWNER, /* an agent who does not own the case */
-	RES_ACTOR_CONFLICT,  /* the complaint or the evidence names this person */
-};
-
-/* May staff_id accept, approve, amend or reject the case's plan? supervisor: the actor is a
- * supervisor or admin, who need not own the case. A conflict of interest refuses everyone,
- * supervisors included. */
-enum res_actor res_actor_check(const struct res_people *p, const char *staff_id, bool supervisor);
+/* Who may accept, approve, amend or reject a case's plan is common/auth.h's rule
+ * (auth_case_verdict: the owner or a supervisor, never a person the case names). */
 
 /* One row of resolution.auto_settlement_rules. */
 struct res_rule {

@@ -294,6 +294,26 @@ def test_only_the_owner_or_a_supervisor_writes_notes(stack, http):
     assert http.post(url, json={"text": "x"}, headers=bearer("agent3")).status_code == 201
 
 
+def test_the_person_a_complaint_is_about_never_writes_on_it(stack, http):
+    case = Case(stack, http, target={"kind": "courier", "id": staff_id("agent4")})
+    case.accepted(staff_id("agent4"))  # even if it reached them as the owner
+    wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE id = %s AND owner_staff_id = %s",
+              (case.id, staff_id("agent4")))
+    url = f"{stack.base_url}/v1/complaints/{case.no}/notes"
+    r = http.post(url, json={"text": "it was not my fault"}, headers=bearer("agent4"))
+    assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
+    # the courier the evidence names, too — a supervisor included
+    other = Case(stack, http)
+    other.evidence("cp.complaint.evidence_collected", 1, party="courier",
+                   party_id=staff_id("supervisor2"), preliminary=True)
+    other.wait_step("evidence_found")
+    r = http.post(f"{stack.base_url}/v1/complaints/{other.no}/notes", json={"text": "x"},
+                  headers=bearer("supervisor2"))
+    assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
+    assert http.post(f"{stack.base_url}/v1/complaints/{other.no}/notes", json={"text": "x"},
+                     headers=bearer("supervisor")).status_code == 201
+
+
 def _queue(stack, http, role="agent", **params) -> dict:
     r = http.get(f"{stack.base_url}/v1/staff/complaints", params=params, headers=bearer(role))
     assert r.status_code == 200, r.text
@@ -332,7 +352,7 @@ def test_the_queue_sorts_by_the_nearest_deadline_and_pages_by_keyset(stack, http
     cases[0].accepted(staff_id("agent4"))
     wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE id = %s AND owner_staff_id = %s",
               (cases[0].id, staff_id("agent4")))
-    mine = _queue(stack, http, role="agent4", scope="mine")["complaints"]
+    mine = _queue(stack, http, role="agent4", scope="mine", outlet=outlet)["complaints"]
     assert [c["complaint_no"] for c in mine] == [cases[0].no]
     assert mine[0]["owner_staff_id"] == staff_id("agent4")
     unassigned = _queue(stack, http, outlet=outlet, scope="unassigned")["complaints"]

@@ -1,5 +1,6 @@
 /* Unit tests: configuration tables, librdkafka property pass-through, time stamps, ids, auth. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,6 +133,45 @@ START_TEST(known_development_secrets_are_named)
 }
 END_TEST
 
+static struct auth_principal person(const char *staff_id, unsigned role)
+{
+	struct auth_principal who = {.role = role};
+	snprintf(who.staff_id, sizeof(who.staff_id), "%s", staff_id);
+	return who;
+}
+
+START_TEST(case_actor_owner_supervisor_conflict)
+{
+	struct auth_principal a1 = person("A1", AUTH_AGENT), a2 = person("A2", AUTH_AGENT),
+			      s1 = person("S1", AUTH_SUPERVISOR),
+			      c9 = person("C9", AUTH_SUPERVISOR), c7 = person("C7", AUTH_AGENT),
+			      ad = person("ADM", AUTH_ADMIN);
+	ck_assert_int_eq(auth_case_verdict(&a1, "A1", false), AUTH_CASE_OK);
+	ck_assert_int_eq(auth_case_verdict(&a2, "A1", false), AUTH_CASE_NOT_OWNER);
+	ck_assert_int_eq(auth_case_verdict(&s1, "A1", false), AUTH_CASE_OK);
+	ck_assert_int_eq(auth_case_verdict(&ad, "", false), AUTH_CASE_OK);
+	/* the delivery gateway's token is nobody's owner, even with a matching id */
+	struct auth_principal gw = person("A1", AUTH_INTEGRATION);
+	ck_assert_int_eq(auth_case_verdict(&gw, "A1", false), AUTH_CASE_NOT_OWNER);
+	/* nobody owns the case yet: no agent acts, an empty id matches nothing */
+	ck_assert_int_eq(auth_case_verdict(&a1, "", false), AUTH_CASE_NOT_OWNER);
+	struct auth_principal nobody = person("", AUTH_AGENT);
+	ck_assert_int_eq(auth_case_verdict(&nobody, "", false), AUTH_CASE_NOT_OWNER);
+	/* the staff member the complaint is about, and the courier the evidence names, whatever
+	 * their role, even as the owner */
+	ck_assert(auth_case_names("C9", "courier", "C9", "courier", "C7"));
+	ck_assert(auth_case_names("C7", "courier", "C9", "courier", "C7"));
+	ck_assert(auth_case_names("A3", "agent", "A3", "unknown", ""));
+	ck_assert_int_eq(auth_case_verdict(&c9, "A1", true), AUTH_CASE_CONFLICT);
+	ck_assert_int_eq(auth_case_verdict(&c7, "C7", true), AUTH_CASE_CONFLICT);
+	/* an outlet target or a non-person party is not a person, even with the same string */
+	ck_assert(!auth_case_names("S1", "outlet", "S1", "outlet", "S1"));
+	ck_assert(!auth_case_names("", "courier", "", "courier", ""));
+	ck_assert(!auth_case_names("A1", NULL, NULL, NULL, NULL));
+	ck_assert(auth_kind_is_person("agent") && !auth_kind_is_person("sorting_centre"));
+}
+END_TEST
+
 START_TEST(kafka_passthrough_maps_names)
 {
 	char buf[512] = "";
@@ -227,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, file_variant_reads_secret_and_trims_newline);
 	tcase_add_test(tc, kafka_passthrough_maps_names);
 	tcase_add_test(tc, known_development_secrets_are_named);
+	tcase_add_test(tc, case_actor_owner_supervisor_conflict);
 	tcase_add_test(tc, tstamp_round_trip_and_offsets);
 	tcase_add_test(tc, customer_ref_is_stable_and_hides_the_phone);
 	tcase_add_test(tc, auth_tokens_parse_and_reject);

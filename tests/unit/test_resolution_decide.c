@@ -97,27 +97,6 @@ START_TEST(test_rule_never_pays_twice_on_a_waybill)
 }
 END_TEST
 
-START_TEST(test_actor_owner_supervisor_conflict)
-{
-	struct res_people p = {"A1", "courier", "C9", "courier", "C7"};
-	ck_assert_int_eq(res_actor_check(&p, "A1", false), RES_ACTOR_OK);
-	ck_assert_int_eq(res_actor_check(&p, "A2", false), RES_ACTOR_NOT_OWNER);
-	ck_assert_int_eq(res_actor_check(&p, "S1", true), RES_ACTOR_OK);
-	/* the staff member the complaint is about, and the courier the evidence names */
-	ck_assert_int_eq(res_actor_check(&p, "C9", true), RES_ACTOR_CONFLICT);
-	ck_assert_int_eq(res_actor_check(&p, "C7", true), RES_ACTOR_CONFLICT);
-	p.owner = "C7"; /* even as the owner */
-	ck_assert_int_eq(res_actor_check(&p, "C7", false), RES_ACTOR_CONFLICT);
-	/* an outlet target or a non-courier party is not a person */
-	struct res_people q = {"", "outlet", "S1", "outlet", "S1"};
-	ck_assert_int_eq(res_actor_check(&q, "S1", true), RES_ACTOR_OK);
-	/* nobody owns the case yet: no agent decides */
-	ck_assert_int_eq(res_actor_check(&q, "", false), RES_ACTOR_NOT_OWNER);
-	struct res_people agent = {"A1", "agent", "A3", "unknown", ""};
-	ck_assert_int_eq(res_actor_check(&agent, "A3", true), RES_ACTOR_CONFLICT);
-}
-END_TEST
-
 START_TEST(test_ledger_first_complaint_pays_in_full)
 {
 	struct res_plan plan = {0};
@@ -195,7 +174,6 @@ int main(void)
 	tcase_add_test(tc, test_rule_limit_is_inclusive);
 	tcase_add_test(tc, test_rule_category_and_kinds);
 	tcase_add_test(tc, test_rule_never_pays_twice_on_a_waybill);
-	tcase_add_test(tc, test_actor_owner_supervisor_conflict);
 	tcase_add_test(tc, test_ledger_first_complaint_pays_in_full);
 	tcase_add_test(tc, test_ledger_repeat_complaint_proposes_the_difference);
 	tcase_add_test(tc, test_ledger_nothing_left_to_pay);
