@@ -20,6 +20,7 @@ struct item {
 	rd_kafka_message_t *msg;
 	const struct consumer_handler *h;
 	struct ce_meta ce;
+	struct ce_data data; /* the protobuf bytes: the value, or decoded from a JSON envelope */
 	ProtobufCMessage *pb;
 	char key[128];
 	enum item_state state;
@@ -66,7 +67,6 @@ static void consumer_reject(struct item *it, const char *fmt, const char *detail
 static void consumer_prepare(struct consumer *c, struct item *it)
 {
 	rd_kafka_message_t *m = it->msg;
-	rd_kafka_headers_t *h = NULL;
 	char err[200] = "";
 	size_t klen = m->key_len < sizeof(it->key) - 1 ? m->key_len : sizeof(it->key) - 1;
 	memcpy(it->key, m->key ? m->key : "", m->key ? klen : 0);
@@ -74,16 +74,14 @@ static void consumer_prepare(struct consumer *c, struct item *it)
 	it->state = ITEM_APPLY;
 	if (m->len > CONSUMER_MAX_PAYLOAD)
 		return consumer_reject(it, "payload too large (%s)", "over 1 MiB");
-	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		h = NULL;
-	if (ce_headers_read(h, &it->ce, err, sizeof(err)) != 0)
+	if (ce_message_read(m, &it->ce, &it->data, err, sizeof(err)) != 0)
 		return consumer_reject(it, "cloudevents: %s", err);
 	it->h = consumer_find(c, rd_kafka_topic_name(m->rkt), it->ce.type);
 	if (!it->h) {
 		it->state = ITEM_SKIP;
 		return;
 	}
-	it->pb = protobuf_c_message_unpack(it->h->desc, NULL, m->len, m->payload);
+	it->pb = protobuf_c_message_unpack(it->h->desc, NULL, it->data.len, it->data.ptr);
 	if (!it->pb)
 		return consumer_reject(it, "protobuf: cannot decode %s", it->h->desc->name);
 	if (it->h->validate && it->h->validate(it->pb, err, sizeof(err)) != 0)
@@ -250,6 +248,7 @@ static void consumer_release(struct item *items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].pb)
 			protobuf_c_message_free_unpacked(items[i].pb, NULL);
+		ce_data_release(&items[i].data);
 		rd_kafka_message_destroy(items[i].msg);
 	}
 }

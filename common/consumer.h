@@ -1,5 +1,8 @@
 /* The consume loop every service uses: one thread, one consumer group, batches.
  *
+ * CloudEvents are read in binary or structured mode (ce_message_read): carriers produce
+ * parcel.tracking.v1 with their own libraries.
+ *
  * For each batch: check the CloudEvents headers, decode the protobuf payload (bounded size)
  * and validate it; what fails goes to the dead-letter topic with the reason in the
  * `dlq_reason` header. The rest is applied in ONE transaction: for every event the inbox

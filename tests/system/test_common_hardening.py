@@ -1,13 +1,19 @@
 """Regressions of issue 13's code defects that need the real stack: a complaint target whose id
 holds a quote and a backslash is stored and shown intact (snprintf built invalid JSON and the
-request failed with 503), and cp-admin migrate refuses an applied migration whose file was
-edited (without checksums the edit was skipped without a word)."""
+request failed with 503); cp-admin migrate refuses an applied migration whose file was edited
+(without checksums the edit was skipped without a word); carriers' tracking events are accepted
+as the CloudEvents Kafka binding allows (no ce_time, content-type parameters, structured mode)
+instead of being dead-lettered."""
 
+import base64
+import json
 import os
+import uuid
 import shutil
 import subprocess
 
-from helpers import complaint, post, wait_rows
+from evidence_helpers import ago, scan
+from helpers import complaint, post, waybill, wait_rows
 from stack import ROOT, bin_dir
 
 ODD_ID = 'C-"7"\\x'
@@ -56,3 +62,22 @@ def test_migration_edited_after_apply_is_refused(stack, tmp_path):
         still = db.execute("SELECT sha256 FROM public.schema_migrations WHERE name = %s",
                            (first,)).fetchone()[0]
     assert still == recorded  # the refusal changed nothing
+
+
+def test_tracking_events_in_every_cloudevents_form_the_kafka_binding_allows(stack):
+    w = waybill()
+    binary = scan(stack, w, "picked_up", ago(3), facility_id="O1", facility_type="outlet")
+    headers = stack.ce_headers("cp.parcel.scanned", source="/carrier/sfx")
+    headers = {k: v for k, v in headers.items() if k != "ce_time"}
+    headers["content-type"] = "application/protobuf; charset=binary"
+    stack.produce("parcel.tracking.v1", w, binary.SerializeToString(), headers)
+    structured = scan(stack, w, "arrived", ago(2), facility_id="SC1",
+                      facility_type="sorting_centre")
+    envelope = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/carrier/sfx",
+                "type": "cp.parcel.scanned", "datacontenttype": "application/protobuf",
+                "data_base64": base64.b64encode(structured.SerializeToString()).decode()}
+    stack.produce("parcel.tracking.v1", w, json.dumps(envelope).encode(),
+                  {"content-type": "application/cloudevents+json; charset=UTF-8"})
+    rows = wait_rows(stack, "SELECT code FROM evidence.scans WHERE waybill_no = %s "
+                            "ORDER BY occurred_at", (w,), count=2)
+    assert len(rows) == 2

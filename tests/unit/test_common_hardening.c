@@ -1,9 +1,11 @@
 /* Unit tests: regressions of issue 13's code defects, one test named after each. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backoff.h"
+#include "ce.h"
 #include "pg.h"
 #include "tstamp.h"
 
@@ -76,6 +78,100 @@ START_TEST(pg_text_array_escapes_quotes_backslashes_commas_braces_null)
 }
 END_TEST
 
+static rd_kafka_headers_t *ce_binary(const char *ctype, bool with_time)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+	rd_kafka_header_add(h, "ce_specversion", -1, "1.0", -1);
+	rd_kafka_header_add(h, "ce_id", -1, "scan-1", -1);
+	rd_kafka_header_add(h, "ce_source", -1, "/carrier/sf", -1);
+	rd_kafka_header_add(h, "ce_type", -1, "parcel.scanned", -1);
+	if (with_time)
+		rd_kafka_header_add(h, "ce_time", -1, "2026-11-24T12:00:00Z", -1);
+	rd_kafka_header_add(h, "content-type", -1, ctype, -1);
+	return h;
+}
+
+START_TEST(ce_binary_mode_time_optional_and_content_type_parameters)
+{
+	struct ce_meta m;
+	struct ce_data d;
+	char err[200];
+	rd_kafka_headers_t *h = ce_binary("application/protobuf", false);
+	ck_assert_int_eq(ce_event_read(h, "\x0a\x01x", 3, &m, &d, err, sizeof(err)), 0);
+	ck_assert_str_eq(m.time, "");
+	ck_assert_str_eq(m.id, "scan-1");
+	ck_assert_uint_eq(d.len, 3);
+	ck_assert_ptr_null(d.owned);
+	rd_kafka_headers_destroy(h);
+	h = ce_binary("application/protobuf; charset=binary", true);
+	ck_assert_int_eq(ce_event_read(h, "", 0, &m, &d, err, sizeof(err)), 0);
+	ck_assert_str_eq(m.time, "2026-11-24T12:00:00Z");
+	rd_kafka_headers_destroy(h);
+	ck_assert(ce_content_type_is(" Application/Protobuf ;charset=binary", CE_CONTENT_TYPE));
+	ck_assert(!ce_content_type_is("application/protobufx", CE_CONTENT_TYPE));
+	ck_assert(!ce_content_type_is("application/json", CE_CONTENT_TYPE));
+	h = ce_binary("application/json", true);
+	ck_assert_int_eq(ce_event_read(h, "{}", 2, &m, &d, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "unsupported content-type application/json");
+	rd_kafka_headers_destroy(h);
+}
+END_TEST
+
+START_TEST(ce_structured_mode_reads_the_envelope_and_data_base64)
+{
+	struct ce_meta m;
+	struct ce_data d;
+	char err[200];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+	rd_kafka_header_add(h, "content-type", -1, "application/cloudevents+json; charset=UTF-8",
+			    -1);
+	const char *env = "{\"specversion\":\"1.0\",\"id\":\"scan-9\",\"source\":\"/carrier/sf\","
+			  "\"type\":\"parcel.scanned\",\"datacontenttype\":"
+			  "\"application/protobuf\",\"data_base64\":\"CgNhYmM=\"}";
+	ck_assert_int_eq(ce_event_read(h, env, strlen(env), &m, &d, err, sizeof(err)), 0);
+	ck_assert_str_eq(m.id, "scan-9");
+	ck_assert_str_eq(m.type, "parcel.scanned");
+	ck_assert_str_eq(m.time, "");
+	ck_assert_uint_eq(d.len, 5);
+	ck_assert(memcmp(d.ptr,
+			 "\x0a\x03"
+			 "abc",
+			 5) == 0);
+	ck_assert_ptr_nonnull(d.owned);
+	ce_data_release(&d);
+	const struct {
+		const char *json, *reason;
+	} bad[] = {
+	    {"[1]", "structured event is not a JSON object"},
+	    {"{\"specversion\":\"1.0\",", "structured event is not JSON"},
+	    {"{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\"}",
+	     "structured event has no data_base64 (protobuf) member"},
+	    {"{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\","
+	     "\"data_base64\":\"@@@\"}",
+	     "data_base64 is not base64"},
+	    {"{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\","
+	     "\"datacontenttype\":\"application/json\",\"data_base64\":\"\"}",
+	     "unsupported datacontenttype application/json"},
+	    {"{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\","
+	     "\"time\":\"2026-02-31T00:00:00Z\",\"data_base64\":\"\"}",
+	     "ce_time is not RFC 3339"},
+	    {"{\"specversion\":\"0.3\",\"id\":\"a\",\"source\":\"s\",\"type\":\"t\","
+	     "\"data_base64\":\"\"}",
+	     "unsupported ce_specversion 0.3"},
+	    {"{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":\"t\",\"data_base64\":\"\"}",
+	     "missing attribute id"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(
+		    ce_event_read(h, bad[i].json, strlen(bad[i].json), &m, &d, err, sizeof(err)),
+		    -1);
+		ck_assert_str_eq(err, bad[i].reason);
+		ce_data_release(&d);
+	}
+	rd_kafka_headers_destroy(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_hardening");
@@ -83,6 +179,8 @@ int main(void)
 	tcase_add_test(tc, tstamp_rejects_impossible_dates);
 	tcase_add_test(tc, backoff_delays_stay_within_bounds_and_spread);
 	tcase_add_test(tc, pg_text_array_escapes_quotes_backslashes_commas_braces_null);
+	tcase_add_test(tc, ce_binary_mode_time_optional_and_content_type_parameters);
+	tcase_add_test(tc, ce_structured_mode_reads_the_envelope_and_data_base64);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
