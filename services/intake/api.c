@@ -512,7 +512,9 @@ static void reply_case(struct http_req *r, const struct intake_case *k, bool rep
 	char link[512], token[33];
 	if (auth_customer_token(intake_cfg.link_secret, k->no, token) != 0)
 		token[0] = '\0';
-	snprintf(link, sizeof(link), "%s/v1/complaints/%s?token=%s", intake_cfg.public_base_url,
+	/* the customer's link opens the console's status page (a page a phone can show), which
+	 * reads GET /v1/complaints/{no}?token= with the same token */
+	snprintf(link, sizeof(link), "%s/c/status/%s?token=%s", intake_cfg.public_base_url,
 		 k->no, token);
 	snprintf(r->location, sizeof(r->location), "/v1/complaints/%s", k->no);
 	json_t *body =

@@ -267,7 +267,9 @@ def test_customer_a_cannot_read_customer_b(intake, http):
     assert minimal.status_code == 200, minimal.text
     assert set(minimal.json()) == {"complaint_no", "status", "next_step", "next_update_by",
                                    "proof"}
-    by_link = http.get(rb["link"].replace("http://127.0.0.1:8080", intake.base_url))
+    # the link opens the console's status page, which reads the case with the link's token
+    assert "/c/status/" + rb["complaint_no"] + "?token=" in rb["link"]
+    by_link = http.get(url_b, params={"token": rb["link"].split("token=")[1]})
     assert by_link.status_code == 200
     assert by_link.json()["next_step"]
 
