@@ -3,6 +3,7 @@
 Prints
   intake HTTP: N complaints with C clients in S s = R req/s (latency p50/p99 ms)
   pipeline: N complaints to follow-up in S s = R complaints/s (received -> plan drafted p50/p99 ms)
+  notifications: N delivered to the local gateway receivers in S s = R messages/s
 
 Usage: <venv python> tests/bench_pipeline.py [--complaints N] [--clients C]
 """
@@ -95,6 +96,16 @@ def main():
         print(f"pipeline: {len(ids)} complaints to follow-up in {total:.2f} s = "
               f"{len(ids) / total:.0f} complaints/s (received -> plan drafted p50 "
               f"{pct(e2e, 0.5):.0f} ms, p99 {pct(e2e, 0.99):.0f} ms)")
+        # the customers' acknowledgements of the burst, signed and sent over HTTP to the local
+        # gateway receivers; "delivered" means a receiver answered 2xx
+        rows = wait_rows(stack, "SELECT count(*), extract(epoch FROM max(delivered_at) - "
+                                "min(created_at)) FROM followup.notifications WHERE "
+                                "complaint_id = ANY(%s::uuid[]) AND step = 'received' AND "
+                                "status = 'delivered' HAVING count(*) >= %s",
+                         (ids, len(ids)), timeout=600)
+        sent, span = rows[0][0], float(rows[0][1])
+        print(f"notifications: {sent} delivered to the local gateway receivers in {span:.2f} s "
+              f"= {sent / span:.0f} messages/s (from queued to the last receiver's 2xx)")
         # a steady trickle: how long one complaint takes through all five services when idle
         single = []
         for _ in range(20):
