@@ -30,6 +30,7 @@ struct evidence_config {
 	long long max_future_s;
 	long long push_max;
 	long long request_due_s;
+	long long overdue_check_ms;
 	long long slice_scans;
 	char *force_majeure;
 };
@@ -73,5 +74,8 @@ void api_complaint_trajectory(struct http_req *r, void *arg);
 /* ---- tasks.c ---- */
 int tasks_stuck(PGconn *c, void *arg);
 int tasks_partitions(PGconn *c, void *arg);
+/* Evidence requests past due_at and unanswered: one cp.complaint.evidence_request_overdue each
+ * (tasks.c). 1 when a full batch went out (run again), 0, or -1 on error. */
+int tasks_overdue_requests(PGconn *c, void *arg) __attribute__((warn_unused_result));
 
 #endif

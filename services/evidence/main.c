@@ -34,6 +34,10 @@ static const struct cfg_entry evidence_table[] = {
      "evidence requests (surveillance, courier statements) are due this long after they are "
      "sent; later answers are accepted and marked late",
      &evidence_cfg.request_due_s},
+    {"EVIDENCE_OVERDUE_CHECK_MS", CFG_INT, "60000", 100, 3600000,
+     "how often unanswered evidence requests past their due time are looked for (each reminds "
+     "its facility once: cp.complaint.evidence_request_overdue)",
+     &evidence_cfg.overdue_check_ms},
     {"EVIDENCE_SLICE_SCANS", CFG_INT, "10", 1, 500,
      "the trajectory slice of a loss or other bundle: this many last scans",
      &evidence_cfg.slice_scans},
@@ -54,6 +58,7 @@ static const struct http_route evidence_routes[] = {
 static const struct svc_task evidence_tasks[] = {
     {"stuck_parcels", tasks_stuck, &evidence_cfg.stuck_check_ms},
     {"scan_partitions", tasks_partitions, &evidence_cfg.partition_check_ms},
+    {"overdue_requests", tasks_overdue_requests, &evidence_cfg.overdue_check_ms},
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* Periodic tasks: stuck parcels (parcel.exception.v1), and the trajectory store's monthly
+/* Periodic tasks: stuck parcels (parcel.exception.v1), overdue evidence requests
+ * (complaint.evidence_request.v1), and the trajectory store's monthly
  * partitions (created ahead, dropped after the retention). Each runs on its own thread and
  * connection; rows are claimed with FOR UPDATE SKIP LOCKED so several instances can run. */
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "evidence.h"
+#include "evidence.pb-c.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
@@ -110,4 +112,57 @@ int tasks_partitions(PGconn *c, void *arg)
 		return -1;
 	PQclear(r);
 	return 0;
+}
+
+/* Requests nobody answered by due_at, claimed and marked so each reminds its facility once. */
+/* clang-format off */
+static const char overdue_sql[] =
+    "WITH due AS (SELECT request_id FROM requests WHERE answered_at IS NULL AND overdue_at IS "
+    "NULL AND due_at < now() ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+    "UPDATE requests q SET overdue_at = now() FROM due, bundles b WHERE q.request_id = "
+    "due.request_id AND b.complaint_id = q.complaint_id RETURNING q.request_id::text, "
+    "q.complaint_id::text, b.complaint_no, b.waybill_no, q.facility_id, q.facility_type, "
+    "q.courier_id, q.kind, " ISO("q.due_at");
+/* clang-format on */
+
+static int remind_overdue(PGconn *c, PGresult *r, int i)
+{
+	Cp__EvidenceRequest q = CP__EVIDENCE_REQUEST__INIT;
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/evidence-requests/%s/answer", PQgetvalue(r, i, 0));
+	q.request_id = PQgetvalue(r, i, 0);
+	q.complaint_id = PQgetvalue(r, i, 1);
+	q.complaint_no = PQgetvalue(r, i, 2);
+	q.waybill_no = PQgetvalue(r, i, 3);
+	q.facility_id = PQgetvalue(r, i, 4);
+	q.facility_type = PQgetvalue(r, i, 5);
+	q.courier_id = PQgetvalue(r, i, 6);
+	q.kind = PQgetvalue(r, i, 7);
+	q.due_at = PQgetvalue(r, i, 8);
+	q.callback_path = path;
+	log_msg(LOG_INFO, "evidence_request_overdue",
+		LOG_KV({"complaint_no", q.complaint_no}, {"facility_id", q.facility_id}),
+		"an evidence request passed its due time unanswered");
+	return outbox_add(c, TOPIC_EVIDENCE_REQUEST, q.complaint_id,
+			  "cp.complaint.evidence_request_overdue", &q.base, NULL);
+}
+
+int tasks_overdue_requests(PGconn *c, void *arg)
+{
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%lld", evidence_cfg.stuck_batch);
+	const char *p[] = {limit};
+	if (pg_begin(c) != 0)
+		return -1;
+	PGresult *r = pg_query(c, overdue_sql, 1, p);
+	int n = r ? PQntuples(r) : -1;
+	for (int i = 0; i < n; i++)
+		if (remind_overdue(c, r, i) != 0)
+			n = -1;
+	PQclear(r);
+	if (n < 0 || pg_commit(c) != 0) {
+		pg_rollback(c);
+		return -1;
+	}
+	return n >= evidence_cfg.stuck_batch ? 1 : 0;
 }
