@@ -211,11 +211,17 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 		return -1;
 	if (fu_staff_on_assignment(c, ce, r) != 0)
 		return -1;
+	/* the person an escalation names supervises the case from then on: they are told of a
+	 * plan waiting for approval */
 	if (strcmp(ce->type, "cp.complaint.escalated") == 0)
-		return update(c,
-			      "UPDATE cases SET escalation_level = escalation_level + 1 WHERE "
-			      "complaint_id = $1",
-			      1, (const char *[]){r->complaint_id});
+		return update(
+		    c,
+		    "UPDATE cases SET escalation_level = escalation_level + 1, "
+		    "escalated_staff_id = CASE WHEN $2 = '' THEN escalated_staff_id ELSE "
+		    "$2 END WHERE complaint_id = $1",
+		    2,
+		    (const char *[]){r->complaint_id,
+				     r->n_staff_ids > 0 && r->staff_ids[0] ? r->staff_ids[0] : ""});
 	if (strcmp(ce->type, "cp.complaint.offered") == 0)
 		return update(c,
 			      "UPDATE cases SET offered_at = LEAST(offered_at, $2::timestamptz), "
@@ -375,11 +381,34 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 	/* The customer is told the plan (and its amounts) once a person with enough authority,
 	 * or an operator's auto-settlement rule, approved it: the machine's draft and a plan
 	 * waiting for a supervisor are promises nobody has made yet (不轻易承诺，承诺必兑现). */
+	if (strcmp(ce->type, "cp.complaint.resolution_proposed") == 0)
+		return fu_staff_on_plan_pending(c, ce, r);
 	if (strcmp(ce->type, "cp.complaint.resolution_approved") == 0)
 		return plan_proposed(c, r);
 	if (strcmp(ce->type, "cp.complaint.resolution_executed") == 0)
 		return plan_executed(c, r);
 	return 0;
+}
+
+/* ---- complaint.evidence_request.v1 -------------------------------------------------------- */
+
+static int v_overdue(const ProtobufCMessage *m, char *e, size_t n)
+{
+	const Cp__EvidenceRequest *r = (const void *)m;
+	return validate_id(r->complaint_id, r->complaint_no, e, n);
+}
+
+static int on_overdue(PGconn *c, const struct ce_meta *ce, const char *key,
+		      const ProtobufCMessage *m, char *e, size_t n, void *arg)
+{
+	const Cp__EvidenceRequest *r = (const void *)m;
+	char detail[160];
+	snprintf(detail, sizeof(detail), "{\"kind\":\"%.40s\",\"facility_id\":\"%.64s\"}", r->kind,
+		 r->facility_id);
+	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
+	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+		return -1;
+	return fu_staff_on_evidence_overdue(c, ce, r);
 }
 
 /* ---- complaint.sla.v1 --------------------------------------------------------------------- */
@@ -433,6 +462,8 @@ const struct consumer_handler followup_handlers[] = {
      v_evidence, on_evidence},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", &cp__evidence_bundle__descriptor, v_evidence,
      on_evidence},
+    {TOPIC_EVIDENCE_REQUEST, "cp.complaint.evidence_request_overdue",
+     &cp__evidence_request__descriptor, v_overdue, on_overdue},
     {TOPIC_RESOLUTION, NULL, &cp__resolution_decided__descriptor, v_resolution, on_resolution},
     {TOPIC_SLA, NULL, &cp__sla_event__descriptor, v_sla, on_sla},
 };

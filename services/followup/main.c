@@ -41,6 +41,10 @@ static const struct cfg_entry followup_table[] = {
      &fu_notify_cfg.connect_timeout_ms},
     {"NOTIFY_STAFF_LANGUAGE", CFG_STR, "zh-CN", 0, 0, "the language of staff notifications",
      &fu_notify_cfg.staff_language},
+    {"APPROVERS", CFG_STR, "", 0, 0,
+     "staff ids (comma-separated) told of every plan waiting for approval, besides the person "
+     "the case's latest escalation named; resolution names no approver",
+     &fu_notify_cfg.approvers},
     {"STREAM_HOLD_MS", CFG_INT, "5000", 0, 8000,
      "GET /v1/stream waits this long for a new staff notification before it ends (the browser "
      "reconnects at once); short enough for a clean shutdown",

@@ -16,7 +16,9 @@
 
 #include "ce.h"
 #include "classification.pb-c.h"
+#include "evidence.pb-c.h"
 #include "followup.h"
+#include "resolution.pb-c.h"
 #include "sla.pb-c.h"
 
 enum fu_channel { FU_CH_SMS, FU_CH_EMAIL, FU_CH_APP, FU_CH_STAFF_APP, FU_CH_COUNT };
@@ -33,6 +35,7 @@ struct fu_notify_config {
 	long long connect_timeout_ms;
 	long long stream_hold_ms;  /* how long GET /v1/stream waits for something new */
 	long long stream_max_held; /* streams waiting at a time; more answer at once */
+	char *approvers;	   /* staff ids told of every plan waiting for approval (csv) */
 };
 extern struct fu_notify_config fu_notify_cfg;
 
@@ -96,6 +99,17 @@ int fu_staff_on_assignment(PGconn *c, const struct ce_meta *ce, const Cp__Compla
 
 /* complaint.sla.v1 warning or breach: the case's owner, if it has one. */
 int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
+    __attribute__((warn_unused_result));
+
+/* cp.complaint.resolution_proposed with status pending_approval: the case's supervisors, that
+ * is the person its latest escalation named (cases.escalated_staff_id) and every staff id in
+ * APPROVERS, each once. Nobody (logged) when neither exists. */
+int fu_staff_on_plan_pending(PGconn *c, const struct ce_meta *ce, const Cp__ResolutionDecided *r)
+    __attribute__((warn_unused_result));
+
+/* cp.complaint.evidence_request_overdue: the case's owner, if it has one (an unowned case's
+ * clocks escalate it to a person anyway). */
+int fu_staff_on_evidence_overdue(PGconn *c, const struct ce_meta *ce, const Cp__EvidenceRequest *r)
     __attribute__((warn_unused_result));
 
 /* ---- the staff's live stream (stream.c) ------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* Staff notifications made from events. Staff are told of a new offer (each offered person, at
  * once), an offer that lapsed (re-offered to others), a case accepted or transferred (the new
  * owner), an escalation (each person named, with why), a clock warning or breach (the case's
- * owner), a customer's reply (the owner, with the text).
+ * owner), a customer's reply (the owner, with the text), a plan waiting for approval (the
+ * case's supervisors) and an evidence request past its due time (the owner).
  *
  * Each is one row of the notification outbox for recipient "staff:<id>" on the staff app,
  * keyed by (case, recipient, step, round, event id): an event applied twice, or a person named
@@ -167,4 +168,54 @@ int fu_staff_on_sla(PGconn *c, const struct ce_meta *ce, const Cp__SlaEvent *r)
 		return 0;
 	struct fu_vars v = {.text = r->clock};
 	return fu_staff_notify(c, r->complaint_id, owner, step, 0, ce->id, &v);
+}
+
+/* The person the case's latest escalation named ("" when never escalated). */
+static int fu_staff_escalated_to(PGconn *c, const char *complaint_id, char who[64])
+{
+	PGresult *r = pg_query(c, "SELECT escalated_staff_id FROM cases WHERE complaint_id = $1", 1,
+			       (const char *[]){complaint_id});
+	if (!r)
+		return -1;
+	snprintf(who, 64, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return 0;
+}
+
+int fu_staff_on_plan_pending(PGconn *c, const struct ce_meta *ce, const Cp__ResolutionDecided *r)
+{
+	char who[64], list[512], *save = NULL;
+	int told = 0;
+	if (strcmp(r->status, "pending_approval") != 0)
+		return 0;
+	if (fu_staff_escalated_to(c, r->complaint_id, who) != 0)
+		return -1;
+	struct fu_vars v = {.text = r->reason};
+	if (who[0] &&
+	    fu_staff_notify(c, r->complaint_id, who, "staff_plan_approval", 0, ce->id, &v) != 0)
+		return -1;
+	told += who[0] != '\0';
+	/* the same person in both places is one row: the key is (case, recipient, step, event) */
+	snprintf(list, sizeof(list), "%s", fu_notify_cfg.approvers ? fu_notify_cfg.approvers : "");
+	for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save), told++)
+		if (fu_staff_notify(c, r->complaint_id, t, "staff_plan_approval", 0, ce->id, &v) !=
+		    0)
+			return -1;
+	if (!told)
+		log_msg(LOG_WARN, "plan_approver_unknown",
+			LOG_KV({"complaint_no", r->complaint_no}),
+			"a plan waits for approval and no supervisor is known (set APPROVERS)");
+	return 0;
+}
+
+int fu_staff_on_evidence_overdue(PGconn *c, const struct ce_meta *ce, const Cp__EvidenceRequest *r)
+{
+	char owner[64], text[160];
+	if (fu_staff_owner(c, r->complaint_id, owner) != 0)
+		return -1;
+	if (!owner[0])
+		return 0;
+	snprintf(text, sizeof(text), "%.40s @ %.64s", r->kind, r->facility_id);
+	struct fu_vars v = {.text = text};
+	return fu_staff_notify(c, r->complaint_id, owner, "staff_evidence_overdue", 0, ce->id, &v);
 }

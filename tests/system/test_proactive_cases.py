@@ -145,3 +145,86 @@ def test_a_complaint_without_a_proactive_case_opens_its_own(stack):
     r = post(http, stack, complaint(type="delay"))
     assert r.status_code == 201, r.text
     assert not r.json()["joined_proactive_case"] and not r.json()["attached_to_open_case"]
+
+
+# ---- staff notifications of issue 9 that were still missing -------------------------------
+
+def _case_ids():
+    return str(uuid.uuid4()), f"CP20261202-T{uuid.uuid4().hex[:7].upper()}"
+
+
+def _assignment(stack, cid, no, ce_type, action, staff, owner=""):
+    a = stack.proto.ComplaintAssignment(complaint_id=cid, complaint_no=no, action=action,
+                                        staff_ids=staff, owner_staff_id=owner,
+                                        reason="sla_breach:accept", escalation_level=1,
+                                        escalated_role="outlet_manager")
+    stack.produce("complaint.classified.v1", cid, a.SerializeToString(),
+                  stack.ce_headers(ce_type, source="/cp/classification"))
+
+
+def _staff_told(stack, cid, step):
+    return stack.db().execute("SELECT recipient, channel FROM followup.notifications WHERE "
+                              "complaint_id = %s AND step = %s ORDER BY recipient",
+                              (cid, step)).fetchall()
+
+
+def test_a_plan_waiting_for_approval_tells_the_cases_supervisors_once(stack):
+    manager, approver = f"OM{RUN}", f"APR{RUN}"
+    cid, no = _case_ids()
+    quiet_cid, quiet_no = _case_ids()
+    with stack.service_env("followup", APPROVERS=f"{approver},{manager}"):
+        _assignment(stack, cid, no, "cp.complaint.escalated", "escalated", [manager])
+        wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND "
+                         "escalated_staff_id = %s", (cid, manager))
+        ce_id = str(uuid.uuid4())
+        for status, key, num, ident in (("proposed", quiet_cid, quiet_no, None),
+                                        ("pending_approval", cid, no, ce_id),
+                                        ("pending_approval", cid, no, ce_id)):  # redelivered
+            d = stack.proto.ResolutionDecided(complaint_id=key, complaint_no=num,
+                                              proposal_id=str(uuid.uuid4()), status=status,
+                                              reason="compensation above the agent's limit")
+            stack.produce("complaint.resolution.v1", key, d.SerializeToString(),
+                          stack.ce_headers("cp.complaint.resolution_proposed",
+                                           source="/cp/resolution", id=ident))
+        wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                         "step = 'staff_plan_approval'", (cid,), count=2)
+        wait_rows(stack, "SELECT 1 FROM followup.case_events WHERE complaint_id = %s",
+                  (quiet_cid,))
+    # the escalated manager is also on APPROVERS: still one message each
+    assert _staff_told(stack, cid, "staff_plan_approval") == [
+        (f"staff:{approver}", "staff_app"), (f"staff:{manager}", "staff_app")]
+    assert _staff_told(stack, quiet_cid, "staff_plan_approval") == []
+
+
+def test_an_overdue_evidence_request_reminds_the_facility_and_tells_the_owner_once(stack):
+    owner = f"OWN{RUN}"
+    cid, no = _case_ids()
+    _assignment(stack, cid, no, "cp.complaint.assigned", "accepted", [owner], owner=owner)
+    wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s AND "
+                     "owner_staff_id = %s", (cid, owner))
+    conn = stack.db()
+    conn.execute("INSERT INTO evidence.bundles (complaint_id, complaint_no, waybill_no, "
+                 "subcategory, tracking_found, scan_count) VALUES (%s, %s, %s, 'loss', false, "
+                 "0)", (cid, no, waybill()))
+    rid, answered = str(uuid.uuid4()), str(uuid.uuid4())
+    for r, at in ((rid, None), (answered, "now()")):
+        conn.execute("INSERT INTO evidence.requests (request_id, complaint_id, facility_id, "
+                     "facility_type, kind, due_at, answered_at) VALUES (%s, %s, %s, 'outlet', "
+                     f"%s, now() - interval '1 minute', {at or 'NULL'})",
+                     (r, cid, HUB if r == rid else HUB + "-B", "surveillance"))
+    conn.commit()
+    with stack.consumer("complaint.evidence_request.v1", from_beginning=False) as reader:
+        with stack.service_env("evidence", EVIDENCE_OVERDUE_CHECK_MS="200"):
+            msg = reader.poll_until(lambda m: m.key == cid, timeout=30)
+            wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s "
+                             "AND step = 'staff_evidence_overdue'", (cid,))
+            reader.collect(timeout=2)
+    assert msg.headers["ce_type"] == "cp.complaint.evidence_request_overdue"
+    q = stack.proto.EvidenceRequest()
+    q.ParseFromString(msg.value)
+    assert (q.request_id, q.facility_id, q.kind) == (rid, HUB, "surveillance")
+    assert q.callback_path == f"/v1/evidence-requests/{rid}/answer"
+    # once: a later sweep (and the answered request) sends nothing more
+    assert [m.key for m in reader.messages].count(cid) == 1
+    assert _staff_told(stack, cid, "staff_evidence_overdue") == [(f"staff:{owner}",
+                                                                  "staff_app")]
