@@ -514,8 +514,8 @@ static void reply_case(struct http_req *r, const struct intake_case *k, bool rep
 		token[0] = '\0';
 	/* the customer's link opens the console's status page (a page a phone can show), which
 	 * reads GET /v1/complaints/{no}?token= with the same token */
-	snprintf(link, sizeof(link), "%s/c/status/%s?token=%s", intake_cfg.public_base_url,
-		 k->no, token);
+	snprintf(link, sizeof(link), "%s/c/status/%s?token=%s", intake_cfg.public_base_url, k->no,
+		 token);
 	snprintf(r->location, sizeof(r->location), "/v1/complaints/%s", k->no);
 	json_t *body =
 	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:b}", "complaint_id", k->id,
