@@ -315,7 +315,11 @@ static void parse_people_clocks(const json_t *o, struct policy_row *p, const cha
 
 static void parse_policy(const json_t *o, struct policy_row *p, const char *prefix, json_t *errors)
 {
-	static const char *const cats[] = {"service", "transport", "charges", "information", NULL};
+	/* "proactive" is no complaint's category: a policy row with it is chosen only by channel
+	 * (channel_policies, the proactive case of a stuck parcel), never by the ordinary
+	 * choice; accepting it keeps the table an operator just read savable as it is */
+	static const char *const cats[] = {"service",	  "transport", "charges",
+					   "information", "proactive", NULL};
 	static const char *const urg[] = {"normal", "urgent", "very_urgent", NULL};
 	static const char *const tiers[] = {"standard", "vip", NULL};
 	static const char *const secs[] = {"first_response_s", "verification_s", "resolution_s",

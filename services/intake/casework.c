@@ -3,8 +3,9 @@
  *
  * The view is one statement: the complaint row and intake's projections of the other
  * services' events (classification, evidence, plans, clocks, conversation) aggregated as JSON
- * by PostgreSQL, so the agent's most frequent read costs one round trip. Staff handle the
- * case, so they see the complainant's contact in full (view.c says who else sees what). */
+ * by PostgreSQL, so the agent's most frequent read costs one round trip. The complainant's
+ * contact is in full for those who handle the case (owner, the agent who keyed it in,
+ * supervisors) and masked for other staff (view.c says who else sees what). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +81,29 @@ static const char case_view_sql[] =
     "FROM complaints c WHERE c.complaint_no = $1";
 /* clang-format on */
 
+/* The complainant's contact in full only for those who handle the case and supervisors. */
+static void contact_for(json_t *j, const struct auth_principal *who)
+{
+	const char *owner =
+	    json_string_value(json_object_get(json_object_get(j, "owner"), "staff_id"));
+	const char *entered = json_string_value(json_object_get(j, "entered_by"));
+	if (intake_contact_entitled(who, owner, entered))
+		return;
+	json_t *c = json_object_get(j, "complainant");
+	char name[160], phone[40];
+	const char *raw_name = json_string_value(json_object_get(c, "name"));
+	const char *raw_phone = json_string_value(json_object_get(c, "phone"));
+	intake_mask_name(raw_name ? raw_name : "", name, sizeof(name));
+	intake_mask_phone(raw_phone ? raw_phone : "", phone, sizeof(phone));
+	json_object_set_new(c, "name", json_string(name));
+	json_object_set_new(c, "phone", json_string(phone));
+	json_object_set_new(j, "contact_masked", json_true());
+}
+
 void intake_staff_get_case(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_STAFF, NULL) != 0)
+	struct auth_principal who;
+	if (auth_require(r, AUTH_STAFF, &who) != 0)
 		return;
 	PGresult *res = pg_query(r->db, case_view_sql, 1, (const char *[]){r->params[0]});
 	if (!res) {
@@ -100,6 +121,7 @@ void intake_staff_get_case(struct http_req *r, void *arg)
 		http_reply_error(r, 500, "internal", "the case could not be rendered");
 		return;
 	}
+	contact_for(j, &who);
 	json_object_set_new(j, "next_step",
 			    json_string(intake_lifecycle_next_step(
 				json_string_value(json_object_get(j, "status")), "en")));

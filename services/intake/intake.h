@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "consumer.h"
 #include "httpd.h"
 
@@ -65,6 +66,11 @@ bool intake_phone_valid(const char *s);
 /* Masks for people not entitled to see personal data: "138****8000", "张*", "J*** S***". */
 void intake_mask_phone(const char *phone, char *out, size_t cap);
 void intake_mask_name(const char *name, char *out, size_t cap);
+/* Whether a member of staff sees a complainant's contact in full: those who handle the case
+ * (its owner, the agent who keyed it in) and supervisors/admins; other agents see it masked
+ * ("only those who handle a case see it"). Pure. */
+bool intake_contact_entitled(const struct auth_principal *who, const char *owner,
+			     const char *entered_by);
 /* Copies text with phone-like digit runs and every occurrence of name replaced. */
 void intake_redact(const char *text, const char *name, char *out, size_t cap);
 /* The stored `target` column: {"kind":..,"id":..} built by jansson, so quotes, backslashes

@@ -3,7 +3,8 @@
  * The queue is sorted by the nearest deadline of a running clock (cases without one last),
  * then by complaint number, and paged by keyset (?after=<cursor from the previous page>) so a
  * page costs the same however deep it is and a case moving meanwhile is neither skipped nor
- * shown twice on one walk. Staff handle cases, so rows carry the complainant's contact. */
+ * shown twice on one walk. A row carries the complainant's contact in full only for those who
+ * handle that case (intake_contact_entitled); other agents see it masked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,17 +154,26 @@ static json_t *opt(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
 }
 
-static json_t *row_json(PGresult *res, int i)
+static json_t *row_json(PGresult *res, int i, const struct auth_principal *who)
 {
+	char name[160], phone[40];
+	/* the contact in full only for those who handle the case (and supervisors) */
+	if (intake_contact_entitled(who, PQgetvalue(res, i, 14), PQgetvalue(res, i, 9))) {
+		snprintf(name, sizeof(name), "%s", PQgetvalue(res, i, 10));
+		snprintf(phone, sizeof(phone), "%s", PQgetvalue(res, i, 11));
+	} else {
+		intake_mask_name(PQgetvalue(res, i, 10), name, sizeof(name));
+		intake_mask_phone(PQgetvalue(res, i, 11), phone, sizeof(phone));
+	}
 	json_t *j = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:s, s:{s:s, s:s, s:s}, s:i, s:b}",
 	    "complaint_no", PQgetvalue(res, i, 0), "status", PQgetvalue(res, i, 1), "channel",
 	    PQgetvalue(res, i, 2), "waybill_no", PQgetvalue(res, i, 3), "type",
 	    PQgetvalue(res, i, 4), "priority", atoi(PQgetvalue(res, i, 5)), "repeat_count",
 	    atoi(PQgetvalue(res, i, 6)), "repeat", PQgetvalue(res, i, 7)[0] == 't', "received_at",
-	    PQgetvalue(res, i, 8), "complainant", "name", PQgetvalue(res, i, 10), "phone",
-	    PQgetvalue(res, i, 11), "preferred_contact", PQgetvalue(res, i, 12), "escalation_level",
-	    atoi(PQgetvalue(res, i, 19)), "overdue", PQgetvalue(res, i, 20)[0] == 't');
+	    PQgetvalue(res, i, 8), "complainant", "name", name, "phone", phone, "preferred_contact",
+	    PQgetvalue(res, i, 12), "escalation_level", atoi(PQgetvalue(res, i, 19)), "overdue",
+	    PQgetvalue(res, i, 20)[0] == 't');
 	json_object_set_new(j, "entered_by", opt(res, i, 9));
 	json_object_set_new(j, "outlet_id", opt(res, i, 13));
 	json_object_set_new(j, "owner_staff_id", opt(res, i, 14));
@@ -177,12 +187,13 @@ static json_t *row_json(PGresult *res, int i)
 	return j;
 }
 
-static void reply_page(struct http_req *r, PGresult *res, long limit)
+static void reply_page(struct http_req *r, PGresult *res, long limit,
+		       const struct auth_principal *who)
 {
 	json_t *items = json_array();
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++)
-		json_array_append_new(items, row_json(res, i));
+		json_array_append_new(items, row_json(res, i, who));
 	json_t *next = json_null();
 	if (n == limit) {
 		char cursor[128];
@@ -230,7 +241,7 @@ void intake_staff_list_complaints(struct http_req *r, void *arg)
 		http_reply_error(r, 503, "unavailable", "the complaints could not be read; retry");
 		goto out;
 	}
-	reply_page(r, res, q.limit);
+	reply_page(r, res, q.limit, &who);
 	PQclear(res);
 out:
 	for (int i = 0; i <= Q_CLOSED; i++)

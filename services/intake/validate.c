@@ -352,3 +352,14 @@ char *intake_target_json(const struct intake_input *in)
 	json_decref(t);
 	return out;
 }
+
+bool intake_contact_entitled(const struct auth_principal *who, const char *owner,
+			     const char *entered_by)
+{
+	if (who->role & (AUTH_SUPERVISOR | AUTH_ADMIN))
+		return true;
+	if (!(who->role & AUTH_AGENT) || !who->staff_id[0])
+		return false;
+	return (owner && strcmp(owner, who->staff_id) == 0) ||
+	       (entered_by && strcmp(entered_by, who->staff_id) == 0);
+}

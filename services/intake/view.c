@@ -29,6 +29,7 @@ enum viewer {
 	VIEWER_CUSTOMER_MINIMAL,
 	VIEWER_GATEWAY,
 	VIEWER_STAFF,
+	VIEWER_STAFF_MASKED, /* staff who do not handle this case: the contact masked */
 	VIEWER_DENIED
 };
 
@@ -39,7 +40,8 @@ enum viewer {
 	"to_char(next_update_by AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "           \
 	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE " \
 	"p.id = "                                                                                  \
-	"c.previous_complaint_id), customer_ref FROM complaints c WHERE complaint_no = $1"
+	"c.previous_complaint_id), customer_ref, coalesce(owner_staff_id, ''), "                   \
+	"coalesce(entered_by, '') FROM complaints c WHERE complaint_no = $1"
 
 /* The customer's proof, from the query string (each value malloc'ed or NULL). */
 struct proof {
@@ -185,11 +187,13 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 			    PQgetisnull(res, 0, 18) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 18)));
 	json_object_set_new(j, "timeline", timeline_json(c, PQgetvalue(res, 0, 0)));
-	if (v == VIEWER_STAFF || v == VIEWER_GATEWAY)
+	if (v == VIEWER_STAFF || v == VIEWER_STAFF_MASKED || v == VIEWER_GATEWAY)
 		json_object_set_new(json_object_get(j, "complainant"), "preferred_contact",
 				    json_string(PQgetvalue(res, 0, 17)));
-	if (v == VIEWER_STAFF)
+	if (v == VIEWER_STAFF || v == VIEWER_STAFF_MASKED)
 		json_object_set_new(j, "complaint_id", json_string(PQgetvalue(res, 0, 0)));
+	if (v == VIEWER_STAFF_MASKED)
+		json_object_set_new(j, "contact_masked", json_true());
 	return j;
 }
 
@@ -225,13 +229,16 @@ static void staff_view(struct http_req *r, PGresult *res)
 	struct auth_principal who;
 	if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
 		return;
-	if (PQntuples(res) == 0)
+	if (PQntuples(res) == 0) {
 		http_reply_error(r, 404, "not_found", "no complaint with this number");
-	else
-		http_reply_json(
-		    r, 200,
-		    case_json(r->db, res,
-			      who.role == AUTH_INTEGRATION ? VIEWER_GATEWAY : VIEWER_STAFF));
+		return;
+	}
+	enum viewer v =
+	    who.role == AUTH_INTEGRATION ? VIEWER_GATEWAY
+	    : intake_contact_entitled(&who, PQgetvalue(res, 0, 20), PQgetvalue(res, 0, 21))
+		? VIEWER_STAFF
+		: VIEWER_STAFF_MASKED;
+	http_reply_json(r, 200, case_json(r->db, res, v));
 }
 
 /* True when the proof is the case's signed link token: 128 bits that cannot be guessed, so it

@@ -195,7 +195,10 @@ def test_a_person_owns_every_step(staffed, http):
     wait_rows(stack, "SELECT 1 FROM timer.clocks WHERE complaint_id = %s AND clock = "
                      "'whole_cycle' AND state = 'stopped'", (cid,))
 
-    # staff see the whole case in one request, every step with its person
+    # staff see the whole case in one request, every step with its person (once intake has
+    # the timer's last snapshot: it travels on its own topic)
+    wait_rows(stack, "SELECT 1 FROM intake.case_clocks WHERE complaint_id = %s AND clock = "
+                     "'whole_cycle' AND state = 'stopped'", (cid,))
     case = http.get(f"{base}/v1/staff/complaints/{no}", headers=bearer("supervisor")).json()
     assert case["owner"]["staff_id"] == owner
     assert case["evidence"]["responsibility"]["preliminary"] is False

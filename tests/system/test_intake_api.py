@@ -273,9 +273,13 @@ def test_customer_a_cannot_read_customer_b(intake, http):
     assert by_link.status_code == 200
     assert by_link.json()["next_step"]
 
+    # an agent who does not handle the case sees the contact masked; a supervisor in full
     staff = http.get(url_b, headers=AGENT).json()
-    assert staff["complainant"]["phone"] == b["complainant"]["phone"]
+    assert staff["complainant"]["phone"] != b["complainant"]["phone"]
+    assert "****" in staff["complainant"]["phone"] and staff["contact_masked"] is True
     assert staff["complaint_id"] == rb["complaint_id"]
+    sup = http.get(url_b, headers=SUPERVISOR).json()
+    assert sup["complainant"]["phone"] == b["complainant"]["phone"]
     gateway = http.get(url_b, headers=GATEWAY).json()
     assert gateway["complainant"]["phone"] == b["complainant"]["phone"]
     assert gateway["complainant"]["preferred_contact"] == "phone"

@@ -236,7 +236,14 @@ def test_the_whole_case_in_one_request(stack, http):
     assert r.status_code == 201, r.text
     view = case.staff_view()
     assert view["owner"]["staff_id"] == staff_id("agent")
-    assert view["complainant"]["phone"] == body["complainant"]["phone"]  # staff: in full
+    assert view["complainant"]["phone"] == body["complainant"]["phone"]  # the owner: in full
+    other = case.staff_view("agent2")  # staff who do not handle the case: masked
+    assert other["complainant"]["phone"] != body["complainant"]["phone"]
+    assert other["contact_masked"] is True
+    row = _queue(stack, http, role="agent2", waybill_no=body_waybill(case))["complaints"][0]
+    assert "****" in row["complainant"]["phone"]
+    row = _queue(stack, http, role="agent", waybill_no=body_waybill(case))["complaints"][0]
+    assert row["complainant"]["phone"] == body["complainant"]["phone"]
     assert [c["clock"] for c in view["clocks"]][:2] == ["first_response", "verification"]
     assert view["nearest_deadline"]["clock"] == "first_response"
     texts = [m["text"] for m in view["conversation"]]
@@ -312,6 +319,10 @@ def test_the_person_a_complaint_is_about_never_writes_on_it(stack, http):
     assert r.status_code == 403 and r.json()["error"] == "conflict_of_interest"
     assert http.post(f"{stack.base_url}/v1/complaints/{other.no}/notes", json={"text": "x"},
                      headers=bearer("supervisor")).status_code == 201
+
+
+def body_waybill(case: Case) -> str:
+    return case.body["waybill_no"]
 
 
 def _queue(stack, http, role="agent", **params) -> dict:

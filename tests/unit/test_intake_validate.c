@@ -225,6 +225,22 @@ START_TEST(initial_priority)
 }
 END_TEST
 
+START_TEST(contact_only_for_those_who_handle_the_case)
+{
+	struct auth_principal agent = {.staff_id = "A1", .role = AUTH_AGENT};
+	struct auth_principal sup = {.staff_id = "S1", .role = AUTH_SUPERVISOR};
+	struct auth_principal gw = {.staff_id = "A1", .role = AUTH_INTEGRATION};
+	struct auth_principal nobody = {.staff_id = "", .role = AUTH_AGENT};
+	ck_assert(intake_contact_entitled(&agent, "A1", ""));	/* the owner */
+	ck_assert(intake_contact_entitled(&agent, "A2", "A1")); /* keyed it in */
+	ck_assert(!intake_contact_entitled(&agent, "A2", "A3"));
+	ck_assert(!intake_contact_entitled(&agent, "", ""));
+	ck_assert(!intake_contact_entitled(&nobody, "", ""));
+	ck_assert(intake_contact_entitled(&sup, "", ""));
+	ck_assert(!intake_contact_entitled(&gw, "A1", "A1"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("intake");
@@ -238,6 +254,7 @@ int main(void)
 	tcase_add_test(tc, redaction);
 	tcase_add_test(tc, filing_window);
 	tcase_add_test(tc, initial_priority);
+	tcase_add_test(tc, contact_only_for_those_who_handle_the_case);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
