@@ -14,7 +14,10 @@
 #include "topics.h"
 #include "tstamp.h"
 
-enum item_state { ITEM_APPLY, ITEM_SKIP, ITEM_REJECT, ITEM_DONE };
+enum item_state { ITEM_APPLY, ITEM_SKIP, ITEM_REJECT };
+
+/* Tries of one event that fails for a non-transient reason before it is dead-lettered. */
+#define CONSUMER_ATTEMPTS 3
 
 struct item {
 	rd_kafka_message_t *msg;
@@ -116,43 +119,45 @@ static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
 	return rc;
 }
 
-/* The fast path: every item in one transaction. Returns 0 or -1 (rolled back). */
+/* Applies one item under a savepoint, so a failing event costs only itself: a non-transient
+ * failure (a unique key, a check, a handler's reject) rolls back to the savepoint and the item
+ * is tried again up to CONSUMER_ATTEMPTS times, then dead-lettered with the reason, while the
+ * rest of the batch goes on in the same transaction. Returns 0 when the item is settled
+ * (applied, duplicate or rejected), -1 on a transient failure (connection, serialization,
+ * deadlock, shutdown): then the whole batch is rolled back and retried after a back-off. */
+static int consumer_apply_isolated(struct consumer *c, PGconn *pg, struct item *it)
+{
+	while (it->state == ITEM_APPLY) {
+		if (pg_exec(pg, "SAVEPOINT cp_consumer_item", 0, NULL) != 0)
+			return -1;
+		if (consumer_apply_one(c, pg, it) == 0)
+			return pg_exec(pg, "RELEASE SAVEPOINT cp_consumer_item", 0, NULL);
+		if (it->state != ITEM_REJECT && consumer_transient(pg_last_sqlstate()))
+			return -1;
+		char reason[200];
+		snprintf(reason, sizeof(reason), "%s", pg_last_error());
+		if (pg_exec(pg, "ROLLBACK TO SAVEPOINT cp_consumer_item", 0, NULL) != 0)
+			return -1;
+		if (it->state == ITEM_APPLY && ++it->attempts >= CONSUMER_ATTEMPTS)
+			consumer_reject(it, "apply failed: %s", reason);
+	}
+	return 0;
+}
+
+/* Every item in one transaction, each under its own savepoint. Returns 0 (committed) or -1
+ * (rolled back: a transient failure). */
 static int consumer_apply_batch(struct consumer *c, PGconn *pg, struct item *items, size_t n)
 {
 	if (pg_begin(pg) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].state != ITEM_APPLY)
-			continue;
-		if (consumer_apply_one(c, pg, &items[i]) != 0) {
-			if (items[i].state == ITEM_REJECT)
-				items[i].state = ITEM_APPLY; /* decided again on the slow path */
+		if (items[i].state == ITEM_APPLY &&
+		    consumer_apply_isolated(c, pg, &items[i]) != 0) {
 			pg_rollback(pg);
 			return -1;
 		}
 	}
 	return pg_commit(pg);
-}
-
-/* The slow path: one transaction per item, to isolate the one that fails. */
-static int consumer_apply_each(struct consumer *c, PGconn *pg, struct item *it)
-{
-	if (pg_begin(pg) != 0)
-		return -1;
-	if (consumer_apply_one(c, pg, it) != 0) {
-		pg_rollback(pg);
-		if (it->state == ITEM_REJECT)
-			return 0;
-		if (!consumer_transient(pg_last_sqlstate()) && ++it->attempts >= 3) {
-			consumer_reject(it, "apply failed: %s", pg_last_error());
-			return 0;
-		}
-		return -1;
-	}
-	if (pg_commit(pg) != 0)
-		return -1;
-	it->state = ITEM_DONE;
-	return 0;
 }
 
 static void consumer_sleep_ms(int ms)
@@ -169,13 +174,6 @@ static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 	for (;;) {
 		PGconn *pg = pg_conn_get(&c->pg);
 		if (pg && consumer_apply_batch(c, pg, items, n) == 0)
-			return 0;
-		size_t i = 0;
-		for (; pg && i < n; i++)
-			if (items[i].state == ITEM_APPLY &&
-			    consumer_apply_each(c, pg, &items[i]) != 0)
-				break;
-		if (pg && i == n)
 			return 0;
 		if (pg && PQstatus(pg) != CONNECTION_OK)
 			pg_conn_reset(&c->pg);

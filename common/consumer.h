@@ -8,9 +8,11 @@
  * `dlq_reason` header. The rest is applied in ONE transaction: for every event the inbox
  * claim (duplicates are skipped) and the handler's apply, which writes state and outbox rows
  * on the same connection. After COMMIT (and after the dead letters are acknowledged by the
- * broker) the offsets are stored. If the batch transaction fails, the events are retried one
- * per transaction; a transient database failure (connection, serialization, deadlock) is
- * retried until it succeeds, a persistent one dead-letters the event after 3 attempts. */
+ * broker) the offsets are stored. Each event is applied under its own SAVEPOINT, so a poison
+ * event costs only itself: a persistent failure (any SQLSTATE but classes 08, 40, 53, 57)
+ * rolls back to the savepoint, is tried again up to 3 times and then dead-lettered with the
+ * reason while the rest of the batch commits; a transient failure (connection, serialization,
+ * deadlock, shutdown) rolls the batch back and retries it after a jittered back-off. */
 #ifndef CP_CONSUMER_H
 #define CP_CONSUMER_H
 

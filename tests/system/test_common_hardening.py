@@ -81,3 +81,40 @@ def test_tracking_events_in_every_cloudevents_form_the_kafka_binding_allows(stac
     rows = wait_rows(stack, "SELECT code FROM evidence.scans WHERE waybill_no = %s "
                             "ORDER BY occurred_at", (w,), count=2)
     assert len(rows) == 2
+
+
+def test_poison_events_are_dead_lettered_without_delaying_the_good_one_behind_them(stack):
+    """Ten events reuse a complaint number under other complaint ids: follow-up's unique key on
+    the number fails each at apply time. They share the good event's partition (one key), so
+    before savepoints the batch fell back to one transaction per event with a back-off per
+    round and the good event waited minutes; now each costs only itself."""
+    key = f"poison-{uuid.uuid4()}"
+    taken = f"CP-POISON-{uuid.uuid4().hex[:8]}"
+
+    def received(cid, no):
+        m = stack.proto.ComplaintReceived(complaint_id=cid, complaint_no=no,
+                                          customer_ref="cust_test0123456789abcdef",
+                                          channel="app", language="zh-CN")
+        headers = stack.ce_headers("cp.complaint.received")
+        stack.produce("complaint.received.v1", key, m.SerializeToString(), headers)
+        return headers["ce_id"]
+
+    first = str(uuid.uuid4())
+    received(first, taken)
+    wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s", (first,))
+    with stack.consumer("complaint.deadletter.v1", from_beginning=False) as dlq:
+        bad = {received(str(uuid.uuid4()), taken) for _ in range(10)}
+        good = str(uuid.uuid4())
+        received(good, f"CP-GOOD-{uuid.uuid4().hex[:8]}")
+        wait_rows(stack, "SELECT 1 FROM followup.cases WHERE complaint_id = %s", (good,))
+        dead = set()
+        while dead != bad:
+            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in bad - dead
+                               and "followup" in m.headers.get("dlq_group", ""), timeout=30)
+            assert "apply failed" in m.headers["dlq_reason"], m.headers
+            assert "cases_no" in m.headers["dlq_reason"], m.headers
+            dead.add(m.headers["ce_id"])
+    with stack.db() as db:
+        n = db.execute("SELECT count(*) FROM followup.cases WHERE complaint_no = %s",
+                       (taken,)).fetchone()[0]
+    assert n == 1
