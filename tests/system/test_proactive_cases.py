@@ -70,9 +70,11 @@ def test_a_stuck_parcel_opens_a_proactive_case_by_default_offered_at_its_hub(sta
                                "complaint_id = %s AND round = 1", (cid,), count=2)
     assert set(HUB_STAFF) <= {r[0] for r in offered}
     # the hub's people are told through the ordinary offer notification, on the staff app
+    # (the channel is the one the delivery used: wait until each went out)
     told = wait_rows(stack, "SELECT recipient, channel FROM followup.notifications WHERE "
                             "complaint_id = %s AND step = 'staff_offered' AND recipient = "
-                            "ANY(%s)", (cid, [f"staff:{s}" for s in HUB_STAFF]), count=2)
+                            "ANY(%s) AND channel <> ''", (cid, [f"staff:{s}" for s in HUB_STAFF]),
+                     count=2)
     assert {r[1] for r in told} == {"staff_app"}
     assert conn.execute("SELECT count(*) FROM intake.complaints WHERE waybill_no = %s",
                         (wb,)).fetchone()[0] == 1
@@ -163,6 +165,10 @@ def _assignment(stack, cid, no, ce_type, action, staff, owner=""):
 
 
 def _staff_told(stack, cid, step):
+    # what was sent, once every queued message of that step went out (the channel is the one
+    # the delivery used, empty while queued)
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND step = %s "
+                     "HAVING count(*) = count(*) FILTER (WHERE channel <> '')", (cid, step))
     return stack.db().execute("SELECT recipient, channel FROM followup.notifications WHERE "
                               "complaint_id = %s AND step = %s ORDER BY recipient",
                               (cid, step)).fetchall()
