@@ -91,7 +91,7 @@ static void consumer_prepare(struct consumer *c, struct item *it)
 		return consumer_reject(it, "invalid event: %s", err);
 }
 
-static bool consumer_transient(const char *sqlstate)
+bool consumer_sqlstate_transient(const char *sqlstate)
 {
 	return sqlstate[0] == '\0' || strncmp(sqlstate, "08", 2) == 0 ||
 	       strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
@@ -132,7 +132,7 @@ static int consumer_apply_isolated(struct consumer *c, PGconn *pg, struct item *
 			return -1;
 		if (consumer_apply_one(c, pg, it) == 0)
 			return pg_exec(pg, "RELEASE SAVEPOINT cp_consumer_item", 0, NULL);
-		if (it->state != ITEM_REJECT && consumer_transient(pg_last_sqlstate()))
+		if (it->state != ITEM_REJECT && consumer_sqlstate_transient(pg_last_sqlstate()))
 			return -1;
 		char reason[200];
 		snprintf(reason, sizeof(reason), "%s", pg_last_error());

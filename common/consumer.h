@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ce.h"
@@ -59,6 +60,12 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 				size_t errlen);
 /* Finishes the current batch, commits offsets, closes the consumer, joins, frees. */
 void consumer_stop(struct consumer *c);
+
+/* True when a failure with this SQLSTATE may pass by itself, so the batch is retried rather
+ * than the event dead-lettered: "" (no server answer: the connection broke), class 08
+ * (connection), 40 (serialization failure, deadlock), 53 (insufficient resources), 57
+ * (operator intervention: shutdown, cancel). */
+bool consumer_sqlstate_transient(const char *sqlstate);
 
 /* Dead-letters one message synchronously (waits for the broker's acknowledgement).
  * Returns 0 or -1. Exposed for tests and tools. */

@@ -6,6 +6,7 @@
 
 #include "backoff.h"
 #include "ce.h"
+#include "consumer.h"
 #include "pg.h"
 #include "tstamp.h"
 
@@ -172,6 +173,17 @@ START_TEST(ce_structured_mode_reads_the_envelope_and_data_base64)
 }
 END_TEST
 
+START_TEST(consumer_poison_event_sqlstates_are_not_transient)
+{
+	const char *transient[] = {"", "08006", "08P01", "40001", "40P01", "53300", "57P01"};
+	const char *poison[] = {"23505", "23503", "23514", "22P02", "22007", "42P01", "P0001"};
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		ck_assert_msg(consumer_sqlstate_transient(transient[i]), "%s", transient[i]);
+	for (size_t i = 0; i < sizeof(poison) / sizeof(poison[0]); i++)
+		ck_assert_msg(!consumer_sqlstate_transient(poison[i]), "%s", poison[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_hardening");
@@ -181,6 +193,7 @@ int main(void)
 	tcase_add_test(tc, pg_text_array_escapes_quotes_backslashes_commas_braces_null);
 	tcase_add_test(tc, ce_binary_mode_time_optional_and_content_type_parameters);
 	tcase_add_test(tc, ce_structured_mode_reads_the_envelope_and_data_base64);
+	tcase_add_test(tc, consumer_poison_event_sqlstates_are_not_transient);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
