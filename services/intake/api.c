@@ -447,14 +447,15 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 		return -1;
 	if (found)
 		return attach_repeat(c, in, k);
+	/* the filing window holds for every complaint, one that would join a proactive case too */
+	int late = filing_window(c, in, problem, cap);
+	if (late != 0)
+		return late > 0 ? -3 : -1;
 	found = find_unclaimed_proactive(c, in->waybill_no, k);
 	if (found < 0)
 		return -1;
 	if (found)
 		return adopt_proactive(c, in, k, customer_ref);
-	int late = filing_window(c, in, problem, cap);
-	if (late != 0)
-		return late > 0 ? -3 : -1;
 	if (find_recent_closed(c, in, k) != 0)
 		return -1;
 	return insert_case(c, in, k, customer_ref);

@@ -350,6 +350,11 @@ class Stack:
         self._receiver = None
         self.proto = _Protos(GEN_PY)
         self._start_env = {name: dict((service_env or {}).get(name, {})) for name in SERVICES}
+        # The product opens a proactive case for every parcel stuck over a day; test parcels
+        # with old scans would get one at a sweep that falls at any moment of another test, so
+        # the session's evidence runs without it. A test that restarts evidence with its own
+        # environment (service_env) gets the product's default back.
+        self._start_env["evidence"].setdefault("STUCK_PROACTIVE_CASE", "false")
         self._overrides = {name: dict(self._start_env[name]) for name in SERVICES}
         self._procs: dict[str, subprocess.Popen] = {}
         self._files: dict[str, list] = {}
