@@ -223,6 +223,9 @@ const zh: Dict = {
   "step.reply": "您回复了我们",
   "step.note": "内部备注",
   "step.note_added": "添加了内部备注",
+  "step.plan_drafted": "系统起草了处理方案（待负责人决定）",
+  "step.complainant_joined": "客户的投诉并入了此主动服务工单",
+  "step.sla_breached": "时限超时，已升级",
   "step.withdrawn": "已撤回",
 
   "signin.title": "员工登录",
@@ -598,6 +601,9 @@ const en: Dict = {
   "step.reply": "You replied",
   "step.note": "Internal note",
   "step.note_added": "Internal note added",
+  "step.plan_drafted": "The system drafted a plan (for the owner to decide)",
+  "step.complainant_joined": "The customer's complaint joined this proactive case",
+  "step.sla_breached": "A deadline passed and the case was escalated",
   "step.withdrawn": "Withdrawn",
 
   "signin.title": "Staff sign-in",
