@@ -87,7 +87,11 @@ static int announce_received(PGconn *c, const struct intake_input *in, const str
 	return rc;
 }
 
-static int announce_repeat(PGconn *c, const struct intake_input *in, const struct intake_case *k)
+/* The customer wrote again on a case: as a repeat of their open case, or as the complainant a
+ * proactive case adopts (customer_ref set: the event then tells the other services who to
+ * write to). The owner reads the words in the conversation, redacted as in the event. */
+static int announce_message(PGconn *c, const struct intake_input *in, const struct intake_case *k,
+			    const char *kind, const char *customer_ref)
 {
 	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
 	char now[TSTAMP_LEN];
@@ -98,16 +102,22 @@ static int announce_repeat(PGconn *c, const struct intake_input *in, const struc
 	tstamp_format(tstamp_now_ms(), now);
 	ev.complaint_id = (char *)k->id;
 	ev.complaint_no = (char *)k->no;
-	ev.kind = "repeat";
+	ev.kind = (char *)kind;
 	ev.text_redacted = redacted;
-	ev.repeat_count = k->repeat_count;
 	ev.added_at = now;
-	/* the owner reads the customer's own words on the case (redacted as in the event) */
-	const char *p[] = {k->id, redacted};
+	if (customer_ref) {
+		ev.customer_ref = (char *)customer_ref;
+		ev.language = (char *)in->language;
+		ev.preferred_contact = (char *)in->preferred_contact;
+		ev.role = (char *)in->role;
+	} else {
+		ev.repeat_count = k->repeat_count;
+	}
+	const char *p[] = {k->id, redacted, kind};
 	int rc = pg_exec(c,
 			 "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
-			 "VALUES ($1, 'from_customer', 'repeat', 'customer', $2)",
-			 2, p);
+			 "VALUES ($1, 'from_customer', $3, 'customer', $2)",
+			 3, p);
 	if (rc == 0)
 		rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base,
 				NULL);
@@ -163,38 +173,7 @@ static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake
 		return -1;
 	k->attached = true;
 	k->status = 200;
-	return announce_repeat(c, in, k);
-}
-
-static int announce_adopted(PGconn *c, const struct intake_input *in, const struct intake_case *k,
-			    const char *customer_ref)
-{
-	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
-	char now[TSTAMP_LEN];
-	char *redacted = malloc(sizeof(in->description) + 64);
-	if (!redacted)
-		return -1;
-	intake_redact(in->description, in->name, redacted, sizeof(in->description) + 64);
-	tstamp_format(tstamp_now_ms(), now);
-	ev.complaint_id = (char *)k->id;
-	ev.complaint_no = (char *)k->no;
-	ev.kind = "adopted";
-	ev.text_redacted = redacted;
-	ev.added_at = now;
-	ev.customer_ref = (char *)customer_ref;
-	ev.language = (char *)in->language;
-	ev.preferred_contact = (char *)in->preferred_contact;
-	ev.role = (char *)in->role;
-	const char *p[] = {k->id, redacted};
-	int rc = pg_exec(c,
-			 "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
-			 "VALUES ($1, 'from_customer', 'adopted', 'customer', $2)",
-			 2, p);
-	if (rc == 0)
-		rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base,
-				NULL);
-	free(redacted);
-	return rc;
+	return announce_message(c, in, k, "repeat", NULL);
 }
 
 /* The waybill's open proactive case that nobody has claimed yet (customer_ref "proactive").
@@ -250,7 +229,7 @@ static int adopt_proactive(PGconn *c, const struct intake_input *in, struct inta
 	k->status = 200;
 	log_msg(LOG_INFO, "proactive_case_adopted", LOG_KV({"complaint_no", k->no}),
 		"a complaint joined the proactive case of its waybill");
-	return announce_adopted(c, in, k, customer_ref);
+	return announce_message(c, in, k, "adopted", customer_ref);
 }
 
 /* A closed case about the same waybill and type within the repeat window. */
