@@ -62,6 +62,8 @@ enum ev_kind ev_kind_of(const char *sub)
 		return EV_KIND_DELAY;
 	if (strcmp(sub, "damage") == 0)
 		return EV_KIND_DAMAGE;
+	if (strcmp(sub, "proxy_signed") == 0 || strcmp(sub, "unconsented_locker_station") == 0)
+		return EV_KIND_LAST_MILE;
 	return in_list(sub, loss) ? EV_KIND_LOSS : EV_KIND_OTHER;
 }
 
@@ -551,6 +553,80 @@ static void assess_loss(const struct ev_scan *s, const struct ev_answer *a, size
 	}
 }
 
+/* ---- the hand-over: unconsented locker or station, signed by someone not authorised ---- */
+
+/* Signed by the addressee's own people (family, colleague): often with their leave, so the
+ * scans alone are weaker evidence than a guard, a front desk or "other" signing. */
+static bool signer_household(const char *who)
+{
+	return strcmp(who, "family") == 0 || strcmp(who, "colleague") == 0;
+}
+
+/* 不告而投: the scans say where the parcel was left and whether the customer agreed to it
+ * (customer_consented on the locker or station scan). Without consent the courier who stored
+ * it is the responsible party; with consent recorded the complaint is not borne out by the
+ * scans and a person checks how that consent was given. */
+static void assess_unconsented(const struct ev_scan *s, struct ev_result *r)
+{
+	const struct ev_scan *d = r->delivery >= 0 ? &s[r->delivery] : NULL;
+	if (d && r->locker_or_station && !r->consented) {
+		blame(&r->resp, "delivery", "courier", d->courier_id, 80);
+		add_reason(&r->resp, "%s at %s without the customer's consent",
+			   ev_code_name(d->code), d->facility_id);
+	} else if (d && r->locker_or_station) {
+		blame(&r->resp, "delivery", "customer", "", 55);
+		add_reason(&r->resp,
+			   "the scans record the customer's consent to %s at %s; a person checks "
+			   "how it was given",
+			   ev_code_name(d->code), d->facility_id);
+	} else if (d) {
+		blame(&r->resp, "delivery", "unknown", "", 20);
+		add_reason(&r->resp, "the scans show %s at %s, not a locker or station",
+			   ev_code_name(d->code), d->facility_id);
+	} else {
+		blame(&r->resp, "unknown", "unknown", "", 10);
+		add_reason(&r->resp, "no locker, station or delivery scan yet");
+	}
+}
+
+/* 代签: the delivered scan's signed_by says who signed. A guard, front desk, shop or anyone
+ * "other" without the customer's consent on the scan puts it on the courier; the addressee's
+ * family or colleague less firmly; the recipient's own signature with a proof-of-delivery
+ * photo does not bear the complaint out. */
+static void assess_proxy_signed(const struct ev_scan *s, struct ev_result *r)
+{
+	const struct ev_scan *d = r->delivery >= 0 ? &s[r->delivery] : NULL;
+	bool other = d && d->code == EV_DELIVERED && d->signed_by[0] &&
+		     strcmp(d->signed_by, "recipient") != 0;
+	if (other && d->consented) {
+		blame(&r->resp, "delivery", "customer", "", 55);
+		add_reason(&r->resp,
+			   "signed by %s with the customer's consent on the scan; a person checks "
+			   "it",
+			   d->signed_by);
+	} else if (other) {
+		blame(&r->resp, "delivery", "courier", d->courier_id,
+		      signer_household(d->signed_by) ? 55 : 75);
+		add_reason(&r->resp,
+			   "signed by %s, not by the recipient, without a recorded consent",
+			   d->signed_by);
+	} else if (d && d->code == EV_DELIVERED && !d->pod_ref[0]) {
+		blame(&r->resp, "delivery", "courier", d->courier_id, 60);
+		add_reason(&r->resp, "no proof-of-delivery photo shows who signed");
+	} else if (d && d->code == EV_DELIVERED) {
+		blame(&r->resp, "delivery", "customer", "", 50);
+		add_reason(&r->resp, "signed by the recipient with proof of delivery %s",
+			   d->pod_ref);
+	} else if (d) {
+		blame(&r->resp, "delivery", "unknown", "", 20);
+		add_reason(&r->resp, "the scans show %s at %s, not a signature",
+			   ev_code_name(d->code), d->facility_id);
+	} else {
+		blame(&r->resp, "unknown", "unknown", "", 10);
+		add_reason(&r->resp, "no delivery scan yet");
+	}
+}
+
 static void answer_findings(const struct ev_answer *a, size_t na, struct ev_result *r)
 {
 	for (size_t i = 0; i < na; i++)
@@ -601,9 +677,20 @@ void ev_assess(struct ev_scan *s, size_t n, const char *subcategory,
 		assess_damage(s, n, stays, k, answers, nanswers, r);
 	else if (kind == EV_KIND_LOSS)
 		assess_loss(s, answers, nanswers, r);
-	else {
+	else if (kind == EV_KIND_LAST_MILE) {
+		/* the same facts as a loss (who signed, where it was left, consent, photo); a
+		 * courier's statement answers either way, so an answer decides as for a loss */
+		loss_findings(s, r);
+		if (!loss_answers(answers, nanswers, r, s, &r->resp)) {
+			if (strcmp(subcategory, "proxy_signed") == 0)
+				assess_proxy_signed(s, r);
+			else
+				assess_unconsented(s, r);
+		}
+	} else {
 		blame(&r->resp, "unknown", "unknown", "", 10);
 		add_reason(&r->resp, "%s: a person judges from the trajectory", subcategory);
 	}
-	r->courier_statement = kind == EV_KIND_LOSS && r->courier_id[0];
+	r->courier_statement =
+	    (kind == EV_KIND_LOSS || kind == EV_KIND_LAST_MILE) && r->courier_id[0];
 }

@@ -66,8 +66,10 @@ struct ev_policy {
 	size_t slice_scans;	   /* trajectory slice for loss and other categories */
 };
 
-enum ev_kind { EV_KIND_DELAY, EV_KIND_DAMAGE, EV_KIND_LOSS, EV_KIND_OTHER };
-/* delay; damage; loss, signed_not_received, locker_theft, wrong_delivery; the rest. */
+enum ev_kind { EV_KIND_DELAY, EV_KIND_DAMAGE, EV_KIND_LOSS, EV_KIND_LAST_MILE, EV_KIND_OTHER };
+/* delay; damage; loss, signed_not_received, locker_theft, wrong_delivery; the two ways of
+ * handing a parcel over that the 快递市场管理办法 forbids since 1 March 2024 (proxy_signed,
+ * unconsented_locker_station); the rest. */
 enum ev_kind ev_kind_of(const char *subcategory);
 
 #define EV_MAX_FINDINGS	  32

@@ -91,13 +91,13 @@ static int load_case(PGconn *c, const char *id, struct res_case *k)
 static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
 {
 	const char *params[] = {waybill};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT carrier, freight_multiple, declared_ceiling_fen, "
-		     "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen FROM "
-		     "compensation_policies WHERE carrier IN (substring($1 from "
-		     "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
-		     1, params);
+	PGresult *r = pg_query(c,
+			       "SELECT carrier, freight_multiple, declared_ceiling_fen, "
+			       "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen, "
+			       "last_mile_coupon_fen FROM "
+			       "compensation_policies WHERE carrier IN (substring($1 from "
+			       "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
+			       1, params);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
@@ -113,6 +113,7 @@ static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
 	copy(p->delay_remedy, sizeof(p->delay_remedy), r, 4);
 	p->delay_coupon_fen = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	p->vip_coupon_fen = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+	p->last_mile_coupon_fen = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
 	PQclear(r);
 	return 0;
 }

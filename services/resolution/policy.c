@@ -150,6 +150,31 @@ static void propose_delay(const struct res_policy *p, const struct res_facts *f,
 	snprintf(out->rule, sizeof(out->rule), "delay_freight_waiver");
 }
 
+static bool is_last_mile(const char *sub)
+{
+	return strcmp(sub, "unconsented_locker_station") == 0 || strcmp(sub, "proxy_signed") == 0;
+}
+
+/* 不告而投 / 代签: the goods reached the customer's building, the wrong was the hand-over.
+ * When the customer says the goods are gone (a compensation or reship demand) it is paid as a
+ * loss; otherwise the carrier promises door delivery (or a signature by the addressee) from
+ * now on, with the policy's coupon and the apology. */
+static void propose_last_mile(const struct res_policy *p, const struct res_facts *f,
+			      struct res_plan *out)
+{
+	if (f->demand & (RES_DEMAND_COMPENSATION | RES_DEMAND_RESHIP)) {
+		propose_goods(p, f, out);
+		return;
+	}
+	const char *rule = strcmp(f->subcategory, "proxy_signed") == 0
+			       ? "proxy_signed"
+			       : "unconsented_locker_station";
+	add(out, "service_promise", 0, rule);
+	if (p->last_mile_coupon_fen > 0)
+		add(out, "coupon", p->last_mile_coupon_fen, rule);
+	snprintf(out->rule, sizeof(out->rule), "%s", rule);
+}
+
 static void propose_other(const struct res_policy *p, const struct res_facts *f,
 			  struct res_plan *out)
 {
@@ -167,6 +192,8 @@ static void propose_liable(const struct res_policy *p, const struct res_facts *f
 {
 	if (is_loss(f->subcategory) || strcmp(f->subcategory, "damage") == 0)
 		propose_goods(p, f, out);
+	else if (is_last_mile(f->subcategory))
+		propose_last_mile(p, f, out);
 	else if (strcmp(f->subcategory, "delay") == 0)
 		propose_delay(p, f, out);
 	else

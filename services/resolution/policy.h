@@ -22,6 +22,10 @@ struct res_policy {
 	char delay_remedy[16];	      /* freight_waiver or coupon */
 	int64_t delay_coupon_fen;
 	int64_t vip_coupon_fen; /* goodwill coupon for VIP customers when liable */
+	/* a parcel handed over the way the 快递市场管理办法 forbids since 1 March 2024 (left in a
+	 * locker or station without consent, signed by someone not authorised): the coupon that
+	 * goes with the apology and the door-delivery promise (0: none) */
+	int64_t last_mile_coupon_fen;
 };
 
 /* What is known of the case: classification, impact, demand and responsibility. */

@@ -55,6 +55,7 @@ static void parse_policy(const char *line, struct res_policy *p)
 	field(line, "delay", p->delay_remedy, sizeof(p->delay_remedy));
 	p->delay_coupon_fen = num(line, "coupon");
 	p->vip_coupon_fen = num(line, "vip");
+	p->last_mile_coupon_fen = num(line, "last_mile");
 }
 
 static void parse_facts(const char *line, struct res_facts *f)
