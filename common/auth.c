@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "ids.h"
+#include "tstamp.h"
 
 #define AUTH_MAX 256
 
@@ -130,11 +131,103 @@ int auth_customer_token(const char *secret, const char *complaint_no, char out[3
 {
 	char msg[128], hex[65];
 	int n = snprintf(msg, sizeof(msg), "case:%s", complaint_no);
+	/* a number longer than any complaint number has no token (and the HMAC must never read
+	 * past msg: snprintf returns the length it wanted, not the one it wrote) */
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return -1;
 	if (ids_hmac_hex(secret, msg, (size_t)n, hex) != 0)
 		return -1;
 	memcpy(out, hex, 32);
 	out[32] = '\0';
 	return 0;
+}
+
+int auth_keyring_init(struct auth_keyring *k, const char *name, const char *current,
+		      const char *previous, const char *until, char *err, size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	k->name = name;
+	k->current = current;
+	bool has_prev = previous && strspn(previous, ", \t\r\n") < strlen(previous);
+	bool has_until = until && until[0];
+	if (!has_prev && !has_until)
+		return 0;
+	if (!has_prev || !has_until) {
+		snprintf(err, errlen,
+			 "%s_PREVIOUS and %s_PREVIOUS_UNTIL go together: a previous key "
+			 "is accepted for a grace period that ends",
+			 name, name);
+		return -1;
+	}
+	if (tstamp_parse(until, &k->previous_until_ms) != 0) {
+		snprintf(err, errlen, "%s_PREVIOUS_UNTIL: not an RFC 3339 time", name);
+		return -1;
+	}
+	char *copy = strdup(previous), *save = NULL;
+	if (!copy) {
+		snprintf(err, errlen, "%s_PREVIOUS: out of memory", name);
+		return -1;
+	}
+	int rc = 0;
+	for (char *t = strtok_r(copy, ",\r\n", &save); t && rc == 0;
+	     t = strtok_r(NULL, ",\r\n", &save)) {
+		while (*t == ' ' || *t == '\t')
+			t++;
+		size_t n = strlen(t);
+		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+			t[--n] = '\0';
+		if (!n)
+			continue;
+		if (k->nprevious == AUTH_KEYRING_MAX) {
+			snprintf(err, errlen, "%s_PREVIOUS: at most %d keys", name,
+				 AUTH_KEYRING_MAX);
+			rc = -1;
+		} else if (current && strcmp(t, current) == 0) {
+			snprintf(err, errlen, "%s_PREVIOUS holds the current key", name);
+			rc = -1;
+		} else if (!(k->previous[k->nprevious++] = strdup(t))) {
+			snprintf(err, errlen, "%s_PREVIOUS: out of memory", name);
+			rc = -1;
+		}
+	}
+	free(copy);
+	if (rc != 0)
+		auth_keyring_free(k);
+	return rc;
+}
+
+void auth_keyring_free(struct auth_keyring *k)
+{
+	for (int i = 0; i < k->nprevious; i++)
+		free(k->previous[i]);
+	k->nprevious = 0;
+	k->previous_until_ms = 0;
+}
+
+int auth_keyring_accepted(const struct auth_keyring *k, int64_t now_ms, const char **keys)
+{
+	int n = 0;
+	keys[n++] = k->current;
+	if (now_ms < k->previous_until_ms)
+		for (int i = 0; i < k->nprevious; i++)
+			keys[n++] = k->previous[i];
+	return n;
+}
+
+bool auth_customer_token_check(const struct auth_keyring *k, const char *complaint_no,
+			       const char *token, int64_t now_ms)
+{
+	const char *keys[AUTH_KEYRING_MAX + 1];
+	char expect[33];
+	bool ok = false;
+	if (!token || !complaint_no)
+		return false;
+	int n = auth_keyring_accepted(k, now_ms, keys);
+	for (int i = 0; i < n; i++)
+		if (auth_customer_token(keys[i], complaint_no, expect) == 0 &&
+		    ids_equal(token, expect))
+			ok = true;
+	return ok;
 }
 
 enum auth_case_verdict auth_case_verdict(const struct auth_principal *who, const char *owner,

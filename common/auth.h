@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "httpd.h"
 
@@ -39,6 +40,38 @@ int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
 /* The token in a customer's case link: hex HMAC-SHA256(secret, "case:" + complaint_no),
  * first 32 digits. out must hold 33 bytes. */
 int auth_customer_token(const char *secret, const char *complaint_no, char out[33]);
+
+/* ---- key rotation (CUSTOMER_LINK_SECRET, PSEUDONYM_KEY) -------------------------------- */
+
+/* A key and the previous keys it replaced. New links and pseudonyms always use the current
+ * key; the previous ones are accepted until previous_until_ms only (a grace period: a key
+ * accepted forever would make rotating after a leak pointless). */
+#define AUTH_KEYRING_MAX 4
+struct auth_keyring {
+	const char *name; /* the variable, for messages: "CUSTOMER_LINK_SECRET" */
+	const char *current;
+	char *previous[AUTH_KEYRING_MAX]; /* malloc'ed copies */
+	int nprevious;
+	int64_t previous_until_ms; /* 0 when there is no previous key */
+};
+
+/* Builds k from the configuration: previous is a list of keys separated by commas or newlines
+ * (empty: none), until the RFC 3339 time they stop being accepted. A previous key without an
+ * end, an end without a key, an unparsable end, more than AUTH_KEYRING_MAX keys or a previous
+ * key equal to the current one are refused with a message naming the variable. */
+int auth_keyring_init(struct auth_keyring *k, const char *name, const char *current,
+		      const char *previous, const char *until, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void auth_keyring_free(struct auth_keyring *k);
+
+/* The keys accepted at now_ms, current first, into keys[AUTH_KEYRING_MAX + 1]; returns how
+ * many (the previous ones only while their grace period runs). */
+int auth_keyring_accepted(const struct auth_keyring *k, int64_t now_ms, const char **keys);
+
+/* True when token is the customer link token of complaint_no under a key accepted at now_ms
+ * (every accepted key is compared, in constant time each, so timing says nothing of which). */
+bool auth_customer_token_check(const struct auth_keyring *k, const char *complaint_no,
+			       const char *token, int64_t now_ms);
 
 int auth_role_parse(const char *name, unsigned *role);
 

@@ -22,4 +22,9 @@ enum admin_migration_state {
 enum admin_migration_state admin_migration_check(bool applied, const char *stored,
 						 const char *current);
 
+/* `cp-admin pseudonyms rekey` (rekey.c): every stored customer_ref made with a key in
+ * PSEUDONYM_KEY_PREVIOUS is rewritten to the one PSEUDONYM_KEY makes, in every schema, in one
+ * transaction. Returns the exit status. */
+int admin_pseudonyms_rekey(const char *admin_url);
+
 #endif

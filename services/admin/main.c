@@ -295,7 +295,8 @@ int main(int argc, char **argv)
 		cfg_print_help(
 		    stdout, "admin",
 		    "one-shot set-up: `cp-admin migrate` (roles, schemas, SQL migrations), "
-		    "`cp-admin topics` (Kafka topics)",
+		    "`cp-admin topics` (Kafka topics), `cp-admin pseudonyms rekey` (move stored "
+		    "customer_ref to the current PSEUDONYM_KEY after a rotation)",
 		    admin_table, ADMIN_NCFG);
 		return 0;
 	}
@@ -307,6 +308,10 @@ int main(int argc, char **argv)
 		return admin_migrate() == 0 ? 0 : 1;
 	if (strcmp(cmd, "topics") == 0)
 		return admin_topics() == 0 ? 0 : 1;
-	fprintf(stderr, "cp-admin: unknown command '%s' (migrate, topics, --help)\n", cmd);
+	if (strcmp(cmd, "pseudonyms") == 0 && argc > 2 && strcmp(argv[2], "rekey") == 0)
+		return admin_pseudonyms_rekey(admin_cfg.admin_url);
+	fprintf(stderr,
+		"cp-admin: unknown command '%s' (migrate, topics, pseudonyms rekey, --help)\n",
+		cmd);
 	return 2;
 }

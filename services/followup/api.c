@@ -20,13 +20,12 @@
 /* The customer's token for this complaint. Replies 401/403 and returns -1 when wrong. */
 static int customer_auth(struct http_req *r)
 {
-	char expected[33];
 	char *token = http_req_query(r, "token");
 	int rc = -1;
 	if (!token || !token[0])
 		http_reply_error(r, 401, "unauthorized", "the link's token is missing");
-	else if (auth_customer_token(followup_cfg.link_secret, r->params[0], expected) != 0 ||
-		 !ids_equal(token, expected))
+	else if (!auth_customer_token_check(&followup_cfg.link_keys, r->params[0], token,
+					    tstamp_now_ms()))
 		http_reply_error(r, 403, "forbidden", "the token does not match this complaint");
 	else
 		rc = 0;

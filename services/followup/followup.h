@@ -17,6 +17,9 @@
 
 struct followup_config {
 	char *link_secret;
+	char *link_secret_previous;
+	char *link_secret_previous_until;
+	struct auth_keyring link_keys; /* built from the three link variables at start */
 	char *public_base_url;
 	char *webhook_url;
 	char *webhook_secret;

@@ -11,6 +11,13 @@ static const struct cfg_entry followup_table[] = {
     {"CUSTOMER_LINK_SECRET", CFG_SECRET, "dev-only-link-secret", 0, 0,
      "HMAC key of the token in the customer's case link (the same as intake's)",
      &followup_cfg.link_secret},
+    {"CUSTOMER_LINK_SECRET_PREVIOUS", CFG_SECRET, "", 0, 0,
+     "the link secret(s) CUSTOMER_LINK_SECRET replaced (comma-separated), accepted until "
+     "CUSTOMER_LINK_SECRET_PREVIOUS_UNTIL (the same as intake's)",
+     &followup_cfg.link_secret_previous},
+    {"CUSTOMER_LINK_SECRET_PREVIOUS_UNTIL", CFG_STR, "", 0, 0,
+     "RFC 3339 end of the previous link secret's grace period (required with the secret)",
+     &followup_cfg.link_secret_previous_until},
     {"PUBLIC_BASE_URL", CFG_STR, "http://127.0.0.1:8080", 0, 0,
      "base URL of the front door, used in the survey link", &followup_cfg.public_base_url},
     {"NOTIFY_SMS_URL", CFG_STR, "", 0, 0,
@@ -135,6 +142,10 @@ static int followup_check_url(const char *name, const char *url, char *errstr, s
 
 static int followup_init(char *errstr, size_t errlen)
 {
+	if (auth_keyring_init(&followup_cfg.link_keys, "CUSTOMER_LINK_SECRET",
+			      followup_cfg.link_secret, followup_cfg.link_secret_previous,
+			      followup_cfg.link_secret_previous_until, errstr, errlen) != 0)
+		return -1;
 	static const char *const names[FU_CH_COUNT] = {"NOTIFY_SMS_URL", "NOTIFY_EMAIL_URL",
 						       "NOTIFY_APP_URL", "NOTIFY_STAFF_APP_URL"};
 	if (followup_check_url("WEBHOOK_URL", followup_cfg.webhook_url, errstr, errlen) != 0)

@@ -126,17 +126,37 @@ static int announce_message(PGconn *c, const struct intake_input *in, const stru
 }
 
 /* The same customer and waybill with an open case: the complaint joins that case. */
-static int find_open_case(PGconn *c, const char *customer_ref, const char *waybill,
-			  struct intake_case *k)
+int intake_customer_refs(const char *phone, int64_t now_ms, char refs[][30])
 {
-	const char *p[] = {customer_ref, waybill};
-	PGresult *r = pg_query(
-	    c,
-	    "SELECT id, complaint_no, repeat_count, priority, channel = 'proactive' "
-	    "FROM complaints WHERE customer_ref = $1 AND waybill_no = $2 AND status NOT IN "
-	    "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
-	    "FOR UPDATE",
-	    2, p);
+	const char *keys[AUTH_KEYRING_MAX + 1];
+	int n = auth_keyring_accepted(&intake_cfg.pseudonym_keys, now_ms, keys);
+	for (int i = 0; i < n; i++)
+		if (ids_customer_ref(keys[i], phone, refs[i]) != 0)
+			return -1;
+	return n;
+}
+
+static int find_open_case(PGconn *c, const char *phone, const char *waybill, struct intake_case *k)
+{
+	/* the customer under every pseudonym key still accepted: a case filed before a key
+	 * rotation is the same customer's (until `cp-admin pseudonyms rekey` moved it) */
+	char refs[AUTH_KEYRING_MAX + 1][30], list[(AUTH_KEYRING_MAX + 1) * 32] = "{";
+	int n = intake_customer_refs(phone, tstamp_now_ms(), refs);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) /* "cust_" and hex: nothing to quote */
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+			 refs[i]);
+	snprintf(list + strlen(list), sizeof(list) - strlen(list), "}");
+	const char *p[] = {list, waybill};
+	PGresult *r =
+	    pg_query(c,
+		     "SELECT id, complaint_no, repeat_count, priority, channel = 'proactive' "
+		     "FROM complaints WHERE customer_ref = ANY($1::text[]) AND waybill_no = $2 AND "
+		     "status NOT IN "
+		     "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
+		     "FOR UPDATE",
+		     2, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) > 0;
@@ -421,7 +441,7 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 	const char *p[] = {lock};
 	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, p) != 0)
 		return -1;
-	int found = find_open_case(c, customer_ref, in->waybill_no, k);
+	int found = find_open_case(c, in->phone, in->waybill_no, k);
 	if (found < 0)
 		return -1;
 	if (found)

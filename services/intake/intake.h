@@ -18,7 +18,13 @@
 
 struct intake_config {
 	char *pseudonym_key;
+	char *pseudonym_key_previous;
+	char *pseudonym_key_previous_until;
 	char *link_secret;
+	char *link_secret_previous;
+	char *link_secret_previous_until;
+	struct auth_keyring link_keys;	    /* built from the three link variables at start */
+	struct auth_keyring pseudonym_keys; /* idem for PSEUDONYM_KEY */
 	char *public_base_url;
 	long long repeat_window_days;
 	long long filing_window_days;
@@ -28,6 +34,12 @@ struct intake_config {
 	long long proof_purge_ms;
 };
 extern struct intake_config intake_cfg;
+
+/* The customer's pseudonyms under every PSEUDONYM_KEY accepted at now_ms, the current key's
+ * first (the one new complaints carry), into refs[AUTH_KEYRING_MAX + 1]; returns how many or
+ * -1. */
+int intake_customer_refs(const char *phone, int64_t now_ms, char refs[][30])
+    __attribute__((warn_unused_result));
 
 /* A validated complaint as posted. Strings are NUL-terminated copies. */
 struct intake_input {

@@ -10,8 +10,23 @@ static const struct cfg_entry intake_table[] = {
     {"PSEUDONYM_KEY", CFG_SECRET, "dev-only-pseudonym-key", 0, 0,
      "HMAC key turning phone numbers into the pseudonymous customer_ref carried by events",
      &intake_cfg.pseudonym_key},
+    {"PSEUDONYM_KEY_PREVIOUS", CFG_SECRET, "", 0, 0,
+     "the pseudonym key(s) PSEUDONYM_KEY replaced (comma-separated): a customer known under the "
+     "old pseudonym is still recognised until PSEUDONYM_KEY_PREVIOUS_UNTIL; run `cp-admin "
+     "pseudonyms rekey` to move the stored pseudonyms to the new key",
+     &intake_cfg.pseudonym_key_previous},
+    {"PSEUDONYM_KEY_PREVIOUS_UNTIL", CFG_STR, "", 0, 0,
+     "RFC 3339 end of the previous pseudonym key's grace period (required with the key)",
+     &intake_cfg.pseudonym_key_previous_until},
     {"CUSTOMER_LINK_SECRET", CFG_SECRET, "dev-only-link-secret", 0, 0,
      "HMAC key signing the token in the customer's case link", &intake_cfg.link_secret},
+    {"CUSTOMER_LINK_SECRET_PREVIOUS", CFG_SECRET, "", 0, 0,
+     "the link secret(s) CUSTOMER_LINK_SECRET replaced (comma-separated): links signed with "
+     "them keep opening the case until CUSTOMER_LINK_SECRET_PREVIOUS_UNTIL",
+     &intake_cfg.link_secret_previous},
+    {"CUSTOMER_LINK_SECRET_PREVIOUS_UNTIL", CFG_STR, "", 0, 0,
+     "RFC 3339 end of the previous link secret's grace period (required with the secret)",
+     &intake_cfg.link_secret_previous_until},
     {"PUBLIC_BASE_URL", CFG_STR, "http://127.0.0.1:8080", 0, 0,
      "base URL of the front door, used in the customer's link", &intake_cfg.public_base_url},
     {"REPEAT_WINDOW_DAYS", CFG_INT, "30", 1, 365,
@@ -48,6 +63,17 @@ static const struct http_route intake_routes[] = {
     {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false},
 };
 
+static int intake_init(char *errstr, size_t errlen)
+{
+	if (auth_keyring_init(&intake_cfg.link_keys, "CUSTOMER_LINK_SECRET", intake_cfg.link_secret,
+			      intake_cfg.link_secret_previous,
+			      intake_cfg.link_secret_previous_until, errstr, errlen) != 0)
+		return -1;
+	return auth_keyring_init(&intake_cfg.pseudonym_keys, "PSEUDONYM_KEY",
+				 intake_cfg.pseudonym_key, intake_cfg.pseudonym_key_previous,
+				 intake_cfg.pseudonym_key_previous_until, errstr, errlen);
+}
+
 int main(int argc, char **argv)
 {
 	const struct svc_def def = {
@@ -56,6 +82,7 @@ int main(int argc, char **argv)
 	    .default_port = 8081,
 	    .cfg = intake_table,
 	    .ncfg = sizeof(intake_table) / sizeof(intake_table[0]),
+	    .init = intake_init,
 	    .handlers = intake_handlers,
 	    .nhandlers = intake_nhandlers,
 	    .routes = intake_routes,

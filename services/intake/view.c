@@ -22,6 +22,7 @@
 #include "intake.h"
 #include "log.h"
 #include "pg.h"
+#include "tstamp.h"
 
 enum viewer {
 	VIEWER_NONE,
@@ -68,17 +69,22 @@ static void proof_release(struct proof *pf)
  * token was checked before. */
 static enum viewer proof_check(const struct proof *pf, PGresult *res)
 {
-	char ref[30];
+	char refs[AUTH_KEYRING_MAX + 1][30];
 	if (!res)
 		return VIEWER_DENIED;
 	const char *phone = PQgetvalue(res, 0, 7), *stored_ref = PQgetvalue(res, 0, 19);
 	size_t n = strlen(phone);
 	/* the same pseudonym as at intake: spaces, dashes and a +86 written differently still
 	 * match, and the comparison is constant-time */
-	if (pf->phone && strlen(pf->phone) < 40 && intake_phone_valid(pf->phone) &&
-	    ids_customer_ref(intake_cfg.pseudonym_key, pf->phone, ref) == 0 &&
-	    ids_equal(ref, stored_ref))
-		return VIEWER_CUSTOMER;
+	if (pf->phone && strlen(pf->phone) < 40 && intake_phone_valid(pf->phone)) {
+		/* under every pseudonym key still accepted: a case filed before a rotation */
+		int nrefs = intake_customer_refs(pf->phone, tstamp_now_ms(), refs);
+		bool match = false;
+		for (int i = 0; i < nrefs; i++)
+			match |= ids_equal(refs[i], stored_ref) != 0;
+		if (match)
+			return VIEWER_CUSTOMER;
+	}
 	if (pf->last4 && strlen(pf->last4) == 4 && n >= 4 && ids_equal(pf->last4, phone + n - 4))
 		return VIEWER_CUSTOMER_MINIMAL;
 	return VIEWER_DENIED;
@@ -245,9 +251,8 @@ static void staff_view(struct http_req *r, PGresult *res)
  * opens the case even while guessers are being throttled on it. */
 static bool token_valid(const struct proof *pf, const char *no)
 {
-	char expect[33];
-	return pf->token && auth_customer_token(intake_cfg.link_secret, no, expect) == 0 &&
-	       ids_equal(pf->token, expect);
+	return pf->token &&
+	       auth_customer_token_check(&intake_cfg.link_keys, no, pf->token, tstamp_now_ms());
 }
 
 static void customer_view(struct http_req *r, PGresult *res, const struct proof *pf)
