@@ -147,6 +147,19 @@ static json_t *http_fields1(const char *field, const char *problem)
 	return arr;
 }
 
+int http_req_body_within(struct http_req *r, size_t max)
+{
+	if (r->body_len <= max)
+		return 0;
+	char msg[96];
+	snprintf(msg, sizeof(msg), "larger than %zu bytes", max);
+	http_reply_json(r, 413,
+			json_pack("{s:s, s:s, s:o, s:I}", "error", "body_too_large", "message",
+				  "the upload is too large", "fields", http_fields1("body", msg),
+				  "max_bytes", (json_int_t)max));
+	return -1;
+}
+
 void http_reply_db_error(struct http_req *r)
 {
 	pg_rollback(r->db);
@@ -268,6 +281,9 @@ static void httpd_send(struct http_req *r)
 		evhttp_add_header(out, "Location", r->location);
 	if (r->retry_after[0])
 		evhttp_add_header(out, "Retry-After", r->retry_after);
+	if (r->disposition[0])
+		evhttp_add_header(out, "Content-Disposition", r->disposition);
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	const char *rid = http_req_header(r, "X-Request-Id");
 	if (rid)
 		evhttp_add_header(out, "X-Request-Id", rid);
@@ -459,8 +475,10 @@ struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
 	h->http = evhttp_new(base);
 	if (!h->http)
 		goto failed;
-	/* The soft limit gets a JSON 413 from http_req_json; this is the hard stop. */
-	evhttp_set_max_body_size(h->http, (ev_ssize_t)(o->max_body * 4 + 4096));
+	/* The soft limits get a JSON 413 (http_req_json, http_req_body_within); this is the hard
+	 * stop, far enough above them that a body just over a limit is told which limit. */
+	size_t hard = o->max_body * 4 > o->max_upload * 2 ? o->max_body * 4 : o->max_upload * 2;
+	evhttp_set_max_body_size(h->http, (ev_ssize_t)(hard + 4096));
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_timeout(h->http, 30);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

@@ -8,7 +8,8 @@
  * run on the loop thread and must not block.
  *
  * Bodies over the configured limit get 413, non-JSON content 415, malformed JSON or invalid
- * UTF-8 400, each with a JSON body {"error": code, "message": ..., "fields": [...]}. */
+ * UTF-8 400, each with a JSON body {"error": code, "message": ..., "fields": [...]}. Every
+ * reply says X-Content-Type-Options: nosniff (a stored image is never read as a page). */
 #ifndef CP_HTTPD_H
 #define CP_HTTPD_H
 
@@ -45,7 +46,8 @@ struct http_req {
 	size_t resp_len; /* bytes of resp_body; 0 means strlen (text replies) */
 	const char *resp_type;
 	char location[256];
-	char retry_after[24]; /* Retry-After seconds for 429/503, "" when none */
+	char retry_after[24];  /* Retry-After seconds for 429/503, "" when none */
+	char disposition[192]; /* Content-Disposition of a file reply, "" when none */
 	/* internal */
 	void *ev;
 	struct httpd *srv;
@@ -70,6 +72,7 @@ struct httpd_opts {
 	size_t max_body;      /* soft limit answered with a JSON 413 */
 	const char *conninfo; /* for the workers' connections */
 	void *arg;	      /* passed to every handler */
+	size_t max_upload;    /* 0, or the soft limit of the largest binary upload a route takes */
 };
 
 struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
@@ -89,6 +92,11 @@ char *http_req_query(const struct http_req *r, const char *name);
 /* Parses the JSON object body. On failure replies 413/415/400 and returns NULL.
  * The caller json_decref()s the result. */
 json_t *http_req_json(struct http_req *r);
+
+/* A binary body (an upload) within max bytes: 0, or -1 after replying 413 {"error":
+ * "body_too_large", "fields": [{"field": "body", ...}], "max_bytes": max}. A server taking
+ * uploads sets httpd_opts.max_upload to its largest max so evhttp reads such a body at all. */
+int http_req_body_within(struct http_req *r, size_t max) __attribute__((warn_unused_result));
 
 /* Replies with obj (reference stolen). */
 void http_reply_json(struct http_req *r, int status, json_t *obj);

@@ -282,6 +282,7 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 			       .port = (int)svc_cfg.http_port,
 			       .workers = (int)svc_cfg.http_workers,
 			       .max_body = (size_t)svc_cfg.max_body,
+			       .max_upload = def->max_upload ? (size_t)*def->max_upload : 0,
 			       .conninfo = svc_cfg.database_url,
 			       .arg = def->arg};
 	svc.routes = routes; /* freed in svc_teardown, after the server */

@@ -38,6 +38,9 @@ struct svc_def {
 	size_t nroutes;
 	const struct svc_task *tasks;
 	size_t ntasks;
+	/* The largest binary upload a route takes (bytes; points into the service's
+	 * configuration), NULL when the service takes only JSON bodies. */
+	const long long *max_upload;
 	/* Runs after the configuration is loaded, before anything starts. */
 	int (*init)(char *errstr, size_t errlen);
 	void *arg;

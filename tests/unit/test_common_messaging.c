@@ -346,7 +346,7 @@ START_TEST(worker_routes_keep_their_method)
 	evthread_use_pthreads();
 	struct event_base *base = event_base_new();
 	int port = 20000 + (int)(getpid() % 20000);
-	struct httpd_opts o = {"127.0.0.1", port, 2, 4096, getenv("CP_TEST_DATABASE_URL"), NULL};
+	struct httpd_opts o = {"127.0.0.1", port, 2, 4096, getenv("CP_TEST_DATABASE_URL"), NULL, 0};
 	struct httpd *h = httpd_new(base, &o, routes, 2, err, sizeof(err));
 	ck_assert_msg(h != NULL, "%s", err);
 	pthread_t t;
