@@ -33,6 +33,15 @@
     "     FROM (SELECT * FROM complaints o WHERE o.customer_ref = c.customer_ref AND o.id <> c.id " \
     "           ORDER BY o.received_at DESC LIMIT 20) o), '[]'))"
 
+/* The photos (the bytes are read one by one from .../attachments/{n}, by those who see the
+ * contact in full). */
+#define PHOTOS_SQL \
+    "coalesce((SELECT jsonb_agg(jsonb_build_object('attachment', a.seq, " \
+    "     'content_type', a.content_type, 'bytes', a.bytes, 'uploaded_by', a.uploaded_by, " \
+    "     'metadata_removed', to_jsonb(a.stripped), 'at', " ISO("a.created_at") ", " \
+    "     'url', '/v1/staff/complaints/' || c.complaint_no || '/attachments/' || a.seq) " \
+    "     ORDER BY a.seq) FROM attachments a WHERE a.complaint_id = c.id), '[]')"
+
 static const char case_view_sql[] =
     "SELECT jsonb_build_object("
     "  'complaint_id', c.id, 'complaint_no', c.complaint_no, 'status', c.status, "
@@ -77,6 +86,7 @@ static const char case_view_sql[] =
     "     'at', " ISO("t.at") ", 'actor', t.actor, 'visibility', t.visibility, "
     "     'detail', t.detail) ORDER BY t.at, t.id) "
     "     FROM timeline t WHERE t.complaint_id = c.id), '[]'), "
+    "  'photos', " PHOTOS_SQL ", "
     "  'customer', " CUSTOMER_SQL ")::text "
     "FROM complaints c WHERE c.complaint_no = $1";
 /* clang-format on */

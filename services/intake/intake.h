@@ -32,6 +32,8 @@ struct intake_config {
 	long long proof_max_per_client; /* failed customer proofs per client address and window */
 	long long proof_window_s;
 	long long proof_purge_ms;
+	long long attachment_max_bytes;	     /* one photo */
+	long long attachments_per_complaint; /* photos per case */
 };
 extern struct intake_config intake_cfg;
 
@@ -129,6 +131,17 @@ void intake_staff_list_complaints(struct http_req *r, void *arg);
 /* The whole case for staff in one request (casework.c), and the internal notes. */
 void intake_staff_get_case(struct http_req *r, void *arg);
 void intake_post_note(struct http_req *r, void *arg);
+
+/* The customer's proof for an action on their case (view.c): the signed link's token or the
+ * full phone number, throttled like the case view (the last four digits are not enough).
+ * 0 with the complaint's id copied, or -1 after replying 401/404/429/503. */
+int intake_customer_prove(struct http_req *r, const char *no, char *complaint_id, size_t cap)
+    __attribute__((warn_unused_result));
+
+/* Photos (attachments.c): the customer or a handler adds one (the image is the body);
+ * the people who see the contact in full read it. */
+void intake_post_attachment(struct http_req *r, void *arg);
+void intake_staff_get_attachment(struct http_req *r, void *arg);
 
 /* Periodic task (view.c): forgets failed proofs whose window has passed. */
 int intake_purge_proof_failures(PGconn *c, void *arg);

@@ -45,6 +45,11 @@ static const struct cfg_entry intake_table[] = {
      "the window the failed proofs are counted in", &intake_cfg.proof_window_s},
     {"PROOF_PURGE_MS", CFG_INT, "60000", 1000, 3600000,
      "how often failed proofs whose window has passed are deleted", &intake_cfg.proof_purge_ms},
+    {"ATTACHMENT_MAX_BYTES", CFG_INT, "5242880", 1024, 20971520,
+     "largest photo a complaint takes (bytes); larger gets 413", &intake_cfg.attachment_max_bytes},
+    {"ATTACHMENTS_PER_COMPLAINT", CFG_INT, "5", 1, 50,
+     "photos one complaint holds at most; one more gets 409",
+     &intake_cfg.attachments_per_complaint},
 };
 
 static const struct svc_task intake_tasks[] = {
@@ -58,6 +63,8 @@ static const struct http_route intake_routes[] = {
     {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
     {"GET", "/v1/staff/complaints/{}", intake_staff_get_case, true},
     {"POST", "/v1/complaints/{}/notes", intake_post_note, true},
+    {"POST", "/v1/complaints/{}/attachments", intake_post_attachment, true},
+    {"GET", "/v1/staff/complaints/{}/attachments/{}", intake_staff_get_attachment, true},
     /* public: the QR code printed on a waybill; no database, drawn on the loop thread */
     {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false},
     {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false},
@@ -89,6 +96,7 @@ int main(int argc, char **argv)
 	    .nroutes = sizeof(intake_routes) / sizeof(intake_routes[0]),
 	    .tasks = intake_tasks,
 	    .ntasks = sizeof(intake_tasks) / sizeof(intake_tasks[0]),
+	    .max_upload = &intake_cfg.attachment_max_bytes,
 	};
 	return svc_main(argc, argv, &def);
 }

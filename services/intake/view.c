@@ -162,6 +162,24 @@ static json_t *timeline_json(PGconn *c, const char *id)
 	return arr;
 }
 
+/* The photos the case holds, without their bytes (staff read those one by one). */
+static json_t *photos_json(PGconn *c, const char *id)
+{
+	json_t *arr = json_array();
+	PGresult *r = pg_query(c,
+			       "SELECT seq, content_type, bytes, to_char(created_at AT TIME ZONE "
+			       "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM attachments WHERE "
+			       "complaint_id = $1 ORDER BY seq",
+			       1, (const char *[]){id});
+	for (int i = 0; r && i < PQntuples(r); i++)
+		json_array_append_new(
+		    arr, json_pack("{s:i, s:s, s:i, s:s}", "attachment", atoi(PQgetvalue(r, i, 0)),
+				   "content_type", PQgetvalue(r, i, 1), "bytes",
+				   atoi(PQgetvalue(r, i, 2)), "at", PQgetvalue(r, i, 3)));
+	PQclear(r);
+	return arr;
+}
+
 static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 {
 	char name[160], phone[40];
@@ -193,6 +211,7 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 			    PQgetisnull(res, 0, 18) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 18)));
 	json_object_set_new(j, "timeline", timeline_json(c, PQgetvalue(res, 0, 0)));
+	json_object_set_new(j, "attachments", photos_json(c, PQgetvalue(res, 0, 0)));
 	if (v == VIEWER_STAFF || v == VIEWER_STAFF_MASKED || v == VIEWER_GATEWAY)
 		json_object_set_new(json_object_get(j, "complainant"), "preferred_contact",
 				    json_string(PQgetvalue(res, 0, 17)));
@@ -310,4 +329,52 @@ void intake_get_complaint(struct http_req *r, void *arg)
 	PQclear(res);
 out:
 	proof_release(&pf);
+}
+
+int intake_customer_prove(struct http_req *r, const char *no, char *complaint_id, size_t cap)
+{
+	struct proof pf;
+	char case_key[200], client_key[80];
+	int rc = -1;
+	proof_read(r, &pf);
+	PGresult *res = NULL;
+	if (!pf.token && !pf.phone) {
+		http_reply_error(r, 401, "unauthorized",
+				 "prove who you are: ?token= from your link or ?phone= (the full "
+				 "number)");
+		goto out;
+	}
+	res = pg_query(r->db, CASE_SQL, 1, (const char *[]){no});
+	if (!res) {
+		http_reply_error(r, 503, "unavailable", "the case could not be read; retry");
+		goto out;
+	}
+	bool found = PQntuples(res) > 0;
+	if (!(found && token_valid(&pf, no))) {
+		snprintf(case_key, sizeof(case_key), "case:%s", no);
+		client_addr(r, client_key, sizeof(client_key));
+		long wait = proof_throttled(r->db, case_key, client_key);
+		if (wait != 0) {
+			if (wait > 0)
+				http_reply_retry_after(r, wait);
+			http_reply_error(r, wait > 0 ? 429 : 503,
+					 wait > 0 ? "too_many_attempts" : "unavailable",
+					 wait > 0 ? "too many failed attempts; try again later"
+						  : "the case could not be read; retry");
+			goto out;
+		}
+		/* the last four digits open only the minimal status, never an action */
+		if (proof_check(&pf, found ? res : NULL) != VIEWER_CUSTOMER) {
+			proof_failed(r->db, case_key, client_key);
+			http_reply_error(r, 404, "not_found",
+					 "no case matches this number and proof");
+			goto out;
+		}
+	}
+	snprintf(complaint_id, cap, "%s", PQgetvalue(res, 0, 0));
+	rc = 0;
+out:
+	PQclear(res);
+	proof_release(&pf);
+	return rc;
 }
