@@ -1,14 +1,19 @@
 """The console's customer pages in real Chromium on the real stack: the QR landing page files a
-damage complaint and leads to the status page; the pages are served with a strict CSP and cache
+damage complaint with a photo and leads to the status page, and staff see the photo on the case
+page; the pages are served with a strict CSP and cache
 headers by the front door; axe-core finds no serious or critical violation at 360 and 1440 px."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from console_browser import DESKTOP, PHONE, axe_violations, describe, open_page, browser, overflows, page_errors  # noqa: F401
 from helpers import complaint, post, waybill
+from test_console_staff import sign_in
+
+PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "photo_gps.jpg"
 
 
 def test_front_door_serves_the_console_with_a_strict_policy(stack, http):
@@ -37,7 +42,7 @@ def test_front_door_serves_the_console_with_a_strict_policy(stack, http):
     assert http.get(stack.base_url + "/v1/nothing-here").json()["error"] == "not_found"
 
 
-def test_customer_files_a_damage_complaint_and_sees_the_status_page(stack, open_page):
+def test_customer_files_a_damage_complaint_with_a_photo_and_staff_see_it(stack, open_page):
     wb = waybill()
     page = open_page(PHONE, name="flow1-customer-files-damage")
     page.goto(f"{stack.base_url}/c/{wb}")
@@ -49,9 +54,13 @@ def test_customer_files_a_damage_complaint_and_sees_the_status_page(stack, open_
     page.get_by_label("我们如何联系您").select_option("sms")
     page.get_by_label("姓名").fill("李雷")
     page.get_by_label("手机号码").fill("13912345678")
+    # a phone photo of the box, with the camera's EXIF GPS position in it
+    page.get_by_label("添加照片（外包装、破损处、面单）").set_input_files(str(PHOTO))
+    expect(page.locator(".photo-list li")).to_contain_text("photo_gps.jpg")
     page.get_by_role("button", name="提交投诉").click()
     number = page.locator("#complaint-no")
     number.wait_for()
+    expect(page.locator("#photos-sent")).to_have_text("已上传 1 张照片。")
     no = number.inner_text().strip()
     assert re.fullmatch(r"CP\d{8}-[0-9A-Z]{6,}", no)
     page.screenshot(path=str(_results() / "flow1-customer-complaint-number.png"), full_page=True)
@@ -68,7 +77,25 @@ def test_customer_files_a_damage_complaint_and_sees_the_status_page(stack, open_
                               (no,)).fetchall()
     assert rows == [(wb, "damage")]
     assert "13912345678" not in page.content()
+    expect(page.locator("#case-photos")).to_have_text("我们已收到 1 张照片。")
+    expect(page.get_by_text("收到了一张照片")).to_be_visible()
+    stored = stack.db().execute(
+        "SELECT a.content_type, a.stripped, position('GPS'::bytea IN a.data) FROM "
+        "intake.attachments a JOIN intake.complaints c ON c.id = a.complaint_id "
+        "WHERE c.complaint_no = %s", (no,)).fetchall()
+    assert stored == [("image/jpeg", ["exif", "xmp", "text"], 0)]
     assert page_errors(page) == []
+
+    # a supervisor opens the case and sees the photo itself
+    staff = open_page(DESKTOP, name="flow1-staff-sees-photo")
+    sign_in(staff, stack, "supervisor")
+    staff.wait_for_url("**/staff/offers")
+    staff.goto(f"{stack.base_url}/staff/case/{no}")
+    img = staff.get_by_role("img", name="客户照片 1")
+    expect(img).to_be_visible()
+    staff.wait_for_function("() => document.querySelector('#case-photos img')?.naturalWidth === 32")
+    staff.screenshot(path=str(_results() / "flow1-staff-case-photo.png"), full_page=True)
+    assert page_errors(staff) == []
 
 
 def test_invalid_form_names_the_fields_and_stores_nothing(stack, open_page):

@@ -58,3 +58,39 @@ export function tokenOfLink(link: string): string {
     return "";
   }
 }
+
+async function failure(resp: Response): Promise<ApiError> {
+  const text = await resp.text();
+  let json: any = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return new ApiError(resp.status, json?.error || `http_${resp.status}`,
+                      json?.message || resp.statusText || text.slice(0, 200), json?.fields || []);
+}
+
+/** POSTs a file as the whole body with its own Content-Type (a customer's photo; the proof is
+ *  in the path's query, so no staff credentials are sent). */
+export async function upload<T = any>(path: string, file: Blob, type: string): Promise<T> {
+  let resp: Response;
+  try {
+    resp = await fetch(path, { method: "POST", body: file, cache: "no-store", credentials: "same-origin",
+                               headers: { Accept: "application/json", "Content-Type": type } });
+  } catch (e) {
+    throw new ApiError(0, "network", String(e));
+  }
+  if (!resp.ok) throw await failure(resp);
+  return (await resp.json()) as T;
+}
+
+/** A binary resource (a case's photo) read with the staff session's credentials, as a Blob an
+ *  <img> shows through URL.createObjectURL (the page's CSP allows blob: images only from here). */
+export async function fetchBlob(path: string, signal?: AbortSignal): Promise<Blob> {
+  let resp: Response;
+  try {
+    resp = await fetch(path, { headers: authHeaders(), credentials: "same-origin", cache: "no-store", signal });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(0, "network", String(e));
+  }
+  if (!resp.ok) throw await failure(resp);
+  return resp.blob();
+}

@@ -1,7 +1,7 @@
 // The customer's pages; no login. The QR code on a waybill opens /c/{waybill}; the complaint's
 // link (with its signed token) opens /c/status/{no}?token=…; the survey link /c/survey/{no}?token=….
 import { useRef, useState } from "preact/hooks";
-import { ApiError, call, randomKey, tokenOfLink } from "../api";
+import { ApiError, call, randomKey, tokenOfLink, upload } from "../api";
 import { fmtTime, has, t } from "../i18n";
 import { navigate } from "../router";
 import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
@@ -90,6 +90,85 @@ interface Filed {
   complaint_no: string;
   link: string;
   attached_to_open_case: boolean;
+  photos?: PhotoResult[];
+}
+
+// What intake takes (ATTACHMENT_MAX_BYTES, ATTACHMENTS_PER_COMPLAINT): checked here first so a
+// customer hears at once, and again by the server, which also checks the bytes themselves.
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const PHOTO_MAX_BYTES = 5 * 1024 * 1024;
+const PHOTO_MAX = 5;
+
+interface PhotoResult { name: string; ok: boolean; error?: string }
+
+function photoProblem(f: File): string | null {
+  if (!PHOTO_TYPES.includes(f.type)) return t("photos.bad_type", { name: f.name });
+  if (f.size > PHOTO_MAX_BYTES) return t("photos.too_big", { name: f.name, mb: 5 });
+  return null;
+}
+
+/** Sends the photos one by one to the case (the proof is the link's token). */
+async function sendPhotos(no: string, token: string, files: File[]): Promise<PhotoResult[]> {
+  const out: PhotoResult[] = [];
+  for (const f of files) {
+    try {
+      await upload(`/v1/complaints/${encodeURIComponent(no)}/attachments?token=${encodeURIComponent(token)}`, f, f.type);
+      out.push({ name: f.name, ok: true });
+    } catch (e) {
+      out.push({ name: f.name, ok: false, error: e instanceof ApiError ? e.fields[0]?.problem || e.message : String(e) });
+    }
+  }
+  return out;
+}
+
+/** Picks up to `room` photos (JPEG, PNG, WebP, each within the size limit). */
+function PhotoPicker(props: { id: string; files: File[]; room: number; onChange: (files: File[]) => void }) {
+  const [problem, setProblem] = useState("");
+  return (
+    <div class="photo-picker">
+      <label for={props.id}>{t("photos.add")}</label>
+      <p class="hint" id={`${props.id}-hint`}>{t("photos.hint", { max: props.room, mb: 5 })}</p>
+      <input id={props.id} type="file" accept={PHOTO_TYPES.join(",")} multiple
+             aria-describedby={`${props.id}-hint${problem ? ` ${props.id}-err` : ""}`}
+             aria-invalid={problem ? true : undefined}
+             onChange={(e) => {
+               const input = e.target as HTMLInputElement;
+               const picked = Array.from(input.files || []);
+               const bad = picked.map(photoProblem).filter(Boolean) as string[];
+               const good = picked.filter((f) => !photoProblem(f));
+               const next = [...props.files, ...good];
+               if (next.length > props.room) bad.push(t("photos.too_many", { max: props.room }));
+               setProblem(bad.join(" "));
+               props.onChange(next.slice(0, props.room));
+               input.value = "";
+             }} />
+      {problem && <p class="field-error" id={`${props.id}-err`}>{problem}</p>}
+      {props.files.length > 0 && (
+        <ul class="photo-list">
+          {props.files.map((f, i) => (
+            <li>
+              <span>{f.name} · {Math.max(1, Math.round(f.size / 1024))} KB</span>
+              <button type="button" class="link" aria-label={t("photos.remove", { name: f.name })}
+                      onClick={() => props.onChange(props.files.filter((_, j) => j !== i))}>
+                {t("photos.remove.short")}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function PhotoOutcome(props: { results: PhotoResult[] }) {
+  const ok = props.results.filter((r) => r.ok).length;
+  return (
+    <div class="photo-outcome">
+      {ok > 0 && <p id="photos-sent">{t("photos.sent", { n: ok })}</p>}
+      {props.results.filter((r) => !r.ok).map((r) =>
+        <p class="error">{t("photos.failed", { name: r.name, why: r.error || "" })}</p>)}
+    </div>
+  );
 }
 
 function Choice(props: { name: string; type: "radio" | "checkbox"; value: string; label: string;
@@ -123,6 +202,7 @@ export function Landing(props: { waybill: string }) {
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [filed, setFiled] = useState<Filed | null>(null);
+  const [photos, setPhotos] = useState<File[]>([]);
   // One Idempotency-Key per distinct body: a retry of the same submission (lost answer, double
   // tap) is answered with the same complaint; a changed form is a new request.
   const last = useRef<{ body: string; key: string } | null>(null);
@@ -136,6 +216,7 @@ export function Landing(props: { waybill: string }) {
         <h1>{t("done.title")}</h1>
         <div class="card done" role="status">
           {filed.attached_to_open_case && <p>{t("done.joined")}</p>}
+          {filed.photos && filed.photos.length > 0 && <PhotoOutcome results={filed.photos} />}
           <p>{t("done.number")}</p>
           <p class="number" id="complaint-no">{filed.complaint_no}</p>
           <p>{t("done.keep")}</p>
@@ -179,6 +260,8 @@ export function Landing(props: { waybill: string }) {
     try {
       const res = await call<Filed>("/v1/complaints", { method: "POST", body,
         headers: { "Idempotency-Key": last.current.key } });
+      // the complaint is filed; its photos follow with the proof its link carries
+      if (photos.length) res.photos = await sendPhotos(res.complaint_no, tokenOfLink(res.link), photos);
       setFiled(res);
       window.scrollTo(0, 0);
     } catch (err) {
@@ -258,6 +341,11 @@ export function Landing(props: { waybill: string }) {
                   onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
         {err("description")}
 
+        <fieldset>
+          <legend>{t("photos.title")} <span class="muted">({t("common.optional")})</span></legend>
+          <PhotoPicker id="f-photos" files={photos} room={PHOTO_MAX} onChange={setPhotos} />
+        </fieldset>
+
         <label for="f-contact">{t("form.contact")}</label>
         <select id="f-contact" name="preferred_contact" value={contact}
                 onChange={(e) => setContact((e.target as HTMLSelectElement).value)}>
@@ -294,6 +382,7 @@ interface CaseView {
   next_update_by: string | null;
   decision: string | null;
   timeline: { step: string; at: string; detail?: Record<string, unknown> }[];
+  attachments?: { attachment: number; content_type: string; bytes: number; at: string }[];
 }
 
 const SURVEY_STATES = new Set(["executed", "awaiting_confirmation"]);
@@ -351,7 +440,41 @@ export function Status(props: { no: string; token: string }) {
       </section>
 
       {!FINAL.has(c.status) && <Reply no={c.complaint_no} token={props.token} onSent={view.reload} />}
+      {(!FINAL.has(c.status) || (c.attachments || []).length > 0) &&
+        <StatusPhotos no={c.complaint_no} token={props.token} have={c.attachments || []}
+                      open={!FINAL.has(c.status)} onSent={view.reload} />}
     </Shell>
+  );
+}
+
+/** The photos the case holds (listed, never shown: the bytes are for the people handling it),
+ *  and more while the case is open. */
+function StatusPhotos(props: { no: string; token: string; have: { attachment: number; at: string }[];
+                               open: boolean; onSent: () => void }) {
+  const [files, setFiles] = useState<File[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [results, setResults] = useState<PhotoResult[] | null>(null);
+  const room = Math.max(0, PHOTO_MAX - props.have.length);
+  return (
+    <section class="card" aria-labelledby="ph-h">
+      <h2 id="ph-h">{t("photos.title")}</h2>
+      <p id="case-photos">{props.have.length ? t("photos.count", { n: props.have.length }) : t("photos.none")}</p>
+      {props.open && room > 0 && (
+        <form noValidate onSubmit={async (e) => {
+          e.preventDefault();
+          if (!files.length) return;
+          setBusy(true);
+          setResults(await sendPhotos(props.no, props.token, files));
+          setFiles([]);
+          setBusy(false);
+          props.onSent();
+        }}>
+          <PhotoPicker id="st-photos" files={files} room={room} onChange={(f) => { setFiles(f); setResults(null); }} />
+          <div role="status" aria-live="polite">{results && <PhotoOutcome results={results} />}</div>
+          <button type="submit" disabled={busy || !files.length}>{busy ? t("common.sending") : t("photos.send")}</button>
+        </form>
+      )}
+    </section>
   );
 }
 

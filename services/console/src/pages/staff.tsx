@@ -7,6 +7,7 @@ import { session, signInWithToken, signOut, signedIn } from "../auth";
 import { fmtFen, fmtTime, t } from "../i18n";
 import { navigate, route } from "../router";
 import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
+import { CasePhotos } from "./photos";
 
 export function StaffGate(props: { children: ComponentChildren }) {
   useEffect(() => {
@@ -480,6 +481,7 @@ export function CasePage(props: { no: string }) {
           )}
         </section>
 
+        <CasePhotos photos={c.photos || []} />
         <section class="card" aria-labelledby="k-h">
           <h2 id="k-h">{t("case.clocks")}</h2>
           {(() => {
