@@ -103,30 +103,35 @@ static char *vars_json(const struct fu_vars *v)
 	return s;
 }
 
+int fu_render_vars(const char *tmpl, const char *appeal, const char *no, const char *vars_text,
+		   char *out, size_t cap)
+{
+	json_t *vars = json_loads(vars_text ? vars_text : "{}", 0, NULL);
+	if (!vars)
+		return -1;
+	struct fu_vars v = {
+	    .complaint_no = no,
+	    .owner = json_string_value(json_object_get(vars, "owner")),
+	    .plan = json_string_value(json_object_get(vars, "plan")),
+	    .survey_url = json_string_value(json_object_get(vars, "survey_url")),
+	    .appeal = appeal,
+	    .text = json_string_value(json_object_get(vars, "text")),
+	    .next_update_by = json_string_value(json_object_get(vars, "next_update_by")),
+	    .merged_into = json_string_value(json_object_get(vars, "merged_into")),
+	};
+	fu_render(tmpl, &v, out, cap);
+	json_decref(vars);
+	return 0;
+}
+
 int fu_render_step(PGconn *c, const char *step, const char *language, const char *no,
 		   const char *vars_text, char *out, size_t cap)
 {
-	json_t *vars = json_loads(vars_text ? vars_text : "{}", 0, NULL);
 	char *tmpl = template_body(c, step, language);
 	char *appeal = template_body(c, "appeal", language);
-	int rc = -1;
-	if (tmpl && appeal) {
-		struct fu_vars v = {
-		    .complaint_no = no,
-		    .owner = json_string_value(json_object_get(vars, "owner")),
-		    .plan = json_string_value(json_object_get(vars, "plan")),
-		    .survey_url = json_string_value(json_object_get(vars, "survey_url")),
-		    .appeal = appeal,
-		    .text = json_string_value(json_object_get(vars, "text")),
-		    .next_update_by = json_string_value(json_object_get(vars, "next_update_by")),
-		    .merged_into = json_string_value(json_object_get(vars, "merged_into")),
-		};
-		fu_render(tmpl, &v, out, cap);
-		rc = 0;
-	}
+	int rc = tmpl && appeal ? fu_render_vars(tmpl, appeal, no, vars_text, out, cap) : -1;
 	free(tmpl);
 	free(appeal);
-	json_decref(vars);
 	return rc;
 }
 

@@ -1,16 +1,26 @@
-/* The delivery task: claims due notifications (FOR UPDATE SKIP LOCKED, with a lease so no
- * transaction stays open during delivery), sends each to the gateway of its channel and
- * records the outcome with the receiver's answer.
+/* The delivery task: claims due notifications a batch at a time (FOR UPDATE SKIP LOCKED,
+ * with a lease so no transaction stays open during delivery), sends them to the gateways of
+ * their channels concurrently and records every outcome of the batch, with the receivers'
+ * answers, in one transaction.
  *
  * Channels (notify.h): sms, email, app for customers (their preferred contact; phone and
  * wechat fall back to sms), staff_app for staff. Each channel is a signed HTTPS webhook of its
  * own (NOTIFY_<KIND>_URL / _SECRET, else WEBHOOK_URL / WEBHOOK_SECRET); gateway.c makes the
- * call with libcurl. Without any URL the file adapter appends JSON lines to NOTIFY_FILE (or
- * logs them) and the row says "logged": only a receiver's 2xx answer makes "delivered".
+ * calls with libcurl's multi interface over kept-alive connections. Without any URL the file
+ * adapter appends JSON lines to NOTIFY_FILE (or logs them) and the row says "logged": only a
+ * receiver's 2xx answer makes "delivered".
  *
- * This runs on the task's own thread, so the gateway call blocks, always with timeouts.
- * A failed attempt is retried with jittered exponential backoff; after NOTIFY_MAX_ATTEMPTS it
- * is recorded as failed (the dead-letter state: event, error log, metric), never dropped. */
+ * This runs on the task's own thread (never the event loop), so the batch blocks the thread,
+ * always within the calls' timeouts. Why a batch: one HTTP call and one commit per message
+ * held delivery to the pace of a round trip; NOTIFY_CONCURRENCY calls in flight and one commit
+ * per NOTIFY_BATCH messages do not, and nothing is given up for it:
+ * - once per event and recipient: rows are unique per (case, recipient, step, round, event),
+ *   a claimed row is leased to this batch, and a row is recorded only while still queued;
+ *   a batch whose record fails is rolled back and claimed again after its lease, and the
+ *   receiver drops the repeat by X-CP-Notification-Id;
+ * - a failed attempt is retried with jittered exponential backoff; after NOTIFY_MAX_ATTEMPTS
+ *   it is recorded as failed (the dead-letter state: event, error log, metric), never
+ *   dropped; every row keeps the receiver's answer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -26,9 +36,6 @@
 #include "notify.h"
 #include "pg.h"
 
-#define CLAIM_BATCH	 10
-#define CLAIM_BATCH_TEXT "10" /* the same, for the claim query */
-
 struct fu_notify_config fu_notify_cfg;
 
 struct fu_note {
@@ -41,12 +48,10 @@ struct fu_note {
 	char language[8];
 	enum fu_channel channel;
 	char *body;
+	char *json; /* the gateway's payload */
 	int attempts;
-};
-
-/* What one attempt came to: the row's status on success, the receiver's answer. */
-struct fu_outcome {
-	const char *status; /* delivered, logged */
+	int ok;		    /* 0 delivered or logged, -1 failed */
+	const char *status; /* on success: delivered, logged */
 	struct fu_gateway_result gw;
 };
 
@@ -109,41 +114,106 @@ static int deliver_file(const struct fu_note *n, const char *json, char *err, si
 	return rc;
 }
 
-static int deliver(const struct fu_note *n, struct fu_outcome *o)
+/* The notes of the batch bound for a gateway go into calls (which[] maps each call back to
+ * its note; returns how many); the others are written by the file adapter at once. */
+static size_t prepare(struct fu_note *notes, int n, struct fu_gateway_call *calls, int *which)
 {
-	char *json = note_json(n);
-	const char *url = gateway_url(n->channel);
-	int rc = -1;
-	memset(o, 0, sizeof(*o));
-	if (!json) {
-		snprintf(o->gw.error, sizeof(o->gw.error), "cannot encode");
-		return -1;
+	size_t ncalls = 0;
+	for (int i = 0; i < n; i++) {
+		struct fu_note *k = &notes[i];
+		const char *url = gateway_url(k->channel);
+		k->json = note_json(k);
+		k->ok = -1;
+		if (!k->json) {
+			snprintf(k->gw.error, sizeof(k->gw.error), "cannot encode");
+		} else if (url[0]) {
+			k->status = "delivered";
+			which[ncalls] = i;
+			calls[ncalls++] =
+			    (struct fu_gateway_call){.url = url,
+						     .secret = gateway_secret(k->channel),
+						     .note_id = k->id,
+						     .body = k->json};
+		} else {
+			k->status = "logged";
+			k->ok = deliver_file(k, k->json, k->gw.error, sizeof(k->gw.error));
+		}
 	}
-	if (url[0]) {
-		o->status = "delivered";
-		rc = fu_gateway_post(url, gateway_secret(n->channel), n->id, json,
-				     (long)followup_cfg.webhook_timeout_ms, &o->gw);
-	} else {
-		o->status = "logged";
-		rc = deliver_file(n, json, o->gw.error, sizeof(o->gw.error));
-	}
-	if (rc == 0 && url[0])
-		log_msg(LOG_INFO, "notification_delivered",
-			LOG_KV({"complaint_no", n->complaint_no}, {"step", n->step},
-			       {"recipient", n->recipient},
-			       {"channel", fu_channel_name(n->channel)}),
-			"the gateway answered %ld", o->gw.status);
-	free(json);
-	return rc;
+	return ncalls;
 }
 
-/* ---- claiming and recording --------------------------------------------------------------- */
+/* Sends the gateway notes concurrently and copies each answer back to its note. */
+static void deliver(struct fu_note *notes, int n)
+{
+	struct fu_gateway_call *calls = calloc((size_t)n, sizeof(*calls));
+	int *which = calloc((size_t)n, sizeof(*which));
+	if (!calls || !which) {
+		for (int i = 0; i < n; i++)
+			snprintf(notes[i].gw.error, sizeof(notes[i].gw.error), "out of memory");
+		goto release;
+	}
+	size_t ncalls = prepare(notes, n, calls, which);
+	if (ncalls > 0 && fu_gateway_run(calls, ncalls, (long)fu_notify_cfg.concurrency,
+					 (long)followup_cfg.webhook_timeout_ms) != 0)
+		log_msg(LOG_WARN, "gateway_client_failed", NULL, 0,
+			"the gateway client failed mid-batch; the unfinished calls are retried");
+	for (size_t j = 0; j < ncalls; j++) {
+		struct fu_note *k = &notes[which[j]];
+		k->ok = calls[j].rc;
+		k->gw = calls[j].res;
+		if (k->ok == 0)
+			log_msg(LOG_INFO, "notification_delivered",
+				LOG_KV({"complaint_no", k->complaint_no}, {"step", k->step},
+				       {"recipient", k->recipient},
+				       {"channel", fu_channel_name(k->channel)}),
+				"the gateway answered %ld", k->gw.status);
+	}
+release:
+	free(which);
+	free(calls);
+}
+
+/* ---- claiming ----------------------------------------------------------------------------- */
 
 /* A customer's message waits (up to HOLD_S) until the case's received event, which carries
  * the customer_ref, language and preferred contact, has been seen. */
 #define HOLD_S "60"
 
-static void note_from_row(PGconn *c, PGresult *r, int i, struct fu_note *n)
+/* clang-format off */
+static const char claim_sql[] =
+    "UPDATE notifications n SET attempts = n.attempts + 1, next_attempt_at = now() + "
+    "make_interval(secs => $1::int) FROM (SELECT q.id, k.customer_ref, k.language, "
+    "k.preferred_contact FROM notifications q JOIN cases k USING (complaint_id) WHERE "
+    "q.status = 'queued' AND q.next_attempt_at <= now() AND (k.customer_ref <> '' OR "
+    "q.recipient <> 'customer' OR q.created_at < now() - interval '" HOLD_S " seconds') "
+    "ORDER BY q.next_attempt_at, q.id LIMIT $2::int FOR UPDATE OF q SKIP LOCKED) d "
+    "WHERE n.id = d.id RETURNING n.id, n.complaint_id, n.complaint_no, d.customer_ref, "
+    "n.recipient, n.step, CASE WHEN n.recipient = 'customer' THEN d.language ELSE "
+    "n.language END, n.vars::text, n.attempts, CASE WHEN n.recipient = 'customer' THEN "
+    "d.preferred_contact ELSE '' END";
+/* clang-format on */
+
+/* The templates as they are now, read once per batch instead of twice per message. */
+struct fu_templates {
+	PGresult *rows; /* step, language, body */
+};
+
+static const char *template_find(const struct fu_templates *t, const char *step,
+				 const char *language)
+{
+	const char *fallback = NULL;
+	for (int i = 0; t->rows && i < PQntuples(t->rows); i++) {
+		if (strcmp(PQgetvalue(t->rows, i, 0), step) != 0)
+			continue;
+		if (strcmp(PQgetvalue(t->rows, i, 1), language) == 0)
+			return PQgetvalue(t->rows, i, 2);
+		if (strcmp(PQgetvalue(t->rows, i, 1), "zh-CN") == 0)
+			fallback = PQgetvalue(t->rows, i, 2);
+	}
+	return fallback ? fallback : "{complaint_no}: {text}";
+}
+
+static void note_from_row(const struct fu_templates *t, PGresult *r, int i, struct fu_note *n)
 {
 	char body[2048];
 	snprintf(n->id, sizeof(n->id), "%s", PQgetvalue(r, i, 0));
@@ -153,43 +223,48 @@ static void note_from_row(PGconn *c, PGresult *r, int i, struct fu_note *n)
 	snprintf(n->recipient, sizeof(n->recipient), "%s", PQgetvalue(r, i, 4));
 	snprintf(n->step, sizeof(n->step), "%s", PQgetvalue(r, i, 5));
 	snprintf(n->language, sizeof(n->language), "%s", PQgetvalue(r, i, 6));
-	if (fu_render_step(c, n->step, n->language, n->complaint_no, PQgetvalue(r, i, 7), body,
-			   sizeof(body)) != 0)
+	if (fu_render_vars(template_find(t, n->step, n->language),
+			   template_find(t, "appeal", n->language), n->complaint_no,
+			   PQgetvalue(r, i, 7), body, sizeof(body)) != 0)
 		body[0] = '\0';
 	n->body = strdup(body);
 	n->attempts = atoi(PQgetvalue(r, i, 8));
 	n->channel = fu_channel_for(n->recipient, PQgetvalue(r, i, 9));
 }
 
-static int claim(PGconn *c, struct fu_note *notes, int max)
+/* Claims up to max due rows into *out (calloc'ed, the caller frees); returns how many, or -1
+ * (nothing claimed, or the claimed rows come back when their lease ends). */
+static int claim(PGconn *c, int max, struct fu_note **out)
 {
-	char lease[24];
-	/* the lease outlasts the whole batch, each call bounded by the total timeout */
-	snprintf(lease, sizeof(lease), "%lld",
-		 followup_cfg.webhook_timeout_ms * CLAIM_BATCH / 1000 + 5);
-	const char *p[] = {lease};
-	PGresult *r = pg_query(
-	    c,
-	    "UPDATE notifications n SET attempts = n.attempts + 1, next_attempt_at = now() + "
-	    "make_interval(secs => $1::int) FROM (SELECT q.id, k.customer_ref, k.language, "
-	    "k.preferred_contact FROM notifications q JOIN cases k USING (complaint_id) WHERE "
-	    "q.status = 'queued' AND q.next_attempt_at <= now() AND (k.customer_ref <> '' OR "
-	    "q.recipient <> 'customer' OR q.created_at < now() - interval '" HOLD_S " seconds') "
-	    "ORDER BY q.next_attempt_at, q.id LIMIT " CLAIM_BATCH_TEXT
-	    " FOR UPDATE OF q SKIP LOCKED) d WHERE n.id "
-	    "= d.id RETURNING n.id, n.complaint_id, n.complaint_no, d.customer_ref, n.recipient, "
-	    "n.step, CASE WHEN n.recipient = 'customer' THEN d.language ELSE n.language END, "
-	    "n.vars::text, n.attempts, CASE WHEN n.recipient = 'customer' THEN "
-	    "d.preferred_contact ELSE '' END",
-	    1, p);
+	char lease[24], limit[24];
+	long long rounds = (max + fu_notify_cfg.concurrency - 1) / fu_notify_cfg.concurrency;
+	/* the lease outlasts the whole batch: each round of concurrent calls is bounded by the
+	 * total timeout */
+	snprintf(lease, sizeof(lease), "%lld", followup_cfg.webhook_timeout_ms * rounds / 1000 + 5);
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *p[] = {lease, limit};
+	struct fu_templates t = {0};
+	PGresult *r = pg_query(c, claim_sql, 2, p);
 	if (!r)
 		return -1;
-	int count = PQntuples(r) < max ? PQntuples(r) : max;
+	int count = PQntuples(r);
+	*out = count ? calloc((size_t)count, sizeof(**out)) : NULL;
+	if (count && *out)
+		t.rows = pg_query(c, "SELECT step, language, body FROM templates", 0, NULL);
+	if (count && !t.rows) {
+		free(*out);
+		*out = NULL;
+		PQclear(r);
+		return -1;
+	}
 	for (int i = 0; i < count; i++)
-		note_from_row(c, r, i, &notes[i]);
+		note_from_row(&t, r, i, &(*out)[i]);
+	PQclear(t.rows);
 	PQclear(r);
 	return count;
 }
+
+/* ---- recording ---------------------------------------------------------------------------- */
 
 static int announce(PGconn *c, const struct fu_note *n, const char *status, const char *reason)
 {
@@ -211,67 +286,126 @@ static int announce(PGconn *c, const struct fu_note *n, const char *status, cons
 	return fu_announce(c, "cp.complaint.customer_notified", &ev);
 }
 
-/* The receiver's answer as query parameters: its status (NULL when none came) and excerpt. */
-static void answer_params(const struct fu_outcome *o, char status[16], const char **p_status)
-{
-	snprintf(status, 16, "%ld", o->gw.status);
-	*p_status = o->gw.status > 0 ? status : NULL;
-}
-
-static int record_success(PGconn *c, const struct fu_note *n, const struct fu_outcome *o)
-{
-	char code[16];
-	const char *p_code;
-	answer_params(o, code, &p_code);
-	const char *p[] = {n->id,	    fu_channel_name(n->channel),
-			   n->body,	    n->language,
-			   n->customer_ref, o->status,
-			   p_code,	    o->gw.excerpt};
-	PGresult *r = pg_query(
-	    c,
-	    "UPDATE notifications SET status = $6, delivered_at = now(), channel = $2, "
-	    "last_error = '', body = $3, language = $4, customer_ref = $5, response_status = "
-	    "$7::int, response_excerpt = $8 WHERE id = $1 AND status = 'queued'",
-	    8, p);
-	if (!r)
-		return -1;
-	bool changed = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-	metrics_add(
-	    metrics_counter("cp_notifications_delivered_total", "Notifications delivered.", NULL),
-	    1);
-	return changed ? announce(c, n, o->status, NULL) : 0;
-}
-
 static int64_t retry_delay_ms(int attempts)
 {
 	int64_t ms = fu_backoff_ms(attempts, followup_cfg.backoff_ms, followup_cfg.backoff_max_ms);
 	return fu_jitter_ms(ms, (double)random() / ((double)RAND_MAX + 1.0));
 }
 
-static int record_failure(PGconn *c, const struct fu_note *n, const struct fu_outcome *o)
+static bool final_failure(const struct fu_note *n)
 {
-	bool final = n->attempts >= followup_cfg.max_attempts;
-	char delay[24], code[16];
-	const char *p_code, *err = o->gw.error;
-	snprintf(delay, sizeof(delay), "%.3f", (double)retry_delay_ms(n->attempts) / 1000.0);
-	answer_params(o, code, &p_code);
-	const char *p[] = {
-	    n->id,  err,	  final ? "failed" : "queued", delay, fu_channel_name(n->channel),
-	    p_code, o->gw.excerpt};
-	if (pg_exec(c,
-		    "UPDATE notifications SET status = $3, last_error = $2, channel = $5, "
-		    "next_attempt_at = now() + make_interval(secs => $4::double precision), "
-		    "response_status = $6::int, response_excerpt = $7 WHERE id = $1 AND status = "
-		    "'queued'",
-		    7, p) != 0)
+	return n->ok != 0 && n->attempts >= followup_cfg.max_attempts;
+}
+
+/* The outcome columns of one note that are not in the note already, as text. */
+struct fu_row_text {
+	char ok[2], status[16], delay[24], code[24];
+};
+
+static void row_text(const struct fu_note *n, struct fu_row_text *t)
+{
+	snprintf(t->ok, sizeof(t->ok), "%s", n->ok == 0 ? "t" : "f");
+	snprintf(t->status, sizeof(t->status), "%s",
+		 n->ok == 0	    ? n->status
+		 : final_failure(n) ? "failed"
+				    : "queued");
+	snprintf(t->delay, sizeof(t->delay), "%.3f",
+		 n->ok == 0 ? 0.0 : (double)retry_delay_ms(n->attempts) / 1000.0);
+	/* no answer came (a refused certificate, a timeout): NULL, not 0 */
+	if (n->gw.status > 0)
+		snprintf(t->code, sizeof(t->code), "%ld", n->gw.status);
+	else
+		t->code[0] = '\0';
+}
+
+/* clang-format off */
+static const char record_sql[] =
+    "UPDATE notifications n SET status = d.status, channel = d.channel, last_error = d.err, "
+    "delivered_at = CASE WHEN d.ok THEN now() ELSE n.delivered_at END, "
+    "body = CASE WHEN d.ok THEN d.body ELSE n.body END, "
+    "language = CASE WHEN d.ok THEN d.language ELSE n.language END, "
+    "customer_ref = CASE WHEN d.ok THEN d.customer_ref ELSE n.customer_ref END, "
+    "next_attempt_at = CASE WHEN d.ok THEN n.next_attempt_at ELSE now() + "
+    "make_interval(secs => d.delay) END, "
+    "response_status = NULLIF(d.code, '')::int, response_excerpt = d.excerpt "
+    "FROM unnest($1::bigint[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], $8::text[], $9::float8[], $10::text[], $11::text[]) AS d(id, ok, status, "
+    "channel, err, body, language, customer_ref, delay, code, excerpt) "
+    "WHERE n.id = d.id AND n.status = 'queued' RETURNING n.id";
+/* clang-format on */
+
+#define FU_RECORD_COLS 11
+
+/* The batch's outcomes as one array per column of record_sql (arr[j] malloc'ed). */
+static int record_arrays(const struct fu_note *notes, int n, struct fu_row_text *t,
+			 char *arr[FU_RECORD_COLS])
+{
+	const char **col = calloc((size_t)n * FU_RECORD_COLS, sizeof(*col));
+	if (!col)
 		return -1;
-	if (!final) {
+	for (int i = 0; i < n; i++) {
+		const struct fu_note *k = &notes[i];
+		const char *v[FU_RECORD_COLS] = {k->id,
+						 t[i].ok,
+						 t[i].status,
+						 fu_channel_name(k->channel),
+						 k->ok == 0 ? "" : k->gw.error,
+						 k->body ? k->body : "",
+						 k->language,
+						 k->customer_ref,
+						 t[i].delay,
+						 t[i].code,
+						 k->gw.excerpt};
+		for (int j = 0; j < FU_RECORD_COLS; j++)
+			col[j * n + i] = v[j];
+	}
+	int rc = 0;
+	for (int j = 0; j < FU_RECORD_COLS; j++)
+		if (!(arr[j] = pg_text_array(&col[j * n], (size_t)n)))
+			rc = -1;
+	free(col);
+	return rc;
+}
+
+/* One UPDATE for the whole batch; changed[i] tells whether note i was still queued. */
+static int record_rows(PGconn *c, const struct fu_note *notes, int n, bool *changed)
+{
+	struct fu_row_text *t = calloc((size_t)n, sizeof(*t));
+	char *arr[FU_RECORD_COLS] = {0};
+	PGresult *r = NULL;
+	if (t) {
+		for (int i = 0; i < n; i++)
+			row_text(&notes[i], &t[i]);
+		if (record_arrays(notes, n, t, arr) == 0)
+			r = pg_query(c, record_sql, FU_RECORD_COLS, (const char *const *)arr);
+	}
+	for (int i = 0; r && i < PQntuples(r); i++)
+		for (int k = 0; k < n; k++)
+			if (strcmp(notes[k].id, PQgetvalue(r, i, 0)) == 0)
+				changed[k] = true;
+	int rc = r ? 0 : -1;
+	PQclear(r);
+	for (int j = 0; j < FU_RECORD_COLS; j++)
+		free(arr[j]);
+	free(t);
+	return rc;
+}
+
+/* What a recorded outcome means besides the row: the customer's history and event, the
+ * metrics and the logs. */
+static int record_effects(PGconn *c, const struct fu_note *n, bool changed)
+{
+	if (n->ok == 0) {
+		metrics_add(metrics_counter("cp_notifications_delivered_total",
+					    "Notifications delivered.", NULL),
+			    1);
+		return changed ? announce(c, n, n->status, NULL) : 0;
+	}
+	if (!final_failure(n)) {
 		log_msg(LOG_WARN, "notification_retry",
 			LOG_KV({"complaint_no", n->complaint_no}, {"step", n->step},
 			       {"channel", fu_channel_name(n->channel)}),
-			"delivery attempt %d failed, retrying in %s s: %s", n->attempts, delay,
-			err);
+			"delivery attempt %d failed, retrying: %s", n->attempts, n->gw.error);
 		return 0;
 	}
 	metrics_add(metrics_counter("cp_notifications_failed_total",
@@ -280,15 +414,23 @@ static int record_failure(PGconn *c, const struct fu_note *n, const struct fu_ou
 	log_msg(LOG_ERROR, "notification_failed",
 		LOG_KV({"complaint_no", n->complaint_no}, {"step", n->step},
 		       {"channel", fu_channel_name(n->channel)}),
-		"notification not delivered after %d attempts: %s", n->attempts, err);
-	return announce(c, n, "failed", err);
+		"notification not delivered after %d attempts: %s", n->attempts, n->gw.error);
+	return changed ? announce(c, n, "failed", n->gw.error) : 0;
 }
 
-static int record(PGconn *c, const struct fu_note *n, int ok, const struct fu_outcome *o)
+/* Every outcome of the batch in one transaction; on failure nothing is recorded and the
+ * lease brings the rows back (the receivers drop the repeats by notification id). */
+static int record(PGconn *c, const struct fu_note *notes, int n)
 {
-	if (pg_begin(c) != 0)
+	bool *changed = calloc((size_t)n, sizeof(*changed));
+	if (!changed || pg_begin(c) != 0) {
+		free(changed);
 		return -1;
-	int rc = ok == 0 ? record_success(c, n, o) : record_failure(c, n, o);
+	}
+	int rc = record_rows(c, notes, n, changed);
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = record_effects(c, &notes[i], changed[i]);
+	free(changed);
 	if (rc != 0) {
 		pg_rollback(c);
 		return -1;
@@ -298,16 +440,16 @@ static int record(PGconn *c, const struct fu_note *n, int ok, const struct fu_ou
 
 int fu_deliver_task(PGconn *c, void *arg)
 {
-	struct fu_note notes[CLAIM_BATCH];
-	int n = claim(c, notes, CLAIM_BATCH), rc = 0;
+	struct fu_note *notes = NULL;
+	int n = claim(c, (int)fu_notify_cfg.batch, &notes);
 	if (n <= 0)
 		return n;
+	deliver(notes, n);
+	int rc = record(c, notes, n);
 	for (int i = 0; i < n; i++) {
-		struct fu_outcome o;
-		int ok = deliver(&notes[i], &o);
-		if (rc == 0 && record(c, &notes[i], ok, &o) != 0)
-			rc = -1; /* the lease expires and the row is claimed again */
 		free(notes[i].body);
+		free(notes[i].json);
 	}
+	free(notes);
 	return rc < 0 ? -1 : n;
 }

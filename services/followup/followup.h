@@ -130,6 +130,11 @@ int fu_notify_staff(PGconn *c, const char *complaint_id, const char *staff_id, c
  * notification (JSON object: owner, plan, survey_url, text) into out. Returns 0 or -1. */
 int fu_render_step(PGconn *c, const char *step, const char *language, const char *complaint_no,
 		   const char *vars_json, char *out, size_t cap);
+/* The same from a template and appeal text already read (the delivery task reads every
+ * template once per batch). Returns 0, or -1 when vars_json is not a JSON object. */
+int fu_render_vars(const char *tmpl, const char *appeal, const char *complaint_no,
+		   const char *vars_json, char *out, size_t cap)
+    __attribute__((warn_unused_result));
 /* Who closes a case, why, and the case it joined (reason "duplicate"). actor "" is the
  * system (survey answer or silence); merged_into and note may be NULL. */
 struct fu_closure {

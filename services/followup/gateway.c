@@ -1,11 +1,12 @@
-/* The gateway client: one signed HTTP(S) POST per notification through libcurl.
+/* The gateway client: signed HTTP(S) POSTs through libcurl, a batch at a time.
  *
  * Blocking by design: it runs only on the delivery task's thread, never on the event loop,
- * and every call is bounded by a connect and a total timeout. Each call has its own easy
- * handle, but they share one connection cache and TLS session cache (a CURLSH owned by the
- * delivery thread, the only caller, so no locks), so consecutive messages to the same
- * gateway reuse the connection instead of a new handshake each, and no handle outlives the
- * stack buffers (error text, answer excerpt) it was given.
+ * and every call is bounded by a connect and a total timeout. A batch runs on one multi
+ * handle that lives as long as the thread (the only caller, so no locks): its connection
+ * cache keeps the connections to each gateway open between batches (keep-alive) and its TLS
+ * session cache spares a full handshake on a new one, so a message costs a request, not a
+ * connection. At most `concurrency` transfers are in flight at once; the next call is added
+ * only when one finishes, so no call's total timeout is spent waiting in curl's own queue.
  * Certificates are always verified (peer and host name); NOTIFY_CA_FILE replaces the
  * system's CA store for a gateway with a private CA. */
 #include <curl/curl.h>
@@ -17,7 +18,7 @@
 #include "notify.h"
 
 /* only the delivery task's thread touches it; it stays until exit */
-static CURLSH *fu_gateway_share;
+static CURLM *fu_gateway_multi;
 
 int fu_gateway_global_init(char *errstr, size_t errlen)
 {
@@ -71,29 +72,16 @@ failed:
 	return NULL;
 }
 
-static CURL *fu_gateway_easy(void)
+static void fu_gateway_setopts(struct fu_gateway_call *k, long total_ms)
 {
-	if (!fu_gateway_share && (fu_gateway_share = curl_share_init())) {
-		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-		curl_share_setopt(fu_gateway_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	}
-	CURL *e = curl_easy_init();
-	if (e && fu_gateway_share)
-		curl_easy_setopt(e, CURLOPT_SHARE, fu_gateway_share);
-	return e;
-}
-
-static void fu_gateway_setopts(CURL *e, const char *url, const char *body, long total_ms,
-			       struct curl_slist *h, struct fu_gateway_result *res, char *errbuf)
-{
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	CURL *e = k->easy;
+	curl_easy_setopt(e, CURLOPT_URL, k->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, k->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(k->body));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, k->headers);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)fu_notify_cfg.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -101,37 +89,113 @@ static void fu_gateway_setopts(CURL *e, const char *url, const char *body, long 
 	if (fu_notify_cfg.ca_file && fu_notify_cfg.ca_file[0])
 		curl_easy_setopt(e, CURLOPT_CAINFO, fu_notify_cfg.ca_file);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fu_gateway_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, res);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &k->res);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, k->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, k);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "cp-followup");
 }
 
-int fu_gateway_post(const char *url, const char *secret, const char *note_id, const char *body,
-		    long total_timeout_ms, struct fu_gateway_result *res)
+static CURLM *fu_gateway_multi_get(long concurrency)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	memset(res, 0, sizeof(*res));
-	CURL *e = fu_gateway_easy();
-	struct curl_slist *h = e ? fu_gateway_headers(secret, note_id, body) : NULL;
-	if (!h) {
-		snprintf(res->error, sizeof(res->error), "cannot prepare the request");
-		curl_easy_cleanup(e);
-		return -1;
+	if (!fu_gateway_multi && !(fu_gateway_multi = curl_multi_init()))
+		return NULL;
+	/* enough idle connections kept for every gateway at full concurrency */
+	curl_multi_setopt(fu_gateway_multi, CURLMOPT_MAXCONNECTS, concurrency * FU_CH_COUNT);
+	curl_multi_setopt(fu_gateway_multi, CURLMOPT_MAX_HOST_CONNECTIONS, concurrency);
+	return fu_gateway_multi;
+}
+
+/* Prepares and adds call k; a call that cannot even be prepared ends at once as failed. */
+static bool fu_gateway_start(CURLM *m, struct fu_gateway_call *k, long total_ms)
+{
+	memset(&k->res, 0, sizeof(k->res));
+	k->errbuf[0] = '\0';
+	k->rc = -1;
+	k->easy = curl_easy_init();
+	k->headers = k->easy ? fu_gateway_headers(k->secret, k->note_id, k->body) : NULL;
+	if (k->headers) {
+		fu_gateway_setopts(k, total_ms);
+		if (curl_multi_add_handle(m, k->easy) == CURLM_OK)
+			return true;
 	}
-	fu_gateway_setopts(e, url, body, total_timeout_ms, h, res, errbuf);
-	CURLcode rc = curl_easy_perform(e);
+	snprintf(k->res.error, sizeof(k->res.error), "cannot prepare the request");
+	curl_slist_free_all(k->headers);
+	curl_easy_cleanup(k->easy);
+	k->headers = NULL;
+	k->easy = NULL;
+	return false;
+}
+
+/* Records what a finished transfer came to and releases its handle. */
+static void fu_gateway_finish(CURLM *m, struct fu_gateway_call *k, CURLcode rc)
+{
 	if (rc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
-	curl_easy_cleanup(e);
-	curl_slist_free_all(h);
-	if (rc != CURLE_OK) {
-		snprintf(res->error, sizeof(res->error), "%s: %s", curl_easy_strerror(rc),
-			 errbuf[0] ? errbuf : "no detail");
-		return -1;
+		curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &k->res.status);
+	curl_multi_remove_handle(m, k->easy);
+	curl_easy_cleanup(k->easy);
+	curl_slist_free_all(k->headers);
+	k->easy = NULL;
+	k->headers = NULL;
+	if (rc != CURLE_OK)
+		snprintf(k->res.error, sizeof(k->res.error), "%s: %.200s", curl_easy_strerror(rc),
+			 k->errbuf[0] ? k->errbuf : "no detail");
+	else if (k->res.status < 200 || k->res.status > 299)
+		snprintf(k->res.error, sizeof(k->res.error), "gateway answered %ld", k->res.status);
+	else
+		k->rc = 0;
+}
+
+/* Collects the finished transfers; returns how many ended. */
+static size_t fu_gateway_reap(CURLM *m)
+{
+	CURLMsg *msg;
+	int left;
+	size_t done = 0;
+	while ((msg = curl_multi_info_read(m, &left))) {
+		struct fu_gateway_call *k = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&k);
+		fu_gateway_finish(m, k, msg->data.result);
+		done++;
 	}
-	if (res->status < 200 || res->status > 299) {
-		snprintf(res->error, sizeof(res->error), "gateway answered %ld", res->status);
+	return done;
+}
+
+/* The multi handle failed: every transfer still in flight ends as failed (it is retried). */
+static void fu_gateway_abort(CURLM *m, struct fu_gateway_call *calls, size_t started)
+{
+	for (size_t i = 0; i < started; i++)
+		if (calls[i].easy)
+			fu_gateway_finish(m, &calls[i], CURLE_ABORTED_BY_CALLBACK);
+}
+
+int fu_gateway_run(struct fu_gateway_call *calls, size_t n, long concurrency, long total_timeout_ms)
+{
+	CURLM *m = fu_gateway_multi_get(concurrency);
+	size_t next = 0, active = 0;
+	int running = 0;
+	for (size_t i = 0; i < n; i++) {
+		calls[i].rc = -1;
+		calls[i].easy = NULL;
+		snprintf(calls[i].res.error, sizeof(calls[i].res.error), "not attempted");
+	}
+	if (!m)
 		return -1;
+	while (next < n || active > 0) {
+		while (next < n && active < (size_t)concurrency)
+			if (fu_gateway_start(m, &calls[next++], total_timeout_ms))
+				active++;
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			goto failed;
+		active -= fu_gateway_reap(m);
+		/* bounded: every transfer has its own total timeout, the poll only waits for
+		 * sockets (and at most a second) */
+		if (active > 0 && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			goto failed;
 	}
 	return 0;
+failed:
+	fu_gateway_abort(m, calls, next);
+	return -1;
 }

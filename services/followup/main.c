@@ -46,6 +46,13 @@ static const struct cfg_entry followup_table[] = {
     {"NOTIFY_CONNECT_TIMEOUT_MS", CFG_INT, "2000", 100, 60000,
      "connect (TCP and TLS handshake) timeout of one gateway call",
      &fu_notify_cfg.connect_timeout_ms},
+    {"NOTIFY_BATCH", CFG_INT, "100", 1, 1000,
+     "notifications the delivery task claims, sends and records per round (one transaction "
+     "records the whole round)",
+     &fu_notify_cfg.batch},
+    {"NOTIFY_CONCURRENCY", CFG_INT, "16", 1, 64,
+     "gateway calls in flight at once (connections kept open per gateway for reuse)",
+     &fu_notify_cfg.concurrency},
     {"NOTIFY_STAFF_LANGUAGE", CFG_STR, "zh-CN", 0, 0, "the language of staff notifications",
      &fu_notify_cfg.staff_language},
     {"APPROVERS", CFG_STR, "", 0, 0,

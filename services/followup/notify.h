@@ -21,6 +21,8 @@
 #include "resolution.pb-c.h"
 #include "sla.pb-c.h"
 
+struct curl_slist;
+
 enum fu_channel { FU_CH_SMS, FU_CH_EMAIL, FU_CH_APP, FU_CH_STAFF_APP, FU_CH_COUNT };
 
 struct fu_gateway_config {
@@ -36,6 +38,8 @@ struct fu_notify_config {
 	long long stream_hold_ms;  /* how long GET /v1/stream waits for something new */
 	long long stream_max_held; /* streams waiting at a time; more answer at once */
 	char *approvers;	   /* staff ids told of every plan waiting for approval (csv) */
+	long long batch;	   /* notifications claimed and sent per round */
+	long long concurrency;	   /* gateway calls in flight at once */
 };
 extern struct fu_notify_config fu_notify_cfg;
 
@@ -75,11 +79,27 @@ struct fu_gateway_result {
 /* Starts libcurl; call once before any thread uses the client. Returns 0 or -1. */
 int fu_gateway_global_init(char *errstr, size_t errlen) __attribute__((warn_unused_result));
 
-/* POSTs body (JSON) to url, signed with secret (X-CP-Timestamp, X-CP-Signature) and carrying
- * X-CP-Notification-Id. Blocks up to the configured timeouts: call it only from a task
- * thread. Returns 0 when the receiver answered 2xx, else -1 (res says why). */
-int fu_gateway_post(const char *url, const char *secret, const char *note_id, const char *body,
-		    long total_timeout_ms, struct fu_gateway_result *res)
+/* One gateway call of a batch. The caller fills the inputs (borrowed: they must outlive
+ * fu_gateway_run); the client fills rc and res and owns the rest while the batch runs. */
+struct fu_gateway_call {
+	const char *url;
+	const char *secret;  /* signs it: X-CP-Timestamp, X-CP-Signature */
+	const char *note_id; /* X-CP-Notification-Id: a receiver drops repeats by it */
+	const char *body;    /* JSON */
+	int rc;		     /* 0 the receiver answered 2xx, else -1 (res says why) */
+	struct fu_gateway_result res;
+	/* the client's own */
+	void *easy;
+	struct curl_slist *headers;
+	char errbuf[256];
+};
+
+/* POSTs every call, at most concurrency at a time over kept-alive connections (one per
+ * gateway and slot, reused across batches). Blocks until each has its answer or its own
+ * total timeout passed: call it only from the delivery task's thread, the only one that uses
+ * the client. Returns 0 when every call ran (each rc says how it went), -1 when the client
+ * itself failed (the calls it could not finish have rc -1: retry them). */
+int fu_gateway_run(struct fu_gateway_call *calls, size_t n, long concurrency, long total_timeout_ms)
     __attribute__((warn_unused_result));
 
 /* ---- notifications from events (notify_events.c), inside the caller's transaction -------- */

@@ -236,6 +236,33 @@ def test_gateway_failing_three_times_then_recovering_gets_the_message_once(stack
     assert len(retries) == 3 and all("503" in r.get("msg", "") for r in retries)
 
 
+def test_a_burst_goes_out_concurrently_and_each_message_arrives_once(stack, notify):
+    """One offer to 60 people is one batch of concurrent gateway calls recorded in one
+    statement: each row keeps its own outcome (one recipient's gateway fails twice and only
+    that row is retried), and each person gets their own message once."""
+    cid, no = new_case()
+    staff = [new_staff() for _ in range(60)]
+    flaky = staff[7]
+    stack.receiver_fail(2, to=f"staff:{flaky}")
+    produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", staff)
+    rows = wait_rows(stack, "SELECT id, recipient, attempts, response_status, last_error, body "
+                            "FROM followup.notifications WHERE complaint_id = %s AND step = "
+                            "'staff_offered' AND status = 'delivered'", (cid,), count=len(staff),
+                     timeout=60)
+    requests_by_id = stack.receiver_stats()["requests"]
+    assert {r[1] for r in rows} == {f"staff:{s}" for s in staff}
+    for note_id, recipient, attempts, status, error, body in rows:
+        tries = 3 if recipient == f"staff:{flaky}" else 1
+        assert (attempts, status, error) == (tries, 200, ""), recipient
+        assert requests_by_id[str(note_id)] == tries, recipient
+    time.sleep(1.0)
+    for note_id, recipient, _, _, _, body in rows[:: 7]:
+        got = inbox_of(stack, recipient, no)
+        assert [(m["note"]["notification_id"], m["note"]["text"]) for m in got] == [
+            (str(note_id), body)]
+        assert signed(got[0])
+
+
 def test_quiet_hours_hold_a_customer_sms_but_not_a_staff_breach_alert(stack):
     now = datetime.now(timezone.utc)
     minute = now.hour * 60 + now.minute
