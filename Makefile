@@ -28,6 +28,11 @@ ALL_CXXFLAGS = $(CFLAGS) -std=c++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_S
 QR_LIBS := $(shell pkg-config --libs libqrencode zlib 2>/dev/null)
 svc_libs = $(if $(filter classification,$(1)),$(TEXT_LIBS)) $(if $(filter intake,$(1)),$(QR_LIBS))
 
+# What --version and cp_build_info{version,commit} say: VERSION (the release, also the Helm
+# chart's appVersion) and the commit built (an image build passes CP_COMMIT, having no .git).
+CP_VERSION ?= $(shell cat VERSION 2>/dev/null || echo dev)
+CP_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
 PROTOS := $(wildcard proto/*.proto)
 GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
@@ -48,7 +53,7 @@ CONSOLE := services/console
 CONSOLE_SRC := $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/*/*.*) $(CONSOLE)/build.mjs
 CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
 
-.PHONY: all console deps run test unit system bench format format-check clean model eval
+.PHONY: all console deps run test unit system bench format format-check clean model eval FORCE
 all: $(BINS) $(UNIT_BINS) console $(MODEL)
 
 console: $(BUILD)/console/index.html
@@ -80,6 +85,16 @@ $(BUILD)/obj/services/%.o: services/%.c $(GEN_H) $(wildcard common/*.h) $(wildca
 $(BUILD)/obj/%.o: %.cc $(wildcard services/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# Rewritten only when the version or the commit changed, so only svc.o is rebuilt then.
+$(BUILD)/gen/cp_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define CP_VERSION "%s"\n#define CP_COMMIT "%s"\n' '$(CP_VERSION)' '$(CP_COMMIT)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+$(BUILD)/obj/common/svc.o: $(BUILD)/gen/cp_version.h
+
+FORCE:
 
 $(BUILD)/libcommon.a: $(COMMON_O) $(GEN_O)
 	ar rcs $@ $^

@@ -184,9 +184,21 @@ int cfg_passthrough(const char *prefix, const char *const *exclude,
 		memcpy(name, *env, (size_t)(eq - *env));
 		name[eq - *env] = '\0';
 		const char *rest = name + plen;
+		/* PREFIX_REST_FILE names a file holding the value (a mounted secret such as the
+		 * SASL password); no librdkafka property ends in ".file", so the suffix is free */
+		size_t rlen = strlen(rest);
+		bool from_file = rlen > 5 && strcmp(rest + rlen - 5, "_FILE") == 0;
+		if (from_file)
+			name[plen + rlen - 5] = '\0';
 		if (cfg_excluded(rest, exclude) || cfg_env_to_prop(rest, prop, sizeof(prop)) != 0)
 			continue;
-		int rc = set(prop, eq + 1, arg);
+		char *owned = NULL, err[256];
+		if (from_file && !(owned = cfg_read_file(eq + 1, err, sizeof(err), name))) {
+			fprintf(stderr, "%s\n", err);
+			return -1;
+		}
+		int rc = set(prop, owned ? owned : eq + 1, arg);
+		free(owned);
 		if (rc != 0)
 			return rc;
 	}
@@ -209,4 +221,95 @@ int cfg_dev_secrets(const struct cfg_entry *tab, size_t n, char *names, size_t c
 		found++;
 	}
 	return found;
+}
+
+/* A secret as the configuration dump shows it: a connection URI keeps everything but its
+ * password (the host and the role are what an operator checks), a development default says
+ * so, anything else shows only that it is set. */
+void cfg_redact(const char *value, char *out, size_t cap)
+{
+	const char *scheme = strstr(value, "://");
+	if (!*value) {
+		snprintf(out, cap, "%s", "");
+	} else if (strncmp(value, CFG_DEV_SECRET_PREFIX, strlen(CFG_DEV_SECRET_PREFIX)) == 0) {
+		snprintf(out, cap, "(development default %s...)", CFG_DEV_SECRET_PREFIX);
+	} else if (scheme) {
+		const char *user = scheme + 3, *at = strchr(user, '@');
+		const char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+		size_t len = 0;
+		if (colon)
+			len = (size_t)snprintf(out, cap, "%.*s:***%s", (int)(colon - value), value,
+					       at);
+		else
+			len = (size_t)snprintf(out, cap, "%s", value);
+		/* and a password given as a query parameter (libpq accepts ?password=) */
+		char *pw = len < cap ? strstr(out, "password=") : NULL;
+		if (pw) {
+			char *end = strchr(pw, '&');
+			char tail[256];
+			snprintf(tail, sizeof(tail), "%s", end ? end : "");
+			snprintf(pw, cap - (size_t)(pw - out), "password=***%s", tail);
+		}
+	} else {
+		snprintf(out, cap, "(set, %zu characters)", strlen(value));
+	}
+}
+
+/* A passed-through librdkafka property whose value must not be printed. */
+static bool cfg_secret_prop(const char *name)
+{
+	static const char *const words[] = {"PASSWORD", "SECRET", "KEY", "TOKEN", "CREDENTIAL"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]))
+			return true;
+	return false;
+}
+
+void cfg_print_config(FILE *out, const struct cfg_entry *tab, size_t n)
+{
+	char shown[512], fname[160];
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_entry *e = &tab[i];
+		snprintf(fname, sizeof(fname), "%s_FILE", e->name);
+		const char *file = getenv(e->name) ? NULL : getenv(fname);
+		const char *source = getenv(e->name) ? "environment" : file ? "file" : "default";
+		switch (e->type) {
+		case CFG_INT:
+			snprintf(shown, sizeof(shown), "%lld", *(long long *)e->target);
+			break;
+		case CFG_BOOL:
+			snprintf(shown, sizeof(shown), "%s", *(bool *)e->target ? "true" : "false");
+			break;
+		case CFG_STR:
+			snprintf(shown, sizeof(shown), "%s",
+				 *(char **)e->target ? *(char **)e->target : "");
+			break;
+		case CFG_SECRET:
+			cfg_redact(*(char **)e->target ? *(char **)e->target : "", shown,
+				   sizeof(shown));
+			break;
+		}
+		fprintf(out, "%s=%s", e->name, shown);
+		if (file)
+			fprintf(out, "  # from %s", file);
+		else
+			fprintf(out, "  # %s", source);
+		fputc('\n', out);
+	}
+	/* the librdkafka properties passed through, as given */
+	for (char **env = environ; env && *env; env++) {
+		const char *eq = strchr(*env, '=');
+		if (!eq || strncmp(*env, "KAFKA_", 6) != 0 ||
+		    strncmp(*env, "KAFKA_BOOTSTRAP_SERVERS=", 24) == 0)
+			continue;
+		int nlen = (int)(eq - *env);
+		snprintf(shown, sizeof(shown), "%.*s", nlen, *env);
+		bool file = nlen > 5 && strcmp(shown + nlen - 5, "_FILE") == 0;
+		if (!file && cfg_secret_prop(shown))
+			fprintf(out, "%s=(set, %zu characters)  # librdkafka\n", shown,
+				strlen(eq + 1));
+		else
+			fprintf(out, "%s=%s  # librdkafka%s\n", shown, eq + 1,
+				file ? ", the value is read from this file" : "");
+	}
 }

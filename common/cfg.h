@@ -31,6 +31,14 @@ int cfg_parse_value(const struct cfg_entry *e, const char *value, char *errstr, 
 void cfg_print_help(FILE *out, const char *service, const char *summary,
 		    const struct cfg_entry *tab, size_t n);
 
+/* Prints the effective configuration, one NAME=value line each with where it came from
+ * (environment, file, default) and the KAFKA_* properties passed through; secrets redacted
+ * (cfg_redact), never printed. */
+void cfg_print_config(FILE *out, const struct cfg_entry *tab, size_t n);
+/* The shown form of a secret: a URI with its password replaced by ***, a development default
+ * named as such, otherwise only its length. */
+void cfg_redact(const char *value, char *out, size_t cap);
+
 /* The prefix of every known development secret default ("dev-only-..."). */
 #define CFG_DEV_SECRET_PREFIX "dev-only-"
 
@@ -43,8 +51,9 @@ void cfg_free(const struct cfg_entry *tab, size_t n);
 
 /* Calls set(prop, value) for every environment variable PREFIX_REST, mapping REST to a
  * lowercase dotted librdkafka property (KAFKA_FETCH_WAIT_MAX_MS -> fetch.wait.max.ms).
- * Variables whose REST starts with one of the excluded prefixes are skipped. Returns the
- * first non-zero result of set. */
+ * Variables whose REST starts with one of the excluded prefixes are skipped. PREFIX_REST_FILE
+ * reads REST's value from that file (secrets: KAFKA_SASL_PASSWORD_FILE); an unreadable file
+ * is reported on stderr and returns -1. Returns the first non-zero result of set. */
 int cfg_passthrough(const char *prefix, const char *const *exclude,
 		    int (*set)(const char *prop, const char *value, void *arg), void *arg);
 

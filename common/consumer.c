@@ -111,7 +111,10 @@ static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
 		return 0;
 	}
 	char err[200] = "";
+	/* whatever the handler logs names the event it applies */
+	log_context_set("ce_id", it->ce.id[0] ? it->ce.id : NULL);
 	int rc = it->h->apply(pg, &it->ce, it->key, it->pb, err, sizeof(err), c->def.arg);
+	log_context_set("ce_id", NULL);
 	if (rc == CONSUMER_REJECT) {
 		consumer_reject(it, "rejected: %s", err);
 		return -1;

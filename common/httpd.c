@@ -1,5 +1,6 @@
 #include "httpd.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -284,15 +286,19 @@ static void httpd_send(struct http_req *r)
 	if (r->disposition[0])
 		evhttp_add_header(out, "Content-Disposition", r->disposition);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-	const char *rid = http_req_header(r, "X-Request-Id");
-	if (rid)
-		evhttp_add_header(out, "X-Request-Id", rid);
+	evhttp_add_header(out, "X-Request-Id", r->request_id);
 	if (buf && r->resp_body)
 		evbuffer_add(buf, r->resp_body, r->resp_len ? r->resp_len : strlen(r->resp_body));
 	evhttp_send_reply(ev, r->status, NULL, buf);
 	if (buf)
 		evbuffer_free(buf);
 	httpd_observe(r);
+	/* a failed request is logged with its id, so the operator can find it in nginx's log and
+	 * in every service it touched; the rest only at debug (nginx logs every request) */
+	log_msg(r->status >= 500 ? LOG_WARN : LOG_DEBUG, "http_request",
+		LOG_KV({"request_id", r->request_id}, {"method", r->method},
+		       {"route", r->route ? r->route : "unmatched"}),
+		"answered %d", r->status);
 	struct httpd *srv = r->srv;
 	httpd_req_free(r);
 	pthread_mutex_lock(&srv->lock);
@@ -327,10 +333,12 @@ static void *httpd_worker_main(void *arg)
 		const struct http_route *rt = it->route;
 		free(it);
 		r->db = pg_conn_get(&w->pg);
+		log_context_set("request_id", r->request_id);
 		if (!r->db)
 			http_reply_error(r, 503, "unavailable", "the database is not reachable");
 		else
 			rt->fn(r, srv->opts.arg);
+		log_context_set("request_id", NULL);
 		if (r->db && PQstatus(r->db) != CONNECTION_OK)
 			pg_conn_reset(&w->pg);
 		r->db = NULL;
@@ -370,6 +378,22 @@ static void httpd_copy_headers(struct http_req *r, struct evhttp_request *ev)
 	}
 }
 
+/* The id nginx passes (it makes one when the client sent none) is kept when it is a plain
+ * token; anything else (absent when the service is called directly, too long, characters that
+ * would corrupt a log line or a header) is replaced by a fresh UUID. */
+static void httpd_request_id(struct http_req *r)
+{
+	const char *rid = http_req_header(r, "X-Request-Id");
+	size_t n = rid ? strlen(rid) : 0;
+	bool ok = n > 0 && n < sizeof(r->request_id);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)rid[i]) || strchr("-_.:", rid[i]);
+	if (ok)
+		memcpy(r->request_id, rid, n + 1);
+	else
+		ids_uuid(r->request_id);
+}
+
 static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_request *ev)
 {
 	struct http_req *r = calloc(1, sizeof(*r));
@@ -390,6 +414,7 @@ static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_requ
 	snprintf(r->path, sizeof(r->path), "%s", path && *path ? path : "/");
 	r->query = query ? strdup(query) : NULL;
 	httpd_copy_headers(r, ev);
+	httpd_request_id(r);
 	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
 	r->body_len = evbuffer_get_length(in);
 	r->body = malloc(r->body_len + 1);
@@ -436,7 +461,9 @@ static void httpd_dispatch(struct evhttp_request *ev, void *arg)
 	} else if (rt->db) {
 		httpd_enqueue(srv, r, rt);
 	} else {
+		log_context_set("request_id", r->request_id);
 		rt->fn(r, srv->opts.arg);
+		log_context_set("request_id", NULL);
 		httpd_send(r);
 	}
 }

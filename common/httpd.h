@@ -40,6 +40,9 @@ struct http_req {
 	size_t body_len;
 	PGconn *db;	   /* set for .db routes */
 	const char *route; /* the matched pattern */
+	/* the front door's X-Request-Id (made here when absent or unusable): returned in the
+	 * reply and carried by every log line of the request */
+	char request_id[72];
 	/* response (set by handlers through the http_reply_* helpers) */
 	int status;
 	char *resp_body;

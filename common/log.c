@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,46 @@
 static char log_service[64] = "cp";
 static enum log_level log_min = LOG_INFO;
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
+
+struct log_ctx_entry {
+	char key[32];
+	char value[128];
+};
+static __thread struct log_ctx_entry log_ctx[LOG_CONTEXT_MAX];
+static __thread size_t log_nctx;
+
+void log_context_set(const char *key, const char *value)
+{
+	size_t i = 0;
+	while (i < log_nctx && strcmp(log_ctx[i].key, key) != 0)
+		i++;
+	if (!value) {
+		if (i < log_nctx)
+			log_ctx[i] = log_ctx[--log_nctx];
+		return;
+	}
+	if (i == log_nctx) {
+		if (log_nctx == LOG_CONTEXT_MAX)
+			return;
+		log_nctx++;
+	}
+	snprintf(log_ctx[i].key, sizeof(log_ctx[i].key), "%s", key);
+	snprintf(log_ctx[i].value, sizeof(log_ctx[i].value), "%s", value);
+}
+
+void log_context_clear(void)
+{
+	log_nctx = 0;
+}
+
+/* A context key is left out when the call names the same key itself (its value is newer). */
+static bool log_kv_has(const struct log_kv *kv, size_t nkv, const char *key)
+{
+	for (size_t i = 0; i < nkv; i++)
+		if (kv[i].value && strcmp(kv[i].key, key) == 0)
+			return true;
+	return false;
+}
 
 void log_init(const char *service, enum log_level min_level)
 {
@@ -87,6 +128,9 @@ void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, siz
 	for (size_t i = 0; i < nkv; i++)
 		if (kv[i].value)
 			len = log_put(buf, len, sizeof(buf) - 3, kv[i].key, kv[i].value);
+	for (size_t i = 0; i < log_nctx; i++)
+		if (!log_kv_has(kv, nkv, log_ctx[i].key))
+			len = log_put(buf, len, sizeof(buf) - 3, log_ctx[i].key, log_ctx[i].value);
 	buf[len++] = '}';
 	buf[len++] = '\n';
 	ssize_t rc = write(STDOUT_FILENO, buf, len);

@@ -31,6 +31,14 @@ void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, siz
 #define log_warn(ev, ...)  log_msg(LOG_WARN, ev, NULL, 0, __VA_ARGS__)
 #define log_error(ev, ...) log_msg(LOG_ERROR, ev, NULL, 0, __VA_ARGS__)
 
+/* The ids of the work this thread is doing (the HTTP request's X-Request-Id, the consumed
+ * event's CloudEvents id): every line the thread logs carries them until they are cleared, so
+ * one complaint can be followed across services without each call site passing them. value
+ * NULL removes key; at most LOG_CONTEXT_MAX keys, values are truncated to 127 bytes. */
+#define LOG_CONTEXT_MAX 4
+void log_context_set(const char *key, const char *value);
+void log_context_clear(void);
+
 /* Appends s to buf as a JSON string body (no quotes), escaping as needed. Returns the new
  * length, never beyond cap-1; buf stays NUL-terminated. */
 size_t log_json_escape(char *buf, size_t len, size_t cap, const char *s);

@@ -1,16 +1,21 @@
 #include "metrics.h"
 
+#include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #define METRICS_MAX	    512
 #define METRICS_MAX_BUCKETS 16
 
-enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUMMARY };
 
 struct metric {
 	char name[96];
@@ -23,6 +28,7 @@ struct metric {
 	size_t nbuckets;
 	double bounds[METRICS_MAX_BUCKETS];
 	unsigned long long buckets[METRICS_MAX_BUCKETS];
+	double qvalues[METRICS_MAX_BUCKETS];
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -83,6 +89,26 @@ struct metric *metrics_histogram(const char *name, const char *help, const char 
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return m;
+}
+
+struct metric *metrics_summary(const char *name, const char *help, const char *labels)
+{
+	return metrics_get(name, help, labels, METRIC_SUMMARY);
+}
+
+void metrics_summary_set(struct metric *m, const double *q, const double *values, size_t nq,
+			 double sum, double count)
+{
+	pthread_mutex_lock(&metrics_lock);
+	m->nbuckets = nq < METRICS_MAX_BUCKETS ? nq : METRICS_MAX_BUCKETS;
+	/* a summary keeps its quantiles in bounds and their values in qvalues */
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		m->bounds[i] = q[i];
+		m->qvalues[i] = values[i];
+	}
+	m->sum = sum;
+	m->count = count > 0 ? (unsigned long long)count : 0;
+	pthread_mutex_unlock(&metrics_lock);
 }
 
 void metrics_add(struct metric *m, double by)
@@ -162,10 +188,31 @@ static void metrics_render_histogram(struct metrics_buf *b, const struct metric 
 	}
 }
 
+static void metrics_render_summary(struct metrics_buf *b, const struct metric *m)
+{
+	const char *sep = m->labels[0] ? "," : "";
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		if (isnan(m->qvalues[i])) /* the exposition format's spelling */
+			mb_printf(b, "%s{%s%squantile=\"%g\"} NaN\n", m->name, m->labels, sep,
+				  m->bounds[i]);
+		else
+			mb_printf(b, "%s{%s%squantile=\"%g\"} %.17g\n", m->name, m->labels, sep,
+				  m->bounds[i], m->qvalues[i]);
+	}
+	if (m->labels[0]) {
+		mb_printf(b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", m->name, m->labels, m->sum,
+			  m->name, m->labels, m->count);
+	} else {
+		mb_printf(b, "%s_sum %.17g\n%s_count %llu\n", m->name, m->sum, m->name, m->count);
+	}
+}
+
 static void metrics_render_one(struct metrics_buf *b, const struct metric *m)
 {
 	if (m->type == METRIC_HISTOGRAM)
 		metrics_render_histogram(b, m);
+	else if (m->type == METRIC_SUMMARY)
+		metrics_render_summary(b, m);
 	else if (m->labels[0])
 		mb_printf(b, "%s{%s} %.17g\n", m->name, m->labels, m->value);
 	else
@@ -174,7 +221,7 @@ static void metrics_render_one(struct metrics_buf *b, const struct metric *m)
 
 char *metrics_render(void)
 {
-	static const char *const types[] = {"counter", "gauge", "histogram"};
+	static const char *const types[] = {"counter", "gauge", "histogram", "summary"};
 	struct metrics_buf b = {malloc(8192), 0, 8192};
 	if (!b.p)
 		return NULL;
@@ -207,4 +254,74 @@ void metrics_reset(void)
 		free(metrics_all[i]);
 	metrics_n = 0;
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+/* --- process_* (the names and meanings of the Prometheus client libraries) --- */
+
+/* Seconds since the epoch at which the machine booted (btime in /proc/stat). */
+static double metrics_boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	char line[256];
+	double btime = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lf", &btime) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return btime;
+}
+
+static double metrics_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	double n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory stream's own descriptor */
+}
+
+void metrics_process_update(void)
+{
+	/* /proc/self/stat: the command may hold spaces, so fields are counted after its ')' */
+	char buf[1024];
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+	long long rss = 0, threads = 0;
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+			 "%lld %*d %llu %llu %lld",
+			 &utime, &stime, &threads, &start, &vsize, &rss) != 6)
+		return;
+	double hz = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	metrics_set(metrics_counter("process_cpu_seconds_total",
+				    "Total user and system CPU time spent in seconds.", NULL),
+		    (double)(utime + stime) / hz);
+	metrics_set(
+	    metrics_gauge("process_resident_memory_bytes", "Resident memory size in bytes.", NULL),
+	    (double)rss * page);
+	metrics_set(
+	    metrics_gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL),
+	    (double)vsize);
+	metrics_set(metrics_gauge("process_open_fds", "Number of open file descriptors.", NULL),
+		    metrics_open_fds());
+	metrics_set(
+	    metrics_gauge("process_max_fds", "Maximum number of open file descriptors.", NULL),
+	    rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
+	metrics_set(metrics_gauge("process_start_time_seconds",
+				  "Start time of the process since unix epoch in seconds.", NULL),
+		    metrics_boot_time() + (double)start / hz);
+	metrics_set(metrics_gauge("process_threads", "Number of OS threads in the process.", NULL),
+		    (double)threads);
 }

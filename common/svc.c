@@ -95,6 +95,14 @@ static const struct cfg_entry svc_common_cfg[] = {
      "a development run: the known dev-only-* secret defaults are accepted (with a warning at "
      "start and in /readyz); without it a service refuses to start on them",
      &svc_cfg.dev_mode},
+    {"PRODUCTION", CFG_BOOL, "false", 0, 0,
+     "a production run: refuses to start with DEV_MODE=true, on a dev-only-* secret or on the "
+     "built-in DATABASE_URL (whose password is the role's name)",
+     &svc_cfg.production},
+    {"DRAIN_TIMEOUT_SECONDS", CFG_INT, "10", 1, 600,
+     "on SIGTERM, the longest wait for requests in flight before stopping (an orchestrator's "
+     "grace period must exceed it plus about 20 s for the last batch and the producer flush)",
+     &svc_cfg.drain_seconds},
 };
 
 #define SVC_NCOMMON (sizeof(svc_common_cfg) / sizeof(svc_common_cfg[0]))
@@ -180,6 +188,7 @@ static void svc_readyz(struct http_req *r, void *arg)
 
 static void svc_metrics(struct http_req *r, void *arg)
 {
+	metrics_process_update();
 	char *text = metrics_render();
 	http_reply_text(r, 200, "text/plain; version=0.0.4", text ? text : "");
 	free(text);
@@ -246,7 +255,7 @@ static void svc_begin_shutdown(int code)
 		return;
 	svc.draining = true;
 	svc.exit_code = code;
-	svc.drain_deadline = tstamp_mono() + 10;
+	svc.drain_deadline = tstamp_mono() + (double)svc_cfg.drain_seconds;
 	log_info("shutdown", "stopping: no new requests, finishing work in flight");
 	if (svc.http)
 		httpd_stop_accepting(svc.http);
@@ -349,12 +358,11 @@ static void svc_teardown(void)
 		event_base_free(svc.base);
 }
 
-#ifndef CP_VERSION
-#define CP_VERSION "dev"
-#endif
+/* CP_VERSION and CP_COMMIT, written by the Makefile */
+#include "cp_version.h"
 
-/* --help, --version, or an unknown argument (exit 2, as kcat does): -1 done (exit 0), 2 bad
- * usage, 0 go on. */
+/* --help, --version, --print-config, or an unknown argument (exit 2, as kcat does): -1 done
+ * (exit 0), 1 print the configuration once loaded, 2 bad usage, 0 go on. */
 static int svc_arguments(int argc, char **argv, const struct svc_def *def,
 			 const struct cfg_entry *all, size_t n)
 {
@@ -362,12 +370,16 @@ static int svc_arguments(int argc, char **argv, const struct svc_def *def,
 		return 0;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cfg_print_help(stdout, def->name, def->summary, all, n);
+		printf("\nArguments: --help, --version, --print-config (the effective "
+		       "configuration, secrets redacted; exits 2 if it is invalid)\n");
 		return -1;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("cp-%s %s\n", def->name, CP_VERSION);
+		printf("cp-%s %s (commit %s)\n", def->name, CP_VERSION, CP_COMMIT);
 		return -1;
 	}
+	if (strcmp(argv[1], "--print-config") == 0 && argc == 2)
+		return 1;
 	fprintf(stderr,
 		"cp-%s: unknown argument '%s'; configuration comes from the environment "
 		"(see --help)\n",
@@ -381,9 +393,21 @@ static int svc_arguments(int argc, char **argv, const struct svc_def *def,
 static int svc_check_secrets(const struct cfg_entry *all, size_t n, char *errstr, size_t errlen)
 {
 	char names[256];
+	/* PRODUCTION=true states the intent, so a development switch left in a manifest, or the
+	 * built-in database password, stops the start instead of running quietly */
+	if (svc_cfg.production && svc_cfg.dev_mode) {
+		snprintf(errstr, errlen, "PRODUCTION=true and DEV_MODE=true contradict each other");
+		return -1;
+	}
+	if (svc_cfg.production && strcmp(svc_cfg.database_url, svc_db_default) == 0) {
+		snprintf(errstr, errlen,
+			 "DATABASE_URL: PRODUCTION=true refuses the built-in development URL; set "
+			 "DATABASE_URL (or DATABASE_URL_FILE) to the operator's database");
+		return -1;
+	}
 	if (cfg_dev_secrets(all, n, names, sizeof(names)) == 0)
 		return 0;
-	if (!svc_cfg.dev_mode) {
+	if (!svc_cfg.dev_mode || svc_cfg.production) {
 		snprintf(errstr, errlen,
 			 "%s: known development secret(s) in use; set each (or NAME_FILE) to a "
 			 "secret of your own, or set DEV_MODE=true for a development run",
@@ -395,6 +419,12 @@ static int svc_check_secrets(const struct cfg_entry *all, size_t n, char *errstr
 		 "DEVELOPMENT MODE: %s use the published dev-only defaults; never expose this "
 		 "instance",
 		 names);
+	/* loud: also on stderr, which an operator sees even with the JSON log shipped away */
+	fprintf(stderr,
+		"cp-%s: WARNING: DEVELOPMENT MODE: %s use the published dev-only defaults; anyone "
+		"can forge customer links with them. Never expose this instance; PRODUCTION=true "
+		"refuses to start like this.\n",
+		svc.def->name, names);
 	return 0;
 }
 
@@ -402,16 +432,19 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 {
 	char errstr[512];
 	size_t n = 0;
+	svc.def = def;
 	svc_defaults(def);
 	struct cfg_entry *all = svc_all_cfg(def, &n);
 	if (!all)
 		return 1;
 	int rc = svc_arguments(argc, argv, def, all, n);
-	if (rc != 0) {
+	bool print_config = rc == 1;
+	if (rc != 0 && !print_config) {
 		free(all);
 		return rc;
 	}
 	rc = cfg_load(all, n, errstr, sizeof(errstr));
+	bool cfg_loaded = rc == 0;
 	enum log_level lvl = LOG_INFO;
 	if (rc == 0 && log_level_parse(svc_cfg.log_level, &lvl) != 0) {
 		snprintf(errstr, sizeof(errstr),
@@ -423,6 +456,15 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 	log_init(def->name, lvl);
 	if (rc == 0)
 		rc = svc_check_secrets(all, n, errstr, sizeof(errstr));
+	if (print_config) {
+		/* printed even when refused, so the operator sees what was read; exit 2 then */
+		if (rc == 0 || cfg_loaded)
+			cfg_print_config(stdout, all, n);
+		if (rc != 0)
+			fprintf(stderr, "cp-%s: %s\n", def->name, errstr);
+		free(all);
+		return rc == 0 ? -1 : 2;
+	}
 	free(all);
 	if (rc == 0 && auth_load(svc_cfg.auth_tokens, errstr, sizeof(errstr)) != 0)
 		rc = -1;
@@ -444,6 +486,13 @@ int svc_main(int argc, char **argv, const struct svc_def *def)
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
 	svc.def = def;
+	char build[160];
+	snprintf(build, sizeof(build), "version=\"%s\",commit=\"%s\"", CP_VERSION, CP_COMMIT);
+	metrics_set(metrics_gauge("cp_build_info",
+				  "The running build: 1, labelled with its version "
+				  "and commit.",
+				  build),
+		    1);
 	pthread_mutex_init(&svc.lock, NULL);
 	pthread_cond_init(&svc.cond, NULL);
 	snprintf(source, sizeof(source), "/cp/%s", def->name);

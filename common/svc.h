@@ -60,7 +60,9 @@ struct svc_config {
 	long long max_body;
 	char *auth_tokens;
 	char *instance_id;
-	bool dev_mode; /* DEV_MODE: a development run may use the dev-only-* secret defaults */
+	bool dev_mode;	 /* DEV_MODE: a development run may use the dev-only-* secret defaults */
+	bool production; /* PRODUCTION: refuse every development shortcut */
+	long long drain_seconds; /* DRAIN_TIMEOUT_SECONDS: longest wait for requests in flight */
 };
 
 const struct svc_config *svc_config(void);

@@ -47,7 +47,13 @@ static int admin_role(PGconn *c, const char *svc)
 	snprintf(var, sizeof(var), "DB_PASSWORD_%s", svc);
 	for (char *p = var; *p; p++)
 		*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-	const char *pw = getenv(var) ? getenv(var) : svc;
+	/* DB_PASSWORD_<SERVICE>_FILE: the password as a mounted secret (Kubernetes, Compose) */
+	char *pw = NULL, err[256];
+	const struct cfg_entry e = {var, CFG_SECRET, svc, 0, 0, "", &pw};
+	if (cfg_load(&e, 1, err, sizeof(err)) != 0) {
+		log_error("migrate", "%s", err);
+		return -1;
+	}
 	const char *params[] = {svc, pw};
 	/* Identifiers and the password are quoted by the server (format %I/%L), never spliced. */
 	PGresult *r =
@@ -59,6 +65,7 @@ static int admin_role(PGconn *c, const char *svc)
 		     "format('ALTER ROLE %I SET search_path = %I, public', $1, $1), "
 		     "format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1)",
 		     2, params);
+	free(pw);
 	if (!r)
 		return -1;
 	int rc = 0;
@@ -227,12 +234,31 @@ out:
 	return rc;
 }
 
+struct admin_conf {
+	rd_kafka_conf_t *conf;
+	char *errstr;
+	size_t errlen;
+};
+
+static int admin_conf_set(const char *prop, const char *value, void *arg)
+{
+	struct admin_conf *ac = arg;
+	return rd_kafka_conf_set(ac->conf, prop, value, ac->errstr, ac->errlen) == RD_KAFKA_CONF_OK
+		   ? 0
+		   : -1;
+}
+
 static int admin_topics(void)
 {
-	char errstr[512];
+	char errstr[512] = "";
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/* the services' KAFKA_* properties too (SASL, TLS, KAFKA_SASL_PASSWORD_FILE): an
+	 * operator's broker that wants them would refuse the admin client without */
+	static const char *const skip[] = {"BOOTSTRAP_SERVERS", "PRODUCER_", "CONSUMER_", NULL};
+	struct admin_conf ac = {conf, errstr, sizeof(errstr)};
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", admin_cfg.bootstrap, errstr,
-			      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+			      sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+	    cfg_passthrough("KAFKA_", skip, admin_conf_set, &ac) != 0) {
 		log_error("topics", "%s", errstr);
 		rd_kafka_conf_destroy(conf);
 		return -1;

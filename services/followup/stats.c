@@ -27,6 +27,7 @@
  *                       verification seconds
  *   top_causes          the five most frequent responsible parties */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,14 @@
 	"), 4) END FROM c)"
 #define MEDIAN_P90(t)                                                                      \
 	"'median_s', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM " t "), " \
-	"'p90_s', (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM " t ")"
+	"'p90_s', (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM " t "), " \
+	"'sum_s', (SELECT sum(s) FROM " t ")"
 
 #define PEOPLE(col)                                                                        \
 	"'count', (SELECT count(" col ") FROM c), "                                        \
 	"'median_s', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY " col ") FROM c), " \
-	"'p90_s', (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY " col ") FROM c)"
+	"'p90_s', (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY " col ") FROM c), " \
+	"'sum_s', (SELECT sum(" col ") FROM c)"
 /* done within limit_s of start, over the cases whose limit is known and has passed or that
  * are done already */
 #define WITHIN(done, start, limit_s)                                                       \
@@ -180,14 +183,29 @@ static void gauge(const char *name, const char *help, const char *labels, json_t
 		metrics_set(metrics_gauge(name, help, labels), json_number_value(v));
 }
 
-/* <prefix>_seconds{quantile} and <prefix>_compliance_ratio of one people figure. */
+/* A Prometheus summary of one timing figure: its median and 90th percentile with the count
+ * and the sum of the cases they were computed over. PostgreSQL computes them over the
+ * STATS_WINDOW_DAYS window, so _count and _sum are the window's (they may fall), not counters
+ * since the start; the quantiles are what the dashboards read. NaN: no case in the window. */
+static void summary(const char *name, const char *help, json_t *fig)
+{
+	static const double q[] = {0.5, 0.9};
+	json_t *median = json_object_get(fig, "median_s"), *p90 = json_object_get(fig, "p90_s");
+	double v[] = {json_is_number(median) ? json_number_value(median) : NAN,
+		      json_is_number(p90) ? json_number_value(p90) : NAN};
+	json_t *sum = json_object_get(fig, "sum_s"), *count = json_object_get(fig, "count");
+	metrics_summary_set(metrics_summary(name, help, NULL), q, v, 2,
+			    json_is_number(sum) ? json_number_value(sum) : 0,
+			    json_is_number(count) ? json_number_value(count) : 0);
+}
+
+/* <prefix>_seconds (summary) and <prefix>_compliance_ratio of one people figure. */
 static void people_gauges(json_t *fig, const char *prefix, const char *what)
 {
 	char name[96], help[160];
 	snprintf(name, sizeof(name), "%s_seconds", prefix);
-	snprintf(help, sizeof(help), "Time from %s.", what);
-	gauge(name, help, "quantile=\"0.5\"", json_object_get(fig, "median_s"));
-	gauge(name, help, "quantile=\"0.9\"", json_object_get(fig, "p90_s"));
+	snprintf(help, sizeof(help), "Time from %s over the stats window.", what);
+	summary(name, help, fig);
 	snprintf(name, sizeof(name), "%s_compliance_ratio", prefix);
 	snprintf(help, sizeof(help), "Share within the policy's limit: %s.", what);
 	gauge(name, help, NULL, json_object_get(fig, "compliance"));
@@ -200,14 +218,12 @@ static void set_gauges(json_t *s)
 	const char *clock;
 	gauge("cp_quality_received", "Complaints received in the window.", NULL,
 	      json_object_get(s, "received"));
-	gauge("cp_quality_first_response_seconds", "First-response time.", "quantile=\"0.5\"",
-	      json_object_get(fr, "median_s"));
-	gauge("cp_quality_first_response_seconds", "First-response time.", "quantile=\"0.9\"",
-	      json_object_get(fr, "p90_s"));
+	summary("cp_quality_first_response_seconds",
+		"First-response time (the automatic acknowledgement) over the stats window.", fr);
 	gauge("cp_quality_first_response_within_3min_ratio", "Share answered within 3 minutes.",
 	      NULL, json_object_get(fr, "within_3min_share"));
-	gauge("cp_quality_cycle_seconds", "Whole-cycle time.", "quantile=\"0.5\"",
-	      json_object_get(cy, "median_s"));
+	summary("cp_quality_cycle_seconds",
+		"Whole-cycle time of the closed cases over the stats window.", cy);
 	static const char *const people[][3] = {
 	    {"first_contact", "cp_quality_first_contact", "first real contact by a person"},
 	    {"accept", "cp_quality_accept", "offer to accept"},

@@ -186,6 +186,40 @@ START_TEST(kafka_passthrough_maps_names)
 }
 END_TEST
 
+START_TEST(kafka_passthrough_reads_files_for_secrets)
+{
+	char buf[512] = "", path[] = "/tmp/cp-test-kafka-pw-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "s3cret-pw\n", 10), 10);
+	close(fd);
+	setenv("KTEST_SASL_PASSWORD_FILE", path, 1);
+	ck_assert_int_eq(cfg_passthrough("KTEST_", NULL, collect, buf), 0);
+	/* the property is sasl.password (not sasl.password.file), the value the file's line */
+	ck_assert(strstr(buf, "sasl.password=s3cret-pw;") != NULL);
+	unlink(path);
+	ck_assert_int_eq(cfg_passthrough("KTEST_", NULL, collect, buf), -1);
+	unsetenv("KTEST_SASL_PASSWORD_FILE");
+}
+END_TEST
+
+START_TEST(secrets_are_redacted_for_the_configuration_dump)
+{
+	char out[256];
+	cfg_redact("postgresql://intake:pw123@db:5432/complaints", out, sizeof(out));
+	ck_assert_str_eq(out, "postgresql://intake:***@db:5432/complaints");
+	cfg_redact("postgresql://intake@db/complaints?sslmode=require&password=pw9&x=1", out,
+		   sizeof(out));
+	ck_assert_str_eq(out, "postgresql://intake@db/complaints?sslmode=require&password=***&x=1");
+	cfg_redact("dev-only-link-secret", out, sizeof(out));
+	ck_assert_str_eq(out, "(development default dev-only-...)");
+	cfg_redact("tok1:agent:A1", out, sizeof(out));
+	ck_assert_str_eq(out, "(set, 13 characters)");
+	cfg_redact("", out, sizeof(out));
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 START_TEST(tstamp_round_trip_and_offsets)
 {
 	int64_t ms = 0;
@@ -266,6 +300,8 @@ int main(void)
 	tcase_add_test(tc, bool_rejects_garbage);
 	tcase_add_test(tc, file_variant_reads_secret_and_trims_newline);
 	tcase_add_test(tc, kafka_passthrough_maps_names);
+	tcase_add_test(tc, kafka_passthrough_reads_files_for_secrets);
+	tcase_add_test(tc, secrets_are_redacted_for_the_configuration_dump);
 	tcase_add_test(tc, known_development_secrets_are_named);
 	tcase_add_test(tc, case_actor_owner_supervisor_conflict);
 	tcase_add_test(tc, tstamp_round_trip_and_offsets);

@@ -1,0 +1,106 @@
+/* Unit tests: the operator's signals in common/ (summaries, process_* metrics, the log
+ * context that carries request and event ids). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+START_TEST(summary_renders_quantiles_sum_and_count)
+{
+	metrics_reset();
+	static const double q[] = {0.5, 0.9};
+	double v[] = {180, NAN};
+	metrics_summary_set(metrics_summary("cp_t_seconds", "A figure.", NULL), q, v, 2, 540, 3);
+	char *text = metrics_render();
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE cp_t_seconds summary\n"));
+	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds{quantile=\"0.5\"} 180\n"));
+	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds{quantile=\"0.9\"} NaN\n"));
+	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds_sum 540\ncp_t_seconds_count 3\n"));
+	free(text);
+}
+END_TEST
+
+START_TEST(process_metrics_come_from_proc)
+{
+	metrics_reset();
+	metrics_process_update();
+	char *text = metrics_render();
+	static const char *const names[] = {
+	    "# TYPE process_cpu_seconds_total counter\n", "\nprocess_resident_memory_bytes ",
+	    "\nprocess_open_fds ", "\nprocess_max_fds ", "\nprocess_start_time_seconds "};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg(strstr(text, names[i]) != NULL, "missing %s", names[i]);
+	double start = 0;
+	const char *p = strstr(text, "\nprocess_start_time_seconds ");
+	ck_assert_int_eq(sscanf(p, "\nprocess_start_time_seconds %lf", &start), 1);
+	ck_assert(start > 1.7e9 && start <= (double)time(NULL) + 1);
+	free(text);
+}
+END_TEST
+
+/* What log_msg writes to stdout while fn runs. */
+static char *captured(void (*fn)(void))
+{
+	static char buf[8192];
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	int saved = dup(STDOUT_FILENO);
+	dup2(fds[1], STDOUT_FILENO);
+	fn();
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fds[1]);
+	ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void log_with_context(void)
+{
+	log_context_set("request_id", "rid-1");
+	log_context_set("ce_id", "ce-1");
+	log_info("one", "first");
+	log_msg(LOG_INFO, "two", LOG_KV({"ce_id", "ce-own"}), "the call's own id wins");
+	log_context_set("ce_id", NULL);
+	log_info("three", "request only");
+	log_context_clear();
+	log_info("four", "none");
+}
+
+START_TEST(log_context_is_added_until_cleared)
+{
+	log_init("t", LOG_INFO);
+	char *out = captured(log_with_context);
+	char *l2 = strstr(out, "\"event\":\"two\""), *l3 = strstr(out, "\"event\":\"three\""),
+	     *l4 = strstr(out, "\"event\":\"four\"");
+	ck_assert(l2 && l3 && l4);
+	ck_assert_ptr_nonnull(
+	    strstr(out, "\"msg\":\"first\",\"request_id\":\"rid-1\",\"ce_id\":\"ce-1\"}"));
+	ck_assert_ptr_nonnull(strstr(l2, "\"ce_id\":\"ce-own\",\"request_id\":\"rid-1\"}"));
+	ck_assert(strstr(l2, "ce-1") == NULL || strstr(l2, "ce-1") > l3);
+	ck_assert_ptr_nonnull(strstr(l3, "\"msg\":\"request only\",\"request_id\":\"rid-1\"}"));
+	ck_assert_ptr_nonnull(strstr(l4, "\"msg\":\"none\"}"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common_ops");
+	TCase *tc = tcase_create("ops");
+	tcase_add_test(tc, summary_renders_quantiles_sum_and_count);
+	tcase_add_test(tc, process_metrics_come_from_proc);
+	tcase_add_test(tc, log_context_is_added_until_cleared);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
