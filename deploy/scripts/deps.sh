@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing need: Debian packages, the Apache Kafka broker jars,
+# Installs what building, running and testing need: Debian packages (with promtool from
+# Debian's prometheus and Compose 1.29.2 for the offline checks), helm (built from the Go module
+# proxy into $CP_CACHE/helm-<version>, for the chart's lint and render), the Apache Kafka broker jars,
 # the console's npm packages (services/console, `npm ci` from its lockfile; later builds work
 # offline from the npm cache) and the Python venv of the system tests (with Playwright, which
 # drives Debian's chromium in the browser tests). Idempotent; when everything is present it touches no
@@ -9,6 +11,7 @@
 #   CP_CACHE       cache root (default $HOME/.cache/complaints)
 #   KAFKA_LIBS     where the broker jars go (default $CP_CACHE/kafka-3.9.1/libs)
 #   CP_VENV        the Python venv (default $CP_CACHE/venv)
+#   HELM           the helm binary (default $CP_CACHE/helm-v3.19.5/helm)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -16,6 +19,8 @@ CP_CACHE=${CP_CACHE:-$HOME/.cache/complaints}
 KAFKA_VERSION=3.9.1
 KAFKA_LIBS=${KAFKA_LIBS:-$CP_CACHE/kafka-$KAFKA_VERSION/libs}
 CP_VENV=${CP_VENV:-$CP_CACHE/venv}
+HELM_VERSION=v3.19.5
+HELM=${HELM:-$CP_CACHE/helm-$HELM_VERSION/helm}
 POM=$ROOT/deploy/kafka/pom.xml
 REQUIREMENTS=$ROOT/tests/requirements.txt
 
@@ -26,6 +31,7 @@ APT_PACKAGES=(
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 	libopencc-dev libfasttext-dev g++
 	chromium fonts-noto-cjk libqrencode-dev zlib1g-dev
+	prometheus docker-compose
 )
 CONSOLE=$ROOT/services/console
 
@@ -106,9 +112,27 @@ ensure_console_modules() {
 	echo "$want" >"$stamp"
 }
 
+# helm from its Go module (the registry the machine reaches; no prebuilt download): a static
+# binary, built once (a few minutes on two cores) and kept in the cache.
+ensure_helm() {
+	[[ -x $HELM ]] && return 0
+	local go dir
+	go=$(command -v go || echo /usr/local/go/bin/go)
+	[[ -x $go ]] || die "helm is built with Go (>= 1.24), which this machine lacks"
+	dir=$(dirname "$HELM")
+	log "building helm $HELM_VERSION from the Go module proxy into $dir"
+	mkdir -p "$dir.tmp"
+	(cd "$dir.tmp" && GOBIN="$dir.tmp" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+		"$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2) ||
+		die "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION failed"
+	rm -rf "$dir"
+	mv "$dir.tmp" "$dir"
+}
+
 main() {
 	ensure_apt
 	mkdir -p "$CP_CACHE"
+	ensure_helm
 	ensure_kafka_jars
 	ensure_console_modules
 	ensure_venv
