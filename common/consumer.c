@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "backoff.h"
@@ -29,6 +30,7 @@ struct item {
 	enum item_state state;
 	char reason[256];
 	int attempts;
+	bool done; /* applied by this try of the batch (in a set or one by one) */
 };
 
 struct consumer {
@@ -40,6 +42,10 @@ struct consumer {
 	pthread_t thread;
 	atomic_bool stop;
 	struct item *items;
+	struct consumer_set_item *set; /* batch_max each: the current set and its items' indexes */
+	size_t *set_idx;
+	const struct consumer_set_handler **set_of; /* per handler: its set side or NULL */
+	bool *touched; /* per handler: events applied in this try of the batch (for batch_end) */
 };
 
 static void consumer_count(const char *name, const char *help, const char *topic, double n)
@@ -102,7 +108,8 @@ bool consumer_sqlstate_transient(const char *sqlstate)
 static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
 {
 	const char *topic = rd_kafka_topic_name(it->msg->rkt);
-	int fresh = inbox_claim(pg, it->ce.source, it->ce.id, topic);
+	const struct consumer_set_handler *sh = c->set_of[it->h - c->def.handlers];
+	int fresh = sh && sh->no_inbox ? 1 : inbox_claim(pg, it->ce.source, it->ce.id, topic);
 	if (fresh < 0)
 		return -1;
 	if (fresh == 0) {
@@ -147,20 +154,141 @@ static int consumer_apply_isolated(struct consumer *c, PGconn *pg, struct item *
 	return 0;
 }
 
-/* Every item in one transaction, each under its own savepoint. Returns 0 (committed) or -1
- * (rolled back: a transient failure). */
+/* The inbox claims of a set in one statement: the first of the set's events with each
+ * (ce_source, ce_id) that is not in the inbox yet is fresh; the others are duplicates. Keeps
+ * the fresh ones in idx (in order) and returns how many, or -1 on a database error. */
+static ssize_t consumer_claim_set(PGconn *pg, struct item *items, size_t *idx, size_t k)
+{
+	static const char sql[] =
+	    "WITH u AS (SELECT DISTINCT ON (s, i) s, i, t, o FROM unnest($1::text[], $2::text[], "
+	    "$3::text[]) WITH ORDINALITY AS u (s, i, t, o) ORDER BY s, i, o), "
+	    "n AS (INSERT INTO inbox (ce_source, ce_id, topic) SELECT s, i, t FROM u "
+	    "ON CONFLICT DO NOTHING RETURNING ce_source, ce_id) "
+	    "SELECT u.o FROM u JOIN n ON n.ce_source = u.s AND n.ce_id = u.i ORDER BY u.o";
+	const char **cells = malloc(3 * k * sizeof(*cells));
+	if (!cells)
+		return -1;
+	for (size_t j = 0; j < k; j++) {
+		struct item *it = &items[idx[j]];
+		cells[3 * j] = it->ce.source;
+		cells[3 * j + 1] = it->ce.id;
+		cells[3 * j + 2] = rd_kafka_topic_name(it->msg->rkt);
+	}
+	PGresult *r = pg_query_columns(pg, "cp_consumer_claim_set", sql, 3, k, cells);
+	free(cells);
+	if (!r)
+		return -1;
+	size_t fresh = 0;
+	for (int row = 0; row < PQntuples(r); row++) /* ordinals are 1-based, ascending */
+		idx[fresh++] = idx[strtoul(PQgetvalue(r, row, 0), NULL, 10) - 1];
+	PQclear(r);
+	return (ssize_t)fresh;
+}
+
+/* Claims and applies the set under a savepoint. Returns 0 applied, 1 failed for a reason
+ * that is not transient (rolled back to the savepoint), -1 transient (the batch is retried). */
+static int consumer_try_set(struct consumer *c, PGconn *pg, struct item *items, size_t k)
+{
+	const struct consumer_handler *h = items[c->set_idx[0]].h;
+	const struct consumer_set_handler *sh = c->set_of[h - c->def.handlers];
+	const char *topic = h->topic;
+	char err[200] = "";
+	if (pg_exec(pg, "SAVEPOINT cp_consumer_set", 0, NULL) != 0)
+		return -1;
+	ssize_t fresh = sh->no_inbox ? (ssize_t)k : consumer_claim_set(pg, items, c->set_idx, k);
+	int rc = fresh < 0 ? -1 : 0;
+	for (ssize_t j = 0; j < fresh; j++) {
+		struct item *it = &items[c->set_idx[j]];
+		c->set[j] = (struct consumer_set_item){&it->ce, it->key, it->pb};
+	}
+	if (rc == 0 && fresh > 0)
+		rc = sh->apply_set(pg, c->set, (size_t)fresh, err, sizeof(err), c->def.arg);
+	if (rc == 0) {
+		consumer_count("cp_consumer_set_events_total",
+			       "Events applied as part of a set (set-based apply).", topic,
+			       (double)fresh);
+		if (fresh < (ssize_t)k)
+			consumer_count("cp_duplicates_total", "Events skipped as already applied.",
+				       topic, (double)(k - (size_t)fresh));
+		return pg_exec(pg, "RELEASE SAVEPOINT cp_consumer_set", 0, NULL);
+	}
+	if (consumer_sqlstate_transient(pg_last_sqlstate()))
+		return -1;
+	log_warn("consumer_set_failed", "%s: %zu events applied one by one: %s", topic, k,
+		 err[0] ? err : pg_last_error());
+	consumer_count("cp_consumer_set_fallbacks_total",
+		       "Sets applied one event at a time after a non-transient failure.", topic, 1);
+	if (pg_exec(pg, "ROLLBACK TO SAVEPOINT cp_consumer_set", 0, NULL) != 0 ||
+	    pg_exec(pg, "RELEASE SAVEPOINT cp_consumer_set", 0, NULL) != 0)
+		return -1;
+	return 1;
+}
+
+/* Applies every pending item of the batch handled by the same set-capable handler as
+ * items[first], as one set; the batch's events of other topics keep their order (Kafka
+ * orders events within a partition, never across topics). On a non-transient failure the
+ * set's items go the one-event way, each under its own savepoint. Returns 0 or -1 (transient). */
+static int consumer_apply_set(struct consumer *c, PGconn *pg, struct item *items, size_t first,
+			      size_t n)
+{
+	const struct consumer_handler *h = items[first].h;
+	size_t k = 0;
+	for (size_t j = first; j < n; j++) {
+		if (items[j].h == h && items[j].state == ITEM_APPLY && !items[j].done) {
+			items[j].done = true;
+			c->set_idx[k++] = j;
+		}
+	}
+	int rc = consumer_try_set(c, pg, items, k);
+	if (rc <= 0)
+		return rc;
+	for (size_t j = first; j < n; j++) {
+		if (items[j].h == h && items[j].done &&
+		    consumer_apply_isolated(c, pg, &items[j]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs the batch_end hook of every handler that applied events in this try of the batch. */
+static int consumer_batch_end(struct consumer *c, PGconn *pg)
+{
+	for (size_t i = 0; i < c->def.nhandlers; i++) {
+		const struct consumer_set_handler *sh = c->set_of[i];
+		if (c->touched[i] && sh && sh->batch_end && sh->batch_end(pg, c->def.arg) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Every item in one transaction: the items of a set-capable handler as one set, the others
+ * each under its own savepoint. Returns 0 (committed) or -1 (rolled back: a transient
+ * failure). */
 static int consumer_apply_batch(struct consumer *c, PGconn *pg, struct item *items, size_t n)
 {
 	if (pg_begin(pg) != 0)
 		return -1;
+	memset(c->touched, 0, c->def.nhandlers * sizeof(*c->touched));
+	for (size_t i = 0; i < n; i++)
+		items[i].done = false;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].state == ITEM_APPLY &&
-		    consumer_apply_isolated(c, pg, &items[i]) != 0) {
-			pg_rollback(pg);
-			return -1;
-		}
+		struct item *it = &items[i];
+		if (it->state != ITEM_APPLY || it->done)
+			continue;
+		c->touched[it->h - c->def.handlers] = true;
+		const struct consumer_set_handler *sh = c->set_of[it->h - c->def.handlers];
+		int rc = c->def.set_apply && sh && sh->apply_set
+			     ? consumer_apply_set(c, pg, items, i, n)
+			     : consumer_apply_isolated(c, pg, it);
+		if (rc != 0)
+			goto failed;
 	}
+	if (consumer_batch_end(c, pg) != 0)
+		goto failed;
 	return pg_commit(pg);
+failed:
+	pg_rollback(pg);
+	return -1;
 }
 
 static void consumer_sleep_ms(int ms)
@@ -290,6 +418,22 @@ static void *consumer_main(void *arg)
 	return NULL;
 }
 
+/* Each handler's set side, matched by topic and ce_type. */
+static void consumer_match_sets(struct consumer *c)
+{
+	for (size_t i = 0; i < c->def.nhandlers; i++) {
+		const struct consumer_handler *h = &c->def.handlers[i];
+		for (size_t j = 0; j < c->def.nsets; j++) {
+			const struct consumer_set_handler *sh = &c->def.sets[j];
+			bool same_type =
+			    (!h->ce_type && !sh->ce_type) ||
+			    (h->ce_type && sh->ce_type && strcmp(h->ce_type, sh->ce_type) == 0);
+			if (strcmp(h->topic, sh->topic) == 0 && same_type)
+				c->set_of[i] = sh;
+		}
+	}
+}
+
 struct consumer *consumer_start(const struct consumer_def *def, const char *bootstrap,
 				const char *conninfo, struct kafka_producer *dlq, char *errstr,
 				size_t errlen)
@@ -311,7 +455,14 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	c->def.group = c->group;
 	c->dlq = dlq;
 	c->items = calloc((size_t)def->batch_max, sizeof(struct item));
-	if (!c->items || pg_conn_init(&c->pg, conninfo, "consumer") != 0)
+	c->set = calloc((size_t)def->batch_max, sizeof(*c->set));
+	c->set_idx = calloc((size_t)def->batch_max, sizeof(*c->set_idx));
+	c->touched = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->touched));
+	c->set_of = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->set_of));
+	if (!c->items || !c->set || !c->set_idx || !c->touched || !c->set_of)
+		goto failed;
+	consumer_match_sets(c);
+	if (pg_conn_init(&c->pg, conninfo, "consumer") != 0)
 		goto failed;
 	c->kc = kafka_consumer_new(bootstrap, def->group, topics, nt, errstr, errlen);
 	if (!c->kc)
@@ -326,6 +477,10 @@ failed_pg:
 	pg_conn_release(&c->pg);
 failed:
 	free(c->items);
+	free(c->set);
+	free(c->set_idx);
+	free(c->touched);
+	free(c->set_of);
 	free(c);
 	return NULL;
 }
@@ -339,5 +494,9 @@ void consumer_stop(struct consumer *c)
 	kafka_consumer_destroy(c->kc);
 	pg_conn_release(&c->pg);
 	free(c->items);
+	free(c->set);
+	free(c->set_idx);
+	free(c->touched);
+	free(c->set_of);
 	free(c);
 }

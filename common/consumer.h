@@ -12,7 +12,16 @@
  * event costs only itself: a persistent failure (any SQLSTATE but classes 08, 40, 53, 57)
  * rolls back to the savepoint, is tried again up to 3 times and then dead-lettered with the
  * reason while the rest of the batch commits; a transient failure (connection, serialization,
- * deadlock, shutdown) rolls the batch back and retries it after a jittered back-off. */
+ * deadlock, shutdown) rolls the batch back and retries it after a jittered back-off.
+ *
+ * Set-based apply: a handler with apply_set takes all of the batch's valid events of its kind
+ * at once and applies them with a constant number of statements (multi-row INSERT ... SELECT
+ * FROM unnest(...), ON CONFLICT for idempotency), and their inbox claims are one statement too,
+ * so a batch of N events costs a few round trips instead of 2N. The set runs under its own
+ * savepoint; when it fails for a non-transient reason (one poison event among valid ones), it
+ * is rolled back and the same events go through the one-event path above, each under its own
+ * savepoint, so the poison event still costs only itself. CONSUMER_SET_APPLY=false forces
+ * the one-event path (the system test compares both). */
 #ifndef CP_CONSUMER_H
 #define CP_CONSUMER_H
 
@@ -30,6 +39,13 @@
  * for this service's state; it is dead-lettered. apply must not have written anything. */
 #define CONSUMER_REJECT 1
 
+/* One event of a set-based apply, in the batch's order. */
+struct consumer_set_item {
+	const struct ce_meta *ce;
+	const char *key;
+	const ProtobufCMessage *m;
+};
+
 struct consumer_handler {
 	const char *topic;
 	const char *ce_type; /* NULL: any type on the topic */
@@ -41,6 +57,28 @@ struct consumer_handler {
 		     const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg);
 };
 
+/* The set-based side of a handler, matched to it by topic and ce_type (kept apart from
+ * struct consumer_handler so the services' handler tables stay as they are). */
+struct consumer_set_handler {
+	const char *topic;
+	const char *ce_type;
+	/* Optional: applies n new events (duplicates by inbox already left out) with a constant
+	 * number of statements, with the same result as apply called on each in order. Returns
+	 * 0 or -1; on -1 whatever it wrote is rolled back and the events are applied one by one
+	 * (a non-transient failure) or the batch is retried (a transient one). */
+	int (*apply_set)(PGconn *c, const struct consumer_set_item *items, size_t n, char *errstr,
+			 size_t errlen, void *arg);
+	/* Optional: runs once per batch in which events of this handler were applied (by either
+	 * path), after all of them and before COMMIT: work that is done once per key rather than
+	 * per event (evidence rebuilds a bundle once per waybill). It settles non-transient
+	 * failures itself; -1 means the batch is retried. */
+	int (*batch_end)(PGconn *c, void *arg);
+	/* The events are idempotent by their own content (a scan's (carrier, scan_id) key, or a
+	 * projection that keeps the minimum or the latest): no inbox row is written for them, as
+	 * the inbox would only repeat what the handler's own key already records. */
+	bool no_inbox;
+};
+
 struct consumer_def {
 	const char *group;
 	const struct consumer_handler *handlers;
@@ -48,6 +86,9 @@ struct consumer_def {
 	void *arg;
 	int batch_max;
 	int batch_wait_ms;
+	const struct consumer_set_handler *sets; /* may be NULL */
+	size_t nsets;
+	bool set_apply; /* false: every event through apply, one at a time (the reference path) */
 };
 
 struct consumer;

@@ -166,11 +166,12 @@ const char *pg_last_error(void)
 	return pg_errtext;
 }
 
-char *pg_text_array(const char *const *items, size_t n)
+/* Every stride-th item from items[0]: the column of a row-major table. */
+static char *pg_text_array_strided(const char *const *items, size_t n, size_t stride)
 {
 	size_t cap = 3;
 	for (size_t i = 0; i < n; i++)
-		cap += 2 * strlen(items[i] ? items[i] : "") + 3;
+		cap += 2 * strlen(items[i * stride] ? items[i * stride] : "") + 3;
 	char *out = malloc(cap), *o = out;
 	if (!out)
 		return NULL;
@@ -179,7 +180,7 @@ char *pg_text_array(const char *const *items, size_t n)
 		if (i)
 			*o++ = ',';
 		*o++ = '"';
-		for (const char *s = items[i] ? items[i] : ""; *s; s++) {
+		for (const char *s = items[i * stride] ? items[i * stride] : ""; *s; s++) {
 			if (*s == '"' || *s == '\\')
 				*o++ = '\\';
 			*o++ = *s;
@@ -189,6 +190,30 @@ char *pg_text_array(const char *const *items, size_t n)
 	*o++ = '}';
 	*o = '\0';
 	return out;
+}
+
+char *pg_text_array(const char *const *items, size_t n)
+{
+	return pg_text_array_strided(items, n, 1);
+}
+
+PGresult *pg_query_columns(PGconn *c, const char *name, const char *sql, size_t ncols, size_t nrows,
+			   const char *const *cells)
+{
+	char **arrays = calloc(ncols, sizeof(*arrays));
+	PGresult *r = NULL;
+	if (!arrays)
+		return NULL;
+	size_t i = 0;
+	for (; i < ncols; i++)
+		if (!(arrays[i] = pg_text_array_strided(cells + i, nrows, ncols)))
+			goto failed;
+	r = pg_query_prepared(c, name, sql, (int)ncols, (const char *const *)arrays);
+failed:
+	for (size_t j = 0; j < i; j++)
+		free(arrays[j]);
+	free(arrays);
+	return r;
 }
 
 const char *pg_value(const PGresult *r, int row, int col, const char *def)

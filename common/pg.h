@@ -64,6 +64,13 @@ const char *pg_last_error(void);
  * string the caller frees, or NULL when out of memory. */
 char *pg_text_array(const char *const *items, size_t n) __attribute__((warn_unused_result));
 
+/* A set-based statement over a row-major table of nrows x ncols text cells (NULL taken as ""):
+ * column i is bound as parameter $i+1, a text[] literal, so the statement reads the rows with
+ * unnest($1::text[], $2::text[], ...) WITH ORDINALITY. One round trip whatever nrows is; the
+ * statement is prepared on first use like pg_query_prepared. Returns as pg_query does. */
+PGresult *pg_query_columns(PGconn *c, const char *name, const char *sql, size_t ncols, size_t nrows,
+			   const char *const *cells);
+
 /* Convenience for single values: text of row 0 column col, or def when NULL/absent. */
 const char *pg_value(const PGresult *r, int row, int col, const char *def);
 

@@ -81,6 +81,10 @@ static const struct cfg_entry svc_common_cfg[] = {
      "most events applied in one database transaction", &svc_cfg.batch_max},
     {"CONSUMER_BATCH_WAIT_MS", CFG_INT, "5", 0, 1000,
      "how long a batch waits for more events once one arrived", &svc_cfg.batch_wait_ms},
+    {"CONSUMER_SET_APPLY", CFG_BOOL, "true", 0, 0,
+     "handlers that can apply a batch's events as one set do so (a few statements per batch); "
+     "false applies every event on its own (the reference path, for comparison)",
+     &svc_cfg.set_apply},
     {"OUTBOX_BATCH_MAX", CFG_INT, "500", 1, 10000, "most outbox events published per batch",
      &svc_cfg.outbox_batch},
     {"HTTP_MAX_BODY_BYTES", CFG_INT, "65536", 1024, 1048576,
@@ -313,8 +317,15 @@ static int svc_start_events(const struct svc_def *def, char *errstr, size_t errl
 	if (def->nhandlers == 0)
 		return 0;
 	snprintf(group, sizeof(group), "cp-%s", def->name);
-	struct consumer_def cd = {group,    def->handlers,	    def->nhandlers,
-				  def->arg, (int)svc_cfg.batch_max, (int)svc_cfg.batch_wait_ms};
+	struct consumer_def cd = {group,
+				  def->handlers,
+				  def->nhandlers,
+				  def->arg,
+				  (int)svc_cfg.batch_max,
+				  (int)svc_cfg.batch_wait_ms,
+				  def->sets,
+				  def->nsets,
+				  svc_cfg.set_apply};
 	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 				      svc.producer, errstr, errlen);
 	return svc.consumer ? 0 : -1;

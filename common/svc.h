@@ -34,6 +34,8 @@ struct svc_def {
 	size_t ncfg;
 	const struct consumer_handler *handlers;
 	size_t nhandlers;
+	const struct consumer_set_handler *sets; /* the set-based side of some handlers */
+	size_t nsets;
 	const struct http_route *routes;
 	size_t nroutes;
 	const struct svc_task *tasks;
@@ -56,6 +58,7 @@ struct svc_config {
 	long long http_workers;
 	long long batch_max;
 	long long batch_wait_ms;
+	bool set_apply;
 	long long outbox_batch;
 	long long max_body;
 	char *auth_tokens;
