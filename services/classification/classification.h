@@ -217,5 +217,7 @@ void offers_mine(struct http_req *r, void *arg);
 
 extern const struct consumer_handler classification_handlers[];
 extern const size_t classification_nhandlers;
+extern const struct consumer_set_handler classification_set_handlers[];
+extern const size_t classification_nset_handlers;
 
 #endif

@@ -338,6 +338,54 @@ static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key, const 
 	    8, p);
 }
 
+/* The batch's scans as one statement: per waybill the newest scan (latest occurred_at, the
+ * later of equal ones), kept against the stored one with the same WHERE as on_scan, so the
+ * same row as applying them one by one. */
+static int on_scans(PGconn *pg, const struct consumer_set_item *items, size_t n, char *errstr,
+		    size_t errlen, void *arg)
+{
+	enum { NCOLS = 8 };
+	const char **cells = malloc(NCOLS * n * sizeof(*cells));
+	char(*num)[3][32] = malloc(n * sizeof(*num));
+	int rc = -1;
+	if (!cells || !num)
+		goto failed;
+	for (size_t i = 0; i < n; i++) {
+		const Cp__TrackingEvent *ev = (const void *)items[i].m;
+		snprintf(num[i][0], 32, "%d", (int)ev->code);
+		snprintf(num[i][1], 32, "%.7f", ev->location ? ev->location->lat : 0.0);
+		snprintf(num[i][2], 32, "%.7f", ev->location ? ev->location->lon : 0.0);
+		const char *row[NCOLS] = {ev->waybill_no,
+					  num[i][0],
+					  ev->facility_id,
+					  ev->facility_type,
+					  ev->city,
+					  ev->location ? num[i][1] : "",
+					  ev->location ? num[i][2] : "",
+					  ev->occurred_at};
+		memcpy(cells + i * NCOLS, row, sizeof(row));
+	}
+	PGresult *r = pg_query_columns(
+	    pg, "classification_positions_set",
+	    "INSERT INTO parcel_positions AS pp (waybill_no, code, facility_id, facility_type, "
+	    "city, lat, lon, occurred_at) SELECT DISTINCT ON (w) w, code::int, fac, ftype, city, "
+	    "NULLIF(lat, '')::float8, NULLIF(lon, '')::float8, t::timestamptz FROM unnest("
+	    "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+	    "$8::text[]) WITH ORDINALITY AS u (w, code, fac, ftype, city, lat, lon, t, o) "
+	    "ORDER BY w, t::timestamptz DESC, o DESC ON CONFLICT (waybill_no) DO UPDATE "
+	    "SET code = EXCLUDED.code, facility_id = EXCLUDED.facility_id, facility_type "
+	    "= EXCLUDED.facility_type, city = EXCLUDED.city, lat = EXCLUDED.lat, lon = "
+	    "EXCLUDED.lon, occurred_at = EXCLUDED.occurred_at, updated_at = now() WHERE "
+	    "pp.occurred_at <= EXCLUDED.occurred_at",
+	    NCOLS, n, cells);
+	rc = r ? 0 : -1;
+	PQclear(r);
+failed:
+	free(cells);
+	free(num);
+	return rc;
+}
+
 const struct consumer_handler classification_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", &cp__complaint_received__descriptor,
      validate_received, on_received},
@@ -351,3 +399,11 @@ const struct consumer_handler classification_handlers[] = {
 };
 const size_t classification_nhandlers =
     sizeof(classification_handlers) / sizeof(classification_handlers[0]);
+
+/* The latest-scan projection keeps the newest scan: applying one twice changes nothing, so no
+ * inbox row is written for scans. */
+const struct consumer_set_handler classification_set_handlers[] = {
+    {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, NULL, true},
+};
+const size_t classification_nset_handlers =
+    sizeof(classification_set_handlers) / sizeof(classification_set_handlers[0]);

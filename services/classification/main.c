@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(classification_table) / sizeof(classification_table[0]),
 	    .handlers = classification_handlers,
 	    .nhandlers = classification_nhandlers,
+	    .sets = classification_set_handlers,
+	    .nsets = classification_nset_handlers,
 	    .routes = classification_routes,
 	    .nroutes = sizeof(classification_routes) / sizeof(classification_routes[0]),
 	    .tasks = classification_tasks,

@@ -47,8 +47,17 @@ int ingest_check(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
 
 /* Stores the scan once (by carrier + scan_id) and updates the parcel's summary, inside the
  * caller's transaction. A scan older than the retention is skipped. When the parcel had a
- * bundle built without tracking, that bundle is rebuilt and announced again. 0 or -1. */
+ * bundle built without tracking, that bundle is rebuilt and announced again by
+ * ingest_batch_end. 0 or -1. */
 int ingest_store(PGconn *c, const Cp__TrackingEvent *t) __attribute__((warn_unused_result));
+/* Stores n validated scans with one statement, with the same rows as ingest_store called on
+ * each in order. Returns 0 or -1 (nothing written: the transaction's savepoint is rolled
+ * back by the caller). */
+int ingest_store_set(PGconn *c, const Cp__TrackingEvent *const *scans, size_t n)
+    __attribute__((warn_unused_result));
+/* Rebuilds, once per waybill, the bundles that waited for the tracking stored since the last
+ * call (consumer thread, end of each batch). Returns -1 only on a transient failure. */
+int ingest_batch_end(PGconn *c) __attribute__((warn_unused_result));
 
 /* ---- bundle.c ---- */
 
@@ -62,6 +71,8 @@ int bundle_rebuild_untracked(PGconn *c, const char *waybill_no) __attribute__((w
 /* ---- handlers.c ---- */
 extern const struct consumer_handler evidence_handlers[];
 extern const size_t evidence_nhandlers;
+extern const struct consumer_set_handler evidence_set_handlers[];
+extern const size_t evidence_nset_handlers;
 
 /* ---- api.c ---- */
 void api_push_scans(struct http_req *r, void *arg);

@@ -2,6 +2,7 @@
  * bundle), and closing/reopening (a closed complaint's bundle is no longer rebuilt when
  * late tracking arrives). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "classification.pb-c.h"
@@ -34,6 +35,25 @@ static int on_scan(PGconn *pg, const struct ce_meta *ce, const char *key, const 
 		   char *errstr, size_t errlen, void *arg)
 {
 	return ingest_store(pg, (const void *)m);
+}
+
+/* The batch's scans as one set (ingest_store_set); the same rows as on_scan on each. */
+static int on_scans(PGconn *pg, const struct consumer_set_item *items, size_t n, char *errstr,
+		    size_t errlen, void *arg)
+{
+	const Cp__TrackingEvent **scans = malloc(n * sizeof(*scans));
+	if (!scans)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		scans[i] = (const void *)items[i].m;
+	int rc = ingest_store_set(pg, scans, n);
+	free(scans);
+	return rc;
+}
+
+static int on_scans_end(PGconn *pg, void *arg)
+{
+	return ingest_batch_end(pg);
 }
 
 static int validate_classified(const ProtobufCMessage *m, char *errstr, size_t errlen)
@@ -168,3 +188,10 @@ const struct consumer_handler evidence_handlers[] = {
      on_reopened},
 };
 const size_t evidence_nhandlers = sizeof(evidence_handlers) / sizeof(evidence_handlers[0]);
+
+/* A scan is idempotent by its own (carrier, scan_id) key (scan_keys): no inbox row. */
+const struct consumer_set_handler evidence_set_handlers[] = {
+    {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, on_scans_end, true},
+};
+const size_t evidence_nset_handlers =
+    sizeof(evidence_set_handlers) / sizeof(evidence_set_handlers[0]);

@@ -1,12 +1,20 @@
 /* Tracking ingest: one validation for both ways in (Kafka and the HTTP push) and the scan
- * store. A scan costs one statement besides the inbox claim: the dedup key, the partitioned
- * trajectory row and the parcel summary are written by one prepared-statement-friendly
- * INSERT ... WITH chain, so a batch of N scans is N + N round trips in one transaction. */
+ * store. The scan's own key (carrier, scan_id) in scan_keys makes it idempotent, so no inbox
+ * row is written for it. Two ways to store, with the same result:
+ *   - one scan, one statement (ingest_store): the dedup key, the partitioned trajectory row
+ *     and the parcel summary in one INSERT ... WITH chain;
+ *   - a batch of scans, one statement (ingest_store_set): the same chain over unnest() of the
+ *     batch, the parcel summary folded per waybill with window functions so that it equals
+ *     applying the scans one after the other (see set_sql).
+ * Bundles built before their parcel's tracking arrived (pending_bundle) are rebuilt once per
+ * waybill at the end of the consumer's batch (ingest_batch_end), after all its scans. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "assess.h"
+#include "consumer.h"
 #include "evidence.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,16 +56,116 @@ static const char store_sql[] =
     "final = p.delivered OR EXCLUDED.delivered OR CASE WHEN " NEWER " THEN EXCLUDED.final "
     "ELSE p.final END, exceptions = p.exceptions + EXCLUDED.exceptions, updated_at = now() "
     "RETURNING p.pending_bundle";
+
+/* The set form of store_sql. b: the batch in order; k: the keys not seen before; f: the first
+ * scan of each new key; x/y: per scan, what applying the scans one by one would have seen
+ * before it (the latest time so far, whether a courier was set), with the parcel row as it is
+ * (locked). The summary a sequence of single upserts produces is then, per waybill:
+ *   - the last_* columns and `final` of the newest scan (latest occurred_at, the later of equal
+ *     ones), if it is not older than the stored last_scan_at (the same NEWER test);
+ *   - the courier of the last scan that one-by-one would have taken: non-empty, and not older
+ *     than every scan before it or the first courier at all (courier_q);
+ *   - counts added, first/last/delivered_at as LEAST/GREATEST, promised_by the first given.
+ * Returns the number of scans stored and the waybills whose bundle waits for tracking. */
+static const char set_sql[] =
+    "WITH b AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+    "$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) "
+    "WITH ORDINALITY AS b (carrier, scan_id, waybill_no, code, facility_id, facility_type, "
+    "courier_id, occurred_at, city, lat, lon, pod_ref, note, signed_by, exception_reason, "
+    "consented, promised_by, ord)), "
+    "k AS (INSERT INTO scan_keys (carrier, scan_id) SELECT DISTINCT carrier, scan_id FROM b "
+    "ON CONFLICT DO NOTHING RETURNING carrier, scan_id), "
+    "f AS (SELECT DISTINCT ON (b.carrier, b.scan_id) b.*, b.occurred_at::timestamptz AS t "
+    "FROM b JOIN k ON k.carrier = b.carrier AND k.scan_id = b.scan_id "
+    "ORDER BY b.carrier, b.scan_id, b.ord), "
+    "s AS (INSERT INTO scans (carrier, scan_id, waybill_no, code, facility_id, facility_type, "
+    "courier_id, occurred_at, city, lat, lon, pod_ref, note, signed_by, exception_reason, "
+    "customer_consented, promised_by) SELECT carrier, scan_id, waybill_no, code, facility_id, "
+    "facility_type, courier_id, t, city, NULLIF(lat, '')::float8, NULLIF(lon, '')::float8, "
+    "pod_ref, note, signed_by, exception_reason, consented::boolean, "
+    "NULLIF(promised_by, '')::timestamptz FROM f RETURNING 1), "
+    "cur AS (SELECT p.waybill_no, p.last_scan_at, p.courier_id FROM parcels p "
+    "WHERE p.waybill_no IN (SELECT waybill_no FROM f) FOR UPDATE), "
+    "x AS (SELECT f.*, max(t) OVER w AS before_t, bool_or(courier_id <> '') OVER w AS "
+    "before_courier FROM f WINDOW w AS (PARTITION BY waybill_no ORDER BY ord "
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)), "
+    "y AS (SELECT x.*, x.courier_id <> '' AND (GREATEST(cur.last_scan_at, x.before_t) IS NULL "
+    "OR x.t >= GREATEST(cur.last_scan_at, x.before_t) OR (COALESCE(cur.courier_id, '') = '' "
+    "AND NOT COALESCE(x.before_courier, false))) AS courier_q "
+    "FROM x LEFT JOIN cur ON cur.waybill_no = x.waybill_no), "
+    "g AS (SELECT waybill_no, count(*) AS n, min(t) AS t_min, max(t) AS t_max, "
+    "(array_agg(carrier ORDER BY ord DESC))[1] AS carrier, "
+    "(array_agg(code ORDER BY t DESC, ord DESC))[1] AS code, "
+    "(array_agg(facility_id ORDER BY t DESC, ord DESC))[1] AS facility_id, "
+    "(array_agg(facility_type ORDER BY t DESC, ord DESC))[1] AS facility_type, "
+    "(array_agg(city ORDER BY t DESC, ord DESC))[1] AS city, "
+    "(array_agg(courier_id ORDER BY ord DESC) FILTER (WHERE courier_q))[1] AS courier_id, "
+    "(array_agg(promised_by ORDER BY ord) FILTER (WHERE promised_by <> ''))[1] AS promised_by, "
+    "bool_or(code = 'delivered') AS delivered, "
+    "min(t) FILTER (WHERE code = 'delivered') AS delivered_at, "
+    "count(*) FILTER (WHERE code = 'exception') AS exceptions FROM y GROUP BY waybill_no), "
+    "u AS (INSERT INTO parcels AS p (waybill_no, carrier, scan_count, first_scan_at, "
+    "last_scan_at, last_code, last_facility_id, last_facility_type, last_city, courier_id, "
+    "promised_by, delivered, delivered_at, final, exceptions) "
+    "SELECT waybill_no, carrier, n, t_min, t_max, code, facility_id, facility_type, city, "
+    "COALESCE(courier_id, ''), promised_by::timestamptz, delivered, delivered_at, "
+    "delivered OR code IN ('delivered', 'locker_stored', 'station_stored', 'returned'), "
+    "exceptions FROM g "
+    "ON CONFLICT (waybill_no) DO UPDATE SET scan_count = p.scan_count + EXCLUDED.scan_count, "
+    "carrier = EXCLUDED.carrier, first_scan_at = LEAST(p.first_scan_at, EXCLUDED.first_scan_at), "
+    "last_scan_at = GREATEST(p.last_scan_at, EXCLUDED.last_scan_at), "
+    IF_NEWER("last_code") ", " IF_NEWER("last_facility_id") ", "
+    IF_NEWER("last_facility_type") ", " IF_NEWER("last_city") ", "
+    "courier_id = CASE WHEN EXCLUDED.courier_id <> '' THEN EXCLUDED.courier_id "
+    "ELSE p.courier_id END, "
+    "promised_by = COALESCE(p.promised_by, EXCLUDED.promised_by), "
+    "delivered = p.delivered OR EXCLUDED.delivered, "
+    "delivered_at = LEAST(p.delivered_at, EXCLUDED.delivered_at), "
+    "final = p.delivered OR EXCLUDED.delivered OR CASE WHEN " NEWER " THEN EXCLUDED.final "
+    "ELSE p.final END, exceptions = p.exceptions + EXCLUDED.exceptions, updated_at = now() "
+    "RETURNING p.waybill_no, p.pending_bundle) "
+    "SELECT (SELECT count(*) FROM s), u.waybill_no FROM (SELECT 1) AS one "
+    "LEFT JOIN u ON u.pending_bundle";
 /* clang-format on */
 
-static void count(const char *what)
+/* The waybills whose bundle waits for the tracking stored in the current batch (consumer
+ * thread only): rebuilt once each at the end of the batch, whichever path stored the scans. */
+static __thread struct {
+	char (*waybill)[65];
+	size_t n, cap;
+} pending;
+
+static int pending_add(const char *waybill_no)
+{
+	for (size_t i = 0; i < pending.n; i++)
+		if (strcmp(pending.waybill[i], waybill_no) == 0)
+			return 0;
+	if (pending.n == pending.cap) {
+		size_t cap = pending.cap ? 2 * pending.cap : 16;
+		void *grown = realloc(pending.waybill, cap * sizeof(*pending.waybill));
+		if (!grown)
+			return -1;
+		pending.waybill = grown;
+		pending.cap = cap;
+	}
+	snprintf(pending.waybill[pending.n++], sizeof(*pending.waybill), "%s", waybill_no);
+	return 0;
+}
+
+static void count_n(const char *what, double n)
 {
 	char labels[64];
 	snprintf(labels, sizeof(labels), "result=\"%s\"", what);
 	metrics_add(metrics_counter("cp_evidence_scans_total",
 				    "Tracking scans by ingest result (stored, duplicate, expired).",
 				    labels),
-		    1);
+		    n);
+}
+
+static void count(const char *what)
+{
+	count_n(what, 1);
 }
 
 static void check_location(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
@@ -178,7 +286,97 @@ int ingest_store(PGconn *c, const Cp__TrackingEvent *t)
 	bool fresh = PQntuples(r) > 0, pending = fresh && pg_value(r, 0, 0, "f")[0] == 't';
 	PQclear(r);
 	count(fresh ? "stored" : "duplicate");
-	if (pending)
-		return bundle_rebuild_untracked(c, t->waybill_no);
-	return 0;
+	return pending ? pending_add(t->waybill_no) : 0;
+}
+
+/* The 17 columns of store_sql's parameters for one scan; lat and lon are "" when absent
+ * (NULL in the table). */
+static void scan_cells(const Cp__TrackingEvent *t, const char **cell, char *lat, char *lon)
+{
+	if (t->location) {
+		snprintf(lat, 32, "%.7f", t->location->lat);
+		snprintf(lon, 32, "%.7f", t->location->lon);
+	}
+	const char *v[] = {t->carrier,
+			   t->scan_id,
+			   t->waybill_no,
+			   ev_code_name((int)t->code),
+			   t->facility_id,
+			   t->facility_type,
+			   t->courier_id,
+			   t->occurred_at,
+			   t->city,
+			   t->location ? lat : "",
+			   t->location ? lon : "",
+			   t->pod_ref,
+			   t->note,
+			   t->signed_by,
+			   t->exception_reason,
+			   t->customer_consented ? "t" : "f",
+			   t->promised_by};
+	memcpy(cell, v, sizeof(v));
+}
+
+int ingest_store_set(PGconn *c, const Cp__TrackingEvent *const *scans, size_t n)
+{
+	enum { NCOLS = 17 };
+	const char **cells = malloc(n * NCOLS * sizeof(*cells));
+	char(*coords)[2][32] = malloc(n * sizeof(*coords));
+	size_t rows = 0;
+	int rc = -1;
+	if (!cells || !coords)
+		goto failed;
+	for (size_t i = 0; i < n; i++) {
+		if (expired(scans[i])) {
+			count("expired");
+			continue;
+		}
+		scan_cells(scans[i], cells + rows * NCOLS, coords[rows][0], coords[rows][1]);
+		rows++;
+	}
+	rc = 0;
+	if (rows == 0)
+		goto failed;
+	PGresult *r = pg_query_columns(c, "evidence_store_scans", set_sql, NCOLS, rows, cells);
+	if (!r) {
+		rc = -1;
+		goto failed;
+	}
+	double stored = atof(pg_value(r, 0, 0, "0"));
+	count_n("stored", stored);
+	count_n("duplicate", (double)rows - stored);
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		if (!PQgetisnull(r, i, 1))
+			rc = pending_add(PQgetvalue(r, i, 1));
+	PQclear(r);
+failed:
+	free(cells);
+	free(coords);
+	return rc;
+}
+
+int ingest_batch_end(PGconn *c)
+{
+	int rc = 0;
+	for (size_t i = 0; i < pending.n && rc == 0; i++) {
+		if (pg_exec(c, "SAVEPOINT evidence_rebuild", 0, NULL) != 0) {
+			rc = -1;
+			break;
+		}
+		if (bundle_rebuild_untracked(c, pending.waybill[i]) == 0) {
+			rc = pg_exec(c, "RELEASE SAVEPOINT evidence_rebuild", 0, NULL);
+			continue;
+		}
+		/* a rebuild that fails for good must not lose the batch's scans: the bundle keeps
+		 * pending_bundle and the parcel's next scan tries again */
+		if (consumer_sqlstate_transient(pg_last_sqlstate()))
+			rc = -1;
+		else
+			log_warn("bundle_rebuild_failed", "bundle of a late-tracked parcel: %s",
+				 pg_last_error());
+		if (rc == 0 && pg_exec(c, "ROLLBACK TO SAVEPOINT evidence_rebuild", 0, NULL) != 0)
+			rc = -1;
+	}
+	pending.n = 0;
+	return rc;
 }

@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(evidence_table) / sizeof(evidence_table[0]),
 	    .handlers = evidence_handlers,
 	    .nhandlers = evidence_nhandlers,
+	    .sets = evidence_set_handlers,
+	    .nsets = evidence_nset_handlers,
 	    .routes = evidence_routes,
 	    .nroutes = sizeof(evidence_routes) / sizeof(evidence_routes[0]),
 	    .tasks = evidence_tasks,

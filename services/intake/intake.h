@@ -161,5 +161,7 @@ void intake_get_waybill_qr_png(struct http_req *r, void *arg);
 /* Event handlers that build the customer's timeline (timeline.c). */
 extern const struct consumer_handler intake_handlers[];
 extern const size_t intake_nhandlers;
+extern const struct consumer_set_handler intake_set_handlers[];
+extern const size_t intake_nset_handlers;
 
 #endif

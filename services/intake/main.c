@@ -92,6 +92,8 @@ int main(int argc, char **argv)
 	    .init = intake_init,
 	    .handlers = intake_handlers,
 	    .nhandlers = intake_nhandlers,
+	    .sets = intake_set_handlers,
+	    .nsets = intake_nset_handlers,
 	    .routes = intake_routes,
 	    .nroutes = sizeof(intake_routes) / sizeof(intake_routes[0]),
 	    .tasks = intake_tasks,

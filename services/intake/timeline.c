@@ -673,6 +673,38 @@ static int on_scan(PGconn *c, const struct ce_meta *ce, const char *key, const P
 	    2, p);
 }
 
+/* The batch's pickup scans as one statement: the earliest pickup per waybill, kept against the
+ * stored one with LEAST like on_scan, so the same row whichever path and order. */
+static int on_scans(PGconn *c, const struct consumer_set_item *items, size_t n, char *e, size_t en,
+		    void *arg)
+{
+	const char **cells = malloc(2 * n * sizeof(*cells));
+	size_t rows = 0;
+	if (!cells)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const Cp__TrackingEvent *ev = (const void *)items[i].m;
+		if (ev->code != CP__SCAN_CODE__SCAN_PICKED_UP)
+			continue;
+		cells[2 * rows] = ev->waybill_no;
+		cells[2 * rows++ + 1] = ev->occurred_at;
+	}
+	PGresult *r = NULL;
+	if (rows > 0)
+		r = pg_query_columns(
+		    c, "intake_pickups_set",
+		    "INSERT INTO pickups (waybill_no, picked_up_at) SELECT w, min(t::timestamptz) "
+		    "FROM unnest($1::text[], $2::text[]) AS u (w, t) GROUP BY w "
+		    "ON CONFLICT (waybill_no) DO UPDATE SET picked_up_at = "
+		    "LEAST(pickups.picked_up_at, EXCLUDED.picked_up_at), updated_at = now()",
+		    2, rows, cells);
+	free(cells);
+	if (rows > 0 && !r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 static int v_stuck(const ProtobufCMessage *m, char *e, size_t n)
 {
 	const Cp__ParcelException *x = (const void *)m;
@@ -720,3 +752,10 @@ const struct consumer_handler intake_handlers[] = {
     {TOPIC_SLA, NULL, &cp__sla_event__descriptor, v_sla, on_sla},
 };
 const size_t intake_nhandlers = sizeof(intake_handlers) / sizeof(intake_handlers[0]);
+
+/* The pickup projection keeps the earliest time: applying a scan twice changes nothing, so
+ * no inbox row is written for scans. */
+const struct consumer_set_handler intake_set_handlers[] = {
+    {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, NULL, true},
+};
+const size_t intake_nset_handlers = sizeof(intake_set_handlers) / sizeof(intake_set_handlers[0]);
