@@ -89,6 +89,9 @@ struct classify_reading {
 	const char *subcategory; /* the model's reading; NULL or "": no model reading */
 	double probability;
 	double min_confidence; /* below this the classification is marked needs_review */
+	/* a person's sub-category (PUT .../classification): it wins over the stated type, the
+	 * model and the override keywords; urgency, severity and priority follow it. NULL: none */
+	const char *decided;
 };
 
 /* Pure: decides from the received complaint, the keyword table and the customer's tier. */
@@ -185,6 +188,16 @@ int policy_is_vip(PGconn *c, const char *customer_ref);
 const char *policy_template(PGconn *c, const char *scenario, const char *language, PGresult **res);
 void policies_get(struct http_req *r, void *arg);
 void policies_put(struct http_req *r, void *arg);
+
+/* --- handlers.c --- */
+
+/* Announces cp.complaint.classified for c as r reads it, on policy (its clocks), with the
+ * outlet whose manager gets escalations; in the caller's transaction (outbox). Used when a
+ * complaint is classified and again when a person corrects its category, so evidence,
+ * resolution, the clocks and follow-up follow the new category. 0 or -1. */
+int classification_announce(PGconn *pg, const Cp__ComplaintReceived *c,
+			    const struct classify_result *r, const struct sla_policy *policy,
+			    const char *outlet_id) __attribute__((warn_unused_result));
 
 /* --- registry.c --- */
 

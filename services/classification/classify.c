@@ -440,6 +440,12 @@ void classify_complaint_read(const Cp__ComplaintReceived *c, const struct kw_tab
 	const struct subcat *text = text_reading(&s, rd, out);
 	const struct subcat *sub =
 	    choose(stated_subcat((int)c->type), text, &s, out->reason, sizeof(out->reason));
+	const struct subcat *person = rd && rd->decided ? subcat_find(rd->decided) : NULL;
+	if (person) {
+		sub = person;
+		snprintf(out->reason, sizeof(out->reason), "set by a person: %s", person->sub);
+		out->needs_review = false;
+	}
 	if (!text && strcmp(out->text_reader, "model") == 0)
 		text = subcat_find("other"); /* recorded as the model's reading, not chosen by it */
 	if (text) {

@@ -129,19 +129,47 @@ static int store_people_clocks(PGconn *pg, const Cp__ComplaintReceived *c,
 	return rc;
 }
 
-static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct decision *d)
+/* The received complaint as it came (packed protobuf, hex for bytea): a person's correction of
+ * the category announces the case again with the same facts (impact, demand, target). The
+ * event carries no contact: the customer is a pseudonym and the text is redacted. */
+static int store_received(PGconn *pg, const Cp__ComplaintReceived *c)
+{
+	size_t len = protobuf_c_message_get_packed_size(&c->base);
+	uint8_t *buf = malloc(len ? len : 1);
+	char *hex = malloc(2 * len + 3);
+	int rc = -1;
+	if (buf && hex) {
+		protobuf_c_message_pack(&c->base, buf);
+		hex[0] = '\\';
+		hex[1] = 'x';
+		for (size_t i = 0; i < len; i++)
+			snprintf(hex + 2 + 2 * i, 3, "%02x", buf[i]);
+		hex[2 + 2 * len] = '\0';
+		const char *p[] = {c->complaint_id, hex};
+		rc = pg_exec(pg,
+			     "UPDATE classifications SET received = $2::bytea WHERE complaint_id = "
+			     "$1::uuid",
+			     2, p);
+	}
+	free(buf);
+	free(hex);
+	return rc;
+}
+
+int classification_announce(PGconn *pg, const Cp__ComplaintReceived *c,
+			    const struct classify_result *r, const struct sla_policy *policy,
+			    const char *outlet_id)
 {
 	Cp__ComplaintClassified ev = CP__COMPLAINT_CLASSIFIED__INIT;
-	const struct classify_result *r = &d->r;
 	char now[TSTAMP_LEN], *kws[CLASSIFY_MAX_KEYWORDS], *clocks[POLICY_MAX_CLOCKS],
 	    *working[POLICY_MAX_WORKING_CLOCKS];
 	tstamp_format(tstamp_now_ms(), now);
-	for (int i = 0; i < d->policy.nworking; i++)
-		working[i] = (char *)d->policy.working[i];
+	for (int i = 0; i < policy->nworking; i++)
+		working[i] = (char *)policy->working[i];
 	for (int i = 0; i < r->nkeywords; i++)
 		kws[i] = (char *)r->keywords[i];
-	for (int i = 0; i < d->policy.npausable; i++)
-		clocks[i] = (char *)d->policy.pausable[i];
+	for (int i = 0; i < policy->npausable; i++)
+		clocks[i] = (char *)policy->pausable[i];
 	ev.complaint_id = c->complaint_id;
 	ev.complaint_no = c->complaint_no;
 	ev.waybill_no = c->waybill_no;
@@ -155,14 +183,14 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct dec
 	ev.severity = (char *)r->severity;
 	ev.tier = (char *)r->tier;
 	ev.priority = r->priority;
-	ev.sla_policy = (char *)d->policy.name;
-	ev.first_response_s = (int32_t)d->policy.first_response_s;
-	ev.verification_s = (int32_t)d->policy.verification_s;
-	ev.resolution_s = (int32_t)d->policy.resolution_s;
-	ev.regulatory_s = (int32_t)d->policy.regulatory_s;
-	ev.n_pausable_clocks = (size_t)d->policy.npausable;
+	ev.sla_policy = (char *)policy->name;
+	ev.first_response_s = (int32_t)policy->first_response_s;
+	ev.verification_s = (int32_t)policy->verification_s;
+	ev.resolution_s = (int32_t)policy->resolution_s;
+	ev.regulatory_s = (int32_t)policy->regulatory_s;
+	ev.n_pausable_clocks = (size_t)policy->npausable;
 	ev.pausable_clocks = clocks;
-	ev.outlet_id = (char *)d->origin.outlet_id;
+	ev.outlet_id = (char *)outlet_id;
 	ev.text_category = (char *)r->text_category;
 	ev.text_subcategory = (char *)r->text_subcategory;
 	ev.language = c->language;
@@ -174,12 +202,12 @@ static int announce(PGconn *pg, const Cp__ComplaintReceived *c, const struct dec
 	ev.channel = c->channel;
 	ev.repeat = c->repeat;
 	ev.target = c->target; /* whom it is about: services that let people decide exclude them */
-	ev.accept_s = (int32_t)d->policy.accept_s;
-	ev.whole_cycle_s = (int32_t)d->policy.whole_cycle_s;
-	ev.next_update_s = (int32_t)d->policy.next_update_s;
-	ev.n_working_time_clocks = (size_t)d->policy.nworking;
+	ev.accept_s = (int32_t)policy->accept_s;
+	ev.whole_cycle_s = (int32_t)policy->whole_cycle_s;
+	ev.next_update_s = (int32_t)policy->next_update_s;
+	ev.n_working_time_clocks = (size_t)policy->nworking;
 	ev.working_time_clocks = working;
-	ev.calendar = (char *)d->policy.calendar;
+	ev.calendar = (char *)policy->calendar;
 	return outbox_add(pg, TOPIC_CLASSIFIED, c->complaint_id, "cp.complaint.classified",
 			  &ev.base, NULL);
 }
@@ -283,7 +311,9 @@ static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 		rc = store(pg, c, d);
 	if (rc == 1)
 		rc = store_people_clocks(pg, c, &d->policy) != 0 ||
-			     textreview_store(pg, c, &d->r) != 0 || announce(pg, c, d) != 0 ||
+			     textreview_store(pg, c, &d->r) != 0 || store_received(pg, c) != 0 ||
+			     classification_announce(pg, c, &d->r, &d->policy,
+						     d->origin.outlet_id) != 0 ||
 			     offers_open(pg, c, &d->origin) != 0 || first_response(pg, c, d) != 0
 			 ? -1
 			 : 0;

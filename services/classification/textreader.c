@@ -80,7 +80,7 @@ void textreader_classify(const Cp__ComplaintReceived *c, const struct kw_table *
 {
 	char *norm = malloc(TEXTNORM_MAX), *tokens = malloc(TEXTMODEL_TOKENS_MAX);
 	struct textmodel_reading rd = {0};
-	struct classify_reading in = {NULL, NULL, 0, reader_min_confidence};
+	struct classify_reading in = {NULL, NULL, 0, reader_min_confidence, NULL};
 	if (norm && tokens) {
 		/* the operator's keyword table is a feature of the model's input, as in training */
 		textmodel_input(reader_norm, kw, c->description_redacted, norm, tokens);

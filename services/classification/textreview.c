@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "classification.h"
+#include "intake.pb-c.h"
 #include "log.h"
 #include "ownership.h"
 #include "pg.h"
@@ -77,6 +78,8 @@ struct review {
 	char complaint_id[40];
 	char previous[48];
 	long long example_id;
+	bool announced;	     /* cp.complaint.classified announced again with the new category */
+	char sla_policy[64]; /* ... on this policy */
 };
 
 #define CASE_FOR_REVIEW_SQL                                                                        \
@@ -127,6 +130,139 @@ static int record(PGconn *db, const char *sub, const struct auth_principal *who,
 	return 0;
 }
 
+/* --- the corrected case announced again --- */
+
+struct reread {
+	const Cp__ComplaintReceived *c;
+	bool vip;
+	const char *sub;
+	struct classify_result *out;
+};
+
+static void reread_with(const struct kw_table *kw, void *arg)
+{
+	struct reread *x = arg;
+	struct classify_reading rd = {NULL, NULL, 0, 0, x->sub};
+	classify_complaint_read(x->c, kw, x->vip, &rd, x->out);
+}
+
+static int hex_value(char ch)
+{
+	return ch >= '0' && ch <= '9'	? ch - '0'
+	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+					: -1;
+}
+
+/* The received complaint kept with the classification (hex of its packed protobuf); NULL when
+ * none was kept (classified before migration 0871) or it does not unpack. */
+static Cp__ComplaintReceived *received_of(const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+	uint8_t *buf = n ? malloc(n) : NULL;
+	Cp__ComplaintReceived *c = NULL;
+	for (size_t i = 0; buf && i < n; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(buf);
+			return NULL;
+		}
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (buf)
+		c = cp__complaint_received__unpack(NULL, n, buf);
+	free(buf);
+	return c;
+}
+
+/* Stores what the person's category changes (urgency, severity, priority, the SLA policy and
+ * its clocks) with the classification. */
+static int store_reread(PGconn *db, const char *id, const struct classify_result *r,
+			const struct sla_policy *pol)
+{
+	char prio[8], secs[7][24];
+	snprintf(prio, sizeof(prio), "%d", r->priority);
+	const long long v[] = {pol->first_response_s, pol->verification_s, pol->resolution_s,
+			       pol->regulatory_s,     pol->accept_s,	   pol->whole_cycle_s,
+			       pol->next_update_s};
+	for (int i = 0; i < 7; i++)
+		snprintf(secs[i], sizeof(secs[i]), "%lld", v[i]);
+	const char *pausable[POLICY_MAX_CLOCKS], *working[POLICY_MAX_WORKING_CLOCKS];
+	for (int i = 0; i < pol->npausable; i++)
+		pausable[i] = pol->pausable[i];
+	for (int i = 0; i < pol->nworking; i++)
+		working[i] = pol->working[i];
+	char *clocks = pg_text_array(pausable, (size_t)pol->npausable);
+	char *wclocks = pg_text_array(working, (size_t)pol->nworking);
+	int rc = -1;
+	if (clocks && wclocks) {
+		const char *p[] = {id,	      r->urgency, r->severity, prio,
+				   r->reason, pol->name,  secs[0],     secs[1],
+				   secs[2],   secs[3],	  clocks,      secs[4],
+				   secs[5],   secs[6],	  wclocks,     pol->calendar};
+		rc = pg_exec(
+		    db,
+		    "UPDATE classifications SET urgency = $2, severity = $3, priority = "
+		    "$4::int, choice_reason = $5, sla_policy = $6, first_response_s = "
+		    "$7::int, verification_s = $8::int, resolution_s = $9::int, "
+		    "regulatory_s = $10::int, pausable_clocks = $11::text[], accept_s = "
+		    "$12::int, whole_cycle_s = $13::int, next_update_s = $14::int, "
+		    "working_time_clocks = $15::text[], calendar = $16 WHERE complaint_id = "
+		    "$1::uuid",
+		    16, p);
+	}
+	free(clocks);
+	free(wclocks);
+	return rc;
+}
+
+#define REANNOUNCE_SQL                                                                             \
+	"SELECT coalesce(encode(received, 'hex'), ''), text_category, text_subcategory, "          \
+	"text_reader, coalesce(text_probability, 0), coalesce(outlet_id, '') FROM "                \
+	"classifications WHERE complaint_id = $1::uuid"
+
+/* A person changed the sub-category: the complaint is read again with their category (it
+ * decides; urgency, severity and priority follow), its SLA policy chosen again, and
+ * cp.complaint.classified announced again in the same transaction, so the evidence bundle,
+ * the remedies, the clocks and follow-up follow the new category. 1 when announced, 0 when
+ * the complaint's facts were not kept (classified before migration 0871), -1 on error. */
+static int reannounce(PGconn *db, const char *id, const char *sub, struct review *rv)
+{
+	const char *p[] = {id};
+	PGresult *res = pg_query(db, REANNOUNCE_SQL, 1, p);
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		return -1;
+	}
+	Cp__ComplaintReceived *c = received_of(PQgetvalue(res, 0, 0));
+	struct classify_result *r = calloc(1, sizeof(*r));
+	struct sla_policy pol;
+	int vip = c && r && keywords_ensure(db) == 0 ? policy_is_vip(db, c->customer_ref) : -1;
+	int rc = !c ? 0 : -1;
+	if (c && r && vip >= 0) {
+		struct reread x = {c, vip == 1, sub, r};
+		keywords_with(reread_with, &x);
+		/* the text's own reading stays as the machine made it: the person's choice is
+		 * the category, the model's is kept beside it for the next training */
+		snprintf(r->text_category, sizeof(r->text_category), "%s", PQgetvalue(res, 0, 1));
+		snprintf(r->text_subcategory, sizeof(r->text_subcategory), "%s",
+			 PQgetvalue(res, 0, 2));
+		snprintf(r->text_reader, sizeof(r->text_reader), "%s", PQgetvalue(res, 0, 3));
+		r->text_probability = atof(PQgetvalue(res, 0, 4));
+		if (policy_choose(db, c->channel, r, &pol) == 0 &&
+		    store_reread(db, id, r, &pol) == 0 &&
+		    classification_announce(db, c, r, &pol, PQgetvalue(res, 0, 5)) == 0) {
+			snprintf(rv->sla_policy, sizeof(rv->sla_policy), "%s", pol.name);
+			rc = 1;
+		}
+	}
+	if (c)
+		cp__complaint_received__free_unpacked(c, NULL);
+	free(r);
+	PQclear(res);
+	return rc;
+}
+
 static enum review_result review_tx(PGconn *db, const char *no, const char *sub,
 				    const struct auth_principal *who, struct review *rv)
 {
@@ -140,8 +276,13 @@ static enum review_result review_tx(PGconn *db, const char *no, const char *sub,
 	if (rc == REVIEW_OK) {
 		snprintf(rv->complaint_id, sizeof(rv->complaint_id), "%s", PQgetvalue(res, 0, 0));
 		snprintf(rv->previous, sizeof(rv->previous), "%s", PQgetvalue(res, 0, 1));
-		if (record(db, sub, who, rv) != 0 || pg_commit(db) != 0)
+		int again = 0;
+		if (record(db, sub, who, rv) != 0 ||
+		    (strcmp(rv->previous, sub) != 0 &&
+		     (again = reannounce(db, rv->complaint_id, sub, rv)) < 0) ||
+		    pg_commit(db) != 0)
 			rc = REVIEW_FAILED;
+		rv->announced = again == 1;
 	}
 	PQclear(res);
 	if (rc != REVIEW_OK)
@@ -162,12 +303,13 @@ static void review_reply(struct http_req *r, enum review_result rc, const char *
 	else if (rc != REVIEW_OK)
 		http_reply_error(r, 503, "unavailable", "the category could not be stored; retry");
 	else
-		http_reply_json(r, 200,
-				json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "complaint_no",
-					  r->params[0], "category", classify_category_of(sub),
-					  "subcategory", sub, "previous_subcategory", rv->previous,
-					  "needs_review", 0, "labelled_example_id",
-					  (json_int_t)rv->example_id));
+		http_reply_json(
+		    r, 200,
+		    json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b, s:s?}", "complaint_no",
+			      r->params[0], "category", classify_category_of(sub), "subcategory",
+			      sub, "previous_subcategory", rv->previous, "needs_review", 0,
+			      "labelled_example_id", (json_int_t)rv->example_id, "announced",
+			      rv->announced, "sla_policy", rv->announced ? rv->sla_policy : NULL));
 }
 
 void textreview_put(struct http_req *r, void *arg)

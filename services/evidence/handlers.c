@@ -89,6 +89,25 @@ static int store_target(PGconn *pg, const Cp__ComplaintClassified *c)
 		       3, p);
 }
 
+/* Classified again: a person corrected the category (classification announces the case
+ * again). The bundle follows the new sub-category: its findings, evidence requests and
+ * preliminary responsibility are rebuilt for it and announced as evidence_updated (a person's
+ * confirmed responsibility stays theirs). The same category again changes nothing. */
+static int follow_category(PGconn *pg, const Cp__ComplaintClassified *c)
+{
+	const char *p[] = {c->complaint_id, c->category, c->subcategory};
+	PGresult *r = pg_query(pg,
+			       "UPDATE bundles SET category = $2, subcategory = $3 WHERE "
+			       "complaint_id = $1::uuid AND (category, subcategory) IS DISTINCT "
+			       "FROM ($2, $3) RETURNING 1",
+			       3, p);
+	if (!r)
+		return -1;
+	bool changed = PQntuples(r) == 1;
+	PQclear(r);
+	return changed ? bundle_build(pg, c->complaint_id, false) : 0;
+}
+
 static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
@@ -107,8 +126,8 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 		return -1;
 	bool fresh = PQntuples(r) == 1;
 	PQclear(r);
-	if (!fresh) /* classified again: the bundle stays; staff see it over HTTP */
-		return 0;
+	if (!fresh)
+		return follow_category(pg, c);
 	if (c->waybill_no[0] && mark_parcel(pg, c->waybill_no) != 0)
 		return -1;
 	if (bundle_build(pg, c->complaint_id, true) != 0)

@@ -1,9 +1,12 @@
 """Classification's trained text reader on the real broker and PostgreSQL: the model built by
 `make model` reads the customer's words (traditional Chinese, negations), its probability is
 kept with the choice and shown by GET /v1/complaints/{no}/classification, an unsure reading is
-marked for a person, whose correction (PUT) is stored as a labelled example; SIGHUP reloads the
-model, and a bad model file stops the start with a clear error instead of a crash."""
+marked for a person, whose correction (PUT) is stored as a labelled example and announces the
+case again so evidence, resolution, the clocks and intake follow the new category; SIGHUP
+reloads the model, and a bad model file stops the start with a clear error instead of a
+crash."""
 
+import datetime
 import os
 import signal
 import time
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import complaint, post, wait_rows
+from evidence_helpers import ago, scan, send
+from helpers import complaint, post, seen, waybill, wait_rows
 from stack import StackError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +98,88 @@ def test_unsure_reading_is_marked_and_a_person_corrects_it(cls, http):
     missing = http.put(url.replace(no, "CP20000101-999999"), json={"subcategory": "damage"},
                        headers=SUPERVISOR)
     assert missing.status_code == 404
+
+
+def _decode(stack, msg, name):
+    ev = getattr(stack.proto, name)()
+    ev.ParseFromString(msg.value)
+    return ev
+
+
+def test_a_correction_is_announced_and_every_service_follows_it(cls, http):
+    """The customer says "late" about a parcel the scans show left in a locker without their
+    consent (不告而投); a supervisor corrects the category. The correction is a labelled
+    example, and cp.complaint.classified is announced again with the new category, its SLA
+    policy and the complaint's facts: evidence rebuilds the bundle for it (locker_no_consent,
+    the courier who stored it), resolution's still-proposed plan follows (the door-delivery
+    promise and coupon), the timer replans the clocks on the new policy, intake shows it."""
+    w = waybill()
+    t0 = ago(30)
+    h = datetime.timedelta(hours=1)
+    send(cls, scan(cls, w, "picked_up", t0, facility_id="O1", facility_type="outlet",
+                   courier_id="C1"),
+         scan(cls, w, "arrived", t0 + 10 * h, facility_id="O2", facility_type="outlet"),
+         scan(cls, w, "out_for_delivery", t0 + 20 * h, facility_id="O2",
+              facility_type="outlet", courier_id="C9"),
+         scan(cls, w, "locker_stored", t0 + 21 * h, facility_id="L1", facility_type="locker",
+              courier_id="C9", customer_consented=False))
+    wait_rows(cls, "SELECT 1 FROM evidence.scans WHERE waybill_no = %s", (w,), count=4)
+    text = "快递寄出五天了还在路上，一直没有送到，怎么这么慢"
+    with cls.consumer(["complaint.classified.v1", "complaint.evidence.v1"],
+                      from_beginning=False) as reader:
+        r = post(http, cls, complaint(type="delay", waybill_no=w, description=text,
+                                      impact={"goods": ["other"], "declared_value_fen": 8800},
+                                      demand=["apology"]))
+        assert r.status_code == 201, r.text
+        cid, no = r.json()["complaint_id"], r.json()["complaint_no"]
+        first = _decode(cls, seen(reader, lambda m: m.key == cid and m.headers.get("ce_type") ==
+                                  "cp.complaint.classified"), "ComplaintClassified")
+        assert first.subcategory == "delay", first.choice_reason
+        seen(reader, lambda m: m.key == cid and
+             m.headers.get("ce_type") == "cp.complaint.evidence_collected")
+        wait_rows(cls, "SELECT 1 FROM resolution.proposals WHERE complaint_id = %s", (cid,))
+        url = f"{cls.service_url('classification')}/v1/complaints/{no}/classification"
+        put = http.put(url, json={"subcategory": "unconsented_locker_station"},
+                       headers=SUPERVISOR)
+        assert put.status_code == 200, put.text
+        body = put.json()
+        assert body["previous_subcategory"] == "delay" and body["announced"] is True
+        assert body["sla_policy"] == "unconsented_locker_station"
+        again = _decode(cls, seen(reader, lambda m: m.key == cid and m.headers.get(
+            "ce_type") == "cp.complaint.classified" and _decode(
+            cls, m, "ComplaintClassified").subcategory != "delay"), "ComplaintClassified")
+        bundle = _decode(cls, seen(reader, lambda m: m.key == cid and m.headers.get(
+            "ce_type") == "cp.complaint.evidence_updated"), "EvidenceBundle")
+    # the case announced again: the person's category, its policy, the facts as received
+    assert (again.category, again.subcategory) == ("transport", "unconsented_locker_station")
+    assert again.sla_policy == "unconsented_locker_station" and again.verification_s == 1800
+    assert again.choice_reason == "set by a person: unconsented_locker_station"
+    assert again.impact.declared_value_fen == 8800 and list(again.demand) == ["apology"]
+    assert again.waybill_no == w and again.customer_ref == first.customer_ref
+    assert again.text_subcategory == first.text_subcategory  # the model's reading is kept
+    # the labelled example for the next training
+    rows = wait_rows(cls, "SELECT text, subcategory, source FROM "
+                          "classification.labelled_examples WHERE complaint_no = %s", (no,))
+    assert rows[0] == (text, "unconsented_locker_station", "agent_correction")
+    # evidence: the bundle of the new category
+    assert bundle.subcategory == "unconsented_locker_station"
+    assert "locker_no_consent" in [f.kind for f in bundle.findings]
+    assert (bundle.responsibility.party, bundle.responsibility.party_id) == ("courier", "C9")
+    # resolution: the plan nobody decided yet follows the new category and evidence: the
+    # door-delivery promise with the default policy's 5 CNY coupon (migration 0870)
+    wait_rows(cls, "SELECT 1 FROM resolution.cases WHERE complaint_id = %s AND subcategory = "
+                   "'unconsented_locker_station' AND party = 'courier'", (cid,))
+    wait_rows(cls, "SELECT 1 FROM resolution.proposals WHERE complaint_id = %s AND status = "
+                   "'proposed' AND rule = 'unconsented_locker_station' AND total_fen = 500",
+              (cid,))
+    # the clocks run on the new policy; intake's case shows the new category
+    wait_rows(cls, "SELECT 1 FROM timer.cases WHERE complaint_id = %s AND sla_policy = "
+                   "'unconsented_locker_station'", (cid,))
+    wait_rows(cls, "SELECT 1 FROM intake.complaints WHERE id = %s AND subcategory = "
+                   "'unconsented_locker_station'", (cid,))
+    # confirming the same category again is a labelled example, not a new announcement
+    same = http.put(url, json={"subcategory": "unconsented_locker_station"}, headers=SUPERVISOR)
+    assert same.status_code == 200 and same.json()["announced"] is False
 
 
 def test_sighup_reloads_the_model(cls, http):

@@ -305,7 +305,7 @@ START_TEST(model_reading_decides_and_low_confidence_asks_a_person)
 	struct classify_result r;
 	c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
 	c.description_redacted = "包裹破损了,东西也少了一件";
-	struct classify_reading rd = {NULL, "loss", 0.9, 0.6};
+	struct classify_reading rd = {NULL, "loss", 0.9, 0.6, NULL};
 	classify_complaint_read(&c, &kw, false, &rd, &r);
 	ck_assert_str_eq(r.subcategory, "loss");
 	ck_assert_str_eq(r.text_reader, "model");
@@ -351,6 +351,49 @@ START_TEST(model_reading_decides_and_low_confidence_asks_a_person)
 }
 END_TEST
 
+/* A person's category (the correction PUT) wins over the stated type, the model and an
+ * override keyword, clears the review flag, and urgency and severity follow it. */
+START_TEST(person_decides_the_category_and_urgency_follows)
+{
+	struct kw_entry v[1];
+	struct kw_table kw = {v, 1};
+	char err[128];
+	ck_assert_int_eq(classify_kw_make(&v[0], "破损", "category", "transport", "damage", NULL, 2,
+					  err, sizeof(err)),
+			 0);
+	v[0].override = true;
+	Cp__ComplaintReceived c = CP__COMPLAINT_RECEIVED__INIT;
+	Cp__Impact im = CP__IMPACT__INIT;
+	char *goods[] = {"medicine"};
+	im.goods = goods;
+	im.n_goods = 1;
+	c.impact = &im;
+	c.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_DAMAGE;
+	c.description_redacted = "外箱破损，药还没到";
+	struct classify_result r;
+	struct classify_reading rd = {NULL, "damage", 0.3, 0.6, NULL};
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "damage");
+	ck_assert_str_eq(r.urgency, "urgent");
+	rd.decided = "delay";
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.category, "transport");
+	ck_assert_str_eq(r.subcategory, "delay");
+	ck_assert_str_eq(r.reason, "set by a person: delay");
+	ck_assert(!r.needs_review);
+	/* medicine that is late is very urgent; the same medicine damaged was only urgent */
+	ck_assert_str_eq(r.urgency, "very_urgent");
+	rd.decided = "unclear_price";
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.category, "charges");
+	ck_assert_str_eq(r.subcategory, "unclear_price");
+	/* an unknown name decides nothing */
+	rd.decided = "no_such_category";
+	classify_complaint_read(&c, &kw, false, &rd, &r);
+	ck_assert_str_eq(r.subcategory, "damage");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("classification_text");
@@ -365,6 +408,7 @@ int main(void)
 	tcase_add_test(tc, shim_loads_and_classifies);
 	tcase_add_test(tc, shim_bad_model_file_is_an_error);
 	tcase_add_test(tc, model_reading_decides_and_low_confidence_asks_a_person);
+	tcase_add_test(tc, person_decides_the_category_and_urgency_follows);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
