@@ -8,6 +8,14 @@
  *                                        the keyword reader (the seeded keyword table) on
  *                                        SPLIT (default test)
  *   cp-textmodel predict MODEL           one text per stdin line -> label, probability
+ *   cp-textmodel tune CORPUS             trains the small grid of hyper-parameters below on
+ *                                        the train split and scores each on the DEV split
+ *                                        only (how train_params were chosen; never test)
+ *   cp-textmodel bench CORPUS MODEL [ROUNDS]
+ *                                        the time of one classification as the service does
+ *                                        it (normalisation, tokens, keyword features, the
+ *                                        model, the decision) over every corpus text: mean,
+ *                                        median and 99th percentile (make bench)
  *
  * The corpus (services/classification/corpus/corpus.tsv) has the columns id, split, label,
  * language, source, text. Texts go through the service's own normalisation (textnorm.h), so
@@ -22,6 +30,7 @@
 #include "classification/ftshim.h"
 #include "classification/textmodel.h"
 #include "classification/textnorm.h"
+#include "classification/textreader.h"
 
 struct classification_config classification_cfg;
 
@@ -377,6 +386,150 @@ static int cmd_eval(const char *corpus_path, const char *model, const char *spli
 	return 0;
 }
 
+/* --- tune: the grid, scored on dev --- */
+
+/* Accuracy, macro-F1 and the lowest class recall of model on split (the labels the corpus
+ * has in that split). */
+static int split_scores(const struct corpus *c, const struct kw_table *kw, struct textnorm *tn,
+			const char *model, const char *split, double *acc, double *mf1,
+			double *min_recall)
+{
+	char err[512];
+	static struct scores m;
+	struct textmodel *tm = textmodel_load(model, err, sizeof(err));
+	if (!tm) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return -1;
+	}
+	for (int i = 0; i < m.nlabels; i++)
+		free((char *)m.labels[i]);
+	memset(&m, 0, sizeof(m));
+	for (size_t i = 0; i < c->n; i++)
+		label_index(&m, c->v[i].label);
+	int nclasses = m.nlabels;
+	for (size_t i = 0; i < c->n; i++) {
+		struct textmodel_reading rd;
+		if (strcmp(c->v[i].split, split) != 0)
+			continue;
+		bool ok = textmodel_read_text(tm, tn, kw, c->v[i].text, &rd) == 0;
+		score(&m, c->v[i].label, ok ? rd.subcategory : "other");
+	}
+	textmodel_free(tm);
+	*acc = m.total ? (double)m.correct / m.total : 0;
+	*mf1 = macro_f1(&m, nclasses);
+	*min_recall = 1;
+	for (int i = 0; i < nclasses; i++) {
+		double p, r, f1;
+		int support;
+		prf(&m, i, &p, &r, &f1, &support);
+		if (support > 0 && r < *min_recall)
+			*min_recall = r;
+	}
+	return 0;
+}
+
+static int cmd_tune(const char *corpus_path, struct textnorm *tn)
+{
+	static const int dims[] = {48, 100}, epochs[] = {25, 50, 100}, ngrams[] = {2, 3};
+	static const int subwords[][2] = {{0, 0}, {2, 4}};
+	static const double lrs[] = {0.5, 1.0};
+	struct corpus c;
+	struct kw_table kw;
+	char dir[] = "/tmp/cp-textmodel-tune-XXXXXX", input[256], model[256], err[512];
+	if (corpus_read(corpus_path, &c) != 0 || !mkdtemp(dir))
+		return 1;
+	snprintf(input, sizeof(input), "%s/train.txt", dir);
+	snprintf(model, sizeof(model), "%s/model.bin", dir);
+	if (write_training(&c, tn, input) != 0) {
+		corpus_free(&c);
+		return 1;
+	}
+	keywords_read(&kw);
+	printf("dev split only; the test split is never read here\n");
+	printf("%4s %6s %7s %5s %5s %5s   %8s %8s %10s\n", "dim", "epoch", "ngrams", "minn", "maxn",
+	       "lr", "accuracy", "macro-F1", "min recall");
+	for (size_t a = 0; a < sizeof(dims) / sizeof(dims[0]); a++)
+		for (size_t b = 0; b < sizeof(epochs) / sizeof(epochs[0]); b++)
+			for (size_t g = 0; g < sizeof(ngrams) / sizeof(ngrams[0]); g++)
+				for (size_t w = 0; w < 2; w++)
+					for (size_t l = 0; l < sizeof(lrs) / sizeof(lrs[0]); l++) {
+						struct ftshim_params p = train_params;
+						double acc, mf1, minr;
+						p.dim = dims[a];
+						p.epoch = epochs[b];
+						p.word_ngrams = ngrams[g];
+						p.minn = subwords[w][0];
+						p.maxn = subwords[w][1];
+						p.lr = lrs[l];
+						if (ftshim_train(input, model, &p, err,
+								 sizeof(err)) != 0 ||
+						    split_scores(&c, &kw, tn, model, "dev", &acc,
+								 &mf1, &minr) != 0)
+							continue;
+						printf("%4d %6d %7d %5d %5d %5.2f   %8.4f %8.4f "
+						       "%10.3f\n",
+						       p.dim, p.epoch, p.word_ngrams, p.minn,
+						       p.maxn, p.lr, acc, mf1, minr);
+						fflush(stdout);
+					}
+	unlink(input);
+	unlink(model);
+	rmdir(dir);
+	free(kw.v);
+	corpus_free(&c);
+	return 0;
+}
+
+/* --- bench: one classification as the service does it --- */
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_bench(const char *corpus_path, const char *model, int rounds)
+{
+	struct corpus c;
+	struct kw_table kw;
+	char err[512];
+	/* the service's own reader, loaded as cp-classification loads it at start */
+	textreader_cfg.model = (char *)model;
+	textreader_cfg.min_confidence = "0.6";
+	if (textreader_init(err, sizeof(err)) != 0 || corpus_read(corpus_path, &c) != 0) {
+		fprintf(stderr, "cp-textmodel: %s\n", err);
+		return 1;
+	}
+	keywords_read(&kw);
+	size_t n = c.n * (size_t)rounds, k = 0;
+	double *us = malloc(n * sizeof(*us));
+	for (int round = 0; us && round < rounds; round++)
+		for (size_t i = 0; i < c.n; i++) {
+			Cp__ComplaintReceived rc = CP__COMPLAINT_RECEIVED__INIT;
+			struct classify_result out;
+			rc.type = CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
+			rc.description_redacted = c.v[i].text;
+			double t0 = now_us();
+			textreader_classify(&rc, &kw, false, &out);
+			us[k++] = now_us() - t0;
+		}
+	if (us && k > 0) {
+		double sum = 0;
+		for (size_t i = 0; i < k; i++)
+			sum += us[i];
+		qsort(us, k, sizeof(*us), by_double);
+		printf(
+		    "classification of one complaint (textreader_classify: OpenCC, tokens, keyword "
+		    "features, fastText, the decision): %zu readings, mean %.1f us, median %.1f "
+		    "us, p99 %.1f us\n",
+		    k, sum / k, us[k / 2], us[k * 99 / 100]);
+	}
+	free(us);
+	free(kw.v);
+	corpus_free(&c);
+	return us ? 0 : 1;
+}
+
 static int cmd_predict(const char *model, struct textnorm *tn)
 {
 	char err[512], line[TEXTNORM_MAX];
@@ -414,10 +567,15 @@ int main(int argc, char **argv)
 		rc = cmd_eval(argv[2], argv[3], argc == 5 ? argv[4] : "test", tn);
 	else if (argc == 3 && strcmp(argv[1], "predict") == 0)
 		rc = cmd_predict(argv[2], tn);
+	else if (argc == 3 && strcmp(argv[1], "tune") == 0)
+		rc = cmd_tune(argv[2], tn);
+	else if ((argc == 4 || argc == 5) && strcmp(argv[1], "bench") == 0)
+		rc =
+		    cmd_bench(argv[2], argv[3], argc == 5 && atoi(argv[4]) > 0 ? atoi(argv[4]) : 3);
 	else
 		fprintf(stderr,
 			"usage: cp-textmodel train CORPUS MODEL | eval CORPUS MODEL [SPLIT] "
-			"| predict MODEL\n");
+			"| predict MODEL | tune CORPUS | bench CORPUS MODEL [ROUNDS]\n");
 	textnorm_free(tn);
 	return rc;
 }
