@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "evcheck.h"
 #include "inbox.h"
 #include "log.h"
 #include "metrics.h"
@@ -93,6 +94,8 @@ static void consumer_prepare(struct consumer *c, struct item *it)
 	it->pb = protobuf_c_message_unpack(it->h->desc, NULL, it->data.len, it->data.ptr);
 	if (!it->pb)
 		return consumer_reject(it, "protobuf: cannot decode %s", it->h->desc->name);
+	if (evcheck_message(it->pb, err, sizeof(err)) != 0)
+		return consumer_reject(it, "invalid event: %s", err);
 	if (it->h->validate && it->h->validate(it->pb, err, sizeof(err)) != 0)
 		return consumer_reject(it, "invalid event: %s", err);
 }
@@ -102,6 +105,39 @@ bool consumer_sqlstate_transient(const char *sqlstate)
 	return sqlstate[0] == '\0' || strncmp(sqlstate, "08", 2) == 0 ||
 	       strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
 	       strncmp(sqlstate, "57", 2) == 0;
+}
+
+int consumer_ids_check(PGconn *c, const struct consumer_ids *ids, const ProtobufCMessage *m,
+		       char *err, size_t errlen)
+{
+	const char *id, *no;
+	char sql[400];
+	if (!ids)
+		return 0;
+	evcheck_ids(m, &id, &no);
+	if (!id)
+		return 0;
+	/* the table and column names are the service's constants, never event data */
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s::text, complaint_no FROM %s WHERE (%s = $1::uuid AND complaint_no <> "
+		 "$2) OR (complaint_no = $2 AND %s <> $1::uuid) LIMIT 1",
+		 ids->id_col, ids->table, ids->id_col, ids->id_col);
+	const char *p[] = {id, no};
+	PGresult *r = pg_query(c, sql, 2, p);
+	if (!r)
+		return -1;
+	int rc = 0;
+	if (PQntuples(r) > 0) {
+		if (strcmp(PQgetvalue(r, 0, 0), id) == 0)
+			snprintf(err, errlen, "complaint %s is %.40s, not %.40s", id,
+				 PQgetvalue(r, 0, 1), no);
+		else
+			snprintf(err, errlen, "complaint_no %.40s belongs to complaint %s, not %s",
+				 no, PQgetvalue(r, 0, 0), id);
+		rc = 1;
+	}
+	PQclear(r);
+	return rc;
 }
 
 /* Applies one item on the open transaction: 0 applied or duplicate, -1 failed. */
@@ -118,6 +154,12 @@ static int consumer_apply_one(struct consumer *c, PGconn *pg, struct item *it)
 		return 0;
 	}
 	char err[200] = "";
+	int collide = consumer_ids_check(pg, c->def.ids, it->pb, err, sizeof(err));
+	if (collide != 0) {
+		if (collide > 0)
+			consumer_reject(it, "invalid event: %s", err);
+		return -1;
+	}
 	/* whatever the handler logs names the event it applies */
 	log_context_set("ce_id", it->ce.id[0] ? it->ce.id : NULL);
 	int rc = it->h->apply(pg, &it->ce, it->key, it->pb, err, sizeof(err), c->def.arg);

@@ -4,7 +4,8 @@
  * parcel.tracking.v1 with their own libraries.
  *
  * For each batch: check the CloudEvents headers, decode the protobuf payload (bounded size)
- * and validate it; what fails goes to the dead-letter topic with the reason in the
+ * and validate it (the rules every event obeys, common/evcheck.h, then the handler's own);
+ * what fails goes to the dead-letter topic with the reason in the
  * `dlq_reason` header. The rest is applied in ONE transaction: for every event the inbox
  * claim (duplicates are skipped) and the handler's apply, which writes state and outbox rows
  * on the same connection. After COMMIT (and after the dead letters are acknowledged by the
@@ -79,6 +80,16 @@ struct consumer_set_handler {
 	bool no_inbox;
 };
 
+/* The service's projection that knows both a complaint's id and its number: an event whose
+ * complaint_no belongs to another complaint_id there (or the other way round) is
+ * dead-lettered before it is applied, instead of carrying the collision on downstream.
+ * Checked on the one-event path; the set handlers take tracking events, which name no
+ * complaint. */
+struct consumer_ids {
+	const char *table;  /* e.g. "cases" (the service's own schema) */
+	const char *id_col; /* its uuid column, e.g. "complaint_id"; the number is complaint_no */
+};
+
 struct consumer_def {
 	const char *group;
 	const struct consumer_handler *handlers;
@@ -89,7 +100,13 @@ struct consumer_def {
 	const struct consumer_set_handler *sets; /* may be NULL */
 	size_t nsets;
 	bool set_apply; /* false: every event through apply, one at a time (the reference path) */
+	const struct consumer_ids *ids; /* NULL: the service keeps no such projection */
 };
+
+/* 0 when the event's id and number agree with the projection (or it has not both), 1 when
+ * they collide (reason in err), -1 on a database error. */
+int consumer_ids_check(PGconn *c, const struct consumer_ids *ids, const ProtobufCMessage *m,
+		       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 struct consumer;
 

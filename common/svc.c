@@ -325,7 +325,8 @@ static int svc_start_events(const struct svc_def *def, char *errstr, size_t errl
 				  (int)svc_cfg.batch_wait_ms,
 				  def->sets,
 				  def->nsets,
-				  svc_cfg.set_apply};
+				  svc_cfg.set_apply,
+				  def->ids};
 	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 				      svc.producer, errstr, errlen);
 	return svc.consumer ? 0 : -1;

@@ -43,6 +43,8 @@ struct svc_def {
 	/* The largest binary upload a route takes (bytes; points into the service's
 	 * configuration), NULL when the service takes only JSON bodies. */
 	const long long *max_upload;
+	/* The projection that knows complaint ids and numbers (consumer_ids), or NULL. */
+	const struct consumer_ids *ids;
 	/* Runs after the configuration is loaded, before anything starts. */
 	int (*init)(char *errstr, size_t errlen);
 	void *arg;

@@ -79,8 +79,11 @@ static const struct svc_task classification_tasks[] = {
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"classifications", "complaint_id"};
 	const struct svc_def def = {
 	    .name = "classification",
+	    .ids = &ids,
 	    .summary =
 		"classifies complaints, applies SLA policies, routes to staff, answers first",
 	    .default_port = 8082,

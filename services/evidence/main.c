@@ -63,8 +63,11 @@ static const struct svc_task evidence_tasks[] = {
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"bundles", "complaint_id"};
 	const struct svc_def def = {
 	    .name = "evidence",
+	    .ids = &ids,
 	    .summary = "ingests parcel-tracking scans and gathers the evidence for each complaint",
 	    .default_port = 8083,
 	    .cfg = evidence_table,

@@ -179,8 +179,11 @@ static int followup_init(char *errstr, size_t errlen)
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"cases", "complaint_id"};
 	const struct svc_def def = {
 	    .name = "followup",
+	    .ids = &ids,
 	    .summary = "keeps the customer informed at every step until they confirm",
 	    .default_port = 8085,
 	    .cfg = followup_table,

@@ -83,8 +83,11 @@ static int intake_init(char *errstr, size_t errlen)
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"complaints", "id"};
 	const struct svc_def def = {
 	    .name = "intake",
+	    .ids = &ids,
 	    .summary = "takes complaints from every channel and shows customers their case",
 	    .default_port = 8081,
 	    .cfg = intake_table,

@@ -16,8 +16,11 @@ static const struct http_route resolution_routes[] = {
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"cases", "complaint_id"};
 	const struct svc_def def = {
 	    .name = "resolution",
+	    .ids = &ids,
 	    .summary = "proposes remedies and compensation, gets them approved and executed",
 	    .default_port = 8084,
 	    .handlers = resolution_handlers,

@@ -37,8 +37,11 @@ static const struct svc_task timer_tasks[] = {
 
 int main(int argc, char **argv)
 {
+	/* an event whose complaint_no belongs to another complaint here is dead-lettered */
+	static const struct consumer_ids ids = {"clocks", "complaint_id"};
 	const struct svc_def def = {
 	    .name = "timer",
+	    .ids = &ids,
 	    .summary = "keeps every SLA clock and raises warnings, breaches, escalations and clock "
 		       "snapshots",
 	    .default_port = 8086,
