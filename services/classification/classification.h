@@ -201,6 +201,9 @@ int classification_announce(PGconn *pg, const Cp__ComplaintReceived *c,
 
 /* --- registry.c --- */
 
+/* A first name customers may see: 1-20 characters of UTF-8, no digits, no '@', no control
+ * characters (so never a phone number, an e-mail address or a staff id). Pure. */
+bool registry_first_name_valid(const char *s);
 void registry_get(struct http_req *r, void *arg);
 void registry_put(struct http_req *r, void *arg);
 /* GET /v1/complaints/{no}/classification: both readings, the reason, the policy and the

@@ -75,8 +75,9 @@ int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
 {
 	Cp__ComplaintAssignment ev = CP__COMPLAINT_ASSIGNMENT__INIT;
 	char now[TSTAMP_LEN], **excluded = NULL;
-	PGresult *xres = NULL;
+	PGresult *xres = NULL, *ores = NULL;
 	size_t nexcluded = 0;
+	int rc = -1;
 	/* every announcement repeats the exclusions, so a service that joins late or a console
 	 * that shows one event still knows who must not decide */
 	if (conflict_list(c, a->id, &xres, &excluded, &nexcluded) != 0)
@@ -98,11 +99,24 @@ int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
 	ev.excluded_staff_ids = excluded;
 	ev.escalation_level = n->level;
 	ev.escalated_role = (char *)(n->role ? n->role : "");
+	/* the customer's status page says who handles the case by first name and role only */
+	if (n->owner && n->owner[0]) {
+		ores = pg_query(c, "SELECT first_name, role FROM staff WHERE staff_id = $1", 1,
+				(const char *[]){n->owner});
+		if (!ores)
+			goto out;
+		if (PQntuples(ores) > 0) {
+			ev.owner_first_name = PQgetvalue(ores, 0, 0);
+			ev.owner_role = PQgetvalue(ores, 0, 1);
+		}
+	}
 	log_msg(LOG_INFO, n->ce_type + 13,
 		LOG_KV({"complaint_no", a->no}, {"outlet_id", a->outlet}, {"reason", ev.reason}),
 		"%s in round %d to %zu staff", n->action, a->round, n->nstaff);
-	int rc = outbox_add(c, TOPIC_CLASSIFIED, a->id, n->ce_type, &ev.base, NULL);
+	rc = outbox_add(c, TOPIC_CLASSIFIED, a->id, n->ce_type, &ev.base, NULL);
+out:
 	free(excluded);
+	PQclear(ores);
 	PQclear(xres);
 	return rc;
 }

@@ -24,7 +24,8 @@ void registry_get(struct http_req *r, void *arg)
 	const char *p[] = {outlet};
 	PGresult *res =
 	    pg_query(r->db,
-		     "SELECT staff_id, outlet_id, role, lat, lon, available, region_id FROM staff "
+		     "SELECT staff_id, outlet_id, role, lat, lon, available, region_id, first_name "
+		     "FROM staff "
 		     "WHERE $1::text IS NULL OR outlet_id = $1 ORDER BY outlet_id, staff_id",
 		     1, p);
 	free(outlet);
@@ -35,13 +36,14 @@ void registry_get(struct http_req *r, void *arg)
 	json_t *arr = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:o}", "staff_id",
+		    arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:s}", "staff_id",
 				   PQgetvalue(res, i, 0), "outlet_id", PQgetvalue(res, i, 1),
 				   "role", PQgetvalue(res, i, 2), "lat", coord(res, i, 3), "lon",
 				   coord(res, i, 4), "available", PQgetvalue(res, i, 5)[0] == 't',
 				   "region_id",
 				   PQgetisnull(res, i, 6) ? json_null()
-							  : json_string(PQgetvalue(res, i, 6))));
+							  : json_string(PQgetvalue(res, i, 6)),
+				   "first_name", PQgetvalue(res, i, 7)));
 	PQclear(res);
 	http_reply_json(r, 200, json_pack("{s:o}", "staff", arr));
 }
@@ -49,6 +51,17 @@ void registry_get(struct http_req *r, void *arg)
 static void bad(json_t *errors, const char *field, const char *problem)
 {
 	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "problem", problem));
+}
+
+bool registry_first_name_valid(const char *s)
+{
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || (*p >= '0' && *p <= '9') || *p == '@')
+			return false;
+		chars += (*p & 0xc0) != 0x80;
+	}
+	return chars >= 1 && chars <= 20 && http_utf8_valid(s, strlen(s));
 }
 
 static bool staff_id_valid(const char *s)
@@ -95,7 +108,8 @@ void registry_put(struct http_req *r, void *arg)
 	const json_t *outlet = json_object_get(body, "outlet_id"),
 		     *role = json_object_get(body, "role"),
 		     *avail = json_object_get(body, "available"),
-		     *region = json_object_get(body, "region_id");
+		     *region = json_object_get(body, "region_id"),
+		     *first = json_object_get(body, "first_name");
 	char lat[32], lon[32];
 	bool has;
 	if (!staff_id_valid(id))
@@ -114,6 +128,10 @@ void registry_put(struct http_req *r, void *arg)
 	/* a regional supervisor without a region could never be named: say so now */
 	else if (k == 3 && !json_is_string(region))
 		bad(errors, "region_id", "is required for a regional_supervisor (the region)");
+	/* shown to customers: a short name, no digits (never a phone number or a staff id) */
+	if (first && !json_is_null(first) &&
+	    !(json_is_string(first) && registry_first_name_valid(json_string_value(first))))
+		bad(errors, "first_name", "must be 1 to 20 characters without digits, or null");
 	if (avail && !json_is_boolean(avail))
 		bad(errors, "available", "must be true or false");
 	parse_coords(body, lat, lon, sizeof(lat), &has, errors);
@@ -129,16 +147,19 @@ void registry_put(struct http_req *r, void *arg)
 			   has ? lon : NULL,
 			   !avail || json_is_true(avail) ? "true" : "false",
 			   json_is_string(region) ? json_string_value(region) : NULL,
-			   region ? "true" : "false"};
+			   region ? "true" : "false",
+			   json_is_string(first) ? json_string_value(first) : "",
+			   first ? "true" : "false"};
 	/* region_id absent (not null) keeps the stored one: older clients never send it */
 	if (pg_exec(
 		r->db,
-		"INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available, region_id) "
-		"VALUES ($1, $2, $3, $4::float8, $5::float8, $6::boolean, $7) ON CONFLICT "
-		"(staff_id) DO UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, lon = "
-		"$5::float8, available = $6::boolean, region_id = CASE WHEN $8::boolean THEN $7 "
-		"ELSE staff.region_id END, updated_at = now()",
-		8, p) != 0)
+		"INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available, region_id, "
+		"first_name) VALUES ($1, $2, $3, $4::float8, $5::float8, $6::boolean, $7, $9) ON "
+		"CONFLICT (staff_id) DO UPDATE SET outlet_id = $2, role = $3, lat = $4::float8, "
+		"lon = $5::float8, available = $6::boolean, region_id = CASE WHEN $8::boolean THEN "
+		"$7 ELSE staff.region_id END, first_name = CASE WHEN $10::boolean THEN $9 ELSE "
+		"staff.first_name END, updated_at = now()",
+		10, p) != 0)
 		http_reply_error(r, 503, "unavailable",
 				 "the staff member could not be stored; retry");
 	else

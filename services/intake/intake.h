@@ -109,6 +109,10 @@ bool intake_lifecycle_terminal(const char *status);
 const char *intake_lifecycle_next(const char *cur, const char *next);
 /* What happens next, in the customer's language (zh-CN or en). */
 const char *intake_lifecycle_next_step(const char *status, const char *language);
+/* The clock whose deadline says by when the next step is due for a case in status:
+ * first_response until the owner's first contact, verification while in contact, resolution
+ * until the remedy is carried out; NULL when the customer is the one to act or it is over. */
+const char *intake_lifecycle_next_clock(const char *status);
 /* The lifecycle status a plan status leads to, or NULL when it moves nothing. */
 const char *intake_lifecycle_of_resolution(const char *plan_status);
 /* True when the customer may see the plan (and its amounts): approved or later. */

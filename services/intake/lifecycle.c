@@ -18,34 +18,39 @@ struct lc_status {
 	int rank;
 	const char *next_zh;
 	const char *next_en;
+	const char *next_clock; /* the clock that times the next step; NULL when none does */
 };
 
 /* reopened shares accepted's rank: the owner has the case again and every later step is
  * ahead of it. The terminal statuses share the highest rank. */
 static const struct lc_status lc_statuses[] = {
     {"received", 0, "我们已收到您的投诉，正在分派专人处理",
-     "we have your complaint and are finding the person who will handle it"},
+     "we have your complaint and are finding the person who will handle it", "first_response"},
     {"offered", 1, "您的投诉已推送给附近的工作人员，正在等待专人接单",
-     "your complaint has been offered to staff nearby; one of them will take it"},
+     "your complaint has been offered to staff nearby; one of them will take it", "first_response"},
     {"accepted", 2, "专人已接手您的投诉，将尽快联系您",
-     "a named member of staff owns your case and will contact you"},
+     "a named member of staff owns your case and will contact you", "first_response"},
     {"reopened", 2, "您的投诉已重新处理，负责人将再次联系您",
-     "your case was reopened; its owner will contact you again"},
+     "your case was reopened; its owner will contact you again", "resolution"},
     {"in_contact", 3, "负责人已联系您，正在核实包裹情况",
-     "your case owner has been in touch and is checking what happened to the parcel"},
+     "your case owner has been in touch and is checking what happened to the parcel",
+     "verification"},
     {"verified", 4, "情况已核实，正在制定解决方案",
-     "the facts are verified; a remedy is being prepared"},
+     "the facts are verified; a remedy is being prepared", "resolution"},
     {"plan_proposed", 5, "解决方案已拟定，正在确认",
-     "a remedy has been drafted and is being decided"},
-    {"pending_approval", 6, "解决方案正在等待主管审批", "a supervisor is approving the remedy"},
-    {"executing", 7, "解决方案已批准，正在执行", "the remedy is approved and being carried out"},
+     "a remedy has been drafted and is being decided", "resolution"},
+    {"pending_approval", 6, "解决方案正在等待主管审批", "a supervisor is approving the remedy",
+     "resolution"},
+    {"executing", 7, "解决方案已批准，正在执行", "the remedy is approved and being carried out",
+     "resolution"},
     {"awaiting_confirmation", 8, "方案已执行，请告诉我们问题是否解决",
-     "the remedy was carried out; please tell us whether the problem is solved"},
+     "the remedy was carried out; please tell us whether the problem is solved", NULL},
     {"closed", 9, "投诉已结案；如不满意，您可以向邮政管理局申诉",
-     "the case is closed; if you are not satisfied you may appeal to the postal administration"},
+     "the case is closed; if you are not satisfied you may appeal to the postal administration",
+     NULL},
     {"merged", 9, "此投诉已并入您的另一件投诉一并处理",
-     "this complaint was joined to your other case and is handled there"},
-    {"withdrawn", 9, "投诉已撤回", "the complaint was withdrawn"},
+     "this complaint was joined to your other case and is handled there", NULL},
+    {"withdrawn", 9, "投诉已撤回", "the complaint was withdrawn", NULL},
 };
 
 #define LC_TERMINAL_RANK 9
@@ -85,6 +90,12 @@ const char *intake_lifecycle_next(const char *cur, const char *next)
 	if (c->rank == LC_TERMINAL_RANK)
 		return c->name;
 	return n->rank > c->rank ? n->name : c->name;
+}
+
+const char *intake_lifecycle_next_clock(const char *status)
+{
+	const struct lc_status *s = lc_find(status);
+	return s ? s->next_clock : NULL;
 }
 
 const char *intake_lifecycle_next_step(const char *status, const char *language)

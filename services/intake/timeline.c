@@ -168,11 +168,12 @@ static int on_offered(PGconn *c, const Cp__ComplaintAssignment *ev)
 
 static int on_owner(PGconn *c, const Cp__ComplaintAssignment *ev)
 {
-	const char *p[] = {ev->complaint_id, ev->owner_staff_id};
+	const char *p[] = {ev->complaint_id, ev->owner_staff_id, ev->owner_first_name,
+			   ev->owner_role};
 	if (pg_exec(c,
 		    "UPDATE complaints SET owner_staff_id = NULLIF($2, ''), owner_since = now(), "
-		    "offered_to = '{}' WHERE id = $1::uuid",
-		    2, p) != 0)
+		    "offered_to = '{}', owner_first_name = $3, owner_role = $4 WHERE id = $1::uuid",
+		    4, p) != 0)
 		return -1;
 	if (strcmp(ev->action, "reassigned") == 0) {
 		struct step_def s = {"reassigned", NULL,

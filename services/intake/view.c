@@ -42,7 +42,8 @@ enum viewer {
 	"decision, demand::text, preferred_contact, (SELECT complaint_no FROM complaints p WHERE " \
 	"p.id = "                                                                                  \
 	"c.previous_complaint_id), customer_ref, coalesce(owner_staff_id, ''), "                   \
-	"coalesce(entered_by, '') FROM complaints c WHERE complaint_no = $1"
+	"coalesce(entered_by, ''), owner_first_name, owner_role FROM complaints c "                \
+	"WHERE complaint_no = $1"
 
 /* The customer's proof, from the query string (each value malloc'ed or NULL). */
 struct proof {
@@ -180,6 +181,35 @@ static json_t *photos_json(PGconn *c, const char *id)
 	return arr;
 }
 
+/* Who handles the case as the customer may know it: first name and role, never the staff
+ * id, the full name or a contact; null while nobody owns it. */
+static json_t *owner_json(PGresult *res)
+{
+	if (!PQgetvalue(res, 0, 20)[0])
+		return json_null();
+	const char *first = PQgetvalue(res, 0, 22), *role = PQgetvalue(res, 0, 23);
+	return json_pack("{s:o, s:s}", "first_name", first[0] ? json_string(first) : json_null(),
+			 "role", role[0] ? role : "agent");
+}
+
+/* By when the step the case waits on is due: the deadline of the running clock that times it
+ * (intake_lifecycle_next_clock), null when none runs. */
+static json_t *next_step_by(PGconn *c, PGresult *res)
+{
+	const char *clock = intake_lifecycle_next_clock(PQgetvalue(res, 0, 2));
+	if (!clock)
+		return json_null();
+	PGresult *r = pg_query(c,
+			       "SELECT to_char(due_at AT TIME ZONE 'UTC', "
+			       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM case_clocks WHERE "
+			       "complaint_id = $1 AND clock = $2 AND state = 'running' AND due_at "
+			       "IS NOT NULL",
+			       2, (const char *[]){PQgetvalue(res, 0, 0), clock});
+	json_t *j = r && PQntuples(r) ? json_string(PQgetvalue(r, 0, 0)) : json_null();
+	PQclear(r);
+	return j;
+}
+
 static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 {
 	char name[160], phone[40];
@@ -212,6 +242,8 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 						    : json_string(PQgetvalue(res, 0, 18)));
 	json_object_set_new(j, "timeline", timeline_json(c, PQgetvalue(res, 0, 0)));
 	json_object_set_new(j, "attachments", photos_json(c, PQgetvalue(res, 0, 0)));
+	json_object_set_new(j, "owner", owner_json(res));
+	json_object_set_new(j, "next_step_by", next_step_by(c, res));
 	if (v == VIEWER_STAFF || v == VIEWER_STAFF_MASKED || v == VIEWER_GATEWAY)
 		json_object_set_new(json_object_get(j, "complainant"), "preferred_contact",
 				    json_string(PQgetvalue(res, 0, 17)));

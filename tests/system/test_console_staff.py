@@ -4,6 +4,7 @@ case page shows the whole case and takes actions (note, message to the customer)
 the case; the supervisor's page draws the dashboard."""
 
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -23,7 +24,8 @@ def agent_on_duty(stack):
     filed there is offered to A001; afterwards A001 is off duty again, as other tests expect."""
     url = f"{stack.base_url}/v1/staff-registry/{TOKENS[AGENT][1]}"
     r = requests.put(url, json={"outlet_id": OUTLET, "role": "agent", "lat": -33.86, "lon": 151.2,
-                                "available": True}, headers=stack.auth("admin"), timeout=10)
+                                "available": True, "first_name": "小李"},
+                     headers=stack.auth("admin"), timeout=10)
     assert r.status_code == 200, r.text
     yield TOKENS[AGENT]
     requests.put(url, json={"outlet_id": OUTLET, "role": "agent", "available": False},
@@ -72,6 +74,16 @@ def test_offer_arrives_on_the_phone_and_is_accepted_in_one_tap(stack, http, agen
     page.wait_for_url(f"**/staff/case/{no}")
     expect(page.locator("#case-owner")).to_have_text(staff_id)
     assert page_errors(page) == []
+
+    # the customer's status page names who handles it by first name and role only
+    customer = open_page(PHONE, name="flow2-customer-sees-owner")
+    link = urlsplit(r.json()["link"])
+    customer.goto(f"{stack.base_url}{link.path}?{link.query}")
+    expect(customer.locator("#case-owner")).to_have_text("小李（客服专员）")
+    view = http.get(f"{stack.base_url}/v1/complaints/{no}?{link.query}").json()
+    assert view["owner"] == {"first_name": "小李", "role": "agent"}
+    assert staff_id not in customer.content()
+    assert page_errors(customer) == []
 
 
 def test_case_page_shows_the_case_and_takes_actions(stack, http, agent_on_duty, open_page):

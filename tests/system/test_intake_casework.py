@@ -405,3 +405,38 @@ def test_queue_boundaries_are_accepted(stack, http):
         r = http.get(f"{stack.base_url}/v1/staff/complaints", params=params,
                      headers=bearer("agent"))
         assert r.status_code == 200, (params, r.text)
+
+
+def test_the_customer_sees_who_handles_it_and_by_when(stack, http):
+    """The status page's owner is a first name and a role (never the staff id, full name or
+    contact), and the next step's deadline is the running clock that times it."""
+    case = Case(stack, http)
+    view = case.customer_view()
+    assert view["owner"] is None
+    case.clock("first_response", 300)
+    case.clock("verification", 1800)
+    wait_rows(stack, "SELECT 1 FROM intake.case_clocks WHERE complaint_id = %s AND clock = "
+              "'verification'", (case.id,))
+    first_due = stack.db().execute(
+        "SELECT to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+        "intake.case_clocks WHERE complaint_id = %s AND clock = 'first_response'",
+        (case.id,)).fetchone()[0]
+    case.assignment("cp.complaint.assigned", action="accepted", owner_staff_id="A777",
+                    owner_first_name="小周", owner_role="courier")
+    case.wait_status("accepted")
+    view = case.customer_view()
+    assert view["owner"] == {"first_name": "小周", "role": "courier"}
+    assert "A777" not in str(view["owner"])
+    assert view["next_step_by"] == first_due  # accepted: the first contact is what is due
+    # once in contact, the verification is what the customer waits for
+    case.followup("cp.complaint.contacted", contact_kind="call", outcome="reached",
+                  actor_staff_id="A777")
+    case.wait_status("in_contact")
+    view = case.customer_view()
+    assert view["next_step_by"] != first_due and view["next_step_by"] is not None
+    # a member of staff without a first name in the registry is shown by role
+    case.assignment("cp.complaint.assigned", action="reassigned", owner_staff_id="A778",
+                    previous_owner_staff_id="A777", owner_role="agent")
+    wait_rows(stack, "SELECT 1 FROM intake.complaints WHERE id = %s AND owner_staff_id = 'A778'",
+              (case.id,))
+    assert case.customer_view()["owner"] == {"first_name": None, "role": "agent"}

@@ -156,11 +156,28 @@ START_TEST(targets_that_are_people)
 }
 END_TEST
 
+/* The name a customer sees for the case's owner: a first name, never a number or an address. */
+START_TEST(a_first_name_shown_to_customers_carries_no_contact)
+{
+	ck_assert(registry_first_name_valid("小王"));
+	ck_assert(registry_first_name_valid("Li Lei"));
+	ck_assert(registry_first_name_valid("张二二二二二二二二二二二二二二二二二二二")); /* 20 */
+	ck_assert(!registry_first_name_valid("张二二二二二二二二二二二二二二二二二二二二"));
+	ck_assert(!registry_first_name_valid(""));
+	ck_assert(!registry_first_name_valid("13800138000"));
+	ck_assert(!registry_first_name_valid("A001"));
+	ck_assert(!registry_first_name_valid("wang@example.com"));
+	ck_assert(!registry_first_name_valid("Li\nLei"));
+	ck_assert(!registry_first_name_valid("\xe5\xbc")); /* cut UTF-8 */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("classification_ownership");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, level_one_is_the_case_outlets_manager);
+	tcase_add_test(tc, a_first_name_shown_to_customers_carries_no_contact);
 	tcase_add_test(tc, an_unavailable_manager_is_skipped_for_the_next_at_that_level);
 	tcase_add_test(tc, nobody_available_at_a_level_goes_to_the_next_level);
 	tcase_add_test(tc, an_excluded_person_is_never_named);

@@ -123,6 +123,24 @@ START_TEST(next_step_in_the_customers_language)
 }
 END_TEST
 
+/* The status page's "by when": the clock that times the step the case waits on. */
+START_TEST(the_next_step_is_timed_by_the_clock_that_waits_on_it)
+{
+	ck_assert_str_eq(intake_lifecycle_next_clock("received"), "first_response");
+	ck_assert_str_eq(intake_lifecycle_next_clock("accepted"), "first_response");
+	ck_assert_str_eq(intake_lifecycle_next_clock("in_contact"), "verification");
+	ck_assert_str_eq(intake_lifecycle_next_clock("verified"), "resolution");
+	ck_assert_str_eq(intake_lifecycle_next_clock("pending_approval"), "resolution");
+	ck_assert_str_eq(intake_lifecycle_next_clock("reopened"), "resolution");
+	/* the customer is the one to answer, or it is over: no deadline to promise */
+	ck_assert_ptr_null(intake_lifecycle_next_clock("awaiting_confirmation"));
+	ck_assert_ptr_null(intake_lifecycle_next_clock("closed"));
+	ck_assert_ptr_null(intake_lifecycle_next_clock("withdrawn"));
+	ck_assert_ptr_null(intake_lifecycle_next_clock("no_such_status"));
+	ck_assert_ptr_null(intake_lifecycle_next_clock(NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("intake_lifecycle");
@@ -135,6 +153,7 @@ int main(void)
 	tcase_add_test(tc, resolution_and_closure_map_onto_the_lifecycle);
 	tcase_add_test(tc, amounts_only_once_approved);
 	tcase_add_test(tc, next_step_in_the_customers_language);
+	tcase_add_test(tc, the_next_step_is_timed_by_the_clock_that_waits_on_it);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

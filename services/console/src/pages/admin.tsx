@@ -11,11 +11,11 @@ const ROLES = ["agent", "courier", "outlet_manager", "regional_supervisor", "hq"
 
 function Registry() {
   const reg = useLoad<{ staff: any[] }>((signal) => staffCall("/v1/staff-registry", { signal }), []);
-  const [f, setF] = useState({ staff_id: "", outlet_id: "", role: "agent", lat: "", lon: "", region_id: "", available: true });
+  const [f, setF] = useState({ staff_id: "", first_name: "", outlet_id: "", role: "agent", lat: "", lon: "", region_id: "", available: true });
   const [msg, setMsg] = useState("");
   const [err, setErr] = useState<unknown>(null);
   const set = (k: string) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
-  const edit = (s: any) => setF({ staff_id: s.staff_id, outlet_id: s.outlet_id || "", role: s.role,
+  const edit = (s: any) => setF({ staff_id: s.staff_id, first_name: s.first_name || "", outlet_id: s.outlet_id || "", role: s.role,
     lat: s.lat == null ? "" : String(s.lat), lon: s.lon == null ? "" : String(s.lon),
     region_id: s.region_id || "", available: !!s.available });
   return (
@@ -27,14 +27,14 @@ function Registry() {
           <table class="registry">
             <caption class="sr-only">{t("admin.registry")}</caption>
             <thead><tr>
-              <th scope="col">{t("admin.staff_id")}</th><th scope="col">{t("queue.outlet")}</th>
+              <th scope="col">{t("admin.staff_id")}</th><th scope="col">{t("admin.first_name")}</th><th scope="col">{t("queue.outlet")}</th>
               <th scope="col">{t("admin.role")}</th><th scope="col">{t("admin.region")}</th>
               <th scope="col">{t("admin.position")}</th><th scope="col">{t("admin.available")}</th><th scope="col"><span class="sr-only">{t("admin.edit")}</span></th>
             </tr></thead>
             <tbody>
               {reg.data.staff.map((s) => (
                 <tr data-staff={s.staff_id}>
-                  <td>{s.staff_id}</td><td>{s.outlet_id}</td><td>{t(`role.${s.role}`, undefined, s.role)}</td>
+                  <td>{s.staff_id}</td><td>{s.first_name || ""}</td><td>{s.outlet_id}</td><td>{t(`role.${s.role}`, undefined, s.role)}</td>
                   <td>{s.region_id || ""}</td>
                   <td>{s.lat != null ? `${Number(s.lat).toFixed(4)}, ${Number(s.lon).toFixed(4)}` : ""}</td>
                   <td>{s.available ? t("common.yes") : t("common.no")}</td>
@@ -54,6 +54,7 @@ function Registry() {
         if (f.lat !== "") body.lat = Number(f.lat);
         if (f.lon !== "") body.lon = Number(f.lon);
         if (f.region_id.trim()) body.region_id = f.region_id.trim();
+        body.first_name = f.first_name.trim() || null;
         try {
           await staffCall(`/v1/staff-registry/${encodeURIComponent(f.staff_id.trim())}`, { method: "PUT", body });
           setMsg(t("admin.saved", { id: f.staff_id.trim() }));
@@ -65,6 +66,8 @@ function Registry() {
         <h3>{t("admin.member")}</h3>
         <div class="grid2">
           <div><label for="reg-id">{t("admin.staff_id")}</label><input id="reg-id" value={f.staff_id} onInput={set("staff_id")} /></div>
+          <div><label for="reg-first">{t("admin.first_name")}</label><input id="reg-first" maxLength={20} aria-describedby="reg-first-hint" value={f.first_name} onInput={set("first_name")} />
+            <p class="hint" id="reg-first-hint">{t("admin.first_name.hint")}</p></div>
           <div><label for="reg-outlet">{t("queue.outlet")}</label><input id="reg-outlet" value={f.outlet_id} onInput={set("outlet_id")} /></div>
           <div><label for="reg-role">{t("admin.role")}</label>
             <select id="reg-role" value={f.role} onChange={set("role")}>

@@ -383,6 +383,8 @@ interface CaseView {
   decision: string | null;
   timeline: { step: string; at: string; detail?: Record<string, unknown> }[];
   attachments?: { attachment: number; content_type: string; bytes: number; at: string }[];
+  owner?: { first_name: string | null; role: string } | null;
+  next_step_by?: string | null;
 }
 
 const SURVEY_STATES = new Set(["executed", "awaiting_confirmation"]);
@@ -414,9 +416,17 @@ export function Status(props: { no: string; token: string }) {
           <dt>{t("status.state")}</dt>
           <dd><span class={`badge st-${c.status}`} id="case-status">{t(`st.${c.status}`, undefined, c.status)}</span></dd>
           <dt>{t("status.waybill")}</dt><dd>{c.waybill_no}</dd>
+          {!FINAL.has(c.status) && <>
+            <dt>{t("status.owner")}</dt>
+            <dd id="case-owner">{c.owner ? t("status.owner.is", {
+              name: c.owner.first_name || t("status.owner.noname"),
+              role: t(`role.${c.owner.role}`, undefined, c.owner.role) }) : t("status.owner.none")}</dd>
+          </>}
           <dt>{t("status.next")}</dt>
           <dd id="case-next">
             {has(`next.${c.status}`) ? t(`next.${c.status}`) : c.next_step}
+            {c.next_step_by && !FINAL.has(c.status) &&
+              <span class="by" id="case-next-by">{t("status.step_by", { time: fmtTime(c.next_step_by) })}</span>}
             {c.next_update_by && !FINAL.has(c.status) &&
               <span class="by">{t("status.by", { time: fmtTime(c.next_update_by) })}</span>}
           </dd>
