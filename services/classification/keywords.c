@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "classification.h"
 #include "log.h"
@@ -206,7 +207,10 @@ static int store_entries(PGconn *c, const struct kw_table *t)
 
 void keywords_put(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_ADMIN, NULL) != 0)
+	struct auth_principal who;
+	json_t *before = NULL;
+	int failed = 0;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -225,7 +229,14 @@ void keywords_put(struct http_req *r, void *arg)
 	if (json_array_size(errors) > 0) {
 		http_reply_fields(r, 422, "validation_failed", errors);
 		errors = NULL;
-	} else if (pg_begin(r->db) != 0 || store_entries(r->db, &t) != 0 || pg_commit(r->db) != 0) {
+	} else if (pg_begin(r->db) != 0 ||
+		   (before =
+			audit_snapshot(r->db, "SELECT json_agg(k ORDER BY keyword) FROM keywords k",
+				       0, NULL, &failed),
+		    failed) ||
+		   store_entries(r->db, &t) != 0 ||
+		   audit_record(r->db, who.staff_id, "keywords", "", before, arr) != 0 ||
+		   pg_commit(r->db) != 0) {
 		pg_rollback(r->db);
 		http_reply_error(r, 503, "unavailable", "the keywords could not be stored; retry");
 	} else {
@@ -233,6 +244,7 @@ void keywords_put(struct http_req *r, void *arg)
 			log_warn("keywords_reload", "stored, the periodic reload will pick it up");
 		http_reply_json(r, 200, json_pack("{s:I}", "keywords", (json_int_t)t.n));
 	}
+	json_decref(before);
 	json_decref(errors);
 	json_decref(body);
 	free(t.v);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "classification.h"
 #include "pg.h"
@@ -397,15 +398,20 @@ static void check_set(const struct policy_row *rows, size_t n, json_t *errors)
 				      "urgency or tier) so every complaint gets one"));
 }
 
+/* The table before a change, for the audit trail. */
+#define POLICIES_SNAPSHOT "SELECT json_agg(p ORDER BY rank, name) FROM sla_policies p"
+
 void policies_put(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_SUPERVISOR, NULL) != 0)
+	struct auth_principal who;
+	int failed = 0;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
 		return;
 	const json_t *arr = json_object_get(body, "policies"), *v;
-	json_t *errors = json_array();
+	json_t *errors = json_array(), *before = NULL;
 	size_t n = json_is_array(arr) ? json_array_size(arr) : 0, i;
 	struct policy_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	if (n == 0 || n > 500)
@@ -423,13 +429,17 @@ void policies_put(struct http_req *r, void *arg)
 	if (json_array_size(errors) > 0) {
 		http_reply_fields(r, 422, "validation_failed", errors);
 		errors = NULL;
-	} else if (pg_begin(r->db) != 0 || store_policies(r->db, rows, n) != 0 ||
+	} else if (pg_begin(r->db) != 0 ||
+		   (before = audit_snapshot(r->db, POLICIES_SNAPSHOT, 0, NULL, &failed), failed) ||
+		   store_policies(r->db, rows, n) != 0 ||
+		   audit_record(r->db, who.staff_id, "sla_policies", "", before, arr) != 0 ||
 		   pg_commit(r->db) != 0) {
 		pg_rollback(r->db);
 		http_reply_error(r, 503, "unavailable", "the policies could not be stored; retry");
 	} else {
 		http_reply_json(r, 200, json_pack("{s:I}", "policies", (json_int_t)n));
 	}
+	json_decref(before);
 	json_decref(errors);
 	json_decref(body);
 	free(rows);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "classification.h"
 #include "pg.h"
@@ -98,7 +99,10 @@ void registry_put(struct http_req *r, void *arg)
 {
 	static const char *const roles[] = {"agent", "courier", "outlet_manager",
 					    "regional_supervisor", "hq"};
-	if (auth_require(r, AUTH_ADMIN, NULL) != 0)
+	struct auth_principal who;
+	int failed = 0;
+	json_t *before = NULL;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -151,7 +155,12 @@ void registry_put(struct http_req *r, void *arg)
 			   json_is_string(first) ? json_string_value(first) : "",
 			   first ? "true" : "false"};
 	/* region_id absent (not null) keeps the stored one: older clients never send it */
-	if (pg_exec(
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(
+		 r->db, "SELECT row_to_json(s) FROM staff s WHERE staff_id = $1", 1, p, &failed),
+	     failed) ||
+	    audit_record(r->db, who.staff_id, "staff", id, before, body) != 0 ||
+	    pg_exec(
 		r->db,
 		"INSERT INTO staff (staff_id, outlet_id, role, lat, lon, available, region_id, "
 		"first_name) VALUES ($1, $2, $3, $4::float8, $5::float8, $6::boolean, $7, $9) ON "
@@ -159,15 +168,16 @@ void registry_put(struct http_req *r, void *arg)
 		"lon = $5::float8, available = $6::boolean, region_id = CASE WHEN $8::boolean THEN "
 		"$7 ELSE staff.region_id END, first_name = CASE WHEN $10::boolean THEN $9 ELSE "
 		"staff.first_name END, updated_at = now()",
-		10, p) != 0)
-		http_reply_error(r, 503, "unavailable",
-				 "the staff member could not be stored; retry");
+		10, p) != 0 ||
+	    pg_commit(r->db) != 0)
+		http_reply_db_error(r);
 	else
 		http_reply_json(r, 200,
 				json_pack("{s:s, s:s, s:s, s:b}", "staff_id", id, "outlet_id",
 					  json_string_value(outlet), "role", roles[k], "available",
 					  !avail || json_is_true(avail)));
 out:
+	json_decref(before);
 	json_decref(errors);
 	json_decref(body);
 }

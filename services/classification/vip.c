@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "classification.h"
 #include "ownership.h"
@@ -58,30 +59,45 @@ static const char *vip_note(const json_t *body, json_t *errors)
 	return json_string_value(v);
 }
 
-static void vip_store(struct http_req *r, const char *ref, const char *note)
+#define VIP_SNAPSHOT "SELECT row_to_json(v) FROM vip_customers v WHERE customer_ref = $1"
+
+static void vip_store(struct http_req *r, const char *actor, const char *ref, const char *note)
 {
 	const char *p[] = {ref, note};
-	PGresult *res = pg_query(
+	int failed = 0;
+	json_t *before = NULL, *after = json_pack("{s:s, s:s}", "customer_ref", ref, "note", note);
+	PGresult *res = NULL;
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(r->db, VIP_SNAPSHOT, 1, p, &failed), failed) ||
+	    audit_record(r->db, actor, "vip_customers", ref, before, after) != 0)
+		goto failed;
+	res = pg_query(
 	    r->db,
 	    "INSERT INTO vip_customers AS v (customer_ref, note) VALUES ($1, $2) ON CONFLICT "
 	    "(customer_ref) DO UPDATE SET note = EXCLUDED.note RETURNING (xmax = 0), "
 	    "to_char(v.added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 	    2, p);
-	if (!res) {
-		http_reply_error(r, 503, "unavailable", "the VIP could not be stored; retry");
-		return;
-	}
+	if (!res || pg_commit(r->db) != 0)
+		goto failed;
 	bool created = PQgetvalue(res, 0, 0)[0] == 't';
 	http_reply_json(r, created ? 201 : 200,
 			json_pack("{s:s, s:s, s:s, s:s, s:b}", "customer_ref", ref, "tier", "vip",
 				  "note", note, "added_at", PQgetvalue(res, 0, 1), "created",
 				  created));
+	goto out;
+failed:
+	pg_rollback(r->db);
+	http_reply_error(r, 503, "unavailable", "the VIP could not be stored; retry");
+out:
 	PQclear(res);
+	json_decref(before);
+	json_decref(after);
 }
 
 void vip_put(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_SUPERVISOR, NULL) != 0)
+	struct auth_principal who;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -97,24 +113,32 @@ void vip_put(struct http_req *r, void *arg)
 		goto release_body;
 	}
 	json_decref(errors);
-	vip_store(r, r->params[0], note);
+	vip_store(r, who.staff_id, r->params[0], note);
 release_body:
 	json_decref(body);
 }
 
 void vip_delete(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_SUPERVISOR, NULL) != 0)
+	struct auth_principal who;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
 	const char *p[] = {r->params[0]};
-	PGresult *res =
-	    pg_query(r->db, "DELETE FROM vip_customers WHERE customer_ref = $1 RETURNING 1", 1, p);
-	if (!res)
-		http_reply_error(r, 503, "unavailable", "the VIP could not be removed; retry");
-	else if (PQntuples(res) == 0)
+	int failed = 0;
+	json_t *before = NULL;
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(r->db, VIP_SNAPSHOT, 1, p, &failed), failed)) {
+		http_reply_db_error(r);
+	} else if (!before) {
+		pg_rollback(r->db);
 		http_reply_error(r, 404, "not_found", "this customer is not on the VIP list");
-	else
+	} else if (pg_exec(r->db, "DELETE FROM vip_customers WHERE customer_ref = $1", 1, p) != 0 ||
+		   audit_record(r->db, who.staff_id, "vip_customers", p[0], before, NULL) != 0 ||
+		   pg_commit(r->db) != 0) {
+		http_reply_db_error(r);
+	} else {
 		http_reply_json(
 		    r, 200, json_pack("{s:s, s:b}", "customer_ref", r->params[0], "removed", true));
-	PQclear(res);
+	}
+	json_decref(before);
 }

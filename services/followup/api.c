@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "followup.h"
 #include "followup.pb-c.h"
@@ -447,12 +448,18 @@ void fu_get_templates(struct http_req *r, void *arg)
 	    0, NULL);
 }
 
+/* The template before a change, for the audit trail. */
+#define TEMPLATE_SNAPSHOT                                                                          \
+	"SELECT json_build_object('step', step, 'language', language, 'body', body) FROM "         \
+	"templates WHERE step = $1 AND language = $2"
+
 void fu_put_template(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	int failed = 0;
+	if (auth_require(r, AUTH_ADMIN, &who) != 0)
 		return;
-	json_t *body = http_req_json(r), *errors = json_array();
+	json_t *body = http_req_json(r), *errors = json_array(), *before = NULL, *after = NULL;
 	if (!body) {
 		json_decref(errors);
 		return;
@@ -470,14 +477,26 @@ void fu_put_template(struct http_req *r, void *arg)
 	}
 	json_decref(errors);
 	const char *p[] = {step, lang, text, who.staff_id};
-	reply_query_json(r,
-			 "INSERT INTO templates (step, language, body, updated_by) VALUES ($1, $2, "
-			 "$3, $4) ON CONFLICT (step, language) DO UPDATE SET body = EXCLUDED.body, "
-			 "updated_by = EXCLUDED.updated_by, updated_at = now() RETURNING "
-			 "json_build_object('step', step, 'language', language, 'body', body, "
-			 "'updated_by', updated_by)::text",
-			 4, p);
+	char key[64];
+	snprintf(key, sizeof(key), "%s/%s", step, lang);
+	after = json_pack("{s:s, s:s, s:s}", "step", step, "language", lang, "body", text);
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(r->db, TEMPLATE_SNAPSHOT, 2, p, &failed), failed) ||
+	    audit_record(r->db, who.staff_id, "templates", key, before, after) != 0 ||
+	    pg_exec(r->db,
+		    "INSERT INTO templates (step, language, body, updated_by) VALUES ($1, $2, $3, "
+		    "$4) ON CONFLICT (step, language) DO UPDATE SET body = EXCLUDED.body, "
+		    "updated_by = EXCLUDED.updated_by, updated_at = now()",
+		    4, p) != 0 ||
+	    pg_commit(r->db) != 0) {
+		http_reply_db_error(r);
+		goto out;
+	}
+	json_object_set_new(after, "updated_by", json_string(who.staff_id));
+	http_reply_json(r, 200, json_incref(after));
 out:
+	json_decref(before);
+	json_decref(after);
 	json_decref(body);
 }
 

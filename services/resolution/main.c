@@ -12,6 +12,10 @@ static const struct http_route resolution_routes[] = {
     {"POST", "/v1/executions/{}/confirm", res_confirm_execution, true},
     {"GET", "/v1/auto-settlement-rules", res_list_rules, true},
     {"PUT", "/v1/auto-settlement-rules/{}", res_put_rule, true},
+    {"GET", "/v1/compensation-policies", res_list_compensation_policies, true},
+    {"PUT", "/v1/compensation-policies/{}", res_put_compensation_policy, true},
+    {"GET", "/v1/authority-limits", res_list_authority_limits, true},
+    {"PUT", "/v1/authority-limits/{}", res_put_authority_limit, true},
 };
 
 int main(int argc, char **argv)

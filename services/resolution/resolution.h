@@ -28,6 +28,16 @@ void res_accept(struct http_req *r, void *arg);
 void res_list_rules(struct http_req *r, void *arg);
 void res_put_rule(struct http_req *r, void *arg);
 
+/* admin.c: compensation policies and authority limits (GET supervisors, PUT admins). */
+void res_list_compensation_policies(struct http_req *r, void *arg);
+void res_put_compensation_policy(struct http_req *r, void *arg);
+void res_list_authority_limits(struct http_req *r, void *arg);
+void res_put_authority_limit(struct http_req *r, void *arg);
+/* 'default' or 1-10 letters (the waybill prefix a policy applies to). Pure. */
+bool res_carrier_key_valid(const char *s);
+/* Every problem of a PUT /v1/compensation-policies/{carrier} body appended to errors. Pure. */
+void res_policy_check(const char *carrier, const json_t *body, json_t *errors);
+
 /* The plan store and its state machine (plan.c); every function runs inside the caller's
  * transaction and writes state and events together. */
 

@@ -28,6 +28,8 @@ static const struct cfg_entry timer_table[] = {
 
 static const struct http_route timer_routes[] = {
     {"GET", "/v1/complaints/{}/clocks", timer_get_clocks, true},
+    {"GET", "/v1/calendars", timer_calendars_list, true},
+    {"PUT", "/v1/calendars/{}", timer_calendar_put, true},
 };
 
 static const struct svc_task timer_tasks[] = {

@@ -130,4 +130,15 @@ extern const size_t timer_nhandlers;
 /* ---- api.c ---- */
 void timer_get_clocks(struct http_req *r, void *arg);
 
+/* calendars_api.c: the working calendars as operator data (GET supervisors, PUT admins). */
+void timer_calendars_list(struct http_req *r, void *arg);
+void timer_calendar_put(struct http_req *r, void *arg);
+/* 1-40 of a-z, 0-9, '-', '_'. Pure. */
+bool timer_calendar_name_valid(const char *s);
+/* A real date written YYYY-MM-DD (2026-02-30 is not). Pure. */
+bool timer_calendar_day_valid(const char *s);
+/* Every problem of a PUT /v1/calendars/{name} body appended to errors ({"field","problem"},
+ * fields such as "hours[2].end_min"). Pure. */
+void timer_calendar_check(const char *name, const json_t *body, json_t *errors);
+
 #endif

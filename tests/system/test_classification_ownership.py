@@ -332,15 +332,15 @@ def test_classified_carries_the_people_clocks_of_the_policy(cls, http):
 
     bad = [dict(p, working_time_clocks=["regulatory"]) if p["name"] == "default" else p
            for p in original]
-    r = http.put(url, json={"policies": bad}, headers=SUPERVISOR)
+    r = http.put(url, json={"policies": bad}, headers=ADMIN)
     assert r.status_code == 422 and "working_time_clocks" in r.json()["fields"][0]["field"]
     bad = [dict(p, accept_s=-1) if p["name"] == "default" else p for p in original]
-    assert http.put(url, json={"policies": bad}, headers=SUPERVISOR).status_code == 422
+    assert http.put(url, json={"policies": bad}, headers=ADMIN).status_code == 422
     changed = [dict(p, accept_s=120, whole_cycle_s=43200, next_update_s=1800,
                     working_time_clocks=["first_response", "whole_cycle"], calendar="cn-gd")
                if p["name"] == "default" else p for p in original]
     try:
-        r = http.put(url, json={"policies": changed}, headers=SUPERVISOR)
+        r = http.put(url, json={"policies": changed}, headers=ADMIN)
         assert r.status_code == 200, r.text
         again = next(p for p in http.get(url, headers=SUPERVISOR).json()["policies"]
                      if p["name"] == "default")
@@ -352,12 +352,12 @@ def test_classified_carries_the_people_clocks_of_the_policy(cls, http):
                         headers=SUPERVISOR).json()
         assert view["sla"]["accept_s"] == 120 and view["sla"]["calendar"] == "cn-gd"
     finally:
-        assert http.put(url, json={"policies": original}, headers=SUPERVISOR).status_code == 200
+        assert http.put(url, json={"policies": original}, headers=ADMIN).status_code == 200
 
 
 # --- VIP enrolment ---
 
-def test_vip_enrolment_by_a_supervisor_changes_the_tier(cls, http):
+def test_vip_enrolment_by_an_admin_changes_the_tier(cls, http):
     phone_no = phone()
     _, ev = _classified(cls, http, type="other", description="请尽快处理",
                         complainant={"phone": phone_no})
@@ -368,12 +368,14 @@ def test_vip_enrolment_by_a_supervisor_changes_the_tier(cls, http):
     assert http.get(url).status_code == 401
     assert http.get(url, headers=agent(STAFF[0])).status_code == 403
     assert http.put(f"{url}/{ref}", json={"note": "x"}, headers=agent(STAFF[0])).status_code == 403
-    r = http.put(f"{url}/{ref}", json={"note": 5}, headers=SUPERVISOR)
+    # supervisors read the list; only an admin changes it
+    assert http.put(f"{url}/{ref}", json={"note": "x"}, headers=SUPERVISOR).status_code == 403
+    r = http.put(f"{url}/{ref}", json={"note": 5}, headers=ADMIN)
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "note"
-    assert http.put(f"{url}/{ref}", json={"note": "x" * 501}, headers=SUPERVISOR).status_code == 422
-    r = http.put(f"{url}/{ref}", json={"note": "key account"}, headers=SUPERVISOR)
+    assert http.put(f"{url}/{ref}", json={"note": "x" * 501}, headers=ADMIN).status_code == 422
+    r = http.put(f"{url}/{ref}", json={"note": "key account"}, headers=ADMIN)
     assert r.status_code == 201 and r.json()["created"] is True, r.text
-    r = http.put(f"{url}/{ref}", json={"note": "key account since 2026"}, headers=SUPERVISOR)
+    r = http.put(f"{url}/{ref}", json={"note": "key account since 2026"}, headers=ADMIN)
     assert r.status_code == 200 and r.json()["created"] is False
     listed = {v["customer_ref"]: v for v in http.get(url, headers=SUPERVISOR).json()
               ["vip_customers"]}
@@ -386,7 +388,7 @@ def test_vip_enrolment_by_a_supervisor_changes_the_tier(cls, http):
     assert http.delete(f"{url}/{ref}", headers=agent(STAFF[0])).status_code == 403
     r = http.delete(f"{url}/{ref}", headers=ADMIN)
     assert r.status_code == 200 and r.json() == {"customer_ref": ref, "removed": True}
-    assert http.delete(f"{url}/{ref}", headers=SUPERVISOR).status_code == 404
+    assert http.delete(f"{url}/{ref}", headers=ADMIN).status_code == 404
     _, ev = _classified(cls, http, type="other", description="请尽快处理",
                         complainant={"phone": phone_no})
     assert ev.tier == "standard"

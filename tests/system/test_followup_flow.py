@@ -343,7 +343,7 @@ def test_staff_question_and_customer_reply(stack, http, followup, sink):
     assert "13912345678" not in stored
 
 
-def test_templates_are_editable_by_supervisors(stack, http, followup, sink):
+def test_templates_are_editable_by_admins(stack, http, followup, sink):
     url = f"{stack.base_url}/v1/templates"
     listed = http.get(url, headers=AGENT)
     assert listed.status_code == 200
@@ -351,11 +351,12 @@ def test_templates_are_editable_by_supervisors(stack, http, followup, sink):
     assert ("closed", "en") in original and ("appeal", "zh-CN") in original
     change = {"step": "received", "language": "en", "body": "We got {complaint_no}. Thanks!"}
     assert http.put(url, json=change, headers=AGENT).status_code == 403
-    bad = http.put(url, json={"step": "nope", "language": "fr"}, headers=SUP)
+    assert http.put(url, json=change, headers=SUP).status_code == 403  # supervisors read them
+    bad = http.put(url, json={"step": "nope", "language": "fr"}, headers=ADMIN)
     assert bad.status_code == 422
     assert {f["field"] for f in bad.json()["fields"]} == {"step", "language", "body"}
     try:
-        r = http.put(url, json=change, headers=SUP)
+        r = http.put(url, json=change, headers=ADMIN)
         assert r.status_code == 200, r.text
         cid, no, waybill = new_case("CPE")
         produce_received(stack, cid, no, language="en")
@@ -364,7 +365,7 @@ def test_templates_are_editable_by_supervisors(stack, http, followup, sink):
         assert note["note"]["language"] == "en"
     finally:
         http.put(url, json={"step": "received", "language": "en",
-                            "body": original[("received", "en")]}, headers=SUP)
+                            "body": original[("received", "en")]}, headers=ADMIN)
 
 
 @pytest.fixture
