@@ -10,7 +10,7 @@ CC ?= cc
 BUILD ?= build
 export BUILD
 SAN ?=
-PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto libcurl
+PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto libcurl libsodium
 CFLAGS ?= -O2 -g
 # Project flags live apart from CFLAGS so `make CFLAGS=-O0` or `SAN=-fsanitize=...` only add to them.
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "ids.h"
+#include "session.h"
 #include "tstamp.h"
 
 #define AUTH_MAX 256
@@ -90,7 +91,7 @@ int auth_load(const char *spec, char *errstr, size_t errlen)
 	return rc;
 }
 
-int auth_identify(const struct http_req *r, struct auth_principal *out)
+static int auth_bearer(const struct http_req *r, struct auth_principal *out)
 {
 	const char *h = http_req_header(r, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
@@ -108,11 +109,78 @@ int auth_identify(const struct http_req *r, struct auth_principal *out)
 	return rc;
 }
 
+/* The session cookie's principal. Integration is a role for machines: a cookie claiming it
+ * is refused (sessions are made for people, by classification, with a staff role). */
+static enum session_verdict auth_session(const struct http_req *r, struct auth_principal *out)
+{
+	struct session_claims c;
+	enum session_verdict v =
+	    session_check(http_req_header(r, "Cookie"), tstamp_now_ms() / 1000, &c);
+	if (v != SESSION_OK)
+		return v;
+	memset(out, 0, sizeof(*out));
+	if (auth_role_parse(c.role, &out->role) != 0 || !(out->role & AUTH_STAFF))
+		return SESSION_NONE;
+	snprintf(out->staff_id, sizeof(out->staff_id), "%s", c.staff_id);
+	out->role_name = auth_role_name(out->role);
+	out->via_session = true;
+	out->session_expires = c.expires;
+	session_id_hash(c.sid, out->session_hash);
+	return SESSION_OK;
+}
+
+/* Bearer first: an integration that sends its token means that token, whatever cookie a
+ * shared browser profile might also carry. */
+static enum session_verdict auth_who(const struct http_req *r, struct auth_principal *out)
+{
+	if (auth_bearer(r, out) == 0)
+		return SESSION_OK;
+	return auth_session(r, out);
+}
+
+int auth_identify(const struct http_req *r, struct auth_principal *out)
+{
+	return auth_who(r, out) == SESSION_OK ? 0 : -1;
+}
+
+static bool auth_safe_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+/* A cookie rides along on any request the browser makes, including one another site
+ * triggers; SameSite=Strict stops that in current browsers, and this stops it in the rest:
+ * the request must come from our own pages (Sec-Fetch-Site, when the browser sends it) and
+ * carry the session's double-submit token, which only our pages can read (cp_csrf cookie). */
+static bool auth_csrf_ok(const struct http_req *r, const struct auth_principal *who)
+{
+	char want[SESSION_HEX];
+	const char *site = http_req_header(r, "Sec-Fetch-Site");
+	const char *got = http_req_header(r, SESSION_CSRF_HEADER);
+	if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+		return false;
+	return got && session_csrf_token(who->session_hash, want) == 0 && ids_equal(want, got);
+}
+
 int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
 {
 	struct auth_principal who;
-	if (auth_identify(r, &who) != 0) {
-		http_reply_error(r, 401, "unauthorized", "a valid bearer token is required");
+	enum session_verdict v = auth_who(r, &who);
+	if (v == SESSION_UNVERIFIABLE) {
+		http_reply_retry_after(r, 5);
+		http_reply_error(r, 503, "sessions_unverifiable",
+				 "signed-in sessions cannot be checked right now; retry, or use a "
+				 "bearer token");
+		return -1;
+	}
+	if (v != SESSION_OK) {
+		http_reply_error(r, 401, "unauthorized", "sign in, or send a valid bearer token");
+		return -1;
+	}
+	if (who.via_session && !auth_safe_method(r->method) && !auth_csrf_ok(r, &who)) {
+		http_reply_error(r, 403, "csrf_refused",
+				 "a signed-in request that changes something must come from the "
+				 "console with its X-CSRF-Token");
 		return -1;
 	}
 	unsigned allowed = roles | AUTH_ADMIN;

@@ -1,6 +1,7 @@
-/* Staff authentication with bearer tokens and roles, and signed customer links.
- * Tokens come from configuration (AUTH_TOKENS or AUTH_TOKENS_FILE):
+/* Staff authentication with bearer tokens or a session cookie, roles, and signed customer
+ * links. Tokens come from configuration (AUTH_TOKENS or AUTH_TOKENS_FILE):
  *   "token:role:staff_id[,token:role:staff_id...]"   role: agent|supervisor|admin|integration
+ * Sessions (staff who signed in with a password, see session.h) map to the same principal.
  * A supervisor may do what an agent may; admin may do everything. */
 #ifndef CP_AUTH_H
 #define CP_AUTH_H
@@ -24,16 +25,24 @@ struct auth_principal {
 	char staff_id[64];
 	unsigned role; /* one enum auth_role bit */
 	const char *role_name;
+	bool via_session;	   /* a signed-in staff member's cookie, not a bearer token */
+	char session_hash[65];	   /* via_session: SHA-256 of the session id */
+	long long session_expires; /* via_session: unix seconds */
 };
 
 /* Replaces the token table. Returns -1 with the offending entry in errstr. */
 int auth_load(const char *spec, char *errstr, size_t errlen) __attribute__((warn_unused_result));
 
-/* Looks up the bearer token of r. Returns 0 and fills out, or -1 (no or unknown token). */
+/* Looks up the bearer token of r, else its session cookie (session_check). Returns 0 and
+ * fills out, or -1 (no, unknown, expired or revoked credentials, or sessions that cannot be
+ * verified now). Does not check CSRF: auth_require does, for state-changing methods. */
 int auth_identify(const struct http_req *r, struct auth_principal *out);
 
-/* Requires a token whose role is in roles (admin always passes). Replies 401 (missing or
- * unknown token) or 403 (wrong role) itself and returns -1. */
+/* Requires a token or session whose role is in roles (admin always passes). A session on a
+ * state-changing method (anything but GET, HEAD, OPTIONS) must also carry the session's
+ * X-CSRF-Token and must not come from another site (Sec-Fetch-Site). Replies 401 (missing,
+ * unknown or revoked credentials), 403 (wrong role; "csrf_refused"), or 503 (sessions cannot
+ * be verified now) itself and returns -1. */
 int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
     __attribute__((warn_unused_result));
 

@@ -269,6 +269,20 @@ void http_reply_retry_after(struct http_req *r, long seconds)
 	snprintf(r->retry_after, sizeof(r->retry_after), "%ld", seconds > 0 ? seconds : 1);
 }
 
+int http_reply_cookie(struct http_req *r, const char *line)
+{
+	for (size_t i = 0; i < 2; i++) {
+		if (!r->set_cookie[i][0]) {
+			int n = snprintf(r->set_cookie[i], sizeof(r->set_cookie[i]), "%s", line);
+			if (n > 0 && (size_t)n < sizeof(r->set_cookie[i]))
+				return 0;
+			r->set_cookie[i][0] = '\0';
+			return -1;
+		}
+	}
+	return -1;
+}
+
 /* Loop thread: sends the reply and frees the request. */
 static void httpd_send(struct http_req *r)
 {
@@ -286,6 +300,9 @@ static void httpd_send(struct http_req *r)
 	if (r->disposition[0])
 		evhttp_add_header(out, "Content-Disposition", r->disposition);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	for (size_t i = 0; i < 2; i++)
+		if (r->set_cookie[i][0])
+			evhttp_add_header(out, "Set-Cookie", r->set_cookie[i]);
 	evhttp_add_header(out, "X-Request-Id", r->request_id);
 	if (buf && r->resp_body)
 		evbuffer_add(buf, r->resp_body, r->resp_len ? r->resp_len : strlen(r->resp_body));

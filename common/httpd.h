@@ -51,6 +51,8 @@ struct http_req {
 	char location[256];
 	char retry_after[24];  /* Retry-After seconds for 429/503, "" when none */
 	char disposition[192]; /* Content-Disposition of a file reply, "" when none */
+	/* Set-Cookie lines ("" when none): the session and its CSRF token */
+	char set_cookie[2][640];
 	/* internal */
 	void *ev;
 	struct httpd *srv;
@@ -110,6 +112,8 @@ void http_reply_fields(struct http_req *r, int status, const char *code, json_t 
 void http_reply_text(struct http_req *r, int status, const char *type, const char *text);
 /* Sets Retry-After (seconds) on the reply; call before or after the http_reply_* call. */
 void http_reply_retry_after(struct http_req *r, long seconds);
+/* Adds a Set-Cookie header (at most two per reply; more are dropped and -1 returned). */
+int http_reply_cookie(struct http_req *r, const char *line) __attribute__((warn_unused_result));
 /* Replies with len bytes of data (which may hold NUL bytes, e.g. an image), copied. */
 void http_reply_bytes(struct http_req *r, int status, const char *type, const void *data,
 		      size_t len);

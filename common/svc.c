@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "pg.h"
+#include "session.h"
 #include "tstamp.h"
 
 #define SVC_MAX_TASKS 16
@@ -93,6 +94,21 @@ static const struct cfg_entry svc_common_cfg[] = {
      "staff bearer tokens: token:role:staff_id,... (roles agent, supervisor, admin, "
      "integration)",
      &svc_cfg.auth_tokens},
+    {"SESSION_SECRET", CFG_SECRET, "dev-only-session-secret", 0, 0,
+     "signs staff session cookies and their CSRF tokens; the same in every service (each "
+     "checks a signed-in staff member's cookie by itself)",
+     &svc_cfg.session_secret},
+    {"SESSION_AUTHORITY_URL", CFG_STR, "http://127.0.0.1:8082", 0, 0,
+     "base URL of the service that owns staff sessions (classification), polled for revoked "
+     "sessions; empty: cookie sessions are refused, bearer tokens only",
+     &svc_cfg.session_authority_url},
+    {"SESSION_SYNC_MS", CFG_INT, "1000", 50, 60000,
+     "how often the revoked sessions are fetched from SESSION_AUTHORITY_URL (the longest a "
+     "sign-out takes to reach the other services)",
+     &svc_cfg.session_sync_ms},
+    {"SESSION_STALE_MS", CFG_INT, "30000", 1000, 3600000,
+     "cookie sessions are refused (503) when the revocations were not fetched for this long",
+     &svc_cfg.session_stale_ms},
     {"INSTANCE_ID", CFG_STR, svc_instance_default, 0, 0, "name of this instance in logs and locks",
      &svc_cfg.instance_id},
     {"DEV_MODE", CFG_BOOL, "false", 0, 0,
@@ -222,19 +238,32 @@ static void *svc_task_main(void *arg)
 	return NULL;
 }
 
+/* Every service checks staff session cookies itself and so keeps the revoked ones current
+ * (session.h); the blocking fetch runs on this task's thread, never on the loop. */
+static const struct svc_task svc_session_task = {"session_sync", session_sync_task,
+						 &svc_cfg.session_sync_ms};
+
+static int svc_start_task(const struct svc_task *task, void *arg, char *errstr, size_t errlen)
+{
+	struct svc_task_run *t = &svc.tasks[svc.ntasks];
+	t->task = task;
+	t->arg = arg;
+	if (pg_conn_init(&t->pg, svc_cfg.database_url, task->name) != 0 ||
+	    pthread_create(&t->thread, NULL, svc_task_main, t) != 0) {
+		snprintf(errstr, errlen, "cannot start task %s", task->name);
+		return -1;
+	}
+	svc.ntasks++;
+	return 0;
+}
+
 static int svc_start_tasks(const struct svc_def *def, char *errstr, size_t errlen)
 {
-	for (size_t i = 0; i < def->ntasks && i < SVC_MAX_TASKS; i++) {
-		struct svc_task_run *t = &svc.tasks[i];
-		t->task = &def->tasks[i];
-		t->arg = def->arg;
-		if (pg_conn_init(&t->pg, svc_cfg.database_url, def->tasks[i].name) != 0 ||
-		    pthread_create(&t->thread, NULL, svc_task_main, t) != 0) {
-			snprintf(errstr, errlen, "cannot start task %s", def->tasks[i].name);
+	for (size_t i = 0; i < def->ntasks && i + 1 < SVC_MAX_TASKS; i++)
+		if (svc_start_task(&def->tasks[i], def->arg, errstr, errlen) != 0)
 			return -1;
-		}
-		svc.ntasks++;
-	}
+	if (svc_cfg.session_authority_url[0])
+		return svc_start_task(&svc_session_task, NULL, errstr, errlen);
 	return 0;
 }
 
@@ -480,6 +509,11 @@ static int svc_configure(int argc, char **argv, const struct svc_def *def)
 	free(all);
 	if (rc == 0 && auth_load(svc_cfg.auth_tokens, errstr, sizeof(errstr)) != 0)
 		rc = -1;
+	if (rc == 0 && session_init(svc_cfg.session_secret, svc_cfg.session_authority_url,
+				    svc_cfg.session_stale_ms) != 0) {
+		snprintf(errstr, sizeof(errstr), "SESSION_SECRET: cannot start the session check");
+		rc = -1;
+	}
 	if (rc == 0 && def->init && def->init(errstr, sizeof(errstr)) != 0)
 		rc = -1;
 	if (rc != 0) {

@@ -64,6 +64,10 @@ struct svc_config {
 	long long outbox_batch;
 	long long max_body;
 	char *auth_tokens;
+	char *session_secret;
+	char *session_authority_url;
+	long long session_sync_ms;
+	long long session_stale_ms;
 	char *instance_id;
 	bool dev_mode;	 /* DEV_MODE: a development run may use the dev-only-* secret defaults */
 	bool production; /* PRODUCTION: refuse every development shortcut */

@@ -26,7 +26,7 @@ REQUIREMENTS=$ROOT/tests/requirements.txt
 
 APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
-	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev libcurl4-openssl-dev check
+	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsodium-dev check
 	postgresql-15
 	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
 	libopencc-dev libfasttext-dev g++
