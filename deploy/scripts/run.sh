@@ -98,6 +98,14 @@ service_env() {
 	echo "PSEUDONYM_KEY_FILE=$SECRETS/pseudonym_key"
 	echo "CUSTOMER_LINK_SECRET_FILE=$SECRETS/customer_link_secret"
 	echo "WEBHOOK_SECRET_FILE=$SECRETS/webhook_secret"
+	# staff sessions: every service checks the cookie with this key and asks classification
+	# (which owns the sessions) for the revoked ones
+	echo "SESSION_SECRET_FILE=$SECRETS/session_secret"
+	echo "SESSION_AUTHORITY_URL=http://127.0.0.1:$CLASSIFICATION_PORT"
+	if [[ $svc == classification ]]; then
+		echo "BOOTSTRAP_ADMIN_ID=ADM1"
+		echo "BOOTSTRAP_ADMIN_PASSWORD_FILE=$SECRETS/admin_password"
+	fi
 	echo "PUBLIC_BASE_URL=http://127.0.0.1:$BASE_PORT"
 	# the text classifier `make` trains (deploy/local.env may point elsewhere)
 	[[ $svc == classification ]] && echo "CLASSIFIER_MODEL=${CLASSIFIER_MODEL:-$ROOT/build/model/classifier.bin}"
@@ -277,7 +285,10 @@ main() {
 
 		  complaints system ready at http://127.0.0.1:$BASE_PORT   (state: $STATE, logs: $LOGS)
 		  console:  http://127.0.0.1:$BASE_PORT/   customers: /c/<waybill no>   staff: /staff/signin
-		            sign in with a staff token of this install ($SECRETS/auth_tokens):
+		            an admin signs in as ADM1 with the password in $SECRETS/admin_password
+		            (then sets the staff's passwords under Admin, and changes their own);
+		            integrations (and the console's "integration token" option) use a staff
+		            token of this install ($SECRETS/auth_tokens):
 		$(staff_tokens)
 		  try:  curl -s http://127.0.0.1:$BASE_PORT/services/intake/readyz
 		  what each person was sent (SMS, e-mail, app, staff app): http://127.0.0.1:$RECEIVER_PORT/

@@ -3,8 +3,10 @@
 # tokens, written once into a directory (mode 0700, files 0600) and never printed to a log.
 #   secrets.sh <dir>        create what is missing in <dir>; existing files are kept, so
 #                           customer links and pseudonyms stay valid across runs
-# Files: pseudonym_key, customer_link_secret, webhook_secret (64 hex digits each) and
-# auth_tokens (token:role:staff_id,... for AUTH_TOKENS_FILE). Used by run.sh, and for
+# Files: pseudonym_key, customer_link_secret, webhook_secret, session_secret (64 hex digits
+# each), auth_tokens (token:role:staff_id,... for AUTH_TOKENS_FILE) and admin_password (the
+# first admin's sign-in password, BOOTSTRAP_ADMIN_PASSWORD_FILE; it stays valid until the admin
+# changes it in the console). Used by run.sh, and for
 # docker-compose.yml (deploy/scripts/secrets.sh deploy/secrets).
 set -euo pipefail
 
@@ -15,7 +17,7 @@ chmod 700 "$dir"
 
 random_hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
-for name in pseudonym_key customer_link_secret webhook_secret; do
+for name in pseudonym_key customer_link_secret webhook_secret session_secret; do
 	[[ -s $dir/$name ]] || random_hex >"$dir/$name"
 done
 if [[ ! -s $dir/auth_tokens ]]; then
@@ -26,3 +28,6 @@ if [[ ! -s $dir/auth_tokens ]]; then
 	done
 	(IFS=,; echo "${tokens[*]}") >"$dir/auth_tokens"
 fi
+# 20 characters of an unambiguous alphabet: typed by a person at the first sign-in
+[[ -s $dir/admin_password ]] ||
+	LC_ALL=C tr -dc 'abcdefghjkmnpqrstuvwxyz23456789' </dev/urandom | head -c 20 >"$dir/admin_password"

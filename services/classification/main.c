@@ -4,6 +4,7 @@
 
 #include "classification.h"
 #include "ownership.h"
+#include "signin.h"
 #include "svc.h"
 #include "textreader.h"
 #include "textreview.h"
@@ -51,6 +52,32 @@ static const struct cfg_entry classification_table[] = {
      "an SLA breach fired longer ago than this is recorded but escalates to nobody (a replay "
      "of old breaches after an upgrade or a long outage must not page people)",
      &classification_cfg.breach_max_age_s},
+    {"SESSION_TTL_SECONDS", CFG_INT, "43200", 300, 604800,
+     "a staff sign-in lasts this long (then the person signs in again)", &signin_cfg.session_ttl_s},
+    {"SESSION_COOKIE_SECURE", CFG_BOOL, "false", 0, 0,
+     "mark session cookies Secure always; without it they are Secure when the front door "
+     "says the client used https (X-Forwarded-Proto)",
+     &signin_cfg.cookie_secure},
+    {"SIGNIN_WINDOW_SECONDS", CFG_INT, "900", 10, 86400,
+     "the window failed sign-ins are counted in", &signin_cfg.window_s},
+    {"SIGNIN_MAX_FAILURES", CFG_INT, "5", 1, 1000,
+     "failed sign-ins per staff id and client in a window before 429", &signin_cfg.max_per_staff},
+    {"SIGNIN_MAX_FAILURES_PER_CLIENT", CFG_INT, "30", 1, 100000,
+     "failed sign-ins per client (any staff id) in a window before 429",
+     &signin_cfg.max_per_client},
+    {"SIGNIN_PURGE_MS", CFG_INT, "60000", 100, 3600000,
+     "how often expired sessions and old failure counts are purged", &signin_cfg.purge_ms},
+    {"PASSWORD_OPSLIMIT", CFG_INT, "2", 1, 20,
+     "Argon2id passes of crypto_pwhash (libsodium's interactive limit is 2)", &signin_cfg.pw_ops},
+    {"PASSWORD_MEMLIMIT_KIB", CFG_INT, "65536", 8, 4194304,
+     "Argon2id memory per hash in KiB (libsodium's interactive limit is 65536)",
+     &signin_cfg.pw_mem_kib},
+    {"BOOTSTRAP_ADMIN_ID", CFG_STR, "", 0, 0,
+     "staff id of the first admin; given a password it is created once when it has none",
+     &signin_cfg.bootstrap_id},
+    {"BOOTSTRAP_ADMIN_PASSWORD", CFG_SECRET, "", 0, 0,
+     "the first admin's password (make run generates one into the state dir)",
+     &signin_cfg.bootstrap_password},
 };
 
 static const struct http_route classification_routes[] = {
@@ -70,12 +97,28 @@ static const struct http_route classification_routes[] = {
     {"DELETE", "/v1/vip-customers/{}", vip_delete, true},
     {"GET", "/v1/staff-registry", registry_get, true},
     {"PUT", "/v1/staff-registry/{}", registry_put, true},
+    {"POST", "/v1/auth/session", signin_post_session, true},
+    {"GET", "/v1/auth/session", signin_get_session, true},
+    {"DELETE", "/v1/auth/session", signin_delete_session, true},
+    {"PUT", "/v1/auth/password", signin_put_password, true},
+    {"GET", "/v1/auth/revocations", signin_get_revocations, true},
+    {"GET", "/v1/staff-credentials", signin_get_credentials, true},
+    {"PUT", "/v1/staff-credentials/{}", signin_put_credentials, true},
+    {"DELETE", "/v1/staff-credentials/{}", signin_delete_credentials, true},
 };
 
 static const struct svc_task classification_tasks[] = {
     {"keywords_reload", keywords_task, &classification_cfg.keyword_reload_ms},
     {"offer_sweep", offers_sweep, &classification_cfg.offer_sweep_ms},
+    {"signin_upkeep", signin_task, &signin_cfg.purge_ms},
 };
+
+static int classification_init(char *errstr, size_t errlen)
+{
+	if (signin_init(errstr, errlen) != 0)
+		return -1;
+	return textreader_init(errstr, errlen);
+}
 
 int main(int argc, char **argv)
 {
@@ -97,7 +140,7 @@ int main(int argc, char **argv)
 	    .nroutes = sizeof(classification_routes) / sizeof(classification_routes[0]),
 	    .tasks = classification_tasks,
 	    .ntasks = sizeof(classification_tasks) / sizeof(classification_tasks[0]),
-	    .init = textreader_init,
+	    .init = classification_init,
 	};
 	return svc_main(argc, argv, &def);
 }

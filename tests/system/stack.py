@@ -104,6 +104,10 @@ TOKENS = {
 }
 AUTH_TOKENS = ",".join(f"{tok}:{''.join(c for c in role if not c.isdigit())}:{staff}"
                        for role, (tok, staff) in TOKENS.items())
+# The session key of a test stack (not a dev-only-* default: test_secrets starts services
+# without DEV_MODE) and the first admin classification creates (staff id, password).
+SESSION_SECRET = "test-stack-session-secret-6b1d0c2e"
+BOOTSTRAP_ADMIN = ("ADM1", "first-admin-password-01")
 # passed through to every service so sanitizer builds behave the same under test
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
@@ -542,7 +546,15 @@ class Stack:
             # (tests compute links and signatures with them); test_secrets.py checks that
             # nothing starts on them without this
             "DEV_MODE": "true",
+            # staff sessions: every service checks cookies with the same key and fetches the
+            # revoked ones from classification, often, so a sign-out reaches them quickly
+            "SESSION_SECRET": SESSION_SECRET,
+            "SESSION_AUTHORITY_URL": f"http://127.0.0.1:{self.ports['classification']}",
+            "SESSION_SYNC_MS": "200",
         })
+        if name == "classification":
+            env.update({"BOOTSTRAP_ADMIN_ID": BOOTSTRAP_ADMIN[0],
+                        "BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_ADMIN[1]})
         if name == "followup":
             env.update(self.receiver_env())
         env.update(self._overrides[name])
