@@ -143,6 +143,12 @@ int auth_identify(const struct http_req *r, struct auth_principal *out)
 	return auth_who(r, out) == SESSION_OK ? 0 : -1;
 }
 
+bool auth_presented(const struct http_req *r)
+{
+	struct auth_principal who;
+	return http_req_header(r, "Authorization") != NULL || auth_session(r, &who) == SESSION_OK;
+}
+
 static bool auth_safe_method(const char *m)
 {
 	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;

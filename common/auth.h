@@ -38,6 +38,11 @@ int auth_load(const char *spec, char *errstr, size_t errlen) __attribute__((warn
  * verified now). Does not check CSRF: auth_require does, for state-changing methods. */
 int auth_identify(const struct http_req *r, struct auth_principal *out);
 
+/* True when r presents staff credentials: an Authorization header (valid or not: a wrong
+ * token must get 401, not the customer's view), or a session cookie that identifies someone
+ * (a stale cookie in a browser that also holds a customer's link is no staff member). */
+bool auth_presented(const struct http_req *r);
+
 /* Requires a token or session whose role is in roles (admin always passes). A session on a
  * state-changing method (anything but GET, HEAD, OPTIONS) must also carry the session's
  * X-CSRF-Token and must not come from another site (Sec-Fetch-Site). Replies 401 (missing,

@@ -32,7 +32,7 @@ static int attach_who(struct http_req *r, const char *no, char *complaint_id, si
 		      size_t bycap)
 {
 	struct auth_principal who;
-	if (!http_req_header(r, "Authorization")) {
+	if (!auth_presented(r)) {
 		snprintf(by, bycap, "customer");
 		return intake_customer_prove(r, no, complaint_id, cap);
 	}

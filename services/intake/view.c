@@ -341,7 +341,7 @@ void intake_get_complaint(struct http_req *r, void *arg)
 {
 	struct proof pf;
 	proof_read(r, &pf);
-	bool staff = http_req_header(r, "Authorization") != NULL;
+	bool staff = auth_presented(r);
 	if (!staff && !pf.token && !pf.phone && !pf.last4) {
 		/* answered before any lookup: it says nothing of whether the case exists */
 		http_reply_error(r, 401, "unauthorized",

@@ -12,7 +12,7 @@ import uuid
 
 import requests
 
-from helpers import wait_rows
+from helpers import complaint, post, wait_rows
 from stack import BOOTSTRAP_ADMIN, wait_for
 
 _ids = itertools.count(1)
@@ -101,6 +101,11 @@ def test_session_is_accepted_by_other_services_as_the_same_person(stack, http):
     assert r.status_code == 200, r.text
     r = s.get(f"{stack.base_url}/v1/templates")
     assert r.status_code == 200, r.text
+    # intake's case view, which tells staff from customers, takes the session as staff
+    r = post(http, stack, complaint())
+    assert r.status_code == 201, r.text
+    case = s.get(f"{stack.base_url}/v1/complaints/{r.json()['complaint_no']}")
+    assert case.status_code == 200 and "complaint_id" in case.json(), case.text
     # a supervisor's session is no admin anywhere
     r = s.put(f"{stack.base_url}/v1/staff-credentials/{new_staff_id()}",
               json={"password": PASSWORD, "role": "admin"})
