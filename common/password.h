@@ -15,8 +15,11 @@
 #define PASSWORD_MAX_LEN  128
 
 /* Starts libsodium; call once before any thread hashes. ops and mem_kib are the Argon2id
- * cost (libsodium's interactive limits are 2 and 65536). Returns 0 or -1. */
-int password_init(unsigned long long ops, size_t mem_kib) __attribute__((warn_unused_result));
+ * cost (libsodium's interactive limits are 2 and 65536); at most max_concurrent hashes run at
+ * once (each holds mem_kib), the others wait their turn, so a burst of sign-ins cannot take
+ * the process past its memory limit. Returns 0 or -1. */
+int password_init(unsigned long long ops, size_t mem_kib, unsigned max_concurrent)
+    __attribute__((warn_unused_result));
 
 /* Writes the crypto_pwhash_str string of password into out[PASSWORD_HASH_MAX]. Returns 0,
  * or -1 when the machine cannot give the memory the cost asks for. */

@@ -19,8 +19,8 @@ static const char *const signin_roles[] = {"agent", "supervisor", "admin"};
 
 int signin_init(char *errstr, size_t errlen)
 {
-	if (password_init((unsigned long long)signin_cfg.pw_ops, (size_t)signin_cfg.pw_mem_kib) !=
-	    0) {
+	if (password_init((unsigned long long)signin_cfg.pw_ops, (size_t)signin_cfg.pw_mem_kib,
+			  (unsigned)signin_cfg.pw_concurrent) != 0) {
 		snprintf(errstr, errlen,
 			 "PASSWORD_OPSLIMIT/PASSWORD_MEMLIMIT_KIB: libsodium cannot hash with this "
 			 "cost on this machine");

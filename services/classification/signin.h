@@ -42,6 +42,7 @@ struct signin_config {
 	long long purge_ms;
 	long long pw_ops;
 	long long pw_mem_kib;
+	long long pw_concurrent;
 	char *bootstrap_id;
 	char *bootstrap_password;
 };

@@ -16,7 +16,7 @@
 /* A cheap cost for the tests (8 MiB, 2 passes); the product default is 64 MiB. */
 static void setup(void)
 {
-	ck_assert_int_eq(password_init(2, 8192), 0);
+	ck_assert_int_eq(password_init(2, 8192, 2), 0);
 	ck_assert_int_eq(session_init("unit-test-session-secret", "", 30000), 0);
 }
 
@@ -52,7 +52,7 @@ START_TEST(password_cheaper_hash_needs_rehash)
 	char h[PASSWORD_HASH_MAX];
 	ck_assert_int_eq(password_hash("a long enough password", h), 0);
 	ck_assert(!password_needs_rehash(h));
-	ck_assert_int_eq(password_init(3, 16384), 0);
+	ck_assert_int_eq(password_init(3, 16384, 2), 0);
 	ck_assert(password_needs_rehash(h));
 	/* still verifies: the cost is read from the stored string */
 	ck_assert(password_verify(h, "a long enough password"));
