@@ -254,7 +254,11 @@ def test_network_policies_keep_the_services_internal(objects):
     sources = [peer for rule in svc["spec"]["ingress"] for peer in rule["from"]]
     assert sources[0] == {"podSelector": {"matchLabels": {
         "app.kubernetes.io/name": "gateway", "app.kubernetes.io/instance": "complaints"}}}
-    assert list(sources[1]) == ["namespaceSelector"] and len(sources) == 2
+    assert list(sources[1]) == ["namespaceSelector"] and len(sources) == 3
+    # the other services reach classification's port only (the revoked staff sessions)
+    assert sources[2] == {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/component": "service", "app.kubernetes.io/instance": "complaints"}}}
+    assert svc["spec"]["ingress"][2]["ports"] == [{"protocol": "TCP", "port": 8082}]
     gw = named(objects, "NetworkPolicy", "complaints-gateway")
     assert [list(p) for r in gw["spec"]["ingress"] for p in r["from"]] == [["namespaceSelector"]]
     # the services' pods carry the label the policy selects
