@@ -96,6 +96,16 @@ int ids_equal(const char *a, const char *b)
 	return CRYPTO_memcmp(a, b, la) == 0;
 }
 
+bool ids_customer_ref_valid(const char *s)
+{
+	if (!s || strncmp(s, "cust_", 5) != 0 || strlen(s) != 5 + 24)
+		return false;
+	for (const char *p = s + 5; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
 bool ids_is_uuid(const char *s)
 {
 	if (!s || strlen(s) != 36)

@@ -29,6 +29,11 @@ int ids_customer_ref(const char *key, const char *phone, char out[30]);
 /* True when s is a UUID in its canonical 8-4-4-4-12 hex form. */
 bool ids_is_uuid(const char *s);
 
+/* The shape of a customer_ref as ids_customer_ref makes it: "cust_" and 24 lowercase hex
+ * digits. A field that must carry a pseudonym refuses anything else (a phone number above
+ * all). */
+bool ids_customer_ref_valid(const char *s);
+
 /* Constant-time comparison of two NUL-terminated strings. */
 int ids_equal(const char *a, const char *b);
 

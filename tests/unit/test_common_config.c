@@ -246,6 +246,15 @@ START_TEST(customer_ref_is_stable_and_hides_the_phone)
 	ck_assert_str_ne(a, c);
 	ck_assert(strncmp(a, "cust_", 5) == 0);
 	ck_assert(strstr(a, "5678") == NULL || strlen(a) == 29);
+	/* the shape a field that must carry a pseudonym accepts, and nothing else */
+	ck_assert(ids_customer_ref_valid(a));
+	ck_assert(!ids_customer_ref_valid("13912345678"));
+	ck_assert(!ids_customer_ref_valid("cust_13912345678"));
+	ck_assert(!ids_customer_ref_valid("cust_0123456789abcdef0123456"));   /* 23 digits */
+	ck_assert(!ids_customer_ref_valid("cust_0123456789abcdef012345678")); /* 25 */
+	ck_assert(!ids_customer_ref_valid("cust_0123456789ABCDEF01234567"));
+	ck_assert(ids_customer_ref_valid("cust_0123456789abcdef01234567"));
+	ck_assert(!ids_customer_ref_valid("proactive") && !ids_customer_ref_valid(""));
 	char u1[IDS_UUID_LEN], u2[IDS_UUID_LEN];
 	ids_uuid(u1);
 	ids_uuid(u2);
