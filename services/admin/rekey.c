@@ -38,7 +38,7 @@ static const struct cfg_entry rekey_table[] = {
 /* Every column that stores a customer_ref, as schema.table. */
 static const char *const rekey_tables[] = {
     "intake.complaints", "classification.classifications", "resolution.cases",
-    "followup.cases",	 "followup.notifications",
+    "followup.cases",	 "followup.notifications",	   "evidence.parcel_recipients",
 };
 
 /* Fills the temporary mapping old -> new from intake's complaints. */

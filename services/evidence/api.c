@@ -95,6 +95,9 @@ static void scan_from_json(json_t *o, const char *carrier, Cp__TrackingEvent *t,
 	t->city = (char *)str_field(o, "city", e);
 	t->pod_ref = (char *)str_field(o, "pod_ref", e);
 	t->note = (char *)str_field(o, "note", e);
+	t->recipient_ref = (char *)str_field(o, "recipient_ref", e);
+	t->recipient_language = (char *)str_field(o, "recipient_language", e);
+	t->recipient_contact = (char *)str_field(o, "recipient_contact", e);
 	t->signed_by = (char *)str_field(o, "signed_by", e);
 	t->exception_reason = (char *)str_field(o, "exception_reason", e);
 	t->promised_by = (char *)str_field(o, "promised_by", e);

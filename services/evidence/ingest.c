@@ -16,6 +16,7 @@
 #include "assess.h"
 #include "consumer.h"
 #include "evidence.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -211,6 +212,31 @@ static int check_text(const char *field, const char *v, size_t max, bool require
 	return 0;
 }
 
+/* The recipient a scan may name: a pseudonym only. A phone number (or anything else) in
+ * recipient_ref is refused, so it never reaches a stored row or a later event. */
+static int check_recipient(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
+{
+	static const char *const contacts[] = {"", "sms", "email", "app", "phone", "wechat"};
+	int bad = 0;
+	bool known = false;
+	if (t->recipient_ref[0] && !ids_customer_ref_valid(t->recipient_ref)) {
+		report("recipient_ref", "must be a customer_ref (cust_ and 24 hex digits)", arg);
+		bad++;
+	}
+	if (t->recipient_language[0] && strcmp(t->recipient_language, "zh-CN") != 0 &&
+	    strcmp(t->recipient_language, "en") != 0) {
+		report("recipient_language", "must be zh-CN or en", arg);
+		bad++;
+	}
+	for (size_t i = 0; i < sizeof(contacts) / sizeof(contacts[0]); i++)
+		known = known || strcmp(t->recipient_contact, contacts[i]) == 0;
+	if (!known) {
+		report("recipient_contact", "must be sms, email, app, phone or wechat", arg);
+		bad++;
+	}
+	return bad;
+}
+
 int ingest_check(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
 {
 	int bad = check_text("waybill_no", t->waybill_no, 64, true, report, arg) +
@@ -233,7 +259,7 @@ int ingest_check(const Cp__TrackingEvent *t, ingest_report_fn report, void *arg)
 	}
 	if (t->code == CP__SCAN_CODE__SCAN_EXCEPTION)
 		bad += check_text("exception_reason", t->exception_reason, 48, true, report, arg);
-	bad += check_times(t, report, arg);
+	bad += check_times(t, report, arg) + check_recipient(t, report, arg);
 	check_location(t, report, arg);
 	return bad;
 }
@@ -250,6 +276,25 @@ static bool expired(const Cp__TrackingEvent *t)
 static PGresult *store_exec(PGconn *c, const char *const *p)
 {
 	return pg_query_prepared(c, "evidence_store_scan", store_sql, 17, p);
+}
+
+/* The recipient the scan names, kept for the parcel (the latest word wins; a repeated scan
+ * writes the same again): the stuck sweep reads it to tell them of a delay. One statement,
+ * and only for a scan that names one (a pickup, typically). */
+static int store_recipient(PGconn *c, const Cp__TrackingEvent *t)
+{
+	if (!t->recipient_ref[0])
+		return 0;
+	const char *p[] = {t->waybill_no, t->recipient_ref,
+			   t->recipient_language[0] ? t->recipient_language : "zh-CN",
+			   t->recipient_contact[0] ? t->recipient_contact : "sms"};
+	return pg_exec(
+	    c,
+	    "INSERT INTO parcel_recipients (waybill_no, customer_ref, language, contact) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT (waybill_no) DO UPDATE SET customer_ref "
+	    "= EXCLUDED.customer_ref, language = EXCLUDED.language, contact = "
+	    "EXCLUDED.contact, updated_at = now()",
+	    4, p);
 }
 
 int ingest_store(PGconn *c, const Cp__TrackingEvent *t)
@@ -286,6 +331,8 @@ int ingest_store(PGconn *c, const Cp__TrackingEvent *t)
 	bool fresh = PQntuples(r) > 0, pending = fresh && pg_value(r, 0, 0, "f")[0] == 't';
 	PQclear(r);
 	count(fresh ? "stored" : "duplicate");
+	if (store_recipient(c, t) != 0)
+		return -1;
 	return pending ? pending_add(t->waybill_no) : 0;
 }
 
@@ -349,6 +396,10 @@ int ingest_store_set(PGconn *c, const Cp__TrackingEvent *const *scans, size_t n)
 		if (!PQgetisnull(r, i, 1))
 			rc = pending_add(PQgetvalue(r, i, 1));
 	PQclear(r);
+	/* in the batch's order, so the latest scan naming a recipient wins as one at a time */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!expired(scans[i]))
+			rc = store_recipient(c, scans[i]);
 failed:
 	free(cells);
 	free(coords);

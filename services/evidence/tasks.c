@@ -25,10 +25,15 @@ static const char stuck_sql[] =
     "WITH due AS (SELECT waybill_no FROM parcels WHERE NOT final AND stuck_for IS DISTINCT "
     "FROM last_scan_at AND last_scan_at < now() - make_interval(secs => $1::int) "
     "ORDER BY last_scan_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
-    "UPDATE parcels p SET stuck_for = p.last_scan_at FROM due WHERE p.waybill_no = "
-    "due.waybill_no RETURNING p.waybill_no, p.last_facility_id, p.last_facility_type, "
+    "UPDATE parcels p SET stuck_for = p.last_scan_at FROM due LEFT JOIN parcel_recipients r "
+    "ON r.waybill_no = due.waybill_no WHERE p.waybill_no = due.waybill_no "
+    "RETURNING p.waybill_no, p.last_facility_id, p.last_facility_type, "
     "p.courier_id, p.last_code, p.last_city, p.carrier, " ISO("p.last_scan_at") ", "
-    "floor(extract(epoch FROM now() - p.last_scan_at))::bigint";
+    "floor(extract(epoch FROM now() - p.last_scan_at))::bigint, "
+    "coalesce(r.customer_ref, ''), coalesce(r.language, ''), coalesce(r.contact, ''), "
+    /* the reason the carrier gave, when the parcel stands after an exception scan */
+    "CASE WHEN p.last_code = 'exception' THEN coalesce((SELECT s.exception_reason FROM scans s "
+    "WHERE s.waybill_no = p.waybill_no ORDER BY s.occurred_at DESC LIMIT 1), '') ELSE '' END";
 /* clang-format on */
 
 static int raise_stuck(PGconn *c, PGresult *r, int i, const char *now)
@@ -47,6 +52,11 @@ static int raise_stuck(PGconn *c, PGresult *r, int i, const char *now)
 	x.raised_at = (char *)now;
 	x.proactive_case = evidence_cfg.stuck_proactive;
 	x.threshold_seconds = evidence_cfg.stuck_after_s;
+	/* the recipient by pseudonym only (parcel_recipients holds nothing else) */
+	x.recipient_ref = PQgetvalue(r, i, 9);
+	x.recipient_language = PQgetvalue(r, i, 10);
+	x.recipient_contact = PQgetvalue(r, i, 11);
+	x.reason = PQgetvalue(r, i, 12);
 	log_msg(LOG_INFO, "parcel_stuck",
 		LOG_KV({"waybill_no", x.waybill_no}, {"facility_id", x.facility_id}),
 		"no scan for %lld s", (long long)x.stuck_seconds);
@@ -105,8 +115,10 @@ int tasks_partitions(PGconn *c, void *arg)
 	    c,
 	    "WITH k AS (DELETE FROM scan_keys WHERE created_at < now() - make_interval(days "
 	    "=> $1::int) RETURNING 1), s AS (DELETE FROM parcels WHERE last_scan_at < now() "
-	    "- make_interval(days => $1::int) AND NOT pending_bundle RETURNING 1) SELECT "
-	    "(SELECT count(*) FROM k), (SELECT count(*) FROM s)",
+	    "- make_interval(days => $1::int) AND NOT pending_bundle RETURNING 1), r AS (DELETE "
+	    "FROM parcel_recipients WHERE updated_at < now() - make_interval(days => $1::int) "
+	    "RETURNING 1) SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM s), (SELECT "
+	    "count(*) FROM r)",
 	    1, q);
 	if (!r)
 		return -1;
