@@ -414,7 +414,7 @@ out:
 static const char *const template_steps[] = {
     "received",	     "first_response", "owner_assigned",    "evidence_found",
     "plan_proposed", "plan_executed",  "awaiting_customer", "reopened",
-    "closed",	     "appeal",	       "customer_replied"};
+    "closed",	     "appeal",	       "customer_replied",  "delay_notice"};
 
 static bool known_step(const char *s)
 {

@@ -184,12 +184,32 @@ static int64_t release_time(bool exempt)
 					 (int)followup_cfg.quiet_utc_offset_min);
 }
 
+int fu_case_awaits_complainant(PGconn *c, const char *id)
+{
+	const char *p[] = {id};
+	PGresult *r = pg_query(
+	    c,
+	    "SELECT 1 FROM cases k WHERE complaint_id = $1 AND channel = 'proactive' AND NOT "
+	    "EXISTS (SELECT 1 FROM case_events e WHERE e.complaint_id = k.complaint_id AND "
+	    "e.ce_type = 'cp.complaint.message_added' AND e.detail->>'kind' = 'adopted')",
+	    1, p);
+	if (!r)
+		return -1;
+	int waits = PQntuples(r) > 0;
+	PQclear(r);
+	return waits;
+}
+
 int fu_notify(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,
 	      bool exempt)
 {
 	struct fu_case_row k;
 	if (case_row(c, id, &k) != 0)
 		return -1;
+	/* a proactive case whose parcel named no recipient and that nobody adopted yet: there is
+	 * nobody to write to (the pseudonym "proactive" is no person) */
+	if (strcmp(k.customer_ref, "proactive") == 0)
+		return 0;
 	return queue(c, id, &k, "customer", step, round < 0 ? k.reopen_count : round, vars,
 		     release_time(exempt), "", NULL);
 }

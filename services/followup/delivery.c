@@ -176,7 +176,8 @@ release:
 /* ---- claiming ----------------------------------------------------------------------------- */
 
 /* A customer's message waits (up to HOLD_S) until the case's received event, which carries
- * the customer_ref, language and preferred contact, has been seen. */
+ * the customer_ref, language and preferred contact, has been seen. A proactive case with
+ * nobody to write to ("proactive") keeps its customer's messages until a complaint joins it. */
 #define HOLD_S "60"
 
 /* clang-format off */
@@ -186,6 +187,7 @@ static const char claim_sql[] =
     "k.preferred_contact FROM notifications q JOIN cases k USING (complaint_id) WHERE "
     "q.status = 'queued' AND q.next_attempt_at <= now() AND (k.customer_ref <> '' OR "
     "q.recipient <> 'customer' OR q.created_at < now() - interval '" HOLD_S " seconds') "
+    "AND NOT (q.recipient = 'customer' AND k.customer_ref = 'proactive') "
     "ORDER BY q.next_attempt_at, q.id LIMIT $2::int FOR UPDATE OF q SKIP LOCKED) d "
     "WHERE n.id = d.id RETURNING n.id, n.complaint_id, n.complaint_no, d.customer_ref, "
     "n.recipient, n.step, CASE WHEN n.recipient = 'customer' THEN d.language ELSE "

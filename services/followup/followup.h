@@ -113,12 +113,23 @@ bool fu_needs_person_answer(const char *category, const char *subcategory);
  * customer_replied, contact, staff_*). */
 bool fu_contact_template_allowed(const char *step);
 
+/* What a stuck parcel's recipient is told before they complain (the {text} of the
+ * delay_notice template): where the parcel stands, for how long, and why in the customer's
+ * words (the carrier's exception reason: weather, traffic_control, address_problem, ...; an
+ * unknown or empty one reads "being checked"), in language (zh-CN or en). */
+void fu_delay_text(const char *reason, const char *place, int hours, const char *waybill,
+		   const char *language, char *out, size_t cap);
+
 /* ---- the case, notifications and closure (cases.c) ---------------------------------------- */
 
 /* Makes sure the projection row exists. */
 int fu_case_ensure(PGconn *c, const char *complaint_id, const char *complaint_no);
 /* Appends to the case's event history. detail_json may be NULL. */
 int fu_history(PGconn *c, const char *complaint_id, const char *ce_type, const char *detail_json);
+/* 1 when the case is a stuck parcel's proactive case that no complaint has joined yet (the
+ * customer did not complain: nothing answers a complaint), 0 otherwise, -1 on error. */
+int fu_case_awaits_complainant(PGconn *c, const char *complaint_id)
+    __attribute__((warn_unused_result));
 /* Queues the message of step for the customer (at most one per step and round); round -1
  * means the case's reopen count. exempt: ignores quiet hours (first response). */
 int fu_notify(PGconn *c, const char *complaint_id, const char *step, int round,

@@ -55,6 +55,29 @@ static int v_received(const ProtobufCMessage *m, char *e, size_t n)
 	return validate_id(r->complaint_id, r->complaint_no, e, n);
 }
 
+/* A stuck parcel's proactive case: nobody complained, so nobody is told "we received your
+ * complaint" (the first response of its classification included, should it have come first:
+ * it waited, unsent, for this event). Its recipient, when the tracking feed named one, is
+ * told of the delay and its reason instead, once per case, on their channel, in their
+ * language, and not in quiet hours. */
+static int proactive_received(PGconn *c, const Cp__ComplaintReceived *r)
+{
+	char text[512];
+	const char *p[] = {r->complaint_id};
+	if (pg_exec(c,
+		    "DELETE FROM notifications WHERE complaint_id = $1 AND recipient = 'customer' "
+		    "AND step IN ('received', 'first_response') AND status = 'queued' AND "
+		    "attempts = 0",
+		    1, p) != 0)
+		return -1;
+	if (!ids_customer_ref_valid(r->customer_ref))
+		return 0;
+	fu_delay_text(r->delay_reason, r->delay_place, r->delay_hours, r->waybill_no,
+		      strcmp(r->language, "en") == 0 ? "en" : "zh-CN", text, sizeof(text));
+	struct fu_vars v = {.text = text};
+	return fu_notify(c, r->complaint_id, "delay_notice", 0, &v, false);
+}
+
 static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
@@ -88,6 +111,8 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 		   13, p) != 0 ||
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
+	if (strcmp(r->channel, "proactive") == 0)
+		return proactive_received(c, r);
 	return fu_notify(c, r->complaint_id, "received", 0, &v, false);
 }
 
@@ -264,6 +289,9 @@ static int on_first(PGconn *c, const struct ce_meta *ce, const char *key, const 
 	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
 		return -1;
 	v.text = r->text;
+	int waits = fu_case_awaits_complainant(c, r->complaint_id);
+	if (waits != 0) /* a proactive case nobody complained about: nothing to answer */
+		return waits < 0 ? -1 : 0;
 	return fu_notify(c, r->complaint_id, "first_response", 0, &v, true);
 }
 

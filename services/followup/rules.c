@@ -236,8 +236,9 @@ bool fu_needs_person_answer(const char *category, const char *subcategory)
 
 bool fu_contact_template_allowed(const char *step)
 {
+	/* delay_notice: its {text} is the stuck parcel's, which a hand-sent message lacks */
 	static const char *const internal[] = {"appeal", "customer_replied", "contact",
-					       "plan_executed"};
+					       "plan_executed", "delay_notice"};
 	if (!step || !step[0] || FU_ONE_OF(step, internal))
 		return false;
 	/* staff_* templates are the staff's own notifications, never the customer's */
@@ -248,4 +249,39 @@ bool fu_contact_template_allowed(const char *step)
 const char *fu_target_staff(const char *kind, const char *id)
 {
 	return id && auth_kind_is_person(kind) ? id : "";
+}
+
+/* The carriers' exception reasons in the customer's words; any other reason (or none) reads
+ * as "being checked" rather than as a carrier's internal code. */
+static const struct {
+	const char *code, *zh, *en;
+} fu_delay_reasons[] = {
+    {"weather", "天气原因", "bad weather"},
+    {"traffic_control", "交通管制", "traffic control"},
+    {"address_problem", "收件地址需要核实", "the delivery address needs to be checked"},
+    {"damaged_on_arrival", "到件时发现包装破损，正在处理",
+     "damage found on arrival, being handled"},
+    {"returned", "包裹正在退回", "the parcel is being returned"},
+    {"customs", "海关查验", "a customs inspection"},
+    {"recipient_unreachable", "无法联系到收件人", "we could not reach the recipient"},
+};
+
+void fu_delay_text(const char *reason, const char *place, int hours, const char *waybill,
+		   const char *language, char *out, size_t cap)
+{
+	bool en = language && strcmp(language, "en") == 0;
+	const char *why = en ? "the cause is being checked" : "原因正在核查";
+	for (size_t i = 0; reason && i < sizeof(fu_delay_reasons) / sizeof(fu_delay_reasons[0]);
+	     i++)
+		if (strcmp(reason, fu_delay_reasons[i].code) == 0)
+			why = en ? fu_delay_reasons[i].en : fu_delay_reasons[i].zh;
+	if (en)
+		snprintf(out, cap,
+			 "Your parcel %s has had no tracking update at %s for over %d hours. "
+			 "Reason: %s.",
+			 waybill, place, hours, why);
+	else
+		snprintf(out, cap,
+			 "您的包裹（运单号 %s）在%s已超过 %d 小时没有新的物流信息，原因：%s。",
+			 waybill, place, hours, why);
 }

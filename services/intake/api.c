@@ -24,6 +24,7 @@ struct intake_case {
 	bool joined_proactive; /* the complaint adopted itself onto the waybill's proactive case */
 	char previous_id[IDS_UUID_LEN];
 	int status;
+	const struct intake_delay *delay; /* a proactive case's stuck parcel, else NULL */
 };
 
 static int complaint_type_enum(const char *t)
@@ -82,6 +83,14 @@ static int announce_received(PGconn *c, const struct intake_input *in, const str
 	ev.outlet_id = (char *)in->outlet_id;
 	ev.attachment_count = in->nattachments;
 	ev.preferred_contact = (char *)in->preferred_contact;
+	if (k->delay) {
+		/* the person to tell travels as a pseudonym, like every complainant */
+		if (k->delay->recipient_ref[0])
+			ev.customer_ref = (char *)k->delay->recipient_ref;
+		ev.delay_reason = (char *)k->delay->reason;
+		ev.delay_place = (char *)k->delay->place;
+		ev.delay_hours = k->delay->hours;
+	}
 	int rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
 	free(redacted);
 	return rc;
@@ -463,17 +472,16 @@ static int open_or_attach(PGconn *c, const struct intake_input *in, struct intak
 /* A proactive case: the evidence service saw the parcel stuck and the carrier wants a case
  * before anyone complains. No complainant yet (customer_ref "proactive"); one open proactive case
  * per waybill. Runs inside the consumer's transaction. */
-int intake_open_proactive(PGconn *c, const char *waybill_no, const char *facility_id,
-			  const char *description)
+int intake_open_proactive(PGconn *c, const struct intake_delay *d)
 {
 	struct intake_input *in = calloc(1, sizeof(*in));
-	struct intake_case k = {0};
+	struct intake_case k = {.delay = d};
 	char lock[64];
 	int rc = -1;
 	if (!in)
 		return -1;
-	snprintf(lock, sizeof(lock), "proactive/%s", waybill_no);
-	const char *p[] = {lock}, *w[] = {waybill_no};
+	snprintf(lock, sizeof(lock), "proactive/%s", d->waybill_no);
+	const char *p[] = {lock}, *w[] = {d->waybill_no};
 	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, p) != 0)
 		goto out;
 	PGresult *r = pg_query(c,
@@ -488,20 +496,24 @@ int intake_open_proactive(PGconn *c, const char *waybill_no, const char *facilit
 	if (open)
 		goto out;
 	snprintf(in->channel, sizeof(in->channel), "proactive");
-	snprintf(in->waybill_no, sizeof(in->waybill_no), "%s", waybill_no);
+	snprintf(in->waybill_no, sizeof(in->waybill_no), "%s", d->waybill_no);
 	snprintf(in->role, sizeof(in->role), "recipient");
-	snprintf(in->language, sizeof(in->language), "zh-CN");
-	snprintf(in->preferred_contact, sizeof(in->preferred_contact), "app");
+	/* the recipient's language and channel when the tracking feed named them */
+	snprintf(in->language, sizeof(in->language), "%s",
+		 strcmp(d->recipient_language, "en") == 0 ? "en" : "zh-CN");
+	snprintf(in->preferred_contact, sizeof(in->preferred_contact), "%s",
+		 d->recipient_contact[0] ? d->recipient_contact : "sms");
 	snprintf(in->type, sizeof(in->type), "delay");
 	/* the staff of the facility holding the parcel are the ones who can move it: classification
 	 * offers the case there first (the case's outlet), outlet or hub alike */
-	snprintf(in->outlet_id, sizeof(in->outlet_id), "%s", facility_id);
-	snprintf(in->description, sizeof(in->description), "%s", description);
+	snprintf(in->outlet_id, sizeof(in->outlet_id), "%s", d->facility_id);
+	snprintf(in->description, sizeof(in->description), "%s", d->description);
 	snprintf(in->attachments_json, sizeof(in->attachments_json), "[]");
 	rc = insert_case(c, in, &k, "proactive");
 	if (rc == 0)
 		log_msg(LOG_INFO, "proactive_case_opened", LOG_KV({"complaint_no", k.no}),
-			"a stuck parcel opened a case before any complaint");
+			"a stuck parcel opened a case before any complaint%s",
+			d->recipient_ref[0] ? "; its recipient is told" : "");
 out:
 	free(in);
 	return rc;

@@ -120,10 +120,26 @@ bool intake_plan_visible_to_customer(const char *plan_status);
 /* closed, merged (close_reason duplicate) or withdrawn. */
 const char *intake_lifecycle_of_closure(const char *close_reason);
 
-/* Opens a proactive case for a stuck parcel unless one is open (api.c). Inside the caller's
- * transaction; returns 0 or -1. */
-int intake_open_proactive(PGconn *c, const char *waybill_no, const char *facility_id,
-			  const char *description) __attribute__((warn_unused_result));
+/* A stuck parcel as the proactive case needs it (borrowed strings; "" when unknown). */
+struct intake_delay {
+	const char *waybill_no;
+	const char *facility_id;
+	const char *description;
+	const char *recipient_ref;	/* the recipient's customer_ref the tracking feed named */
+	const char *recipient_language; /* zh-CN, en */
+	const char *recipient_contact;	/* sms, email, app, phone, wechat */
+	const char *reason;		/* the carrier's exception reason (weather, ...) */
+	const char *place;		/* the city, else the facility */
+	int hours;			/* without a scan */
+};
+
+/* Opens a proactive case for a stuck parcel unless one is open (api.c). The case waits for a
+ * complainant (customer_ref "proactive" in intake's row, so the first complaint about the
+ * waybill adopts it); its received event names the recipient the tracking feed gave (else
+ * "proactive") with the delay, so follow-up tells them before they complain. Inside the
+ * caller's transaction; returns 0 or -1. */
+int intake_open_proactive(PGconn *c, const struct intake_delay *d)
+    __attribute__((warn_unused_result));
 
 /* HTTP handlers (api.c, view.c, staff.c). */
 void intake_post_complaint(struct http_req *r, void *arg);

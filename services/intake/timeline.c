@@ -727,7 +727,19 @@ static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key, const 
 		 "scan at %s for over %lld hours.",
 		 x->facility_id, (long long)(x->stuck_seconds / 3600), x->facility_id,
 		 (long long)(x->stuck_seconds / 3600));
-	return intake_open_proactive(c, x->waybill_no, x->facility_id, text);
+	const struct intake_delay d = {
+	    .waybill_no = x->waybill_no,
+	    .facility_id = x->facility_id,
+	    .description = text,
+	    /* a pseudonym or nothing: a stuck event never carries a phone number */
+	    .recipient_ref = ids_customer_ref_valid(x->recipient_ref) ? x->recipient_ref : "",
+	    .recipient_language = x->recipient_language,
+	    .recipient_contact = x->recipient_contact,
+	    .reason = x->reason,
+	    .place = x->city[0] ? x->city : x->facility_id,
+	    .hours = (int)(x->stuck_seconds / 3600),
+	};
+	return intake_open_proactive(c, &d);
 }
 
 const struct consumer_handler intake_handlers[] = {

@@ -5,7 +5,11 @@ that case (the case adopts the complainant) instead of opening a second one, and
 learns who to write to."""
 
 import concurrent.futures
+import hashlib
+import hmac
+import time
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -13,6 +17,7 @@ import requests
 from evidence_helpers import ago, scan, send
 from helpers import complaint, phone, post, wait_rows, waybill
 from stack import TOKENS
+from test_notify_channels import inbox_of, signed, wait_inbox
 
 RUN = uuid.uuid4().hex[:6]
 HUB = f"HUB-{RUN}"
@@ -36,11 +41,12 @@ def hub(stack):
                  headers=ADMIN, timeout=10)
 
 
-def stuck_event(stack, wb, facility=HUB):
+def stuck_event(stack, wb, facility=HUB, **recipient):
     """What evidence raises; injected where the tracking chain is not the point."""
     x = stack.proto.ParcelException(waybill_no=wb, kind="stuck", facility_id=facility,
                                     facility_type="sorting_centre", stuck_seconds=30 * 3600,
-                                    threshold_seconds=24 * 3600, proactive_case=True)
+                                    threshold_seconds=24 * 3600, proactive_case=True,
+                                    **recipient)
     stack.produce("parcel.exception.v1", wb, x.SerializeToString(),
                   stack.ce_headers("cp.parcel.stuck", source="/cp/evidence"))
 
@@ -234,3 +240,124 @@ def test_an_overdue_evidence_request_reminds_the_facility_and_tells_the_owner_on
     assert [m.key for m in reader.messages].count(cid) == 1
     assert _staff_told(stack, cid, "staff_evidence_overdue") == [(f"staff:{owner}",
                                                                   "staff_app")]
+
+
+# ---- the recipient is told of the delay before they complain (issue 9) ---------------------
+
+def customer_ref(tel: str) -> str:
+    """The pseudonym intake makes of a phone number (and a carrier's feed sends for its
+    recipient): HMAC-SHA256 of its digits under the test stack's PSEUDONYM_KEY."""
+    digits = "".join(ch for ch in tel if ch.isdigit())
+    mac = hmac.new(b"dev-only-pseudonym-key", digits.encode(), hashlib.sha256).hexdigest()
+    return "cust_" + mac[:24]
+
+
+def customer_steps(stack, cid):
+    return [r[0] for r in stack.db().execute(
+        "SELECT step FROM followup.notifications WHERE complaint_id = %s AND recipient = "
+        "'customer' ORDER BY id", (cid,)).fetchall()]
+
+
+def test_a_parcel_stuck_over_a_day_tells_its_recipient_once_and_their_complaint_joins(stack,
+                                                                                      hub):
+    wb, tel = waybill(), phone()
+    ref = customer_ref(tel)
+    # the product's defaults: stuck after 24 h, a proactive case; only the sweep is quicker
+    with stack.service_env("evidence", STUCK_CHECK_MS="200"):
+        send(stack,
+             scan(stack, wb, "picked_up", ago(40), facility_id="O-SZ", facility_type="outlet",
+                  recipient_ref=ref, recipient_language="en", recipient_contact="sms"),
+             scan(stack, wb, "arrived", ago(30), facility_id=HUB,
+                  facility_type="sorting_centre", city="Lanzhou"),
+             scan(stack, wb, "exception", ago(26), facility_id=HUB,
+                  facility_type="sorting_centre", city="Lanzhou", exception_reason="weather"))
+        cid, no = proactive_case(stack, wb)
+    conn = stack.db()
+    # only the pseudonym is kept for the parcel, and the case still waits for a complainant
+    assert conn.execute("SELECT customer_ref, language, contact FROM evidence.parcel_recipients "
+                        "WHERE waybill_no = %s", (wb,)).fetchone() == (ref, "en", "sms")
+    assert conn.execute("SELECT customer_ref FROM intake.complaints WHERE id = %s",
+                        (cid,)).fetchone()[0] == "proactive"
+    got = wait_inbox(stack, ref, no, ["delay_notice"])
+    note = got[0]["note"]
+    assert (note["step"], note["channel"], note["language"]) == ("delay_notice", "sms", "en")
+    assert (note["to"], note["customer_ref"]) == (ref, ref)
+    assert got[0]["channel"] == "sms" and signed(got[0])
+    for words in (wb, "Lanzhou", "Reason: bad weather", no, "no need to complain"):
+        assert words in note["text"], note["text"]
+    assert tel not in got[0]["raw"]
+    # the hub's people were offered the case; the recipient was not told "we received your
+    # complaint" (nor the classification's first response): they did not complain
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND step = "
+                     "'staff_offered' AND channel <> ''", (cid,))
+    wait_rows(stack, "SELECT 1 FROM followup.case_events WHERE complaint_id = %s AND ce_type = "
+                     "'cp.complaint.classified'", (cid,))
+    assert customer_steps(stack, cid) == ["delay_notice"]
+    # the carrier raising it again opens nothing and tells nobody again
+    stuck_event(stack, wb, recipient_ref=ref, recipient_language="en", reason="weather")
+    # their complaint joins the case (same number), it does not open a second one
+    body = complaint(waybill_no=wb, type="delay", description="Where is my parcel?",
+                     complainant={"phone": tel, "language": "en", "preferred_contact": "sms"})
+    r = post(requests.Session(), stack, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["joined_proactive_case"] and r.json()["complaint_no"] == no
+    wait_rows(stack, "SELECT 1 FROM followup.case_events WHERE complaint_id = %s AND ce_type = "
+                     "'cp.complaint.message_added' AND detail->>'kind' = 'adopted'", (cid,))
+    assert conn.execute("SELECT count(*) FROM intake.complaints WHERE waybill_no = %s",
+                        (wb,)).fetchone()[0] == 1
+    time.sleep(1.0)
+    assert [m["note"]["step"] for m in inbox_of(stack, ref, no)] == ["delay_notice"]
+    assert customer_steps(stack, cid) == ["delay_notice"]
+
+
+def test_the_delay_notice_waits_for_the_end_of_quiet_hours(stack, hub):
+    now = datetime.now(timezone.utc)
+    minute = now.hour * 60 + now.minute
+    start, end = (minute - 5) % 1440, (minute + 60) % 1440
+    wb, ref = waybill(), customer_ref(phone())
+    with stack.service_env("followup", QUIET_HOURS_START_MIN=str(start),
+                           QUIET_HOURS_END_MIN=str(end), QUIET_HOURS_UTC_OFFSET_MIN="0"):
+        stuck_event(stack, wb, recipient_ref=ref, recipient_contact="app",
+                    reason="traffic_control")
+        cid, no = proactive_case(stack, wb)
+        held = wait_rows(stack, "SELECT status, attempts, language, extract(epoch FROM "
+                                "next_attempt_at - now()), body FROM followup.notifications "
+                                "WHERE complaint_id = %s AND step = 'delay_notice'", (cid,))[0]
+        # the hub's staff are told at once all the same
+        wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND "
+                         "step = 'staff_offered' AND status = 'delivered'", (cid,))
+    status, attempts, language, wait_s, text = held
+    assert (status, attempts, language) == ("queued", 0, "zh-CN")
+    assert 55 * 60 < wait_s <= 60 * 60
+    assert "交通管制" in text and wb in text
+    assert inbox_of(stack, ref, no) == []
+
+
+def test_a_proactive_case_without_a_known_recipient_writes_to_nobody(stack, hub):
+    wb = waybill()
+    stuck_event(stack, wb)
+    cid, _ = proactive_case(stack, wb)
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = %s AND step = "
+                     "'staff_offered' AND channel <> ''", (cid,))
+    wait_rows(stack, "SELECT 1 FROM followup.case_events WHERE complaint_id = %s AND ce_type = "
+                     "'cp.complaint.classified'", (cid,))
+    assert customer_steps(stack, cid) == []
+    assert stack.inbox("proactive") == []
+
+
+def test_a_tracking_feed_never_carries_a_phone_number_as_the_recipient(stack):
+    wb, tel = waybill(), phone()
+    scan_body = {"waybill_no": wb, "scan_id": f"{wb}-1", "code": "picked_up",
+                 "occurred_at": datetime.now(timezone.utc).isoformat(), "facility_id": "O1",
+                 "facility_type": "outlet"}
+    http = requests.Session()
+    bad = http.post(f"{stack.base_url}/v1/tracking/events", headers=stack.auth("integration"),
+                    json={"carrier": "SFX", "events": [dict(scan_body, recipient_ref=tel)]})
+    assert bad.status_code == 422, bad.text
+    assert [f["field"] for f in bad.json()["fields"]] == ["events[0].recipient_ref"]
+    good = http.post(f"{stack.base_url}/v1/tracking/events", headers=stack.auth("integration"),
+                     json={"carrier": "SFX", "events": [dict(scan_body,
+                                                             recipient_ref=customer_ref(tel))]})
+    assert good.status_code == 202, good.text
+    wait_rows(stack, "SELECT 1 FROM evidence.parcel_recipients WHERE waybill_no = %s AND "
+                     "customer_ref = %s", (wb, customer_ref(tel)))

@@ -230,7 +230,27 @@ START_TEST(test_contact_templates)
 	ck_assert(!fu_contact_template_allowed("reopened_by_staff"));
 	ck_assert(!fu_contact_template_allowed("contact"));
 	ck_assert(!fu_contact_template_allowed("staff_offered"));
+	ck_assert(!fu_contact_template_allowed("delay_notice"));
 	ck_assert(!fu_contact_template_allowed(""));
+}
+END_TEST
+
+START_TEST(test_delay_text)
+{
+	char out[512];
+	fu_delay_text("weather", "Lanzhou", 26, "SF123", "en", out, sizeof(out));
+	ck_assert_str_eq(out, "Your parcel SF123 has had no tracking update at Lanzhou for over 26 "
+			      "hours. Reason: bad weather.");
+	fu_delay_text("traffic_control", "兰州", 30, "SF123", "zh-CN", out, sizeof(out));
+	ck_assert_str_eq(out, "您的包裹（运单号 SF123）在兰州已超过 30 小时没有新的物流信息，原因："
+			      "交通管制。");
+	/* no reason, or a carrier's code the customer would not understand: being checked */
+	fu_delay_text("", "HUB-1", 25, "SF1", "en", out, sizeof(out));
+	ck_assert(strstr(out, "Reason: the cause is being checked.") != NULL);
+	fu_delay_text("sorter_jam_7", "HUB-1", 25, "SF1", "en", out, sizeof(out));
+	ck_assert(strstr(out, "sorter_jam_7") == NULL && strstr(out, "being checked") != NULL);
+	fu_delay_text("weather", "HUB-1", 25, "SF1", "fr", out, sizeof(out));
+	ck_assert(strstr(out, "天气原因") != NULL); /* any other language: zh-CN */
 }
 END_TEST
 
@@ -256,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, test_person_decided);
 	tcase_add_test(tc, test_needs_person_answer);
 	tcase_add_test(tc, test_contact_templates);
+	tcase_add_test(tc, test_delay_text);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
