@@ -47,7 +47,9 @@ def _scenario(stack, wb, t0):
 
     before = [s("b", 1, "arrived", 10, facility_id="SC1", facility_type="sorting_centre")]
     pick = s("a", 1, "picked_up", 0, facility_id="O1", facility_type="outlet", courier_id="C1",
-             promised_by=iso(t0 + 40 * HOUR), city="Shenzhen")
+             promised_by=iso(t0 + 40 * HOUR), city="Shenzhen",
+             recipient_ref="cust_00112233445566778899aabb", recipient_language="en",
+             recipient_contact="app")
     batch = [
         # a: new parcel, scans out of order, the same scan again under another event id with
         # other content (the first one counts), a courier-less delivery, an older exception
@@ -145,6 +147,8 @@ QUERIES = {
                "delivered, delivered_at, final, exceptions, pending_bundle FROM evidence.parcels "
                "WHERE waybill_no = ANY(%s)",
     "pickups": "SELECT waybill_no, picked_up_at FROM intake.pickups WHERE waybill_no = ANY(%s)",
+    "recipients": "SELECT waybill_no, customer_ref, language, contact FROM "
+                  "evidence.parcel_recipients WHERE waybill_no = ANY(%s)",
     "positions": "SELECT waybill_no, code, facility_id, facility_type, city, lat, lon, "
                  "occurred_at FROM classification.parcel_positions WHERE waybill_no = ANY(%s)",
     "bundles": "SELECT waybill_no, version, tracking_found, scan_count, "
@@ -191,6 +195,7 @@ def test_set_path_and_one_event_path_store_identical_rows(stack, http):
     for table in QUERIES:
         assert got[table] == one[table], table
     # spot checks of what both store: first of a repeated scan id, the newest summary
+    assert got["recipients"] == [("a", "cust_00112233445566778899aabb", "en", "app")]
     parcels = {r[0]: r for r in got["parcels"]}
     assert parcels["a"][2] == 6 and parcels["a"][5] == "delivered" and parcels["a"][9] == "C7"
     assert parcels["b"][2] == 5 and parcels["b"][6] == "O2" and parcels["b"][9] == "C1"
