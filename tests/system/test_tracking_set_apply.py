@@ -206,17 +206,24 @@ def test_set_path_and_one_event_path_store_identical_rows(stack, http):
 
 
 def test_a_poison_scan_in_a_set_costs_only_itself(stack):
-    """A scan that passes validation but that PostgreSQL refuses (a city that is not UTF-8)
-    fails the set; the set is applied again one event at a time, the poison scan is
-    dead-lettered and the others are stored."""
+    """A scan that passes every validator but that PostgreSQL refuses fails the set; the set
+    is applied again one event at a time, the poison scan is dead-lettered and the others are
+    stored. The validators now catch anything malformed (a city that is not UTF-8 is refused
+    before apply), so the refusal comes from a CHECK constraint the test adds for one city:
+    the same kind of non-transient failure a real schema constraint gives."""
     w = waybill()
     source = f"/carrier/poison-{uuid.uuid4().hex[:8]}"
     t0 = datetime.datetime.now(datetime.timezone.utc) - 10 * HOUR
     good = [scan(stack, w, "arrived", t0 + i * HOUR, scan_id=f"{w}-{i}", facility_id="SC1",
                  facility_type="sorting_centre") for i in range(6)]
-    poison = scan(stack, w, "departed", t0 + 3.5 * HOUR, scan_id=f"{w}-p", city="QQ",
+    poison_city = f"Poison{uuid.uuid4().hex[:6]}"
+    poison = scan(stack, w, "departed", t0 + 3.5 * HOUR, scan_id=f"{w}-p", city=poison_city,
                   facility_id="SC1", facility_type="sorting_centre")
-    raw = poison.SerializeToString().replace(b"QQ", b"\xff\xfe")
+    raw = poison.SerializeToString()
+    constraint = f"test_refuses_{poison_city.lower()}"
+    with stack.db() as db:
+        db.execute(f"ALTER TABLE evidence.scans ADD CONSTRAINT {constraint} "
+                   f"CHECK (city <> '{poison_city}')")
     stack.stop_service("evidence")
     try:
         with stack.consumer("complaint.deadletter.v1", from_beginning=False) as dlq:
@@ -234,6 +241,8 @@ def test_a_poison_scan_in_a_set_costs_only_itself(stack):
     finally:
         if not stack.is_running("evidence"):
             stack.start_service("evidence", **stack._start_env["evidence"])
+        with stack.db() as db:
+            db.execute(f"ALTER TABLE evidence.scans DROP CONSTRAINT IF EXISTS {constraint}")
     rows = wait_rows(stack, "SELECT scan_id FROM evidence.scans WHERE waybill_no = %s", (w,),
                      count=6)
     assert sorted(r[0] for r in rows) == sorted(ev.scan_id for ev in good)
