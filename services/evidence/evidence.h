@@ -31,6 +31,7 @@ struct evidence_config {
 	long long push_max;
 	long long request_due_s;
 	long long overdue_check_ms;
+	long long escalate_after_s; /* an overdue request escalates this long after its reminder */
 	long long slice_scans;
 	char *force_majeure;
 };
@@ -86,7 +87,9 @@ void api_complaint_trajectory(struct http_req *r, void *arg);
 int tasks_stuck(PGconn *c, void *arg);
 int tasks_partitions(PGconn *c, void *arg);
 /* Evidence requests past due_at and unanswered: one cp.complaint.evidence_request_overdue each
- * (tasks.c). 1 when a full batch went out (run again), 0, or -1 on error. */
+ * (the facility is reminded), and EVIDENCE_ESCALATE_AFTER_SECONDS later, still unanswered, one
+ * cp.complaint.evidence_request_escalated (tasks.c). 1 when a full batch went out (run
+ * again), 0, or -1 on error. */
 int tasks_overdue_requests(PGconn *c, void *arg) __attribute__((warn_unused_result));
 
 #endif

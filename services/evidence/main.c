@@ -38,6 +38,11 @@ static const struct cfg_entry evidence_table[] = {
      "how often unanswered evidence requests past their due time are looked for (each reminds "
      "its facility once: cp.complaint.evidence_request_overdue)",
      &evidence_cfg.overdue_check_ms},
+    {"EVIDENCE_ESCALATE_AFTER_SECONDS", CFG_INT, "3600", 0, 7 * 86400,
+     "an evidence request still unanswered this long after its facility was reminded escalates "
+     "once (cp.complaint.evidence_request_escalated): classification names the case owner's "
+     "supervisor",
+     &evidence_cfg.escalate_after_s},
     {"EVIDENCE_SLICE_SCANS", CFG_INT, "10", 1, 500,
      "the trajectory slice of a loss or other bundle: this many last scans",
      &evidence_cfg.slice_scans},

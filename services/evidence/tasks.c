@@ -135,9 +135,20 @@ static const char overdue_sql[] =
     "due.request_id AND b.complaint_id = q.complaint_id RETURNING q.request_id::text, "
     "q.complaint_id::text, b.complaint_no, b.waybill_no, q.facility_id, q.facility_type, "
     "q.courier_id, q.kind, " ISO("q.due_at");
+
+/* Requests still unanswered $2 seconds after that reminder: each is escalated once (a person
+ * above the case's owner is named by classification, from the staff registry's ladder). */
+static const char escalate_sql[] =
+    "WITH due AS (SELECT request_id FROM requests WHERE answered_at IS NULL AND escalated_at "
+    "IS NULL AND overdue_at < now() - make_interval(secs => $2::int) ORDER BY overdue_at "
+    "LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+    "UPDATE requests q SET escalated_at = now() FROM due, bundles b WHERE q.request_id = "
+    "due.request_id AND b.complaint_id = q.complaint_id RETURNING q.request_id::text, "
+    "q.complaint_id::text, b.complaint_no, b.waybill_no, q.facility_id, q.facility_type, "
+    "q.courier_id, q.kind, " ISO("q.due_at");
 /* clang-format on */
 
-static int remind_overdue(PGconn *c, PGresult *r, int i)
+static int announce_request(PGconn *c, PGresult *r, int i, const char *ce_type)
 {
 	Cp__EvidenceRequest q = CP__EVIDENCE_REQUEST__INIT;
 	char path[128];
@@ -152,29 +163,48 @@ static int remind_overdue(PGconn *c, PGresult *r, int i)
 	q.kind = PQgetvalue(r, i, 7);
 	q.due_at = PQgetvalue(r, i, 8);
 	q.callback_path = path;
-	log_msg(LOG_INFO, "evidence_request_overdue",
+	/* the log event is the ce_type's name: evidence_request_overdue / _escalated */
+	log_msg(LOG_INFO, ce_type + strlen("cp.complaint."),
 		LOG_KV({"complaint_no", q.complaint_no}, {"facility_id", q.facility_id}),
 		"an evidence request passed its due time unanswered");
-	return outbox_add(c, TOPIC_EVIDENCE_REQUEST, q.complaint_id,
-			  "cp.complaint.evidence_request_overdue", &q.base, NULL);
+	return outbox_add(c, TOPIC_EVIDENCE_REQUEST, q.complaint_id, ce_type, &q.base, NULL);
 }
 
-int tasks_overdue_requests(PGconn *c, void *arg)
+/* One sweep: claims and marks the requests sql returns, one event each. The number found,
+ * or -1 (rolled back). */
+static int sweep_requests(PGconn *c, const char *sql, int np, const char *const *p,
+			  const char *ce_type)
 {
-	char limit[24];
-	snprintf(limit, sizeof(limit), "%lld", evidence_cfg.stuck_batch);
-	const char *p[] = {limit};
 	if (pg_begin(c) != 0)
 		return -1;
-	PGresult *r = pg_query(c, overdue_sql, 1, p);
+	PGresult *r = pg_query(c, sql, np, p);
 	int n = r ? PQntuples(r) : -1;
 	for (int i = 0; i < n; i++)
-		if (remind_overdue(c, r, i) != 0)
+		if (announce_request(c, r, i, ce_type) != 0)
 			n = -1;
 	PQclear(r);
 	if (n < 0 || pg_commit(c) != 0) {
 		pg_rollback(c);
 		return -1;
 	}
-	return n >= evidence_cfg.stuck_batch ? 1 : 0;
+	return n;
+}
+
+/* First the facility is reminded (overdue), then, still unanswered, the case escalates. */
+int tasks_overdue_requests(PGconn *c, void *arg)
+{
+	char limit[24], after[24];
+	snprintf(limit, sizeof(limit), "%lld", evidence_cfg.stuck_batch);
+	snprintf(after, sizeof(after), "%lld", evidence_cfg.escalate_after_s);
+	const char *p[] = {limit, after};
+	int reminded =
+	    sweep_requests(c, overdue_sql, 1, p, "cp.complaint.evidence_request_overdue");
+	if (reminded < 0)
+		return -1;
+	int escalated =
+	    sweep_requests(c, escalate_sql, 2, p, "cp.complaint.evidence_request_escalated");
+	if (escalated < 0)
+		return -1;
+	return reminded >= evidence_cfg.stuck_batch || escalated >= evidence_cfg.stuck_batch ? 1
+											     : 0;
 }
