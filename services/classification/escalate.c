@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "classification.h"
+#include "evidence.pb-c.h"
 #include "log.h"
 #include "ownership.h"
 #include "pg.h"
@@ -260,6 +261,74 @@ int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 	/* nobody accepted in time: the person named may take the case or hand it on */
 	bool offer = strcmp(ev->clock, "accept") == 0;
 	return escalation_apply(c, &a, &to, offer, reason, NULL);
+}
+
+/* --- complaint.evidence_request.v1: an unanswered evidence request goes to the owner's
+ * supervisor --- */
+
+int escalation_level_above(const char *role)
+{
+	int level = escalation_level_of_role(role);
+	return level >= ESC_LEVEL_HQ ? 0 : level + 1;
+}
+
+int escalation_validate_evidence(const ProtobufCMessage *m, char *errstr, size_t errlen)
+{
+	const Cp__EvidenceRequest *q = (const void *)m;
+	if (strlen(q->complaint_id) != 36 || !q->request_id[0]) {
+		snprintf(errstr, errlen, "complaint_id (a UUID) and request_id are required");
+		return -1;
+	}
+	return 0;
+}
+
+/* Where the owner's supervisor is found: the owner's own outlet (its manager, its region's
+ * supervisor) and the rung above the owner's role. An owner the registry does not know is
+ * supervised like an agent of the case's outlet. */
+static int owner_ladder(PGconn *c, const char *owner, char *outlet, size_t cap, int *from_level)
+{
+	const char *p[] = {owner};
+	PGresult *res = pg_query(c, "SELECT outlet_id, role FROM staff WHERE staff_id = $1", 1, p);
+	if (!res)
+		return -1;
+	*from_level = ESC_LEVEL_OUTLET;
+	if (PQntuples(res) == 1) {
+		if (PQgetvalue(res, 0, 0)[0])
+			snprintf(outlet, cap, "%s", PQgetvalue(res, 0, 0));
+		*from_level = escalation_level_above(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return 0;
+}
+
+int escalation_on_evidence_overdue(PGconn *c, const struct ce_meta *ce, const char *key,
+				   const ProtobufCMessage *m, char *errstr, size_t errlen,
+				   void *arg)
+{
+	const Cp__EvidenceRequest *q = (const void *)m;
+	struct offers_case a, ladder;
+	int found = offers_case_load(c, q->complaint_id, false, &a), from = ESC_LEVEL_OUTLET;
+	if (found <= 0)
+		return found;
+	ladder = a;
+	if (a.owner[0] &&
+	    owner_ladder(c, a.owner, ladder.outlet, sizeof(ladder.outlet), &from) != 0)
+		return -1;
+	if (from == 0) {
+		log_msg(LOG_WARN, "evidence_escalation_top", LOG_KV({"complaint_no", a.no}),
+			"the case's owner is HQ: nobody above to escalate the overdue request to");
+		return 0;
+	}
+	struct esc_target to;
+	char reason[200];
+	snprintf(reason, sizeof(reason), "evidence_overdue:%s:%s", q->kind, q->facility_id);
+	if (escalation_find(c, &ladder, from, &to) != 0)
+		return -1;
+	if (!to.staff_id[0])
+		log_msg(LOG_WARN, "evidence_escalation_nobody", LOG_KV({"complaint_no", a.no}),
+			"nobody above the owner is available for the overdue evidence request");
+	/* the owner keeps the case (the person is told, with why); an unowned case is offered */
+	return escalation_apply(c, &a, &to, true, reason, NULL);
 }
 
 /* --- POST /v1/complaints/{no}/escalate {"reason"} --- */

@@ -425,6 +425,9 @@ const struct consumer_handler classification_handlers[] = {
      conflict_validate_evidence, conflict_on_evidence},
     {TOPIC_SLA, "cp.complaint.sla_breached", &cp__sla_event__descriptor, escalation_validate_breach,
      escalation_on_breach},
+    {TOPIC_EVIDENCE_REQUEST, "cp.complaint.evidence_request_escalated",
+     &cp__evidence_request__descriptor, escalation_validate_evidence,
+     escalation_on_evidence_overdue},
     {TOPIC_TRACKING, "cp.parcel.scanned", &cp__tracking_event__descriptor, validate_scan, on_scan},
 };
 const size_t classification_nhandlers =

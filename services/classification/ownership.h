@@ -131,6 +131,19 @@ const char *escalation_reason_field(const json_t *body, json_t *errors);
 int escalation_validate_breach(const ProtobufCMessage *m, char *errstr, size_t errlen);
 int escalation_on_breach(PGconn *c, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg);
+/* Pure: the rung of a person's supervisor: an agent's (a courier's, anyone off the ladder)
+ * is the outlet manager (1), an outlet manager's the regional supervisor (2), a regional
+ * supervisor's HQ (3); HQ has nobody above (0). */
+int escalation_level_above(const char *role);
+/* complaint.evidence_request.v1 cp.complaint.evidence_request_escalated (a request still
+ * unanswered after its facility was reminded) -> cp.complaint.escalated naming the owner's
+ * supervisor: the first available person on the ladder of the owner's outlet from the rung
+ * above the owner's role (an unowned case: its outlet's manager, who is offered it). Once per
+ * event (the inbox); evidence raises it once per request. */
+int escalation_validate_evidence(const ProtobufCMessage *m, char *errstr, size_t errlen);
+int escalation_on_evidence_overdue(PGconn *c, const struct ce_meta *ce, const char *key,
+				   const ProtobufCMessage *m, char *errstr, size_t errlen,
+				   void *arg);
 /* POST /v1/complaints/{no}/escalate {"reason"}: the owner or a supervisor. */
 void escalation_by_hand(struct http_req *r, void *arg);
 

@@ -142,6 +142,13 @@ START_TEST(role_names_and_levels)
 	ck_assert_int_eq(escalation_level_of_role("hq"), 3);
 	ck_assert_int_eq(escalation_level_of_role("agent"), 0);
 	ck_assert_int_eq(escalation_level_of_role(NULL), 0);
+	/* whose supervisor an overdue evidence request goes to: the rung above the owner */
+	ck_assert_int_eq(escalation_level_above("agent"), 1);
+	ck_assert_int_eq(escalation_level_above("courier"), 1);
+	ck_assert_int_eq(escalation_level_above(""), 1);
+	ck_assert_int_eq(escalation_level_above("outlet_manager"), 2);
+	ck_assert_int_eq(escalation_level_above("regional_supervisor"), 3);
+	ck_assert_int_eq(escalation_level_above("hq"), 0);
 }
 END_TEST
 
