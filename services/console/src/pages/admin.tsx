@@ -1,10 +1,12 @@
 // The admin's page: the staff registry (who may be offered cases, where they are, whether they
-// are on duty) with a form to add or change a member, and the SLA policies read-only. Each table
-// is the operator's data behind classification's API; the API checks the role.
+// are on duty, the first name customers see) with a form to add or change a member, and the
+// other operator tables (admintables.tsx). Each table is read from and written to the service
+// that owns it; the API checks the role (admins write, supervisors read) and audits changes.
 import { useState } from "preact/hooks";
 import { call } from "../api";
 import { t } from "../i18n";
 import { ErrorBox, Loading, Shell, useLoad } from "../ui";
+import { AuthorityLimits, Calendars, CompensationPolicies, Keywords, SlaPolicies, Templates, VipList } from "./admintables";
 
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) => call<T>(path, { ...opts, staff: true });
 const ROLES = ["agent", "courier", "outlet_manager", "regional_supervisor", "hq"];
@@ -90,35 +92,25 @@ function Registry() {
   );
 }
 
-function Policies() {
-  const pol = useLoad<{ policies: any[] }>((signal) => staffCall("/v1/sla-policies", { signal }), []);
-  const cols = ["name", "category", "subcategory", "urgency", "tier", "accept_s", "first_response_s",
-    "verification_s", "resolution_s", "whole_cycle_s", "regulatory_s"];
-  return (
-    <section class="card" aria-labelledby="pol-h">
-      <h2 id="pol-h">{t("admin.policies")}</h2>
-      {pol.error ? <ErrorBox error={pol.error} onRetry={pol.reload} /> : null}
-      {!pol.data ? (pol.loading && <Loading />) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label={t("admin.policies")}>
-          <table>
-            <caption class="sr-only">{t("admin.policies")}</caption>
-            <thead><tr>{cols.map((c) => <th scope="col">{c}</th>)}</tr></thead>
-            <tbody>
-              {pol.data.policies.map((p) => <tr>{cols.map((c) => <td>{p[c] == null ? "" : String(p[c])}</td>)}</tr>)}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
-  );
-}
-
 export function Admin() {
   return (
     <Shell title={t("admin.title")} staff>
       <h1>{t("admin.title")}</h1>
+      <nav class="card admin-nav" aria-label={t("adm.tables")}>
+        <ul>
+          {[["reg-h", "admin.registry"], ["sla", "adm.sla"], ["calendars", "adm.calendars"], ["templates", "adm.templates"],
+            ["keywords", "adm.keywords"], ["compensation", "adm.compensation"], ["authority", "adm.authority"], ["vip", "adm.vip"]]
+            .map(([id, key]) => <li><a href={`#${id}`}>{t(key)}</a></li>)}
+        </ul>
+      </nav>
       <Registry />
-      <Policies />
+      <SlaPolicies />
+      <Calendars />
+      <Templates />
+      <Keywords />
+      <CompensationPolicies />
+      <AuthorityLimits />
+      <VipList />
     </Shell>
   );
 }
