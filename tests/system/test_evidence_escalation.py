@@ -75,7 +75,7 @@ def test_an_unanswered_evidence_request_escalates_to_the_owners_supervisor(stack
                                EVIDENCE_ESCALATE_AFTER_SECONDS="1",
                                STUCK_PROACTIVE_CASE="false"):
             # first the facility is reminded and the owner told ...
-            wait_inbox(stack, f"staff:{OWNER}", no, ["staff_evidence_overdue"])
+            reminded = wait_inbox(stack, f"staff:{OWNER}", no, ["staff_evidence_overdue"])
             # ... then the owner's supervisor on duty is named and told, with why
             got = wait_inbox(stack, f"staff:{ON_DUTY}", no, ["staff_escalated"])
             reader.poll_until(lambda m: m.key == cid and m.headers["ce_type"] ==
@@ -86,6 +86,8 @@ def test_an_unanswered_evidence_request_escalates_to_the_owners_supervisor(stack
                      "cp.complaint.evidence_request_escalated"]
     assert conn.execute("SELECT overdue_at < escalated_at FROM evidence.requests WHERE "
                         "request_id = %s", (rid,)).fetchone()[0]
+    reminded = [m for m in reminded if m["note"]["step"] == "staff_evidence_overdue"]
+    assert len(reminded) == 1 and signed(reminded[0])
     escalated = [m for m in got if m["note"]["step"] == "staff_escalated"]
     assert len(escalated) == 1 and signed(escalated[0])
     assert escalated[0]["channel"] == "staff_app"

@@ -205,6 +205,13 @@ def test_a_plan_waiting_for_approval_tells_the_cases_supervisors_once(stack):
     # the escalated manager is also on APPROVERS: still one message each
     assert _staff_told(stack, cid, "staff_plan_approval") == [
         (f"staff:{approver}", "staff_app"), (f"staff:{manager}", "staff_app")]
+    # ... and each reached the staff app's gateway once, signed, in the staff's language
+    for person in (approver, manager):
+        got = [m for m in wait_inbox(stack, f"staff:{person}", no, ["staff_plan_approval"])
+               if m["note"]["step"] == "staff_plan_approval"]
+        assert len(got) == 1 and signed(got[0]) and got[0]["channel"] == "staff_app"
+        assert got[0]["note"]["language"] == "zh-CN"
+        assert "compensation above the agent's limit" in got[0]["note"]["text"]
     assert _staff_told(stack, quiet_cid, "staff_plan_approval") == []
 
 
@@ -240,6 +247,9 @@ def test_an_overdue_evidence_request_reminds_the_facility_and_tells_the_owner_on
     assert [m.key for m in reader.messages].count(cid) == 1
     assert _staff_told(stack, cid, "staff_evidence_overdue") == [(f"staff:{owner}",
                                                                   "staff_app")]
+    got = [m for m in wait_inbox(stack, f"staff:{owner}", no, ["staff_evidence_overdue"])
+           if m["note"]["step"] == "staff_evidence_overdue"]
+    assert len(got) == 1 and signed(got[0]) and got[0]["channel"] == "staff_app"
 
 
 # ---- the recipient is told of the delay before they complain (issue 9) ---------------------
