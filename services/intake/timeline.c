@@ -182,9 +182,11 @@ static int on_owner(PGconn *c, const Cp__ComplaintAssignment *ev)
 				     ev->actor_staff_id, VIS_STAFF};
 		return step(c, ev->complaint_id, &s);
 	}
+	/* the customer sees this step: it names the owner as they may know them (first name and
+	 * role); staff see who it was in the step's actor */
 	struct step_def s = {"owner_assigned", "accepted",
-			     detail("owner", ev->owner_staff_id, NULL, NULL), ev->owner_staff_id,
-			     VIS_CUSTOMER};
+			     detail("first_name", ev->owner_first_name, "role", ev->owner_role),
+			     ev->owner_staff_id, VIS_CUSTOMER};
 	return step(c, ev->complaint_id, &s);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "resolution/policy.h"
+#include "resolution/resolution.h"
 
 #define FIXTURE	  "tests/fixtures/resolution/compensation.txt"
 #define MAX_CASES 128
@@ -174,6 +175,37 @@ START_TEST(test_kinds_and_demands)
 }
 END_TEST
 
+/* The admin API's compensation policy check (PUT /v1/compensation-policies/{carrier}). */
+START_TEST(test_an_admins_policy_is_checked_field_by_field)
+{
+	ck_assert(res_carrier_key_valid("default") && res_carrier_key_valid("EMS"));
+	ck_assert(!res_carrier_key_valid("SF-1") && !res_carrier_key_valid("") &&
+		  !res_carrier_key_valid("ABCDEFGHIJK"));
+	json_t *ok =
+	    json_pack("{s:i, s:i, s:i, s:s, s:i, s:i}", "freight_multiple", 3,
+		      "declared_ceiling_fen", 2000000, "damage_loss_pct", 100, "delay_remedy",
+		      "coupon", "delay_coupon_fen", 500, "vip_coupon_fen", 0);
+	json_t *errors = json_array();
+	res_policy_check("ZT", ok, errors);
+	ck_assert_uint_eq(json_array_size(errors), 0);
+	json_t *bad =
+	    json_pack("{s:i, s:s, s:i, s:s, s:i, s:i, s:i}", "freight_multiple", -1,
+		      "declared_ceiling_fen", "1", "damage_loss_pct", 101, "delay_remedy", "cash",
+		      "delay_coupon_fen", 0, "vip_coupon_fen", 0, "last_mile_coupon_fen", -5);
+	res_policy_check("Z-T", bad, errors);
+	const char *want[] = {"carrier",	 "freight_multiple", "declared_ceiling_fen",
+			      "damage_loss_pct", "delay_remedy",     "last_mile_coupon_fen"};
+	ck_assert_uint_eq(json_array_size(errors), 6);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_str_eq(
+		    json_string_value(json_object_get(json_array_get(errors, i), "field")),
+		    want[i]);
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(errors);
+}
+END_TEST
+
 int main(void)
 {
 	load_fixture();
@@ -182,6 +214,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_fixture_case, 0, ncases);
 	tcase_add_test(tc, test_fixture_has_enough_cases);
 	tcase_add_test(tc, test_pct_half_up);
+	tcase_add_test(tc, test_an_admins_policy_is_checked_field_by_field);
 	tcase_add_test(tc, test_kinds_and_demands);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

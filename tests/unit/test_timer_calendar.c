@@ -2,9 +2,11 @@
  * 2026 China mainland calendar as seeded in deploy/sql/0710_timer_people_clocks.sql: Mon-Fri
  * 09:00-18:00 Beijing time (UTC+8), the public holidays and the make-up working days (调休). */
 #include <check.h>
+#include <jansson.h>
 #include <stdlib.h>
 
 #include "timer/calendar.h"
+#include "timer/timer.h"
 
 #define MIN_MS	60000LL
 #define HOUR_MS 3600000LL
@@ -170,12 +172,71 @@ START_TEST(a_holiday_on_a_weekday_with_its_own_hours_is_still_off)
 }
 END_TEST
 
+/* The admin API's calendar check names every refused field (PUT /v1/calendars/{name}). */
+static bool refused(const json_t *errors, const char *field)
+{
+	size_t i;
+	const json_t *e;
+	json_array_foreach (errors, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(an_admins_calendar_is_checked_field_by_field)
+{
+	ck_assert(timer_calendar_day_valid("2026-10-01"));
+	ck_assert(timer_calendar_day_valid("2028-02-29"));
+	ck_assert(!timer_calendar_day_valid("2026-02-29"));
+	ck_assert(!timer_calendar_day_valid("2026-13-01"));
+	ck_assert(!timer_calendar_day_valid("2026-1-01"));
+	ck_assert(!timer_calendar_day_valid("2026-10-01x"));
+	ck_assert(timer_calendar_name_valid("cn-mainland"));
+	ck_assert(!timer_calendar_name_valid("CN mainland"));
+	ck_assert(!timer_calendar_name_valid(""));
+	json_t *ok =
+	    json_loads("{\"utc_offset_min\":480,\"hours\":[{\"weekday\":1,\"start_min\":540,"
+		       "\"end_min\":1080}],\"days\":[{\"day\":\"2026-10-01\",\"working\":false},"
+		       "{\"day\":\"2026-10-11\",\"working\":true,\"start_min\":540,"
+		       "\"end_min\":1080,\"note\":\"x\"}]}",
+		       0, NULL);
+	json_t *errors = json_array();
+	timer_calendar_check("cn-test", ok, errors);
+	ck_assert_uint_eq(json_array_size(errors), 0);
+	json_t *bad = json_loads(
+	    "{\"utc_offset_min\":900,\"description\":5,\"hours\":[{\"weekday\":0,\"start_min\":600,"
+	    "\"end_min\":600},{\"weekday\":2,\"start_min\":0,\"end_min\":60},{\"weekday\":2,"
+	    "\"start_min\":0,\"end_min\":60}],\"days\":[{\"day\":\"2026-10-01\",\"working\":\"no\"}"
+	    ","
+	    "{\"day\":\"2026-10-01\",\"working\":true}]}",
+	    0, NULL);
+	timer_calendar_check("Bad", bad, errors);
+	const char *want[] = {"name",
+			      "utc_offset_min",
+			      "description",
+			      "hours[0].weekday",
+			      "hours[0].end_min",
+			      "hours[2].weekday",
+			      "days[0].working",
+			      "days[1].start_min",
+			      "days[1].end_min",
+			      "days[1].day"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(refused(errors, want[i]), "%s not refused", want[i]);
+	ck_assert_uint_eq(json_array_size(errors), sizeof(want) / sizeof(want[0]));
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(errors);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("timer_calendar");
 	TCase *tc = tcase_create("calendar");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, weekdays_and_local_dates);
+	tcase_add_test(tc, an_admins_calendar_is_checked_field_by_field);
 	tcase_add_test(tc, friday_evening_before_a_holiday_is_due_after_it);
 	tcase_add_test(tc, a_make_up_saturday_counts_as_working);
 	tcase_add_test(tc, durations_span_nights_and_weekends);
