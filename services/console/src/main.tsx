@@ -3,13 +3,14 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import "./style.css";
-import { session } from "./auth";
+import { session, sessionKnown } from "./auth";
 import { lang, t } from "./i18n";
 import { match, route } from "./router";
 import { Home, Landing, Status, Survey } from "./pages/customer";
 import { CasePage, Offers, Queue, SignIn, StaffGate } from "./pages/staff";
 import { Supervisor } from "./pages/supervisor";
 import { Admin } from "./pages/admin";
+import { ChangePassword } from "./pages/account";
 import { Shell } from "./ui";
 
 // Subscribes during the first render, not in an effect: a child's effect (StaffGate redirecting
@@ -19,7 +20,8 @@ function useValues() {
   const offs = useRef<(() => void)[] | null>(null);
   if (!offs.current) {
     const bump = () => force((x) => x + 1);
-    offs.current = [route.subscribe(bump), lang.subscribe(bump), session.subscribe(bump)];
+    offs.current = [route.subscribe(bump), lang.subscribe(bump), session.subscribe(bump),
+                    sessionKnown.subscribe(bump)];
   }
   useEffect(() => () => offs.current!.forEach((off) => off()), []);
 }
@@ -37,6 +39,7 @@ function Page() {
   if ((m = match("/staff/case/:no", path))) return <StaffGate><CasePage no={m.no} /></StaffGate>;
   if (path === "/staff/supervisor") return <StaffGate><Supervisor /></StaffGate>;
   if (path === "/staff/admin") return <StaffGate><Admin /></StaffGate>;
+  if (path === "/staff/password") return <StaffGate><ChangePassword /></StaffGate>;
   return (
     <Shell title={t("notfound.title")}>
       <h1>{t("notfound.title")}</h1>

@@ -22,6 +22,7 @@ export function Shell(props: { staff?: boolean; title: string; children: Compone
             <a href="/staff/queue">{t("nav.queue")}</a>
             <a href="/staff/supervisor">{t("nav.supervisor")}</a>
             <a href="/staff/admin">{t("nav.admin")}</a>
+            {session.get()?.method === "cookie" && <a href="/staff/password">{t("nav.password")}</a>}
             <button type="button" class="link" onClick={() => { signOut(); navigate("/staff/signin"); }}>
               {t("nav.signout")}
             </button>

@@ -7,6 +7,7 @@ import { call } from "../api";
 import { t } from "../i18n";
 import { ErrorBox, Loading, Shell, useLoad } from "../ui";
 import { AuthorityLimits, Calendars, CompensationPolicies, Keywords, SlaPolicies, Templates, VipList } from "./admintables";
+import { Passwords } from "./account";
 
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) => call<T>(path, { ...opts, staff: true });
 const ROLES = ["agent", "courier", "outlet_manager", "regional_supervisor", "hq"];
@@ -104,6 +105,7 @@ export function Admin() {
         </ul>
       </nav>
       <Registry />
+      <Passwords />
       <SlaPolicies />
       <Calendars />
       <Templates />

@@ -3,16 +3,18 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call } from "../api";
-import { session, signInWithToken, signOut, signedIn } from "../auth";
+import { session, sessionKnown, signInWithPassword, signInWithToken, signOut, signedIn } from "../auth";
 import { fmtFen, fmtTime, t } from "../i18n";
 import { navigate, route } from "../router";
 import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
 import { CasePhotos } from "./photos";
 
 export function StaffGate(props: { children: ComponentChildren }) {
+  // a reloaded page first asks the server whether its cookie is still a session
   useEffect(() => {
-    if (!signedIn()) navigate(`/staff/signin?next=${encodeURIComponent(route.get().path)}`, true);
-  }, [session.get()]);
+    if (sessionKnown.get() && !signedIn())
+      navigate(`/staff/signin?next=${encodeURIComponent(route.get().path)}`, true);
+  }, [session.get(), sessionKnown.get()]);
   return signedIn() ? <>{props.children}</> : null;
 }
 
@@ -28,36 +30,86 @@ function guard(e: unknown): never {
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) =>
   call<T>(path, { ...opts, staff: true }).catch(guard);
 
+function retryMinutes(resp: Response): number {
+  const s = Number(resp.headers.get("Retry-After") || "60");
+  return Math.max(1, Math.ceil((Number.isFinite(s) ? s : 60) / 60));
+}
+
+/** The sign-in page: staff id and password (a cookie session), or an integration's bearer token. */
 export function SignIn() {
+  const [staffId, setStaffId] = useState("");
+  const [password, setPassword] = useState("");
   const [token, setToken] = useState("");
-  const [bad, setBad] = useState(false);
+  const [problem, setProblem] = useState<{ field: "password" | "token"; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
   const next = route.get().query.get("next");
+  const go = () => navigate(next && next.startsWith("/staff/") ? next : "/staff/offers", true);
+
+  const withPassword = async () => {
+    if (!staffId.trim() || !password) {
+      setProblem({ field: "password", text: t("signin.missing") });
+      return;
+    }
+    try {
+      await signInWithPassword(staffId.trim(), password);
+      setPassword("");
+      go();
+    } catch (r) {
+      const resp = r instanceof Response ? r : null;
+      setProblem({ field: "password", text: resp?.status === 429 ? t("signin.limited", { min: retryMinutes(resp) })
+        : resp?.status === 401 ? t("signin.wrong") : t("common.network") });
+    }
+  };
+  const withToken = async () => {
+    signInWithToken(token);
+    // any staff endpoint answers 401 for an unknown token; the queue is readable by all staff
+    try {
+      await call("/v1/staff/complaints?limit=1", { staff: true });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        signOut();
+        setProblem({ field: "token", text: t("signin.bad") });
+        return;
+      }
+    }
+    go();
+  };
+  const bad = (f: "password" | "token") => problem?.field === f;
   return (
     <Shell title={t("signin.title")} staff>
       <h1>{t("signin.title")}</h1>
-      <form class="card narrow-card" noValidate onSubmit={async (e) => {
+      <form class="card narrow-card" noValidate aria-busy={busy || undefined} onSubmit={async (e) => {
         e.preventDefault();
-        if (!token.trim()) return;
-        signInWithToken(token);
-        // any staff endpoint answers 401 for an unknown token; the queue is readable by all staff
-        try {
-          await call("/v1/staff/complaints?limit=1", { staff: true });
-        } catch (err) {
-          if (err instanceof ApiError && err.status === 401) {
-            signOut();
-            setBad(true);
-            return;
-          }
-        }
-        navigate(next && next.startsWith("/staff/") ? next : "/staff/offers", true);
+        if (busy) return;
+        setProblem(null);
+        setBusy(true);
+        // a token typed (and no staff id) means the integration token; otherwise the password
+        try { await (token.trim() && !staffId.trim() ? withToken() : withPassword()); } finally { setBusy(false); }
       }}>
-        <p>{t("signin.lead")}</p>
-        <label for="signin-token">{t("signin.token")}</label>
-        <input id="signin-token" name="token" type="password" autoComplete="current-password"
-               value={token} aria-invalid={bad || undefined} aria-describedby={bad ? "signin-err" : undefined}
-               onInput={(e) => { setToken((e.target as HTMLInputElement).value); setBad(false); }} />
-        {bad && <p class="field-error" id="signin-err">{t("signin.bad")}</p>}
-        <button type="submit" class="primary">{t("signin.go")}</button>
+        <fieldset>
+          <legend>{t("signin.password_lead")}</legend>
+          <label for="signin-id">{t("signin.staff_id")}</label>
+          <input id="signin-id" name="username" autoComplete="username" autoCapitalize="off" spellcheck={false}
+                 value={staffId} aria-invalid={bad("password") || undefined}
+                 onInput={(e) => { setStaffId((e.target as HTMLInputElement).value); setProblem(null); }} />
+          <label for="signin-password">{t("signin.password")}</label>
+          <input id="signin-password" name="password" type="password" autoComplete="current-password"
+                 value={password} aria-invalid={bad("password") || undefined}
+                 aria-describedby={bad("password") ? "signin-err" : undefined}
+                 onInput={(e) => { setPassword((e.target as HTMLInputElement).value); setProblem(null); }} />
+          {bad("password") && <p class="field-error" id="signin-err" role="alert">{problem!.text}</p>}
+        </fieldset>
+        <fieldset>
+          <legend>{t("signin.token_lead")}</legend>
+          <p class="hint" id="signin-token-hint">{t("signin.lead")}</p>
+          <label for="signin-token">{t("signin.token")}</label>
+          <input id="signin-token" name="token" type="password" autoComplete="off"
+                 value={token} aria-invalid={bad("token") || undefined}
+                 aria-describedby={bad("token") ? "signin-token-err signin-token-hint" : "signin-token-hint"}
+                 onInput={(e) => { setToken((e.target as HTMLInputElement).value); setProblem(null); }} />
+          {bad("token") && <p class="field-error" id="signin-token-err" role="alert">{problem!.text}</p>}
+        </fieldset>
+        <button type="submit" class="primary" disabled={busy}>{t("signin.go")}</button>
       </form>
     </Shell>
   );
@@ -137,10 +189,11 @@ export function Offers() {
     // The live stream (followup's GET /v1/stream, Server-Sent Events): a staff notification
     // about an offer makes the list read again at once instead of at the next poll. EventSource
     // cannot send headers, so the token goes as access_token (nginx logs no query strings).
+    // A cookie session needs nothing in the URL: the browser sends the cookie itself.
     let es: EventSource | null = null;
     const s = session.get();
     if (s && typeof EventSource !== "undefined") {
-      es = new EventSource(`/v1/stream?access_token=${encodeURIComponent(s.token)}`);
+      es = new EventSource(s.method === "bearer" ? `/v1/stream?access_token=${encodeURIComponent(s.token)}` : "/v1/stream");
       const now = () => { clearTimeout(timer); if (!stop) poll(); };
       for (const step of STREAM_STEPS) es.addEventListener(step, now);
       // each response is held until something arrives (or a few seconds) and then ends, and the
