@@ -29,5 +29,9 @@ if [[ ! -s $dir/auth_tokens ]]; then
 	(IFS=,; echo "${tokens[*]}") >"$dir/auth_tokens"
 fi
 # 20 characters of an unambiguous alphabet: typed by a person at the first sign-in
-[[ -s $dir/admin_password ]] ||
-	LC_ALL=C tr -dc 'abcdefghjkmnpqrstuvwxyz23456789' </dev/urandom | head -c 20 >"$dir/admin_password"
+# (no `tr </dev/urandom | head`: head closing the pipe kills tr with SIGPIPE, fatal under pipefail)
+if [[ ! -s $dir/admin_password ]]; then
+	pw=$(head -c 2000 /dev/urandom | LC_ALL=C tr -dc 'abcdefghjkmnpqrstuvwxyz23456789' | cut -c1-20)
+	((${#pw} == 20)) || { echo "secrets: no randomness for admin_password" >&2; exit 1; }
+	printf '%s' "$pw" >"$dir/admin_password"
+fi

@@ -266,3 +266,19 @@ def test_no_password_hash_or_session_id_in_the_logs(stack, http):
     with stack.db() as conn:
         assert not conn.execute("SELECT 1 FROM classification.staff_sessions WHERE sid_hash = %s",
                                 (sid,)).fetchall()
+
+
+def test_secrets_script_makes_the_session_key_and_first_admin_password_once(tmp_path):
+    import subprocess
+    from stack import SCRIPTS
+    d = tmp_path / "secrets"
+    for _ in range(2):
+        r = subprocess.run([str(SCRIPTS / "secrets.sh"), str(d)], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        if _ == 0:
+            first = (d / "admin_password").read_text()
+    pw = (d / "admin_password").read_text()
+    assert pw == first and len(pw) == 20 and pw.isalnum()
+    assert len((d / "session_secret").read_text()) == 64
+    assert (d / "admin_password").stat().st_mode & 0o077 == 0
