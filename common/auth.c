@@ -168,10 +168,37 @@ static bool auth_csrf_ok(const struct http_req *r, const struct auth_principal *
 	return got && session_csrf_token(who->session_hash, want) == 0 && ids_equal(want, got);
 }
 
-int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
+/* The bearer token (header), else with AUTH_QUERY_TOKEN one in ?access_token=, else the
+ * session cookie. */
+static enum session_verdict auth_who_route(const struct http_req *r, unsigned roles,
+					   struct auth_principal *out)
+{
+	if (auth_bearer(r, out) == 0)
+		return SESSION_OK;
+	if ((roles & AUTH_QUERY_TOKEN) && !http_req_header(r, "Authorization")) {
+		char *token = http_req_query(r, "access_token");
+		int rc = -1;
+		pthread_rwlock_rdlock(&auth_lock);
+		for (size_t i = 0; token && token[0] && i < auth_n; i++) {
+			if (ids_equal(auth_tokens[i].token, token)) {
+				*out = auth_tokens[i].who;
+				rc = 0;
+			}
+		}
+		pthread_rwlock_unlock(&auth_lock);
+		free(token);
+		if (rc == 0)
+			return SESSION_OK;
+	}
+	return auth_session(r, out);
+}
+
+/* Requires credentials whose role is in the exact set allowed; replies and returns -1. */
+static int auth_check(struct http_req *r, unsigned roles, unsigned allowed,
+		      struct auth_principal *out)
 {
 	struct auth_principal who;
-	enum session_verdict v = auth_who(r, &who);
+	enum session_verdict v = auth_who_route(r, roles, &who);
 	if (v == SESSION_UNVERIFIABLE) {
 		http_reply_retry_after(r, 5);
 		http_reply_error(r, 503, "sessions_unverifiable",
@@ -189,9 +216,6 @@ int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
 				 "console with its X-CSRF-Token");
 		return -1;
 	}
-	unsigned allowed = roles | AUTH_ADMIN;
-	if (roles & AUTH_AGENT)
-		allowed |= AUTH_SUPERVISOR;
 	if (!(who.role & allowed)) {
 		http_reply_error(r, 403, "forbidden", "this role may not do that");
 		return -1;
@@ -199,6 +223,50 @@ int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
 	if (out)
 		*out = who;
 	return 0;
+}
+
+int auth_require(struct http_req *r, unsigned roles, struct auth_principal *out)
+{
+	unsigned allowed = roles | AUTH_ADMIN;
+	if (roles & AUTH_AGENT)
+		allowed |= AUTH_SUPERVISOR;
+	return auth_check(r, 0, allowed, out);
+}
+
+int auth_route_check(struct http_req *r, unsigned roles)
+{
+	unsigned staff = roles & (AUTH_STAFF | AUTH_INTEGRATION);
+	if (roles & (AUTH_PUBLIC | AUTH_SERVICE))
+		return 0;
+	/* a customer proves who they are in the handler (link token, phone); a member of staff
+	 * who also may call the route is checked here when they present credentials */
+	if ((roles & AUTH_CUSTOMER) && (!staff || !auth_presented(r)))
+		return 0;
+	return auth_check(r, roles, staff, NULL);
+}
+
+int auth_caller(struct http_req *r, struct auth_principal *out)
+{
+	if (auth_who_route(r, r->roles, out) == SESSION_OK)
+		return 0;
+	http_reply_error(r, 401, "unauthorized", "sign in, or send a valid bearer token");
+	return -1;
+}
+
+void auth_roles_names(unsigned roles, char *out, size_t cap)
+{
+	static const char *const names[] = {"agent",  "supervisor", "admin",	   "integration",
+					    "public", "customer",   "query_token", "service"};
+	size_t n = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < 8; i++) {
+		if (!(roles & (1u << i)))
+			continue;
+		int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", names[i]);
+		if (w < 0 || (size_t)w >= cap - n)
+			return;
+		n += (size_t)w;
+	}
 }
 
 int auth_customer_token(const char *secret, const char *complaint_no, char out[33])

@@ -30,6 +30,39 @@ struct auth_principal {
 	long long session_expires; /* via_session: unix seconds */
 };
 
+/* ---- who may call a route (struct http_route.roles) ----
+ * The staff roles above are exact there: a route open to supervisors lists AUTH_SUPERVISOR |
+ * AUTH_ADMIN (AUTH_SUPERVISORS), an integration route lists AUTH_ADMIN too when an admin may
+ * call it. auth_route_check enforces the set before the handler runs; handlers keep only the
+ * per-case checks (owner, conflict of interest) and read the caller with auth_caller. */
+#define AUTH_PUBLIC   16u /* anyone, no credentials (a waybill's QR code, filing a complaint) */
+#define AUTH_CUSTOMER 32u /* the customer, with the proof the handler checks (?token=, phone) */
+#define AUTH_QUERY_TOKEN                                                                           \
+	64u /* the bearer token may come as ?access_token= (EventSource cannot                     \
+	       send headers); a modifier, not a caller */
+#define AUTH_SERVICE                                                                               \
+	128u /* another of our services, with the signed request its handler checks                \
+	      (X-Session-Sync); never routed by the front door */
+#define AUTH_SUPERVISORS (AUTH_SUPERVISOR | AUTH_ADMIN)
+#define AUTH_CALLERS	 (AUTH_STAFF | AUTH_INTEGRATION | AUTH_PUBLIC | AUTH_CUSTOMER | AUTH_SERVICE)
+
+/* httpd_opts.authorize: 0 when a caller roles admits may go on to the handler. A public (or
+ * service) route admits everyone to its handler; a customer route without staff roles leaves
+ * the proof to its handler; a customer route that also admits staff checks staff credentials
+ * when they are presented (auth_presented). Otherwise a bearer token (or ?access_token= with
+ * AUTH_QUERY_TOKEN) or a session cookie whose role is in roles is required: 401 when missing
+ * or unknown, 403 for another role or a cookie request that changes something without its
+ * CSRF token, 503 when sessions cannot be verified now (auth_require's rules, exact roles). */
+int auth_route_check(struct http_req *r, unsigned roles) __attribute__((warn_unused_result));
+
+/* The caller the route check let through (staff and integration routes): 0 and *out, or
+ * replies 401 and returns -1 when the request carries no known credentials. */
+int auth_caller(struct http_req *r, struct auth_principal *out) __attribute__((warn_unused_result));
+
+/* The names of roles' bits ("agent", "supervisor", "admin", "integration", "public",
+ * "customer", "query_token", "service"), comma-separated into out. */
+void auth_roles_names(unsigned roles, char *out, size_t cap);
+
 /* Replaces the token table. Returns -1 with the offending entry in errstr. */
 int auth_load(const char *spec, char *errstr, size_t errlen) __attribute__((warn_unused_result));
 
@@ -43,7 +76,9 @@ int auth_identify(const struct http_req *r, struct auth_principal *out);
  * (a stale cookie in a browser that also holds a customer's link is no staff member). */
 bool auth_presented(const struct http_req *r);
 
-/* Requires a token or session whose role is in roles (admin always passes). A session on a
+/* Prefer the route table's roles (checked before the handler) and auth_caller in the handler;
+ * this stays for a check inside a handler that depends on the request's data.
+ * Requires a token or session whose role is in roles (admin always passes). A session on a
  * state-changing method (anything but GET, HEAD, OPTIONS) must also carry the session's
  * X-CSRF-Token and must not come from another site (Sec-Fetch-Site). Replies 401 (missing,
  * unknown or revoked credentials), 403 (wrong role; "csrf_refused"), or 503 (sessions cannot

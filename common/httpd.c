@@ -450,8 +450,10 @@ static const struct http_route *httpd_route(struct httpd *srv, struct http_req *
 			continue;
 		*path_known = true;
 		r->route = srv->routes[i].pattern;
-		if (strcmp(srv->routes[i].method, r->method) == 0)
+		if (strcmp(srv->routes[i].method, r->method) == 0) {
+			r->roles = srv->routes[i].roles;
 			return &srv->routes[i];
+		}
 	}
 	return NULL;
 }
@@ -474,6 +476,8 @@ static void httpd_dispatch(struct evhttp_request *ev, void *arg)
 			http_reply_error(r, 405, "method_not_allowed", "method not allowed here");
 		else
 			http_reply_error(r, 404, "not_found", "no such resource");
+		httpd_send(r);
+	} else if (srv->opts.authorize && srv->opts.authorize(r, rt->roles) != 0) {
 		httpd_send(r);
 	} else if (rt->db) {
 		httpd_enqueue(srv, r, rt);
@@ -514,6 +518,18 @@ struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
 	h->opts = *o;
 	h->routes = routes;
 	h->nroutes = nroutes;
+	for (size_t i = 0; i < nroutes; i++) {
+		if (routes[i].roles == 0) {
+			/* a route nobody declared the callers of would be open or shut by accident
+			 */
+			snprintf(errstr, errlen,
+				 "route %s %s declares no roles: add them as the route's fifth "
+				 "field (AUTH_* in common/auth.h)",
+				 routes[i].method, routes[i].pattern);
+			free(h);
+			return NULL;
+		}
+	}
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	h->http = evhttp_new(base);

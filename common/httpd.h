@@ -43,6 +43,7 @@ struct http_req {
 	/* the front door's X-Request-Id (made here when absent or unusable): returned in the
 	 * reply and carried by every log line of the request */
 	char request_id[72];
+	unsigned roles; /* the matched route's roles */
 	/* response (set by handlers through the http_reply_* helpers) */
 	int status;
 	char *resp_body;
@@ -66,6 +67,11 @@ struct http_route {
 	const char *pattern; /* "/v1/complaints/{}/survey": {} matches one segment */
 	http_handler_fn fn;
 	bool db;
+	/* Who may call it (AUTH_* bits of auth.h; never 0: httpd_new refuses an undeclared
+	 * route). The one place a route's roles are written: httpd_opts.authorize enforces them
+	 * before the handler runs, `cp-<service> --routes` prints them for the nginx and OpenAPI
+	 * tests (tests/system/test_api_contract.py). */
+	unsigned roles;
 };
 
 struct httpd;
@@ -78,6 +84,9 @@ struct httpd_opts {
 	const char *conninfo; /* for the workers' connections */
 	void *arg;	      /* passed to every handler */
 	size_t max_upload;    /* 0, or the soft limit of the largest binary upload a route takes */
+	/* Runs on the loop thread before a matched route's handler: returns 0 to go on, or
+	 * replies (401/403) itself and returns -1. NULL lets every request through. */
+	int (*authorize)(struct http_req *r, unsigned roles);
 };
 
 struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,

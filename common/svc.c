@@ -315,9 +315,10 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 	struct http_route *routes = calloc(n, sizeof(*routes));
 	if (!routes)
 		return -1;
-	routes[0] = (struct http_route){"GET", "/healthz", svc_healthz, false};
-	routes[1] = (struct http_route){"GET", "/readyz", svc_readyz, false};
-	routes[2] = (struct http_route){"GET", "/metrics", svc_metrics, false};
+	/* public on the service's own port; the front door does not route /metrics */
+	routes[0] = (struct http_route){"GET", "/healthz", svc_healthz, false, AUTH_PUBLIC};
+	routes[1] = (struct http_route){"GET", "/readyz", svc_readyz, false, AUTH_PUBLIC};
+	routes[2] = (struct http_route){"GET", "/metrics", svc_metrics, false, AUTH_PUBLIC};
 	if (def->nroutes)
 		memcpy(routes + 3, def->routes, def->nroutes * sizeof(*routes));
 	struct httpd_opts o = {.addr = svc_cfg.http_addr,
@@ -326,7 +327,8 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 			       .max_body = (size_t)svc_cfg.max_body,
 			       .max_upload = def->max_upload ? (size_t)*def->max_upload : 0,
 			       .conninfo = svc_cfg.database_url,
-			       .arg = def->arg};
+			       .arg = def->arg,
+			       .authorize = auth_route_check};
 	svc.routes = routes; /* freed in svc_teardown, after the server */
 	svc.http = httpd_new(svc.base, &o, routes, n, errstr, errlen);
 	return svc.http ? 0 : -1;
@@ -402,8 +404,31 @@ static void svc_teardown(void)
 /* CP_VERSION and CP_COMMIT, written by the Makefile */
 #include "cp_version.h"
 
-/* --help, --version, --print-config, or an unknown argument (exit 2, as kcat does): -1 done
- * (exit 0), 1 print the configuration once loaded, 2 bad usage, 0 go on. */
+/* --routes: the service's route table as JSON lines {"method","path","roles":[...]}, read by
+ * tests/system/test_api_contract.py to check the nginx front door and the OpenAPI document
+ * against the one place the routes are written. */
+static void svc_print_routes(const struct svc_def *def)
+{
+	for (size_t i = 0; i < def->nroutes; i++) {
+		char names[160];
+		auth_roles_names(def->routes[i].roles, names, sizeof(names));
+		json_t *roles = json_array();
+		for (char *save = NULL, *t = strtok_r(names, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save))
+			json_array_append_new(roles, json_string(t));
+		json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "service", def->name, "method",
+				      def->routes[i].method, "path", def->routes[i].pattern,
+				      "roles", roles);
+		char *line = json_dumps(j, JSON_COMPACT);
+		if (line)
+			printf("%s\n", line);
+		free(line);
+		json_decref(j);
+	}
+}
+
+/* --help, --version, --routes, --print-config, or an unknown argument (exit 2, as kcat does): -1
+ * done (exit 0), 1 print the configuration once loaded, 2 bad usage, 0 go on. */
 static int svc_arguments(int argc, char **argv, const struct svc_def *def,
 			 const struct cfg_entry *all, size_t n)
 {
@@ -413,6 +438,10 @@ static int svc_arguments(int argc, char **argv, const struct svc_def *def,
 		cfg_print_help(stdout, def->name, def->summary, all, n);
 		printf("\nArguments: --help, --version, --print-config (the effective "
 		       "configuration, secrets redacted; exits 2 if it is invalid)\n");
+		return -1;
+	}
+	if (strcmp(argv[1], "--routes") == 0) {
+		svc_print_routes(def);
 		return -1;
 	}
 	if (strcmp(argv[1], "--version") == 0) {

@@ -401,7 +401,7 @@ const char *escalation_reason_field(const json_t *body, json_t *errors)
 void escalation_by_hand(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)

@@ -2,6 +2,7 @@
  * and sends the automatic first response. */
 #include <string.h>
 
+#include "auth.h"
 #include "classification.h"
 #include "ownership.h"
 #include "signin.h"
@@ -84,30 +85,30 @@ static const struct cfg_entry classification_table[] = {
 };
 
 static const struct http_route classification_routes[] = {
-    {"POST", "/v1/complaints/{}/accept", offers_accept, true},
-    {"POST", "/v1/complaints/{}/reassign", transfer_reassign, true},
-    {"POST", "/v1/complaints/{}/escalate", escalation_by_hand, true},
-    {"GET", "/v1/offers/mine", offers_mine, true},
-    {"GET", "/v1/complaints/{}/classification", registry_get_classification, true},
-    {"PUT", "/v1/complaints/{}/classification", textreview_put, true},
-    {"GET", "/v1/classification-reviews", textreview_queue, true},
-    {"GET", "/v1/keywords", keywords_get, true},
-    {"PUT", "/v1/keywords", keywords_put, true},
-    {"GET", "/v1/sla-policies", policies_get, true},
-    {"PUT", "/v1/sla-policies", policies_put, true},
-    {"GET", "/v1/vip-customers", vip_list, true},
-    {"PUT", "/v1/vip-customers/{}", vip_put, true},
-    {"DELETE", "/v1/vip-customers/{}", vip_delete, true},
-    {"GET", "/v1/staff-registry", registry_get, true},
-    {"PUT", "/v1/staff-registry/{}", registry_put, true},
-    {"POST", "/v1/auth/session", signin_post_session, true},
-    {"GET", "/v1/auth/session", signin_get_session, true},
-    {"DELETE", "/v1/auth/session", signin_delete_session, true},
-    {"PUT", "/v1/auth/password", signin_put_password, true},
-    {"GET", "/v1/auth/revocations", signin_get_revocations, true},
-    {"GET", "/v1/staff-credentials", signin_get_credentials, true},
-    {"PUT", "/v1/staff-credentials/{}", signin_put_credentials, true},
-    {"DELETE", "/v1/staff-credentials/{}", signin_delete_credentials, true},
+    {"POST", "/v1/complaints/{}/accept", offers_accept, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/reassign", transfer_reassign, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/escalate", escalation_by_hand, true, AUTH_STAFF},
+    {"GET", "/v1/offers/mine", offers_mine, true, AUTH_STAFF},
+    {"GET", "/v1/complaints/{}/classification", registry_get_classification, true, AUTH_STAFF},
+    {"PUT", "/v1/complaints/{}/classification", textreview_put, true, AUTH_STAFF},
+    {"GET", "/v1/classification-reviews", textreview_queue, true, AUTH_STAFF},
+    {"GET", "/v1/keywords", keywords_get, true, AUTH_SUPERVISORS},
+    {"PUT", "/v1/keywords", keywords_put, true, AUTH_ADMIN},
+    {"GET", "/v1/sla-policies", policies_get, true, AUTH_SUPERVISORS},
+    {"PUT", "/v1/sla-policies", policies_put, true, AUTH_ADMIN},
+    {"GET", "/v1/vip-customers", vip_list, true, AUTH_SUPERVISORS},
+    {"PUT", "/v1/vip-customers/{}", vip_put, true, AUTH_ADMIN},
+    {"DELETE", "/v1/vip-customers/{}", vip_delete, true, AUTH_ADMIN},
+    {"GET", "/v1/staff-registry", registry_get, true, AUTH_SUPERVISORS},
+    {"PUT", "/v1/staff-registry/{}", registry_put, true, AUTH_ADMIN},
+    {"POST", "/v1/auth/session", signin_post_session, true, AUTH_PUBLIC},
+    {"GET", "/v1/auth/session", signin_get_session, true, AUTH_STAFF | AUTH_INTEGRATION},
+    {"DELETE", "/v1/auth/session", signin_delete_session, true, AUTH_STAFF},
+    {"PUT", "/v1/auth/password", signin_put_password, true, AUTH_STAFF},
+    {"GET", "/v1/auth/revocations", signin_get_revocations, true, AUTH_SERVICE},
+    {"GET", "/v1/staff-credentials", signin_get_credentials, true, AUTH_ADMIN},
+    {"PUT", "/v1/staff-credentials/{}", signin_put_credentials, true, AUTH_ADMIN},
+    {"DELETE", "/v1/staff-credentials/{}", signin_delete_credentials, true, AUTH_ADMIN},
 };
 
 static const struct svc_task classification_tasks[] = {

@@ -435,7 +435,7 @@ static void accept_reply(struct http_req *r, int rc, const char *no, const char 
 void offers_accept(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_AGENT, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	struct asg a;
 	char owner[64] = "";
@@ -478,7 +478,7 @@ static json_t *mine_row(PGresult *res, int i)
 void offers_mine(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_AGENT, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	const char *p[] = {who.staff_id};
 	PGresult *res = pg_query(r->db, MINE_SQL, 1, p);

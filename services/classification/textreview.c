@@ -315,7 +315,7 @@ static void review_reply(struct http_req *r, enum review_result rc, const char *
 void textreview_put(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -356,7 +356,7 @@ void textreview_put(struct http_req *r, void *arg)
 void textreview_queue(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	const char *p[] = {who.role & (AUTH_SUPERVISOR | AUTH_ADMIN) ? "" : who.staff_id};
 	PGresult *res = pg_query(r->db, QUEUE_SQL, 1, p);

@@ -159,7 +159,7 @@ void transfer_reassign(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct transfer_req t = {0};
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)

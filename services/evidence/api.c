@@ -158,7 +158,7 @@ static void push_batch(struct http_req *r, json_t *events, const char *carrier)
 void api_push_scans(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_INTEGRATION, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -200,7 +200,7 @@ void api_push_scans(struct http_req *r, void *arg)
 void api_get_evidence(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	const char *key = r->params[0];
 	http_reply_query_json(r, ids_is_uuid(key) ? EVIDENCE_BY_ID : EVIDENCE_BY_NO, key,
@@ -358,7 +358,7 @@ void api_confirm(struct http_req *r, void *arg)
 	struct auth_principal who;
 	char id[40];
 	/* agents too: the owner confirms their own case (checked in the transaction) */
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = r->body_len ? http_req_json(r) : json_object();
 	if (!body)
@@ -456,7 +456,7 @@ static void answer_in_tx(struct http_req *r, json_t *body, const char *who)
 void api_answer(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_INTEGRATION | AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	if (!ids_is_uuid(r->params[0]))
 		return http_reply_error(r, 404, "not_found", "no such evidence request");
@@ -504,7 +504,7 @@ void api_answer(struct http_req *r, void *arg)
 void api_parcel_trajectory(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	http_reply_query_json(r, TRAJECTORY_JSON "$1", r->params[0], "no scans for this waybill");
 }
@@ -512,7 +512,7 @@ void api_parcel_trajectory(struct http_req *r, void *arg)
 void api_complaint_trajectory(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	const char *key = r->params[0];
 	http_reply_query_json(r, ids_is_uuid(key) ? TRAJECTORY_BY_ID : TRAJECTORY_BY_NO, key,

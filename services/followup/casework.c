@@ -152,7 +152,7 @@ static void fu_reply_conflict(struct http_req *r, const char *code, const char *
 static int fu_action_begin(struct http_req *r, struct fu_action *a, fu_parse_fn parse)
 {
 	memset(a, 0, sizeof(*a));
-	if (auth_require(r, AUTH_STAFF, &a->who) != 0)
+	if (auth_caller(r, &a->who) != 0)
 		return -1;
 	a->body = http_req_json(r);
 	if (!a->body)
@@ -563,7 +563,7 @@ static const char conversation_sql[] =
 void fu_get_conversation(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	http_reply_query_json(r, conversation_sql, r->params[0], "no such complaint");
 }

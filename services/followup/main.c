@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "followup.h"
 #include "notify.h"
 #include "svc.h"
@@ -115,20 +116,20 @@ static const struct cfg_entry followup_table[] = {
 };
 
 static const struct http_route followup_routes[] = {
-    {"POST", "/v1/complaints/{}/survey", fu_post_survey, true},
-    {"POST", "/v1/complaints/{}/messages", fu_post_message, true},
-    {"POST", "/v1/complaints/{}/await-customer", fu_post_await, true},
+    {"POST", "/v1/complaints/{}/survey", fu_post_survey, true, AUTH_CUSTOMER},
+    {"POST", "/v1/complaints/{}/messages", fu_post_message, true, AUTH_CUSTOMER},
+    {"POST", "/v1/complaints/{}/await-customer", fu_post_await, true, AUTH_STAFF},
     /* one handler for both methods: the HTTP workers find a route by its pattern */
-    {"GET", "/v1/templates", fu_get_templates, true},
-    {"PUT", "/v1/templates", fu_put_template, true},
-    {"GET", "/v1/stats", fu_get_stats, true},
-    {"GET", "/v1/notifications", fu_get_notifications, true},
-    {"GET", "/v1/stream", fu_get_stream, true},
-    {"POST", "/v1/complaints/{}/contact", fu_post_contact, true},
-    {"POST", "/v1/complaints/{}/calls", fu_post_call, true},
-    {"POST", "/v1/complaints/{}/close", fu_post_close, true},
-    {"POST", "/v1/complaints/{}/reopen", fu_post_reopen, true},
-    {"GET", "/v1/complaints/{}/conversation", fu_get_conversation, true},
+    {"GET", "/v1/templates", fu_get_templates, true, AUTH_STAFF},
+    {"PUT", "/v1/templates", fu_put_template, true, AUTH_ADMIN},
+    {"GET", "/v1/stats", fu_get_stats, true, AUTH_SUPERVISORS},
+    {"GET", "/v1/notifications", fu_get_notifications, true, AUTH_STAFF},
+    {"GET", "/v1/stream", fu_get_stream, true, AUTH_STAFF | AUTH_QUERY_TOKEN},
+    {"POST", "/v1/complaints/{}/contact", fu_post_contact, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/calls", fu_post_call, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/close", fu_post_close, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/reopen", fu_post_reopen, true, AUTH_STAFF},
+    {"GET", "/v1/complaints/{}/conversation", fu_get_conversation, true, AUTH_STAFF},
 };
 
 static const struct svc_task followup_tasks[] = {

@@ -40,24 +40,6 @@
 
 static atomic_int fu_stream_held;
 
-/* The principal of the header token, else of ?access_token=. */
-static int fu_stream_identify(struct http_req *r, struct auth_principal *who)
-{
-	if (auth_identify(r, who) == 0)
-		return 0;
-	char *token = http_req_query(r, "access_token");
-	if (!token || !token[0] || r->nheaders >= HTTPD_MAX_HEADERS) {
-		free(token);
-		return -1;
-	}
-	char value[300];
-	struct http_req copy = *r;
-	snprintf(value, sizeof(value), "Bearer %s", token);
-	free(token);
-	copy.headers[copy.nheaders++] = (struct http_header){"Authorization", value};
-	return auth_identify(&copy, who);
-}
-
 /* The cursor: Last-Event-ID, ?last_event_id=, else the newest notification now. */
 static int fu_stream_cursor(struct http_req *r, long long *cursor)
 {
@@ -157,10 +139,9 @@ void fu_get_stream(struct http_req *r, void *arg)
 	struct auth_principal who;
 	long long cursor = 0;
 	char recipient[80];
-	if (fu_stream_identify(r, &who) != 0)
-		return http_reply_error(r, 401, "unauthorized", "a staff token is required");
-	if (!(who.role & AUTH_STAFF))
-		return http_reply_error(r, 403, "forbidden", "staff only");
+	/* the route admits staff, with the token in the header or in ?access_token= */
+	if (auth_caller(r, &who) != 0)
+		return;
 	int rc = fu_stream_cursor(r, &cursor);
 	if (rc == -1)
 		return http_reply_fields(r, 422, "validation_failed",

@@ -631,7 +631,7 @@ void intake_post_complaint(struct http_req *r, void *arg)
 void intake_staff_post_complaint(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_AGENT, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	post_complaint(r, who.staff_id);
 }

@@ -36,7 +36,7 @@ static int attach_who(struct http_req *r, const char *no, char *complaint_id, si
 		snprintf(by, bycap, "customer");
 		return intake_customer_prove(r, no, complaint_id, cap);
 	}
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return -1;
 	PGresult *res =
 	    pg_query(r->db,
@@ -212,7 +212,7 @@ static void attach_send(struct http_req *r, PGresult *res)
 void intake_staff_get_attachment(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	char *end = NULL;
 	long seq = strtol(r->params[1], &end, 10);

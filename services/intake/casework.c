@@ -113,7 +113,7 @@ static void contact_for(json_t *j, const struct auth_principal *who)
 void intake_staff_get_case(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	PGresult *res = pg_query(r->db, case_view_sql, 1, (const char *[]){r->params[0]});
 	if (!res) {
@@ -252,7 +252,7 @@ db_failed:
 void intake_post_note(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)

@@ -1,6 +1,7 @@
 /* cp-intake: the public complaint API and the customer's view of the case. */
 #include <string.h>
 
+#include "auth.h"
 #include "intake.h"
 #include "svc.h"
 
@@ -57,17 +58,20 @@ static const struct svc_task intake_tasks[] = {
 };
 
 static const struct http_route intake_routes[] = {
-    {"POST", "/v1/complaints", intake_post_complaint, true},
-    {"GET", "/v1/complaints/{}", intake_get_complaint, true},
-    {"GET", "/v1/staff/complaints", intake_staff_list_complaints, true},
-    {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true},
-    {"GET", "/v1/staff/complaints/{}", intake_staff_get_case, true},
-    {"POST", "/v1/complaints/{}/notes", intake_post_note, true},
-    {"POST", "/v1/complaints/{}/attachments", intake_post_attachment, true},
-    {"GET", "/v1/staff/complaints/{}/attachments/{}", intake_staff_get_attachment, true},
+    {"POST", "/v1/complaints", intake_post_complaint, true, AUTH_PUBLIC},
+    {"GET", "/v1/complaints/{}", intake_get_complaint, true,
+     AUTH_CUSTOMER | AUTH_STAFF | AUTH_INTEGRATION},
+    {"GET", "/v1/staff/complaints", intake_staff_list_complaints, true, AUTH_STAFF},
+    {"POST", "/v1/staff/complaints", intake_staff_post_complaint, true, AUTH_STAFF},
+    {"GET", "/v1/staff/complaints/{}", intake_staff_get_case, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/notes", intake_post_note, true, AUTH_STAFF},
+    {"POST", "/v1/complaints/{}/attachments", intake_post_attachment, true,
+     AUTH_CUSTOMER | AUTH_STAFF},
+    {"GET", "/v1/staff/complaints/{}/attachments/{}", intake_staff_get_attachment, true,
+     AUTH_STAFF},
     /* public: the QR code printed on a waybill; no database, drawn on the loop thread */
-    {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false},
-    {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false},
+    {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false, AUTH_PUBLIC},
+    {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false, AUTH_PUBLIC},
 };
 
 static int intake_init(char *errstr, size_t errlen)

@@ -209,7 +209,7 @@ static void reply_page(struct http_req *r, PGresult *res, long limit,
 void intake_staff_list_complaints(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	struct queue_query q = {0};
 	for (int i = 0; i <= Q_CLOSED; i++)

@@ -284,7 +284,7 @@ static json_t *minimal_json(PGresult *res)
 static void staff_view(struct http_req *r, PGresult *res)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF | AUTH_INTEGRATION, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	if (PQntuples(res) == 0) {
 		http_reply_error(r, 404, "not_found", "no complaint with this number");

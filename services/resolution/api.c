@@ -38,7 +38,7 @@
 void res_list_proposals(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	http_reply_query_json(
 	    r,
@@ -52,7 +52,7 @@ void res_list_proposals(struct http_req *r, void *arg)
 void res_get_proposal(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	if (!ids_is_uuid(r->params[0]))
 		return http_reply_error(r, 404, "not_found", "no such proposal");
@@ -170,7 +170,7 @@ void res_approve(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct proposal_row p;
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = r->body_len ? http_req_json(r) : json_object();
 	if (!body)
@@ -245,7 +245,7 @@ void res_accept(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct proposal_row p;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = r->body_len ? http_req_json(r) : json_object();
 	if (!body)
@@ -279,7 +279,7 @@ void res_reject(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct proposal_row p;
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -394,7 +394,7 @@ void res_amend(struct http_req *r, void *arg)
 	struct auth_principal who;
 	struct proposal_row p;
 	struct res_plan plan;
-	if (auth_require(r, AUTH_STAFF, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)
@@ -429,7 +429,7 @@ out:
 void res_confirm_execution(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_INTEGRATION, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	json_t *body = http_req_json(r);
 	if (!body)

@@ -113,7 +113,7 @@ int res_try_settle(PGconn *c, const char *pid)
 void res_list_rules(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	if (auth_require(r, AUTH_SUPERVISOR, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	http_reply_query_json(
 	    r,
@@ -246,7 +246,7 @@ void res_put_rule(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	struct rule_body b = {0};
-	if (auth_require(r, AUTH_ADMIN, &who) != 0)
+	if (auth_caller(r, &who) != 0)
 		return;
 	if (!rule_name_ok(r->params[0]))
 		return http_reply_error(r, 404, "not_found", "a rule name is [a-z][a-z0-9_]{0,47}");

@@ -1,4 +1,5 @@
 /* cp-timer: SLA clocks, warnings, breaches and escalation. */
+#include "auth.h"
 #include "svc.h"
 #include "timer.h"
 
@@ -27,9 +28,9 @@ static const struct cfg_entry timer_table[] = {
 };
 
 static const struct http_route timer_routes[] = {
-    {"GET", "/v1/complaints/{}/clocks", timer_get_clocks, true},
-    {"GET", "/v1/calendars", timer_calendars_list, true},
-    {"PUT", "/v1/calendars/{}", timer_calendar_put, true},
+    {"GET", "/v1/complaints/{}/clocks", timer_get_clocks, true, AUTH_STAFF},
+    {"GET", "/v1/calendars", timer_calendars_list, true, AUTH_SUPERVISORS},
+    {"PUT", "/v1/calendars/{}", timer_calendar_put, true, AUTH_ADMIN},
 };
 
 static const struct svc_task timer_tasks[] = {

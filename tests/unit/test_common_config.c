@@ -172,6 +172,98 @@ START_TEST(case_actor_owner_supervisor_conflict)
 }
 END_TEST
 
+/* A request with the given Authorization header (NULL: none) and query string. */
+static struct http_req route_req(const char *authorization, const char *query)
+{
+	struct http_req r = {0};
+	if (authorization)
+		r.headers[r.nheaders++] =
+		    (struct http_header){"Authorization", (char *)authorization};
+	r.query = (char *)query;
+	return r;
+}
+
+/* The status a route check answered (0: it let the request through to the handler). */
+static int route_verdict(unsigned roles, const char *authorization, const char *query)
+{
+	struct http_req r = route_req(authorization, query);
+	r.roles = roles;
+	int rc = auth_route_check(&r, roles);
+	int status = rc == 0 ? 0 : r.status;
+	ck_assert_msg(rc == 0 ? r.status == 0 : status == 401 || status == 403,
+		      "rc %d with status %d", rc, r.status);
+	free(r.resp_body);
+	return status;
+}
+
+/* The roles in a route table are the gate: exact sets (an agent route never lets the
+ * integration token in, a supervisor route never an agent), public and customer routes
+ * leave the proof to their handler, a staff token sent to a customer-and-staff route is
+ * checked, ?access_token= counts only where the route says so. */
+START_TEST(route_roles_gate_before_the_handler)
+{
+	char err[200];
+	ck_assert_int_eq(auth_load("agent-token-1:agent:A1,super-token-1:supervisor:S1,"
+				   "admin-token-1:admin:AD,gateway-token:integration:GW",
+				   err, sizeof(err)),
+			 0);
+	const char *agent = "Bearer agent-token-1", *sup = "Bearer super-token-1",
+		   *adm = "Bearer admin-token-1", *gw = "Bearer gateway-token";
+	ck_assert_int_eq(route_verdict(AUTH_STAFF, NULL, NULL), 401);
+	ck_assert_int_eq(route_verdict(AUTH_STAFF, "Bearer wrong-token", NULL), 401);
+	ck_assert_int_eq(route_verdict(AUTH_STAFF, agent, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_STAFF, gw, NULL), 403);
+	ck_assert_int_eq(route_verdict(AUTH_SUPERVISORS, agent, NULL), 403);
+	ck_assert_int_eq(route_verdict(AUTH_SUPERVISORS, sup, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_ADMIN, sup, NULL), 403);
+	ck_assert_int_eq(route_verdict(AUTH_ADMIN, adm, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_INTEGRATION | AUTH_ADMIN, gw, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_INTEGRATION | AUTH_ADMIN, agent, NULL), 403);
+	ck_assert_int_eq(route_verdict(AUTH_PUBLIC, NULL, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_SERVICE, NULL, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_PUBLIC, "Bearer wrong-token", NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_CUSTOMER, NULL, "token=x"), 0);
+	ck_assert_int_eq(route_verdict(AUTH_CUSTOMER, "Bearer wrong-token", NULL), 0);
+	unsigned mixed = AUTH_CUSTOMER | AUTH_STAFF | AUTH_INTEGRATION;
+	ck_assert_int_eq(route_verdict(mixed, NULL, "phone=1"), 0);
+	ck_assert_int_eq(route_verdict(mixed, "Bearer wrong-token", "phone=1"), 401);
+	ck_assert_int_eq(route_verdict(mixed, gw, NULL), 0);
+	ck_assert_int_eq(route_verdict(AUTH_STAFF, NULL, "access_token=agent-token-1"), 401);
+	ck_assert_int_eq(
+	    route_verdict(AUTH_STAFF | AUTH_QUERY_TOKEN, NULL, "access_token=agent-token-1"), 0);
+	ck_assert_int_eq(
+	    route_verdict(AUTH_STAFF | AUTH_QUERY_TOKEN, NULL, "access_token=gateway-token"), 403);
+	/* the caller a handler reads is the one the check admitted */
+	struct http_req r = route_req(NULL, "access_token=super-token-1");
+	r.roles = AUTH_STAFF | AUTH_QUERY_TOKEN;
+	struct auth_principal who;
+	ck_assert_int_eq(auth_caller(&r, &who), 0);
+	ck_assert_str_eq(who.staff_id, "S1");
+	r.roles = AUTH_STAFF;
+	ck_assert_int_eq(auth_caller(&r, &who), -1);
+	ck_assert_int_eq(r.status, 401);
+	free(r.resp_body);
+	char names[160];
+	auth_roles_names(AUTH_SUPERVISORS | AUTH_QUERY_TOKEN, names, sizeof(names));
+	ck_assert_str_eq(names, "supervisor,admin,query_token");
+	ck_assert_int_eq(auth_load("", err, sizeof(err)), 0);
+}
+END_TEST
+
+/* A route whose callers nobody wrote down is refused at start, naming it. */
+START_TEST(route_without_roles_is_refused)
+{
+	static const struct http_route routes[] = {
+	    {"GET", "/v1/open", NULL, false, AUTH_PUBLIC},
+	    {"POST", "/v1/forgotten", NULL, false, 0},
+	};
+	struct httpd_opts o = {.addr = "127.0.0.1", .port = 1, .workers = 0};
+	char err[256] = "";
+	ck_assert_ptr_null(httpd_new(NULL, &o, routes, 2, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "POST /v1/forgotten declares no roles"), "%s", err);
+}
+END_TEST
+
 START_TEST(kafka_passthrough_maps_names)
 {
 	char buf[512] = "";
@@ -313,6 +405,8 @@ int main(void)
 	tcase_add_test(tc, secrets_are_redacted_for_the_configuration_dump);
 	tcase_add_test(tc, known_development_secrets_are_named);
 	tcase_add_test(tc, case_actor_owner_supervisor_conflict);
+	tcase_add_test(tc, route_roles_gate_before_the_handler);
+	tcase_add_test(tc, route_without_roles_is_refused);
 	tcase_add_test(tc, tstamp_round_trip_and_offsets);
 	tcase_add_test(tc, customer_ref_is_stable_and_hides_the_phone);
 	tcase_add_test(tc, auth_tokens_parse_and_reject);

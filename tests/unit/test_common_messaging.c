@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "httpd.h"
 #include "inbox.h"
 #include "kafka.h"
@@ -339,14 +340,18 @@ static const char *http_exchange(int port, const char *method)
 START_TEST(worker_routes_keep_their_method)
 {
 	static const struct http_route routes[] = {
-	    {"GET", "/v1/things", route_get, true},
-	    {"POST", "/v1/things", route_post, true},
+	    {"GET", "/v1/things", route_get, true, AUTH_PUBLIC},
+	    {"POST", "/v1/things", route_post, true, AUTH_PUBLIC},
 	};
 	char err[256];
 	evthread_use_pthreads();
 	struct event_base *base = event_base_new();
 	int port = 20000 + (int)(getpid() % 20000);
-	struct httpd_opts o = {"127.0.0.1", port, 2, 4096, getenv("CP_TEST_DATABASE_URL"), NULL, 0};
+	struct httpd_opts o = {.addr = "127.0.0.1",
+			       .port = port,
+			       .workers = 2,
+			       .max_body = 4096,
+			       .conninfo = getenv("CP_TEST_DATABASE_URL")};
 	struct httpd *h = httpd_new(base, &o, routes, 2, err, sizeof(err));
 	ck_assert_msg(h != NULL, "%s", err);
 	pthread_t t;
