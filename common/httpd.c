@@ -299,12 +299,15 @@ static void httpd_send(struct http_req *r)
 		evhttp_add_header(out, "Retry-After", r->retry_after);
 	if (r->disposition[0])
 		evhttp_add_header(out, "Content-Disposition", r->disposition);
+	if (r->status == 405 && r->allow[0])
+		evhttp_add_header(out, "Allow", r->allow);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < 2; i++)
 		if (r->set_cookie[i][0])
 			evhttp_add_header(out, "Set-Cookie", r->set_cookie[i]);
 	evhttp_add_header(out, "X-Request-Id", r->request_id);
-	if (buf && r->resp_body)
+	/* HEAD: the headers of the GET, no body (libevent would send the body) */
+	if (buf && r->resp_body && strcmp(r->method, "HEAD") != 0)
 		evbuffer_add(buf, r->resp_body, r->resp_len ? r->resp_len : strlen(r->resp_body));
 	evhttp_send_reply(ev, r->status, NULL, buf);
 	if (buf)
@@ -442,18 +445,28 @@ static struct http_req *httpd_copy_request(struct httpd *srv, struct evhttp_requ
 	return r;
 }
 
+/* The route of r's method and path. HEAD is answered as GET (libevent sends no body). When
+ * the path exists with other methods only, *path_known is set and r->allow lists them. */
 static const struct http_route *httpd_route(struct httpd *srv, struct http_req *r, bool *path_known)
 {
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+	size_t n = 0;
 	*path_known = false;
 	for (size_t i = 0; i < srv->nroutes; i++) {
 		if (!httpd_match(srv->routes[i].pattern, r->path, r))
 			continue;
 		*path_known = true;
 		r->route = srv->routes[i].pattern;
-		if (strcmp(srv->routes[i].method, r->method) == 0) {
+		if (strcmp(srv->routes[i].method, method) == 0) {
 			r->roles = srv->routes[i].roles;
 			return &srv->routes[i];
 		}
+		int w = snprintf(r->allow + n, sizeof(r->allow) - n, "%s%s", n ? ", " : "",
+				 srv->routes[i].method);
+		if (w > 0 && (size_t)w < sizeof(r->allow) - n)
+			n += (size_t)w;
+		if (strcmp(srv->routes[i].method, "GET") == 0 && n + 6 < sizeof(r->allow))
+			n += (size_t)snprintf(r->allow + n, sizeof(r->allow) - n, ", HEAD");
 	}
 	return NULL;
 }
@@ -541,8 +554,12 @@ struct httpd *httpd_new(struct event_base *base, const struct httpd_opts *o,
 	evhttp_set_max_body_size(h->http, (ev_ssize_t)(hard + 4096));
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_timeout(h->http, 30);
+	/* every method libevent knows reaches the routes, so HEAD answers as GET and OPTIONS or
+	 * TRACE get the JSON 405 with Allow; a method libevent does not know is its 501 */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+						EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+						EVHTTP_REQ_TRACE);
 	evhttp_set_gencb(h->http, httpd_dispatch, h);
 	h->sock = evhttp_bind_socket_with_handle(h->http, o->addr, (ev_uint16_t)o->port);
 	if (!h->sock) {

@@ -54,6 +54,7 @@ struct http_req {
 	char disposition[192]; /* Content-Disposition of a file reply, "" when none */
 	/* Set-Cookie lines ("" when none): the session and its CSRF token */
 	char set_cookie[2][640];
+	char allow[48]; /* Allow for a 405: the methods the path has */
 	/* internal */
 	void *ev;
 	struct httpd *srv;

@@ -12,6 +12,7 @@
 #   KAFKA_LIBS     where the broker jars go (default $CP_CACHE/kafka-3.9.1/libs)
 #   CP_VENV        the Python venv (default $CP_CACHE/venv)
 #   HELM           the helm binary (default $CP_CACHE/helm-v3.19.5/helm)
+#   CP_API_VENV    the venv of the API contract tools (default $CP_CACHE/venv-api)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,6 +24,8 @@ HELM_VERSION=v3.19.5
 HELM=${HELM:-$CP_CACHE/helm-$HELM_VERSION/helm}
 POM=$ROOT/deploy/kafka/pom.xml
 REQUIREMENTS=$ROOT/tests/requirements.txt
+API_REQUIREMENTS=$ROOT/tests/requirements-api.txt
+CP_API_VENV=${CP_API_VENV:-$CP_CACHE/venv-api}
 
 APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
@@ -101,6 +104,19 @@ ensure_venv() {
 	echo "$want" >"$stamp"
 }
 
+# The API contract tools (schemathesis, openapi-spec-validator) live in a venv of their own:
+# schemathesis needs a newer pytest and jsonschema than tests/requirements.txt pins.
+ensure_api_venv() {
+	local want stamp=$CP_API_VENV/.cp-requirements.sha256
+	want=$(sha256sum "$API_REQUIREMENTS" | cut -d' ' -f1)
+	[[ -f $stamp && $(<"$stamp") == "$want" && -x $CP_API_VENV/bin/python ]] && return 0
+	log "creating Python venv $CP_API_VENV"
+	[[ -x $CP_API_VENV/bin/python ]] || /usr/bin/python3 -m venv "$CP_API_VENV"
+	"$CP_API_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$API_REQUIREMENTS" >&2 ||
+		die "pip could not install $API_REQUIREMENTS"
+	echo "$want" >"$stamp"
+}
+
 # node_modules is complete when its stamp holds the hash of the lockfile that filled it.
 ensure_console_modules() {
 	local want stamp=$CONSOLE/node_modules/.cp-lock.sha256
@@ -136,6 +152,7 @@ main() {
 	ensure_kafka_jars
 	ensure_console_modules
 	ensure_venv
+	ensure_api_venv
 }
 
 main "$@"

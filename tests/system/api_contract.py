@@ -13,6 +13,7 @@ these helpers let the tests hold nginx and the OpenAPI document to them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from stack import ROOT, SERVICES, bin_dir
 TEMPLATE = ROOT / "deploy" / "nginx" / "nginx.conf.tmpl"
 OPENAPI = ROOT / "deploy" / "openapi" / "openapi.json"
 SAMPLE_SEGMENT = "CP-20260101-X1"
+# the API tools' own venv (tests/requirements-api.txt, deploy/scripts/deps.sh)
+API_VENV = Path(os.environ.get("CP_API_VENV", Path(os.environ.get(
+    "CP_CACHE", Path.home() / ".cache" / "complaints")) / "venv-api"))
 
 
 def service_routes() -> list[dict]:

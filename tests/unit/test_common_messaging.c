@@ -367,6 +367,64 @@ START_TEST(worker_routes_keep_their_method)
 }
 END_TEST
 
+static int refused_calls;
+
+static int refuse_all(struct http_req *r, unsigned roles)
+{
+	refused_calls++;
+	http_reply_error(r, 401, "unauthorized", "no");
+	return -1;
+}
+
+/* Loop-thread routes (no database): HEAD answers as GET without a body; a method the path does
+ * not have (OPTIONS, TRACE, PUT) is the JSON 405 naming the ones it has, never libevent's
+ * HTML 501 (schemathesis found it); the route check runs before a matched handler only. */
+START_TEST(unlisted_methods_get_a_json_405_with_allow)
+{
+	static const struct http_route routes[] = {
+	    {"GET", "/v1/things", route_get, false, AUTH_PUBLIC},
+	    {"POST", "/v1/things", route_post, false, AUTH_PUBLIC},
+	    {"GET", "/v1/guarded", route_get, false, AUTH_STAFF},
+	};
+	char err[256];
+	evthread_use_pthreads();
+	struct event_base *base = event_base_new();
+	int port = 20000 + (int)((getpid() + 7) % 20000);
+	struct httpd_opts o = {.addr = "127.0.0.1", .port = port, .max_body = 4096};
+	struct httpd *h = httpd_new(base, &o, routes, 2, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	pthread_t t;
+	pthread_create(&t, NULL, loop_main, base);
+	const char *head = http_exchange(port, "HEAD");
+	ck_assert_msg(strstr(head, " 200 ") && !strstr(head, "\r\n\r\nget"), "%s", head);
+	const char *methods[] = {"OPTIONS", "TRACE", "PUT"};
+	for (int i = 0; i < 3; i++) {
+		const char *got = http_exchange(port, methods[i]);
+		ck_assert_msg(strstr(got, " 405 ") && strstr(got, "Allow: GET, HEAD, POST\r\n") &&
+				  strstr(got, "\"error\":\"method_not_allowed\""),
+			      "%s: %s", methods[i], got);
+	}
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, NULL);
+	pthread_join(t, NULL);
+	httpd_free(h);
+	/* the route check: a public route passes through it too, a 405 never reaches it */
+	o.port = port + 1;
+	o.authorize = refuse_all;
+	h = httpd_new(base, &o, routes, 3, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	pthread_create(&t, NULL, loop_main, base);
+	refused_calls = 0;
+	const char *got = http_exchange(port + 1, "DELETE");
+	ck_assert_msg(strstr(got, " 405 ") && refused_calls == 0, "%s", got);
+	got = http_exchange(port + 1, "GET");
+	ck_assert_msg(strstr(got, " 401 ") && refused_calls == 1, "%s", got);
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, NULL);
+	pthread_join(t, NULL);
+	httpd_free(h);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	log_init("unit", LOG_ERROR);
@@ -376,6 +434,10 @@ int main(void)
 	tcase_add_test(k, idempotent_producer_survives_leader_errors_in_order);
 	tcase_add_test(k, dead_broker_yields_failed_reports_not_silence);
 	suite_add_tcase(s, k);
+	TCase *hk = tcase_create("httpd");
+	tcase_set_timeout(hk, 30);
+	tcase_add_test(hk, unlisted_methods_get_a_json_405_with_allow);
+	suite_add_tcase(s, hk);
 	if (getenv("CP_TEST_DATABASE_URL")) {
 		TCase *d = tcase_create("postgres");
 		tcase_set_timeout(d, 90);
