@@ -17,7 +17,13 @@ import pytest
 from api_contract import (API_VENV, OPENAPI, nginx_locations, nginx_pick, regex_alternatives,
                           sample_path, service_routes)
 
-CALLERS = {"public", "customer", "agent", "supervisor", "admin", "integration"}
+CALLERS = {"public", "customer", "agent", "supervisor", "admin", "integration", "service"}
+
+
+def internal(route) -> bool:
+    """A route only our services call (signed service requests): never through the front door,
+    not in the public document."""
+    return set(route["roles"]) == {"service"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,7 @@ def test_every_route_declares_who_may_call_it(routes):
     assert not undeclared, (
         "these routes name no caller; add the roles as the route's fifth field in the service's "
         "route table (AUTH_PUBLIC, AUTH_CUSTOMER, AUTH_STAFF, AUTH_SUPERVISORS, AUTH_ADMIN, "
-        "AUTH_INTEGRATION in common/auth.h): " + "; ".join(undeclared))
+        "AUTH_INTEGRATION, AUTH_SERVICE in common/auth.h): " + "; ".join(undeclared))
 
 
 def test_front_door_sends_every_route_to_its_service(routes):
@@ -41,6 +47,12 @@ def test_front_door_sends_every_route_to_its_service(routes):
     for r in routes:
         loc = nginx_pick(locs, sample_path(r["path"]))
         got = loc.upstream if loc else None
+        if internal(r):
+            if got is not None:
+                wrong.append(f"{r['method']} {r['path']} is for our services only, but nginx "
+                             f"sends it to {got} (location {loc.path}, line {loc.line}): "
+                             "answer it with the 404 in the template")
+            continue
         if got != r["service"]:
             where = f"location {loc.modifier} {loc.path} (line {loc.line})" if loc else "no location"
             wrong.append(f"{r['method']} {r['path']} belongs to {r['service']} but nginx sends it "
@@ -94,7 +106,7 @@ def test_openapi_document_is_valid_openapi_3_1():
 
 def test_openapi_describes_exactly_the_routes(routes):
     ops = openapi_operations()
-    table = {(r["method"], r["path"]): r for r in routes}
+    table = {(r["method"], r["path"]): r for r in routes if not internal(r)}
     missing = [f"{m} {p} ({table[(m, p)]['service']})" for m, p in table if (m, p) not in ops]
     extra = [f"{m} {p}" for m, p in ops if (m, p) not in table]
     assert not missing, ("routes missing from deploy/openapi/openapi.json (add an operation with "
@@ -112,7 +124,7 @@ def test_openapi_roles_are_the_route_tables(routes):
     wrong = []
     for r in routes:
         op = ops.get((r["method"], r["path"]))
-        if op is None:
+        if op is None or internal(r):
             continue  # reported by test_openapi_describes_exactly_the_routes
         name = f"{r['method']} {r['path']}"
         want = set(r["roles"])
@@ -131,6 +143,10 @@ def test_openapi_roles_are_the_route_tables(routes):
                 got |= {SCHEME_ROLES[scheme]} if scheme in SCHEME_ROLES else set(scopes)
                 if scheme == "accessToken":
                     got.add("query_token")
+                if scheme == "sessionCookie" and set(scopes) != want & {"agent", "supervisor",
+                                                                        "admin"}:
+                    wrong.append(f"{name}: sessionCookie grants {sorted(scopes)}, the people's "
+                                 f"roles of the route table are {sorted(want - {'integration'})}")
         expect = want - {"public"}
         if got != expect:
             wrong.append(f"{name}: security grants {sorted(got)}, the route table {sorted(expect)}")
