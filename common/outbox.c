@@ -71,6 +71,70 @@ int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_typ
 	return 0;
 }
 
+/* The packed message as hex text (the payload column is bytea; one text[] carries them all). */
+static char *outbox_hex(const ProtobufCMessage *msg)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(len ? len : 1);
+	char *hex = malloc(2 * len + 1);
+	if (buf && hex) {
+		protobuf_c_message_pack(msg, buf);
+		for (size_t i = 0; i < len; i++) {
+			hex[2 * i] = digits[buf[i] >> 4];
+			hex[2 * i + 1] = digits[buf[i] & 15];
+		}
+		hex[2 * len] = '\0';
+	}
+	free(buf);
+	if (!buf) {
+		free(hex);
+		return NULL;
+	}
+	return hex;
+}
+
+int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
+{
+	enum { NCOLS = 7 };
+	if (n == 0)
+		return 0;
+	const char **cells = calloc(n * NCOLS, sizeof(*cells));
+	char(*ids)[IDS_UUID_LEN] = malloc(n * sizeof(*ids)), now[TSTAMP_LEN];
+	int rc = -1;
+	size_t done = 0;
+	if (!cells || !ids)
+		goto failed;
+	tstamp_format(tstamp_now_ms(), now);
+	for (; done < n; done++) {
+		const char **row = cells + done * NCOLS;
+		ids_uuid(ids[done]);
+		row[0] = ids[done];
+		row[1] = items[done].ce_type;
+		row[2] = outbox_src;
+		row[3] = now;
+		row[4] = items[done].topic;
+		row[5] = items[done].key;
+		if (!(row[6] = outbox_hex(items[done].msg)))
+			goto failed;
+	}
+	PGresult *r = pg_query_columns(
+	    c, "cp_outbox_add_set",
+	    "INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) "
+	    "SELECT i::uuid, t, s, tm, tp, k, decode(p, 'hex') FROM unnest($1::text[], "
+	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) "
+	    "WITH ORDINALITY AS u (i, t, s, tm, tp, k, p, o) ORDER BY o",
+	    NCOLS, n, cells);
+	rc = r ? 0 : -1;
+	PQclear(r);
+failed:
+	for (size_t i = 0; cells && i < done; i++)
+		free((char *)cells[i * NCOLS + 6]);
+	free(cells);
+	free(ids);
+	return rc;
+}
+
 /* The relay's connection LISTENs for the insert trigger's notification. */
 static PGconn *outbox_conn(struct outbox_relay *r)
 {

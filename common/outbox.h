@@ -29,6 +29,20 @@ const char *outbox_source(void);
 int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_type,
 	       const ProtobufCMessage *msg, char *ce_id_out) __attribute__((warn_unused_result));
 
+/* One event of outbox_add_set. */
+struct outbox_item {
+	const char *topic;
+	const char *key;
+	const char *ce_type;
+	const ProtobufCMessage *msg;
+};
+
+/* Inserts n events with one statement (in this order, so they are published in it), the same
+ * rows as n calls of outbox_add: for work that announces a set at once (the timer firing a
+ * batch of clocks). Returns 0 or -1. */
+int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
+    __attribute__((warn_unused_result));
+
 struct outbox_relay;
 
 /* Starts the relay thread with its own connection. */
