@@ -305,32 +305,45 @@ static int clock_write(PGconn *pg, const char *id, int i, const struct clock_row
 		       19, p);
 }
 
+/* The texts a snapshot event points to. */
+struct snapshot_text {
+	char fired[TSTAMP_LEN], due[TSTAMP_LEN], started[TSTAMP_LEN];
+};
+
 /* cp.complaint.clock_changed: the clock as it is now, for the side-by-side case view. */
+static void snapshot_fill(Cp__SlaEvent *ev, struct snapshot_text *t, const char *id, int i,
+			  const struct clock_row *row, const struct calendar *cal,
+			  const char *kind)
+{
+	const struct sla_clock *c = &row->c;
+	int64_t now = tstamp_now_ms();
+	cp__sla_event__init(ev);
+	tstamp_format(now, t->fired);
+	tstamp_format(c->t.due_ms, t->due);
+	tstamp_format(c->started_ms, t->started);
+	ev->complaint_id = (char *)id;
+	ev->complaint_no = (char *)row->no;
+	ev->clock = (char *)sla_clock_names[i];
+	ev->kind = (char *)kind;
+	ev->due_at = t->due;
+	ev->escalation_level = c->level;
+	ev->escalated_to = (char *)sla_level_name(c->level);
+	ev->fired_at = t->fired;
+	ev->duration_s = (int32_t)c->duration_s;
+	ev->state = (char *)sla_state_name(c->state);
+	ev->used_s = sla_clock_used_ms(c, cal, now) / 1000;
+	ev->paused_s = c->paused_ms / 1000;
+	ev->stopped_by = (char *)row->stopped_by;
+	ev->calendar = (char *)row->calendar;
+	ev->started_at = t->started;
+}
+
 static int snapshot(PGconn *pg, const char *id, int i, const struct clock_row *row,
 		    const struct calendar *cal, const char *kind)
 {
-	Cp__SlaEvent ev = CP__SLA_EVENT__INIT;
-	const struct sla_clock *c = &row->c;
-	int64_t now = tstamp_now_ms();
-	char fired[TSTAMP_LEN], due[TSTAMP_LEN], started[TSTAMP_LEN];
-	tstamp_format(now, fired);
-	tstamp_format(c->t.due_ms, due);
-	tstamp_format(c->started_ms, started);
-	ev.complaint_id = (char *)id;
-	ev.complaint_no = (char *)row->no;
-	ev.clock = (char *)sla_clock_names[i];
-	ev.kind = (char *)kind;
-	ev.due_at = due;
-	ev.escalation_level = c->level;
-	ev.escalated_to = (char *)sla_level_name(c->level);
-	ev.fired_at = fired;
-	ev.duration_s = (int32_t)c->duration_s;
-	ev.state = (char *)sla_state_name(c->state);
-	ev.used_s = sla_clock_used_ms(c, cal, now) / 1000;
-	ev.paused_s = c->paused_ms / 1000;
-	ev.stopped_by = (char *)row->stopped_by;
-	ev.calendar = (char *)row->calendar;
-	ev.started_at = started;
+	Cp__SlaEvent ev;
+	struct snapshot_text t;
+	snapshot_fill(&ev, &t, id, i, row, cal, kind);
 	return outbox_add(pg, TOPIC_SLA, id, "cp.complaint.clock_changed", &ev.base, NULL);
 }
 
@@ -771,34 +784,181 @@ int clocks_reopen(PGconn *pg, const char *id, int64_t at_ms)
 	return op_close(&o);
 }
 
-int clocks_breach(PGconn *pg, const char *id, const char *clock, int64_t now_ms,
-		  clocks_announce_fn announce, void *arg)
+/* ---- firing due clocks as one set ---- */
+
+/* One clock of a fired set: its row before and after, its two events and their texts. */
+struct fired_clock {
+	char id[40];
+	int i;
+	struct clock_row before, row;
+	Cp__SlaEvent breach, snap;
+	char b_fired[TSTAMP_LEN], b_due[TSTAMP_LEN], b_next[TSTAMP_LEN];
+	struct snapshot_text st;
+};
+
+/* The breach event, as fire.c announces one breach (the due time it missed, the level it
+ * escalates to, the next due time unless the ladder is exhausted). */
+static void breach_fill(struct fired_clock *f, struct sla_escalation e, int64_t now_ms)
 {
-	struct clock_row rows[SLA_NCLOCKS];
-	struct timer_calendars cals;
+	Cp__SlaEvent *ev = &f->breach;
+	cp__sla_event__init(ev);
+	tstamp_format(now_ms, f->b_fired);
+	tstamp_format(f->before.c.t.due_ms, f->b_due);
+	f->b_next[0] = '\0';
+	if (!e.exhausted)
+		tstamp_format(f->row.c.t.due_ms, f->b_next);
+	ev->complaint_id = f->id;
+	ev->clock = (char *)sla_clock_names[f->i];
+	ev->complaint_no = f->row.no;
+	ev->due_at = f->b_due;
+	ev->kind = "breach";
+	ev->escalation_level = e.level;
+	ev->escalated_to = (char *)sla_level_name(e.level);
+	ev->fired_at = f->b_fired;
+	ev->next_due_at = f->b_next;
+	ev->duration_s = (int32_t)f->before.c.duration_s;
+	log_msg(LOG_WARN, "sla_breach",
+		LOG_KV({"complaint_no", ev->complaint_no}, {"clock", ev->clock},
+		       {"escalated_to", ev->escalated_to}),
+		"%s clock breach at level %d", ev->clock, e.level);
+}
+
+/* Escalates and re-arms the claimed clock in memory (one clock's breach: sla_clock_breach) and fills
+ * its events. Calendars come from one cache for the set, emptied when full. */
+static int breach_compute(PGconn *pg, struct timer_calendars *cals, struct fired_clock *f,
+			  int64_t now_ms)
+{
 	const struct calendar *cal;
-	int i = sla_clock_index(clock);
-	memset(&cals, 0, sizeof(cals));
-	/* only the clock row: the caller holds its lock, and the case row is locked before the
-	 * clocks everywhere else, so taking it here could deadlock with a consumer */
-	if (i < 0)
-		return 0;
-	if (clocks_load(pg, id, clock, rows) != 0)
-		return -1;
-	if (!rows[i].exists)
-		return 0;
-	struct clock_row before = rows[i];
-	int rc = timer_calendars_get(pg, &cals, rows[i].calendar, &cal);
-	if (rc == 0) {
-		struct sla_escalation e =
-		    sla_clock_breach(&rows[i].c, cal, now_ms, (int)timer_cfg.warn_pct);
-		rc = clock_write(pg, id, i, &rows[i]);
-		if (rc == 0)
-			rc = announce(pg, e, e.exhausted ? 0 : rows[i].c.t.due_ms, arg);
-		if (rc == 0)
-			rc = snapshot(pg, id, i, &rows[i], cal, change_kind(&before, &rows[i]));
+	if (cals->n == TIMER_CALENDARS_MAX) {
+		timer_calendars_release(cals);
+		memset(cals, 0, sizeof(*cals));
 	}
-	timer_calendars_release(&cals);
+	if (timer_calendars_get(pg, cals, f->row.calendar, &cal) != 0)
+		return -1;
+	struct sla_escalation e = sla_clock_breach(&f->row.c, cal, now_ms, (int)timer_cfg.warn_pct);
+	breach_fill(f, e, now_ms);
+	snapshot_fill(&f->snap, &f->st, f->id, f->i, &f->row, cal,
+		      change_kind(&f->before, &f->row));
+	return 0;
+}
+
+enum { FIRE_NCOLS = 17 };
+
+/* The row's columns for the set update (clock_write's, "" standing for NULL). */
+static void fired_cells(const struct fired_clock *f, const char **cell, char (*num)[24])
+{
+	const struct sla_clock *c = &f->row.c;
+	snprintf(num[0], 24, "%lld", (long long)c->duration_s);
+	snprintf(num[1], 24, "%d", c->level);
+	ms_text(c->started_ms, num[2]);
+	ms_text(c->counted_from_ms, num[3]);
+	ms_text(c->used_ms, num[4]);
+	ms_text(c->level_base_ms, num[5]);
+	ms_text(c->paused_at_ms, num[6]);
+	ms_text(c->paused_ms, num[7]);
+	ms_text(c->stopped_ms, num[8]);
+	ms_text(c->t.due_ms, num[9]);
+	ms_text(c->t.warn_ms, num[10]);
+	const char *v[FIRE_NCOLS] = {f->id,
+				     sla_clock_names[f->i],
+				     sla_state_name(c->state),
+				     num[0],
+				     num[1],
+				     c->warned ? "t" : "f",
+				     f->row.stopped_by,
+				     num[2],
+				     num[3],
+				     num[4],
+				     num[5],
+				     c->state == SLA_PAUSED ? num[6] : "",
+				     num[7],
+				     c->state == SLA_STOPPED ? num[8] : "",
+				     num[9],
+				     num[10],
+				     f->row.calendar};
+	memcpy(cell, v, sizeof(v));
+}
+
+#define TSU(col) "to_timestamp(NULLIF(" col ", '')::bigint / 1000.0)"
+
+/* Writes every fired clock with one UPDATE and their events (each clock's breach, then its
+ * snapshot: a consumer of the topic sees the breach first) with one INSERT. */
+static int fired_write(PGconn *pg, const struct fired_clock *f, size_t n)
+{
+	const char **cells = malloc(n * FIRE_NCOLS * sizeof(*cells));
+	char(*num)[11][24] = malloc(n * sizeof(*num));
+	struct outbox_item *ev = malloc(2 * n * sizeof(*ev));
+	int rc = -1;
+	if (!cells || !num || !ev)
+		goto failed;
+	for (size_t j = 0; j < n; j++) {
+		fired_cells(&f[j], cells + j * FIRE_NCOLS, num[j]);
+		ev[2 * j] = (struct outbox_item){TOPIC_SLA, f[j].id, "cp.complaint.sla_breached",
+						 &f[j].breach.base};
+		ev[2 * j + 1] = (struct outbox_item){TOPIC_SLA, f[j].id,
+						     "cp.complaint.clock_changed", &f[j].snap.base};
+	}
+	PGresult *r = pg_query_columns(
+	    pg, "timer_fire_set",
+	    "UPDATE clocks k SET state = u.state, duration_s = u.dur::int, escalation_level = "
+	    "u.lvl::int, warned = u.warned::bool, stopped_by = NULLIF(u.stopped_by, ''), "
+	    "started_at = " TSU("u.started") ", counted_from = " TSU("u.counted") ", used_ms = "
+	    "u.used::bigint, level_base_ms = u.base::bigint, paused_at = " TSU("u.paused_at") ", "
+	    "paused_ms = u.paused::bigint, stopped_at = " TSU("u.stopped") ", due_at = "
+	    TSU("u.due") ", warn_at = " TSU("u.warn") ", calendar = NULLIF(u.cal, '') "
+	    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+	    "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+	    "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) AS u (id, clock, "
+	    "state, dur, lvl, warned, stopped_by, started, counted, used, base, paused_at, paused, "
+	    "stopped, due, warn, cal) WHERE k.complaint_id = u.id::uuid AND k.clock = u.clock",
+	    FIRE_NCOLS, n, cells);
+	rc = r ? 0 : -1;
+	PQclear(r);
+	if (rc == 0)
+		rc = outbox_add_set(pg, ev, 2 * n);
+failed:
+	free(cells);
+	free(num);
+	free(ev);
 	return rc;
+}
+
+int clocks_breach_due(PGconn *pg, int limit, int breaches[SLA_NCLOCKS])
+{
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%d", limit);
+	const char *p[] = {lim};
+	PGresult *r = pg_query(pg,
+			       "SELECT " CLOCK_COLUMNS ", complaint_id::text, " MS("now()") " FROM "
+			       "clocks WHERE state = 'running' AND due_at <= now() ORDER BY due_at "
+			       "LIMIT $1::int FOR UPDATE SKIP LOCKED",
+			       1, p);
+	if (!r)
+		return -1;
+	int n = PQntuples(r), rc = 0;
+	struct fired_clock *f = calloc(n ? (size_t)n : 1, sizeof(*f));
+	struct timer_calendars cals;
+	memset(&cals, 0, sizeof(cals));
+	if (!f)
+		rc = -1;
+	int k = 0;
+	for (int row = 0; row < n && rc == 0; row++) {
+		struct fired_clock *x = &f[k];
+		x->i = sla_clock_index(PQgetvalue(r, row, 0));
+		if (x->i < 0)
+			continue;
+		clock_parse(r, row, &x->row);
+		x->before = x->row;
+		snprintf(x->id, sizeof(x->id), "%s", PQgetvalue(r, row, 18));
+		rc = breach_compute(pg, &cals, x, atoll(PQgetvalue(r, row, 19)));
+		breaches[x->i]++;
+		k++;
+	}
+	PQclear(r);
+	if (rc == 0 && k > 0)
+		rc = fired_write(pg, f, (size_t)k);
+	timer_calendars_release(&cals);
+	free(f);
+	return rc == 0 ? n : -1;
 }
 // clang-format on

@@ -106,14 +106,13 @@ int clocks_resume(PGconn *c, const char *complaint_id, int64_t at_ms)
 int clocks_reopen(PGconn *c, const char *complaint_id, int64_t at_ms)
     __attribute__((warn_unused_result));
 
-/* Called by clocks_breach between the clock's update and its snapshot, so the breach event
- * precedes the snapshot on the topic. */
-typedef int (*clocks_announce_fn)(PGconn *c, struct sla_escalation e, int64_t next_due_ms,
-				  void *arg);
-/* The clock (row-locked by the caller) missed its deadline at now_ms: it escalates one level
- * and is re-armed on its own calendar, or exhausted at HQ. */
-int clocks_breach(PGconn *c, const char *complaint_id, const char *clock, int64_t now_ms,
-		  clocks_announce_fn announce, void *arg) __attribute__((warn_unused_result));
+/* Fires up to limit due clocks (running, due_at passed) as one set: one claim (FOR UPDATE SKIP
+ * LOCKED), one UPDATE of their rows, one INSERT of their events. Each clock missed its
+ * deadline: it escalates one level and is re-armed on its own calendar, or exhausted at HQ;
+ * its breach event precedes its snapshot on the topic. Adds the breaches per
+ * clock to breaches. Returns the number of clocks claimed or -1. */
+int clocks_breach_due(PGconn *c, int limit, int breaches[SLA_NCLOCKS])
+    __attribute__((warn_unused_result));
 
 /* ---- fire.c ---- */
 
