@@ -96,7 +96,8 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 	const Cp__ComplaintClassified *c = (const void *)m;
 	if (store_classified(pg, c) != 0)
 		return -1;
-	return res_try_propose(pg, c->complaint_id);
+	/* classified again: a person corrected the category */
+	return res_try_propose(pg, c->complaint_id, "the category changed");
 }
 
 static int v_evidence(const ProtobufCMessage *m, char *e, size_t n)
@@ -158,7 +159,7 @@ static int on_evidence(PGconn *pg, const struct ce_meta *ce, const char *key,
 		"EXCLUDED.evidence_version",
 		11, p) != 0)
 		return -1;
-	return res_try_propose(pg, b->complaint_id);
+	return res_try_propose(pg, b->complaint_id, "the evidence changed");
 }
 
 static int v_assigned(const ProtobufCMessage *m, char *e, size_t n)

@@ -339,7 +339,8 @@ static int refresh_chargeback(PGconn *c, const char *pid, const char *cid, const
  * confirmation, late tracking, answers) changes the remedies or the responsible party, the
  * system's proposal is replaced, audited ("reproposed") and announced again, so no person and
  * no rule decides on a plan made from outdated facts. Amended or decided plans stay. */
-static int refresh_proposed(PGconn *c, const char *pid, const char *cid, const struct res_case *k)
+static int refresh_proposed(PGconn *c, const char *pid, const char *cid, const struct res_case *k,
+			    const char *why)
 {
 	struct res_plan plan;
 	int64_t cap, paid;
@@ -356,18 +357,17 @@ static int refresh_proposed(PGconn *c, const char *pid, const char *cid, const s
 	PGresult *r = pg_query(c, refresh_sql, 7, p);
 	int rc = r ? 0 : -1;
 	bool changed = r && PQntuples(r) == 1;
-	if (changed && (res_audit(c, pid, "system", "reproposed", "the evidence changed",
-				  PQgetvalue(r, 0, 0), remedies) != 0 ||
-			refresh_chargeback(c, pid, cid, k, &plan) != 0 ||
-			res_announce(c, pid, "cp.complaint.resolution_proposed", "proposed",
-				     "the evidence changed") != 0))
+	if (changed &&
+	    (res_audit(c, pid, "system", "reproposed", why, PQgetvalue(r, 0, 0), remedies) != 0 ||
+	     refresh_chargeback(c, pid, cid, k, &plan) != 0 ||
+	     res_announce(c, pid, "cp.complaint.resolution_proposed", "proposed", why) != 0))
 		rc = -1;
 	PQclear(r);
 	free(remedies);
 	return rc;
 }
 
-int res_try_propose(PGconn *c, const char *cid)
+int res_try_propose(PGconn *c, const char *cid, const char *why)
 {
 	struct res_case k;
 	char id[IDS_UUID_LEN];
@@ -380,7 +380,7 @@ int res_try_propose(PGconn *c, const char *cid)
 	if (!exists)
 		return propose_new(c, cid, &k);
 	/* later evidence may change a still-proposed plan, or make it settleable by a rule */
-	if (refresh_proposed(c, id, cid, &k) != 0)
+	if (refresh_proposed(c, id, cid, &k, why) != 0)
 		return -1;
 	return res_try_settle(c, id);
 }

@@ -42,9 +42,11 @@ void res_policy_check(const char *carrier, const json_t *body, json_t *errors);
  * transaction and writes state and events together. */
 
 /* Proposes for the case when both its classification and its evidence are known and it has no
- * proposal yet (status proposed: it waits for a decision); offers an existing proposed plan to
- * the auto-settlement rules again. Returns 0 or -1. */
-int res_try_propose(PGconn *c, const char *complaint_id) __attribute__((warn_unused_result));
+ * proposal yet (status proposed: it waits for a decision); a plan still proposed by the system
+ * follows changed facts (audited and announced as reproposed, with why: "the evidence changed",
+ * "the category changed") and is offered to the auto-settlement rules again. 0 or -1. */
+int res_try_propose(PGconn *c, const char *complaint_id, const char *why)
+    __attribute__((warn_unused_result));
 
 /* Offers a still-proposed plan to the enabled auto-settlement rules (settle.c); the first
  * that matches approves it as "rule:<name>" and starts its execution. Returns 0 or -1. */
