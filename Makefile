@@ -5,6 +5,7 @@
 #   make bench      throughput figures on the real broker and PostgreSQL
 #   make model      train classification's text classifier from its corpus (part of `make`)
 #   make eval       its accuracy, macro-F1, per-class figures and confusion matrix on the test split
+#                   and on the probe set
 SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
@@ -46,6 +47,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEXTMODEL_TOOL := $(BUILD)/bin/cp-textmodel
 MODEL := $(BUILD)/model/classifier.bin
 CORPUS := services/classification/corpus/corpus.tsv
+# the seeded keyword table: features of the model's input, so a change retrains it
+KEYWORD_SQL := deploy/sql/0200_classification_rules.sql deploy/sql/0760_classification_text_reader.sql \
+               deploy/sql/0872_classification_keyword_features.sql
 
 # The web console (services/console): static assets bundled by esbuild from the npm packages
 # pinned in package-lock.json; `npm ci` prefers the npm cache that deploy/scripts/deps.sh filled.
@@ -123,14 +127,17 @@ $(TEXTMODEL_TOOL): services/classification/tools/textmodel_tool.c $(call test_sv
 	$(CC) $(ALL_CFLAGS) -Iservices -o $@ $< $(filter %.o,$^) $(BUILD)/libcommon.a $(LDLIBS) $(TEXT_LIBS)
 
 $(MODEL): $(CORPUS) services/classification/textnorm.c services/classification/negation.c \
-          services/classification/tools/textmodel_tool.c | $(TEXTMODEL_TOOL)
+          services/classification/tools/textmodel_tool.c $(KEYWORD_SQL) | $(TEXTMODEL_TOOL)
 	@mkdir -p $(dir $@)
 	$(TEXTMODEL_TOOL) train $(CORPUS) $@
 
 model: $(MODEL)
 
+# the test split, then the probe set (texts written after the corpus, never trained or tuned on)
 eval: $(MODEL)
 	@$(TEXTMODEL_TOOL) eval $(CORPUS) $(MODEL) test
+	@echo
+	@$(TEXTMODEL_TOOL) eval $(CORPUS) $(MODEL) probe
 
 deps:
 	@deploy/scripts/deps.sh
