@@ -134,6 +134,17 @@ static int write_training(const struct corpus *c, struct textnorm *tn, const cha
 	static char norm[TEXTNORM_MAX], tokens[TEXTMODEL_TOKENS_MAX];
 	struct kw_table kw;
 	keywords_read(&kw);
+	/* the keyword hits are part of the input the service gives the model: a model trained
+	 * without them (run from another directory, an image without deploy/sql) would be read
+	 * with features it never saw */
+	if (kw.n == 0) {
+		fprintf(stderr,
+			"cp-textmodel: no keywords read from %s (run from the repository)\n",
+			keyword_sql[0]);
+		free(kw.v);
+		fclose(f);
+		return -1;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		if (strcmp(c->v[i].split, "train") != 0)
