@@ -139,7 +139,8 @@ def test_development_defaults_warn_loudly_and_production_refuses():
     r = run("timer", PRODUCTION="true")
     assert r.returncode == 2 and "DATABASE_URL" in r.stderr
     r = run("timer", "--print-config", PRODUCTION="true",
-            DATABASE_URL="postgresql://timer:s3cret-x@db:5432/complaints")
+            DATABASE_URL="postgresql://timer:s3cret-x@db:5432/complaints",
+            SESSION_SECRET="an-operators-session-secret-0123")
     assert r.returncode == 0, r.stderr
 
 
