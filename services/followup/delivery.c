@@ -148,8 +148,10 @@ static void deliver(struct fu_note *notes, int n)
 	struct fu_gateway_call *calls = calloc((size_t)n, sizeof(*calls));
 	int *which = calloc((size_t)n, sizeof(*which));
 	if (!calls || !which) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			notes[i].ok = -1; /* retried like any failed attempt */
 			snprintf(notes[i].gw.error, sizeof(notes[i].gw.error), "out of memory");
+		}
 		goto release;
 	}
 	size_t ncalls = prepare(notes, n, calls, which);
