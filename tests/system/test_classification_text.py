@@ -64,6 +64,10 @@ def _reading(stack, http, no):
 def test_the_model_reads_the_text(cls, http, text, want):
     case, ev = _classified(cls, http, text)
     assert (ev.subcategory, ev.text_subcategory) == (want, want)
+    if want in ("proxy_signed", "unconsented_locker_station"):
+        # their own SLA policies (migration 0760): 不告而投 is put right within a day
+        assert ev.sla_policy == want
+        assert ev.resolution_s == (172800 if want == "proxy_signed" else 86400)
     v = _reading(cls, http, case["complaint_no"])
     assert v["text_reader"] == "model" and v["subcategory"] == want
     assert 0.5 < v["text_probability"] <= 1.0
