@@ -6,12 +6,13 @@
 #   make model      train classification's text classifier from its corpus (part of `make`)
 #   make eval       its accuracy, macro-F1, per-class figures and confusion matrix on the test split
 #                   and on the probe set
+#   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each, from its seeds
 SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
 export BUILD
 SAN ?=
-PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto libcurl libsodium
+PKGS := rdkafka libprotobuf-c libevent libevent_pthreads libpq jansson libcrypto libcurl libsodium libutf8proc
 CFLAGS ?= -O2 -g
 # Project flags live apart from CFLAGS so `make CFLAGS=-O0` or `SAN=-fsanitize=...` only add to them.
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -57,7 +58,8 @@ CONSOLE := services/console
 CONSOLE_SRC := $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/*/*.*) $(CONSOLE)/build.mjs
 CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
 
-.PHONY: all console deps run test unit system bench format format-check clean model eval FORCE
+.PHONY: all console deps run test unit system bench format format-check clean model eval \
+	fuzz fuzz-build fuzz-bins FORCE
 all: $(BINS) $(UNIT_BINS) console $(MODEL)
 
 console: $(BUILD)/console/index.html
@@ -139,6 +141,33 @@ eval: $(MODEL)
 	@echo
 	@$(TEXTMODEL_TOOL) eval $(CORPUS) $(MODEL) probe
 
+# libFuzzer targets: everything they link is rebuilt by clang with coverage instrumentation,
+# ASan and UBSan into $(BUILD)/fuzz (a sub-make with its own BUILD); fuzz_intake_* also link
+# intake's objects. tests/fuzz/run.sh runs each from its seed corpus tests/fuzz/corpus/<name>.
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz-bin/%,$(FUZZ_NAMES))
+
+FUZZ_INTAKE := $(patsubst %,$(BUILD)/fuzz-bin/%,$(filter fuzz_intake_%,$(FUZZ_NAMES)))
+$(FUZZ_INTAKE): $(BUILD)/fuzz-bin/%: tests/fuzz/%.c $(BUILD)/libcommon.a $(call test_svc_objs,test_intake)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Iservices -o $@ $< $(filter %.o,$^) \
+	    $(BUILD)/libcommon.a $(LDLIBS) $(QR_LIBS)
+
+$(BUILD)/fuzz-bin/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcommon.a $(LDLIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang SAN="$(FUZZ_SAN)" CFLAGS="-O1 -g" \
+	    fuzz-bins
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(BUILD)/fuzz/fuzz-bin $(FUZZ_SECONDS)
+
 deps:
 	@deploy/scripts/deps.sh
 
@@ -158,10 +187,10 @@ bench: deps
 	@tests/bench.sh
 
 format:
-	clang-format -i common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c
+	clang-format -i common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c tests/fuzz/*.c
 
 format-check:
-	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c
+	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] services/*/tools/*.c tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +105,48 @@ static size_t log_put(char *buf, size_t len, size_t cap, const char *key, const 
 	return len;
 }
 
+/* True for the characters a token value is made of (hex, base64url, percent-encoding). */
+static bool log_token_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == '-' || c == '_' || c == '.' || c == '%' || c == '~' || c == '+' || c == '/' ||
+	       c == '=';
+}
+
+size_t log_mask_secrets(const char *in, char *out, size_t cap)
+{
+	static const char *const marks[] = {"token=", "Bearer ", "\"token\":\""};
+	size_t len = 0;
+	if (cap == 0)
+		return 0;
+	for (const char *p = in; *p && len + 1 < cap;) {
+		size_t m = 0;
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]) && !m; i++)
+			if (strncasecmp(p, marks[i], strlen(marks[i])) == 0)
+				m = strlen(marks[i]);
+		if (!m) {
+			out[len++] = *p++;
+			continue;
+		}
+		for (size_t i = 0; i < m && len + 1 < cap; i++)
+			out[len++] = *p++;
+		if (!log_token_char(*p))
+			continue;
+		while (log_token_char(*p))
+			p++;
+		for (const char *s = "***"; *s && len + 1 < cap; s++)
+			out[len++] = *s;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* Whether s may hold a secret log_mask_secrets would hide (the cheap test first). */
+static bool log_may_hold_secret(const char *s)
+{
+	return strcasestr(s, "token") || strstr(s, "Bearer ");
+}
+
 void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, size_t nkv,
 	     const char *fmt, ...)
 {
@@ -117,6 +160,13 @@ void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, siz
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* a customer's link token or a bearer token never reaches the log, whatever the caller
+	 * formatted (a notification body, a URL, a header): masked here, once for every service */
+	char masked[2048];
+	if (log_may_hold_secret(msg)) {
+		log_mask_secrets(msg, masked, sizeof(masked));
+		memcpy(msg, masked, strlen(masked) + 1);
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -125,9 +175,16 @@ void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, siz
 	len = log_put(buf, len, sizeof(buf) - 3, "service", log_service);
 	len = log_put(buf, len, sizeof(buf) - 3, "event", event);
 	len = log_put(buf, len, sizeof(buf) - 3, "msg", msg);
-	for (size_t i = 0; i < nkv; i++)
-		if (kv[i].value)
-			len = log_put(buf, len, sizeof(buf) - 3, kv[i].key, kv[i].value);
+	for (size_t i = 0; i < nkv; i++) {
+		if (!kv[i].value)
+			continue;
+		const char *v = kv[i].value;
+		if (log_may_hold_secret(v)) {
+			log_mask_secrets(v, masked, sizeof(masked));
+			v = masked;
+		}
+		len = log_put(buf, len, sizeof(buf) - 3, kv[i].key, v);
+	}
 	for (size_t i = 0; i < log_nctx; i++)
 		if (!log_kv_has(kv, nkv, log_ctx[i].key))
 			len = log_put(buf, len, sizeof(buf) - 3, log_ctx[i].key, log_ctx[i].value);

@@ -22,6 +22,10 @@ enum log_level log_min_level(void);
 void log_msg(enum log_level lvl, const char *event, const struct log_kv *kv, size_t nkv,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Copies in to out[cap] with the value after every "token=", "Bearer " and "\"token\":\"" replaced
+ * by "***" (log_msg does this to every message and value). Returns the length written. */
+size_t log_mask_secrets(const char *in, char *out, size_t cap);
+
 #define LOG_KV(...)                                                                                \
 	((const struct log_kv[]){__VA_ARGS__}),                                                    \
 	    (sizeof((const struct log_kv[]){__VA_ARGS__}) / sizeof(struct log_kv))

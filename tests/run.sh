@@ -6,6 +6,8 @@
 #   tests/run.sh system [pytest args] only the system tests: pytest tests/system
 #   tests/run.sh sanitize             ASan/UBSan build, then its unit tests and the end-to-end
 #                                     system tests (part of the default run)
+#   tests/run.sh fuzz                 the libFuzzer targets (tests/fuzz), FUZZ_SECONDS (10) each
+#                                     (part of the default run; `make fuzz` runs them longer)
 #
 # The last line is always `N passed, N failed` summed over the layers that ran.
 # Environment: CP_CACHE / CP_VENV (the venv from deploy/scripts/deps.sh), UNIT_TIMEOUT (300 s
@@ -171,6 +173,25 @@ layer_sanitize() {
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 }
 
+# The libFuzzer targets, briefly: each from its seed corpus for FUZZ_SECONDS; one result per target.
+layer_fuzz() {
+	local out status
+	mkdir -p "$RESULTS"
+	log "fuzz: building the targets with clang (libFuzzer, ASan, UBSan)"
+	if ! make -s -j2 fuzz-build >"$RESULTS/fuzz-build.log" 2>&1; then
+		log "fuzz: build failed, see $RESULTS/fuzz-build.log"
+		FAILED=$((FAILED + 1))
+		LAYER_FAILED=1
+		return
+	fi
+	out=$(tests/fuzz/run.sh "$BUILD/fuzz/fuzz-bin" "${FUZZ_SECONDS:-10}")
+	status=$?
+	read -r p f < <(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+	PASSED=$((PASSED + ${p:-0}))
+	FAILED=$((FAILED + ${f:-1}))
+	((status == 0)) || LAYER_FAILED=1
+}
+
 main() {
 	local layer=${1:-all}
 	(($#)) && shift
@@ -179,12 +200,14 @@ main() {
 		layer_unit
 		layer_system
 		layer_sanitize
+		layer_fuzz
 		;;
 	unit) layer_unit ;;
 	sanitize) layer_sanitize ;;
+	fuzz) layer_fuzz ;;
 	system) layer_system "$@" ;;
 	*)
-		log "usage: tests/run.sh [unit | system [pytest args] | sanitize]"
+		log "usage: tests/run.sh [unit | system [pytest args] | sanitize | fuzz]"
 		exit 2
 		;;
 	esac

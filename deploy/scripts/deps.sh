@@ -31,8 +31,8 @@ APT_PACKAGES=(
 	build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
 	protobuf-compiler libevent-dev libpq-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsodium-dev check
 	postgresql-15
-	nginx-light default-jre-headless maven python3-venv clang-format curl wrk
-	libopencc-dev libfasttext-dev g++
+	nginx-light default-jre-headless maven python3-venv clang-format clang curl wrk
+	libopencc-dev libfasttext-dev g++ libutf8proc-dev
 	chromium fonts-noto-cjk libqrencode-dev zlib1g-dev
 	prometheus docker-compose
 )

@@ -8,6 +8,8 @@
 #include "classification.pb-c.h"
 #include "evcheck.h"
 #include "intake.pb-c.h"
+#include "log.h"
+#include "redact.h"
 #include "resolution.pb-c.h"
 #include "tracking.pb-c.h"
 #include "tstamp.h"
@@ -184,6 +186,74 @@ START_TEST(evcheck_ids_finds_both_or_nothing)
 }
 END_TEST
 
+/* Each spelling of 138 0013 8000 that escaped redaction before (issue 13) is masked. */
+START_TEST(redaction_normalises_and_catches_separators_and_chinese_between_groups)
+{
+	char out[512];
+	const char *phones[] = {
+	    "１３８００１３８０００",	       /* full-width digits */
+	    "１３８　００１３　８０００",      /* full-width, ideographic spaces */
+	    "138.0013.8000",		       /* dots */
+	    "138．0013．8000",		       /* full-width dots */
+	    "138-0013-8000",		       /* dashes */
+	    "138 (0013) 8000",		       /* brackets */
+	    "138转0013转8000",		       /* Chinese between the groups */
+	    "138 转 0013 转 8000",	       /* and spaces around it */
+	    "一三八零零一三八零零零",	       /* Chinese numerals */
+	    "幺三八 〇〇幺三 八〇〇〇",	       /* read aloud */
+	    "＋８６ １３８ ００１３ ８０００", /* full-width plus */
+	    "①③⑧⓪⓪①③⑧⓪⓪⓪",		       /* circled digits fold to ASCII */
+	};
+	for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "请打%s谢谢", phones[i]);
+		redact_text(text, NULL, "[phone]", out, sizeof(out));
+		ck_assert_msg(strcmp(out, "请打[phone]谢谢") == 0, "%s -> %s", text, out);
+	}
+}
+END_TEST
+
+START_TEST(redaction_keeps_dates_amounts_and_short_numbers)
+{
+	char out[512];
+	const char *keep[] = {
+	    "2026年11月24日下单，12月1日还没到",
+	    "24.11.2026 签收",
+	    "赔偿 120.00 元",
+	    "一周没动",
+	    "第3件，共5件",
+	    "房间 12",
+	    "包裹破损，外箱压坏了，里面的杯子碎了",
+	};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		redact_text(keep[i], NULL, "[phone]", out, sizeof(out));
+		ck_assert_str_eq(out, keep[i]);
+	}
+	/* a cut never splits a character: 7 bytes of room hold two 3-byte characters */
+	redact_text("包裹破损", NULL, "[phone]", out, 8);
+	ck_assert_str_eq(out, "包裹");
+	/* bytes that are not UTF-8 are copied, not read past */
+	redact_text("\xe5\x8c", NULL, "[phone]", out, sizeof(out));
+	ck_assert_str_eq(out, "\xe5\x8c");
+}
+END_TEST
+
+START_TEST(log_masks_link_and_bearer_tokens)
+{
+	char out[256];
+	log_mask_secrets("survey: https://x/c/survey/CP1?token=0123abcdef&lang=en now", out,
+			 sizeof(out));
+	ck_assert_str_eq(out, "survey: https://x/c/survey/CP1?token=***&lang=en now");
+	log_mask_secrets("Authorization: Bearer tok-agent-1 {\"token\":\"a1b2\"} TOKEN=Z", out,
+			 sizeof(out));
+	ck_assert_str_eq(out, "Authorization: Bearer *** {\"token\":\"***\"} TOKEN=***");
+	log_mask_secrets("no token here, token= alone", out, sizeof(out));
+	ck_assert_str_eq(out, "no token here, token= alone");
+	log_mask_secrets("token=abcdef", out, 9);
+	ck_assert_str_eq(out, "token=**");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_security");
@@ -200,6 +270,11 @@ int main(void)
 	tcase_add_test(ev, evcheck_refuses_garbage_timestamps);
 	tcase_add_test(ev, evcheck_ids_finds_both_or_nothing);
 	suite_add_tcase(s, ev);
+	TCase *rd = tcase_create("redaction");
+	tcase_add_test(rd, redaction_normalises_and_catches_separators_and_chinese_between_groups);
+	tcase_add_test(rd, redaction_keeps_dates_amounts_and_short_numbers);
+	tcase_add_test(rd, log_masks_link_and_bearer_tokens);
+	suite_add_tcase(s, rd);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
