@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from console_browser import DESKTOP, PHONE, axe_violations, describe, open_page, browser, overflows, page_errors  # noqa: F401
-from helpers import complaint, post, waybill
+from helpers import complaint, post, wait_rows, waybill
 from test_console_staff import sign_in
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "intake" / "photo_gps.jpg"
@@ -86,7 +86,10 @@ def test_customer_files_a_damage_complaint_with_a_photo_and_staff_see_it(stack, 
     assert stored == [("image/jpeg", ["exif", "xmp", "text"], 0)]
     assert page_errors(page) == []
 
-    # a supervisor opens the case and sees the photo itself
+    # a supervisor opens the case and sees the photo itself (once the case is classified and
+    # its clocks run, so every panel of the page has its data)
+    wait_rows(stack, "SELECT 1 FROM classification.classifications WHERE complaint_no = %s", (no,))
+    wait_rows(stack, "SELECT 1 FROM timer.clocks WHERE complaint_no = %s", (no,))
     staff = open_page(DESKTOP, name="flow1-staff-sees-photo")
     sign_in(staff, stack, "supervisor")
     staff.wait_for_url("**/staff/offers")
