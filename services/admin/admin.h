@@ -27,4 +27,8 @@ enum admin_migration_state admin_migration_check(bool applied, const char *store
  * transaction. Returns the exit status. */
 int admin_pseudonyms_rekey(const char *admin_url);
 
+/* `cp-admin dlq list|replay ...` (dlq.c): argv starts at "list" or "replay". Returns the exit
+ * status. */
+int admin_dlq(const char *bootstrap, int argc, char **argv);
+
 #endif

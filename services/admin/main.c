@@ -322,7 +322,9 @@ int main(int argc, char **argv)
 		    stdout, "admin",
 		    "one-shot set-up: `cp-admin migrate` (roles, schemas, SQL migrations), "
 		    "`cp-admin topics` (Kafka topics), `cp-admin pseudonyms rekey` (move stored "
-		    "customer_ref to the current PSEUDONYM_KEY after a rotation)",
+		    "customer_ref to the current PSEUDONYM_KEY after a rotation), `cp-admin dlq "
+		    "list` and "
+		    "`cp-admin dlq replay` (dead letters back to their topics)",
 		    admin_table, ADMIN_NCFG);
 		return 0;
 	}
@@ -336,8 +338,10 @@ int main(int argc, char **argv)
 		return admin_topics() == 0 ? 0 : 1;
 	if (strcmp(cmd, "pseudonyms") == 0 && argc > 2 && strcmp(argv[2], "rekey") == 0)
 		return admin_pseudonyms_rekey(admin_cfg.admin_url);
+	if (strcmp(cmd, "dlq") == 0)
+		return admin_dlq(admin_cfg.bootstrap, argc - 2, argv + 2);
 	fprintf(stderr,
-		"cp-admin: unknown command '%s' (migrate, topics, pseudonyms rekey, --help)\n",
+		"cp-admin: unknown command '%s' (migrate, topics, pseudonyms rekey, dlq, --help)\n",
 		cmd);
 	return 2;
 }
