@@ -219,6 +219,8 @@ static void session_add_locked(const struct session_revoked *add, size_t k, long
 		session.revoked = v;
 		session.cap = cap;
 	}
+	if (session.n + k == 0)
+		return; /* nothing held, nothing new (memcpy and qsort take no NULL) */
 	memcpy(session.revoked + session.n, add, k * sizeof(*add));
 	session.n += k;
 	qsort(session.revoked, session.n, sizeof(*add), session_cmp);
