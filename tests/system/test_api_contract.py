@@ -162,6 +162,22 @@ def test_front_door_serves_the_document(fuzz_stack, http):
     assert resp.json() == json.loads(OPENAPI.read_text())
 
 
+def test_refusals_are_json_as_documented(fuzz_stack, http):
+    """What schemathesis found answered in HTML: a method a path does not have (libevent's 501
+    for OPTIONS and HEAD, nginx's 405 for TRACE) and a request line too long (nginx's 414)."""
+    base = fuzz_stack.base_url
+    resp = http.options(base + "/v1/offers/mine")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, HEAD"
+    assert resp.json()["error"] == "method_not_allowed"
+    resp = http.head(base + "/v1/waybills/SF1234567890/qr.svg")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("image/svg+xml")
+    assert resp.content == b""
+    resp = http.request("TRACE", base + "/v1/offers/mine")
+    assert resp.status_code == 405 and resp.json()["error"] == "method_not_allowed"
+    resp = http.get(base + "/v1/staff/complaints?q=" + "x" * 9000)
+    assert resp.status_code == 414 and resp.json()["error"] == "uri_too_long"
+
+
 # schemathesis (tests/requirements-api.txt) against a stack of its own (it changes operator
 # tables), bounded: a few examples per operation and kind of caller, the whole run about two
 # minutes. Checks: no 5xx, and every response is documented (status code, content type, body
@@ -186,20 +202,26 @@ def fuzz_stack(make_stack):
 
 
 def schemathesis(stack, tmp_path, name: str, args: list[str], config: str = ""):
-    """Runs schemathesis on the served document; returns its output, failing with it."""
+    """Runs schemathesis on the served document; fails with its output. Returns how many
+    responses of each status code it received (its NDJSON report)."""
     cfg = tmp_path / f"{name}.toml"
+    report = tmp_path / f"{name}.ndjson"
     cfg.write_text(ST_CONFIG + config)
     cmd = [str(API_VENV / "bin" / "schemathesis"), "--config-file", str(cfg), "run",
            stack.base_url + "/openapi.json", "--url", stack.base_url, "--checks", ST_CHECKS,
            "--max-examples", ST_EXAMPLES, "--seed", "20261124", "--workers", "1",
            "--phases", ST_PHASES, "--suppress-health-check", "all",
            "--no-shrink", "--request-timeout", "20", "--output-truncate", "false",
-           "--max-failures", "20", *args]
+           "--max-failures", "20", "--report", "ndjson", "--report-ndjson-path", str(report),
+           *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path,
                           env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     out = done.stdout + done.stderr
     assert done.returncode == 0, f"schemathesis ({name}) found failures:\n{out[-20000:]}"
-    return out
+    codes = {}
+    for code in re.findall(r'"status_code":\s*(\d{3})', report.read_text()):
+        codes[int(code)] = codes.get(int(code), 0) + 1
+    return codes
 
 
 def bearer(role: str) -> list[str]:
@@ -215,7 +237,8 @@ def test_schemathesis_as_admin(fuzz_stack, tmp_path):
     args = bearer("admin")
     for op in CUSTOMER_OPS[1:]:
         args += ["--exclude-operation-id", op]
-    schemathesis(fuzz_stack, tmp_path, "admin", args)
+    codes = schemathesis(fuzz_stack, tmp_path, "admin", args)
+    assert sum(n for c, n in codes.items() if c < 300) > 50, codes
 
 
 def test_schemathesis_as_agent_and_integration(fuzz_stack, tmp_path):
@@ -250,8 +273,10 @@ parameters = {{ "path.complaint_no" = "{no}" }}
 """
     for scheme, key in (("customerToken", token), ("customerPhone", phone),
                         ("customerPhoneLast4", phone[-4:])):
-        schemathesis(fuzz_stack, tmp_path, scheme, ops, pin + f"""
+        codes = schemathesis(fuzz_stack, tmp_path, scheme, ops, pin + f"""
 [auth.openapi.{scheme}]
 api_key = "{key}"
 """)
+        # the proof opened the case: the run reached the handlers, not only the 401s
+        assert codes.get(200), f"{scheme}: no 200 in {codes}"
     schemathesis(fuzz_stack, tmp_path, "anonymous", ["--max-examples", "2"])
