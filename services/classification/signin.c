@@ -11,6 +11,7 @@
 #include "password.h"
 #include "pg.h"
 #include "session.h"
+#include "throttle.h"
 #include "tstamp.h"
 
 struct signin_config signin_cfg;
@@ -97,39 +98,17 @@ static void signin_cookies(struct http_req *r, const char *session_value, const 
 /* Seconds until this staff id from this client may try again (0: now), or -1. */
 static long signin_throttled(PGconn *c, const char *pair_key, const char *client_key)
 {
-	char window[16], per_staff[16], per_client[16];
-	snprintf(window, sizeof(window), "%lld", signin_cfg.window_s);
-	snprintf(per_staff, sizeof(per_staff), "%lld", signin_cfg.max_per_staff);
-	snprintf(per_client, sizeof(per_client), "%lld", signin_cfg.max_per_client);
-	const char *p[] = {pair_key, client_key, window, per_staff, per_client};
-	PGresult *res = pg_query(
-	    c,
-	    "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => "
-	    "$3::int) - now())))::bigint, 0) FROM signin_failures WHERE window_start > now() - "
-	    "make_interval(secs => $3::int) AND ((key = $1 AND failures >= $4::int) OR (key = $2 "
-	    "AND failures >= $5::int))",
-	    5, p);
-	if (!res)
-		return -1;
-	long wait = atol(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return wait > 0 ? wait : 0;
+	const struct throttle t = {"signin_failures", signin_cfg.window_s, signin_cfg.max_per_staff,
+				   signin_cfg.max_per_client};
+	return throttle_wait(c, &t, pair_key, client_key);
 }
 
 /* Counts a failure against both keys; a window that has passed starts again at one. */
 static void signin_failed(PGconn *c, const char *pair_key, const char *client_key)
 {
-	char window[16];
-	snprintf(window, sizeof(window), "%lld", signin_cfg.window_s);
-	const char *p[] = {pair_key, client_key, window};
-	if (pg_exec(
-		c,
-		"INSERT INTO signin_failures AS f (key, window_start, failures) SELECT k, now(), "
-		"1 FROM unnest(ARRAY[$1, $2]) k ON CONFLICT (key) DO UPDATE SET failures = CASE "
-		"WHEN f.window_start <= now() - make_interval(secs => $3::int) THEN 1 ELSE "
-		"f.failures + 1 END, window_start = CASE WHEN f.window_start <= now() - "
-		"make_interval(secs => $3::int) THEN now() ELSE f.window_start END",
-		3, p) != 0)
+	const struct throttle t = {"signin_failures", signin_cfg.window_s, signin_cfg.max_per_staff,
+				   signin_cfg.max_per_client};
+	if (throttle_failed(c, &t, pair_key, client_key) != 0)
 		log_warn("signin_failure_not_counted", "a failed sign-in could not be counted");
 }
 

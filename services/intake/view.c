@@ -22,6 +22,7 @@
 #include "intake.h"
 #include "log.h"
 #include "pg.h"
+#include "throttle.h"
 #include "tstamp.h"
 
 enum viewer {
@@ -106,40 +107,18 @@ static void client_addr(const struct http_req *r, char *out, size_t cap)
 /* Seconds until the client or the case may try again (0: not throttled), or -1. */
 static long proof_throttled(PGconn *c, const char *case_key, const char *client_key)
 {
-	char window[16], per_case[16], per_client[16];
-	snprintf(window, sizeof(window), "%lld", intake_cfg.proof_window_s);
-	snprintf(per_case, sizeof(per_case), "%lld", intake_cfg.proof_max_per_case);
-	snprintf(per_client, sizeof(per_client), "%lld", intake_cfg.proof_max_per_client);
-	const char *p[] = {case_key, client_key, window, per_case, per_client};
-	PGresult *res = pg_query(
-	    c,
-	    "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => "
-	    "$3::int) - now())))::bigint, 0) FROM proof_failures WHERE window_start > now() - "
-	    "make_interval(secs => $3::int) AND ((key = $1 AND failures >= $4::int) OR (key = $2 "
-	    "AND failures >= $5::int))",
-	    5, p);
-	if (!res)
-		return -1;
-	long wait = atol(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return wait > 0 ? wait : 0;
+	const struct throttle t = {"proof_failures", intake_cfg.proof_window_s,
+				   intake_cfg.proof_max_per_case, intake_cfg.proof_max_per_client};
+	return throttle_wait(c, &t, case_key, client_key);
 }
 
 /* Counts a failed proof against the case number and the client; a window that has passed
  * starts again at one. */
 static void proof_failed(PGconn *c, const char *case_key, const char *client_key)
 {
-	char window[16];
-	snprintf(window, sizeof(window), "%lld", intake_cfg.proof_window_s);
-	const char *p[] = {case_key, client_key, window};
-	if (pg_exec(
-		c,
-		"INSERT INTO proof_failures AS f (key, window_start, failures) SELECT k, now(), 1 "
-		"FROM unnest(ARRAY[$1, $2]) k ON CONFLICT (key) DO UPDATE SET failures = CASE "
-		"WHEN f.window_start <= now() - make_interval(secs => $3::int) THEN 1 ELSE "
-		"f.failures + 1 END, window_start = CASE WHEN f.window_start <= now() - "
-		"make_interval(secs => $3::int) THEN now() ELSE f.window_start END",
-		3, p) != 0)
+	const struct throttle t = {"proof_failures", intake_cfg.proof_window_s,
+				   intake_cfg.proof_max_per_case, intake_cfg.proof_max_per_client};
+	if (throttle_failed(c, &t, case_key, client_key) != 0)
 		log_warn("proof_failure_not_counted", "a failed proof could not be counted");
 }
 
