@@ -8,8 +8,10 @@
  * run on the loop thread and must not block.
  *
  * Bodies over the configured limit get 413, non-JSON content 415, malformed JSON or invalid
- * UTF-8 400, each with a JSON body {"error": code, "message": ..., "fields": [...]}. Every
- * reply says X-Content-Type-Options: nosniff (a stored image is never read as a page). */
+ * UTF-8 400, a method the path does not have 405 (with Allow), a method the server does not
+ * know (or CONNECT) 501, each with a JSON body {"error": code, "message": ..., "fields":
+ * [...]}. Every reply says X-Content-Type-Options: nosniff (a stored image is never read as a
+ * page). */
 #ifndef CP_HTTPD_H
 #define CP_HTTPD_H
 

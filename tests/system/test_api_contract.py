@@ -191,8 +191,8 @@ ST_PHASES = os.environ.get("CP_SCHEMATHESIS_PHASES", "examples,fuzzing,stateful"
 ST_SUBSET_PHASES = ",".join(p for p in ST_PHASES.split(",") if p != "stateful")
 ST_CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
              "response_schema_conformance")
-# QUERY is not a method libevent knows: it answers 501 itself, which RFC 9110 (15.6.2) asks for
-# an unrecognised method; every method it knows gets the JSON 405 with Allow.
+# QUERY is not a method libevent knows: the services answer the JSON 501 (common/httpd.c), which
+# RFC 9110 (15.6.2) asks for an unrecognised method; every method it knows gets the JSON 405.
 ST_CONFIG = """
 [phases.coverage]
 unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]

@@ -425,6 +425,42 @@ START_TEST(unlisted_methods_get_a_json_405_with_allow)
 }
 END_TEST
 
+/* A method libevent does not know (QUERY, a made-up one) or CONNECT answered libevent's HTML
+ * 501 from every service, before any callback: it is the JSON 501 on any path, and the
+ * connection closes (libevent reads no body after such a method). */
+START_TEST(unknown_methods_get_a_json_501)
+{
+	static const struct http_route routes[] = {
+	    {"GET", "/v1/things", route_get, false, AUTH_PUBLIC},
+	};
+	char err[256];
+	evthread_use_pthreads();
+	struct event_base *base = event_base_new();
+	int port = 20000 + (int)((getpid() + 13) % 20000);
+	struct httpd_opts o = {.addr = "127.0.0.1", .port = port, .max_body = 4096};
+	struct httpd *h = httpd_new(base, &o, routes, 1, err, sizeof(err));
+	ck_assert_msg(h != NULL, "%s", err);
+	pthread_t t;
+	pthread_create(&t, NULL, loop_main, base);
+	const char *methods[] = {"QUERY", "BREW", "CONNECT"};
+	for (int i = 0; i < 3; i++) {
+		const char *got = http_exchange(port, methods[i]);
+		ck_assert_msg(strstr(got, " 501 ") &&
+				  strstr(got, "Content-Type: application/json\r\n") &&
+				  strstr(got, "\"error\":\"not_implemented\"") &&
+				  strstr(got, "Connection: close\r\n"),
+			      "%s: %s", methods[i], got);
+	}
+	/* the known methods still reach the routes */
+	const char *get = http_exchange(port, "GET");
+	ck_assert_msg(strstr(get, " 200 ") && strstr(get, "\r\n\r\nget"), "%s", get);
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, NULL);
+	pthread_join(t, NULL);
+	httpd_free(h);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	log_init("unit", LOG_ERROR);
@@ -437,6 +473,7 @@ int main(void)
 	TCase *hk = tcase_create("httpd");
 	tcase_set_timeout(hk, 30);
 	tcase_add_test(hk, unlisted_methods_get_a_json_405_with_allow);
+	tcase_add_test(hk, unknown_methods_get_a_json_501);
 	suite_add_tcase(s, hk);
 	if (getenv("CP_TEST_DATABASE_URL")) {
 		TCase *d = tcase_create("postgres");
