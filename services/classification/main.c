@@ -2,6 +2,7 @@
  * and sends the automatic first response. */
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "classification.h"
 #include "ownership.h"
@@ -101,6 +102,7 @@ static const struct http_route classification_routes[] = {
     {"DELETE", "/v1/vip-customers/{}", vip_delete, true, AUTH_ADMIN},
     {"GET", "/v1/staff-registry", registry_get, true, AUTH_SUPERVISORS},
     {"PUT", "/v1/staff-registry/{}", registry_put, true, AUTH_ADMIN},
+    {"GET", "/v1/admin/audit/classification", audit_http_list, true, AUTH_SUPERVISORS},
     {"POST", "/v1/auth/session", signin_post_session, true, AUTH_PUBLIC},
     {"GET", "/v1/auth/session", signin_get_session, true, AUTH_STAFF | AUTH_INTEGRATION},
     {"DELETE", "/v1/auth/session", signin_delete_session, true, AUTH_STAFF},

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "followup.h"
 #include "notify.h"
@@ -122,6 +123,7 @@ static const struct http_route followup_routes[] = {
     /* one handler for both methods: the HTTP workers find a route by its pattern */
     {"GET", "/v1/templates", fu_get_templates, true, AUTH_STAFF},
     {"PUT", "/v1/templates", fu_put_template, true, AUTH_ADMIN},
+    {"GET", "/v1/admin/audit/followup", audit_http_list, true, AUTH_SUPERVISORS},
     {"GET", "/v1/stats", fu_get_stats, true, AUTH_SUPERVISORS},
     {"GET", "/v1/notifications", fu_get_notifications, true, AUTH_STAFF},
     {"GET", "/v1/stream", fu_get_stream, true, AUTH_STAFF | AUTH_QUERY_TOKEN},

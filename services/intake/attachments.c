@@ -102,7 +102,8 @@ static json_t *removed_json(unsigned removed)
 }
 
 /* Inserts the photo as the case's next one, under the complaint's row lock so two uploads
- * cannot both take the last place. Replies itself. */
+ * cannot both take the last place; its number follows every photo the case ever had, deleted
+ * ones too (photos.c), so a number never names two photos. Replies itself. */
 static void attach_store(struct http_req *r, const char *cid, const char *by,
 			 enum intake_image_type t, const unsigned char *img, size_t len,
 			 unsigned removed)
@@ -121,11 +122,12 @@ static void attach_store(struct http_req *r, const char *cid, const char *by,
 		goto db_failed;
 	/* clang-format off */
 	res = pg_query_bin(r->db,
-	    "WITH c AS (SELECT id FROM complaints WHERE id = $1 FOR UPDATE), "
+	    "WITH c AS (SELECT id, attachments_last_seq FROM complaints WHERE id = $1 FOR UPDATE), "
 	    "dup AS (SELECT a.seq, false AS created FROM attachments a, c WHERE a.complaint_id = c.id "
 	    "  AND a.sha256 = encode(sha256($4::bytea), 'hex')), "
-	    "n AS (SELECT count(*) AS used, coalesce(max(seq), 0) + 1 AS next FROM attachments a, c "
-	    "  WHERE a.complaint_id = c.id), "
+	    "n AS (SELECT count(*) AS used, GREATEST(coalesce(max(seq), 0), "
+	    "  max(c.attachments_last_seq)) + 1 AS next FROM c LEFT JOIN attachments a "
+	    "  ON a.complaint_id = c.id), "
 	    "ins AS (INSERT INTO attachments (complaint_id, seq, content_type, bytes, sha256, data, "
 	    "  uploaded_by, stripped) SELECT c.id, n.next, $2, $3::int, encode(sha256($4::bytea), 'hex'), "
 	    "  $4::bytea, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) FROM c, n "

@@ -34,6 +34,9 @@ struct intake_config {
 	long long proof_purge_ms;
 	long long attachment_max_bytes;	     /* one photo */
 	long long attachments_per_complaint; /* photos per case */
+	long long photo_retention_s;	     /* after the case closed; 0 keeps them */
+	long long photo_sweep_ms;
+	long long photo_sweep_batch; /* cases per sweep transaction */
 };
 extern struct intake_config intake_cfg;
 
@@ -165,6 +168,11 @@ void intake_staff_get_attachment(struct http_req *r, void *arg);
 
 /* Periodic task (view.c): forgets failed proofs whose window has passed. */
 int intake_purge_proof_failures(PGconn *c, void *arg);
+/* The photo retention sweep (photos.c): deletes the photos of cases closed more than
+ * PHOTO_RETENTION_SECONDS ago, in batches of PHOTO_SWEEP_BATCH cases. 0 or -1. */
+int intake_sweep_photos(PGconn *c, void *arg);
+/* DELETE /v1/staff/complaints/{no}/attachments/{n} {"reason"}: those who may see the photo. */
+void intake_staff_delete_attachment(struct http_req *r, void *arg);
 
 /* qr.c: the QR code of a waybill's complaint page (PUBLIC_BASE_URL/c/{waybill}). */
 #define INTAKE_QR_DEFAULT_SCALE 8 /* PNG pixels per module */

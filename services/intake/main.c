@@ -1,6 +1,7 @@
 /* cp-intake: the public complaint API and the customer's view of the case. */
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "intake.h"
 #include "svc.h"
@@ -51,10 +52,22 @@ static const struct cfg_entry intake_table[] = {
     {"ATTACHMENTS_PER_COMPLAINT", CFG_INT, "5", 1, 50,
      "photos one complaint holds at most; one more gets 409",
      &intake_cfg.attachments_per_complaint},
+    {"PHOTO_RETENTION_SECONDS", CFG_INT, "15552000", 0, 315360000,
+     "photos of a case closed (or merged, withdrawn) this long ago are deleted by the sweep "
+     "(default 180 days); 0 keeps them",
+     &intake_cfg.photo_retention_s},
+    {"PHOTO_SWEEP_MS", CFG_INT, "60000", 100, 86400000,
+     "how often the photo retention sweep looks for closed cases past the retention",
+     &intake_cfg.photo_sweep_ms},
+    {"PHOTO_SWEEP_BATCH", CFG_INT, "100", 1, 10000,
+     "closed cases whose photos one sweep transaction deletes at most (each holds at most "
+     "ATTACHMENTS_PER_COMPLAINT)",
+     &intake_cfg.photo_sweep_batch},
 };
 
 static const struct svc_task intake_tasks[] = {
     {"proof_failures_purge", intake_purge_proof_failures, &intake_cfg.proof_purge_ms},
+    {"photo_sweep", intake_sweep_photos, &intake_cfg.photo_sweep_ms},
 };
 
 static const struct http_route intake_routes[] = {
@@ -69,6 +82,9 @@ static const struct http_route intake_routes[] = {
      AUTH_CUSTOMER | AUTH_STAFF},
     {"GET", "/v1/staff/complaints/{}/attachments/{}", intake_staff_get_attachment, true,
      AUTH_STAFF},
+    {"DELETE", "/v1/staff/complaints/{}/attachments/{}", intake_staff_delete_attachment, true,
+     AUTH_STAFF},
+    {"GET", "/v1/admin/audit/intake", audit_http_list, true, AUTH_SUPERVISORS},
     /* public: the QR code printed on a waybill; no database, drawn on the loop thread */
     {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false, AUTH_PUBLIC},
     {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false, AUTH_PUBLIC},

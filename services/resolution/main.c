@@ -1,4 +1,5 @@
 /* cp-resolution: remedies, compensation, approvals and their execution. */
+#include "audit.h"
 #include "auth.h"
 #include "resolution.h"
 #include "svc.h"
@@ -18,6 +19,7 @@ static const struct http_route resolution_routes[] = {
     {"PUT", "/v1/compensation-policies/{}", res_put_compensation_policy, true, AUTH_ADMIN},
     {"GET", "/v1/authority-limits", res_list_authority_limits, true, AUTH_SUPERVISORS},
     {"PUT", "/v1/authority-limits/{}", res_put_authority_limit, true, AUTH_ADMIN},
+    {"GET", "/v1/admin/audit/resolution", audit_http_list, true, AUTH_SUPERVISORS},
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 /* cp-timer: SLA clocks, warnings, breaches and escalation. */
+#include "audit.h"
 #include "auth.h"
 #include "svc.h"
 #include "timer.h"
@@ -31,6 +32,7 @@ static const struct http_route timer_routes[] = {
     {"GET", "/v1/complaints/{}/clocks", timer_get_clocks, true, AUTH_STAFF},
     {"GET", "/v1/calendars", timer_calendars_list, true, AUTH_SUPERVISORS},
     {"PUT", "/v1/calendars/{}", timer_calendar_put, true, AUTH_ADMIN},
+    {"GET", "/v1/admin/audit/timer", audit_http_list, true, AUTH_SUPERVISORS},
 };
 
 static const struct svc_task timer_tasks[] = {

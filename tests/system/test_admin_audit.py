@@ -1,0 +1,145 @@
+"""Reading the admin audit (common/audit.c): each service that keeps an admin_audit answers
+GET /v1/admin/audit/<service> through the front door -- supervisors and admins only, newest
+first, filtered by since/entity/actor, in keyset pages that neither skip nor repeat a row, and
+every bad parameter a 422 naming it. A change made through an admin API is there with who made
+it and the row before and after.
+
+Also here, because it needs the real services: a method no service knows is the JSON 501 from
+the service itself and through the front door (common/httpd.c)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from stack import TOKENS
+
+ADMIN_ID = TOKENS["admin"][1]
+AUDITED = ("intake", "classification", "resolution", "followup", "timer")
+
+
+def audit(stack, http, service: str, role: str = "supervisor", **params):
+    return http.get(f"{stack.base_url}/v1/admin/audit/{service}", params=params,
+                    headers=stack.auth(role))
+
+
+def db_now(stack) -> str:
+    return stack.db().execute(
+        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    ).fetchone()[0]
+
+
+def test_a_change_through_an_admin_api_is_in_the_audit_read(stack, http):
+    url = f"{stack.base_url}/v1/authority-limits/supervisor"
+    since = db_now(stack)
+    limits = {x["role"]: x["max_fen"] for x in http.get(
+        f"{stack.base_url}/v1/authority-limits", headers=stack.auth("supervisor"))
+        .json()["authority_limits"]}
+    old = limits["supervisor"]
+    assert http.put(url, json={"max_fen": old + 1}, headers=stack.auth("admin")).status_code == 200
+    try:
+        r = audit(stack, http, "resolution", entity="authority_limits", actor=ADMIN_ID,
+                  since=since)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["count"] == 1 and page["next_cursor"] is None, page
+        [entry] = page["audit"]
+        assert (entry["actor"], entry["entity"], entry["key"]) == \
+            (ADMIN_ID, "authority_limits", "supervisor")
+        assert entry["before"]["max_fen"] == old and entry["after"]["max_fen"] == old + 1
+        assert entry["reason"] is None and entry["at"] >= since[:19]
+        # the row read is the row stored, by the same id
+        row = stack.db().execute("SELECT id FROM resolution.admin_audit WHERE entity = "
+                                 "'authority_limits' AND key = 'supervisor' ORDER BY id DESC "
+                                 "LIMIT 1").fetchone()
+        assert entry["id"] == row[0]
+        # the filters filter: another actor, another entity, a later since
+        assert audit(stack, http, "resolution", entity="authority_limits", actor="S001",
+                     since=since).json()["audit"] == []
+        assert audit(stack, http, "resolution", entity="compensation_policies",
+                     since=since).json()["audit"] == []
+        assert audit(stack, http, "resolution", since="2999-01-01T00:00:00Z").json() == \
+            {"audit": [], "count": 0, "next_cursor": None}
+    finally:
+        assert http.put(url, json={"max_fen": old}, headers=stack.auth("admin")) \
+            .status_code == 200
+
+
+def test_only_supervisors_and_admins_read_the_audit(stack, http):
+    for service in AUDITED:
+        for role in ("supervisor", "admin"):
+            r = audit(stack, http, service, role=role, limit=1)
+            assert r.status_code == 200 and "audit" in r.json(), (service, role, r.text)
+        for role in ("agent", "integration"):
+            r = audit(stack, http, service, role=role)
+            assert r.status_code == 403, (service, role, r.text)
+        r = http.get(f"{stack.base_url}/v1/admin/audit/{service}")
+        assert r.status_code == 401, (service, r.text)
+        # read-only: the path takes no writes
+        r = http.post(f"{stack.base_url}/v1/admin/audit/{service}", json={},
+                      headers=stack.auth("admin"))
+        assert r.status_code == 405 and r.json()["error"] == "method_not_allowed", r.text
+
+
+def test_pages_walk_every_change_once_newest_first(stack, http):
+    since = db_now(stack)
+    refs = [f"ref_aud{i}_{uuid.uuid4().hex[:8]}" for i in range(7)]
+    for ref in refs:
+        r = http.put(f"{stack.base_url}/v1/vip-customers/{ref}", json={"note": "audit paging"},
+                     headers=stack.auth("admin"))
+        assert r.status_code == 201, r.text
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"entity": "vip_customers", "since": since, "limit": 3}
+        if cursor:
+            params["after"] = cursor
+        page = audit(stack, http, "classification", **params).json()
+        pages += 1
+        assert page["count"] == len(page["audit"]) <= 3
+        seen += [e["key"] for e in page["audit"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert pages < 10, "the cursor does not advance"
+    assert seen == list(reversed(refs)), seen
+    assert pages == 3
+    # an exact multiple of the page size ends without an empty page
+    page = audit(stack, http, "classification", entity="vip_customers", since=since,
+                 limit=7).json()
+    assert page["count"] == 7 and page["next_cursor"] is None
+
+
+def test_bad_parameters_are_named(stack, http):
+    cases = [({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"limit": "x"}, "limit"),
+             ({"since": "yesterday"}, "since"), ({"after": "12"}, "after"),
+             ({"after": "1~x"}, "after"), ({"after": "-1~2"}, "after"),
+             ({"entity": "e" * 65}, "entity"), ({"actor": ""}, "actor")]
+    for params, field in cases:
+        r = audit(stack, http, "timer", **params)
+        assert r.status_code == 422, (params, r.text)
+        assert [f["field"] for f in r.json()["fields"]] == [field], (params, r.text)
+
+
+def test_the_audit_indexes_serve_each_filter(stack):
+    """The keyset order with each filter is an index's order, with no sort (the planner is
+    told not to scan the table or a bitmap, as it would on this small table)."""
+    with stack.db() as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        for where, index in (("", "admin_audit_by_time"),
+                             ("WHERE entity = 'vip_customers'", "admin_audit_by_entity_time"),
+                             ("WHERE actor = 'ADM1'", "admin_audit_by_actor_time")):
+            plan = "\n".join(r[0] for r in conn.execute(
+                f"EXPLAIN SELECT id FROM classification.admin_audit {where} "
+                "ORDER BY at DESC, id DESC LIMIT 10").fetchall())
+            assert index in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("method", ["QUERY", "BREW"])
+def test_unknown_methods_are_a_json_501(stack, http, method):
+    for base in (stack.service_url("timer"), stack.base_url):
+        r = http.request(method, base + "/v1/calendars", headers=stack.auth("admin"))
+        assert r.status_code == 501, (base, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/json"), (base, r.headers)
+        assert r.json()["error"] == "not_implemented"
