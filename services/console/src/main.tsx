@@ -10,6 +10,7 @@ import { Home, Landing, Status, Survey } from "./pages/customer";
 import { CasePage, Offers, Queue, SignIn, StaffGate } from "./pages/staff";
 import { Supervisor } from "./pages/supervisor";
 import { Admin } from "./pages/admin";
+import { Audit } from "./pages/audit";
 import { ChangePassword } from "./pages/account";
 import { Shell } from "./ui";
 
@@ -39,6 +40,7 @@ function Page() {
   if ((m = match("/staff/case/:no", path))) return <StaffGate><CasePage no={m.no} /></StaffGate>;
   if (path === "/staff/supervisor") return <StaffGate><Supervisor /></StaffGate>;
   if (path === "/staff/admin") return <StaffGate><Admin /></StaffGate>;
+  if (path === "/staff/audit") return <StaffGate><Audit /></StaffGate>;
   if (path === "/staff/password") return <StaffGate><ChangePassword /></StaffGate>;
   return (
     <Shell title={t("notfound.title")}>

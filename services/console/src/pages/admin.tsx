@@ -102,6 +102,7 @@ export function Admin() {
           {[["reg-h", "admin.registry"], ["sla", "adm.sla"], ["calendars", "adm.calendars"], ["templates", "adm.templates"],
             ["keywords", "adm.keywords"], ["compensation", "adm.compensation"], ["authority", "adm.authority"], ["vip", "adm.vip"]]
             .map(([id, key]) => <li><a href={`#${id}`}>{t(key)}</a></li>)}
+          <li><a href="/staff/audit">{t("audit.title")}</a></li>
         </ul>
       </nav>
       <Registry />
