@@ -1,6 +1,6 @@
 #include "outbox.h"
 
-#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,12 @@
 	"WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
 #define OUTBOX_MARK_SQL "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 #define OUTBOX_FAIL_SQL "UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])"
+/* How long an idle relay waits before it looks again without being woken: rows it was not told
+ * about (written by another process) go out within it. */
+#define OUTBOX_POLL_MS 500
+/* How soon a relay that found another instance publishing looks again: that one may have
+ * selected its batch before this process's rows committed. */
+#define OUTBOX_BUSY_RETRY_MS 20
 /* One relay per schema publishes at a time, so events leave in id order even with several
  * instances running (the others take over when it stops). */
 #define OUTBOX_LOCK_SQL	   "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox'))"
@@ -27,15 +33,92 @@
 
 static char outbox_src[128] = "/cp";
 
+/* Waking the relay. It used to LISTEN for a NOTIFY from an insert trigger, but a NOTIFY makes
+ * PostgreSQL serialise every notifying transaction of the cluster through one lock held until
+ * its commit is flushed (async.c, PreCommit_Notify), so no two outbox-writing commits could
+ * share a WAL flush: pgbench of intake's own transaction spent most of its time waiting on
+ * "Lock: object" and ran 3 to 4 times slower than without the trigger. The rows are written by
+ * this process, so the process wakes its relay itself when a transaction that added some
+ * commits (pg_set_tx_end_hook); rows from elsewhere wait at most OUTBOX_POLL_MS. */
+static pthread_mutex_t outbox_wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t outbox_wake_cv;
+static pthread_once_t outbox_wake_once = PTHREAD_ONCE_INIT;
+static unsigned long outbox_wake_seq;
+static __thread bool outbox_pending; /* this thread's open transaction added outbox rows */
+
 struct outbox_relay {
 	struct pg_conn pg;
 	struct kafka_producer *producer;
 	int batch_max;
 	pthread_t thread;
 	atomic_bool stop;
-	bool listening;
 	double next_gauge;
 };
+
+static void outbox_wake_init(void)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&outbox_wake_cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void outbox_wake(void)
+{
+	pthread_once(&outbox_wake_once, outbox_wake_init);
+	pthread_mutex_lock(&outbox_wake_mu);
+	outbox_wake_seq++;
+	pthread_cond_broadcast(&outbox_wake_cv);
+	pthread_mutex_unlock(&outbox_wake_mu);
+}
+
+static void outbox_tx_end(bool committed)
+{
+	if (outbox_pending && committed)
+		outbox_wake();
+	outbox_pending = false;
+}
+
+static void outbox_hook_init(void)
+{
+	pg_set_tx_end_hook(outbox_tx_end);
+}
+
+/* Every writer of rows registers the hook, so the commit that follows wakes the relay. */
+static pthread_once_t outbox_hook_once = PTHREAD_ONCE_INIT;
+
+static unsigned long outbox_wake_now(void)
+{
+	pthread_mutex_lock(&outbox_wake_mu);
+	unsigned long seq = outbox_wake_seq;
+	pthread_mutex_unlock(&outbox_wake_mu);
+	return seq;
+}
+
+unsigned long outbox_wake_count(void)
+{
+	return outbox_wake_now();
+}
+
+/* Waits until a wake-up after seen, or timeout_ms. */
+static void outbox_wait_wake(unsigned long seen, int timeout_ms)
+{
+	pthread_once(&outbox_wake_once, outbox_wake_init);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&outbox_wake_mu);
+	while (outbox_wake_seq == seen &&
+	       pthread_cond_timedwait(&outbox_wake_cv, &outbox_wake_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&outbox_wake_mu);
+}
 
 void outbox_set_source(const char *source)
 {
@@ -58,6 +141,7 @@ int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_typ
 	protobuf_c_message_pack(msg, buf);
 	ids_uuid(id);
 	tstamp_format(tstamp_now_ms(), now);
+	pthread_once(&outbox_hook_once, outbox_hook_init);
 	const char *params[] = {id, ce_type, outbox_src, now, topic, key, (const char *)buf};
 	const int lengths[] = {0, 0, 0, 0, 0, 0, (int)len};
 	const int formats[] = {0, 0, 0, 0, 0, 0, 1};
@@ -66,6 +150,7 @@ int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_typ
 	if (!r)
 		return -1;
 	PQclear(r);
+	outbox_pending = true;
 	if (ce_id_out)
 		memcpy(ce_id_out, id, IDS_UUID_LEN);
 	return 0;
@@ -105,6 +190,7 @@ int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
 	size_t done = 0;
 	if (!cells || !ids)
 		goto failed;
+	pthread_once(&outbox_hook_once, outbox_hook_init);
 	tstamp_format(tstamp_now_ms(), now);
 	for (; done < n; done++) {
 		const char **row = cells + done * NCOLS;
@@ -126,6 +212,7 @@ int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
 	    "WITH ORDINALITY AS u (i, t, s, tm, tp, k, p, o) ORDER BY o",
 	    NCOLS, n, cells);
 	rc = r ? 0 : -1;
+	outbox_pending |= rc == 0;
 	PQclear(r);
 failed:
 	for (size_t i = 0; cells && i < done; i++)
@@ -133,36 +220,6 @@ failed:
 	free(cells);
 	free(ids);
 	return rc;
-}
-
-/* The relay's connection LISTENs for the insert trigger's notification. */
-static PGconn *outbox_conn(struct outbox_relay *r)
-{
-	bool fresh = r->pg.conn == NULL || PQstatus(r->pg.conn) != CONNECTION_OK;
-	PGconn *c = pg_conn_get(&r->pg);
-	if (!c)
-		return NULL;
-	if (fresh || !r->listening) {
-		r->listening = false;
-		PGresult *res = pg_query(c, "SELECT current_schema()", 0, NULL);
-		if (res) {
-			char sql[160];
-			snprintf(sql, sizeof(sql), "LISTEN \"outbox_%s\"", pg_value(res, 0, 0, ""));
-			PQclear(res);
-			r->listening = pg_exec(c, sql, 0, NULL) == 0;
-		}
-	}
-	return c;
-}
-
-static void outbox_wait_notify(PGconn *c, int timeout_ms)
-{
-	struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-	if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) > 0)
-		PQconsumeInput(c);
-	PGnotify *n;
-	while ((n = PQnotifies(c)) != NULL)
-		PQfreemem(n);
 }
 
 static void outbox_update_gauge(struct outbox_relay *r, PGconn *c)
@@ -258,7 +315,10 @@ out:
 	return rc;
 }
 
-/* One relay step: returns the number of rows published, -1 on error. */
+/* outbox_step's answer when another instance holds the schema's relay lock. */
+#define OUTBOX_BUSY (-2)
+
+/* One relay step: returns the number of rows published, OUTBOX_BUSY, -1 on error. */
 static int outbox_step(struct outbox_relay *r, PGconn *c)
 {
 	char limit[16];
@@ -272,7 +332,7 @@ static int outbox_step(struct outbox_relay *r, PGconn *c)
 	PQclear(lock);
 	if (!mine) {
 		pg_rollback(c);
-		return answered ? 0 : -1;
+		return answered ? OUTBOX_BUSY : -1;
 	}
 	PGresult *res = pg_query(c, OUTBOX_SELECT_SQL, 1, params);
 	if (!res)
@@ -303,21 +363,26 @@ static void *outbox_main(void *arg)
 	struct backoff bo;
 	backoff_init(&bo, 100, 1000);
 	while (!atomic_load(&r->stop)) {
-		PGconn *c = outbox_conn(r);
+		PGconn *c = pg_conn_get(&r->pg);
 		if (!c) {
 			backoff_sleep(&bo);
 			continue;
 		}
+		/* read before the step: a commit during it wakes the wait below at once */
+		unsigned long seen = outbox_wake_now();
 		int n = outbox_step(r, c);
-		if (n < 0) {
+		if (n == -1) {
 			pg_conn_reset(&r->pg);
 			backoff_sleep(&bo); /* a broker outage must not spin the relay */
 			continue;
 		}
 		backoff_reset(&bo);
 		outbox_update_gauge(r, c);
-		if (n < r->batch_max)
-			outbox_wait_notify(c, n == 0 ? 500 : 0);
+		if (n == OUTBOX_BUSY) {
+			struct timespec ts = {0, OUTBOX_BUSY_RETRY_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		} else if (n < r->batch_max)
+			outbox_wait_wake(seen, OUTBOX_POLL_MS);
 	}
 	return NULL;
 }
@@ -333,6 +398,8 @@ struct outbox_relay *outbox_relay_start(const char *conninfo, struct kafka_produ
 	}
 	r->producer = p;
 	r->batch_max = batch_max;
+	pthread_once(&outbox_wake_once, outbox_wake_init);
+	pthread_once(&outbox_hook_once, outbox_hook_init);
 	if (pthread_create(&r->thread, NULL, outbox_main, r) != 0) {
 		snprintf(errstr, errlen, "cannot start the outbox relay thread");
 		pg_conn_release(&r->pg);
@@ -347,6 +414,7 @@ void outbox_relay_stop(struct outbox_relay *r)
 	if (!r)
 		return;
 	atomic_store(&r->stop, true);
+	outbox_wake();
 	pthread_join(r->thread, NULL);
 	pg_conn_release(&r->pg);
 	free(r);

@@ -1,7 +1,8 @@
 /* Transactional outbox. A state change and the event announcing it are written in the same
  * PostgreSQL transaction: outbox_add inserts the event row into <schema>.outbox (created by
- * public.cp_create_messaging; an insert trigger NOTIFYs outbox_<schema>). The relay thread
- * publishes unsent rows in id order with CloudEvents headers and marks each row sent only
+ * public.cp_create_messaging). A commit that added rows wakes the process's relay thread (no
+ * NOTIFY: see outbox.c), which otherwise looks every half second; it publishes unsent rows in
+ * id order with CloudEvents headers and marks each row sent only
  * after its successful delivery report. Several instances may run: a transaction-scoped
  * advisory lock lets one relay per schema publish at a time (so events keep their order) and
  * rows are locked FOR UPDATE SKIP LOCKED; a crash between delivery and the commit re-publishes
@@ -42,6 +43,9 @@ struct outbox_item {
  * batch of clocks). Returns 0 or -1. */
 int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
     __attribute__((warn_unused_result));
+
+/* How many times a commit that added outbox rows woke this process's relay (for tests). */
+unsigned long outbox_wake_count(void);
 
 struct outbox_relay;
 

@@ -1,11 +1,15 @@
 #include "pg.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "tstamp.h"
+
+static void pg_prepared_forget(const PGconn *c);
 
 static __thread char pg_sqlstate[8];
 static __thread char pg_errtext[512];
@@ -21,16 +25,20 @@ int pg_conn_init(struct pg_conn *pc, const char *conninfo, const char *name)
 
 void pg_conn_release(struct pg_conn *pc)
 {
-	if (pc->conn)
+	if (pc->conn) {
+		pg_prepared_forget(pc->conn);
 		PQfinish(pc->conn);
+	}
 	free(pc->conninfo);
 	memset(pc, 0, sizeof(*pc));
 }
 
 void pg_conn_reset(struct pg_conn *pc)
 {
-	if (pc->conn)
+	if (pc->conn) {
+		pg_prepared_forget(pc->conn);
 		PQfinish(pc->conn);
+	}
 	pc->conn = NULL;
 }
 
@@ -84,51 +92,137 @@ static PGresult *pg_check(PGconn *c, PGresult *r, const char *sql)
 	return NULL;
 }
 
+/* Statements this thread prepared, by connection and backend (a reconnect is a new backend):
+ * an open-addressing table keyed by the statement's name. Parsing, analysing and planning a
+ * short statement costs PostgreSQL more CPU than running it (pg_stat_statements in `make
+ * bench`: about 270 statements per complaint across the pipeline), so every statement a
+ * service runs more than once is prepared once per connection. SQL is never built from data
+ * (parameters are bound), so the set of statements is bounded by the code; should the table
+ * fill up anyway, statements simply run unprepared. */
+#define PG_PREPARED_MAX 1024
+struct pg_prepared {
+	const PGconn *conn; /* NULL: free (dead: a tombstone the probe goes past) */
+	int pid;
+	bool dead;
+	uint64_t hash;
+	char name[44];
+};
+static __thread struct pg_prepared pg_prepared[PG_PREPARED_MAX];
+static __thread size_t pg_prepared_used; /* slots with a live statement */
+
+static uint64_t pg_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t pg_slot_hash(const PGconn *c, int pid, const char *name)
+{
+	return pg_hash(name) ^ ((uint64_t)(uintptr_t)c * 31) ^ (uint64_t)pid;
+}
+
+/* The slot of (c, pid, name): its own when prepared (*found), else a free one to take; NULL
+ * when the table is full. */
+static struct pg_prepared *pg_prepared_slot(PGconn *c, int pid, const char *name, bool *found)
+{
+	uint64_t h = pg_slot_hash(c, pid, name);
+	struct pg_prepared *free_slot = NULL;
+	*found = false;
+	for (size_t i = 0; i < PG_PREPARED_MAX; i++) {
+		struct pg_prepared *s = &pg_prepared[(h + i) % PG_PREPARED_MAX];
+		if (!s->conn) {
+			if (!free_slot)
+				free_slot = s;
+			if (!s->dead)
+				break; /* never used: the statement is not further on */
+			continue;
+		}
+		if (s->conn == c && s->pid == pid && s->hash == h && strcmp(s->name, name) == 0) {
+			*found = true;
+			return s;
+		}
+	}
+	return pg_prepared_used + 1 < PG_PREPARED_MAX ? free_slot : NULL;
+}
+
+/* Forgets what this thread prepared on c (called when c is closed: its statements went with
+ * its backend, and a later connection may get the same address). */
+static void pg_prepared_forget(const PGconn *c)
+{
+	for (size_t i = 0; i < PG_PREPARED_MAX; i++) {
+		if (pg_prepared[i].conn == c) {
+			pg_prepared[i].conn = NULL;
+			pg_prepared[i].dead = true;
+			pg_prepared_used--;
+		}
+	}
+}
+
+/* Runs sql through the named statement, preparing it on first use on this connection. */
+static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, int nparams,
+				 const char *const *params, const int *lengths, const int *formats)
+{
+	int pid = PQbackendPID(c);
+	bool found;
+	struct pg_prepared *slot = pg_prepared_slot(c, pid, name, &found);
+	if (!slot) /* the table is full: run it unprepared */
+		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
+				sql);
+	if (!found) {
+		PGresult *r = pg_check(c, PQprepare(c, name, sql, nparams, NULL), sql);
+		if (!r)
+			return NULL;
+		PQclear(r);
+		slot->conn = c;
+		slot->pid = pid;
+		slot->hash = pg_slot_hash(c, pid, name);
+		snprintf(slot->name, sizeof(slot->name), "%s", name);
+		pg_prepared_used++;
+	}
+	return pg_check(c, PQexecPrepared(c, name, nparams, params, lengths, formats, 0), sql);
+}
+
+/* Statements worth preparing: the ones PostgreSQL plans (transaction control, SET, LISTEN
+ * and DDL are run as they are). */
+static bool pg_plannable(const char *sql)
+{
+	static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
+		sql++;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strncasecmp(sql, verbs[i], strlen(verbs[i])) == 0)
+			return true;
+	return false;
+}
+
+static PGresult *pg_run(PGconn *c, const char *sql, int nparams, const char *const *params,
+			const int *lengths, const int *formats)
+{
+	if (!pg_plannable(sql))
+		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
+				sql);
+	char name[40];
+	snprintf(name, sizeof(name), "cp_%016llx", (unsigned long long)pg_hash(sql));
+	return pg_run_prepared(c, name, sql, nparams, params, lengths, formats);
+}
+
 PGresult *pg_query(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
-	return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), sql);
+	return pg_run(c, sql, nparams, params, NULL, NULL);
 }
 
 PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *const *params,
 		       const int *lengths, const int *formats)
 {
-	return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0), sql);
-}
-
-/* Statements this thread prepared, by connection and backend (a reconnect is a new backend). */
-#define PG_PREPARED_MAX 16
-struct pg_prepared {
-	const PGconn *conn;
-	int pid;
-	char name[64];
-};
-static __thread struct pg_prepared pg_prepared[PG_PREPARED_MAX];
-static __thread unsigned pg_prepared_next;
-
-static bool pg_is_prepared(PGconn *c, int pid, const char *name)
-{
-	for (int i = 0; i < PG_PREPARED_MAX; i++)
-		if (pg_prepared[i].conn == c && pg_prepared[i].pid == pid &&
-		    strcmp(pg_prepared[i].name, name) == 0)
-			return true;
-	return false;
+	return pg_run(c, sql, nparams, params, lengths, formats);
 }
 
 PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int nparams,
 			    const char *const *params)
 {
-	int pid = PQbackendPID(c);
-	if (!pg_is_prepared(c, pid, name)) {
-		PGresult *r = pg_check(c, PQprepare(c, name, sql, nparams, NULL), sql);
-		if (!r)
-			return NULL;
-		PQclear(r);
-		struct pg_prepared *slot = &pg_prepared[pg_prepared_next++ % PG_PREPARED_MAX];
-		slot->conn = c;
-		slot->pid = pid;
-		snprintf(slot->name, sizeof(slot->name), "%s", name);
-	}
-	return pg_check(c, PQexecPrepared(c, name, nparams, params, NULL, NULL, 0), sql);
+	return pg_run_prepared(c, name, sql, nparams, params, NULL, NULL);
 }
 
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
@@ -140,6 +234,20 @@ int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
 	return 0;
 }
 
+static void (*_Atomic pg_tx_end_hook)(bool committed);
+
+void pg_set_tx_end_hook(void (*hook)(bool committed))
+{
+	pg_tx_end_hook = hook;
+}
+
+static void pg_tx_end(bool committed)
+{
+	void (*hook)(bool) = pg_tx_end_hook;
+	if (hook)
+		hook(committed);
+}
+
 int pg_begin(PGconn *c)
 {
 	return pg_exec(c, "BEGIN", 0, NULL);
@@ -147,13 +255,16 @@ int pg_begin(PGconn *c)
 
 int pg_commit(PGconn *c)
 {
-	return pg_exec(c, "COMMIT", 0, NULL);
+	int rc = pg_exec(c, "COMMIT", 0, NULL);
+	pg_tx_end(rc == 0);
+	return rc;
 }
 
 void pg_rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
+	pg_tx_end(false);
 }
 
 const char *pg_last_sqlstate(void)

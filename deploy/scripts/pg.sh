@@ -79,6 +79,10 @@ init_cluster() {
 		log_min_duration_statement = 1000
 		log_line_prefix = '%m [%p] %u@%d '
 		timezone = 'UTC'
+		# what each statement costs, for `make bench` and operators (pg_stat_statements view
+		# after CREATE EXTENSION; a few per cent of CPU at most)
+		shared_preload_libraries = 'pg_stat_statements'
+		pg_stat_statements.track = all
 	EOF
 }
 

@@ -2,7 +2,8 @@
 test binary test_common_messaging with CP_TEST_DATABASE_URL, which registers its PostgreSQL cases
 (outbox row commits or rolls back with the change, inbox claims once, the relay marks a row sent
 only after its delivery report — with Kafka faults from librdkafka's mock cluster — and
-HTTP routes served on worker threads keep their method)."""
+HTTP routes served on worker threads keep their method, statements prepared once per connection,
+a commit with outbox rows wakes the relay)."""
 
 import os
 import re
@@ -19,8 +20,22 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    # 3 checks without a database (mock cluster, the JSON 405) + 5 on PostgreSQL: fewer means
+    # 3 checks without a database (mock cluster, the JSON 405) + 7 on PostgreSQL: fewer means
     # the PostgreSQL cases were skipped
-    assert checks == 8, run.stdout[-2000:]
+    assert checks == 10, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0
+
+
+def test_no_outbox_has_a_notify_trigger(stack):
+    """A NOTIFY serialises every notifying commit of the cluster through one lock held until its
+    WAL is flushed; the outboxes of all six services are written without one (migration 0900)."""
+    with stack.db() as db:
+        rows = db.execute("SELECT c.relnamespace::regnamespace::text, t.tgname FROM pg_trigger t "
+                          "JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = 'outbox' AND "
+                          "NOT t.tgisinternal").fetchall()
+        schemas = {r[0] for r in db.execute(
+            "SELECT relnamespace::regnamespace::text FROM pg_class WHERE relname = 'outbox' "
+            "AND relkind = 'r'").fetchall()}
+    assert rows == []
+    assert {"intake", "classification", "evidence", "resolution", "followup", "timer"} <= schemas

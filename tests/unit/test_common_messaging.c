@@ -248,6 +248,67 @@ START_TEST(prepared_statements_are_prepared_once_per_connection)
 }
 END_TEST
 
+START_TEST(plannable_statements_are_prepared_by_pg_query)
+{
+	static const char sql[] = "SELECT $1::int * 2 AS unit_auto_prepared";
+	const char *p[] = {"21"};
+	for (int i = 0; i < 3; i++) {
+		PGresult *r = pg_query(db, sql, 1, p);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_str_eq(PQgetvalue(r, 0, 0), "42");
+		PQclear(r);
+	}
+	/* prepared once on this connection, then only executed */
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
+			       "'SELECT $1::int * 2 AS unit_auto_prepared'"),
+			 1);
+	/* transaction control is not prepared (and still works) */
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement IN "
+			       "('BEGIN', 'COMMIT')"),
+			 0);
+	/* more named statements on one thread than the old ring of 16 held: none is prepared
+	 * twice on the same backend (that failed with 42P05 "already exists") */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 40; i++) {
+			char name[32], q[64];
+			snprintf(name, sizeof(name), "unit_many_%d", i);
+			snprintf(q, sizeof(q), "SELECT %d + $1::int", i);
+			PGresult *r = pg_query_prepared(db, name, q, 1, p);
+			ck_assert_msg(r != NULL, "%s: %s", name, pg_last_error());
+			ck_assert_int_eq(atoi(PQgetvalue(r, 0, 0)), i + 21);
+			PQclear(r);
+		}
+	}
+}
+END_TEST
+
+START_TEST(a_commit_with_outbox_rows_wakes_the_relay)
+{
+	Cp__SlaEvent ev;
+	sample_event(&ev);
+	unsigned long before = outbox_wake_count();
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.woken", &ev.base, NULL), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	/* a rolled back row and a transaction without rows wake nobody */
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k1", "cp.unit.gone", &ev.base, NULL), 0);
+	pg_rollback(db);
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_exec(db, "SELECT 1", 0, NULL), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	/* the outbox has no NOTIFY trigger: its commits share WAL flushes (no cluster-wide
+	 * notify lock held through each commit) */
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
+			       "'cp_unit.outbox'::regclass AND NOT tgisinternal"),
+			 0);
+}
+END_TEST
+
 static long long wait_count(const char *sql, long long want, int seconds)
 {
 	long long n = -1;
@@ -484,6 +545,8 @@ int main(void)
 		tcase_add_test(d, relay_marks_rows_sent_only_after_delivery);
 		tcase_add_test(d, worker_routes_keep_their_method);
 		tcase_add_test(d, prepared_statements_are_prepared_once_per_connection);
+		tcase_add_test(d, plannable_statements_are_prepared_by_pg_query);
+		tcase_add_test(d, a_commit_with_outbox_rows_wakes_the_relay);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
