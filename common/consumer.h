@@ -3,6 +3,11 @@
  * CloudEvents are read in binary or structured mode (ce_message_read): carriers produce
  * parcel.tracking.v1 with their own libraries.
  *
+ * Fast path: a batch is first applied with the inbox claims of all its one-event items in one
+ * statement, their id<->number checks in another and no savepoint per event, so an event costs
+ * only its handler's statements; if any event fails for a reason that is not transient, that
+ * try is rolled back and the batch is applied again at once the way described below.
+ *
  * For each batch: check the CloudEvents headers, decode the protobuf payload (bounded size)
  * and validate it (the rules every event obeys, common/evcheck.h, then the handler's own);
  * what fails goes to the dead-letter topic with the reason in the
