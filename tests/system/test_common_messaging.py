@@ -20,9 +20,9 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    # 3 checks without a database (mock cluster, the JSON 405) + 7 on PostgreSQL: fewer means
-    # the PostgreSQL cases were skipped
-    assert checks == 10, run.stdout[-2000:]
+    # 4 checks without a database (mock cluster, the JSON 405 and 501) + 7 on PostgreSQL:
+    # fewer means the PostgreSQL cases were skipped
+    assert checks == 11, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0
 
