@@ -3,7 +3,8 @@
 # measured in the same run (not a pass/fail test; tests/bench_run.py says which figure is below
 # its target and writes build/bench/results.json).
 #   BENCH_TRACKING_EVENTS (200000), BENCH_COMPLAINTS (2000), BENCH_CLIENTS (16),
-#   BENCH_TIMER_CLOCKS (100000), BENCH_PERF (set: perf profile of the tracking consumers)
+#   BENCH_TIMER_CLOCKS (100000), BENCH_PERF (1: perf profiles of the tracking consumers and the
+#   timer with PostgreSQL; 0: none), BENCH_PHASES, BENCH_SERVICE_ENV (see tests/bench_run.py)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
