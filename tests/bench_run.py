@@ -629,7 +629,8 @@ def cpu_bound(cpu, per, unit):
     jit_text = f" (of which the broker's JIT compiler {jit / total:.0%})" if jit > 0.05 * total \
         else ""
     cores = os.cpu_count() or 1
-    return (f"{total:.3f} CPU s per {per:,} {unit} = at most {cores * per / total:,.0f} {unit}/s "
+    what = f"{per:,} {unit}" if per > 1 else unit.rstrip("s")
+    return (f"{total:.3f} CPU s per {what} = at most {cores * per / total:,.0f} {unit}/s "
             f"on {cores} cores; {shares}{jit_text}")
 
 
