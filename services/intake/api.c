@@ -145,43 +145,6 @@ int intake_customer_refs(const char *phone, int64_t now_ms, char refs[][30])
 	return n;
 }
 
-static int find_open_case(PGconn *c, const char *phone, const char *waybill, struct intake_case *k)
-{
-	/* the customer under every pseudonym key still accepted: a case filed before a key
-	 * rotation is the same customer's (until `cp-admin pseudonyms rekey` moved it) */
-	char refs[AUTH_KEYRING_MAX + 1][30], list[(AUTH_KEYRING_MAX + 1) * 32] = "{";
-	int n = intake_customer_refs(phone, tstamp_now_ms(), refs);
-	if (n < 0)
-		return -1;
-	for (int i = 0; i < n; i++) /* "cust_" and hex: nothing to quote */
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
-			 refs[i]);
-	snprintf(list + strlen(list), sizeof(list) - strlen(list), "}");
-	const char *p[] = {list, waybill};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT id, complaint_no, repeat_count, priority, channel = 'proactive' "
-		     "FROM complaints WHERE customer_ref = ANY($1::text[]) AND waybill_no = $2 AND "
-		     "status NOT IN "
-		     "('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 "
-		     "FOR UPDATE",
-		     2, p);
-	if (!r)
-		return -1;
-	int found = PQntuples(r) > 0;
-	if (found) {
-		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 0));
-		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 1));
-		k->repeat_count = atoi(PQgetvalue(r, 0, 2)) + 1;
-		k->priority = atoi(PQgetvalue(r, 0, 3));
-		k->priority = k->priority > 1 ? k->priority - 1 : 1;
-		/* the same answer as when the customer first joined the proactive case */
-		k->joined_proactive = PQgetvalue(r, 0, 4)[0] == 't';
-	}
-	PQclear(r);
-	return found;
-}
-
 static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake_case *k)
 {
 	char count[16], prio[16];
@@ -203,34 +166,6 @@ static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake
 	k->attached = true;
 	k->status = 200;
 	return announce_message(c, in, k, "repeat", NULL);
-}
-
-/* The waybill's open proactive case that nobody has claimed yet (customer_ref "proactive").
- * Takes the same lock as intake_open_proactive so a stuck event and a complaint about one
- * waybill never both open a case. 1 found (k filled, row locked), 0 none, -1 error. */
-static int find_unclaimed_proactive(PGconn *c, const char *waybill, struct intake_case *k)
-{
-	char lock[64];
-	snprintf(lock, sizeof(lock), "proactive/%s", waybill);
-	const char *l[] = {lock}, *p[] = {waybill};
-	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, l) != 0)
-		return -1;
-	PGresult *r = pg_query(c,
-			       "SELECT id, complaint_no, repeat_count FROM complaints WHERE "
-			       "waybill_no = $1 AND channel = 'proactive' AND customer_ref = "
-			       "'proactive' AND status NOT IN ('closed', 'merged', 'withdrawn') "
-			       "ORDER BY received_at DESC LIMIT 1 FOR UPDATE",
-			       1, p);
-	if (!r)
-		return -1;
-	int found = PQntuples(r) > 0;
-	if (found) {
-		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 0));
-		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 1));
-		k->repeat_count = atoi(PQgetvalue(r, 0, 2));
-	}
-	PQclear(r);
-	return found;
 }
 
 /* The carrier opened the case before this customer complained: the complaint joins it and
@@ -261,51 +196,42 @@ static int adopt_proactive(PGconn *c, const struct intake_input *in, struct inta
 	return announce_message(c, in, k, "adopted", customer_ref);
 }
 
-/* A closed case about the same waybill and type within the repeat window. */
-static int find_recent_closed(PGconn *c, const struct intake_input *in, struct intake_case *k)
-{
-	char days[16];
-	snprintf(days, sizeof(days), "%lld", intake_cfg.repeat_window_days);
-	const char *p[] = {in->waybill_no, in->type, days};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT id FROM complaints WHERE waybill_no = $1 AND type = $2 AND "
-		     "status = 'closed' AND closed_at > now() - make_interval(days => $3::int) "
-		     "ORDER BY closed_at DESC LIMIT 1",
-		     3, p);
-	if (!r)
-		return -1;
-	if (PQntuples(r) > 0) {
-		k->is_repeat = true;
-		snprintf(k->previous_id, sizeof(k->previous_id), "%s", PQgetvalue(r, 0, 0));
-	}
-	PQclear(r);
-	return 0;
-}
-
 /* CPyyyymmdd-XXXXXXXX: the day in UTC and a random code of 8 unambiguous characters (31^8,
  * about 8.5e11 a day). A counter would tell anyone how many complaints a carrier gets and let
  * them walk every case by number; the proof (view.c) is the lock, the random number keeps the
  * door unmarked. The unique index catches the one-in-billions collision (the POST answers 503
  * and the client's retry with its Idempotency-Key draws again). */
-static int next_complaint_no(PGconn *c, char *out, size_t cap)
+static int next_complaint_no(PGconn *c, const char *day, char *out, size_t cap)
 {
 	char code[9];
+	ids_public_code(code, 8);
+	if (day) { /* the POST read the transaction's day with its locks */
+		snprintf(out, cap, "CP%s-%s", day, code);
+		return 0;
+	}
 	PGresult *r = pg_query(c, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", 0, NULL);
 	if (!r)
 		return -1;
-	ids_public_code(code, 8);
 	snprintf(out, cap, "CP%s-%s", PQgetvalue(r, 0, 0), code);
 	PQclear(r);
 	return 0;
 }
 
+/* The idempotency key a new case is stored with (NULL key: none), written by the same
+ * statement as the case. */
+struct intake_idem {
+	const char *key;
+	const char *hash;
+};
+
+/* The case, its first timeline row and (with idem) its idempotency key in one statement, then
+ * its event. day: the transaction's day (NULL: read it). */
 static int insert_case(PGconn *c, const struct intake_input *in, struct intake_case *k,
-		       const char *customer_ref)
+		       const char *customer_ref, const char *day, const struct intake_idem *idem)
 {
 	char prio[16];
 	ids_uuid(k->id);
-	if (next_complaint_no(c, k->no, sizeof(k->no)) != 0)
+	if (next_complaint_no(c, day, k->no, sizeof(k->no)) != 0)
 		return -1;
 	k->priority = intake_initial_priority(in);
 	if (k->is_repeat && k->priority > 1)
@@ -348,60 +274,34 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 			   prio,
 			   k->is_repeat ? "true" : "false",
 			   k->previous_id[0] ? k->previous_id : NULL,
-			   in->entered_by[0] ? in->entered_by : NULL};
+			   in->entered_by[0] ? in->entered_by : NULL,
+			   in->entered_by[0] ? "staff" : "customer",
+			   idem && idem->key ? idem->key : NULL,
+			   idem && idem->key ? idem->hash : NULL};
+	/* one statement where there were three (the timeline row and the key reference the case:
+	 * their foreign keys are checked at the end of the statement, the case inserted) */
 	if (rc == 0)
 		rc = pg_exec(
 		    c,
-		    "INSERT INTO complaints (id, complaint_no, channel, waybill_no, "
+		    "WITH c AS (INSERT INTO complaints (id, complaint_no, channel, waybill_no, "
 		    "customer_ref, complainant_name, complainant_phone, role, language, "
 		    "preferred_contact, outlet_id, description, type, impact, demand, target, "
 		    "attachments, priority, is_repeat, previous_complaint_id, entered_by) "
 		    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
-		    "$19,$20,$21)",
-		    21, p);
+		    "$19,$20,$21) RETURNING id), "
+		    "t AS (INSERT INTO timeline (complaint_id, step, detail) SELECT id, "
+		    "'received', "
+		    "jsonb_build_object('channel', $3::text, 'entered_by', $22::text) FROM c) "
+		    "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
+		    "SELECT $23, $24, id, 201 FROM c WHERE $23::text IS NOT NULL",
+		    24, p);
 	free(impact);
 	free(target);
 	free(demand);
 	if (rc != 0)
 		return -1;
-	const char *t[] = {k->id, in->channel, in->entered_by[0] ? "staff" : "customer"};
-	if (pg_exec(c,
-		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'received', "
-		    "jsonb_build_object('channel', $2::text, 'entered_by', $3::text))",
-		    3, t) != 0)
-		return -1;
 	k->status = 201;
 	return announce_received(c, in, k, customer_ref);
-}
-
-/* Returns 1 and fills k when the key was used before with the same body; 0 when unused;
- * -1 on error; -2 when reused with a different body. */
-static int idempotency_lookup(PGconn *c, const char *key, const char *hash, struct intake_case *k)
-{
-	const char *p[] = {key};
-	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 42))", 1, p) != 0)
-		return -1;
-	PGresult *r = pg_query(c,
-			       "SELECT i.request_hash, c.id, c.complaint_no, c.repeat_count, "
-			       "c.is_repeat, i.status, c.channel = 'proactive' FROM "
-			       "idempotency_keys i JOIN complaints c ON "
-			       "c.id = i.complaint_id WHERE i.key = $1",
-			       1, p);
-	if (!r)
-		return -1;
-	int rc = 0;
-	if (PQntuples(r) > 0) {
-		rc = strcmp(PQgetvalue(r, 0, 0), hash) == 0 ? 1 : -2;
-		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 1));
-		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 2));
-		k->repeat_count = atoi(PQgetvalue(r, 0, 3));
-		k->is_repeat = PQgetvalue(r, 0, 4)[0] == 't';
-		k->status = atoi(PQgetvalue(r, 0, 5));
-		k->attached = k->status == 200;
-		k->joined_proactive = k->attached && PQgetvalue(r, 0, 6)[0] == 't';
-	}
-	PQclear(r);
-	return rc;
 }
 
 static int idempotency_store(PGconn *c, const char *key, const char *hash,
@@ -416,57 +316,103 @@ static int idempotency_store(PGconn *c, const char *key, const char *hash,
 		       4, p);
 }
 
-/* The filing window, from intake's projection of pickup scans. Returns 0 when the complaint
- * may be filed (or the pickup is unknown), 1 when it is too late (problem filled), -1 on
- * error. */
-static int filing_window(PGconn *c, const struct intake_input *in, char *problem, size_t cap)
+/* The POST's locks, in one statement and always in this order (so two POSTs never wait on each
+ * other crosswise; intake_open_proactive takes only the last): the Idempotency-Key, the
+ * customer and waybill (one case per customer and waybill opens at a time), the waybill's
+ * proactive case (a stuck event and a complaint never both open one); and the transaction's
+ * day for the complaint number. The lookups come in the next statement: in READ COMMITTED
+ * that one's snapshot is taken after the locks are held, so it sees whatever the previous
+ * holder committed. */
+#define POST_LOCKS_SQL                                                                             \
+	"SELECT pg_advisory_xact_lock(hashtextextended($1, 7)), "                                  \
+	"pg_advisory_xact_lock(hashtextextended($2, 7)), "                                         \
+	"to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')"
+#define POST_LOCKS_KEY_SQL                                                                         \
+	"SELECT pg_advisory_xact_lock(hashtextextended($1, 42)), "                                 \
+	"pg_advisory_xact_lock(hashtextextended($2, 7)), "                                         \
+	"pg_advisory_xact_lock(hashtextextended($3, 7)), "                                         \
+	"to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')"
+
+/* Everything the POST decides on, in one statement ($1 key, $2 the customer's pseudonyms under
+ * every accepted key, $3 waybill, $4 type, $5 repeat window days): the key's earlier use
+ * (columns 0-6), the customer's open case on the waybill, locked (7-11), the waybill's pickup
+ * (12-13), its unclaimed proactive case, locked (14-16), the latest closed case of the same
+ * type within the repeat window (17). A row is locked whether or not the decision then needs
+ * it; the transaction ends within milliseconds either way. */
+#define POST_LOOKUP_SQL                                                                            \
+	"SELECT i.request_hash, i.id, i.complaint_no, i.repeat_count, i.is_repeat, i.status, "     \
+	"i.proactive, o.id, o.complaint_no, o.repeat_count, o.priority, o.proactive, p.ms, "       \
+	"p.at, a.id, a.complaint_no, a.repeat_count, r.id FROM (SELECT 1) one "                    \
+	"LEFT JOIN LATERAL (SELECT i.request_hash, c.id, c.complaint_no, c.repeat_count, "         \
+	"c.is_repeat, i.status, c.channel = 'proactive' AS proactive FROM idempotency_keys i "     \
+	"JOIN complaints c ON c.id = i.complaint_id WHERE i.key = $1) i ON true "                  \
+	"LEFT JOIN LATERAL (SELECT id, complaint_no, repeat_count, priority, channel = "           \
+	"'proactive' AS proactive FROM complaints WHERE customer_ref = ANY($2::text[]) AND "       \
+	"waybill_no = $3 AND status NOT IN ('closed', 'merged', 'withdrawn') ORDER BY "            \
+	"received_at DESC LIMIT 1 FOR UPDATE) o ON true "                                          \
+	"LEFT JOIN LATERAL (SELECT (extract(epoch FROM picked_up_at) * 1000)::bigint AS ms, "      \
+	"to_char(picked_up_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at FROM "   \
+	"pickups WHERE waybill_no = $3) p ON true "                                                \
+	"LEFT JOIN LATERAL (SELECT id, complaint_no, repeat_count FROM complaints WHERE "          \
+	"waybill_no = $3 AND channel = 'proactive' AND customer_ref = 'proactive' AND status NOT " \
+	"IN ('closed', 'merged', 'withdrawn') ORDER BY received_at DESC LIMIT 1 FOR UPDATE) a ON " \
+	"true "                                                                                    \
+	"LEFT JOIN LATERAL (SELECT id FROM complaints WHERE waybill_no = $3 AND type = $4 AND "    \
+	"status = 'closed' AND closed_at > now() - make_interval(days => $5::int) ORDER BY "       \
+	"closed_at DESC LIMIT 1) r ON true"
+
+static bool post_has(const PGresult *r, int col)
 {
-	const char *p[] = {in->waybill_no};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT (extract(epoch FROM picked_up_at) * 1000)::bigint, "
-		     "to_char(picked_up_at AT TIME ZONE 'UTC', "
-		     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM pickups WHERE waybill_no = $1",
-		     1, p);
-	if (!r)
-		return -1;
-	int rc = 0;
-	if (PQntuples(r) > 0 &&
-	    !intake_filing_window_ok(strtoll(PQgetvalue(r, 0, 0), NULL, 10), tstamp_now_ms(),
-				     intake_cfg.filing_window_days, PQgetvalue(r, 0, 1), problem,
-				     cap))
-		rc = 1;
-	PQclear(r);
-	return rc;
+	return !PQgetisnull(r, 0, col);
 }
 
-static int open_or_attach(PGconn *c, const struct intake_input *in, struct intake_case *k,
-			  char *problem, size_t cap)
+/* The key used before: 1 with the same body (k filled for the replay), -2 with another. */
+static int post_replay(const PGresult *r, const char *hash, struct intake_case *k)
 {
-	char customer_ref[30], lock[96];
-	if (ids_customer_ref(intake_cfg.pseudonym_key, in->phone, customer_ref) != 0)
-		return -1;
-	snprintf(lock, sizeof(lock), "%s/%s", customer_ref, in->waybill_no);
-	const char *p[] = {lock};
-	if (pg_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1, p) != 0)
-		return -1;
-	int found = find_open_case(c, in->phone, in->waybill_no, k);
-	if (found < 0)
-		return -1;
-	if (found)
+	snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 1));
+	snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 2));
+	k->repeat_count = atoi(PQgetvalue(r, 0, 3));
+	k->is_repeat = PQgetvalue(r, 0, 4)[0] == 't';
+	k->status = atoi(PQgetvalue(r, 0, 5));
+	k->attached = k->status == 200;
+	k->joined_proactive = k->attached && PQgetvalue(r, 0, 6)[0] == 't';
+	return strcmp(PQgetvalue(r, 0, 0), hash) == 0 ? 1 : -2;
+}
+
+/* The decision on the looked-up rows: a repeat joins the customer's open case; else the filing
+ * window holds (for a complaint that would join a proactive case too), then the complaint
+ * adopts the waybill's unclaimed proactive case or opens a new one (a repeat of a recently
+ * closed one when there is one). Returns 0, -1 (error) or -3 (filing window passed). */
+static int post_decide(PGconn *c, const struct intake_input *in, const PGresult *r,
+		       const char *customer_ref, const char *day, const struct intake_idem *idem,
+		       struct intake_case *k, char *problem, size_t cap)
+{
+	if (post_has(r, 7)) {
+		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 7));
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 8));
+		k->repeat_count = atoi(PQgetvalue(r, 0, 9)) + 1;
+		k->priority = atoi(PQgetvalue(r, 0, 10));
+		k->priority = k->priority > 1 ? k->priority - 1 : 1;
+		/* the same answer as when the customer first joined the proactive case */
+		k->joined_proactive = PQgetvalue(r, 0, 11)[0] == 't';
 		return attach_repeat(c, in, k);
-	/* the filing window holds for every complaint, one that would join a proactive case too */
-	int late = filing_window(c, in, problem, cap);
-	if (late != 0)
-		return late > 0 ? -3 : -1;
-	found = find_unclaimed_proactive(c, in->waybill_no, k);
-	if (found < 0)
-		return -1;
-	if (found)
+	}
+	if (post_has(r, 12) &&
+	    !intake_filing_window_ok(strtoll(PQgetvalue(r, 0, 12), NULL, 10), tstamp_now_ms(),
+				     intake_cfg.filing_window_days, PQgetvalue(r, 0, 13), problem,
+				     cap))
+		return -3;
+	if (post_has(r, 14)) {
+		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 14));
+		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 15));
+		k->repeat_count = atoi(PQgetvalue(r, 0, 16));
 		return adopt_proactive(c, in, k, customer_ref);
-	if (find_recent_closed(c, in, k) != 0)
-		return -1;
-	return insert_case(c, in, k, customer_ref);
+	}
+	if (post_has(r, 17)) {
+		k->is_repeat = true;
+		snprintf(k->previous_id, sizeof(k->previous_id), "%s", PQgetvalue(r, 0, 17));
+	}
+	return insert_case(c, in, k, customer_ref, day, idem);
 }
 
 /* A proactive case: the evidence service saw the parcel stuck and the carrier wants a case
@@ -509,7 +455,7 @@ int intake_open_proactive(PGconn *c, const struct intake_delay *d)
 	snprintf(in->outlet_id, sizeof(in->outlet_id), "%s", d->facility_id);
 	snprintf(in->description, sizeof(in->description), "%s", d->description);
 	snprintf(in->attachments_json, sizeof(in->attachments_json), "[]");
-	rc = insert_case(c, in, &k, "proactive");
+	rc = insert_case(c, in, &k, "proactive", NULL, NULL);
 	if (rc == 0)
 		log_msg(LOG_INFO, "proactive_case_opened", LOG_KV({"complaint_no", k.no}),
 			"a stuck parcel opened a case before any complaint%s",
@@ -548,24 +494,61 @@ static bool idempotency_key_valid(const char *key)
 	return true;
 }
 
+/* POST's transaction for a new case: BEGIN, the locks, the lookups, the case with its timeline
+ * row and key, its event, COMMIT: six statements (fifteen before issue 14; tests/bench/
+ * intake_tx.sql runs the same ones). Returns 0, 1 replay, -2 key reused with another body, -3
+ * filing window passed, -1 error. */
 static int post_tx(struct http_req *r, const struct intake_input *in, const char *key,
 		   const char *hash, struct intake_case *k, bool *replayed, char *problem,
 		   size_t cap)
 {
+	/* the customer under every pseudonym key still accepted: a case filed before a key
+	 * rotation is the same customer's (until `cp-admin pseudonyms rekey` moved it) */
+	char refs[AUTH_KEYRING_MAX + 1][30], list[(AUTH_KEYRING_MAX + 1) * 32] = "{";
+	char customer_ref[30], cust_lock[96], pro_lock[64], days[16], day[16];
+	int nrefs = intake_customer_refs(in->phone, tstamp_now_ms(), refs);
+	if (nrefs < 0 || ids_customer_ref(intake_cfg.pseudonym_key, in->phone, customer_ref) != 0)
+		return -1;
+	for (int i = 0; i < nrefs; i++) /* "cust_" and hex: nothing to quote */
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+			 refs[i]);
+	snprintf(list + strlen(list), sizeof(list) - strlen(list), "}");
+	snprintf(cust_lock, sizeof(cust_lock), "%s/%s", customer_ref, in->waybill_no);
+	snprintf(pro_lock, sizeof(pro_lock), "proactive/%s", in->waybill_no);
+	snprintf(days, sizeof(days), "%lld", intake_cfg.repeat_window_days);
+	const char *lp[] = {key, cust_lock, pro_lock};
+	const char *qp[] = {key, list, in->waybill_no, in->type, days};
 	if (pg_begin(r->db) != 0)
 		return -1;
-	int found = key ? idempotency_lookup(r->db, key, hash, k) : 0;
-	if (found != 0) {
+	PGresult *locks = key ? pg_query(r->db, POST_LOCKS_KEY_SQL, 3, lp)
+			      : pg_query(r->db, POST_LOCKS_SQL, 2, lp + 1);
+	if (!locks)
+		goto failed;
+	snprintf(day, sizeof(day), "%s", PQgetvalue(locks, 0, 3 - (key ? 0 : 1)));
+	PQclear(locks);
+	PGresult *found = pg_query(r->db, POST_LOOKUP_SQL, 5, qp);
+	if (!found)
+		goto failed;
+	if (post_has(found, 0)) {
+		int rc = post_replay(found, hash, k);
+		PQclear(found);
 		pg_rollback(r->db);
-		*replayed = found == 1;
-		return found;
+		*replayed = rc == 1;
+		return rc;
 	}
-	int rc = open_or_attach(r->db, in, k, problem, cap);
-	if (rc != 0 || (key && idempotency_store(r->db, key, hash, k)) || pg_commit(r->db) != 0) {
+	struct intake_idem idem = {key, hash};
+	int rc = post_decide(r->db, in, found, customer_ref, day, &idem, k, problem, cap);
+	PQclear(found);
+	/* a new case stored its key with it; a repeat or an adoption stores it here */
+	if (rc != 0 || (key && k->status != 201 && idempotency_store(r->db, key, hash, k)) ||
+	    pg_commit(r->db) != 0) {
 		pg_rollback(r->db);
 		return rc == -3 ? -3 : -1;
 	}
 	return 0;
+failed:
+	pg_rollback(r->db);
+	return -1;
 }
 
 static void post_reply(struct http_req *r, int rc, const struct intake_case *k, bool replayed,
