@@ -1,7 +1,9 @@
 """The system under test, started for real: PostgreSQL, Kafka, nginx and the six service binaries.
 
 A Stack lives in a fresh temporary state directory and uses free ports, so it never touches a
-`make run` instance. Everything it starts is stopped by `close()` (also registered with atexit).
+`make run` instance. Everything it starts is stopped by `close()` (also registered with atexit);
+if the process dies without it (SIGKILL, OOM), a watchdog started with the stack
+(stack_reaper.py) stops every process of it and removes the state directory.
 
     stack = Stack.start()                     # or the `stack` pytest fixture (conftest.py)
     requests.get(stack.base_url + "/v1/complaints")
@@ -22,6 +24,8 @@ API
     kill_service(name)            SIGKILL, returns the exit status
     restart_service(name, **env)  stop (SIGTERM) and start; no overrides means the defaults again
     service_env(name, **env)      context manager: restart with overrides, restore defaults after
+    adopt(name, proc)             a process the test started beside the stack (another instance):
+                                  the watchdog stops it too should the harness die
     logs(name, stderr=False)      text of the service's stdout (JSON lines) or stderr log
     log_records(name)             the stdout log parsed as JSON, lines that are not JSON skipped
     db()                          new psycopg connection, superuser, database complaints, autocommit
@@ -345,6 +349,8 @@ class Stack:
         self.state_dir.chmod(0o755)
         self.log_dir = self.state_dir / "logs"
         self.log_dir.mkdir()
+        (self.state_dir / "pids").mkdir()
+        self._reaper = self._start_reaper()
         names = ["base", "pg", "kafka", "kafka_controller", "receiver", *SERVICES]
         self.ports = dict(zip(names, free_ports(len(names))))
         self.base_url = f"http://127.0.0.1:{self.ports['base']}"
@@ -390,6 +396,32 @@ class Stack:
             stack.close(failed=True)
             raise
         return stack
+
+    def _start_reaper(self) -> subprocess.Popen:
+        """The watchdog that stops this stack if this process dies without close()
+        (stack_reaper.py): it holds the read end of a pipe whose write end only this process
+        has, in a session of its own so a signal to the harness's group does not reach it."""
+        log = open(self.log_dir / "reaper.log", "a")
+        try:
+            return subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("stack_reaper.py")),
+                 str(self.state_dir)], stdin=subprocess.PIPE, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+
+    def _record_pid(self, name: str, pid: int):
+        """Lists a process the reaper must stop (one whose command line does not name the state
+        directory) with its start time, so a recycled pid is never taken for it."""
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        started = stat[stat.rindex(")") + 2:].split()[19]
+        (self.state_dir / "pids" / f"{name}.pid").write_text(f"{pid} {started}\n")
+
+    def adopt(self, name: str, proc: subprocess.Popen):
+        """A process a test started beside the stack (an extra instance of a service): the
+        reaper stops it too if the harness dies. The test still stops it itself."""
+        with contextlib.suppress(OSError):  # exited already: nothing to reap
+            self._record_pid(name, proc.pid)
 
     def _script_env(self) -> dict:
         env = dict(os.environ)
@@ -511,6 +543,11 @@ class Stack:
             print(f"stack: state kept in {self.state_dir}", file=sys.stderr)
         else:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        # stopped in order: the watchdog has nothing to do
+        with contextlib.suppress(Exception):
+            self._reaper.stdin.write(b"done\n")
+            self._reaper.stdin.close()
+            self._reaper.wait(10)
 
     def print_log_tails(self, lines: int = 40):
         for name in SERVICES:
@@ -579,6 +616,8 @@ class Stack:
             err.close()
             raise StackError(f"cannot start cp-{name}: {e}") from e
         self._files[name] = [out, err]
+        with contextlib.suppress(OSError):  # it may have exited already: nothing to reap
+            self._record_pid(name, self._procs[name].pid)
 
     def _wait_ready(self, name: str, timeout: float = READY_TIMEOUT):
         url = f"{self.service_url(name)}/readyz"

@@ -74,6 +74,7 @@ def second_instances(stack):
             procs[name] = subprocess.Popen([str(bin_dir() / f"cp-{name}")], env=env,
                                            stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True)
+            stack.adopt(f"{name}-b", procs[name])
         for name in SERVICES:
             url = f"http://127.0.0.1:{ports[name]}"
             wait_for(lambda: procs[name].poll() is not None or

@@ -305,6 +305,7 @@ def https_gateway(stack, tmp_path):
                              "--state", str(tmp_path), "--tls-cert", str(cert), "--tls-key",
                              str(key)], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    stack.adopt("receiver-https", proc)
     try:
         wait_for(lambda: Path(tmp_path / "inbox").is_dir(), 20, "the HTTPS receiver")
         wait_for(lambda: _tls_up(port), 20, "the HTTPS receiver's port")

@@ -41,6 +41,7 @@ def second_timer(stack):
                         TIMER_BATCH="5")
     proc = subprocess.Popen([str(bin_dir() / "cp-timer")], env=env, stdin=subprocess.DEVNULL,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.adopt("timer-t2", proc)
     try:
         wait_for(lambda: proc.poll() is not None or
                  http_status(f"http://127.0.0.1:{port}/readyz") == 200, 60, "second timer ready")
