@@ -244,8 +244,9 @@ static const char *text_field(json_t *body, const char *name, size_t max, json_t
 	json_t *v = json_object_get(body, name);
 	if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max)
 		return json_string_value(v);
-	json_array_append_new(errors, http_field(name, "required, a non-empty string up to "
-						       "2000 bytes"));
+	char problem[64];
+	snprintf(problem, sizeof(problem), "required, a non-empty string up to %zu bytes", max);
+	json_array_append_new(errors, http_field(name, problem));
 	return NULL;
 }
 
@@ -486,6 +487,82 @@ void fu_put_template(struct http_req *r, void *arg)
 	    pg_exec(r->db,
 		    "INSERT INTO templates (step, language, body, updated_by) VALUES ($1, $2, $3, "
 		    "$4) ON CONFLICT (step, language) DO UPDATE SET body = EXCLUDED.body, "
+		    "updated_by = EXCLUDED.updated_by, updated_at = now()",
+		    4, p) != 0 ||
+	    pg_commit(r->db) != 0) {
+		http_reply_db_error(r);
+		goto out;
+	}
+	json_object_set_new(after, "updated_by", json_string(who.staff_id));
+	http_reply_json(r, 200, json_incref(after));
+out:
+	json_decref(before);
+	json_decref(after);
+	json_decref(body);
+}
+
+/* ---- delay reasons ------------------------------------------------------------------------ */
+
+void fu_get_delay_reasons(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	if (auth_caller(r, &who) != 0)
+		return;
+	reply_query_json(
+	    r,
+	    "SELECT json_build_object('delay_reasons', coalesce(json_agg(json_build_object("
+	    "'code', code, 'language', language, 'text', text, 'updated_by', updated_by, "
+	    "'updated_at', updated_at) ORDER BY code, language), '[]'))::text FROM delay_reasons",
+	    0, NULL);
+}
+
+#define DELAY_REASON_SNAPSHOT                                                                      \
+	"SELECT json_build_object('code', code, 'language', language, 'text', text) FROM "         \
+	"delay_reasons WHERE code = $1 AND language = $2"
+
+/* A customer reads the phrase inside the delay notice ("Reason: <text>."), so it is short
+ * (400 bytes, the table's CHECK) and one line: a newline or a template placeholder would break the message
+ * it is put into. */
+#define DELAY_REASON_TEXT_MAX 400
+
+void fu_put_delay_reason(struct http_req *r, void *arg)
+{
+	struct auth_principal who;
+	int failed = 0;
+	if (auth_caller(r, &who) != 0)
+		return;
+	json_t *body = http_req_json(r), *errors = json_array(), *before = NULL, *after = NULL;
+	if (!body) {
+		json_decref(errors);
+		return;
+	}
+	const char *code = json_string_value(json_object_get(body, "code"));
+	const char *lang = json_string_value(json_object_get(body, "language"));
+	if (!fu_delay_reason_code_valid(code))
+		json_array_append_new(errors,
+				      http_field("code", "the carrier's code: 1-40 of a-z, 0-9, _"));
+	if (!lang || (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0))
+		json_array_append_new(errors, http_field("language", "zh-CN or en"));
+	const char *text = text_field(body, "text", DELAY_REASON_TEXT_MAX, errors);
+	if (text && (strpbrk(text, "\r\n{}") != NULL))
+		json_array_append_new(errors,
+				      http_field("text", "one line, without { or } (it is put into "
+							 "the delay_notice template)"));
+	if (json_array_size(errors)) {
+		http_reply_fields(r, 422, "validation_failed", errors);
+		goto out;
+	}
+	json_decref(errors);
+	const char *p[] = {code, lang, text, who.staff_id};
+	char key[64];
+	snprintf(key, sizeof(key), "%s/%s", code, lang);
+	after = json_pack("{s:s, s:s, s:s}", "code", code, "language", lang, "text", text);
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(r->db, DELAY_REASON_SNAPSHOT, 2, p, &failed), failed) ||
+	    audit_record(r->db, who.staff_id, "delay_reasons", key, before, after) != 0 ||
+	    pg_exec(r->db,
+		    "INSERT INTO delay_reasons (code, language, text, updated_by) VALUES ($1, $2, "
+		    "$3, $4) ON CONFLICT (code, language) DO UPDATE SET text = EXCLUDED.text, "
 		    "updated_by = EXCLUDED.updated_by, updated_at = now()",
 		    4, p) != 0 ||
 	    pg_commit(r->db) != 0) {

@@ -114,11 +114,14 @@ bool fu_needs_person_answer(const char *category, const char *subcategory);
 bool fu_contact_template_allowed(const char *step);
 
 /* What a stuck parcel's recipient is told before they complain (the {text} of the
- * delay_notice template): where the parcel stands, for how long, and why in the customer's
- * words (the carrier's exception reason: weather, traffic_control, address_problem, ...; an
- * unknown or empty one reads "being checked"), in language (zh-CN or en). */
-void fu_delay_text(const char *reason, const char *place, int hours, const char *waybill,
+ * delay_notice template): where the parcel stands, for how long, and why: the operator's
+ * phrase for the carrier's exception code in delay_reasons (NULL or empty when there is none:
+ * "being checked"), in language (zh-CN or en). */
+void fu_delay_text(const char *why, const char *place, int hours, const char *waybill,
 		   const char *language, char *out, size_t cap);
+
+/* A carrier's delay reason code as delay_reasons stores it: 1-40 of [a-z0-9_]. */
+bool fu_delay_reason_code_valid(const char *code);
 
 /* ---- the case, notifications and closure (cases.c) ---------------------------------------- */
 
@@ -226,6 +229,10 @@ void fu_post_message(struct http_req *r, void *arg);
 void fu_post_await(struct http_req *r, void *arg);
 /* GET lists the templates (staff), PUT replaces one (supervisor). */
 void fu_get_templates(struct http_req *r, void *arg);
+/* GET lists the delay reasons' phrases (staff), PUT sets one code's phrase in one language
+ * (admin, audited). */
+void fu_get_delay_reasons(struct http_req *r, void *arg);
+void fu_put_delay_reason(struct http_req *r, void *arg);
 void fu_put_template(struct http_req *r, void *arg);
 void fu_get_stats(struct http_req *r, void *arg);
 /* GET /v1/notifications?complaint_no=: every message of a case and its delivery state. */

@@ -123,6 +123,8 @@ static const struct http_route followup_routes[] = {
     /* one handler for both methods: the HTTP workers find a route by its pattern */
     {"GET", "/v1/templates", fu_get_templates, true, AUTH_STAFF},
     {"PUT", "/v1/templates", fu_put_template, true, AUTH_ADMIN},
+    {"GET", "/v1/delay-reasons", fu_get_delay_reasons, true, AUTH_STAFF},
+    {"PUT", "/v1/delay-reasons", fu_put_delay_reason, true, AUTH_ADMIN},
     {"GET", "/v1/admin/audit/followup", audit_http_list, true, AUTH_SUPERVISORS},
     {"GET", "/v1/stats", fu_get_stats, true, AUTH_SUPERVISORS},
     {"GET", "/v1/notifications", fu_get_notifications, true, AUTH_STAFF},

@@ -251,30 +251,27 @@ const char *fu_target_staff(const char *kind, const char *id)
 	return id && auth_kind_is_person(kind) ? id : "";
 }
 
-/* The carriers' exception reasons in the customer's words; any other reason (or none) reads
- * as "being checked" rather than as a carrier's internal code. */
-static const struct {
-	const char *code, *zh, *en;
-} fu_delay_reasons[] = {
-    {"weather", "天气原因", "bad weather"},
-    {"traffic_control", "交通管制", "traffic control"},
-    {"address_problem", "收件地址需要核实", "the delivery address needs to be checked"},
-    {"damaged_on_arrival", "到件时发现包装破损，正在处理",
-     "damage found on arrival, being handled"},
-    {"returned", "包裹正在退回", "the parcel is being returned"},
-    {"customs", "海关查验", "a customs inspection"},
-    {"recipient_unreachable", "无法联系到收件人", "we could not reach the recipient"},
-};
+bool fu_delay_reason_code_valid(const char *code)
+{
+	/* the same rule as the table's CHECK: a carrier's code is an identifier, never text */
+	size_t n = code ? strlen(code) : 0;
+	if (n < 1 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((code[i] >= 'a' && code[i] <= 'z') || (code[i] >= '0' && code[i] <= '9') ||
+		      code[i] == '_'))
+			return false;
+	return true;
+}
 
-void fu_delay_text(const char *reason, const char *place, int hours, const char *waybill,
+void fu_delay_text(const char *why, const char *place, int hours, const char *waybill,
 		   const char *language, char *out, size_t cap)
 {
 	bool en = language && strcmp(language, "en") == 0;
-	const char *why = en ? "the cause is being checked" : "原因正在核查";
-	for (size_t i = 0; reason && i < sizeof(fu_delay_reasons) / sizeof(fu_delay_reasons[0]);
-	     i++)
-		if (strcmp(reason, fu_delay_reasons[i].code) == 0)
-			why = en ? fu_delay_reasons[i].en : fu_delay_reasons[i].zh;
+	/* no phrase for the carrier's code (or no code): the customer reads that the cause is
+	 * being checked, never the carrier's internal code */
+	if (!why || !why[0])
+		why = en ? "the cause is being checked" : "原因正在核查";
 	if (en)
 		snprintf(out, cap,
 			 "Your parcel %s has had no tracking update at %s for over %d hours. "

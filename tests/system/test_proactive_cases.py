@@ -371,3 +371,70 @@ def test_a_tracking_feed_never_carries_a_phone_number_as_the_recipient(stack):
     assert good.status_code == 202, good.text
     wait_rows(stack, "SELECT 1 FROM evidence.parcel_recipients WHERE waybill_no = %s AND "
                      "customer_ref = %s", (wb, customer_ref(tel)))
+
+
+# ---- the delay reasons' phrases are the operator's data ------------------------------------
+
+def test_an_admin_sets_the_phrase_of_a_carriers_own_delay_code(stack, hub):
+    http = requests.Session()
+    url = f"{stack.base_url}/v1/delay-reasons"
+    code = f"typhoon_{RUN}"
+    wb, ref = waybill(), customer_ref(phone())
+    # a carrier's code nobody has described yet reads as "being checked", never as the code
+    stuck_event(stack, wb, recipient_ref=ref, recipient_language="en",
+                recipient_contact="app", reason=code)
+    cid, _ = proactive_case(stack, wb)
+    text = wait_rows(stack, "SELECT body FROM followup.notifications WHERE complaint_id = %s "
+                            "AND step = 'delay_notice'", (cid,))[0][0]
+    assert "the cause is being checked" in text and code not in text
+    # the admin describes it (audited); the next notice says it in the customer's words
+    r = http.put(url, json={"code": code, "language": "en", "text": "a typhoon closed the roads"},
+                 headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"code": code, "language": "en", "text": "a typhoon closed the roads",
+                        "updated_by": r.json()["updated_by"]}
+    listed = http.get(url, headers={"Authorization": f"Bearer {TOKENS['agent'][0]}"})
+    assert listed.status_code == 200
+    assert {"code": code, "language": "en", "text": "a typhoon closed the roads"}.items() <= \
+        next(x for x in listed.json()["delay_reasons"] if x["code"] == code).items()
+    assert any(x["code"] == "weather" and x["language"] == "zh-CN" and x["text"] == "天气原因"
+               for x in listed.json()["delay_reasons"])  # the seeded phrases
+    audit = stack.db().execute("SELECT before, after->>'text' FROM followup.admin_audit WHERE "
+                               "entity = 'delay_reasons' AND key = %s", (f"{code}/en",)).fetchall()
+    assert audit == [(None, "a typhoon closed the roads")]
+    wb2, ref2 = waybill(), customer_ref(phone())
+    stuck_event(stack, wb2, recipient_ref=ref2, recipient_language="en",
+                recipient_contact="app", reason=code)
+    cid2, _ = proactive_case(stack, wb2)
+    text = wait_rows(stack, "SELECT body FROM followup.notifications WHERE complaint_id = %s "
+                            "AND step = 'delay_notice'", (cid2,))[0][0]
+    assert "Reason: a typhoon closed the roads." in text, text
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"code": "Typhoon", "language": "en", "text": "x"}, "code"),
+    ({"code": "a-b", "language": "en", "text": "x"}, "code"),
+    ({"code": "x" * 41, "language": "en", "text": "x"}, "code"),
+    ({"code": "typhoon", "language": "fr", "text": "x"}, "language"),
+    ({"code": "typhoon", "language": "en", "text": ""}, "text"),
+    ({"code": "typhoon", "language": "en", "text": "x" * 401}, "text"),
+    ({"code": "typhoon", "language": "en", "text": "two\nlines"}, "text"),
+    ({"code": "typhoon", "language": "en", "text": "a {complaint_no}"}, "text"),
+])
+def test_a_bad_delay_reason_is_refused_field_by_field_and_changes_nothing(stack, body, field):
+    r = requests.put(f"{stack.base_url}/v1/delay-reasons", json=body, headers=ADMIN)
+    assert r.status_code == 422, r.text
+    assert [f["field"] for f in r.json()["fields"]] == [field], r.text
+    assert stack.db().execute("SELECT count(*) FROM followup.delay_reasons WHERE code = %s",
+                              (body["code"],)).fetchone()[0] == 0
+
+
+def test_only_an_admin_changes_a_delay_reason(stack):
+    body = {"code": "weather", "language": "en", "text": "sunshine"}
+    for role in ("agent", "supervisor"):
+        r = requests.put(f"{stack.base_url}/v1/delay-reasons", json=body,
+                         headers={"Authorization": f"Bearer {TOKENS[role][0]}"})
+        assert r.status_code == 403, r.text
+    assert requests.put(f"{stack.base_url}/v1/delay-reasons", json=body).status_code == 401
+    assert stack.db().execute("SELECT text FROM followup.delay_reasons WHERE code = 'weather' "
+                              "AND language = 'en'").fetchone()[0] == "bad weather"

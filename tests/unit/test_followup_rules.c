@@ -238,19 +238,34 @@ END_TEST
 START_TEST(test_delay_text)
 {
 	char out[512];
-	fu_delay_text("weather", "Lanzhou", 26, "SF123", "en", out, sizeof(out));
+	fu_delay_text("bad weather", "Lanzhou", 26, "SF123", "en", out, sizeof(out));
 	ck_assert_str_eq(out, "Your parcel SF123 has had no tracking update at Lanzhou for over 26 "
 			      "hours. Reason: bad weather.");
-	fu_delay_text("traffic_control", "兰州", 30, "SF123", "zh-CN", out, sizeof(out));
+	fu_delay_text("交通管制", "兰州", 30, "SF123", "zh-CN", out, sizeof(out));
 	ck_assert_str_eq(out, "您的包裹（运单号 SF123）在兰州已超过 30 小时没有新的物流信息，原因："
 			      "交通管制。");
-	/* no reason, or a carrier's code the customer would not understand: being checked */
-	fu_delay_text("", "HUB-1", 25, "SF1", "en", out, sizeof(out));
+	/* no phrase for the carrier's code (delay_reasons has none): being checked */
+	fu_delay_text(NULL, "HUB-1", 25, "SF1", "en", out, sizeof(out));
 	ck_assert(strstr(out, "Reason: the cause is being checked.") != NULL);
-	fu_delay_text("sorter_jam_7", "HUB-1", 25, "SF1", "en", out, sizeof(out));
-	ck_assert(strstr(out, "sorter_jam_7") == NULL && strstr(out, "being checked") != NULL);
-	fu_delay_text("weather", "HUB-1", 25, "SF1", "fr", out, sizeof(out));
-	ck_assert(strstr(out, "天气原因") != NULL); /* any other language: zh-CN */
+	fu_delay_text("", "HUB-1", 25, "SF1", "zh-CN", out, sizeof(out));
+	ck_assert(strstr(out, "原因正在核查") != NULL);
+	fu_delay_text(NULL, "HUB-1", 25, "SF1", "fr", out, sizeof(out));
+	ck_assert(strstr(out, "原因正在核查") != NULL); /* any other language: zh-CN */
+}
+END_TEST
+
+START_TEST(test_delay_reason_code)
+{
+	ck_assert(fu_delay_reason_code_valid("weather"));
+	ck_assert(fu_delay_reason_code_valid("sorter_jam_7"));
+	ck_assert(fu_delay_reason_code_valid("a"));
+	ck_assert(fu_delay_reason_code_valid("abcdefghij_abcdefghij_abcdefghij_abcdefg")); /* 40 */
+	ck_assert(!fu_delay_reason_code_valid("abcdefghij_abcdefghij_abcdefghij_abcdefgh")); /* 41 */
+	ck_assert(!fu_delay_reason_code_valid(""));
+	ck_assert(!fu_delay_reason_code_valid(NULL));
+	ck_assert(!fu_delay_reason_code_valid("Weather"));
+	ck_assert(!fu_delay_reason_code_valid("road-closed"));
+	ck_assert(!fu_delay_reason_code_valid("天气"));
 }
 END_TEST
 
@@ -277,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, test_needs_person_answer);
 	tcase_add_test(tc, test_contact_templates);
 	tcase_add_test(tc, test_delay_text);
+	tcase_add_test(tc, test_delay_reason_code);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
