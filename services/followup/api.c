@@ -521,8 +521,8 @@ void fu_get_delay_reasons(struct http_req *r, void *arg)
 	"delay_reasons WHERE code = $1 AND language = $2"
 
 /* A customer reads the phrase inside the delay notice ("Reason: <text>."), so it is short
- * (400 bytes, the table's CHECK) and one line: a newline or a template placeholder would break the message
- * it is put into. */
+ * (400 bytes, the table's CHECK) and one line: a newline or a template placeholder would break the
+ * message it is put into. */
 #define DELAY_REASON_TEXT_MAX 400
 
 void fu_put_delay_reason(struct http_req *r, void *arg)
@@ -539,8 +539,8 @@ void fu_put_delay_reason(struct http_req *r, void *arg)
 	const char *code = json_string_value(json_object_get(body, "code"));
 	const char *lang = json_string_value(json_object_get(body, "language"));
 	if (!fu_delay_reason_code_valid(code))
-		json_array_append_new(errors,
-				      http_field("code", "the carrier's code: 1-40 of a-z, 0-9, _"));
+		json_array_append_new(
+		    errors, http_field("code", "the carrier's code: 1-40 of a-z, 0-9, _"));
 	if (!lang || (strcmp(lang, "zh-CN") != 0 && strcmp(lang, "en") != 0))
 		json_array_append_new(errors, http_field("language", "zh-CN or en"));
 	const char *text = text_field(body, "text", DELAY_REASON_TEXT_MAX, errors);

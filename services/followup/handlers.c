@@ -78,8 +78,8 @@ static int proactive_received(PGconn *c, const Cp__ComplaintReceived *r)
 	    pg_query(c, "SELECT text FROM delay_reasons WHERE code = $1 AND language = $2", 2, q);
 	if (!why)
 		return -1; /* transient: the batch is retried, the notice is not sent without it */
-	fu_delay_text(PQntuples(why) ? PQgetvalue(why, 0, 0) : NULL, r->delay_place,
-		      r->delay_hours, r->waybill_no, lang, text, sizeof(text));
+	fu_delay_text(PQntuples(why) ? PQgetvalue(why, 0, 0) : NULL, r->delay_place, r->delay_hours,
+		      r->waybill_no, lang, text, sizeof(text));
 	PQclear(why);
 	struct fu_vars v = {.text = text};
 	return fu_notify(c, r->complaint_id, "delay_notice", 0, &v, false);

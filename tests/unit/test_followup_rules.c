@@ -260,7 +260,8 @@ START_TEST(test_delay_reason_code)
 	ck_assert(fu_delay_reason_code_valid("sorter_jam_7"));
 	ck_assert(fu_delay_reason_code_valid("a"));
 	ck_assert(fu_delay_reason_code_valid("abcdefghij_abcdefghij_abcdefghij_abcdefg")); /* 40 */
-	ck_assert(!fu_delay_reason_code_valid("abcdefghij_abcdefghij_abcdefghij_abcdefgh")); /* 41 */
+	ck_assert(
+	    !fu_delay_reason_code_valid("abcdefghij_abcdefghij_abcdefghij_abcdefgh")); /* 41 */
 	ck_assert(!fu_delay_reason_code_valid(""));
 	ck_assert(!fu_delay_reason_code_valid(NULL));
 	ck_assert(!fu_delay_reason_code_valid("Weather"));
