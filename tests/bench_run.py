@@ -186,10 +186,11 @@ def cpu_delta(a, b, per):
 
 # ---- helpers -------------------------------------------------------------------------------
 
-def pgbench(stack, script, clients, seconds=None, transactions=None):
-    """Runs a pgbench script; returns (tps, elapsed seconds)."""
-    args = ["pgbench", "-n", "-f", str(HERE / "bench" / script), "-c", str(clients),
-            "-j", str(min(clients, 2))]
+def pgbench(stack, script, clients, seconds=None, transactions=None, mode="simple"):
+    """Runs a pgbench script; returns (tps, elapsed seconds). mode "prepared" for the script of
+    a service that prepares its statements once per connection (intake's)."""
+    args = ["pgbench", "-n", "-M", mode, "-f", str(HERE / "bench" / script), "-c",
+            str(clients), "-j", str(min(clients, 2))]
     args += ["-T", str(seconds)] if seconds else ["-t", str(transactions)]
     t0 = time.perf_counter()
     out = subprocess.run(args + [stack.admin_url], capture_output=True, text=True,
@@ -393,8 +394,39 @@ def phase_drain(stack, n, probe):
             "cpu_s_per_1000_scans": cpu_delta(cpu0, cpu1, n / 1000)}
 
 
+def reset_statements(stack):
+    with stack.db() as db:
+        db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        db.execute("SELECT pg_stat_statements_reset()")
+
+
+def top_statements(stack, per, limit=12):
+    """What PostgreSQL spent on the complaints (pg_stat_statements, preloaded by pg.sh): every
+    service's statements and execution time per complaint, and the statements with the most
+    execution time. Execution only: parsing and planning are not in it (most statements are
+    prepared), nor the protocol, commit and WAL work between them."""
+    with stack.db() as db:
+        rows = db.execute(
+            "SELECT r.rolname, s.calls, s.total_exec_time, regexp_replace(s.query, '\\s+', ' ', "
+            "'g') FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE "
+            "r.rolname <> 'postgres' ORDER BY s.total_exec_time DESC LIMIT %s",
+            (limit,)).fetchall()
+        totals = db.execute(
+            "SELECT r.rolname, sum(s.calls), sum(s.total_exec_time) FROM pg_stat_statements s "
+            "JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname <> 'postgres' GROUP BY 1 "
+            "ORDER BY 3 DESC").fetchall()
+    return {
+        "statements_per_complaint": {r[0]: round(float(r[1]) / per, 1) for r in totals},
+        "exec_ms_per_complaint": {r[0]: round(float(r[2]) / per, 3) for r in totals},
+        "top": [{"service": r[0], "calls_per_complaint": round(r[1] / per, 2),
+                 "exec_ms_per_complaint": round(r[2] / per, 3), "statement": r[3][:200]}
+                for r in rows],
+    }
+
+
 def phase_burst(stack, n, clients):
     post_all(stack, 20, 4)
+    reset_statements(stack)
     cpu0 = cpu_snapshot(stack)
     started = time.perf_counter()
     elapsed, results = post_all(stack, n, clients)
@@ -411,6 +443,7 @@ def phase_burst(stack, n, clients):
                             "ANY(%s::uuid[]) AND step = 'received' AND status = 'delivered' "
                             "HAVING count(*) >= %s", (ids, len(ids)), timeout=600)
     cpu1 = cpu_snapshot(stack)
+    statements = top_statements(stack, n)
     # one complaint at a time: the machine's part of a complaint when nothing else waits
     single = []
     for _ in range(10):
@@ -426,7 +459,8 @@ def phase_burst(stack, n, clients):
            "cpu_s_per_complaint": cpu_delta(cpu0, cpu1, n),
            "notifications_per_s": round(acks[0][0] / float(acks[0][1]), 1),
            "single_received_to_drafted_p50_ms": round(pct(single, 0.5)),
-           "single_received_to_drafted_max_ms": round(max(single))}
+           "single_received_to_drafted_max_ms": round(max(single)),
+           "postgresql_statements": statements}
     return out
 
 
@@ -439,7 +473,7 @@ def phase_intake(stack):
         reqs, secs, p50, p99, errors = wrk_intake(stack, 10, 32)
         out.update(wrk_req_per_s=round(reqs / secs), wrk_p50_ms=p50, wrk_p99_ms=p99,
                    wrk_errors=errors)
-    tps, _ = pgbench(stack, "intake_tx.sql", 8, seconds=10)
+    tps, _ = pgbench(stack, "intake_tx.sql", 8, seconds=10, mode="prepared")
     out["pgbench_intake_tx_per_s"] = round(tps)
     return out
 
@@ -715,6 +749,16 @@ def print_table(r):
                        ("CPU seconds per 1,000 fires (storm)", r["timer"]["cpu_s_per_1000_fires"]),
                        ("CPU seconds per complaint (burst)", r["burst"]["cpu_s_per_complaint"])):
         print(f"{title + ':':38}" + ", ".join(f"{k} {v:.4f}" for k, v in cpu.items() if v > 0))
+    st = r["burst"].get("postgresql_statements")
+    if st:
+        print("PostgreSQL statements per complaint (burst, pg_stat_statements): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in st["statements_per_complaint"].items()) +
+              "; their execution ms: " + ", ".join(
+                  f"{k} {v:.2f}" for k, v in st["exec_ms_per_complaint"].items()))
+        print("top statements by execution time per complaint (ms, calls per complaint):")
+        for t in st["top"]:
+            print(f"  {t['exec_ms_per_complaint']:6.3f} {t['calls_per_complaint']:5.2f}x "
+                  f"{t['service']:14} {t['statement'][:96]}")
     below = [(name, bound) for name, _, _, _, _, met, bound in rows if met is False]
     print("\nbelow target, and what bounds it (same run):")
     for name, bound in below or [("none", "")]:
