@@ -353,14 +353,17 @@ static int consumer_ids_check_set(struct consumer *c, PGconn *pg, struct item *i
 	}
 	int rc = 0;
 	if (m > 0) {
-		char sql[600];
-		/* the table and column names are the service's constants, never event data */
-		snprintf(
-		    sql, sizeof(sql),
-		    "SELECT 1 FROM unnest($1::text[], $2::text[]) AS u (i, n) WHERE EXISTS "
-		    "(SELECT 1 FROM %s t WHERE (t.%s = u.i::uuid AND t.complaint_no <> u.n) OR "
-		    "(t.complaint_no = u.n AND t.%s <> u.i::uuid)) LIMIT 1",
-		    ids->table, ids->id_col, ids->id_col);
+		char sql[700];
+		/* the table and column names are the service's constants, never event data. Two
+		 * joins, each on its own index (id, number): an OR inside one EXISTS made
+		 * PostgreSQL scan the whole table for every event (23 ms per complaint in make
+		 * bench) */
+		snprintf(sql, sizeof(sql),
+			 "(SELECT 1 FROM unnest($1::text[], $2::text[]) AS u (i, n) JOIN %s t ON "
+			 "t.%s = u.i::uuid WHERE t.complaint_no <> u.n LIMIT 1) UNION ALL "
+			 "(SELECT 1 FROM unnest($1::text[], $2::text[]) AS u (i, n) JOIN %s t ON "
+			 "t.complaint_no = u.n WHERE t.%s <> u.i::uuid LIMIT 1)",
+			 ids->table, ids->id_col, ids->table, ids->id_col);
 		PGresult *r = pg_query_columns(pg, "cp_consumer_ids_set", sql, 2, m, cells);
 		rc = !r ? -1 : PQntuples(r) > 0 ? 1 : 0;
 		PQclear(r);
