@@ -79,6 +79,9 @@ def test_a_person_deletes_one_photo_with_a_reason_and_it_is_audited(stack, http)
     # the same image as the deleted one is stored again (it is not a replay of what is gone)
     r = case.upload(jpeg((0, 200, 0)))
     assert r.status_code == 201 and r.json()["attachment"] == 4, r.text
+    # a reason of 500 characters (not bytes: these take three each) is enough
+    r = delete(case, 1, body={"reason": "因" * 500})
+    assert r.status_code == 200, r.text
 
 
 def closed(case, ago: str):
