@@ -75,3 +75,28 @@ def test_audit_page_has_no_serious_accessibility_violation(stack, http, open_pag
     assert overflows(page) <= 0, f"the audit page scrolls sideways at {viewport['width']} px"
     assert all(not v for v in found.values()), describe(found)
     assert page_errors(page) == []
+
+
+def test_a_supervisor_deletes_a_photo_with_a_reason_and_finds_it_in_the_audit(stack, http,
+                                                                              open_page):
+    from test_intake_attachments import Filed, coloured_jpeg
+    case = Filed(stack, http)
+    assert case.upload(coloured_jpeg((10, 120, 200))).status_code == 201
+    page = open_page(DESKTOP, name="audit-photo-deleted")
+    sign_in(page, stack, "supervisor")
+    page.wait_for_url("**/staff/offers")
+    page.goto(f"{stack.base_url}/staff/case/{case.no}")
+    page.locator("#case-photos img").wait_for()
+    page.locator("details.photo-delete summary").click()
+    submit = page.locator("details.photo-delete button[type=submit]")
+    expect(submit).to_be_disabled()  # no reason, no deletion
+    page.locator("#photo-del-1").fill("照片里有身份证")
+    submit.click()
+    expect(page.locator("#case-photos")).to_have_count(0)
+    assert case.stored() == 0
+    page.goto(f"{stack.base_url}/staff/audit")
+    show(page, "intake", entity="attachments", actor="S001")
+    row = page.locator("table.audit tbody tr").first
+    expect(row).to_contain_text(f"{case.no}/1")
+    expect(row).to_contain_text("照片里有身份证")
+    assert page_errors(page) == []

@@ -1,10 +1,12 @@
 // The case's photos on the staff case page. Each is read with the staff session's credentials
 // (GET /v1/staff/complaints/{no}/attachments/{n}) and shown from a blob: URL, revoked when the
 // page goes; only the people who see the complainant's contact in full may read them (others
-// get 403 and see the list only).
+// get 403 and see the list only). The same people may delete one for good, with a reason
+// (DELETE .../attachments/{n}; the reason goes to intake's audit, never to the timeline).
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, fetchBlob } from "../api";
+import { ApiError, call, fetchBlob } from "../api";
 import { fmtTime, t } from "../i18n";
+import { ErrorBox } from "../ui";
 
 export interface Photo {
   attachment: number;
@@ -15,7 +17,38 @@ export interface Photo {
   url: string;
 }
 
-function PhotoFigure(props: { photo: Photo; onDenied: () => void }) {
+/** Deleting a photo: the reason is required (the API refuses a blank one and names it). */
+function DeletePhoto(props: { photo: Photo; onDeleted: () => void }) {
+  const [reason, setReason] = useState("");
+  const [err, setErr] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const id = `photo-del-${props.photo.attachment}`;
+  return (
+    <details class="photo-delete">
+      <summary>{t("case.photos.delete", { n: props.photo.attachment })}</summary>
+      <form noValidate onSubmit={async (e) => {
+        e.preventDefault();
+        setErr(null);
+        setBusy(true);
+        try {
+          await call(props.photo.url, { method: "DELETE", body: { reason: reason.trim() }, staff: true });
+          props.onDeleted();
+        } catch (x) {
+          setErr(x);
+        } finally {
+          setBusy(false);
+        }
+      }}>
+        <label for={id}>{t("case.photos.delete.reason")}</label>
+        <input id={id} maxLength={500} value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+        {err ? <ErrorBox error={err} /> : null}
+        <button type="submit" disabled={busy || !reason.trim()}>{t("case.photos.delete.confirm")}</button>
+      </form>
+    </details>
+  );
+}
+
+function PhotoFigure(props: { photo: Photo; onDenied: () => void; onDeleted: () => void }) {
   const [src, setSrc] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
@@ -40,11 +73,12 @@ function PhotoFigure(props: { photo: Photo; onDenied: () => void }) {
       {src ? <img src={src} alt={t("case.photos.alt", { n: props.photo.attachment })} />
            : <div class="photo-wait muted">{failed ? t("case.photos.failed") : t("common.loading")}</div>}
       <figcaption>#{props.photo.attachment} · {who} · {fmtTime(props.photo.at)} · {Math.max(1, Math.round(props.photo.bytes / 1024))} KB</figcaption>
+      {src && <DeletePhoto photo={props.photo} onDeleted={props.onDeleted} />}
     </figure>
   );
 }
 
-export function CasePhotos(props: { photos: Photo[] }) {
+export function CasePhotos(props: { photos: Photo[]; onDeleted?: () => void }) {
   const [denied, setDenied] = useState(false);
   return (
     <section class="card" aria-labelledby="ph-h">
@@ -52,7 +86,8 @@ export function CasePhotos(props: { photos: Photo[] }) {
       {props.photos.length === 0 ? <p class="muted">{t("photos.none")}</p>
         : denied ? <p class="muted" id="photos-restricted">{t("case.photos.restricted", { n: props.photos.length })}</p>
         : <div class="photo-grid" id="case-photos">
-            {props.photos.map((p) => <PhotoFigure photo={p} onDenied={() => setDenied(true)} />)}
+            {props.photos.map((p) => <PhotoFigure photo={p} onDenied={() => setDenied(true)}
+                                                  onDeleted={props.onDeleted || (() => undefined)} />)}
           </div>}
     </section>
   );

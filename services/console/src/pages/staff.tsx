@@ -534,7 +534,7 @@ export function CasePage(props: { no: string }) {
           )}
         </section>
 
-        <CasePhotos photos={c.photos || []} />
+        <CasePhotos photos={c.photos || []} onDeleted={() => setTick((x) => x + 1)} />
         <section class="card" aria-labelledby="k-h">
           <h2 id="k-h">{t("case.clocks")}</h2>
           {(() => {
