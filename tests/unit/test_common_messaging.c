@@ -398,6 +398,21 @@ static const char *http_exchange(int port, const char *method)
 
 /* Regression: workers looked a route up by its pattern alone, so POST on a pattern that also
  * had a GET route ran the GET handler. */
+/* A port nobody listens on now: the kernel's choice for port 0. A port derived from the pid
+ * collided with other programs' ephemeral ports on a busy machine (the test then failed with
+ * "cannot listen"); the short window between closing this socket and httpd_new binding it is
+ * far narrower. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 START_TEST(worker_routes_keep_their_method)
 {
 	static const struct http_route routes[] = {
@@ -407,7 +422,7 @@ START_TEST(worker_routes_keep_their_method)
 	char err[256];
 	evthread_use_pthreads();
 	struct event_base *base = event_base_new();
-	int port = 20000 + (int)(getpid() % 20000);
+	int port = free_port();
 	struct httpd_opts o = {.addr = "127.0.0.1",
 			       .port = port,
 			       .workers = 2,
@@ -450,7 +465,7 @@ START_TEST(unlisted_methods_get_a_json_405_with_allow)
 	char err[256];
 	evthread_use_pthreads();
 	struct event_base *base = event_base_new();
-	int port = 20000 + (int)((getpid() + 7) % 20000);
+	int port = free_port();
 	struct httpd_opts o = {.addr = "127.0.0.1", .port = port, .max_body = 4096};
 	struct httpd *h = httpd_new(base, &o, routes, 2, err, sizeof(err));
 	ck_assert_msg(h != NULL, "%s", err);
@@ -469,15 +484,16 @@ START_TEST(unlisted_methods_get_a_json_405_with_allow)
 	pthread_join(t, NULL);
 	httpd_free(h);
 	/* the route check: a public route passes through it too, a 405 never reaches it */
-	o.port = port + 1;
+	int port2 = free_port(); /* not port + 1: the client sockets above took ephemeral ports */
+	o.port = port2;
 	o.authorize = refuse_all;
 	h = httpd_new(base, &o, routes, 3, err, sizeof(err));
 	ck_assert_msg(h != NULL, "%s", err);
 	pthread_create(&t, NULL, loop_main, base);
 	refused_calls = 0;
-	const char *got = http_exchange(port + 1, "DELETE");
+	const char *got = http_exchange(port2, "DELETE");
 	ck_assert_msg(strstr(got, " 405 ") && refused_calls == 0, "%s", got);
-	got = http_exchange(port + 1, "GET");
+	got = http_exchange(port2, "GET");
 	ck_assert_msg(strstr(got, " 401 ") && refused_calls == 1, "%s", got);
 	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, NULL);
 	pthread_join(t, NULL);
@@ -497,7 +513,7 @@ START_TEST(unknown_methods_get_a_json_501)
 	char err[256];
 	evthread_use_pthreads();
 	struct event_base *base = event_base_new();
-	int port = 20000 + (int)((getpid() + 13) % 20000);
+	int port = free_port();
 	struct httpd_opts o = {.addr = "127.0.0.1", .port = port, .max_body = 4096};
 	struct httpd *h = httpd_new(base, &o, routes, 1, err, sizeof(err));
 	ck_assert_msg(h != NULL, "%s", err);
