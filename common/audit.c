@@ -32,20 +32,16 @@ int audit_record(PGconn *c, const char *actor, const char *entity, const char *k
 /* Newest first by (at, id): at is the changing transaction's start, so two changes of one
  * instant are told apart by id, and a page costs the same however deep (keyset on the
  * admin_audit_by_time / _by_entity_time / _by_actor_time indexes, migrations 0930-0934).
- * $1 since (ms)  $2 entity  $3 actor  $4 cursor at (us since the epoch)  $5 cursor id
- * $6 limit + 1 (the extra row only says whether there is a next page). */
-static const char audit_page_sql[] =
+ * The statement holds only the conditions asked for (audit_page_sql): every statement is
+ * prepared (pg_query), and a generic plan of "$n IS NULL OR ..." could use none of them as an
+ * index condition, so a deep page or a rare entity would scan the table from its newest row. */
+static const char audit_select[] =
     "SELECT json_build_object('id', id, "
     "  'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "  'actor', actor, 'entity', entity, 'key', key, 'before', before, 'after', after, "
     "  'reason', reason)::text, "
     "  (extract(epoch FROM at) * 1000000)::bigint::text || '~' || id::text "
-    "FROM admin_audit "
-    "WHERE ($1::bigint IS NULL OR at >= timestamptz 'epoch' + $1::bigint * interval '1 ms') "
-    "  AND ($2::text IS NULL OR entity = $2) AND ($3::text IS NULL OR actor = $3) "
-    "  AND ($4::bigint IS NULL OR (at, id) < "
-    "       (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::bigint)) "
-    "ORDER BY at DESC, id DESC LIMIT $6::int";
+    "FROM admin_audit WHERE true";
 /* clang-format on */
 
 enum { AUDIT_Q_SINCE, AUDIT_Q_ENTITY, AUDIT_Q_ACTOR, AUDIT_Q_AFTER, AUDIT_Q_LIMIT, AUDIT_Q_N };
@@ -125,6 +121,41 @@ static void audit_reply_page(struct http_req *r, PGresult *res, long limit)
 	    json_pack("{s:o, s:i, s:o}", "audit", items, "count", shown, "next_cursor", next));
 }
 
+/* The page's statement with a condition for each filter given, their values in p (in the
+ * order of their $n) and the limit last; returns how many parameters. The text is made of the
+ * fixed pieces below only, never of a value. */
+static int audit_page_sql(const struct audit_query *q, char *sql, size_t cap, const char **p,
+			  const char *limit)
+{
+	int n = 0;
+	size_t len = (size_t)snprintf(sql, cap, "%s", audit_select);
+	if (q->v[AUDIT_Q_SINCE]) {
+		p[n++] = q->since_ms;
+		len += (size_t)snprintf(
+		    sql + len, cap - len,
+		    " AND at >= timestamptz 'epoch' + $%d::bigint * interval '1 ms'", n);
+	}
+	if (q->v[AUDIT_Q_ENTITY]) {
+		p[n++] = q->v[AUDIT_Q_ENTITY];
+		len += (size_t)snprintf(sql + len, cap - len, " AND entity = $%d", n);
+	}
+	if (q->v[AUDIT_Q_ACTOR]) {
+		p[n++] = q->v[AUDIT_Q_ACTOR];
+		len += (size_t)snprintf(sql + len, cap - len, " AND actor = $%d", n);
+	}
+	if (q->v[AUDIT_Q_AFTER]) {
+		p[n++] = q->cursor_us;
+		p[n++] = q->cursor_id;
+		len += (size_t)snprintf(sql + len, cap - len,
+					" AND (at, id) < (timestamptz 'epoch' + $%d::bigint * "
+					"interval '1 microsecond', $%d::bigint)",
+					n - 1, n);
+	}
+	p[n++] = limit;
+	snprintf(sql + len, cap - len, " ORDER BY at DESC, id DESC LIMIT $%d::int", n);
+	return n;
+}
+
 void audit_http_list(struct http_req *r, void *arg)
 {
 	struct audit_query q = {0};
@@ -137,14 +168,10 @@ void audit_http_list(struct http_req *r, void *arg)
 	}
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%ld", q.limit + 1);
-	bool after = q.v[AUDIT_Q_AFTER] != NULL;
-	const char *p[] = {q.v[AUDIT_Q_SINCE] ? q.since_ms : NULL,
-			   q.v[AUDIT_Q_ENTITY],
-			   q.v[AUDIT_Q_ACTOR],
-			   after ? q.cursor_us : NULL,
-			   after ? q.cursor_id : NULL,
-			   limit};
-	PGresult *res = pg_query(r->db, audit_page_sql, 6, p);
+	char sql[sizeof(audit_select) + 512];
+	const char *p[6];
+	int n = audit_page_sql(&q, sql, sizeof(sql), p, limit);
+	PGresult *res = pg_query(r->db, sql, n, p);
 	if (!res) {
 		http_reply_error(r, 503, "unavailable", "the audit could not be read; retry");
 		goto free_params;

@@ -126,18 +126,26 @@ def test_bad_parameters_are_named(stack, http):
 
 
 def test_the_audit_indexes_serve_each_filter(stack):
-    """The keyset order with each filter is an index's order, with no sort (the planner is
-    told not to scan the table or a bitmap, as it would on this small table)."""
+    """The page's statement (a filter's condition only when it is given, the cursor as a row
+    comparison) in the generic plan every prepared statement may get: the keyset order is an
+    index's, the filter and the cursor its conditions, no sort (the planner is told not to scan
+    the table or a bitmap, as it would on this small table)."""
+    cursor = "(at, id) < (timestamptz 'epoch' + $1::bigint * interval '1 microsecond', $2::bigint)"
     with stack.db() as conn:
-        conn.execute("SET enable_seqscan = off")
-        conn.execute("SET enable_bitmapscan = off")
-        for where, index in (("", "admin_audit_by_time"),
-                             ("WHERE entity = 'vip_customers'", "admin_audit_by_entity_time"),
-                             ("WHERE actor = 'ADM1'", "admin_audit_by_actor_time")):
+        for setting in ("enable_seqscan", "enable_bitmapscan"):
+            conn.execute(f"SET {setting} = off")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        for i, (where, index) in enumerate((
+                ("", "admin_audit_by_time"),
+                (" AND entity = $4", "admin_audit_by_entity_time"),
+                (" AND actor = $4", "admin_audit_by_actor_time"))):
+            conn.execute(f"PREPARE audit_page{i} AS SELECT id FROM classification.admin_audit "
+                         f"WHERE {cursor}{where} ORDER BY at DESC, id DESC LIMIT $3::int")
+            args = "1900000000000000, 1, 10" + (", 'x'" if where else "")
             plan = "\n".join(r[0] for r in conn.execute(
-                f"EXPLAIN SELECT id FROM classification.admin_audit {where} "
-                "ORDER BY at DESC, id DESC LIMIT 10").fetchall())
-            assert index in plan and "Sort" not in plan, plan
+                f"EXPLAIN EXECUTE audit_page{i}({args})").fetchall())
+            assert index in plan and "Sort" not in plan and "Index Cond" in plan, plan
+            assert "Filter" not in plan, plan
 
 
 @pytest.mark.parametrize("method", ["QUERY", "BREW"])
