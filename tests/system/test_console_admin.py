@@ -1,8 +1,10 @@
 """The console's admin page in real Chromium on the real stack: every operator table (staff
-registry, SLA policies, calendars, templates, keywords, compensation policies, authority limits,
+registry, SLA policies, calendars, templates, delay reasons, keywords, compensation policies, authority limits,
 VIPs) is shown from the service that owns it; an admin edits an authority limit in the page, a
 refused value names its field, and the change is what resolution then holds; axe-core finds no
 serious or critical violation at 360 and 1440 px, with an edit form open."""
+
+import uuid
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +13,7 @@ from console_browser import DESKTOP, PHONE, RESULTS, axe_violations, browser, de
 from test_console_staff import sign_in
 
 TABLES = ("table.registry", "table.adm-sla", "table.adm-calendars", "table.adm-templates",
-          "table.adm-keywords", "table.adm-compensation", "table.adm-authority", "table.adm-vip")
+          "table.adm-delay-reasons", "table.adm-keywords", "table.adm-compensation", "table.adm-authority", "table.adm-vip")
 
 
 def open_admin(page, stack, role="admin"):
@@ -58,6 +60,24 @@ def test_admin_edits_an_authority_limit_in_the_page(stack, http, open_page):
     finally:
         http.put(f"{url}/supervisor", json={"max_fen": limits["supervisor"]},
                  headers=stack.auth("admin"))
+
+
+def test_admin_describes_a_carriers_delay_code_in_the_page(stack, http, open_page):
+    code = f"landslide_{uuid.uuid4().hex[:6]}"
+    page = open_page(DESKTOP, name="admin-delay-reason")
+    open_admin(page, stack)
+    table = page.locator("table.adm-delay-reasons")
+    expect(table.locator("tr[data-key='weather/zh-CN']")).to_contain_text("天气原因")
+    page.locator("#delay-reasons").get_by_role("button", name="新增").click()
+    form = page.locator("#delay-reasons-form")
+    form.get_by_label("承运商代码").fill(code)
+    form.get_by_label("客户看到的说法").fill("山体滑坡，道路中断")
+    form.get_by_role("button", name="保存").click()
+    expect(table.locator(f"tr[data-key='{code}/zh-CN']")).to_contain_text("山体滑坡，道路中断")
+    got = http.get(f"{stack.base_url}/v1/delay-reasons", headers=stack.auth("agent")).json()
+    assert {"code": code, "language": "zh-CN", "text": "山体滑坡，道路中断",
+            "updated_by": "ADM1"}.items() <= next(
+        x for x in got["delay_reasons"] if x["code"] == code).items()
 
 
 def test_a_supervisor_reads_the_tables_but_cannot_change_them(stack, http, open_page):

@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { call } from "../api";
 import { t } from "../i18n";
 import { ErrorBox, Loading, Shell, useLoad } from "../ui";
-import { AuthorityLimits, Calendars, CompensationPolicies, Keywords, SlaPolicies, Templates, VipList } from "./admintables";
+import { AuthorityLimits, Calendars, CompensationPolicies, Keywords, SlaPolicies, Templates, VipList, DelayReasons } from "./admintables";
 import { Passwords } from "./account";
 
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) => call<T>(path, { ...opts, staff: true });
@@ -99,7 +99,7 @@ export function Admin() {
       <h1>{t("admin.title")}</h1>
       <nav class="card admin-nav" aria-label={t("adm.tables")}>
         <ul>
-          {[["reg-h", "admin.registry"], ["sla", "adm.sla"], ["calendars", "adm.calendars"], ["templates", "adm.templates"],
+          {[["reg-h", "admin.registry"], ["sla", "adm.sla"], ["calendars", "adm.calendars"], ["templates", "adm.templates"], ["delay-reasons", "adm.delay_reasons"],
             ["keywords", "adm.keywords"], ["compensation", "adm.compensation"], ["authority", "adm.authority"], ["vip", "adm.vip"]]
             .map(([id, key]) => <li><a href={`#${id}`}>{t(key)}</a></li>)}
           <li><a href="/staff/audit">{t("audit.title")}</a></li>
@@ -110,6 +110,7 @@ export function Admin() {
       <SlaPolicies />
       <Calendars />
       <Templates />
+      <DelayReasons />
       <Keywords />
       <CompensationPolicies />
       <AuthorityLimits />

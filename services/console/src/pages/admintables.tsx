@@ -1,6 +1,6 @@
 // The operator's tables on the admin page, each read from and written to the service that owns
 // it: SLA policies, keywords and the VIP list (classification), working calendars (timer),
-// message templates (followup), compensation policies and authority limits (resolution). Only
+// message templates and delay reasons (followup), compensation policies and authority limits (resolution). Only
 // an admin's writes are accepted (the API checks the role and records every change); a
 // validation error names the field, and the page shows it next to the form.
 import { useState } from "preact/hooks";
@@ -256,6 +256,21 @@ export function Templates() {
       fields={[{ key: "step", kind: "text", readonly: true }, { key: "language", kind: "text", readonly: true },
                { key: "body", kind: "area" }]}
       save={async (row) => { await staffCall("/v1/templates", { method: "PUT", body: { step: row.step, language: row.language, body: row.body } }); }} />
+  );
+}
+
+// The words the proactive delay notice uses for each exception code a carrier's tracking feed
+// sends; a code without a row reads "being checked" to the customer, never the code itself.
+export function DelayReasons() {
+  const dr = useLoad<{ delay_reasons: Row[] }>((s) => staffCall("/v1/delay-reasons", { signal: s }), []);
+  return (
+    <Table id="delay-reasons" title={t("adm.delay_reasons")} rows={dr.data?.delay_reasons || null} error={dr.error}
+      loading={dr.loading} reload={dr.reload} cols={["code", "language", "text", "updated_by"]}
+      keyOf={(r) => `${r.code}/${r.language}`}
+      fields={[{ key: "code", kind: "text", readonly: true }, { key: "language", kind: "text", readonly: true },
+               { key: "text", kind: "text" }]}
+      blank={{ code: "", language: "zh-CN", text: "" }}
+      save={async (row) => { await staffCall("/v1/delay-reasons", { method: "PUT", body: { code: row.code, language: row.language, text: row.text } }); }} />
   );
 }
 
