@@ -37,6 +37,7 @@ static const struct http_route timer_routes[] = {
 
 static const struct svc_task timer_tasks[] = {
     {"fire_due", timer_fire_due, &timer_cfg.tick_ms},
+    {"fire_due_spare", timer_fire_spare, &timer_cfg.tick_ms},
     {"clocks_gauge", timer_gauge, &timer_cfg.gauge_ms},
 };
 

@@ -117,8 +117,12 @@ int clocks_breach_due(PGconn *c, int limit, int breaches[SLA_NCLOCKS])
 /* ---- fire.c ---- */
 
 /* Periodic task: fires due warnings and breaches. Returns 1 when a full batch fired (run
- * again at once), 0 otherwise, -1 on a database error. */
+ * again at once) or after sleeping until the next clock falls due within the tick, 0
+ * otherwise, -1 on a database error. */
 int timer_fire_due(PGconn *c, void *arg);
+/* Periodic task: a second firing transaction while timer_fire_due finds full batches (a
+ * storm); does nothing otherwise. Same returns. */
+int timer_fire_spare(PGconn *c, void *arg);
 /* Periodic task: sets the running/paused clocks gauges. */
 int timer_gauge(PGconn *c, void *arg);
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from stack import bin_dir, free_ports, http_status, wait_for
-from timer_helpers import SLA_TOPIC, classify, new_id, sla_event
+from timer_helpers import SLA_TOPIC, classify, new_id, parse_iso, sla_event
 
 import pytest
 
@@ -118,3 +118,38 @@ def test_after_a_restart_every_clock_that_fell_due_fires_at_once(stack):
     # one breach each, at level 1 (an overdue clock escalates once, it does not cascade)
     assert per == {(cid, "regulatory", 1): 1 for cid in ids}, per
     assert fired < 5, f"the overdue clocks took {fired:.1f}s after the start to fire"
+
+
+def test_a_clock_due_within_the_tick_fires_at_its_due_time_not_at_the_next_tick(stack):
+    """The firing task sleeps until the next due clock when it falls due within the tick (the
+    steady-state lateness was up to a tick): with a one-minute tick, clocks due 15 and 20 s
+    from now fire at their due times. Without that they would wait for the tick, a minute after
+    the restart, and the wait below would run out."""
+    ids = []
+    with stack.consumer(SLA_TOPIC, from_beginning=False) as reader:
+        at = time.time()
+        for regulatory_s in (15, 20):
+            cid, no = new_id()
+            ids.append(cid)
+            classify(stack, cid, no, durations=(0, 0, 0, regulatory_s), at=at)
+        wait_all_clocks(stack, ids, 2)  # and whole_cycle
+        # restarted with the clocks in place: its first round sees them due within the tick
+        with stack.service_env("timer", TIMER_TICK_MS="60000"):
+            restarted = time.time() - at
+            # a restart slower than this would leave both overdue: fired at once at the start,
+            # which shows nothing about the wait
+            assert restarted < 14, f"the timer took {restarted:.1f} s to restart"
+
+            def first_breaches():
+                reader.collect(timeout=0.3)
+                return [ev for ev in (sla_event(stack, m) for m in reader.messages
+                                      if m.key in ids and m.headers.get("ce_type") ==
+                                      "cp.complaint.sla_breached") if ev.escalation_level == 1]
+
+            wait_for(lambda: len(first_breaches()) >= len(ids), 40,
+                     "the breaches at their due times")
+            breaches = first_breaches()
+    assert sorted(parse_iso(b.due_at) - at for b in breaches) == pytest.approx([15, 20],
+                                                                               abs=0.01)
+    # never before its due time
+    assert all(parse_iso(b.fired_at) >= parse_iso(b.due_at) for b in breaches), breaches
