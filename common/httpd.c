@@ -292,7 +292,9 @@ static void httpd_send(struct http_req *r)
 	if (r->status == 0)
 		http_reply_error(r, 500, "internal", "the handler produced no response");
 	evhttp_add_header(out, "Content-Type", r->resp_type ? r->resp_type : "application/json");
-	evhttp_add_header(out, "Cache-Control", "no-store");
+	/* every answer is one caller's (a case, a photo, a session): no cache keeps it, and a
+	 * shared one (a proxy between the customer and us) is told so explicitly */
+	evhttp_add_header(out, "Cache-Control", "private, no-store");
 	if (r->location[0])
 		evhttp_add_header(out, "Location", r->location);
 	if (r->retry_after[0])
