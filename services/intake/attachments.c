@@ -10,8 +10,10 @@
  * token or the full phone number, throttled like the case view), or staff who handle it (an
  * agent keying in what a caller sent). Who may see one: the people who see the complainant's
  * contact in full (owner, the agent who keyed it in, supervisors, admins) -- a parcel photo
- * usually shows the waybill label with a name, a phone number and an address. Nothing is
- * public; the customer's case view lists their photos without the bytes.
+ * usually shows the waybill label with a name, a phone number and an address -- and the
+ * customer, the photos they sent themselves, with the same proof that opens their case
+ * (GET /v1/complaints/{no}/attachments/{n}?token=). Nothing is public; a photo a member of
+ * staff added is not the customer's to read (it may come from someone else).
  *
  * What is stored: only JPEG, PNG or WebP whose bytes say so (the Content-Type must agree),
  * within ATTACHMENT_MAX_BYTES, at most ATTACHMENTS_PER_COMPLAINT per case, copied without
@@ -239,6 +241,37 @@ void intake_staff_get_attachment(struct http_req *r, void *arg)
 				 "only the people who handle this case see its photos");
 	else if (PQgetisnull(res, 0, 2))
 		http_reply_error(r, 404, "not_found", "no such photo on this complaint");
+	else
+		attach_send(r, res);
+	PQclear(res);
+}
+
+/* The customer's own photo: the proof that opens the case (?token= or ?phone=; the last four
+ * digits open no photo), then only a photo the customer uploaded. A case that does not exist
+ * and a wrong proof get the same 404 (intake_customer_prove, throttled like the case view); a
+ * number that is no photo of theirs gets a 404 too. The reply is the image inline, never
+ * sniffed (X-Content-Type-Options), never kept by a shared cache (httpd: private, no-store). */
+void intake_customer_get_attachment(struct http_req *r, void *arg)
+{
+	char cid[64];
+	if (intake_customer_prove(r, r->params[0], cid, sizeof(cid)) != 0)
+		return;
+	char *end = NULL;
+	long seq = strtol(r->params[1], &end, 10);
+	if (!end || *end || seq < 1 || seq > 1000) {
+		http_reply_error(r, 404, "not_found", "no such photo of yours on this complaint");
+		return;
+	}
+	/* the same columns as the staff query, so attach_send reads them alike */
+	PGresult *res =
+	    pg_query(r->db,
+		     "SELECT '', '', a.content_type, a.data FROM attachments a WHERE "
+		     "a.complaint_id = $1 AND a.seq = $2::int AND a.uploaded_by = 'customer'",
+		     2, (const char *[]){cid, r->params[1]});
+	if (!res)
+		http_reply_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_reply_error(r, 404, "not_found", "no such photo of yours on this complaint");
 	else
 		attach_send(r, res);
 	PQclear(res);

@@ -165,6 +165,7 @@ int intake_customer_prove(struct http_req *r, const char *no, char *complaint_id
  * the people who see the contact in full read it. */
 void intake_post_attachment(struct http_req *r, void *arg);
 void intake_staff_get_attachment(struct http_req *r, void *arg);
+void intake_customer_get_attachment(struct http_req *r, void *arg);
 
 /* Periodic task (view.c): forgets failed proofs whose window has passed. */
 int intake_purge_proof_failures(PGconn *c, void *arg);

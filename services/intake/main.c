@@ -85,6 +85,9 @@ static const struct http_route intake_routes[] = {
     {"DELETE", "/v1/staff/complaints/{}/attachments/{}", intake_staff_delete_attachment, true,
      AUTH_STAFF},
     {"GET", "/v1/admin/audit/intake", audit_http_list, true, AUTH_SUPERVISORS},
+    /* the customer's own photos, with the proof that opens their case */
+    {"GET", "/v1/complaints/{}/attachments/{}", intake_customer_get_attachment, true,
+     AUTH_CUSTOMER},
     /* public: the QR code printed on a waybill; no database, drawn on the loop thread */
     {"GET", "/v1/waybills/{}/qr.svg", intake_get_waybill_qr_svg, false, AUTH_PUBLIC},
     {"GET", "/v1/waybills/{}/qr.png", intake_get_waybill_qr_png, false, AUTH_PUBLIC},

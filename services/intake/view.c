@@ -142,20 +142,32 @@ static json_t *timeline_json(PGconn *c, const char *id)
 	return arr;
 }
 
-/* The photos the case holds, without their bytes (staff read those one by one). */
-static json_t *photos_json(PGconn *c, const char *id)
+/* The photos the case holds, without their bytes: who sent each ("customer" or "staff", never
+ * a staff id) and, for the customer's own, where the customer reads it back with their proof
+ * (intake_customer_get_attachment; the client adds ?token=). Staff read every one through
+ * /v1/staff/complaints/{no}/attachments/{n}. */
+static json_t *photos_json(PGconn *c, const char *id, const char *no)
 {
 	json_t *arr = json_array();
 	PGresult *r = pg_query(c,
 			       "SELECT seq, content_type, bytes, to_char(created_at AT TIME ZONE "
-			       "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM attachments WHERE "
-			       "complaint_id = $1 ORDER BY seq",
+			       "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), uploaded_by = 'customer' "
+			       "FROM attachments WHERE complaint_id = $1 ORDER BY seq",
 			       1, (const char *[]){id});
-	for (int i = 0; r && i < PQntuples(r); i++)
-		json_array_append_new(
-		    arr, json_pack("{s:i, s:s, s:i, s:s}", "attachment", atoi(PQgetvalue(r, i, 0)),
-				   "content_type", PQgetvalue(r, i, 1), "bytes",
-				   atoi(PQgetvalue(r, i, 2)), "at", PQgetvalue(r, i, 3)));
+	for (int i = 0; r && i < PQntuples(r); i++) {
+		bool theirs = PQgetvalue(r, i, 4)[0] == 't';
+		json_t *p = json_pack(
+		    "{s:i, s:s, s:i, s:s, s:s}", "attachment", atoi(PQgetvalue(r, i, 0)),
+		    "content_type", PQgetvalue(r, i, 1), "bytes", atoi(PQgetvalue(r, i, 2)), "at",
+		    PQgetvalue(r, i, 3), "uploaded_by", theirs ? "customer" : "staff");
+		if (theirs) {
+			char url[256];
+			snprintf(url, sizeof(url), "/v1/complaints/%s/attachments/%s", no,
+				 PQgetvalue(r, i, 0));
+			json_object_set_new(p, "url", json_string(url));
+		}
+		json_array_append_new(arr, p);
+	}
 	PQclear(r);
 	return arr;
 }
@@ -220,7 +232,8 @@ static json_t *case_json(PGconn *c, PGresult *res, enum viewer v)
 			    PQgetisnull(res, 0, 18) ? json_null()
 						    : json_string(PQgetvalue(res, 0, 18)));
 	json_object_set_new(j, "timeline", timeline_json(c, PQgetvalue(res, 0, 0)));
-	json_object_set_new(j, "attachments", photos_json(c, PQgetvalue(res, 0, 0)));
+	json_object_set_new(j, "attachments",
+			    photos_json(c, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)));
 	json_object_set_new(j, "owner", owner_json(res));
 	json_object_set_new(j, "next_step_by", next_step_by(c, res));
 	if (v == VIEWER_STAFF || v == VIEWER_STAFF_MASKED || v == VIEWER_GATEWAY)

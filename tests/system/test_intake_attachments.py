@@ -1,8 +1,8 @@
 """Photos attached to a complaint (intake, services/intake/attachments.c): the customer adds
 them with the proof that opens their case, only real JPEG/PNG/WebP within the size and count
 limits are stored, without their EXIF/GPS, XMP and text metadata, and only the people who see
-the complainant's contact in full (owner, supervisors) read them back -- through the front
-door, as the console does."""
+the complainant's contact in full (owner, supervisors) read them back -- and the customer,
+the photos they sent, with the same proof -- through the front door, as the console does."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ def test_a_customer_photo_is_stored_without_its_gps_and_served_only_to_staff(sta
     view = http.get(f"{stack.base_url}/v1/complaints/{case.no}", params={"token": case.token})
     assert view.status_code == 200
     [listed] = view.json()["attachments"]
-    assert listed["content_type"] == "image/jpeg" and "url" not in listed
+    assert listed["content_type"] == "image/jpeg" and listed["uploaded_by"] == "customer"
+    # the customer's own photo carries the address the customer reads it from (with the proof)
+    assert listed["url"] == f"/v1/complaints/{case.no}/attachments/1"
     assert any(t["step"] == "attachment_added" for t in view.json()["timeline"])
     staff = http.get(f"{stack.base_url}/v1/staff/complaints/{case.no}",
                      headers=bearer("supervisor")).json()
@@ -195,3 +197,54 @@ def test_who_may_add_and_see_photos(stack, http):
     staff = http.get(f"{stack.base_url}/v1/staff/complaints/{case.no}",
                      headers=bearer("agent3")).json()
     assert [p["uploaded_by"] for p in staff["photos"]] == ["customer", TOKENS["agent3"][1]]
+
+
+def test_the_customer_sees_the_photos_they_sent_with_their_proof(stack, http):
+    case = Filed(stack, http)
+    jpeg = photos.jpeg_bytes()
+    assert case.upload(jpeg).status_code == 201
+    url = f"{stack.base_url}/v1/complaints/{case.no}/attachments/1"
+
+    r = http.get(url, params={"token": case.token})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "image/jpeg"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Cache-Control"] == "private, no-store"  # no shared cache keeps it
+    assert r.headers["Content-Disposition"] == f'inline; filename="{case.no}-1.jpg"'
+    assert r.content == case.photo(1).content  # the stored copy, without its GPS
+    assert b"ParcelCam" not in r.content
+    # the full phone number is a proof too; the last four digits open no photo
+    phone = case.body["complainant"]["phone"]
+    assert http.get(url, params={"phone": phone}).status_code == 200
+    assert http.get(url, params={"phone_last4": phone[-4:]}).status_code == 401
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers=bearer("supervisor")).status_code == 401  # staff use theirs
+
+    # no case, a wrong proof and another case's proof: one and the same 404 (three failed
+    # proofs of this client, which the throttle counts: the front door's tests share it)
+    other = Filed(stack, http)
+    assert other.upload(coloured_jpeg((1, 2, 3))).status_code == 201
+    wrong = http.get(url, params={"token": "0" * 32})
+    foreign = http.get(f"{stack.base_url}/v1/complaints/{other.no}/attachments/1",
+                       params={"token": case.token})
+    missing = http.get(f"{stack.base_url}/v1/complaints/CP20260101-NOSUCHNO/attachments/1",
+                       params={"token": case.token})
+    assert [x.status_code for x in (wrong, foreign, missing)] == [404, 404, 404]
+    assert wrong.json() == foreign.json() == missing.json(), (wrong.text, missing.text)
+    assert wrong.headers["Content-Type"].startswith("application/json")
+    assert wrong.headers["Cache-Control"] == "private, no-store"
+    for seq in ("2", "0", "x1", "99999"):
+        assert http.get(f"{stack.base_url}/v1/complaints/{case.no}/attachments/{seq}",
+                        params={"token": case.token}).status_code == 404, seq
+
+    # a photo a member of staff added (the owner keying in what a caller sent) is listed, not
+    # the customer's to read: it may come from someone else
+    case.owned_by(TOKENS["agent3"][1])
+    r = case.upload(coloured_jpeg((9, 9, 9)), proof={}, headers=bearer("agent3"))
+    assert r.status_code == 201, r.text
+    view = http.get(f"{stack.base_url}/v1/complaints/{case.no}", params={"token": case.token}).json()
+    assert [(p["attachment"], p["uploaded_by"], "url" in p) for p in view["attachments"]] == [
+        (1, "customer", True), (2, "staff", False)]
+    assert http.get(f"{stack.base_url}/v1/complaints/{case.no}/attachments/2",
+                    params={"token": case.token}).status_code == 404
+    assert case.photo(2, "agent3").status_code == 200
