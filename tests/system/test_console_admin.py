@@ -34,7 +34,7 @@ def test_admin_edits_an_authority_limit_in_the_page(stack, http, open_page):
     open_admin(page, stack)
     expect(page.get_by_role("heading", name="审批权限")).to_be_visible()
     row = page.locator("table.adm-authority tr[data-key='supervisor']")
-    expect(row).to_contain_text("¥2000.00")
+    expect(row).to_contain_text("¥2,000.00")
     try:
         page.get_by_role("button", name="编辑 supervisor").click()
         form = page.locator("#authority-form")
@@ -45,7 +45,7 @@ def test_admin_edits_an_authority_limit_in_the_page(stack, http, open_page):
         form.get_by_label("最高金额（分）").fill("210000")
         form.get_by_role("button", name="保存").click()
         expect(page.locator("#authority [role=status]")).to_have_text("已保存 supervisor。")
-        expect(row).to_contain_text("¥2100.00")
+        expect(row).to_contain_text("¥2,100.00")
         page.screenshot(path=str(RESULTS / "admin-authority-limit.png"), full_page=True)
         after = {x["role"]: x["max_fen"] for x in
                  http.get(url, headers=stack.auth("supervisor")).json()["authority_limits"]}

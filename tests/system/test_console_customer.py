@@ -79,6 +79,15 @@ def test_customer_files_a_damage_complaint_with_a_photo_and_staff_see_it(stack, 
     assert "13912345678" not in page.content()
     expect(page.locator("#case-photos")).to_have_text("我们已收到 1 张照片。")
     expect(page.get_by_text("收到了一张照片")).to_be_visible()
+    # the customer sees their own photo (a thumbnail that opens full size), read with the
+    # link's proof: the image decodes, and the link is the photo's with that token
+    thumb = page.get_by_role("img", name="您上传的照片 1")
+    expect(thumb).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#own-photos img')?.naturalWidth === 32")
+    token = re.search(r"token=([0-9a-f]+)", page.url).group(1)
+    expect(page.get_by_role("link", name="查看原图：照片 1")).to_have_attribute(
+        "href", f"/v1/complaints/{no}/attachments/1?token={token}")
+    page.screenshot(path=str(_results() / "flow1-customer-sees-own-photo.png"), full_page=True)
     stored = stack.db().execute(
         "SELECT a.content_type, a.stripped, position('GPS'::bytea IN a.data) FROM "
         "intake.attachments a JOIN intake.complaints c ON c.id = a.complaint_id "
@@ -150,6 +159,10 @@ def test_customer_replies_from_the_status_page(stack, http, open_page):
 def test_customer_pages_have_no_serious_accessibility_violation(stack, http, open_page, viewport):
     r = post(http, stack, complaint())
     no, token = r.json()["complaint_no"], r.json()["link"].split("token=")[1]
+    # the status page with the customer's own photo among its thumbnails
+    up = http.post(f"{stack.base_url}/v1/complaints/{no}/attachments", params={"token": token},
+                   data=PHOTO.read_bytes(), headers={"Content-Type": "image/jpeg"})
+    assert up.status_code == 201, up.text
     pages = {"home": "/", "landing": f"/c/{waybill()}", "status": f"/c/status/{no}?token={token}",
              "survey": f"/c/survey/{no}?token={token}"}
     page = open_page(viewport, name=f"axe-customer-{viewport['width']}")
@@ -159,6 +172,9 @@ def test_customer_pages_have_no_serious_accessibility_violation(stack, http, ope
         page.locator("main h1").first.wait_for()
         if name == "status":
             page.locator("#case-status").wait_for()
+            page.wait_for_function("() => document.querySelector('#own-photos img')?.naturalWidth > 0")
+            page.screenshot(path=str(_results() / f"status-own-photos-{viewport['width']}.png"),
+                            full_page=True)
         found[name] = axe_violations(page)
         assert overflows(page) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
     assert all(not v for v in found.values()), describe(found)

@@ -233,7 +233,7 @@ def test_agent_works_the_case_and_the_supervisor_approves_from_the_inbox(stack, 
 
         # compensation above an agent's authority (200 CNY) goes to a supervisor
         page.locator("details.amend summary").first.click()
-        page.get_by_label("compensation (CNY)").fill("350")
+        page.get_by_label("赔偿 (CNY)").fill("350")
         page.locator("details.amend textarea").fill("客户提供了购买凭证，实际价值 350 元")
         page.get_by_role("button", name="提交修改").click()
         expect(status.get_by_text("方案已修改")).to_be_visible()

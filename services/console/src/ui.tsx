@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { session, signOut } from "./auth";
-import { lang, setLang, t } from "./i18n";
+import { label, lang, setLang, t } from "./i18n";
 import { navigate } from "./router";
 
 export function Shell(props: { staff?: boolean; title: string; children: ComponentChildren }) {
@@ -83,4 +83,11 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
 
 export function Loading() {
   return <p class="muted" role="status">{t("common.loading")}</p>;
+}
+
+/** A domain code shown to a person: its label in the page's language, the raw code only as
+ *  the title (a hint for staff who search logs or talk to the operators). */
+export function Code(props: { family: string; code: string | null | undefined }) {
+  if (props.code == null || props.code === "") return null;
+  return <span class="code" title={t("case.code_hint", { code: props.code })} data-code={props.code}>{label(props.family, props.code)}</span>;
 }

@@ -2,9 +2,10 @@
 // link (with its signed token) opens /c/status/{no}?token=…; the survey link /c/survey/{no}?token=….
 import { useRef, useState } from "preact/hooks";
 import { ApiError, call, randomKey, tokenOfLink, upload } from "../api";
-import { fmtTime, has, t } from "../i18n";
+import { fmtFen, fmtTime, has, label, t } from "../i18n";
 import { navigate } from "../router";
 import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
+import { type ListedPhoto, OwnPhotos } from "./photos";
 
 const WAYBILL = /^[A-Z0-9]{8,20}$/;
 const TYPES = ["damage", "delay", "loss", "other"];
@@ -382,9 +383,22 @@ interface CaseView {
   next_update_by: string | null;
   decision: string | null;
   timeline: { step: string; at: string; detail?: Record<string, unknown> }[];
-  attachments?: { attachment: number; content_type: string; bytes: number; at: string }[];
+  attachments?: ListedPhoto[];
   owner?: { first_name: string | null; role: string } | null;
   next_step_by?: string | null;
+}
+
+/** The decision as intake words it for every language ("compensation 120.00 CNY, apology":
+ *  intake's decision_text) in the customer's language: each remedy's label, an amount in the
+ *  page's money format. Anything else is shown as it came. */
+export function decisionText(decision: string): string {
+  const parts = decision.split(", ").map((part) => {
+    const m = /^([a-z_]+)(?: (\d+)\.(\d{2}) ([A-Z]{3}))?$/.exec(part);
+    if (!m) return null;
+    const what = label("remedy", m[1]);
+    return m[2] ? `${what} ${fmtFen(Number(m[2]) * 100 + Number(m[3]), m[4])}` : what;
+  });
+  return parts.every((x) => x != null) ? parts.join(t("common.list_sep")) : decision;
 }
 
 const SURVEY_STATES = new Set(["executed", "awaiting_confirmation"]);
@@ -430,7 +444,7 @@ export function Status(props: { no: string; token: string }) {
             {c.next_update_by && !FINAL.has(c.status) &&
               <span class="by">{t("status.by", { time: fmtTime(c.next_update_by) })}</span>}
           </dd>
-          {c.decision && <><dt>{t("status.decision")}</dt><dd id="case-decision">{c.decision}</dd></>}
+          {c.decision && <><dt>{t("status.decision")}</dt><dd id="case-decision">{decisionText(c.decision)}</dd></>}
         </dl>
         {SURVEY_STATES.has(c.status) &&
           <a class="button primary" href={`/c/survey/${encodeURIComponent(c.complaint_no)}${q}`}>{t("status.survey")}</a>}
@@ -457,9 +471,9 @@ export function Status(props: { no: string; token: string }) {
   );
 }
 
-/** The photos the case holds (listed, never shown: the bytes are for the people handling it),
- *  and more while the case is open. */
-function StatusPhotos(props: { no: string; token: string; have: { attachment: number; at: string }[];
+/** The photos the case holds: the customer's own as thumbnails (read with the link's proof),
+ *  the count of all, and more while the case is open. */
+function StatusPhotos(props: { no: string; token: string; have: ListedPhoto[];
                                open: boolean; onSent: () => void }) {
   const [files, setFiles] = useState<File[]>([]);
   const [busy, setBusy] = useState(false);
@@ -469,6 +483,7 @@ function StatusPhotos(props: { no: string; token: string; have: { attachment: nu
     <section class="card" aria-labelledby="ph-h">
       <h2 id="ph-h">{t("photos.title")}</h2>
       <p id="case-photos">{props.have.length ? t("photos.count", { n: props.have.length }) : t("photos.none")}</p>
+      <OwnPhotos photos={props.have} token={props.token} />
       {props.open && room > 0 && (
         <form noValidate onSubmit={async (e) => {
           e.preventDefault();

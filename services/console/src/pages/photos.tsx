@@ -92,3 +92,43 @@ export function CasePhotos(props: { photos: Photo[]; onDeleted?: () => void }) {
     </section>
   );
 }
+
+/** A photo as the customer's case view lists it: their own carry the url to read it back. */
+export interface ListedPhoto {
+  attachment: number;
+  content_type: string;
+  bytes: number;
+  at: string;
+  uploaded_by?: string;
+  url?: string;
+}
+
+function OwnPhoto(props: { photo: ListedPhoto; token: string }) {
+  const [failed, setFailed] = useState(false);
+  // the proof goes in the query as for the case view: an <img> sends no header. The page's
+  // Referrer-Policy is no-referrer and nginx logs no query string, so the token stays here.
+  const src = `${props.photo.url}?token=${encodeURIComponent(props.token)}`;
+  const alt = t("photos.own.alt", { n: props.photo.attachment });
+  return (
+    <figure class="photo own-photo">
+      {failed ? <div class="photo-wait muted">{t("case.photos.failed")}</div> : (
+        <a href={src} target="_blank" rel="noopener noreferrer" aria-label={t("photos.own.open", { n: props.photo.attachment })}>
+          <img src={src} alt={alt} loading="lazy" decoding="async" onError={() => setFailed(true)} />
+        </a>
+      )}
+      <figcaption>#{props.photo.attachment} · {fmtTime(props.photo.at)}</figcaption>
+    </figure>
+  );
+}
+
+/** The photos the customer sent, as thumbnails (each opens full size), read with the proof of
+ *  their status link; photos a member of staff added are counted, not shown. */
+export function OwnPhotos(props: { photos: ListedPhoto[]; token: string }) {
+  const mine = props.photos.filter((p) => p.url);
+  if (!mine.length) return null;
+  return (
+    <div class="photo-grid thumbs" id="own-photos">
+      {mine.map((p) => <OwnPhoto photo={p} token={props.token} />)}
+    </div>
+  );
+}

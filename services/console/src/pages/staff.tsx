@@ -4,9 +4,9 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call } from "../api";
 import { session, sessionKnown, signInWithPassword, signInWithToken, signOut, signedIn } from "../auth";
-import { fmtFen, fmtTime, t } from "../i18n";
+import { fmtFen, fmtTime, label, sentence, t } from "../i18n";
 import { navigate, route } from "../router";
-import { ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
+import { Code, ErrorBox, Loading, Shell, errorText, useLoad } from "../ui";
 import { CasePhotos } from "./photos";
 
 export function StaffGate(props: { children: ComponentChildren }) {
@@ -238,7 +238,8 @@ export function Offers() {
                 <strong>{o.complaint_no}</strong>
                 <span class="badge">P{o.priority}</span>
               </div>
-              <p>{o.category}{o.subcategory ? ` · ${o.subcategory}` : ""}{o.urgency ? ` · ${o.urgency}` : ""}</p>
+              <p><Code family="category" code={o.category} />{o.subcategory && <> · <Code family="subcat" code={o.subcategory} /></>}
+                {o.urgency && <> · <Code family="urgency" code={o.urgency} /></>}</p>
               <p class="muted">{t("offers.expires", { time: fmtTime(o.expires_at) })}</p>
               <button type="button" class="primary big" disabled={busy === o.complaint_no}
                       onClick={() => accept(o.complaint_no)}>
@@ -387,7 +388,7 @@ export function Queue() {
                   <td>{r.nearest_deadline ? <>{fmtTime(r.nearest_deadline.due_at)} <span class="muted">{t(`clock.${r.nearest_deadline.clock}`, undefined, r.nearest_deadline.clock)}</span></> : ""}
                     {r.overdue ? <strong class="overdue-mark"> {t("queue.overdue")}</strong> : ""}</td>
                   <td>P{r.priority}</td>
-                  <td>{r.category || t(`type.${r.type}`, undefined, r.type)}</td>
+                  <td>{r.category ? <Code family="category" code={r.category} /> : t(`type.${r.type}`, undefined, r.type)}</td>
                   <td>{r.owner_staff_id || "–"}</td>
                   <td>{r.waybill_no}</td>
                   <td>{r.complainant ? `${r.complainant.name} ${r.complainant.phone}` : ""}</td>
@@ -405,13 +406,60 @@ export function Queue() {
 }
 
 function Facts(props: { rows: [string, unknown][] }) {
-  const rows = props.rows.filter(([, v]) => v !== undefined && v !== null && v !== "" &&
+  const rows = props.rows.filter(([, v]) => v !== undefined && v !== null && v !== "" && v !== false &&
     !(Array.isArray(v) && v.length === 0));
   return (
     <dl class="facts">
-      {rows.map(([k, v]) => <><dt>{k}</dt><dd>{Array.isArray(v) ? v.join(", ") : String(v)}</dd></>)}
+      {rows.map(([k, v]) => <><dt>{k}</dt><dd>{Array.isArray(v) ? v.join(", ")
+        : typeof v === "object" ? v as ComponentChildren : String(v)}</dd></>)}
     </dl>
   );
+}
+
+/** A sentence a service wrote in English (see SENTENCES in i18n.ts), in the page's language;
+ *  the service's own words stay as the title for staff. */
+function Said(props: { scope: string; text: string | null | undefined }) {
+  if (!props.text) return null;
+  const said = sentence(props.scope, props.text);
+  return said == null ? <span>{props.text}</span> : <span title={props.text}>{said}</span>;
+}
+
+/** The start of a template's text with its {placeholders} named in the page's language (they
+ *  are filled when the message is sent). */
+function templatePreview(body: unknown): string {
+  const text = String(body || "").replace(/\{([a-z_]+)\}/g, (_, v: string) => `[${label("var", v)}]`);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** A label for who did a step: "system" and "customer" in words, a staff id as it is. */
+const actorLabel = (a: string | null | undefined) => (a ? label("actor", a) : "");
+
+/** What a plan means in money, in the page's language: no amount is "no compensation proposed"
+ *  (never "¥0.00", which reads as a promise of nothing); an amount says whether it is still a
+ *  proposal (people decide) or decided. */
+type PlanMoney = { status: string; total_fen?: number | null; currency?: string;
+                   remedies?: { amount_fen?: number | null }[] };
+const planHasMoney = (p: PlanMoney) =>
+  (p.total_fen ?? 0) > 0 || (p.remedies || []).some((r) => (r.amount_fen ?? 0) > 0);
+
+export function planMoney(p: PlanMoney): string {
+  if (!planHasMoney(p)) return t("money.none");
+  const amount = fmtFen(p.total_fen ?? (p.remedies || []).reduce((a, r) => a + (r.amount_fen ?? 0), 0), p.currency);
+  switch (p.status) {
+    case "proposed": case "pending_approval": return t("money.proposed", { amount });
+    case "rejected": return t("money.sent_back", { amount });
+    case "approved": case "executing": return t("money.decided", { amount });
+    case "executed": return t("money.paid", { amount });
+    default: return amount;
+  }
+}
+
+/** A remedy's amount: money kinds with an amount in the page's currency format, a money kind
+ *  without one as "no compensation proposed", the others (apology, reship ...) nothing. */
+const MONEY_KINDS = new Set(["compensation", "coupon", "freight_waiver", "freight_refund"]);
+function remedyAmount(r: { kind: string; amount_fen?: number | null }, currency?: string): string {
+  if ((r.amount_fen ?? 0) > 0) return fmtFen(r.amount_fen, currency);
+  return r.kind === "compensation" ? t("money.none") : "";
 }
 
 function Raw(props: { data: unknown }) {
@@ -484,7 +532,7 @@ export function CasePage(props: { no: string }) {
   // one option per template in the customer's language, labelled with the start of its text
   const tpl: { step: string; label: string }[] = (templates.data?.templates || [])
     .filter((x: any) => x.language === lang && !INTERNAL_TEMPLATES.test(x.step))
-    .map((x: any) => ({ step: x.step, label: `${x.step}: ${String(x.body || "").slice(0, 40)}` }));
+    .map((x: any) => ({ step: x.step, label: `${label("tpl", x.step)}: ${templatePreview(x.body)}` }));
   const closed = ["closed", "merged", "withdrawn"].includes(c.status);
   const ev = c.evidence || {};
   const resp = ev.responsibility || {};
@@ -495,7 +543,7 @@ export function CasePage(props: { no: string }) {
         <span class={`badge st-${c.status}`} id="case-status">{t(`st.${c.status}`, undefined, c.status)}</span>
         {" "}P{c.priority} · {t(`type.${c.type}`, undefined, c.type)} · {c.waybill_no}
         {" "}· {t("case.owner")}: <strong id="case-owner">{c.owner?.staff_id || t("case.nobody")}</strong>
-        {c.nearest_deadline?.due_at && <> · {t("case.due", { time: fmtTime(c.nearest_deadline.due_at) })} ({c.nearest_deadline.clock})</>}
+        {c.nearest_deadline?.due_at && <> · {t("case.due", { time: fmtTime(c.nearest_deadline.due_at) })} (<Code family="clock" code={c.nearest_deadline.clock} />)</>}
       </p>
       <div aria-live="polite" role="status">{msg && <p class="ok">{msg}</p>}</div>
       {err ? <ErrorBox error={err} /> : null}
@@ -515,14 +563,14 @@ export function CasePage(props: { no: string }) {
             [t("case.goods"), (c.impact?.goods || []).map((g: string) => t(`goods.${g}`))],
             [t("form.value"), c.impact?.declared_value_fen != null ? fmtFen(c.impact.declared_value_fen) : null],
             [t("case.demand"), (c.demand || []).map((d: string) => t(`demand.${d}`))],
-            [t("case.target"), c.target?.kind ? `${c.target.kind} ${c.target.id || ""}` : null],
-            [t("queue.received"), fmtTime(c.received_at)], [t("case.channel"), c.channel],
+            [t("case.target"), c.target?.kind ? <><Code family="target" code={c.target.kind} /> {c.target.id || ""}</> : null],
+            [t("queue.received"), fmtTime(c.received_at)], [t("case.channel"), c.channel ? <Code family="channel" code={c.channel} /> : null],
             [t("case.next_update"), fmtTime(c.next_update_by)],
           ]} />
           {c.customer && (
             <>
               <h3>{t("case.customer")}</h3>
-              <Facts rows={[[t("case.tier"), c.customer.tier], [t("case.total"), c.customer.complaints_total],
+              <Facts rows={[[t("case.tier"), c.customer.tier ? <Code family="tier" code={c.customer.tier} /> : null], [t("case.total"), c.customer.complaints_total],
                 [t("case.repeat_complainer"), c.customer.repeat_complainer ? t("common.yes") : t("common.no")]]} />
               {(c.customer.earlier_complaints || []).length > 0 && (
                 <ul class="earlier">{c.customer.earlier_complaints.map((o: any) => (
@@ -546,10 +594,13 @@ export function CasePage(props: { no: string }) {
 
         <section class="card" aria-labelledby="cl-h">
           <h2 id="cl-h">{t("case.classification")}</h2>
-          <Facts rows={[[t("case.category"), [c.classification?.category, c.classification?.subcategory].filter(Boolean).join(" / ")],
-            [t("case.urgency"), c.classification?.urgency], [t("case.tier"), c.classification?.tier],
-            [t("case.policy"), c.classification?.sla_policy],
-            [t("case.why"), why.data?.choice_reason], [t("case.keywords"), why.data?.keywords]]} />
+          <Facts rows={[[t("case.category"), c.classification?.category ? <><Code family="category" code={c.classification.category} />
+              {c.classification.subcategory && <> / <Code family="subcat" code={c.classification.subcategory} /></>}</> : null],
+            [t("case.urgency"), c.classification?.urgency ? <Code family="urgency" code={c.classification.urgency} /> : null],
+            [t("case.tier"), c.classification?.tier ? <Code family="tier" code={c.classification.tier} /> : null],
+            [t("case.policy"), c.classification?.sla_policy ? <Code family="policy" code={c.classification.sla_policy} /> : null],
+            [t("case.why"), why.data?.choice_reason ? <Said scope="why" text={why.data.choice_reason} /> : null],
+            [t("case.keywords"), why.data?.keywords]]} />
           {why.data && <Raw data={why.data} />}
         </section>
 
@@ -557,13 +608,16 @@ export function CasePage(props: { no: string }) {
           <h2 id="ev-h">{t("case.evidence")}</h2>
           {!c.evidence ? <p class="muted">{t("common.none")}</p> : (
             <>
-              <Facts rows={[[t("case.party"), [resp.party, resp.party_id].filter(Boolean).join(" ")],
-                [t("case.stage"), resp.stage], [t("case.confidence"), resp.confidence_pct != null ? `${resp.confidence_pct}%` : null],
+              <Facts rows={[[t("case.party"), resp.party ? <><Code family="party" code={resp.party} />{resp.party_id ? ` ${resp.party_id}` : ""}</> : null],
+                [t("case.stage"), resp.stage ? <Code family="stage" code={resp.stage} /> : null],
+                [t("case.confidence"), resp.confidence_pct != null ? `${resp.confidence_pct}%` : null],
                 [t("case.preliminary"), resp.preliminary === false ? t("case.confirmed") : t("case.preliminary.yes")],
-                [t("case.reasons"), resp.reasons]]} />
-              {(ev.findings || []).length > 0 && (
-                <ul class="findings">{ev.findings.map((f: any) => <li>{f.kind || f.code}{f.detail ? `: ${typeof f.detail === "string" ? f.detail : JSON.stringify(f.detail)}` : ""}</li>)}</ul>
-              )}
+                [t("case.reasons"), (resp.reasons || []).length ? <ul class="reasons">{resp.reasons.map((x: string) => <li><Said scope="reason" text={x} /></li>)}</ul> : null]]} />
+              {(ev.findings || []).length > 0 && <>
+                <h3>{t("case.findings")}</h3>
+                <ul class="findings">{ev.findings.map((f: any) => <li><Code family="finding" code={f.kind || f.code} />
+                  {f.detail ? <>{t("common.colon")}{typeof f.detail === "string" ? <Said scope={f.kind} text={f.detail} /> : JSON.stringify(f.detail)}</> : ""}</li>)}</ul>
+              </>}
               {resp.preliminary !== false && !closed && (
                 <button type="button" onClick={() => act(`/v1/complaints/${no}/evidence/confirm`, {}, t("case.confirm.done"))}>
                   {t("case.confirm")}
@@ -580,9 +634,15 @@ export function CasePage(props: { no: string }) {
             <ul class="proposals">
               {c.plans.map((p: any) => (
                 <li class="proposal">
-                  <p><span class="badge">{t(`plan.${p.status}`, undefined, p.status)}</span> {fmtFen(p.total_fen)} · {t("case.rule")}: {p.rule}
-                    {p.proposed_by ? ` · ${t("case.proposed_by")} ${p.proposed_by}` : ""}{p.approved_by ? ` · ${t("case.approved_by")} ${p.approved_by}` : ""}</p>
-                  <ul>{(p.remedies || []).map((r: any) => <li>{r.kind} {fmtFen(r.amount_fen)} <span class="muted">{r.rule}</span></li>)}</ul>
+                  <p><span class="badge">{t(`plan.${p.status}`, undefined, p.status)}</span>{" "}
+                    <strong class={`plan-money ${planHasMoney(p) ? `plan-money-${p.status}` : "plan-money-none"}`}>{planMoney(p)}</strong>
+                    {p.rule && <> · {t("case.rule")}: <Code family="rule" code={p.rule} /></>}
+                    {p.proposed_by ? ` · ${t("case.proposed_by")} ${actorLabel(p.proposed_by)}` : ""}{p.approved_by ? ` · ${t("case.approved_by")} ${actorLabel(p.approved_by)}` : ""}</p>
+                  {p.status === "proposed" && (!p.proposed_by || p.proposed_by === "system") &&
+                    <p class="muted">{t("money.draft_note")}</p>}
+                  <ul>{(p.remedies || []).map((r: any) => <li><Code family="remedy" code={r.kind} />
+                    {remedyAmount(r, p.currency) && ` ${remedyAmount(r, p.currency)}`}
+                    {r.rule && r.rule !== r.kind && <> <span class="muted"><Code family="rule" code={r.rule} /></span></>}</li>)}</ul>
                   {p.status === "pending_approval" && (
                     <div class="actions">
                       <button type="button" class="primary" onClick={() => act(`/v1/proposals/${p.proposal_id}/approve`, {}, t("case.approved"))}>{t("case.approve")}</button>
@@ -608,7 +668,7 @@ export function CasePage(props: { no: string }) {
             <ol class="conversation">
               {c.conversation.map((m: any) => (
                 <li class={`msg msg-${m.direction}`}>
-                  <span class="muted">{fmtTime(m.at)} · {m.kind}{m.actor ? ` · ${m.actor}` : ""}</span>
+                  <span class="muted">{fmtTime(m.at)} · <Code family="conv" code={m.kind} />{m.actor ? ` · ${actorLabel(m.actor)}` : ""}</span>
                   <p>{m.text}</p>
                 </li>
               ))}
@@ -630,7 +690,7 @@ export function CasePage(props: { no: string }) {
           <h2 id="tl-h">{t("case.timeline")}</h2>
           <ol class="timeline">
             {[...(c.timeline || [])].reverse().map((s: any) => (
-              <li><span class="step">{t(`step.${s.step}`, undefined, s.step)}{s.actor ? ` · ${s.actor}` : ""}
+              <li><span class="step">{t(`step.${s.step}`, undefined, s.step)}{s.actor ? ` · ${actorLabel(s.actor)}` : ""}
                 {s.visibility === "internal" ? ` (${t("case.internal")})` : ""}</span>
                 <time dateTime={s.at}>{fmtTime(s.at)}</time></li>
             ))}
@@ -760,7 +820,7 @@ function Amend(props: { plan: any; act: (p: string, b: unknown, ok: string) => P
       }}>
         {(p.remedies || []).map((r: any, i: number) => (
           <>
-            <label for={`${id}-${i}`}>{r.kind} (CNY)</label>
+            <label for={`${id}-${i}`}>{label("remedy", r.kind)} ({p.currency || "CNY"})</label>
             <input id={`${id}-${i}`} inputMode="decimal" value={amounts[i]}
                    onInput={(e) => { const v = [...amounts]; v[i] = (e.target as HTMLInputElement).value; setAmounts(v); setBad(false); }} />
           </>

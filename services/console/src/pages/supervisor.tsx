@@ -2,8 +2,9 @@
 // demand (a chunk of its own), so the customer pages never download it.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call } from "../api";
-import { fmtFen, fmtTime, t } from "../i18n";
-import { ErrorBox, Loading, Shell, useLoad } from "../ui";
+import { fmtFen, fmtTime, label, t } from "../i18n";
+import { Code, ErrorBox, Loading, Shell, useLoad } from "../ui";
+import { planMoney } from "./staff";
 
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) => call<T>(path, { ...opts, staff: true });
 
@@ -48,8 +49,9 @@ function Inbox() {
         <ul class="proposals">
           {inbox.data.map((p) => (
             <li class="proposal">
-              <p><a href={`/staff/case/${encodeURIComponent(p.no)}`}>{p.no}</a> · {fmtFen(p.proposal.total_fen)}
-                {" "}· {p.proposal.rule} · {p.proposal.proposed_by || ""} · {fmtTime(p.proposal.created_at)}</p>
+              <p><a href={`/staff/case/${encodeURIComponent(p.no)}`}>{p.no}</a> · <strong>{planMoney(p.proposal)}</strong>
+                {p.proposal.rule && <> · <Code family="rule" code={p.proposal.rule} /></>}
+                {" "}· {p.proposal.proposed_by ? label("actor", p.proposal.proposed_by) : ""} · {fmtTime(p.proposal.created_at)}</p>
               <div class="actions">
                 <button type="button" class="primary" onClick={() => act(p, "approve")}>{t("case.approve")} {p.no}</button>
                 <button type="button" onClick={() => act(p, "reject")}>{t("case.reject")}</button>
@@ -175,7 +177,7 @@ function Dashboard() {
                 title: { text: t("sup.causes"), textStyle: { fontSize: 14 } },
                 tooltip: { renderMode: "richText" },
                 series: [{ type: "pie", radius: ["35%", "65%"], top: 30,
-                           data: causes.map((c: any) => ({ name: c.party ?? String(c), value: c.count ?? 1 })) }],
+                           data: causes.map((c: any) => ({ name: c.party ? label("party", c.party) : String(c), value: c.count ?? 1 })) }],
               }} />}
             {agents.length > 0 && (
               <Chart id="chart-agents" label={t("sup.byagent")} option={{
