@@ -15,7 +15,7 @@
 #define METRICS_MAX	    512
 #define METRICS_MAX_BUCKETS 16
 
-enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUMMARY };
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 struct metric {
 	char name[96];
@@ -28,7 +28,6 @@ struct metric {
 	size_t nbuckets;
 	double bounds[METRICS_MAX_BUCKETS];
 	unsigned long long buckets[METRICS_MAX_BUCKETS];
-	double qvalues[METRICS_MAX_BUCKETS];
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,26 +88,6 @@ struct metric *metrics_histogram(const char *name, const char *help, const char 
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return m;
-}
-
-struct metric *metrics_summary(const char *name, const char *help, const char *labels)
-{
-	return metrics_get(name, help, labels, METRIC_SUMMARY);
-}
-
-void metrics_summary_set(struct metric *m, const double *q, const double *values, size_t nq,
-			 double sum, double count)
-{
-	pthread_mutex_lock(&metrics_lock);
-	m->nbuckets = nq < METRICS_MAX_BUCKETS ? nq : METRICS_MAX_BUCKETS;
-	/* a summary keeps its quantiles in bounds and their values in qvalues */
-	for (size_t i = 0; i < m->nbuckets; i++) {
-		m->bounds[i] = q[i];
-		m->qvalues[i] = values[i];
-	}
-	m->sum = sum;
-	m->count = count > 0 ? (unsigned long long)count : 0;
-	pthread_mutex_unlock(&metrics_lock);
 }
 
 void metrics_add(struct metric *m, double by)
@@ -188,40 +167,30 @@ static void metrics_render_histogram(struct metrics_buf *b, const struct metric 
 	}
 }
 
-static void metrics_render_summary(struct metrics_buf *b, const struct metric *m)
-{
-	const char *sep = m->labels[0] ? "," : "";
-	for (size_t i = 0; i < m->nbuckets; i++) {
-		if (isnan(m->qvalues[i])) /* the exposition format's spelling */
-			mb_printf(b, "%s{%s%squantile=\"%g\"} NaN\n", m->name, m->labels, sep,
-				  m->bounds[i]);
-		else
-			mb_printf(b, "%s{%s%squantile=\"%g\"} %.17g\n", m->name, m->labels, sep,
-				  m->bounds[i], m->qvalues[i]);
-	}
-	if (m->labels[0]) {
-		mb_printf(b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", m->name, m->labels, m->sum,
-			  m->name, m->labels, m->count);
-	} else {
-		mb_printf(b, "%s_sum %.17g\n%s_count %llu\n", m->name, m->sum, m->name, m->count);
-	}
-}
-
 static void metrics_render_one(struct metrics_buf *b, const struct metric *m)
 {
 	if (m->type == METRIC_HISTOGRAM)
 		metrics_render_histogram(b, m);
-	else if (m->type == METRIC_SUMMARY)
-		metrics_render_summary(b, m);
-	else if (m->labels[0])
-		mb_printf(b, "%s{%s} %.17g\n", m->name, m->labels, m->value);
-	else
-		mb_printf(b, "%s %.17g\n", m->name, m->value);
+	else {
+		/* the exposition format spells the special values NaN, +Inf and -Inf (a gauge
+		 * with nothing to measure is NaN); printf's "nan" and "inf" are not those */
+		char v[32];
+		if (isnan(m->value))
+			snprintf(v, sizeof(v), "NaN");
+		else if (isinf(m->value))
+			snprintf(v, sizeof(v), "%cInf", m->value > 0 ? '+' : '-');
+		else
+			snprintf(v, sizeof(v), "%.17g", m->value);
+		if (m->labels[0])
+			mb_printf(b, "%s{%s} %s\n", m->name, m->labels, v);
+		else
+			mb_printf(b, "%s %s\n", m->name, v);
+	}
 }
 
 char *metrics_render(void)
 {
-	static const char *const types[] = {"counter", "gauge", "histogram", "summary"};
+	static const char *const types[] = {"counter", "gauge", "histogram"};
 	struct metrics_buf b = {malloc(8192), 0, 8192};
 	if (!b.p)
 		return NULL;

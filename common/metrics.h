@@ -15,14 +15,6 @@ struct metric *metrics_gauge(const char *name, const char *help, const char *lab
 struct metric *metrics_histogram(const char *name, const char *help, const char *labels,
 				 const double *buckets, size_t nbuckets);
 
-/* A summary whose quantiles are computed elsewhere (e.g. percentile_cont over a window in
- * PostgreSQL): rendered as <name>{quantile="q"}, <name>_sum and <name>_count. */
-struct metric *metrics_summary(const char *name, const char *help, const char *labels);
-/* Sets the summary's figures: nq quantiles (q ascending in (0,1)) with their values, and the
- * sum and count they were computed over; a NaN value renders as NaN (no observation). */
-void metrics_summary_set(struct metric *m, const double *q, const double *values, size_t nq,
-			 double sum, double count);
-
 /* The standard process_* metrics (CPU seconds, resident and virtual memory, open and maximum
  * file descriptors, start time, threads), read from /proc/self now; call before rendering. */
 void metrics_process_update(void);

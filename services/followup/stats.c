@@ -183,29 +183,36 @@ static void gauge(const char *name, const char *help, const char *labels, json_t
 		metrics_set(metrics_gauge(name, help, labels), json_number_value(v));
 }
 
-/* A Prometheus summary of one timing figure: its median and 90th percentile with the count
- * and the sum of the cases they were computed over. PostgreSQL computes them over the
- * STATS_WINDOW_DAYS window, so _count and _sum are the window's (they may fall), not counters
- * since the start; the quantiles are what the dashboards read. NaN: no case in the window. */
-static void summary(const char *name, const char *help, json_t *fig)
+/* One timing figure over the STATS_WINDOW_DAYS window as three gauges: <prefix>_median_seconds,
+ * <prefix>_p90_seconds and <prefix>_cases (how many cases they were computed over). Not a
+ * Prometheus summary: a summary's _count and _sum are counters since the start, and these are
+ * the window's, which fall as old cases leave it; rate() over them would read every fall as a
+ * counter reset. NaN: no case in the window. */
+static void window_figure(const char *prefix, const char *what, json_t *fig)
 {
-	static const double q[] = {0.5, 0.9};
+	char name[96], help[192];
 	json_t *median = json_object_get(fig, "median_s"), *p90 = json_object_get(fig, "p90_s");
-	double v[] = {json_is_number(median) ? json_number_value(median) : NAN,
-		      json_is_number(p90) ? json_number_value(p90) : NAN};
-	json_t *sum = json_object_get(fig, "sum_s"), *count = json_object_get(fig, "count");
-	metrics_summary_set(metrics_summary(name, help, NULL), q, v, 2,
-			    json_is_number(sum) ? json_number_value(sum) : 0,
-			    json_is_number(count) ? json_number_value(count) : 0);
+	snprintf(name, sizeof(name), "%s_median_seconds", prefix);
+	snprintf(help, sizeof(help), "Median %s over the stats window.", what);
+	metrics_set(metrics_gauge(name, help, NULL),
+		    json_is_number(median) ? json_number_value(median) : NAN);
+	snprintf(name, sizeof(name), "%s_p90_seconds", prefix);
+	snprintf(help, sizeof(help), "90th percentile of %s over the stats window.", what);
+	metrics_set(metrics_gauge(name, help, NULL),
+		    json_is_number(p90) ? json_number_value(p90) : NAN);
+	snprintf(name, sizeof(name), "%s_cases", prefix);
+	snprintf(help, sizeof(help), "Cases in the stats window that %s is computed over.", what);
+	json_t *count = json_object_get(fig, "count");
+	metrics_set(metrics_gauge(name, help, NULL),
+		    json_is_number(count) ? json_number_value(count) : 0);
 }
 
-/* <prefix>_seconds (summary) and <prefix>_compliance_ratio of one people figure. */
+/* The window figure and <prefix>_compliance_ratio of one people figure. */
 static void people_gauges(json_t *fig, const char *prefix, const char *what)
 {
 	char name[96], help[160];
-	snprintf(name, sizeof(name), "%s_seconds", prefix);
-	snprintf(help, sizeof(help), "Time from %s over the stats window.", what);
-	summary(name, help, fig);
+	snprintf(help, sizeof(help), "time from %s", what);
+	window_figure(prefix, help, fig);
 	snprintf(name, sizeof(name), "%s_compliance_ratio", prefix);
 	snprintf(help, sizeof(help), "Share within the policy's limit: %s.", what);
 	gauge(name, help, NULL, json_object_get(fig, "compliance"));
@@ -218,12 +225,11 @@ static void set_gauges(json_t *s)
 	const char *clock;
 	gauge("cp_quality_received", "Complaints received in the window.", NULL,
 	      json_object_get(s, "received"));
-	summary("cp_quality_first_response_seconds",
-		"First-response time (the automatic acknowledgement) over the stats window.", fr);
+	window_figure("cp_quality_first_response",
+		      "first-response time (the automatic acknowledgement)", fr);
 	gauge("cp_quality_first_response_within_3min_ratio", "Share answered within 3 minutes.",
 	      NULL, json_object_get(fr, "within_3min_share"));
-	summary("cp_quality_cycle_seconds",
-		"Whole-cycle time of the closed cases over the stats window.", cy);
+	window_figure("cp_quality_cycle", "whole-cycle time of the closed cases", cy);
 	static const char *const people[][3] = {
 	    {"first_contact", "cp_quality_first_contact", "first real contact by a person"},
 	    {"accept", "cp_quality_accept", "offer to accept"},

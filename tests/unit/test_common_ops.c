@@ -1,4 +1,4 @@
-/* Unit tests: the operator's signals in common/ (summaries, process_* metrics, the log
+/* Unit tests: the operator's signals in common/ (special values, process_* metrics, the log
  * context that carries request and event ids). */
 #include <check.h>
 #include <math.h>
@@ -11,17 +11,19 @@
 #include "log.h"
 #include "metrics.h"
 
-START_TEST(summary_renders_quantiles_sum_and_count)
+START_TEST(gauges_spell_the_special_values_as_the_format_does)
 {
 	metrics_reset();
-	static const double q[] = {0.5, 0.9};
-	double v[] = {180, NAN};
-	metrics_summary_set(metrics_summary("cp_t_seconds", "A figure.", NULL), q, v, 2, 540, 3);
+	metrics_set(metrics_gauge("cp_t_median_seconds", "A figure.", NULL), NAN);
+	metrics_set(metrics_gauge("cp_t_ratio", "A ratio.", "clock=\"x\""), INFINITY);
+	metrics_set(metrics_gauge("cp_t_low", "Low.", NULL), -INFINITY);
+	metrics_set(metrics_gauge("cp_t_cases", "Cases.", NULL), 3);
 	char *text = metrics_render();
-	ck_assert_ptr_nonnull(strstr(text, "# TYPE cp_t_seconds summary\n"));
-	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds{quantile=\"0.5\"} 180\n"));
-	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds{quantile=\"0.9\"} NaN\n"));
-	ck_assert_ptr_nonnull(strstr(text, "cp_t_seconds_sum 540\ncp_t_seconds_count 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE cp_t_median_seconds gauge\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ncp_t_median_seconds NaN\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ncp_t_ratio{clock=\"x\"} +Inf\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ncp_t_low -Inf\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ncp_t_cases 3\n"));
 	free(text);
 }
 END_TEST
@@ -94,7 +96,7 @@ int main(void)
 {
 	Suite *s = suite_create("common_ops");
 	TCase *tc = tcase_create("ops");
-	tcase_add_test(tc, summary_renders_quantiles_sum_and_count);
+	tcase_add_test(tc, gauges_spell_the_special_values_as_the_format_does);
 	tcase_add_test(tc, process_metrics_come_from_proc);
 	tcase_add_test(tc, log_context_is_added_until_cleared);
 	suite_add_tcase(s, tc);
