@@ -12,6 +12,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "pg.h"
 #include "topics.h"
 #include "tstamp.h"
@@ -468,6 +469,9 @@ static int consumer_apply_batch(struct consumer *c, PGconn *pg, struct item *ite
 	memset(c->touched, 0, c->def.nhandlers * sizeof(*c->touched));
 	for (size_t i = 0; i < n; i++)
 		items[i].done = items[i].claimed = false;
+	/* the fast try writes the outbox rows of all its events with one statement before
+	 * COMMIT; the one-event way rolls back to savepoints, so it writes each row at once */
+	outbox_defer(fast);
 	if (fast && (rc = consumer_claim_batch(c, pg, items, n)) != 0)
 		goto failed;
 	for (size_t i = 0; i < n; i++) {
@@ -476,18 +480,32 @@ static int consumer_apply_batch(struct consumer *c, PGconn *pg, struct item *ite
 			continue;
 		c->touched[it->h - c->def.handlers] = true;
 		const struct consumer_set_handler *sh = c->set_of[it->h - c->def.handlers];
-		rc = c->def.set_apply && sh && sh->apply_set
-			 ? consumer_apply_set(c, pg, items, i, n)
-		     : it->claimed ? consumer_apply_fast(c, pg, it)
-				   : consumer_apply_isolated(c, pg, it);
+		if (c->def.set_apply && sh && sh->apply_set) {
+			/* a set may fall back to savepoints: no row is held across them */
+			if (fast && outbox_defer_flush(pg) != 0)
+				goto flush_failed;
+			outbox_defer(false);
+			rc = consumer_apply_set(c, pg, items, i, n);
+			outbox_defer(fast);
+		} else {
+			rc = it->claimed ? consumer_apply_fast(c, pg, it)
+					 : consumer_apply_isolated(c, pg, it);
+		}
 		if (rc != 0)
 			goto failed;
 	}
+	/* batch_end hooks may roll back to savepoints of their own (evidence's rebuilds) */
+	if (fast && outbox_defer_flush(pg) != 0)
+		goto flush_failed;
+	outbox_defer(false);
 	rc = -1;
 	if (consumer_batch_end(c, pg) != 0)
 		goto failed;
 	return pg_commit(pg);
+flush_failed:
+	rc = consumer_sqlstate_transient(pg_last_sqlstate()) ? -1 : 1;
 failed:
+	outbox_defer(false);
 	pg_rollback(pg);
 	if (rc > 0)
 		consumer_count("cp_consumer_fast_fallbacks_total",

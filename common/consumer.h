@@ -4,8 +4,9 @@
  * parcel.tracking.v1 with their own libraries.
  *
  * Fast path: a batch is first applied with the inbox claims of all its one-event items in one
- * statement, their id<->number checks in another and no savepoint per event, so an event costs
- * only its handler's statements; if any event fails for a reason that is not transient, that
+ * statement, their id<->number checks in another, no savepoint per event and the outbox rows
+ * the handlers add written together before COMMIT (outbox_defer), so an event costs only its
+ * handler's own statements; if any event fails for a reason that is not transient, that
  * try is rolled back and the batch is applied again at once the way described below.
  *
  * For each batch: check the CloudEvents headers, decode the protobuf payload (bounded size)

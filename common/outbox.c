@@ -46,6 +46,19 @@ static pthread_once_t outbox_wake_once = PTHREAD_ONCE_INIT;
 static unsigned long outbox_wake_seq;
 static __thread bool outbox_pending; /* this thread's open transaction added outbox rows */
 
+/* Rows held back by outbox_defer until outbox_defer_flush: seven owned cells each, in the
+ * columns of OUTBOX_SET_SQL. */
+enum { OUTBOX_NCOLS = 7 };
+static __thread bool outbox_deferring;
+static __thread char **outbox_held;
+static __thread size_t outbox_held_n, outbox_held_cap;
+
+#define OUTBOX_SET_SQL                                                                             \
+	"INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) "        \
+	"SELECT i::uuid, t, s, tm, tp, k, decode(p, 'hex') FROM unnest($1::text[], $2::text[], "   \
+	"$3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u (i, t, " \
+	"s, tm, tp, k, p, o) ORDER BY o"
+
 struct outbox_relay {
 	struct pg_conn pg;
 	struct kafka_producer *producer;
@@ -130,10 +143,23 @@ const char *outbox_source(void)
 	return outbox_src;
 }
 
+static char *outbox_hex(const ProtobufCMessage *msg);
+static int outbox_hold(const char *id, const char *now, const char *topic, const char *key,
+		       const char *ce_type, const ProtobufCMessage *msg);
+
 int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_type,
 	       const ProtobufCMessage *msg, char *ce_id_out)
 {
 	char id[IDS_UUID_LEN], now[TSTAMP_LEN];
+	if (outbox_deferring) {
+		ids_uuid(id);
+		tstamp_format(tstamp_now_ms(), now);
+		if (outbox_hold(id, now, topic, key, ce_type, msg) != 0)
+			return -1;
+		if (ce_id_out)
+			memcpy(ce_id_out, id, IDS_UUID_LEN);
+		return 0;
+	}
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	uint8_t *buf = malloc(len ? len : 1);
 	if (!buf)
@@ -179,11 +205,78 @@ static char *outbox_hex(const ProtobufCMessage *msg)
 	return hex;
 }
 
+/* Keeps a row for outbox_defer_flush. */
+static int outbox_hold(const char *id, const char *now, const char *topic, const char *key,
+		       const char *ce_type, const ProtobufCMessage *msg)
+{
+	if (outbox_held_n == outbox_held_cap) {
+		size_t cap = outbox_held_cap ? 2 * outbox_held_cap : 64;
+		char **more = realloc(outbox_held, cap * OUTBOX_NCOLS * sizeof(*more));
+		if (!more)
+			return -1;
+		outbox_held = more;
+		outbox_held_cap = cap;
+	}
+	char **row = outbox_held + outbox_held_n * OUTBOX_NCOLS;
+	const char *text[] = {id, ce_type, outbox_src, now, topic, key};
+	size_t i = 0;
+	for (; i < 6; i++)
+		if (!(row[i] = strdup(text[i] ? text[i] : "")))
+			break;
+	if (i == 6 && (row[6] = outbox_hex(msg)) != NULL) {
+		outbox_held_n++;
+		return 0;
+	}
+	while (i > 0)
+		free(row[--i]);
+	return -1;
+}
+
+static void outbox_held_clear(void)
+{
+	for (size_t i = 0; i < outbox_held_n * OUTBOX_NCOLS; i++)
+		free(outbox_held[i]);
+	outbox_held_n = 0;
+}
+
+void outbox_defer(bool on)
+{
+	if (!on)
+		outbox_held_clear();
+	outbox_deferring = on;
+}
+
+int outbox_defer_flush(PGconn *c)
+{
+	if (outbox_held_n == 0)
+		return 0;
+	pthread_once(&outbox_hook_once, outbox_hook_init);
+	PGresult *r = pg_query_columns(c, "cp_outbox_add_set", OUTBOX_SET_SQL, OUTBOX_NCOLS,
+				       outbox_held_n, (const char *const *)outbox_held);
+	PQclear(r);
+	if (!r)
+		return -1;
+	outbox_pending = true;
+	outbox_held_clear();
+	return 0;
+}
+
 int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
 {
-	enum { NCOLS = 7 };
+	enum { NCOLS = OUTBOX_NCOLS };
 	if (n == 0)
 		return 0;
+	if (outbox_deferring) {
+		char id[IDS_UUID_LEN], now[TSTAMP_LEN];
+		tstamp_format(tstamp_now_ms(), now);
+		for (size_t i = 0; i < n; i++) {
+			ids_uuid(id);
+			if (outbox_hold(id, now, items[i].topic, items[i].key, items[i].ce_type,
+					items[i].msg) != 0)
+				return -1;
+		}
+		return 0;
+	}
 	const char **cells = calloc(n * NCOLS, sizeof(*cells));
 	char(*ids)[IDS_UUID_LEN] = malloc(n * sizeof(*ids)), now[TSTAMP_LEN];
 	int rc = -1;
@@ -204,13 +297,7 @@ int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
 		if (!(row[6] = outbox_hex(items[done].msg)))
 			goto failed;
 	}
-	PGresult *r = pg_query_columns(
-	    c, "cp_outbox_add_set",
-	    "INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) "
-	    "SELECT i::uuid, t, s, tm, tp, k, decode(p, 'hex') FROM unnest($1::text[], "
-	    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) "
-	    "WITH ORDINALITY AS u (i, t, s, tm, tp, k, p, o) ORDER BY o",
-	    NCOLS, n, cells);
+	PGresult *r = pg_query_columns(c, "cp_outbox_add_set", OUTBOX_SET_SQL, NCOLS, n, cells);
 	rc = r ? 0 : -1;
 	outbox_pending |= rc == 0;
 	PQclear(r);

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ids.h"
@@ -43,6 +44,15 @@ struct outbox_item {
  * batch of clocks). Returns 0 or -1. */
 int outbox_add_set(PGconn *c, const struct outbox_item *items, size_t n)
     __attribute__((warn_unused_result));
+
+/* Deferred rows: with outbox_defer(true) this thread's outbox_add and outbox_add_set keep their
+ * rows (ids and times drawn at once, as without it) until outbox_defer_flush writes all of them
+ * with one statement, in the order they were added; the consumer does that once per batch,
+ * before COMMIT, so the events of a batch cost one insert, not one each. outbox_defer(false)
+ * forgets the rows not flushed (call it when the transaction is rolled back); no savepoint may
+ * be rolled back in between (rows held from before it would survive it). */
+void outbox_defer(bool on);
+int outbox_defer_flush(PGconn *c) __attribute__((warn_unused_result));
 
 /* How many times a commit that added outbox rows woke this process's relay (for tests). */
 unsigned long outbox_wake_count(void);

@@ -3,7 +3,8 @@ test binary test_common_messaging with CP_TEST_DATABASE_URL, which registers its
 (outbox row commits or rolls back with the change, inbox claims once, the relay marks a row sent
 only after its delivery report — with Kafka faults from librdkafka's mock cluster — and
 HTTP routes served on worker threads keep their method, statements prepared once per connection,
-a commit with outbox rows wakes the relay)."""
+a commit with outbox rows wakes the relay, rows deferred by the consumer's fast path are written
+together in order)."""
 
 import os
 import re
@@ -20,9 +21,9 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    # 4 checks without a database (mock cluster, the JSON 405 and 501) + 7 on PostgreSQL:
+    # 4 checks without a database (mock cluster, the JSON 405 and 501) + 8 on PostgreSQL:
     # fewer means the PostgreSQL cases were skipped
-    assert checks == 11, run.stdout[-2000:]
+    assert checks == 12, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0
 

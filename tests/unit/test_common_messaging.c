@@ -262,6 +262,15 @@ START_TEST(plannable_statements_are_prepared_by_pg_query)
 	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
 			       "'SELECT $1::int * 2 AS unit_auto_prepared'"),
 			 1);
+	/* a search with optional filters is planned for its values each time */
+	const char *none[] = {NULL};
+	PGresult *opt = pg_query(db, "SELECT 1 WHERE $1::text IS NULL OR $1 = 'x'", 1, none);
+	ck_assert_ptr_nonnull(opt);
+	ck_assert_int_eq(PQntuples(opt), 1);
+	PQclear(opt);
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE "
+			       "'%IS NULL OR $1 = %'"),
+			 0);
 	/* transaction control is not prepared (and still works) */
 	ck_assert_int_eq(pg_begin(db), 0);
 	ck_assert_int_eq(pg_commit(db), 0);
@@ -306,6 +315,46 @@ START_TEST(a_commit_with_outbox_rows_wakes_the_relay)
 	ck_assert_int_eq(count("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
 			       "'cp_unit.outbox'::regclass AND NOT tgisinternal"),
 			 0);
+}
+END_TEST
+
+START_TEST(deferred_outbox_rows_are_written_together_in_order)
+{
+	Cp__SlaEvent ev;
+	char ids[3][IDS_UUID_LEN];
+	sample_event(&ev);
+	ck_assert_int_eq(pg_begin(db), 0);
+	outbox_defer(true);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(
+		    outbox_add(db, "unit.topic", "k", "cp.unit.deferred", &ev.base, ids[i]), 0);
+	/* held: not in the table until the flush, even within the transaction */
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox WHERE ce_type = 'cp.unit.deferred'"),
+			 0);
+	ck_assert_int_eq(outbox_defer_flush(db), 0);
+	outbox_defer(false);
+	unsigned long before = outbox_wake_count();
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	PGresult *r =
+	    pg_query(db,
+		     "SELECT ce_id::text, length(payload) > 0 FROM outbox WHERE ce_type = "
+		     "'cp.unit.deferred' ORDER BY id",
+		     0, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(PQntuples(r), 3);
+	for (int i = 0; i < 3; i++) { /* the ids handed out at once, in the order added */
+		ck_assert_str_eq(PQgetvalue(r, i, 0), ids[i]);
+		ck_assert_str_eq(PQgetvalue(r, i, 1), "t");
+	}
+	PQclear(r);
+	/* rows held by a try that is then given up are never written */
+	ck_assert_int_eq(pg_begin(db), 0);
+	outbox_defer(true);
+	ck_assert_int_eq(outbox_add(db, "unit.topic", "k", "cp.unit.dropped", &ev.base, NULL), 0);
+	outbox_defer(false);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox WHERE ce_type = 'cp.unit.dropped'"), 0);
 }
 END_TEST
 
@@ -563,6 +612,7 @@ int main(void)
 		tcase_add_test(d, prepared_statements_are_prepared_once_per_connection);
 		tcase_add_test(d, plannable_statements_are_prepared_by_pg_query);
 		tcase_add_test(d, a_commit_with_outbox_rows_wakes_the_relay);
+		tcase_add_test(d, deferred_outbox_rows_are_written_together_in_order);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
