@@ -185,9 +185,14 @@ static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, i
 }
 
 /* Statements worth preparing: the ones PostgreSQL plans (transaction control, SET, LISTEN
- * and DDL are run as they are). */
+ * and DDL are run as they are), except a search with optional filters ("$n IS NULL OR col =
+ * $n", "$n = '' OR ..."): planned for its values, the filters given become index conditions
+ * and the others vanish; a generic plan must keep every branch and may use no index at all
+ * (the staff queue, the admin audit). Such searches are rare next to the event statements. */
 static bool pg_plannable(const char *sql)
 {
+	if (strstr(sql, "IS NULL OR") || strstr(sql, "= '' OR"))
+		return false;
 	static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
 	while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
 		sql++;
