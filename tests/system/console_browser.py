@@ -85,7 +85,13 @@ def open_page(browser, request):
         # the name the test gave the page, else the test's own (numbered when it opened several)
         stem = RESULTS / (name or (request.node.name if len(opened) == 1 else f"{request.node.name}-{i}"))
         try:
-            page.screenshot(path=f"{stem}.png", full_page=True)
+            from playwright.sync_api import TimeoutError as PlaywrightTimeout
+            try:
+                page.screenshot(path=f"{stem}.png", full_page=True)
+            except PlaywrightTimeout:
+                # a long page (the admin tables) on a busy machine: the record is a screenshot
+                # of the viewport rather than a teardown error of a test that passed
+                page.screenshot(path=f"{stem}.png", timeout=30000)
             if failed:
                 Path(f"{stem}.html").write_text(page.content())
                 Path(f"{stem}.console.log").write_text("\n".join(page._cp_log) + "\n")

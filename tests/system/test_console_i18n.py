@@ -60,7 +60,8 @@ def _proto_enum(name: str, prefix: str) -> set[str]:
 def _proto_comment(file: str, field: str) -> set[str]:
     """The values a proto field's comment lists (`string stage = 1; // pickup, sorting, ...`)."""
     line = re.search(rf"\b{field} = \d+;\s*//([^\n]*)", (PROTO / file).read_text()).group(1)
-    line = re.split(r"[(:]", line)[0] if ":" in line and "," not in line.split(":")[0] else line
+    # "contacted by call: reached, no_answer" lists what follows the colon
+    line = line.split(":", 1)[1] if ":" in line and "," not in line.split(":")[0] else line
     return {w for w in re.findall(r"\b[a-z][a-z_]+\b", line)
             if w not in {"e", "g", "or", "the", "by", "when", "what", "why", "gateway", "file"}}
 
@@ -133,12 +134,17 @@ def code_families() -> dict[str, set[str]]:
     for pair in re.findall(r'struct step_def s = \{strcmp\([^?]*\?\s*"([a-z_]+)"\s*:\s*"([a-z_]+)"',
                            (SVC / "intake" / "timeline.c").read_text()):
         steps |= set(pair)
+    convs = set()
     for p in (SVC / "intake").glob("*.c"):
-        steps |= set(re.findall(r"INSERT INTO timeline \(complaint_id, step[^)]*\) VALUES \(\$1, \"?\s*\"?'([a-z_]+)'",
-                                p.read_text().replace('"\n\t\t    "', "")))
+        # the SQL as one string: adjacent C literals joined
+        sql = re.sub(r'"\s*\n\s*"', "", p.read_text())
+        steps |= set(re.findall(r"INSERT INTO timeline \(complaint_id, step[^)]*\)\s*"
+                                r"(?:VALUES \(\$1(?:::uuid)?, |SELECT (?:\$\d|[a-z_]+), )\s*'([a-z_]+)'", sql))
+        convs |= set(re.findall(r"'(?:to|from)_customer', '([a-z_]+)'", sql))
+        convs |= set(re.findall(r'converse\(c, ev, "[a-z_]+", "([a-z_]+)"', sql))
     plan_states = {"proposed", "pending_approval", "approved", "rejected", "executing", "executed",
                    "failed", "superseded"}
-    steps |= {f"plan_{s}" for s in plan_states} | {"attachment_added", "note_added"}
+    steps |= {f"plan_{s}" for s in plan_states}
     return {
         "type": _proto_enum("ComplaintType", "COMPLAINT_TYPE_"),
         "scan": _proto_enum("ScanCode", "SCAN_") | _proto_comment("evidence.proto", "code"),
@@ -165,7 +171,7 @@ def code_families() -> dict[str, set[str]]:
         "call": _sql_check("outcome"),
         "role": _sql_check("role") - {"supervisor", "admin"} | set(_c_array("timer/sla.c", "names")),
         "step": steps,
-        "conv": {"message", "call", "question", "reply", "repeat", "notification", "automatic"},
+        "conv": convs | _proto_comment("followup.proto", "contact_kind") | {"repeat", "notification"},
         "scenario": _sql_check("scenario"),
         "tpl": _templates()[0],
         "var": _templates()[1],
@@ -182,7 +188,9 @@ def test_every_domain_code_has_a_label_in_every_language():
     assert {"not_liable_customer", "already_paid", "uninsured_freight_cap"} <= fams["rule"]
     assert {"compensation", "apology", "freight_waiver"} <= fams["remedy"]
     assert len(fams["subcat"]) >= 16 and "locker_stored" in fams["scan"]
-    assert {"evidence_found", "evidence_updated", "plan_drafted"} <= fams["step"], fams["step"]
+    assert {"received", "evidence_found", "evidence_updated", "plan_drafted", "attachment_deleted",
+            "note_added"} <= fams["step"], fams["step"]
+    assert {"automatic", "reply", "question", "message", "call"} <= fams["conv"], fams["conv"]
     assert {"update_promised", "delay_notice", "received"} <= fams["tpl"] and "complaint_no" in fams["var"]
     missing = {lang: sorted(f"{fam}.{code}" for fam, codes in fams.items() for code in codes
                             if f"{fam}.{code}" not in d[lang])

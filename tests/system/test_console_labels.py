@@ -106,6 +106,14 @@ def test_a_plan_without_money_says_so_in_both_languages(stack, http, open_page):
     assert "¥" not in shown.split("处理方案", 1)[1], shown
     assert raw_codes(shown) == set(), raw_codes(shown)
 
+    # the queue names categories and states in words too
+    page.goto(f"{stack.base_url}/staff/queue")
+    table = page.locator("table.queue")
+    expect(table.get_by_role("link", name=no)).to_be_visible()
+    assert raw_codes(table.inner_text()) == set(), raw_codes(table.inner_text())
+    page.goto(f"{stack.base_url}/staff/case/{no}")
+    expect(money).to_have_text("未提出赔偿")
+
     page.get_by_role("button", name="切换语言: English").click()
     expect(money).to_have_text("No compensation proposed")
     expect(page.locator("main")).to_contain_text("Not determined yet")

@@ -3,6 +3,7 @@ the offers page open on a phone (360 px) sees a new offer arrive and accepts it 
 case page shows the whole case and takes actions (note, message to the customer); the queue lists
 the case; the supervisor's page draws the dashboard."""
 
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -302,6 +303,11 @@ def test_customer_answers_the_survey_from_the_link_and_the_dashboard_counts_it(
 
     page = open_page(PHONE, name="flow4-customer-survey")
     page.goto(f"{stack.base_url}/c/status/{no}?token={token}")
+    # the decision in the customer's words: remedies by name, the amount in the page's format
+    # (intake stores "compensation 120.00 CNY, apology")
+    decision = page.locator("#case-decision")
+    expect(decision).to_contain_text("赔偿 ¥120.00")
+    assert not re.search(r"[a-z_]{2,}|CNY", decision.inner_text()), decision.inner_text()
     page.get_by_role("link", name="评价我们的服务").click()
     page.wait_for_url(f"**/c/survey/{no}?token={token}")
     page.get_by_label("5", exact=True).check()
