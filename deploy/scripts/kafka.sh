@@ -11,6 +11,8 @@
 #
 # Jars come from $KAFKA_LIBS (default ${CP_CACHE:-$HOME/.cache/complaints}/kafka-3.9.1/libs,
 # filled by deploy/scripts/deps.sh). Heap: $KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m).
+# $KAFKA_BROKER_SESSION_TIMEOUT_MS (4000): the broker's session with its controller (see
+# write_config).
 # Broker output goes to <state_dir>/kafka.log.
 set -euo pipefail
 
@@ -19,6 +21,7 @@ KAFKA_LIBS=${KAFKA_LIBS:-$CP_CACHE/kafka-3.9.1/libs}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+KAFKA_BROKER_SESSION_TIMEOUT_MS=${KAFKA_BROKER_SESSION_TIMEOUT_MS:-4000}
 JAVA=${JAVA:-java}
 
 log() { echo "kafka: $*" >&2; }
@@ -50,6 +53,13 @@ write_config() {
 		transaction.state.log.min.isr=1
 		transaction.state.log.num.partitions=10
 		group.initial.rebalance.delay.ms=0
+		# A broker restarted after a crash cannot register with the controller until its
+		# previous incarnation's session ends, and that session starts again when the
+		# controller (this same process) restarts: with the default 9 s the broker answered
+		# nobody for 9-11 s more (DUPLICATE_BROKER_REGISTRATION in kafka.log). One node, one
+		# process, heartbeats every second: a shorter session costs nothing here.
+		broker.session.timeout.ms=$KAFKA_BROKER_SESSION_TIMEOUT_MS
+		broker.heartbeat.interval.ms=1000
 		log.retention.hours=168
 		log.segment.bytes=67108864
 	EOF
@@ -88,7 +98,16 @@ format_once() {
 		die "storage format failed, see $STATE/kafka.log"
 }
 
-pid_alive() { [[ -f $KDIR/kafka.pid ]] && kill -0 "$(<"$KDIR/kafka.pid")" 2>/dev/null; }
+# A killed broker stays a zombie until init reaps it, and kill -0 succeeds on a zombie: a start
+# right after a crash (the chaos battery's SIGKILL) would find it "already running".
+pid_alive() {
+	local pid state
+	[[ -f $KDIR/kafka.pid ]] || return 1
+	pid=$(<"$KDIR/kafka.pid")
+	kill -0 "$pid" 2>/dev/null || return 1
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 0
+	[[ $state != Z ]]
+}
 
 wait_pidfile() {
 	local i
@@ -147,7 +166,7 @@ cmd_stop() {
 	local pid deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
 	pid=$(<"$KDIR/kafka.pid")
 	kill -TERM "$pid"
-	while kill -0 "$pid" 2>/dev/null; do
+	while pid_alive; do
 		if ((SECONDS >= deadline)); then
 			log "no exit after ${KAFKA_STOP_TIMEOUT}s, killing"
 			kill -KILL "$pid" 2>/dev/null || true

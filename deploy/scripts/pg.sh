@@ -3,7 +3,9 @@
 #
 #   pg.sh start <state_dir> <port>   initdb once into <state_dir>/pg, start, create database
 #                                    `complaints`; prints ADMIN_DATABASE_URL=... on stdout
-#   pg.sh stop  <state_dir>          fast shutdown; a no-op when not running
+#   pg.sh stop  <state_dir> [mode]   shutdown (pg_ctl -m fast by default; immediate for the chaos
+#                                    battery's crash: no checkpoint, recovery at the next start);
+#                                    a no-op when not running
 #   pg.sh url   <state_dir> <port>   prints the ADMIN_DATABASE_URL only
 #
 # Listens on 127.0.0.1:<port> (scram-sha-256) and on a unix socket in <state_dir>/pg/run (trust).
@@ -21,7 +23,7 @@ die() {
 	log "$*"
 	exit 1
 }
-usage() { die "usage: pg.sh start <state_dir> <port> | stop <state_dir> | url <state_dir> <port>"; }
+usage() { die "usage: pg.sh start <state_dir> <port> | stop <state_dir> [fast|smart|immediate] | url <state_dir> <port>"; }
 
 is_root() { [[ $(id -u) == 0 ]]; }
 
@@ -131,7 +133,7 @@ cmd_start() {
 cmd_stop() {
 	[[ -f $PGDATA/PG_VERSION ]] || return 0
 	is_running || return 0
-	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null ||
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m "$STOP_MODE" -w -t 60 stop >/dev/null ||
 		die "postgres did not stop, see $STATE/pg.log"
 	log "stopped"
 }
@@ -146,7 +148,11 @@ main() {
 	PORT=${3:-}
 	case $cmd in
 	start) [[ -n $PORT ]] || usage && cmd_start ;;
-	stop) cmd_stop ;;
+	stop)
+		STOP_MODE=${3:-fast}
+		case $STOP_MODE in fast | smart | immediate) ;; *) usage ;; esac
+		cmd_stop
+		;;
 	url) [[ -n $PORT ]] || usage && print_url ;;
 	*) usage ;;
 	esac
