@@ -34,6 +34,8 @@ API
     consumer(topics, from_beginning=True)
                                   a TopicReader (see below); from_beginning=False reads only what is
                                   produced after this call returns
+    dump(topics)                  every record of the topics up to each partition's end as it is
+                                  now (a list of Message)
     ce_headers(ce_type, source="test", id=None)
                                   CloudEvents binary-mode headers for a protobuf payload
     proto                         the generated modules from build/gen/py: stack.proto.complaint_pb2,
@@ -52,6 +54,16 @@ API
     receiver_stats()              requests per notification id and channel, rejected signatures
     receiver_fail(count, to="")   the receiver answers the next count gateway requests (for that
                                   recipient only, when given) 503
+    ready(name) / all_ready()     the service's (every service's) /readyz answers 200 right now
+    revive()                      starts every service that is not running (as a supervisor would);
+                                  returns their names
+    kill_broker()                 SIGKILL the Kafka broker (the crash case); its data stays
+    start_broker()                start it again on the same ports; returns when it accepts
+                                  connections (kafka.sh's own wait)
+    stop_postgres(mode="immediate")
+                                  pg_ctl stop -m <mode> (immediate: no shutdown checkpoint, crash
+                                  recovery at the next start)
+    start_postgres()              start it again on the same port
 
 Environment read here:
     CP_BIN               service binaries (default <repo>/build/bin)
@@ -711,6 +723,62 @@ class Stack:
                     records.append(obj)
         return records
 
+    def ready(self, name: str) -> bool:
+        return http_status(f"{self.service_url(name)}/readyz", timeout=1.0) == 200
+
+    def all_ready(self) -> bool:
+        return all(self.ready(name) for name in SERVICES)
+
+    def revive(self) -> list[str]:
+        """Starts (without waiting for /readyz) every service that is not running, as a process
+        supervisor would; returns their names."""
+        dead = [name for name in SERVICES if not self.is_running(name)]
+        for name in dead:
+            self._close_files(name)
+            self._spawn(name)
+        return dead
+
+    # ---- infrastructure faults (tests/chaos) ------------------------------------------------
+
+    def broker_pid(self) -> int | None:
+        try:
+            return int((self.state_dir / "kafka" / "kafka.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def kill_broker(self):
+        """SIGKILL the broker JVM and wait until it is gone (kafka.sh's pid is the JVM's)."""
+        pid = self.broker_pid()
+        if pid is None:
+            raise StackError("the broker is not running (no kafka.pid)")
+        os.kill(pid, signal.SIGKILL)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            # a zombie until its parent (init, after setsid) reaps it
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                    return True
+            return False
+
+        wait_for(gone, 10, f"the broker (pid {pid}) to die")
+
+    def start_broker(self):
+        run_script([str(SCRIPTS / "kafka.sh"), "start", str(self.state_dir),
+                    str(self.ports["kafka"]), str(self.ports["kafka_controller"])],
+                   self._script_env(), timeout=120)
+
+    def stop_postgres(self, mode: str = "immediate"):
+        run_script([str(SCRIPTS / "pg.sh"), "stop", str(self.state_dir), mode],
+                   self._script_env(), timeout=60)
+
+    def start_postgres(self):
+        run_script([str(SCRIPTS / "pg.sh"), "start", str(self.state_dir), str(self.ports["pg"])],
+                   self._script_env(), timeout=90)
+
     # ---- data stores -----------------------------------------------------------------------
 
     def db(self):
@@ -746,6 +814,24 @@ class Stack:
         if isinstance(topics, str):
             topics = [topics]
         return TopicReader(self.bootstrap, topics, from_beginning)
+
+    def dump(self, topics: str | Iterable[str], timeout: float = 120) -> list[Message]:
+        """Every record of topics up to each partition's end as it is now (the end offsets are
+        read first, so records produced meanwhile may or may not be among them)."""
+        from confluent_kafka import TopicPartition
+        with self.consumer(topics) as reader:
+            meta = reader._consumer.list_topics(timeout=10)
+            total = 0
+            for topic in reader.topics:
+                for part in meta.topics[topic].partitions:
+                    low, high = reader._consumer.get_watermark_offsets(
+                        TopicPartition(topic, part), timeout=10)
+                    total += high - low
+            messages = reader.collect(timeout=timeout, min_count=total)
+        if len(messages) < total:
+            raise StackError(f"read {len(messages)} of the {total} records of {reader.topics} "
+                             f"within {timeout}s")
+        return messages
 
     @staticmethod
     def auth(role: str) -> dict[str, str]:
