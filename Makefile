@@ -2,6 +2,9 @@
 #   make            build every service binary into build/bin and the web console into build/console
 #   make run        install what is missing, start PostgreSQL, Kafka, nginx and the six services
 #   make test       the same on throw-away state and free ports, then unit + system tests
+#   make chaos      the fault battery alone: each service, the broker and PostgreSQL killed in
+#                   turn under a stream of complaints and scans, nothing lost or repeated, each
+#                   recovery time printed (also a layer of make test)
 #   make bench      throughput figures on the real broker and PostgreSQL
 #   make model      train classification's text classifier from its corpus (part of `make`)
 #   make eval       its accuracy, macro-F1, per-class figures and confusion matrix on the test split
@@ -58,7 +61,7 @@ CONSOLE := services/console
 CONSOLE_SRC := $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/*/*.*) $(CONSOLE)/build.mjs
 CONSOLE_MODULES := $(CONSOLE)/node_modules/.package-lock.json
 
-.PHONY: all console deps run test unit system bench format format-check clean model eval \
+.PHONY: all console deps run test unit system chaos bench format format-check clean model eval \
 	fuzz fuzz-build fuzz-bins FORCE
 all: $(BINS) $(UNIT_BINS) console $(MODEL)
 
@@ -181,6 +184,10 @@ test: deps
 
 unit: all
 	@tests/run.sh unit
+
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh chaos
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -4,6 +4,10 @@
 #   tests/run.sh                      unit, then system; non-zero if any layer fails
 #   tests/run.sh unit                 only the C unit tests: every build/tests/test_* (Check)
 #   tests/run.sh system [pytest args] only the system tests: pytest tests/system
+#   tests/run.sh chaos [pytest args]  the fault battery (tests/chaos, `make chaos`): every service,
+#                                     the broker and PostgreSQL killed in turn under a stream of
+#                                     complaints and scans; prints each recovery time (part of the
+#                                     default run)
 #   tests/run.sh sanitize             ASan/UBSan build, then its unit tests and the end-to-end
 #                                     system tests (part of the default run)
 #   tests/run.sh fuzz                 the libFuzzer targets (tests/fuzz), FUZZ_SECONDS (10) each
@@ -11,7 +15,8 @@
 #
 # The last line is always `N passed, N failed` summed over the layers that ran.
 # Environment: CP_CACHE / CP_VENV (the venv from deploy/scripts/deps.sh), UNIT_TIMEOUT (300 s
-# per unit binary), SYSTEM_TIMEOUT (1200 s for the whole system layer), CK_FORK (Check's default).
+# per unit binary), SYSTEM_TIMEOUT (1200 s for the whole system layer), CHAOS_TIMEOUT (600 s),
+# CK_FORK (Check's default).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +30,7 @@ export BUILD
 RESULTS=$BUILD/test-results
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
 SYSTEM_TIMEOUT=${SYSTEM_TIMEOUT:-1200}
+CHAOS_TIMEOUT=${CHAOS_TIMEOUT:-600}
 
 PASSED=0
 FAILED=0
@@ -111,29 +117,32 @@ count_junit() {
 	SKIPPED=$((SKIPPED + s))
 }
 
-layer_system() {
-	local status xml=$RESULTS/system.xml
+# Runs pytest on a directory of system-level tests and adds its counts: layer_pytest <name>
+# <dir> <timeout> [pytest args].
+layer_pytest() {
+	local name=$1 dir=$2 limit=$3 status xml
+	shift 3
 	if ! ensure_venv; then
-		log "system: no Python venv"
+		log "$name: no Python venv"
 		FAILED=$((FAILED + 1))
 		LAYER_FAILED=1
 		return
 	fi
 	if ! gen_protos; then
-		log "system: protoc failed on proto/*.proto"
+		log "$name: protoc failed on proto/*.proto"
 		FAILED=$((FAILED + 1))
 		LAYER_FAILED=1
 		return
 	fi
 	mkdir -p "$RESULTS"
-	xml=$RESULTS/${SYSTEM_XML:-system.xml}
+	xml=$RESULTS/${SYSTEM_XML:-$name.xml}
 	rm -f "$xml"
-	timeout --kill-after=30 "$SYSTEM_TIMEOUT" \
-		"$PY" -m pytest tests/system -q -ra -p no:cacheprovider --junitxml="$xml" "$@"
+	timeout --kill-after=30 "$limit" \
+		"$PY" -m pytest "$dir" -q -ra -p no:cacheprovider --junitxml="$xml" "$@"
 	status=$?
 	if ((status == 5)); then
-		if compgen -G 'tests/system/test_*.py' >/dev/null; then
-			log "system: pytest collected no tests although tests/system has test files"
+		if compgen -G "$dir/test_*.py" >/dev/null; then
+			log "$name: pytest collected no tests although $dir has test files"
 			FAILED=$((FAILED + 1))
 			LAYER_FAILED=1
 		fi
@@ -143,9 +152,19 @@ layer_system() {
 		FAILED=$((FAILED + 1))
 	fi
 	if ((status != 0)); then
-		log "system: pytest exited $status"
+		log "$name: pytest exited $status"
 		LAYER_FAILED=1
 	fi
+}
+
+layer_system() {
+	layer_pytest system tests/system "$SYSTEM_TIMEOUT" "$@"
+}
+
+# The fault battery on a stack of its own; -s shows each fault's recovery figures as they come.
+layer_chaos() {
+	log "chaos: the fault battery (tests/chaos)"
+	layer_pytest chaos tests/chaos "$CHAOS_TIMEOUT" -s "$@"
 }
 
 # The sanitizer layer: everything rebuilt with ASan and UBSan (any report aborts), then the unit
@@ -199,6 +218,7 @@ main() {
 	all)
 		layer_unit
 		layer_system
+		layer_chaos
 		layer_sanitize
 		layer_fuzz
 		;;
@@ -206,8 +226,9 @@ main() {
 	sanitize) layer_sanitize ;;
 	fuzz) layer_fuzz ;;
 	system) layer_system "$@" ;;
+	chaos) layer_chaos "$@" ;;
 	*)
-		log "usage: tests/run.sh [unit | system [pytest args] | sanitize | fuzz]"
+		log "usage: tests/run.sh [unit | system [pytest args] | chaos [pytest args] | sanitize | fuzz]"
 		exit 2
 		;;
 	esac
