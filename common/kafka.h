@@ -9,8 +9,10 @@
  * then auto-committed) only by kafka_consumer_store, which callers invoke after the database
  * transaction that applied the messages has committed.
  *
- * Properties: bootstrap servers from the caller, then every KAFKA_* environment variable
- * (KAFKA_PRODUCER_* / KAFKA_CONSUMER_* for one client only). */
+ * Properties: bootstrap servers from the caller, kafka_recovery_defaults (reconnect back-off
+ * and connection set-up bounded, so clients find a restarted broker within about a second),
+ * the client's own defaults, then every KAFKA_* environment variable (KAFKA_PRODUCER_* /
+ * KAFKA_CONSUMER_* for one client only), which override them. */
 #ifndef CP_KAFKA_H
 #define CP_KAFKA_H
 
@@ -40,6 +42,10 @@ void kafka_dr_destroy(struct kafka_dr *dr);
 /* Waits until every message of the group is reported or timeout_ms passes.
  * Returns the number still pending. */
 size_t kafka_dr_wait(struct kafka_dr *dr, int timeout_ms);
+
+/* The properties every client gets before its own defaults and the environment: name, value,
+ * ..., NULL (see kafka.c for why each). */
+extern const char *const kafka_recovery_defaults[];
 
 struct kafka_producer;
 
