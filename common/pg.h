@@ -44,6 +44,11 @@ PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *cons
  * more than running them. name must be unique per statement text. */
 PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int nparams,
 			    const char *const *params);
+/* Whether pg_query prepares sql (once per connection): the statements PostgreSQL plans
+ * (SELECT, INSERT, UPDATE, DELETE, WITH), except those with an optional filter ("$n IS NULL OR
+ * ...", "$n = '' OR ..."), which are planned for their arguments on every run. Transaction
+ * control, SET, LISTEN and DDL run as they are. */
+bool pg_prepares(const char *sql);
 /* Runs a statement and discards its result. Returns 0 or -1. */
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));

@@ -184,6 +184,25 @@ START_TEST(consumer_poison_event_sqlstates_are_not_transient)
 }
 END_TEST
 
+/* pg_query prepares what PostgreSQL plans, except statements whose best plan depends on
+ * which optional filter is given: a generic plan of "$2 IS NULL OR waybill_no = $2" cannot use
+ * the waybill's index. A column's own NULL test is no optional filter. */
+START_TEST(pg_prepares_all_but_optional_filters)
+{
+	ck_assert(pg_prepares("SELECT 1 FROM complaints WHERE id = $1"));
+	ck_assert(pg_prepares("  WITH x AS (SELECT 1) SELECT * FROM x"));
+	ck_assert(pg_prepares("INSERT INTO t (a) VALUES ($1)"));
+	ck_assert(pg_prepares("UPDATE p SET s = 1 WHERE (p.last_scan_at IS NULL OR "
+			      "EXCLUDED.last_scan_at >= p.last_scan_at)"));
+	ck_assert(!pg_prepares("SELECT 1 FROM c WHERE ($1::text IS NULL OR status = $1)"));
+	ck_assert(!pg_prepares("SELECT 1 FROM c WHERE a = $1 AND ($12::int IS NULL OR b = $12)"));
+	ck_assert(!pg_prepares("SELECT 1 FROM c WHERE ($3 = '' OR outlet_id = $3)"));
+	ck_assert(!pg_prepares("BEGIN"));
+	ck_assert(!pg_prepares("SET LOCAL statement_timeout = 1000"));
+	ck_assert(!pg_prepares("LISTEN x"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_hardening");
@@ -194,6 +213,7 @@ int main(void)
 	tcase_add_test(tc, ce_binary_mode_time_optional_and_content_type_parameters);
 	tcase_add_test(tc, ce_structured_mode_reads_the_envelope_and_data_base64);
 	tcase_add_test(tc, consumer_poison_event_sqlstates_are_not_transient);
+	tcase_add_test(tc, pg_prepares_all_but_optional_filters);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
