@@ -123,7 +123,10 @@ def code_families() -> dict[str, set[str]]:
     evidence = SVC / "evidence" / "assess.c"
     blame = _c_calls("evidence/assess.c", "blame", 1) | _c_calls("evidence/assess.c", "blame", 2)
     policy_c = (SVC / "resolution" / "policy.c").read_text()
-    rules = set(re.findall(r'snprintf\([^;]*?rule[^;]*?"([a-z_]+)"', policy_c))
+    resolution_c = "".join(re.sub(r'"\s*\n\s*"', "", p.read_text()) for p in (SVC / "resolution").glob("*.c"))
+    rules = set(re.findall(r'snprintf\([^;]*?rule[^;]*?"([a-z_]+)"', resolution_c))
+    rules |= set(re.findall(r"\brule = '([a-z_]+)'", resolution_c))
+    rules.discard("rule")  # a log line's key, not a value
     rules |= set(re.findall(r'\? "([a-z_]+)"\s*:\s*"([a-z_]+)"', policy_c)[0])
     rules |= _c_calls("resolution/policy.c", "add", 3) - {"rule"}
     parties = _proto_comment("evidence.proto", "party") | _assess_literals("party") | blame
@@ -185,7 +188,7 @@ def test_every_domain_code_has_a_label_in_every_language():
     assert {"unknown", "sorting_centre", "force_majeure"} <= fams["party"], fams["party"]
     assert {"no_tracking", "stuck", "pod", "no_pod", "locker_no_consent"} <= fams["finding"]
     assert {"default", "proactive"} <= fams["policy"] and "very_urgent" in fams["urgency"]
-    assert {"not_liable_customer", "already_paid", "uninsured_freight_cap"} <= fams["rule"]
+    assert {"not_liable_customer", "already_paid", "uninsured_freight_cap", "amended"} <= fams["rule"]
     assert {"compensation", "apology", "freight_waiver"} <= fams["remedy"]
     assert len(fams["subcat"]) >= 16 and "locker_stored" in fams["scan"]
     assert {"received", "evidence_found", "evidence_updated", "plan_drafted", "attachment_deleted",

@@ -253,6 +253,12 @@ def test_agent_works_the_case_and_the_supervisor_approves_from_the_inbox(stack, 
         approve = sup.get_by_role("button", name=f"批准 {no}")
         expect(approve).to_be_visible(timeout=20000)
         sup.screenshot(path=str(RESULTS / "flow3-supervisor-inbox.png"), full_page=True)
+        # the amended plan in words: a proposal of 350 CNY awaiting the decision, its rule named
+        item = sup.locator(".proposal", has=sup.get_by_role("link", name=no))
+        expect(item).to_contain_text("拟赔付 ¥350.00（待决定）")
+        expect(item).to_contain_text("负责人修改的方案")
+        from test_console_labels import raw_codes
+        assert raw_codes(item.inner_text()) == set(), item.inner_text()
         approve.click()
         expect(sup.get_by_role("status").get_by_text(f"{no}: 批准")).to_be_visible()
         plans = _wait_plan(stack, http, no, {"approved", "executing", "executed"})
