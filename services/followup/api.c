@@ -454,13 +454,50 @@ void fu_get_templates(struct http_req *r, void *arg)
 	"SELECT json_build_object('step', step, 'language', language, 'body', body) FROM "         \
 	"templates WHERE step = $1 AND language = $2"
 
+/* One admin-set text per (code, language): a template's body or a delay reason's phrase. The
+ * change and its audit row (before and after) commit together; replies 200 with the row. */
+struct phrase_table {
+	const char *entity;	  /* the table, also the audit's entity */
+	const char *code, *text;  /* the JSON names of the key and the text */
+	const char *snapshot_sql; /* the row as JSON, by ($1 code, $2 language) */
+	const char *upsert_sql;	  /* ($1 code, $2 language, $3 text, $4 updated_by) */
+};
+
+static void put_phrase(struct http_req *r, const struct auth_principal *who,
+		       const struct phrase_table *t, const char *code, const char *lang,
+		       const char *text)
+{
+	int failed = 0;
+	const char *p[] = {code, lang, text, who->staff_id};
+	char key[64];
+	snprintf(key, sizeof(key), "%s/%s", code, lang);
+	json_t *before = NULL, *after = json_pack("{s:s, s:s, s:s}", t->code, code, "language",
+						  lang, t->text, text);
+	if (pg_begin(r->db) != 0 ||
+	    (before = audit_snapshot(r->db, t->snapshot_sql, 2, p, &failed), failed) ||
+	    audit_record(r->db, who->staff_id, t->entity, key, before, after) != 0 ||
+	    pg_exec(r->db, t->upsert_sql, 4, p) != 0 || pg_commit(r->db) != 0) {
+		http_reply_db_error(r);
+	} else {
+		json_object_set_new(after, "updated_by", json_string(who->staff_id));
+		http_reply_json(r, 200, json_incref(after));
+	}
+	json_decref(before);
+	json_decref(after);
+}
+
+static const struct phrase_table templates_table = {
+    "templates", "step", "body", TEMPLATE_SNAPSHOT,
+    "INSERT INTO templates (step, language, body, updated_by) VALUES ($1, $2, $3, $4) ON "
+    "CONFLICT (step, language) DO UPDATE SET body = EXCLUDED.body, updated_by = "
+    "EXCLUDED.updated_by, updated_at = now()"};
+
 void fu_put_template(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	int failed = 0;
 	if (auth_caller(r, &who) != 0)
 		return;
-	json_t *body = http_req_json(r), *errors = json_array(), *before = NULL, *after = NULL;
+	json_t *body = http_req_json(r), *errors = json_array();
 	if (!body) {
 		json_decref(errors);
 		return;
@@ -477,27 +514,8 @@ void fu_put_template(struct http_req *r, void *arg)
 		goto out;
 	}
 	json_decref(errors);
-	const char *p[] = {step, lang, text, who.staff_id};
-	char key[64];
-	snprintf(key, sizeof(key), "%s/%s", step, lang);
-	after = json_pack("{s:s, s:s, s:s}", "step", step, "language", lang, "body", text);
-	if (pg_begin(r->db) != 0 ||
-	    (before = audit_snapshot(r->db, TEMPLATE_SNAPSHOT, 2, p, &failed), failed) ||
-	    audit_record(r->db, who.staff_id, "templates", key, before, after) != 0 ||
-	    pg_exec(r->db,
-		    "INSERT INTO templates (step, language, body, updated_by) VALUES ($1, $2, $3, "
-		    "$4) ON CONFLICT (step, language) DO UPDATE SET body = EXCLUDED.body, "
-		    "updated_by = EXCLUDED.updated_by, updated_at = now()",
-		    4, p) != 0 ||
-	    pg_commit(r->db) != 0) {
-		http_reply_db_error(r);
-		goto out;
-	}
-	json_object_set_new(after, "updated_by", json_string(who.staff_id));
-	http_reply_json(r, 200, json_incref(after));
+	put_phrase(r, &who, &templates_table, step, lang, text);
 out:
-	json_decref(before);
-	json_decref(after);
 	json_decref(body);
 }
 
@@ -525,13 +543,18 @@ void fu_get_delay_reasons(struct http_req *r, void *arg)
  * message it is put into. */
 #define DELAY_REASON_TEXT_MAX 400
 
+static const struct phrase_table delay_reasons_table = {
+    "delay_reasons", "code", "text", DELAY_REASON_SNAPSHOT,
+    "INSERT INTO delay_reasons (code, language, text, updated_by) VALUES ($1, $2, $3, $4) ON "
+    "CONFLICT (code, language) DO UPDATE SET text = EXCLUDED.text, updated_by = "
+    "EXCLUDED.updated_by, updated_at = now()"};
+
 void fu_put_delay_reason(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
-	int failed = 0;
 	if (auth_caller(r, &who) != 0)
 		return;
-	json_t *body = http_req_json(r), *errors = json_array(), *before = NULL, *after = NULL;
+	json_t *body = http_req_json(r), *errors = json_array();
 	if (!body) {
 		json_decref(errors);
 		return;
@@ -553,27 +576,8 @@ void fu_put_delay_reason(struct http_req *r, void *arg)
 		goto out;
 	}
 	json_decref(errors);
-	const char *p[] = {code, lang, text, who.staff_id};
-	char key[64];
-	snprintf(key, sizeof(key), "%s/%s", code, lang);
-	after = json_pack("{s:s, s:s, s:s}", "code", code, "language", lang, "text", text);
-	if (pg_begin(r->db) != 0 ||
-	    (before = audit_snapshot(r->db, DELAY_REASON_SNAPSHOT, 2, p, &failed), failed) ||
-	    audit_record(r->db, who.staff_id, "delay_reasons", key, before, after) != 0 ||
-	    pg_exec(r->db,
-		    "INSERT INTO delay_reasons (code, language, text, updated_by) VALUES ($1, $2, "
-		    "$3, $4) ON CONFLICT (code, language) DO UPDATE SET text = EXCLUDED.text, "
-		    "updated_by = EXCLUDED.updated_by, updated_at = now()",
-		    4, p) != 0 ||
-	    pg_commit(r->db) != 0) {
-		http_reply_db_error(r);
-		goto out;
-	}
-	json_object_set_new(after, "updated_by", json_string(who.staff_id));
-	http_reply_json(r, 200, json_incref(after));
+	put_phrase(r, &who, &delay_reasons_table, code, lang, text);
 out:
-	json_decref(before);
-	json_decref(after);
 	json_decref(body);
 }
 
