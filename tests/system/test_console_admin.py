@@ -83,6 +83,11 @@ def test_admin_describes_a_carriers_delay_code_in_the_page(stack, http, open_pag
 def test_a_supervisor_reads_the_tables_but_cannot_change_them(stack, http, open_page):
     page = open_page(DESKTOP, name="admin-supervisor-read-only")
     open_admin(page, stack, "supervisor")
+    # the tables show the codes they hold by their labels (the code is the title)
+    expect(page.locator("table.adm-sla tr[data-key='very_urgent']")).to_contain_text("特急")
+    expect(page.locator("table.adm-authority tr[data-key='agent'] td").first).to_have_text("客服专员")
+    expect(page.locator("table.adm-authority tr[data-key='agent'] .code")).to_have_attribute(
+        "title", "代码：agent")
     page.get_by_role("button", name="编辑 default").first.click()
     form = page.locator("#sla-form")
     form.get_by_role("button", name="保存").click()

@@ -172,7 +172,9 @@ def code_families() -> dict[str, set[str]]:
         "clockstate": {"running", "paused", "stopped", "exhausted"},
         "close": _proto_comment("followup.proto", "close_reason"),
         "call": _sql_check("outcome"),
-        "role": _sql_check("role") - {"supervisor", "admin"} | set(_c_array("timer/sla.c", "names")),
+        "role": _sql_check("role") | set(_c_array("timer/sla.c", "names"))
+        | set(re.findall(r"\('([a-z_]+)', \d+\)", re.search(r"INSERT INTO authority_limits VALUES(.*?);",
+                                                              (SQL / "0040_resolution.sql").read_text(), re.S).group(1))),
         "step": steps,
         "conv": convs | _proto_comment("followup.proto", "contact_kind") | {"repeat", "notification"},
         "scenario": _sql_check("scenario"),

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, call } from "../api";
 import { fmtFen, t } from "../i18n";
-import { ErrorBox, Loading, useLoad } from "../ui";
+import { Code, ErrorBox, Loading, useLoad } from "../ui";
 
 const staffCall = <T,>(path: string, opts: Parameters<typeof call>[1] = {}) => call<T>(path, { ...opts, staff: true });
 
@@ -21,6 +21,19 @@ function show(v: unknown): string {
   if (Array.isArray(v)) return v.join(", ");
   if (typeof v === "boolean") return v ? t("common.yes") : t("common.no");
   return String(v);
+}
+
+/* The columns that hold domain codes: the table shows their labels (the code is the title and
+ * what the edit form takes). */
+const CODE_COLUMNS: Record<string, string> = {
+  category: "category", subcategory: "subcat", urgency: "urgency", tier: "tier", role: "role",
+  delay_remedy: "remedy", goods: "goods", step: "tpl", pausable_clocks: "clock",
+  working_time_clocks: "clock",
+};
+
+function Codes(props: { family: string; value: unknown }) {
+  const list = Array.isArray(props.value) ? props.value : [props.value];
+  return <>{list.map((v, i) => <>{i ? ", " : ""}<Code family={props.family} code={String(v)} /></>)}</>;
 }
 
 /** The form's text for a row's value, and the value again from the text. */
@@ -139,7 +152,8 @@ function Table(props: { id: string; title: string; rows: Row[] | null; error: un
             <tbody>
               {props.rows.map((r) => (
                 <tr data-key={props.keyOf(r)}>
-                  {props.cols.map((c) => <td>{c.endsWith("_fen") && typeof r[c] === "number" ? `${r[c]} (${fmtFen(r[c])})` : show(r[c])}</td>)}
+                  {props.cols.map((c) => <td>{c.endsWith("_fen") && typeof r[c] === "number" ? `${r[c]} (${fmtFen(r[c])})`
+                    : CODE_COLUMNS[c] && r[c] != null && r[c] !== "" ? <Codes family={CODE_COLUMNS[c]} value={r[c]} /> : show(r[c])}</td>)}
                   <td class="row-actions">
                     <button type="button" class="link" onClick={() => { setMsg(""); setEditing({ row: r, isNew: false }); }}>
                       {t("admin.edit")} {props.keyOf(r)}
