@@ -336,6 +336,7 @@ def phase_tracking(stack, n, probe):
     wait_lag_zero(stack, "parcel.tracking.v1", TRACKING_GROUPS, probe=probe)
     carrier = f"BENCH{uuid.uuid4().hex[:6]}"
     events = make_events(stack, n, carrier)
+    reset_statements(stack)
     cpu0 = cpu_snapshot(stack)
     started = time.perf_counter()
     profile = in_background(perf_profile, stack, TRACKING_CONSUMERS, 8, "tracking")
@@ -343,6 +344,7 @@ def phase_tracking(stack, n, probe):
     wait_lag_zero(stack, "parcel.tracking.v1", TRACKING_GROUPS, probe=probe)
     total = time.perf_counter() - started
     cpu1 = cpu_snapshot(stack)
+    statements = top_statements(stack, n / 1000)
     profile = profile()
     stored = stack.db().execute("SELECT count(*) FROM evidence.scans WHERE carrier = %s",
                                 (carrier,)).fetchone()[0]
@@ -353,6 +355,7 @@ def phase_tracking(stack, n, probe):
         "scans": n, "seconds": round(total, 2), "producer_loop_seconds": round(produced, 2),
         "scans_per_s": round(n / total), "sql_baseline_scans_per_s": round(tps * 1000),
         "cpu_s_per_1000_scans": cpu_delta(cpu0, cpu1, n / 1000), "profile": profile,
+        "postgresql_statements_per_1000_scans": statements,
     }
 
 
@@ -589,6 +592,7 @@ def phase_timer(stack, n):
         # storm is over when every one of them has its breach event
         time.sleep(max(0.0, (start - db.execute("SELECT now()").fetchone()[0])
                        .total_seconds() - 1))
+        reset_statements(stack)
         cpu0 = cpu_snapshot(stack)
         profile = in_background(perf_profile, stack, ("timer",), 8, "timer")
         deadline = time.monotonic() + 600
@@ -599,6 +603,7 @@ def phase_timer(stack, n):
                 break
             time.sleep(0.5)
         cpu1 = cpu_snapshot(stack)
+        statements = top_statements(stack, n / 1000)
         profile = profile()
         at = f"'{start.isoformat()}'::timestamptz"
         storm_late = fired(db, storm, at)
@@ -624,7 +629,8 @@ def phase_timer(stack, n):
             "steady_lateness_p50_ms": round(pct(steady_late, 0.5)) if steady_late else None,
             "steady_lateness_p99_ms": round(pct(steady_late, 0.99)) if steady_late else None,
             "pgbench_fires_per_s": round((n - left) / elapsed),
-            "cpu_s_per_1000_fires": cpu_delta(cpu0, cpu1, n / 1000), "profile": profile}
+            "cpu_s_per_1000_fires": cpu_delta(cpu0, cpu1, n / 1000), "profile": profile,
+            "postgresql_statements_per_1000_fires": statements}
 
 
 def settle_storm(stack, timeout=300):
@@ -759,6 +765,15 @@ def print_table(r):
         for t in st["top"]:
             print(f"  {t['exec_ms_per_complaint']:6.3f} {t['calls_per_complaint']:5.2f}x "
                   f"{t['service']:14} {t['statement'][:96]}")
+    for phase, key, unit in (("tracking", "postgresql_statements_per_1000_scans", "1,000 scans"),
+                             ("timer", "postgresql_statements_per_1000_fires", "1,000 fires")):
+        st = r[phase].get(key)
+        if st:
+            # top_statements names its figures per complaint; here they are per 1,000 units
+            print(f"top statements by execution time per {unit} ({phase}; ms, calls):")
+            for t in st["top"][:8]:
+                print(f"  {t['exec_ms_per_complaint']:8.1f} {t['calls_per_complaint']:7.1f}x "
+                      f"{t['service']:14} {t['statement'][:90]}")
     below = [(name, bound) for name, _, _, _, _, met, bound in rows if met is False]
     print("\nbelow target, and what bounds it (same run):")
     for name, bound in below or [("none", "")]:
