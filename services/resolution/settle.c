@@ -218,7 +218,11 @@ static const char put_rule_sql[] =
     "remedy_kinds = EXCLUDED.remedy_kinds, description = coalesce($6, r.description), "
     "updated_by = EXCLUDED.updated_by, updated_at = now() RETURNING *), "
     "audit AS (INSERT INTO auto_settlement_rule_audit (name, actor, before, after) SELECT $1, "
-    "$7, (SELECT doc FROM before)::jsonb, (SELECT " RULE_JSON " FROM saved)::jsonb) "
+    "$7, (SELECT doc FROM before)::jsonb, (SELECT " RULE_JSON " FROM saved)::jsonb), "
+    /* and where every other operator table's change is read (GET /v1/admin/audit/resolution) */
+    "admin AS (INSERT INTO admin_audit (actor, entity, key, before, after) SELECT $7, "
+    "'auto_settlement_rules', $1, (SELECT doc FROM before)::jsonb, "
+    "(SELECT " RULE_JSON " FROM saved)::jsonb) "
     "SELECT " RULE_JSON "::text FROM saved";
 /* clang-format on */
 

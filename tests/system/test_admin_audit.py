@@ -66,6 +66,28 @@ def test_a_change_through_an_admin_api_is_in_the_audit_read(stack, http):
             .status_code == 200
 
 
+def test_an_auto_settlement_rule_change_is_in_resolutions_audit_read(stack, http):
+    """Rules keep their own trail (auto_settlement_rule_audit) and are read with every other
+    operator table of resolution, earlier changes included (migration 0936)."""
+    name = f"test_audit_{uuid.uuid4().hex[:8]}"
+    rule = {"enabled": False, "max_fen": 300, "categories": ["charges"],
+            "remedy_kinds": ["freight_refund"], "description": "audit read"}
+    r = http.put(f"{stack.base_url}/v1/auto-settlement-rules/{name}", json=rule,
+                 headers=stack.auth("admin"))
+    assert r.status_code == 200, r.text
+    [entry] = [e for e in audit(stack, http, "resolution", entity="auto_settlement_rules",
+                                limit=200).json()["audit"] if e["key"] == name]
+    assert entry["actor"].upper() == ADMIN_ID and entry["before"] is None
+    assert entry["after"]["max_fen"] == 300 and entry["after"]["enabled"] is False
+    # the history from before the change to the trail: every rule change is in admin_audit
+    with stack.db() as conn:
+        missing = conn.execute(
+            "SELECT count(*) FROM resolution.auto_settlement_rule_audit r WHERE NOT EXISTS ("
+            "SELECT 1 FROM resolution.admin_audit a WHERE a.entity = 'auto_settlement_rules' "
+            "AND a.key = r.name AND a.at = r.at)").fetchone()[0]
+    assert missing == 0
+
+
 def test_only_supervisors_and_admins_read_the_audit(stack, http):
     for service in AUDITED:
         for role in ("supervisor", "admin"):
