@@ -106,6 +106,7 @@ struct pg_prepared {
 	int pid;
 	bool dead;
 	uint64_t hash;
+	double prepared_at; /* tstamp_mono() */
 	char name[44];
 };
 static __thread struct pg_prepared pg_prepared[PG_PREPARED_MAX];
@@ -162,6 +163,17 @@ static void pg_prepared_forget(const PGconn *c)
 }
 
 /* Runs sql through the named statement, preparing it on first use on this connection. */
+/* A statement is prepared again after this long. A cached plan is replanned when ANALYZE
+ * changes its tables' statistics, but a young table grows faster than autovacuum analyses it,
+ * and a plan made while it was empty (a sequential scan) would stay for minutes: make bench
+ * starts on empty tables, where the timer's next-due query ran 17 ms per call that way. */
+static _Atomic double pg_replan_seconds = 60;
+
+void pg_set_replan_seconds(double seconds)
+{
+	pg_replan_seconds = seconds;
+}
+
 static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, int nparams,
 				 const char *const *params, const int *lengths, const int *formats)
 {
@@ -171,16 +183,33 @@ static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, i
 	if (!slot) /* the table is full: run it unprepared */
 		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
 				sql);
+	double now = tstamp_mono();
+	bool replan = false;
+	if (found && now - slot->prepared_at >= pg_replan_seconds &&
+	    PQtransactionStatus(c) != PQTRANS_INERROR) {
+		/* DEALLOCATE is not transactional: a later rollback does not bring the old one back
+		 */
+		char sql_dealloc[64];
+		snprintf(sql_dealloc, sizeof(sql_dealloc), "DEALLOCATE \"%s\"", name);
+		PGresult *d = pg_check(c, PQexec(c, sql_dealloc), sql_dealloc);
+		if (!d && PQtransactionStatus(c) == PQTRANS_INERROR)
+			return NULL;
+		PQclear(d);
+		found = false;
+		replan = true;
+	}
 	if (!found) {
 		PGresult *r = pg_check(c, PQprepare(c, name, sql, nparams, NULL), sql);
 		if (!r)
 			return NULL;
 		PQclear(r);
+		if (!replan)
+			pg_prepared_used++;
 		slot->conn = c;
 		slot->pid = pid;
 		slot->hash = pg_slot_hash(c, pid, name);
+		slot->prepared_at = now;
 		snprintf(slot->name, sizeof(slot->name), "%s", name);
-		pg_prepared_used++;
 	}
 	return pg_check(c, PQexecPrepared(c, name, nparams, params, lengths, formats, 0), sql);
 }

@@ -49,6 +49,9 @@ PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int np
  * ...", "$n = '' OR ..."), which are planned for their arguments on every run. Transaction
  * control, SET, LISTEN and DDL run as they are. */
 bool pg_prepares(const char *sql);
+/* Prepared statements are prepared again after this many seconds (60), so their plans follow
+ * tables that grew since (tests set 0: every run prepares again). */
+void pg_set_replan_seconds(double seconds);
 /* Runs a statement and discards its result. Returns 0 or -1. */
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));

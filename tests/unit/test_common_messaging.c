@@ -262,6 +262,18 @@ START_TEST(plannable_statements_are_prepared_by_pg_query)
 	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
 			       "'SELECT $1::int * 2 AS unit_auto_prepared'"),
 			 1);
+	/* prepared again once its time is up (0 here: at every run), never twice at once */
+	pg_set_replan_seconds(0);
+	for (int i = 0; i < 3; i++) {
+		PGresult *r = pg_query(db, sql, 1, p);
+		ck_assert_msg(r != NULL, "%s", pg_last_error());
+		ck_assert_str_eq(PQgetvalue(r, 0, 0), "42");
+		PQclear(r);
+	}
+	pg_set_replan_seconds(60);
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
+			       "'SELECT $1::int * 2 AS unit_auto_prepared'"),
+			 1);
 	/* a search with optional filters is planned for its values each time */
 	const char *none[] = {NULL};
 	PGresult *opt = pg_query(db, "SELECT 1 WHERE $1::text IS NULL OR $1 = 'x'", 1, none);
