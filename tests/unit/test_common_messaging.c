@@ -280,8 +280,8 @@ START_TEST(plannable_statements_are_prepared_by_pg_query)
 	ck_assert_ptr_nonnull(opt);
 	ck_assert_int_eq(PQntuples(opt), 1);
 	PQclear(opt);
-	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE "
-			       "'%IS NULL OR $1 = %'"),
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
+			       "'SELECT 1 WHERE $1::text IS NULL OR $1 = ''x'''"),
 			 0);
 	/* transaction control is not prepared (and still works) */
 	ck_assert_int_eq(pg_begin(db), 0);
