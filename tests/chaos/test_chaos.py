@@ -243,11 +243,11 @@ def inject(stack, stream: Stream, fault: str) -> dict:
         accepted = post_until_accepted(stack, http, complaint(), time.monotonic() + 60,
                                        collections.Counter())
     assert accepted, f"no complaint accepted within 60 s of every service ready after {fault}"
-    cid = accepted[0]
+    cid, probe_no = accepted[0], accepted[1]
     wait_for(lambda: at_end(stack, cid), 120, f"a complaint through the pipeline after {fault}")
     flowing = time.monotonic() - t0
     return {"fault": fault, "restarted_s": round(restarted, 2), "ready_s": round(all_ready, 2),
-            "end_to_end_s": round(flowing, 2), "revived": revived,
+            "end_to_end_s": round(flowing, 2), "probe": probe_no, "revived": revived,
             "complaints_meanwhile": len(stream.accepted) - n}
 
 
@@ -271,7 +271,8 @@ def test_every_fault_in_turn_loses_and_repeats_nothing(stack):
             results.append(res)
             print(f"\nchaos: {fault:<14} restarted {res['restarted_s']:5.1f}s, every /readyz "
                   f"200 {res['ready_s']:5.1f}s ({res['ready_s'] - res['restarted_s']:.1f}s after "
-                  f"the restart), a new complaint at the end {res['end_to_end_s']:5.1f}s; "
+                  f"the restart), a new complaint ({res['probe']}) at the end "
+                  f"{res['end_to_end_s']:5.1f}s; "
                   f"readiness: {', '.join(res['readiness']) or 'no change'}", flush=True)
             time.sleep(2)  # the stream flows between faults
     finally:
