@@ -213,17 +213,23 @@ static void attach_send(struct http_req *r, PGresult *res)
 	PQfreemem(data);
 }
 
+bool intake_attachment_seq(struct http_req *r, const char *problem)
+{
+	char *end = NULL;
+	long seq = strtol(r->params[1], &end, 10);
+	if (end && !*end && seq >= 1 && seq <= 1000)
+		return true;
+	http_reply_error(r, 404, "not_found", problem);
+	return false;
+}
+
 void intake_staff_get_attachment(struct http_req *r, void *arg)
 {
 	struct auth_principal who;
 	if (auth_caller(r, &who) != 0)
 		return;
-	char *end = NULL;
-	long seq = strtol(r->params[1], &end, 10);
-	if (!end || *end || seq < 1 || seq > 1000) {
-		http_reply_error(r, 404, "not_found", "no such photo on this complaint");
+	if (!intake_attachment_seq(r, "no such photo on this complaint"))
 		return;
-	}
 	PGresult *res = pg_query(
 	    r->db,
 	    "SELECT coalesce(c.owner_staff_id, ''), coalesce(c.entered_by, ''), a.content_type, "
@@ -256,12 +262,8 @@ void intake_customer_get_attachment(struct http_req *r, void *arg)
 	char cid[64];
 	if (intake_customer_prove(r, r->params[0], cid, sizeof(cid)) != 0)
 		return;
-	char *end = NULL;
-	long seq = strtol(r->params[1], &end, 10);
-	if (!end || *end || seq < 1 || seq > 1000) {
-		http_reply_error(r, 404, "not_found", "no such photo of yours on this complaint");
+	if (!intake_attachment_seq(r, "no such photo of yours on this complaint"))
 		return;
-	}
 	/* the same columns as the staff query, so attach_send reads them alike */
 	PGresult *res =
 	    pg_query(r->db,

@@ -164,6 +164,9 @@ int intake_customer_prove(struct http_req *r, const char *no, char *complaint_id
 /* Photos (attachments.c): the customer or a handler adds one (the image is the body);
  * the people who see the contact in full read it. */
 void intake_post_attachment(struct http_req *r, void *arg);
+/* The photo's number in the path ({n}, 1..1000): true, or false after replying 404 with
+ * problem (a number that is no photo reads like a photo that is not there). */
+bool intake_attachment_seq(struct http_req *r, const char *problem);
 void intake_staff_get_attachment(struct http_req *r, void *arg);
 void intake_customer_get_attachment(struct http_req *r, void *arg);
 

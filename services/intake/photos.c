@@ -147,12 +147,8 @@ void intake_staff_delete_attachment(struct http_req *r, void *arg)
 	struct auth_principal who;
 	if (auth_caller(r, &who) != 0)
 		return;
-	char *end = NULL;
-	long seq = strtol(r->params[1], &end, 10);
-	if (!end || *end || seq < 1 || seq > 1000) {
-		http_reply_error(r, 404, "not_found", "no such photo on this complaint");
+	if (!intake_attachment_seq(r, "no such photo on this complaint"))
 		return;
-	}
 	json_t *body = NULL;
 	const char *reason = photo_reason(r, &body);
 	PGresult *found = NULL;
