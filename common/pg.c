@@ -244,7 +244,9 @@ bool pg_prepares(const char *sql)
 static PGresult *pg_run(PGconn *c, const char *sql, int nparams, const char *const *params,
 			const int *lengths, const int *formats)
 {
-	if (!pg_prepares(sql))
+	/* a statement without parameters has one plan anyway, and the periodic tasks' ones (the
+	 * timer's next due time) read young tables best planned on their size of the moment */
+	if (nparams == 0 || !pg_prepares(sql))
 		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
 				sql);
 	char name[40];

@@ -283,6 +283,11 @@ START_TEST(plannable_statements_are_prepared_by_pg_query)
 	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
 			       "'SELECT 1 WHERE $1::text IS NULL OR $1 = ''x'''"),
 			 0);
+	/* nor is a statement without parameters (planned on its tables' size of the moment) */
+	ck_assert_int_eq(pg_exec(db, "SELECT 42 AS unit_no_params", 0, NULL), 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM pg_prepared_statements WHERE statement = "
+			       "'SELECT 42 AS unit_no_params'"),
+			 0);
 	/* transaction control is not prepared (and still works) */
 	ck_assert_int_eq(pg_begin(db), 0);
 	ck_assert_int_eq(pg_commit(db), 0);
