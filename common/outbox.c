@@ -39,7 +39,7 @@ static char outbox_src[128] = "/cp";
  * share a WAL flush: pgbench of intake's own transaction spent most of its time waiting on
  * "Lock: object" and ran 3 to 4 times slower than without the trigger. The rows are written by
  * this process, so the process wakes its relay itself when a transaction that added some
- * commits (pg_set_tx_end_hook); rows from elsewhere wait at most OUTBOX_POLL_MS. */
+ * commits (pg_add_tx_end_hook); rows from elsewhere wait at most OUTBOX_POLL_MS. */
 static pthread_mutex_t outbox_wake_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t outbox_wake_cv;
 static pthread_once_t outbox_wake_once = PTHREAD_ONCE_INIT;
@@ -95,7 +95,9 @@ static void outbox_tx_end(bool committed)
 
 static void outbox_hook_init(void)
 {
-	pg_set_tx_end_hook(outbox_tx_end);
+	if (pg_add_tx_end_hook(outbox_tx_end) != 0)
+		log_error("outbox_hook",
+			  "no place for the relay's wake-up: rows wait for its poll");
 }
 
 /* Every writer of rows registers the hook, so the commit that follows wakes the relay. */

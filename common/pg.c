@@ -1,6 +1,7 @@
 #include "pg.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,18 +281,29 @@ int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
 	return 0;
 }
 
-static void (*_Atomic pg_tx_end_hook)(bool committed);
+/* The hooks are added once each at start (outbox, a service's own wake-ups) and only read
+ * afterwards, on every commit. */
+#define PG_TX_END_HOOKS 4
+static void (*_Atomic pg_tx_end_hooks[PG_TX_END_HOOKS])(bool committed);
 
-void pg_set_tx_end_hook(void (*hook)(bool committed))
+int pg_add_tx_end_hook(void (*hook)(bool committed))
 {
-	pg_tx_end_hook = hook;
+	for (size_t i = 0; i < PG_TX_END_HOOKS; i++) {
+		void (*none)(bool) = NULL;
+		if (pg_tx_end_hooks[i] == hook ||
+		    atomic_compare_exchange_strong(&pg_tx_end_hooks[i], &none, hook))
+			return 0;
+	}
+	return -1;
 }
 
 static void pg_tx_end(bool committed)
 {
-	void (*hook)(bool) = pg_tx_end_hook;
-	if (hook)
-		hook(committed);
+	for (size_t i = 0; i < PG_TX_END_HOOKS; i++) {
+		void (*hook)(bool) = pg_tx_end_hooks[i];
+		if (hook)
+			hook(committed);
+	}
 }
 
 int pg_begin(PGconn *c)

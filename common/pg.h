@@ -57,10 +57,11 @@ int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));
 
 int pg_begin(PGconn *c) __attribute__((warn_unused_result));
-/* Called on the thread that ended a transaction with pg_commit (committed: true when the
- * COMMIT succeeded) or pg_rollback (false): the outbox wakes its relay with it. One hook per
- * process; NULL removes it. */
-void pg_set_tx_end_hook(void (*hook)(bool committed));
+/* Adds a hook called on the thread that ended a transaction with pg_commit (committed: true
+ * when the COMMIT succeeded) or pg_rollback (false): the outbox wakes its relay with it,
+ * follow-up its delivery. Adding the same hook again does nothing. Returns -1 when the four
+ * places are taken. */
+int pg_add_tx_end_hook(void (*hook)(bool committed)) __attribute__((warn_unused_result));
 int pg_commit(PGconn *c) __attribute__((warn_unused_result));
 void pg_rollback(PGconn *c);
 

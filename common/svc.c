@@ -1,5 +1,6 @@
 #include "svc.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ struct svc_task_run {
 	void *arg;
 	struct pg_conn pg;
 	pthread_t thread;
+	bool wake; /* svc_task_wake asked for a run now (under svc.lock) */
 };
 
 struct svc {
@@ -152,7 +154,10 @@ static void svc_defaults(const struct svc_def *def)
 
 /* --- health: a thread probes PostgreSQL and Kafka so /readyz never blocks the loop --- */
 
-static void svc_wait(double seconds)
+/* Sleeps for seconds, or until the service stops, or (when wake is given) until *wake is set
+ * (svc_task_wake), which it clears. Waits again after a wake-up meant for another thread:
+ * every sleeper shares svc.cond. */
+static void svc_wait(double seconds, bool *wake)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -163,8 +168,21 @@ static void svc_wait(double seconds)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&svc.lock);
-	if (!atomic_load(&svc.stop))
-		pthread_cond_timedwait(&svc.cond, &svc.lock, &until);
+	while (!atomic_load(&svc.stop) && !(wake && *wake))
+		if (pthread_cond_timedwait(&svc.cond, &svc.lock, &until) == ETIMEDOUT)
+			break;
+	if (wake)
+		*wake = false;
+	pthread_mutex_unlock(&svc.lock);
+}
+
+void svc_task_wake(const char *name)
+{
+	pthread_mutex_lock(&svc.lock);
+	for (size_t i = 0; i < svc.ntasks; i++)
+		if (strcmp(svc.tasks[i].task->name, name) == 0)
+			svc.tasks[i].wake = true;
+	pthread_cond_broadcast(&svc.cond);
 	pthread_mutex_unlock(&svc.lock);
 }
 
@@ -188,7 +206,7 @@ static void *svc_health_main(void *arg)
 		 * probe waits up to its 2 s timeout for a broker anyway), so /readyz turns 200
 		 * within a quarter second of the broker or PostgreSQL being back instead of up to 2
 		 * s later. */
-		svc_wait(up ? 2 : 0.25);
+		svc_wait(up ? 2 : 0.25, NULL);
 	}
 	pg_conn_release(&pg);
 	return NULL;
@@ -233,11 +251,11 @@ static void *svc_task_main(void *arg)
 		if (rc < 0) {
 			if (c && PQstatus(c) != CONNECTION_OK)
 				pg_conn_reset(&t->pg);
-			svc_wait(backoff_next_ms(&bo) / 1000.0);
+			svc_wait(backoff_next_ms(&bo) / 1000.0, NULL);
 			continue;
 		}
 		backoff_reset(&bo);
-		svc_wait((double)*t->task->interval_ms / 1000.0);
+		svc_wait((double)*t->task->interval_ms / 1000.0, &t->wake);
 	}
 	return NULL;
 }
@@ -257,7 +275,9 @@ static int svc_start_task(const struct svc_task *task, void *arg, char *errstr, 
 		snprintf(errstr, errlen, "cannot start task %s", task->name);
 		return -1;
 	}
+	pthread_mutex_lock(&svc.lock); /* svc_task_wake reads the table from other threads */
 	svc.ntasks++;
+	pthread_mutex_unlock(&svc.lock);
 	return 0;
 }
 

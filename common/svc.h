@@ -80,6 +80,11 @@ const struct svc_config *svc_config(void);
  * outbox is the rule). NULL before svc_main started it. */
 struct kafka_producer *svc_producer(void);
 
+/* Runs the periodic task called name now instead of after its interval (the work it polls
+ * for was just committed by this process); the next run after that follows the interval
+ * again. Any thread; a name no task has does nothing. */
+void svc_task_wake(const char *name);
+
 int svc_main(int argc, char **argv, const struct svc_def *def);
 
 #endif

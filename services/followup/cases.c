@@ -167,6 +167,8 @@ static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const c
 	free(vars);
 	if (!r)
 		return -1;
+	if (PQntuples(r))
+		fu_delivery_queued_now();
 	if (out) {
 		out->id = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
 		snprintf(out->text, sizeof(out->text), "%s", body);

@@ -250,6 +250,10 @@ char *fu_stats_json(PGconn *c, const char *from, const char *to, const char *out
 		    const char *category, const char *agent);
 
 int fu_deliver_task(PGconn *c, void *arg);
+/* Marks the open transaction of this thread as one that queued a notification: when it
+ * commits, the delivery task runs at once (fu_delivery_init registers that at start). */
+void fu_delivery_queued_now(void);
+int fu_delivery_init(void) __attribute__((warn_unused_result));
 int fu_close_task(PGconn *c, void *arg);
 int fu_stats_task(PGconn *c, void *arg);
 

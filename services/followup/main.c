@@ -154,6 +154,10 @@ static int followup_check_url(const char *name, const char *url, char *errstr, s
 
 static int followup_init(char *errstr, size_t errlen)
 {
+	if (fu_delivery_init() != 0) {
+		snprintf(errstr, errlen, "cannot register the delivery's wake-up");
+		return -1;
+	}
 	if (auth_keyring_init(&followup_cfg.link_keys, "CUSTOMER_LINK_SECRET",
 			      followup_cfg.link_secret, followup_cfg.link_secret_previous,
 			      followup_cfg.link_secret_previous_until, errstr, errlen) != 0)

@@ -70,6 +70,8 @@ int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, c
 		     "round, language, body, vars, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
 		     "$8::jsonb, $9) ON CONFLICT DO NOTHING",
 		     9, p);
+	if (rc == 0)
+		fu_delivery_queued_now();
 failed:
 	free(json);
 	return rc;

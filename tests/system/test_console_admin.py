@@ -73,7 +73,9 @@ def test_admin_describes_a_carriers_delay_code_in_the_page(stack, http, open_pag
     form.get_by_label("承运商代码").fill(code)
     form.get_by_label("客户看到的说法").fill("山体滑坡，道路中断")
     form.get_by_role("button", name="保存").click()
-    expect(table.locator(f"tr[data-key='{code}/zh-CN']")).to_contain_text("山体滑坡，道路中断")
+    # the table reloads from followup after the save (a busy machine may take a while)
+    expect(table.locator(f"tr[data-key='{code}/zh-CN']")).to_contain_text("山体滑坡，道路中断",
+                                                                        timeout=20000)
     got = http.get(f"{stack.base_url}/v1/delay-reasons", headers=stack.auth("agent")).json()
     assert {"code": code, "language": "zh-CN", "text": "山体滑坡，道路中断",
             "updated_by": "ADM1"}.items() <= next(

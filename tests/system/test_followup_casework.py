@@ -492,9 +492,9 @@ def test_people_figures_first_contact_accept_and_verification(stack, http, casew
 
     # the stats task sets the gauges one by one: wait for each
     for name in ("cp_quality_first_contact_compliance_ratio",
-                 'cp_quality_accept_seconds{quantile="0.5"}',
+                 "cp_quality_accept_median_seconds", "cp_quality_accept_cases",
                  "cp_quality_accept_compliance_ratio",
-                 'cp_quality_verification_seconds{quantile="0.5"}'):
+                 "cp_quality_verification_median_seconds"):
         wait_metric(stack, http, name)
 
 

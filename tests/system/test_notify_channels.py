@@ -263,6 +263,18 @@ def test_a_burst_goes_out_concurrently_and_each_message_arrives_once(stack, noti
         assert signed(got[0])
 
 
+def test_a_queued_message_goes_out_when_its_transaction_commits_not_at_the_next_poll(stack):
+    # the delivery task's poll is a minute away: only the wake-up that follows the consumer's
+    # commit can deliver the acknowledgement before the wait below gives up
+    with stack.service_env("followup", DELIVERY_INTERVAL_MS="60000"):
+        time.sleep(1.0)  # the task's first run, at start, is over: it sleeps for a minute now
+        for _ in range(2):  # and again after the wake-up's own run
+            cid, no = new_case()
+            cust = new_customer()
+            produce_received(stack, cid, no, cust)
+            wait_inbox(stack, cust, no, ["received"], timeout=30.0)
+
+
 def test_quiet_hours_hold_a_customer_sms_but_not_a_staff_breach_alert(stack):
     now = datetime.now(timezone.utc)
     minute = now.hour * 60 + now.minute
