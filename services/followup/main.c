@@ -90,7 +90,9 @@ static const struct cfg_entry followup_table[] = {
     {"NOTIFY_BACKOFF_MAX_MS", CFG_INT, "600000", 10, 86400000, "the longest retry delay",
      &followup_cfg.backoff_max_ms},
     {"DELIVERY_INTERVAL_MS", CFG_INT, "200", 10, 60000,
-     "how often the delivery task looks for due notifications", &followup_cfg.delivery_interval_ms},
+     "how often the delivery task looks for notifications that waited (quiet hours, retries); "
+     "a newly queued one is sent when its transaction commits",
+     &followup_cfg.delivery_interval_ms},
     {"QUIET_HOURS_START_MIN", CFG_INT, "0", 0, 1439,
      "start of the quiet hours, minutes after local midnight (equal to the end: none)",
      &followup_cfg.quiet_start_min},
