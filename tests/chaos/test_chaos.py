@@ -221,6 +221,7 @@ def inject(stack, stream: Stream, fault: str) -> dict:
     """One fault, the harness's restart, then every service ready and a new complaint through
     the pipeline; returns the seconds after the fault at which each came."""
     t0 = time.monotonic()
+    n = len(stream.accepted)
     if fault in SERVICES:
         assert stack.kill_service(fault) == -9
     elif fault == "broker":
@@ -238,7 +239,6 @@ def inject(stack, stream: Stream, fault: str) -> dict:
 
     wait_for(ready, 120, f"every service ready after the {fault} fault", interval=0.1)
     all_ready = time.monotonic() - t0
-    n = len(stream.accepted)
     with requests.Session() as http:
         accepted = post_until_accepted(stack, http, complaint(), time.monotonic() + 60,
                                        collections.Counter())
@@ -246,6 +246,9 @@ def inject(stack, stream: Stream, fault: str) -> dict:
     cid, probe_no = accepted[0], accepted[1]
     wait_for(lambda: at_end(stack, cid), 120, f"a complaint through the pipeline after {fault}")
     flowing = time.monotonic() - t0
+    # the stream goes on across the fault: a recovery quicker than the stream's pace (the
+    # timer's can take 0.2 s on an idle machine) must still see its complaints in the oracle
+    wait_for(lambda: len(stream.accepted) > n, 60, f"the stream going on after {fault}")
     return {"fault": fault, "restarted_s": round(restarted, 2), "ready_s": round(all_ready, 2),
             "end_to_end_s": round(flowing, 2), "probe": probe_no, "revived": revived,
             "complaints_meanwhile": len(stream.accepted) - n}
@@ -287,7 +290,7 @@ def test_every_fault_in_turn_loses_and_repeats_nothing(stack):
                                "accepted": len(stream.accepted), "scans": len(stream.scans),
                                "clocks": len(stream.clocks)}, indent=1, default=str))
     assert stream.unaccepted == 0
-    # the stream ran through every fault: complaints came in while each one was recovered
+    # the stream ran through every fault: complaints came in from each fault on
     assert [r["fault"] for r in results if r["complaints_meanwhile"] == 0] == []
 
     # ---- drain: everything in flight settles (bounded; a failure says what is missing) ----
