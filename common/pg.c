@@ -163,7 +163,6 @@ static void pg_prepared_forget(const PGconn *c)
 	}
 }
 
-/* Runs sql through the named statement, preparing it on first use on this connection. */
 /* A statement is prepared again after this long. A cached plan is replanned when ANALYZE
  * changes its tables' statistics, but a young table grows faster than autovacuum analyses it,
  * and a plan made while it was empty (a sequential scan) would stay for minutes: make bench
@@ -175,6 +174,8 @@ void pg_set_replan_seconds(double seconds)
 	pg_replan_seconds = seconds;
 }
 
+/* Runs sql through the named statement, preparing it on first use on this connection (and
+ * again after pg_replan_seconds). */
 static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, int nparams,
 				 const char *const *params, const int *lengths, const int *formats)
 {
@@ -188,8 +189,7 @@ static PGresult *pg_run_prepared(PGconn *c, const char *name, const char *sql, i
 	bool replan = false;
 	if (found && now - slot->prepared_at >= pg_replan_seconds &&
 	    PQtransactionStatus(c) != PQTRANS_INERROR) {
-		/* DEALLOCATE is not transactional: a later rollback does not bring the old one back
-		 */
+		/* DEALLOCATE is not transactional: a rollback does not bring the old one back */
 		char sql_dealloc[64];
 		snprintf(sql_dealloc, sizeof(sql_dealloc), "DEALLOCATE \"%s\"", name);
 		PGresult *d = pg_check(c, PQexec(c, sql_dealloc), sql_dealloc);
