@@ -45,8 +45,10 @@ static const char photo_delete_sql[] =
  * index complaints_photos_to_sweep (closed, not swept since), oldest closure first, each
  * locked or skipped (another instance's sweep or an upload holds it: the next round takes
  * it). Every photo of a chosen case goes, each leaves its timeline step, and the case is
- * marked swept so it leaves the index until a photo is added again. Returns the number of
- * cases and of photos. */
+ * marked swept so it leaves the index until a photo is added again. DELETE ... RETURNING
+ * hands the rows back in the heap's order, not the photos' order, so the steps are inserted
+ * sorted: the timeline reads by id and shows photo 1 gone before photo 2. Returns the number
+ * of cases and of photos. */
 static const char photo_sweep_sql[] =
     "WITH due AS (SELECT id FROM complaints "
     "  WHERE closed_at IS NOT NULL AND photos_swept_at IS NULL "
@@ -60,7 +62,7 @@ static const char photo_sweep_sql[] =
     "  FROM due WHERE c.id = due.id RETURNING c.id), "
     "steps AS (INSERT INTO timeline (complaint_id, step, actor, detail) SELECT complaint_id, "
     "  'attachment_deleted', 'system', jsonb_build_object('attachment', seq, 'by', 'retention') "
-    "  FROM gone RETURNING 1) "
+    "  FROM gone ORDER BY complaint_id, seq RETURNING 1) "
     "SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM steps)";
 /* clang-format on */
 
