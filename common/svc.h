@@ -85,6 +85,11 @@ struct kafka_producer *svc_producer(void);
  * again. Any thread; a name no task has does nothing. */
 void svc_task_wake(const char *name);
 
+/* Readiness from a dependency's probes: one success makes it up at once, failures make it
+ * down only when `threshold` come in a row (*fails counts them; start it at 0). Returns whether
+ * the dependency counts as up after this probe. */
+bool svc_probe_judge(int *fails, bool ok, int threshold);
+
 int svc_main(int argc, char **argv, const struct svc_def *def);
 
 #endif

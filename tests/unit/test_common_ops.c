@@ -10,6 +10,22 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "svc.h"
+
+START_TEST(a_dependency_is_down_only_after_the_threshold_of_misses_in_a_row)
+{
+	int fails = 0;
+	ck_assert(svc_probe_judge(&fails, true, 2));
+	ck_assert(svc_probe_judge(&fails, false, 2)); /* one miss: a busy broker, still up */
+	ck_assert(svc_probe_judge(&fails, true, 2));  /* an answer resets the count */
+	ck_assert(svc_probe_judge(&fails, false, 2));
+	ck_assert(!svc_probe_judge(&fails, false, 2)); /* two in a row: down */
+	ck_assert(!svc_probe_judge(&fails, false, 2));
+	ck_assert(svc_probe_judge(&fails, true, 2)); /* back up on the first answer */
+	fails = 0;
+	ck_assert(!svc_probe_judge(&fails, false, 1)); /* threshold 1 believes every miss */
+}
+END_TEST
 
 START_TEST(gauges_spell_the_special_values_as_the_format_does)
 {
@@ -99,6 +115,7 @@ int main(void)
 	tcase_add_test(tc, gauges_spell_the_special_values_as_the_format_does);
 	tcase_add_test(tc, process_metrics_come_from_proc);
 	tcase_add_test(tc, log_context_is_added_until_cleared);
+	tcase_add_test(tc, a_dependency_is_down_only_after_the_threshold_of_misses_in_a_row);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
