@@ -239,6 +239,24 @@ static ssize_t consumer_claim_set(PGconn *pg, struct item *items, size_t *idx, s
 	return (ssize_t)fresh;
 }
 
+static bool consumer_ids_conflict_in_batch(const struct item *items, const size_t *idx, size_t k);
+static int consumer_ids_check_set(struct consumer *c, PGconn *pg, struct item *items,
+				  const size_t *idx, size_t k);
+
+/* The id<->number check of a set's fresh events (the set's first `fresh` entries of set_idx),
+ * against the projection as it is now and among themselves: complaint events name their
+ * complaint as the one-event path's check does. 0 none collides, 1 one may (the set goes the
+ * one-event way, which names the event), -1 database error. */
+static int consumer_ids_check_fresh_set(struct consumer *c, PGconn *pg, struct item *items,
+					ssize_t fresh)
+{
+	if (!c->def.ids)
+		return 0;
+	if (consumer_ids_conflict_in_batch(items, c->set_idx, (size_t)fresh))
+		return 1;
+	return consumer_ids_check_set(c, pg, items, c->set_idx, (size_t)fresh);
+}
+
 /* Claims and applies the set under a savepoint. Returns 0 applied, 1 failed for a reason
  * that is not transient (rolled back to the savepoint), -1 transient (the batch is retried). */
 static int consumer_try_set(struct consumer *c, PGconn *pg, struct item *items, size_t k)
@@ -255,8 +273,15 @@ static int consumer_try_set(struct consumer *c, PGconn *pg, struct item *items, 
 		struct item *it = &items[c->set_idx[j]];
 		c->set[j] = (struct consumer_set_item){&it->ce, it->key, it->pb};
 	}
+	if (rc == 0 && fresh > 0 && (rc = consumer_ids_check_fresh_set(c, pg, items, fresh)) > 0)
+		snprintf(err, sizeof(err), "a complaint's id and number may collide");
+	/* the set's outbox rows as one insert too; held no longer than its savepoint */
+	outbox_defer(true);
 	if (rc == 0 && fresh > 0)
 		rc = sh->apply_set(pg, c->set, (size_t)fresh, err, sizeof(err), c->def.arg);
+	if (rc == 0)
+		rc = outbox_defer_flush(pg);
+	outbox_defer(false);
 	if (rc == 0) {
 		consumer_count("cp_consumer_set_events_total",
 			       "Events applied as part of a set (set-based apply).", topic,
@@ -266,7 +291,7 @@ static int consumer_try_set(struct consumer *c, PGconn *pg, struct item *items, 
 				       topic, (double)(k - (size_t)fresh));
 		return pg_exec(pg, "RELEASE SAVEPOINT cp_consumer_set", 0, NULL);
 	}
-	if (consumer_sqlstate_transient(pg_last_sqlstate()))
+	if (rc < 0 && consumer_sqlstate_transient(pg_last_sqlstate()))
 		return -1;
 	log_warn("consumer_set_failed", "%s: %zu events applied one by one: %s", topic, k,
 		 err[0] ? err : pg_last_error());
@@ -278,17 +303,41 @@ static int consumer_try_set(struct consumer *c, PGconn *pg, struct item *items, 
 	return 1;
 }
 
+/* Whether items[j] must wait for an earlier pending event of another handler about the same
+ * thing (the same message key or the same complaint): a complaint's received, classified and
+ * assigned events may share a topic (one handler each), and the one-event path applies them
+ * in the batch's order. Events of other keys and complaints are independent. */
+static bool consumer_set_blocked(const struct item *items, size_t first, size_t j)
+{
+	const char *id, *no, *xid;
+	evcheck_ids(items[j].pb, &id, &no);
+	for (size_t i = first; i < j; i++) {
+		const struct item *x = &items[i];
+		if (x->h == items[j].h || x->state != ITEM_APPLY || x->done)
+			continue;
+		if (items[j].key[0] && strcmp(x->key, items[j].key) == 0)
+			return true;
+		evcheck_ids(x->pb, &xid, &no);
+		if (id && xid && strcmp(id, xid) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Applies every pending item of the batch handled by the same set-capable handler as
- * items[first], as one set; the batch's events of other topics keep their order (Kafka
- * orders events within a partition, never across topics). On a non-transient failure the
- * set's items go the one-event way, each under its own savepoint. Returns 0 or -1 (transient). */
+ * items[first], as one set, but for the events that wait for an earlier event of another
+ * handler about the same key or complaint (consumer_set_blocked: they join a later set); the
+ * batch's events of other topics keep their order (Kafka orders events within a partition,
+ * never across topics). On a non-transient failure the set's items go the one-event way, each
+ * under its own savepoint. Returns 0 or -1 (transient). */
 static int consumer_apply_set(struct consumer *c, PGconn *pg, struct item *items, size_t first,
 			      size_t n)
 {
 	const struct consumer_handler *h = items[first].h;
 	size_t k = 0;
 	for (size_t j = first; j < n; j++) {
-		if (items[j].h == h && items[j].state == ITEM_APPLY && !items[j].done) {
+		if (items[j].h == h && items[j].state == ITEM_APPLY && !items[j].done &&
+		    !consumer_set_blocked(items, first, j)) {
 			items[j].done = true;
 			c->set_idx[k++] = j;
 		}
@@ -404,7 +453,16 @@ static int consumer_claim_batch(struct consumer *c, PGconn *pg, struct item *ite
 		    consumer_one_event(c, &items[i], &inbox))
 			c->set_idx[fresh_n++] = i;
 	}
-	if (consumer_ids_conflict_in_batch(items, c->set_idx, fresh_n))
+	/* among themselves with the set items too, which may come first in the batch and
+	 * write the pair a later one-event item collides with (their own check is against the
+	 * projection when their set is applied) */
+	size_t all_n = fresh_n;
+	for (size_t i = 0; i < n; i++) {
+		bool inbox;
+		if (items[i].state == ITEM_APPLY && !consumer_one_event(c, &items[i], &inbox))
+			c->set_idx[all_n++] = i;
+	}
+	if (consumer_ids_conflict_in_batch(items, c->set_idx, all_n))
 		return 1;
 	int rc = consumer_ids_check_set(c, pg, items, c->set_idx, fresh_n);
 	if (rc < 0)

@@ -27,8 +27,12 @@
  * so a batch of N events costs a few round trips instead of 2N. The set runs under its own
  * savepoint; when it fails for a non-transient reason (one poison event among valid ones), it
  * is rolled back and the same events go through the one-event path above, each under its own
- * savepoint, so the poison event still costs only itself. CONSUMER_SET_APPLY=false forces
- * the one-event path (the system test compares both). */
+ * savepoint, so the poison event still costs only itself. A set's outbox rows are one insert
+ * before its savepoint is released. Events of a set never overtake an earlier event of the
+ * batch about the same key or complaint that another handler takes (a complaint's received,
+ * classified and assigned events): those wait for a later set. CONSUMER_SET_APPLY=false forces
+ * the one-event path (tests/system/test_tracking_set_apply.py and
+ * test_complaint_set_apply.py compare both). */
 #ifndef CP_CONSUMER_H
 #define CP_CONSUMER_H
 
@@ -89,8 +93,8 @@ struct consumer_set_handler {
 /* The service's projection that knows both a complaint's id and its number: an event whose
  * complaint_no belongs to another complaint_id there (or the other way round) is
  * dead-lettered before it is applied, instead of carrying the collision on downstream.
- * Checked on the one-event path; the set handlers take tracking events, which name no
- * complaint. */
+ * Checked on the one-event path, and for a set's fresh events with one statement (a possible
+ * collision sends the set the one-event way, which names the event). */
 struct consumer_ids {
 	const char *table;  /* e.g. "cases" (the service's own schema) */
 	const char *id_col; /* its uuid column, e.g. "complaint_id"; the number is complaint_no */

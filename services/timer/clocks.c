@@ -95,46 +95,52 @@ static bool in_list(const char *csv, const char *clock,
 
 /* ---- loading ---- */
 
+/* The columns case_parse reads, in its order (the sets add the op's ordinal after them). */
+#define CASE_COLUMNS                                                                        \
+	"complaint_no, " MS("coalesce(received_at, classified_at)") ", classified, "          \
+	"first_response_s, verification_s, resolution_s, regulatory_s, accept_s, "           \
+	"whole_cycle_s, array_to_string(pausable_clocks, ','), "                              \
+	"array_to_string(working_time_clocks, ','), calendar, " MS("offered_at") ", "         \
+	MS("awaiting_since") ", owner_staff_id"
+
+static void case_parse(PGresult *r, int i, struct case_row *k)
+{
+	struct sla_policy *pol = &k->policy;
+	k->found = true;
+	snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, i, 0));
+	k->has_start = !PQgetisnull(r, i, 1);
+	k->start_ms = col_ms(r, i, 1);
+	pol->classified = PQgetvalue(r, i, 2)[0] == 't';
+	pol->duration_s[SLA_FIRST_RESPONSE] = atoll(PQgetvalue(r, i, 3));
+	pol->duration_s[SLA_VERIFICATION] = atoll(PQgetvalue(r, i, 4));
+	pol->duration_s[SLA_RESOLUTION] = atoll(PQgetvalue(r, i, 5));
+	pol->duration_s[SLA_REGULATORY] = atoll(PQgetvalue(r, i, 6));
+	pol->duration_s[SLA_ACCEPT] = atoll(PQgetvalue(r, i, 7));
+	pol->duration_s[SLA_WHOLE_CYCLE] = atoll(PQgetvalue(r, i, 8));
+	pol->default_first_response_s = timer_cfg.first_response_s;
+	pol->default_accept_s = timer_cfg.accept_s;
+	pol->default_whole_cycle_s = timer_cfg.whole_cycle_s;
+	snprintf(k->pausable, sizeof(k->pausable), "%s", PQgetvalue(r, i, 9));
+	snprintf(k->working, sizeof(k->working), "%s", PQgetvalue(r, i, 10));
+	snprintf(k->calendar, sizeof(k->calendar), "%s", PQgetvalue(r, i, 11));
+	k->has_offer = !PQgetisnull(r, i, 12);
+	k->offered_ms = col_ms(r, i, 12);
+	k->awaiting = !PQgetisnull(r, i, 13);
+	k->awaiting_ms = col_ms(r, i, 13);
+	snprintf(k->owner, sizeof(k->owner), "%s", PQgetvalue(r, i, 14));
+}
+
 static int case_load(struct op *o)
 {
 	const char *p[] = {o->id};
 	PGresult *r = pg_query(o->pg,
-			       "SELECT complaint_no, " MS("coalesce(received_at, classified_at)") ", "
-			       "classified, first_response_s, verification_s, resolution_s, "
-			       "regulatory_s, accept_s, whole_cycle_s, "
-			       "array_to_string(pausable_clocks, ','), "
-			       "array_to_string(working_time_clocks, ','), calendar, "
-			       MS("offered_at") ", " MS("awaiting_since") ", owner_staff_id "
-			       "FROM cases WHERE complaint_id = $1::uuid FOR UPDATE",
+			       "SELECT " CASE_COLUMNS " FROM cases WHERE complaint_id = $1::uuid "
+			       "FOR UPDATE",
 			       1, p);
 	if (!r)
 		return -1;
-	struct case_row *k = &o->k;
-	k->found = PQntuples(r) == 1;
-	if (k->found) {
-		struct sla_policy *pol = &k->policy;
-		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 0));
-		k->has_start = !PQgetisnull(r, 0, 1);
-		k->start_ms = col_ms(r, 0, 1);
-		pol->classified = PQgetvalue(r, 0, 2)[0] == 't';
-		pol->duration_s[SLA_FIRST_RESPONSE] = atoll(PQgetvalue(r, 0, 3));
-		pol->duration_s[SLA_VERIFICATION] = atoll(PQgetvalue(r, 0, 4));
-		pol->duration_s[SLA_RESOLUTION] = atoll(PQgetvalue(r, 0, 5));
-		pol->duration_s[SLA_REGULATORY] = atoll(PQgetvalue(r, 0, 6));
-		pol->duration_s[SLA_ACCEPT] = atoll(PQgetvalue(r, 0, 7));
-		pol->duration_s[SLA_WHOLE_CYCLE] = atoll(PQgetvalue(r, 0, 8));
-		pol->default_first_response_s = timer_cfg.first_response_s;
-		pol->default_accept_s = timer_cfg.accept_s;
-		pol->default_whole_cycle_s = timer_cfg.whole_cycle_s;
-		snprintf(k->pausable, sizeof(k->pausable), "%s", PQgetvalue(r, 0, 9));
-		snprintf(k->working, sizeof(k->working), "%s", PQgetvalue(r, 0, 10));
-		snprintf(k->calendar, sizeof(k->calendar), "%s", PQgetvalue(r, 0, 11));
-		k->has_offer = !PQgetisnull(r, 0, 12);
-		k->offered_ms = col_ms(r, 0, 12);
-		k->awaiting = !PQgetisnull(r, 0, 13);
-		k->awaiting_ms = col_ms(r, 0, 13);
-		snprintf(k->owner, sizeof(k->owner), "%s", PQgetvalue(r, 0, 14));
-	}
+	if (PQntuples(r) == 1)
+		case_parse(r, 0, &o->k);
 	PQclear(r);
 	return 0;
 }
@@ -189,6 +195,17 @@ static int clocks_load(PGconn *pg, const char *id, const char *only,
 	return 0;
 }
 
+/* Row i of a stops SELECT (clock, stopped_at in ms, stopped_by) into stops. */
+static void stop_parse(PGresult *r, int i, struct stop_row stops[SLA_NCLOCKS])
+{
+	int k = sla_clock_index(PQgetvalue(r, i, 0));
+	if (k < 0)
+		return;
+	stops[k].seen = true;
+	stops[k].at_ms = col_ms(r, i, 1);
+	snprintf(stops[k].by, sizeof(stops[k].by), "%s", PQgetvalue(r, i, 2));
+}
+
 static int stops_load(struct op *o)
 {
 	const char *p[] = {o->id};
@@ -199,14 +216,8 @@ static int stops_load(struct op *o)
 	if (!r)
 		return -1;
 	memset(o->stops, 0, sizeof(o->stops));
-	for (int i = 0; i < PQntuples(r); i++) {
-		int k = sla_clock_index(PQgetvalue(r, i, 0));
-		if (k < 0)
-			continue;
-		o->stops[k].seen = true;
-		o->stops[k].at_ms = col_ms(r, i, 1);
-		snprintf(o->stops[k].by, sizeof(o->stops[k].by), "%s", PQgetvalue(r, i, 2));
-	}
+	for (int i = 0; i < PQntuples(r); i++)
+		stop_parse(r, i, o->stops);
 	PQclear(r);
 	return 0;
 }
@@ -960,5 +971,268 @@ int clocks_breach_due(PGconn *pg, int limit, int breaches[SLA_NCLOCKS])
 	timer_calendars_release(&cals);
 	free(f);
 	return rc == 0 ? n : -1;
+}
+/* ---- sets: the changes of many complaints with a constant number of statements ---- */
+
+/* The ordinal column (1-based) a set's SELECT adds after the columns it parses. */
+static struct op *op_of(PGresult *r, int row, int col, struct op *ops, size_t n)
+{
+	unsigned long o = strtoul(PQgetvalue(r, row, col), NULL, 10);
+	return o >= 1 && o <= n ? &ops[o - 1] : NULL;
+}
+
+/* op_open for n ops of distinct complaints (pg and id set, the rest zero): their cases, stops
+ * and clocks with one statement each, the rows locked in complaint order. */
+static int ops_open(PGconn *pg, struct op *ops, size_t n)
+{
+	const char **ids = malloc(n * sizeof(*ids));
+	if (!ids)
+		return -1;
+	for (size_t j = 0; j < n; j++)
+		ids[j] = ops[j].id;
+	PGresult *r = pg_query_columns(pg, "timer_cases_set",
+				       "SELECT " CASE_COLUMNS ", u.o FROM unnest($1::text[]) WITH "
+				       "ORDINALITY AS u (id, o) JOIN cases c ON c.complaint_id = "
+				       "u.id::uuid ORDER BY c.complaint_id FOR UPDATE OF c",
+				       1, n, ids);
+	for (int i = 0; r && i < PQntuples(r); i++) {
+		struct op *o = op_of(r, i, 15, ops, n);
+		if (o)
+			case_parse(r, i, &o->k);
+	}
+	PQclear(r);
+	PGresult *s = !r ? NULL : pg_query_columns(pg, "timer_stops_set",
+				       "SELECT s.clock, " MS("s.stopped_at") ", s.stopped_by, u.o "
+				       "FROM unnest($1::text[]) WITH ORDINALITY AS u (id, o) JOIN "
+				       "stops s ON s.complaint_id = u.id::uuid",
+				       1, n, ids);
+	for (int i = 0; s && i < PQntuples(s); i++) {
+		struct op *o = op_of(s, i, 3, ops, n);
+		if (o)
+			stop_parse(s, i, o->stops);
+	}
+	PQclear(s);
+	PGresult *k = !s ? NULL : pg_query_columns(pg, "timer_clocks_set",
+				       "SELECT " CLOCK_COLUMNS ", u.o FROM unnest($1::text[]) WITH "
+				       "ORDINALITY AS u (id, o) JOIN clocks k ON k.complaint_id = "
+				       "u.id::uuid ORDER BY k.complaint_id, k.clock FOR UPDATE OF k",
+				       1, n, ids);
+	for (int i = 0; k && i < PQntuples(k); i++) {
+		struct op *o = op_of(k, i, 18, ops, n);
+		int c = sla_clock_index(PQgetvalue(k, i, 0));
+		if (o && c >= 0)
+			clock_parse(k, i, &o->rows[c]);
+	}
+	PQclear(k);
+	free(ids);
+	for (size_t j = 0; j < n; j++)
+		memcpy(ops[j].before, ops[j].rows, sizeof(ops[j].rows));
+	return k ? 0 : -1;
+}
+
+static void ops_release(struct op *ops, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		timer_calendars_release(&ops[j].cals);
+}
+
+enum { CLOCK_NCOLS = 19 };
+
+/* op_close for n ops: every changed clock announced (in op and clock order, as op_close
+ * would one op after the other) and all of them written with one upsert. Releases the ops. */
+static int ops_close(PGconn *pg, struct op *ops, size_t n)
+{
+	size_t m = 0, w = 0;
+	int rc = 0;
+	for (size_t j = 0; j < n; j++)
+		for (int i = 0; i < SLA_NCLOCKS; i++)
+			m += ops[j].rows[i].exists && !clock_same(&ops[j].before[i], &ops[j].rows[i]);
+	const char **cells = malloc((m ? m : 1) * CLOCK_NCOLS * sizeof(*cells));
+	char(*num)[11][24] = malloc((m ? m : 1) * sizeof(*num));
+	if (!cells || !num)
+		rc = -1;
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		struct op *o = &ops[j];
+		for (int i = 0; i < SLA_NCLOCKS && rc == 0; i++) {
+			const struct clock_row *row = &o->rows[i];
+			const struct sla_clock *c = &row->c;
+			const struct calendar *cal;
+			if (!row->exists || clock_same(&o->before[i], row))
+				continue;
+			const char *kind = change_kind(&o->before[i], row);
+			if (op_cal(o, row->calendar, &cal) != 0) {
+				rc = -1;
+				break;
+			}
+			char(*x)[24] = num[w];
+			snprintf(x[0], 24, "%lld", (long long)c->duration_s);
+			snprintf(x[1], 24, "%d", c->level);
+			ms_text(c->started_ms, x[2]);
+			ms_text(c->counted_from_ms, x[3]);
+			ms_text(c->used_ms, x[4]);
+			ms_text(c->level_base_ms, x[5]);
+			ms_text(c->paused_at_ms, x[6]);
+			ms_text(c->paused_ms, x[7]);
+			ms_text(c->stopped_ms, x[8]);
+			ms_text(c->t.due_ms, x[9]);
+			ms_text(c->t.warn_ms, x[10]);
+			/* clock_write's values, "" standing for its NULLs */
+			const char *v[CLOCK_NCOLS] = {o->id, sla_clock_names[i], row->no,
+				sla_state_name(c->state), x[0], x[1], c->warned ? "t" : "f",
+				row->pausable ? "t" : "f", row->calendar, row->stopped_by, x[2], x[3],
+				x[4], x[5], c->state == SLA_PAUSED ? x[6] : "", x[7],
+				c->state == SLA_STOPPED ? x[8] : "", x[9], x[10]};
+			memcpy(cells + w * CLOCK_NCOLS, v, sizeof(v));
+			w++;
+			log_msg(LOG_DEBUG, "clock_changed",
+				LOG_KV({"complaint_no", row->no}, {"clock", sla_clock_names[i]}), "%s",
+				kind);
+			rc = snapshot(pg, o->id, i, row, cal, kind);
+		}
+	}
+	PGresult *r = NULL;
+	if (rc == 0 && w > 0) {
+		r = pg_query_columns(pg, "timer_clocks_write_set",
+		    "INSERT INTO clocks (complaint_id, clock, complaint_no, state, duration_s, "
+		    "escalation_level, warned, pausable, calendar, stopped_by, started_at, "
+		    "counted_from, used_ms, level_base_ms, paused_at, paused_ms, stopped_at, "
+		    "due_at, warn_at) SELECT u.id::uuid, u.clock, u.no, u.state, u.dur::int, "
+		    "u.lvl::int, u.warned::bool, u.pausable::bool, NULLIF(u.cal, ''), "
+		    "NULLIF(u.stopped_by, ''), " TSU("u.started") ", " TSU("u.counted") ", "
+		    "u.used::bigint, u.base::bigint, " TSU("u.paused_at") ", u.paused::bigint, "
+		    TSU("u.stopped") ", " TSU("u.due") ", " TSU("u.warn") " FROM unnest($1::text[], "
+		    "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+		    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
+		    "$14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) "
+		    "WITH ORDINALITY AS u (id, clock, no, state, dur, lvl, warned, pausable, cal, "
+		    "stopped_by, started, counted, used, base, paused_at, paused, stopped, due, warn, "
+		    "o) ORDER BY u.o "
+		    "ON CONFLICT (complaint_id, clock) DO UPDATE SET complaint_no = "
+		    "excluded.complaint_no, state = excluded.state, duration_s = "
+		    "excluded.duration_s, escalation_level = excluded.escalation_level, warned = "
+		    "excluded.warned, pausable = excluded.pausable, calendar = excluded.calendar, "
+		    "stopped_by = excluded.stopped_by, started_at = excluded.started_at, "
+		    "counted_from = excluded.counted_from, used_ms = excluded.used_ms, "
+		    "level_base_ms = excluded.level_base_ms, paused_at = excluded.paused_at, "
+		    "paused_ms = excluded.paused_ms, stopped_at = excluded.stopped_at, due_at = "
+		    "excluded.due_at, warn_at = excluded.warn_at",
+		    CLOCK_NCOLS, w, cells);
+		rc = r ? 0 : -1;
+		PQclear(r);
+	}
+	free(cells);
+	free(num);
+	ops_release(ops, n);
+	return rc;
+}
+
+/* What sync_op does to each complaint of the set, after the set's case upsert. */
+static int ops_sync(PGconn *pg, const struct clocks_event *ev, size_t n, bool policy)
+{
+	struct op *ops = calloc(n, sizeof(*ops));
+	int rc = ops ? 0 : -1;
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		ops[j].pg = pg;
+		ops[j].id = ev[j].complaint_id;
+		ops[j].replan_ms = policy ? ev[j].policy->classified_ms : 0;
+	}
+	if (rc == 0)
+		rc = ops_open(pg, ops, n);
+	for (size_t j = 0; j < n && rc == 0; j++)
+		rc = sync(&ops[j]);
+	if (rc == 0)
+		rc = ops_close(pg, ops, n);
+	else if (ops)
+		ops_release(ops, n);
+	free(ops);
+	return rc;
+}
+
+int clocks_received_set(PGconn *pg, const struct clocks_event *ev, size_t n)
+{
+	const char **cells = malloc(3 * n * sizeof(*cells));
+	char(*at)[24] = malloc(n * sizeof(*at));
+	int rc = -1;
+	if (!cells || !at)
+		goto out;
+	for (size_t j = 0; j < n; j++) {
+		ms_text(ev[j].at_ms, at[j]);
+		cells[3 * j] = ev[j].complaint_id;
+		cells[3 * j + 1] = ev[j].complaint_no;
+		cells[3 * j + 2] = at[j];
+	}
+	/* clocks_received's upsert, one row per complaint */
+	PGresult *r = pg_query_columns(pg, "timer_received_set",
+		"INSERT INTO cases (complaint_id, complaint_no, received_at) SELECT u.i::uuid, u.n, "
+		"to_timestamp(u.t::bigint / 1000.0) FROM unnest($1::text[], $2::text[], $3::text[]) "
+		"WITH ORDINALITY AS u (i, n, t, o) ORDER BY u.o ON CONFLICT (complaint_id) DO UPDATE "
+		"SET complaint_no = excluded.complaint_no, received_at = coalesce(cases.received_at, "
+		"excluded.received_at), updated_at = now()",
+		3, n, cells);
+	rc = r ? 0 : -1;
+	PQclear(r);
+	if (rc == 0)
+		rc = ops_sync(pg, ev, n, false);
+out:
+	free(cells);
+	free(at);
+	return rc;
+}
+
+enum { POLICY_NCOLS = 14 };
+
+int clocks_policy_set(PGconn *pg, const struct clocks_event *ev, size_t n)
+{
+	const char **cells = malloc(POLICY_NCOLS * n * sizeof(*cells));
+	struct policy_text {
+		char d[SLA_NCLOCKS][24], pausable[256], working[256], at[24];
+	} *t = malloc(n * sizeof(*t));
+	int rc = -1;
+	if (!cells || !t)
+		goto out;
+	for (size_t j = 0; j < n; j++) {
+		const struct clocks_policy *pol = ev[j].policy;
+		ms_text(pol->classified_ms, t[j].at);
+		for (int i = 0; i < SLA_NCLOCKS; i++)
+			snprintf(t[j].d[i], sizeof(t[j].d[i]), "%lld", (long long)pol->duration_s[i]);
+		list_text(pol->pausable, pol->npausable, t[j].pausable, sizeof(t[j].pausable));
+		list_text(pol->working, pol->nworking, t[j].working, sizeof(t[j].working));
+		const char *v[POLICY_NCOLS] = {ev[j].complaint_id, ev[j].complaint_no, pol->name,
+			t[j].d[SLA_FIRST_RESPONSE], t[j].d[SLA_VERIFICATION], t[j].d[SLA_RESOLUTION],
+			t[j].d[SLA_REGULATORY], t[j].pausable, t[j].at, t[j].d[SLA_ACCEPT],
+			t[j].d[SLA_WHOLE_CYCLE], t[j].d[SLA_NEXT_UPDATE], t[j].working,
+			pol->calendar ? pol->calendar : ""};
+		memcpy(cells + j * POLICY_NCOLS, v, sizeof(v));
+	}
+	/* clocks_policy's upsert, one row per complaint */
+	PGresult *r = pg_query_columns(pg, "timer_policy_set",
+		"INSERT INTO cases (complaint_id, complaint_no, classified, sla_policy, "
+		"first_response_s, verification_s, resolution_s, regulatory_s, pausable_clocks, "
+		"classified_at, accept_s, whole_cycle_s, next_update_s, working_time_clocks, "
+		"calendar) SELECT u.i::uuid, u.n, true, u.pol, u.fr::int, u.ve::int, u.re::int, "
+		"u.rg::int, coalesce(string_to_array(nullif(u.pa, ''), ','), '{}'), "
+		"to_timestamp(u.at::bigint / 1000.0), u.ac::int, u.wc::int, u.nu::int, "
+		"coalesce(string_to_array(nullif(u.wo, ''), ','), '{}'), u.cal FROM "
+		"unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+		"$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+		"$13::text[], $14::text[]) WITH ORDINALITY AS u (i, n, pol, fr, ve, re, rg, pa, at, "
+		"ac, wc, nu, wo, cal, o) ORDER BY u.o "
+		"ON CONFLICT (complaint_id) DO UPDATE SET classified = true, classified_at = "
+		"least(cases.classified_at, excluded.classified_at), sla_policy = excluded.sla_policy, "
+		"first_response_s = excluded.first_response_s, verification_s = "
+		"excluded.verification_s, resolution_s = excluded.resolution_s, regulatory_s = "
+		"excluded.regulatory_s, pausable_clocks = excluded.pausable_clocks, accept_s = "
+		"excluded.accept_s, whole_cycle_s = excluded.whole_cycle_s, next_update_s = "
+		"excluded.next_update_s, working_time_clocks = excluded.working_time_clocks, "
+		"calendar = excluded.calendar, updated_at = now()",
+		POLICY_NCOLS, n, cells);
+	rc = r ? 0 : -1;
+	PQclear(r);
+	if (rc == 0)
+		rc = ops_sync(pg, ev, n, true);
+out:
+	free(cells);
+	free(t);
+	return rc;
 }
 // clang-format on

@@ -130,11 +130,10 @@ static int v_classified(const ProtobufCMessage *m, char *errstr, size_t errlen)
 	return 0;
 }
 
-static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
-			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+/* The policy a classification carries (pointing into c). */
+static struct clocks_policy policy_of(const Cp__ComplaintClassified *c, const struct ce_meta *ce)
 {
-	const Cp__ComplaintClassified *c = (const void *)m;
-	struct clocks_policy p = {
+	return (struct clocks_policy){
 	    .name = c->sla_policy,
 	    .classified_ms = event_ms(c->classified_at, ce),
 	    .duration_s = {[SLA_ACCEPT] = c->accept_s,
@@ -150,7 +149,78 @@ static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 	    .nworking = c->n_working_time_clocks,
 	    .calendar = c->calendar,
 	};
+}
+
+static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
+			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
+{
+	const Cp__ComplaintClassified *c = (const void *)m;
+	struct clocks_policy p = policy_of(c, ce);
 	return clocks_policy(pg, c->complaint_id, c->complaint_no, &p);
+}
+
+static const char *set_id(const struct consumer_set_item *it, bool policy)
+{
+	return policy ? ((const Cp__ComplaintClassified *)it->m)->complaint_id
+		      : ((const Cp__ComplaintReceived *)it->m)->complaint_id;
+}
+
+/* A set's events in rounds: round r holds the r-th event of each complaint, so a complaint
+ * meets its events one after the other, in the batch's order, as on the one-event path,
+ * while each round changes many complaints with one statement per step (the set functions
+ * take distinct complaints). In a burst nearly every set is one round. */
+static int timer_rounds(PGconn *pg, const struct consumer_set_item *items, size_t n, bool policy)
+{
+	size_t *round = calloc(n, sizeof(*round));
+	struct clocks_event *ev = calloc(n, sizeof(*ev));
+	struct clocks_policy *pol = calloc(n, sizeof(*pol));
+	int rc = round && ev && pol ? 0 : -1;
+	size_t rounds = 0;
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		for (size_t i = 0; i < j; i++)
+			round[j] +=
+			    strcmp(set_id(&items[j], policy), set_id(&items[i], policy)) == 0;
+		rounds = round[j] + 1 > rounds ? round[j] + 1 : rounds;
+	}
+	for (size_t r = 0; r < rounds && rc == 0; r++) {
+		size_t k = 0;
+		for (size_t j = 0; j < n; j++) {
+			if (round[j] != r)
+				continue;
+			if (policy) {
+				const Cp__ComplaintClassified *c = (const void *)items[j].m;
+				pol[k] = policy_of(c, items[j].ce);
+				ev[k] = (struct clocks_event){c->complaint_id, c->complaint_no,
+							      pol[k].classified_ms, &pol[k]};
+			} else {
+				const Cp__ComplaintReceived *c = (const void *)items[j].m;
+				int64_t ms = 0;
+				if (tstamp_parse(c->received_at, &ms) != 0)
+					rc = -1; /* validated before; unreachable */
+				ev[k] = (struct clocks_event){c->complaint_id, c->complaint_no, ms,
+							      NULL};
+			}
+			k++;
+		}
+		if (rc == 0)
+			rc = policy ? clocks_policy_set(pg, ev, k) : clocks_received_set(pg, ev, k);
+	}
+	free(round);
+	free(ev);
+	free(pol);
+	return rc;
+}
+
+static int on_received_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			   char *errstr, size_t errlen, void *arg)
+{
+	return timer_rounds(pg, items, n, false);
+}
+
+static int on_classified_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			     char *errstr, size_t errlen, void *arg)
+{
+	return timer_rounds(pg, items, n, true);
 }
 
 static int v_event(const ProtobufCMessage *m, char *errstr, size_t errlen)
@@ -245,3 +315,11 @@ const struct consumer_handler timer_handlers[] = {
     EVENT(TOPIC_FOLLOWUP, "cp.complaint.reopened", cp__followup_event__descriptor),
 };
 const size_t timer_nhandlers = sizeof(timer_handlers) / sizeof(timer_handlers[0]);
+
+/* A complaint's receipt and its classification, the two events every complaint brings, as
+ * sets (handlers.c timer_rounds); the rest go one event at a time. */
+const struct consumer_set_handler timer_set_handlers[] = {
+    {TOPIC_RECEIVED, "cp.complaint.received", on_received_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.classified", on_classified_set, NULL, false},
+};
+const size_t timer_nset_handlers = sizeof(timer_set_handlers) / sizeof(timer_set_handlers[0]);

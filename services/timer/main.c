@@ -55,6 +55,8 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(timer_table) / sizeof(timer_table[0]),
 	    .handlers = timer_handlers,
 	    .nhandlers = timer_nhandlers,
+	    .sets = timer_set_handlers,
+	    .nsets = timer_nset_handlers,
 	    .routes = timer_routes,
 	    .nroutes = sizeof(timer_routes) / sizeof(timer_routes[0]),
 	    .tasks = timer_tasks,

@@ -78,6 +78,22 @@ struct clocks_policy {
 int clocks_policy(PGconn *c, const char *complaint_id, const char *complaint_no,
 		  const struct clocks_policy *p) __attribute__((warn_unused_result));
 
+/* One complaint's event in a set: its receipt (at_ms) or its policy. */
+struct clocks_event {
+	const char *complaint_id;
+	const char *complaint_no;
+	int64_t at_ms;
+	const struct clocks_policy *policy;
+};
+
+/* clocks_received and clocks_policy for n events of n DISTINCT complaints, with a constant
+ * number of statements (the case upsert, the cases, stops and clocks loaded, the changed
+ * clocks written); the same rows and snapshots as the one-event functions called in order. */
+int clocks_received_set(PGconn *c, const struct clocks_event *ev, size_t n)
+    __attribute__((warn_unused_result));
+int clocks_policy_set(PGconn *c, const struct clocks_event *ev, size_t n)
+    __attribute__((warn_unused_result));
+
 /* The case's owner after an assignment ("" while nobody owns it). */
 int clocks_owner(PGconn *c, const char *complaint_id, const char *complaint_no, const char *owner)
     __attribute__((warn_unused_result));
@@ -128,6 +144,8 @@ int timer_gauge(PGconn *c, void *arg);
 
 /* ---- handlers.c ---- */
 extern const struct consumer_handler timer_handlers[];
+extern const struct consumer_set_handler timer_set_handlers[];
+extern const size_t timer_nset_handlers;
 extern const size_t timer_nhandlers;
 
 /* ---- api.c ---- */
