@@ -184,6 +184,39 @@ int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_typ
 	return 0;
 }
 
+int outbox_pipe_add(struct pg_pipe *p, const char *topic, const char *key, const char *ce_type,
+		    const ProtobufCMessage *msg, char *ce_id_out)
+{
+	char id[IDS_UUID_LEN], now[TSTAMP_LEN];
+	ids_uuid(id);
+	tstamp_format(tstamp_now_ms(), now);
+	if (outbox_deferring) {
+		if (outbox_hold(id, now, topic, key, ce_type, msg) != 0)
+			return -1;
+	} else {
+		size_t len = protobuf_c_message_get_packed_size(msg);
+		uint8_t *buf = malloc(len ? len : 1);
+		if (!buf)
+			return -1;
+		protobuf_c_message_pack(msg, buf);
+		pthread_once(&outbox_hook_once, outbox_hook_init);
+		const char *params[] = {id,    ce_type, outbox_src,	  now,
+					topic, key,	(const char *)buf};
+		const int lengths[] = {0, 0, 0, 0, 0, 0, (int)len};
+		const int formats[] = {0, 0, 0, 0, 0, 0, 1};
+		int i = pg_pipe_add_bin(p, OUTBOX_INSERT_SQL, 7, params, lengths, formats);
+		free(buf);
+		if (i < 0)
+			return -1;
+		/* the commit that follows wakes the relay; a failed run ends with a rollback, whose
+		 * hook clears this */
+		outbox_pending = true;
+	}
+	if (ce_id_out)
+		memcpy(ce_id_out, id, IDS_UUID_LEN);
+	return 0;
+}
+
 /* The packed message as hex text (the payload column is bytea; one text[] carries them all). */
 static char *outbox_hex(const ProtobufCMessage *msg)
 {

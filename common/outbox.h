@@ -31,6 +31,14 @@ const char *outbox_source(void);
 int outbox_add(PGconn *c, const char *topic, const char *key, const char *ce_type,
 	       const ProtobufCMessage *msg, char *ce_id_out) __attribute__((warn_unused_result));
 
+/* outbox_add for a pipeline: the insert is queued on p (pg.h), to run with the statements
+ * around it in one flight (the row is written when p runs, in p's transaction). Deferred rows
+ * (outbox_defer) are held as with outbox_add. Returns 0, or -1 when out of memory. */
+struct pg_pipe;
+int outbox_pipe_add(struct pg_pipe *p, const char *topic, const char *key, const char *ce_type,
+		    const ProtobufCMessage *msg, char *ce_id_out)
+    __attribute__((warn_unused_result));
+
 /* One event of outbox_add_set. */
 struct outbox_item {
 	const char *topic;

@@ -73,6 +73,20 @@ PGconn *pg_conn_get(struct pg_conn *pc)
 	return pc->conn;
 }
 
+/* Keeps a failure's SQLSTATE and text for pg_last_sqlstate/pg_last_error, and logs it. */
+static void pg_note_error(const char *state, const char *text, const char *sql)
+{
+	snprintf(pg_sqlstate, sizeof(pg_sqlstate), "%s", state ? state : "");
+	snprintf(pg_errtext, sizeof(pg_errtext), "%s", text ? text : "");
+	size_t n = strlen(pg_errtext);
+	while (n > 0 && pg_errtext[n - 1] == '\n')
+		pg_errtext[--n] = '\0';
+	char stmt[81];
+	snprintf(stmt, sizeof(stmt), "%s", sql);
+	log_msg(LOG_WARN, "pg_error", LOG_KV({"sqlstate", pg_sqlstate}, {"statement", stmt}), "%s",
+		pg_errtext);
+}
+
 static PGresult *pg_check(PGconn *c, PGresult *r, const char *sql)
 {
 	ExecStatusType st = PQresultStatus(r);
@@ -81,15 +95,7 @@ static PGresult *pg_check(PGconn *c, PGresult *r, const char *sql)
 		return r;
 	}
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(pg_sqlstate, sizeof(pg_sqlstate), "%s", state ? state : "");
-	snprintf(pg_errtext, sizeof(pg_errtext), "%s", PQerrorMessage(c));
-	size_t n = strlen(pg_errtext);
-	while (n > 0 && pg_errtext[n - 1] == '\n')
-		pg_errtext[--n] = '\0';
-	char stmt[81];
-	snprintf(stmt, sizeof(stmt), "%s", sql);
-	log_msg(LOG_WARN, "pg_error", LOG_KV({"sqlstate", pg_sqlstate}, {"statement", stmt}), "%s",
-		pg_errtext);
+	pg_note_error(state, PQerrorMessage(c), sql);
 	PQclear(r);
 	return NULL;
 }
@@ -242,6 +248,12 @@ bool pg_prepares(const char *sql)
 	return false;
 }
 
+/* The name pg_query prepares sql under (the same for pg_pipe_add). */
+static void pg_auto_name(const char *sql, char *name, size_t cap)
+{
+	snprintf(name, cap, "cp_%016llx", (unsigned long long)pg_hash(sql));
+}
+
 static PGresult *pg_run(PGconn *c, const char *sql, int nparams, const char *const *params,
 			const int *lengths, const int *formats)
 {
@@ -251,7 +263,7 @@ static PGresult *pg_run(PGconn *c, const char *sql, int nparams, const char *con
 		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
 				sql);
 	char name[40];
-	snprintf(name, sizeof(name), "cp_%016llx", (unsigned long long)pg_hash(sql));
+	pg_auto_name(sql, name, sizeof(name));
 	return pg_run_prepared(c, name, sql, nparams, params, lengths, formats);
 }
 
@@ -333,6 +345,328 @@ const char *pg_last_sqlstate(void)
 const char *pg_last_error(void)
 {
 	return pg_errtext;
+}
+
+/* ---- pipelines ------------------------------------------------------------------------ */
+
+struct pg_pipe_stmt {
+	char *sql;
+	char name[40]; /* "" when run unprepared */
+	int nparams;
+	char **params;
+	int *lengths, *formats; /* NULL: text */
+	PGresult *res;
+	/* while running: the statement's place in the prepared table and what was sent for it */
+	struct pg_prepared *slot;
+	bool claimed;	 /* the slot was taken for this statement's Parse */
+	bool replanned;	 /* DEALLOCATE, then Parse again */
+	bool dealloc_ok; /* those ran */
+	bool prepare_ok;
+	double old_prepared_at;
+};
+
+/* What one sent message answers: libpq gives one result (then NULL) per queued operation. */
+enum pg_pipe_op_kind { PG_PIPE_DEALLOC, PG_PIPE_PREPARE, PG_PIPE_EXEC };
+struct pg_pipe_op {
+	enum pg_pipe_op_kind kind;
+	int stmt;
+};
+
+void pg_pipe_init(struct pg_pipe *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->failed = -1;
+}
+
+static void pg_pipe_stmt_free(struct pg_pipe_stmt *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; s->params && i < s->nparams; i++)
+		free(s->params[i]);
+	free(s->params);
+	free(s->lengths);
+	free(s->formats);
+	free(s->sql);
+	PQclear(s->res);
+	free(s);
+}
+
+void pg_pipe_clear(struct pg_pipe *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		pg_pipe_stmt_free(p->stmts[i]);
+	pg_pipe_init(p);
+}
+
+/* A copy of parameter i (binary ones by their length; NULL stays NULL). */
+static int pg_pipe_copy_param(struct pg_pipe_stmt *s, int i, const char *v, const int *lengths,
+			      const int *formats)
+{
+	if (!v)
+		return 0;
+	bool bin = formats && formats[i] == 1;
+	size_t len = bin ? (size_t)lengths[i] : strlen(v) + 1;
+	if (!(s->params[i] = malloc(len ? len : 1)))
+		return -1;
+	memcpy(s->params[i], v, len);
+	return 0;
+}
+
+static struct pg_pipe_stmt *pg_pipe_stmt_new(const char *sql, int nparams,
+					     const char *const *params, const int *lengths,
+					     const int *formats)
+{
+	struct pg_pipe_stmt *s = calloc(1, sizeof(*s));
+	if (!s || !(s->sql = strdup(sql)))
+		goto failed;
+	s->nparams = nparams;
+	if (nparams > 0 && !(s->params = calloc((size_t)nparams, sizeof(*s->params))))
+		goto failed;
+	if (formats) {
+		s->lengths = calloc((size_t)nparams, sizeof(int));
+		s->formats = calloc((size_t)nparams, sizeof(int));
+		if (!s->lengths || !s->formats)
+			goto failed;
+		memcpy(s->lengths, lengths, (size_t)nparams * sizeof(int));
+		memcpy(s->formats, formats, (size_t)nparams * sizeof(int));
+	}
+	for (int i = 0; i < nparams; i++)
+		if (pg_pipe_copy_param(s, i, params[i], lengths, formats) != 0)
+			goto failed;
+	return s;
+failed:
+	pg_pipe_stmt_free(s);
+	return NULL;
+}
+
+/* Queues a statement under name ("" unprepared). */
+static int pg_pipe_push(struct pg_pipe *p, const char *name, const char *sql, int nparams,
+			const char *const *params, const int *lengths, const int *formats)
+{
+	struct pg_pipe_stmt *s = NULL;
+	if (p->n == PG_PIPE_MAX || p->commit ||
+	    !(s = pg_pipe_stmt_new(sql, nparams, params, lengths, formats))) {
+		p->broken = true;
+		return -1;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	p->stmts[p->n] = s;
+	return (int)p->n++;
+}
+
+int pg_pipe_add_bin(struct pg_pipe *p, const char *sql, int nparams, const char *const *params,
+		    const int *lengths, const int *formats)
+{
+	char name[40] = "";
+	if (nparams > 0 && pg_prepares(sql)) /* as pg_run decides */
+		pg_auto_name(sql, name, sizeof(name));
+	return pg_pipe_push(p, name, sql, nparams, params, lengths, formats);
+}
+
+int pg_pipe_add(struct pg_pipe *p, const char *sql, int nparams, const char *const *params)
+{
+	return pg_pipe_add_bin(p, sql, nparams, params, NULL, NULL);
+}
+
+int pg_pipe_add_prepared(struct pg_pipe *p, const char *name, const char *sql, int nparams,
+			 const char *const *params)
+{
+	return pg_pipe_push(p, name, sql, nparams, params, NULL, NULL);
+}
+
+int pg_pipe_begin(struct pg_pipe *p)
+{
+	return pg_pipe_push(p, "", "BEGIN", 0, NULL, NULL, NULL);
+}
+
+int pg_pipe_commit(struct pg_pipe *p)
+{
+	int i = pg_pipe_push(p, "", "COMMIT", 0, NULL, NULL, NULL);
+	p->commit = i >= 0;
+	return i;
+}
+
+PGresult *pg_pipe_result(const struct pg_pipe *p, int i)
+{
+	return i >= 0 && (size_t)i < p->n ? p->stmts[i]->res : NULL;
+}
+
+int pg_pipe_failed(const struct pg_pipe *p)
+{
+	return p->failed;
+}
+
+/* Queues s's Parse when it is not prepared on c (or due to be prepared again: DEALLOCATE
+ * first, not when the caller's transaction is aborted, as in pg_run_prepared). The slot is
+ * taken now, so the same statement later in the pipe is only executed; pg_pipe_settle gives it
+ * back if the Parse did not run. Returns 0, or -1 when libpq could not queue. */
+static int pg_pipe_send_prepare(PGconn *c, struct pg_pipe_stmt *s, int i, bool inerror,
+				struct pg_pipe_op *ops, int *nops)
+{
+	int pid = PQbackendPID(c);
+	bool found;
+	double now = tstamp_mono();
+	s->slot = pg_prepared_slot(c, pid, s->name, &found);
+	if (!s->slot)
+		return 0; /* the table is full: run unprepared */
+	if (found && (now - s->slot->prepared_at < pg_replan_seconds || inerror))
+		return 0;
+	if (found) {
+		char sql_dealloc[64];
+		snprintf(sql_dealloc, sizeof(sql_dealloc), "DEALLOCATE \"%s\"", s->name);
+		if (!PQsendQueryParams(c, sql_dealloc, 0, NULL, NULL, NULL, NULL, 0))
+			return -1;
+		ops[(*nops)++] = (struct pg_pipe_op){PG_PIPE_DEALLOC, i};
+		s->replanned = true;
+		s->old_prepared_at = s->slot->prepared_at;
+	} else {
+		s->claimed = true;
+		pg_prepared_used++;
+		s->slot->conn = c;
+		s->slot->pid = pid;
+		s->slot->hash = pg_slot_hash(c, pid, s->name);
+		snprintf(s->slot->name, sizeof(s->slot->name), "%s", s->name);
+	}
+	s->slot->prepared_at = now;
+	if (!PQsendPrepare(c, s->name, s->sql, s->nparams, NULL))
+		return -1;
+	ops[(*nops)++] = (struct pg_pipe_op){PG_PIPE_PREPARE, i};
+	return 0;
+}
+
+static int pg_pipe_send(PGconn *c, struct pg_pipe *p, bool inerror, struct pg_pipe_op *ops,
+			int *nops)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct pg_pipe_stmt *s = p->stmts[i];
+		const char *const *params = (const char *const *)s->params;
+		if (s->name[0] && pg_pipe_send_prepare(c, s, (int)i, inerror, ops, nops) != 0)
+			return -1;
+		int ok = s->slot ? PQsendQueryPrepared(c, s->name, s->nparams, params, s->lengths,
+						       s->formats, 0)
+				 : PQsendQueryParams(c, s->sql, s->nparams, NULL, params,
+						     s->lengths, s->formats, 0);
+		if (!ok)
+			return -1;
+		ops[(*nops)++] = (struct pg_pipe_op){PG_PIPE_EXEC, (int)i};
+	}
+	return PQpipelineSync(c) ? 0 : -1;
+}
+
+/* Takes one operation's result. Returns false when the connection gave none (broken). */
+static bool pg_pipe_take(PGconn *c, struct pg_pipe *p, const struct pg_pipe_op *op)
+{
+	struct pg_pipe_stmt *s = p->stmts[op->stmt];
+	PGresult *r = PQgetResult(c);
+	if (!r)
+		return false;
+	ExecStatusType st = PQresultStatus(r);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok && st != PGRES_PIPELINE_ABORTED && p->failed < 0) {
+		p->failed = op->stmt;
+		pg_note_error(PQresultErrorField(r, PG_DIAG_SQLSTATE), PQresultErrorMessage(r),
+			      s->sql);
+	}
+	if (op->kind == PG_PIPE_DEALLOC)
+		s->dealloc_ok = ok;
+	else if (op->kind == PG_PIPE_PREPARE)
+		s->prepare_ok = ok;
+	if (op->kind == PG_PIPE_EXEC && ok) {
+		s->res = r;
+		r = NULL;
+	}
+	PQclear(r);
+	/* every operation's results end with a NULL (one result each here) */
+	for (int extra = 0; extra < 4 && (r = PQgetResult(c)) != NULL; extra++)
+		PQclear(r);
+	return PQstatus(c) == CONNECTION_OK;
+}
+
+/* Reads the results up to the sync and leaves pipeline mode. Returns -1 when the connection
+ * broke on the way. */
+static int pg_pipe_receive(PGconn *c, struct pg_pipe *p, const struct pg_pipe_op *ops, int nops)
+{
+	for (int k = 0; k < nops; k++)
+		if (!pg_pipe_take(c, p, &ops[k]))
+			return -1;
+	PGresult *r = PQgetResult(c);
+	bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+	PQclear(r);
+	return synced && PQexitPipelineMode(c) ? 0 : -1;
+}
+
+/* What a Parse that did not run leaves: the slot given back (or its old time kept when the
+ * DEALLOCATE did not run either, the old statement still being there). */
+static void pg_pipe_settle(struct pg_pipe *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct pg_pipe_stmt *s = p->stmts[i];
+		if (s->prepare_ok || !(s->claimed || s->replanned))
+			continue;
+		if (s->replanned && !s->dealloc_ok) {
+			s->slot->prepared_at = s->old_prepared_at;
+			continue;
+		}
+		s->slot->conn = NULL;
+		s->slot->dead = true;
+		pg_prepared_used--;
+	}
+}
+
+/* A pipe with COMMIT ends its transaction whatever happened: an aborted one is rolled back
+ * here (PostgreSQL skipped the COMMIT and keeps the session in the failed transaction). */
+static void pg_pipe_end_tx(PGconn *c, struct pg_pipe *p)
+{
+	if (!p->commit)
+		return;
+	bool committed = p->stmts[p->n - 1]->res != NULL;
+	if (!committed && PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+	    PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	pg_tx_end(committed);
+}
+
+/* After a run that went wrong: reads what is left up to the sync so the connection leaves
+ * pipeline mode (a broken connection is left to pg_conn_get, which replaces it). */
+static void pg_pipe_drain(PGconn *c)
+{
+	for (int guard = 0; guard < 4 * PG_PIPE_MAX + 8; guard++) {
+		if (PQstatus(c) != CONNECTION_OK || PQexitPipelineMode(c))
+			return;
+		PQclear(PQgetResult(c));
+	}
+}
+
+int pg_pipe_run(PGconn *c, struct pg_pipe *p)
+{
+	struct pg_pipe_op ops[3 * PG_PIPE_MAX];
+	int nops = 0, rc = -1;
+	p->failed = -1;
+	if (p->broken) {
+		pg_note_error(NULL, "a statement could not be queued", "pipeline");
+		goto out;
+	}
+	if (p->n == 0)
+		return 0;
+	bool inerror = PQtransactionStatus(c) == PQTRANS_INERROR;
+	if (!PQenterPipelineMode(c)) {
+		pg_note_error(NULL, PQerrorMessage(c), "pipeline");
+		goto out;
+	}
+	if (pg_pipe_send(c, p, inerror, ops, &nops) != 0 || pg_pipe_receive(c, p, ops, nops) != 0) {
+		if (p->failed < 0)
+			pg_note_error(NULL, PQerrorMessage(c), p->stmts[0]->sql);
+		pg_pipe_drain(c);
+	} else {
+		rc = p->failed < 0 ? 0 : -1;
+		if (rc == 0)
+			pg_sqlstate[0] = '\0';
+	}
+	pg_pipe_settle(p);
+out:
+	pg_pipe_end_tx(c, p);
+	return rc;
 }
 
 /* Every stride-th item from items[0]: the column of a row-major table. */

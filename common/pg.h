@@ -84,6 +84,60 @@ char *pg_text_array(const char *const *items, size_t n) __attribute__((warn_unus
 PGresult *pg_query_columns(PGconn *c, const char *name, const char *sql, size_t ncols, size_t nrows,
 			   const char *const *cells);
 
+/* A pipeline: statements queued here go to PostgreSQL in one network flight (libpq's pipeline
+ * mode) and their results are read back in order, so n statements that do not need each
+ * other's results cost one round trip instead of n (intake's POST: BEGIN, its locks and its
+ * lookup in one flight, the case, its event and COMMIT in the next). Each statement is prepared
+ * as pg_query would (pg_prepares; pg_pipe_add_prepared names it): a statement not yet prepared
+ * on the connection, or due to be prepared again, has its Parse sent in the same flight. The
+ * server runs the statements one after another, as if sent one by one, with one difference:
+ * without BEGIN they form one implicit transaction (all or nothing).
+ *
+ * The first statement that fails stops the pipeline as libpq does: the statements after it
+ * are not run (pg_pipe_result NULL), pg_pipe_failed tells which one failed and
+ * pg_last_sqlstate/pg_last_error its SQLSTATE and text. A transaction the failure aborted stays
+ * aborted for the caller's pg_rollback, unless the pipeline holds COMMIT (pg_pipe_commit): then
+ * it ends the transaction either way (the aborted one rolled back, the connection usable) and
+ * runs the tx-end hooks like pg_commit. A broken connection fails the run (sqlstate "" or
+ * 08xxx); pg_conn_get reconnects.
+ *
+ * Queueing copies the parameters and sends nothing: a pipe may be filled by several functions,
+ * then run once. Statements must not depend on an earlier one's result (only on its effect,
+ * which they see). Meant for a handful of statements with small results (PG_PIPE_MAX); one
+ * pipe per thread at a time, not shared. */
+#define PG_PIPE_MAX 16
+struct pg_pipe_stmt;
+struct pg_pipe {
+	size_t n;
+	bool broken; /* a statement could not be queued (full, out of memory): the run fails */
+	bool commit; /* the last statement is COMMIT */
+	int failed;  /* index of the statement that failed, -1 */
+	struct pg_pipe_stmt *stmts[PG_PIPE_MAX];
+};
+
+void pg_pipe_init(struct pg_pipe *p);
+/* Frees the queued statements and their results; the pipe may be filled again. */
+void pg_pipe_clear(struct pg_pipe *p);
+/* Queue a statement; return its index (for pg_pipe_result) or -1 when the pipe is full or
+ * memory is short (the run then fails without sending anything). sql is copied too. */
+int pg_pipe_add(struct pg_pipe *p, const char *sql, int nparams, const char *const *params);
+int pg_pipe_add_bin(struct pg_pipe *p, const char *sql, int nparams, const char *const *params,
+		    const int *lengths, const int *formats);
+int pg_pipe_add_prepared(struct pg_pipe *p, const char *name, const char *sql, int nparams,
+			 const char *const *params);
+/* BEGIN and COMMIT as statements of the pipe (COMMIT last: nothing may be queued after it). */
+int pg_pipe_begin(struct pg_pipe *p);
+int pg_pipe_commit(struct pg_pipe *p);
+/* Sends every queued statement in one flight and reads the results. Returns 0 when all
+ * succeeded, -1 otherwise (see above). Call once per filling. */
+int pg_pipe_run(PGconn *c, struct pg_pipe *p) __attribute__((warn_unused_result));
+/* Statement i's result after a run (the pipe owns it: pg_pipe_clear frees it), NULL when it
+ * failed or was not run. */
+PGresult *pg_pipe_result(const struct pg_pipe *p, int i);
+/* The index of the statement that failed in the last run, -1 when none did (a connection that
+ * broke before any result, or a pipe that could not be queued, fail with -1 too). */
+int pg_pipe_failed(const struct pg_pipe *p);
+
 /* Convenience for single values: text of row 0 column col, or def when NULL/absent. */
 const char *pg_value(const PGresult *r, int row, int col, const char *def);
 

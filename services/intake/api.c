@@ -38,8 +38,8 @@ static int complaint_type_enum(const char *t)
 	return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
 }
 
-static int announce_received(PGconn *c, const struct intake_input *in, const struct intake_case *k,
-			     const char *customer_ref)
+static int announce_received(struct pg_pipe *p, const struct intake_input *in,
+			     const struct intake_case *k, const char *customer_ref)
 {
 	Cp__ComplaintReceived ev = CP__COMPLAINT_RECEIVED__INIT;
 	Cp__Impact impact = CP__IMPACT__INIT;
@@ -91,7 +91,7 @@ static int announce_received(PGconn *c, const struct intake_input *in, const str
 		ev.delay_place = (char *)k->delay->place;
 		ev.delay_hours = k->delay->hours;
 	}
-	int rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
+	int rc = outbox_pipe_add(p, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
 	free(redacted);
 	return rc;
 }
@@ -99,8 +99,8 @@ static int announce_received(PGconn *c, const struct intake_input *in, const str
 /* The customer wrote again on a case: as a repeat of their open case, or as the complainant a
  * proactive case adopts (customer_ref set: the event then tells the other services who to
  * write to). The owner reads the words in the conversation, redacted as in the event. */
-static int announce_message(PGconn *c, const struct intake_input *in, const struct intake_case *k,
-			    const char *kind, const char *customer_ref)
+static int announce_message(struct pg_pipe *p, const struct intake_input *in,
+			    const struct intake_case *k, const char *kind, const char *customer_ref)
 {
 	Cp__ComplaintMessageAdded ev = CP__COMPLAINT_MESSAGE_ADDED__INIT;
 	char now[TSTAMP_LEN];
@@ -122,14 +122,13 @@ static int announce_message(PGconn *c, const struct intake_input *in, const stru
 	} else {
 		ev.repeat_count = k->repeat_count;
 	}
-	const char *p[] = {k->id, redacted, kind};
-	int rc = pg_exec(c,
-			 "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
-			 "VALUES ($1, 'from_customer', $3, 'customer', $2)",
-			 3, p);
-	if (rc == 0)
-		rc = outbox_add(c, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base,
-				NULL);
+	const char *params[] = {k->id, redacted, kind};
+	pg_pipe_add(p,
+		    "INSERT INTO conversation (complaint_id, direction, kind, actor, text) "
+		    "VALUES ($1, 'from_customer', $3, 'customer', $2)",
+		    3, params);
+	int rc =
+	    outbox_pipe_add(p, TOPIC_RECEIVED, k->id, "cp.complaint.message_added", &ev.base, NULL);
 	free(redacted);
 	return rc;
 }
@@ -145,55 +144,51 @@ int intake_customer_refs(const char *phone, int64_t now_ms, char refs[][30])
 	return n;
 }
 
-static int attach_repeat(PGconn *c, const struct intake_input *in, struct intake_case *k)
+static int attach_repeat(struct pg_pipe *p, const struct intake_input *in, struct intake_case *k)
 {
 	char count[16], prio[16];
 	snprintf(count, sizeof(count), "%d", k->repeat_count);
 	snprintf(prio, sizeof(prio), "%d", k->priority);
-	const char *p[] = {k->id, count, prio};
-	if (pg_exec(c,
+	const char *u[] = {k->id, count, prio};
+	pg_pipe_add(p,
 		    "UPDATE complaints SET repeat_count = $2, priority = $3, updated_at = now() "
 		    "WHERE id = $1",
-		    3, p) != 0)
-		return -1;
+		    3, u);
 	const char *t[] = {k->id, count};
-	if (pg_exec(
-		c,
-		"INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'repeat_message', "
-		"jsonb_build_object('repeat_count', $2::int))",
-		2, t) != 0)
-		return -1;
+	pg_pipe_add(
+	    p,
+	    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, 'repeat_message', "
+	    "jsonb_build_object('repeat_count', $2::int))",
+	    2, t);
 	k->attached = true;
 	k->status = 200;
-	return announce_message(c, in, k, "repeat", NULL);
+	return announce_message(p, in, k, "repeat", NULL);
 }
 
 /* The carrier opened the case before this customer complained: the complaint joins it and
  * the case takes the complainant (issue 9), so every later message reaches them. The case
  * keeps its channel (proactive) and with it its SLA policy and offers. */
-static int adopt_proactive(PGconn *c, const struct intake_input *in, struct intake_case *k,
+static int adopt_proactive(struct pg_pipe *p, const struct intake_input *in, struct intake_case *k,
 			   const char *customer_ref)
 {
-	const char *p[] = {k->id,	 customer_ref,	       in->name, in->phone, in->role,
+	const char *u[] = {k->id,	 customer_ref,	       in->name, in->phone, in->role,
 			   in->language, in->preferred_contact};
-	if (pg_exec(c,
+	pg_pipe_add(p,
 		    "UPDATE complaints SET customer_ref = $2, complainant_name = $3, "
 		    "complainant_phone = $4, role = $5, language = $6, preferred_contact = $7, "
 		    "updated_at = now() WHERE id = $1",
-		    7, p) != 0)
-		return -1;
+		    7, u);
 	const char *t[] = {k->id, in->entered_by[0] ? "staff" : "customer"};
-	if (pg_exec(c,
+	pg_pipe_add(p,
 		    "INSERT INTO timeline (complaint_id, step, detail) VALUES ($1, "
 		    "'complainant_joined', jsonb_build_object('entered_by', $2::text))",
-		    2, t) != 0)
-		return -1;
+		    2, t);
 	k->attached = true;
 	k->joined_proactive = true;
 	k->status = 200;
 	log_msg(LOG_INFO, "proactive_case_adopted", LOG_KV({"complaint_no", k->no}),
 		"a complaint joined the proactive case of its waybill");
-	return announce_message(c, in, k, "adopted", customer_ref);
+	return announce_message(p, in, k, "adopted", customer_ref);
 }
 
 /* CPyyyymmdd-XXXXXXXX: the day in UTC and a random code of 8 unambiguous characters (31^8,
@@ -225,9 +220,11 @@ struct intake_idem {
 };
 
 /* The case, its first timeline row and (with idem) its idempotency key in one statement, then
- * its event. day: the transaction's day (NULL: read it). */
-static int insert_case(PGconn *c, const struct intake_input *in, struct intake_case *k,
-		       const char *customer_ref, const char *day, const struct intake_idem *idem)
+ * its event, both queued on p (written when p runs). day: the transaction's day (NULL: read it
+ * on c now). */
+static int insert_case(PGconn *c, struct pg_pipe *p, const struct intake_input *in,
+		       struct intake_case *k, const char *customer_ref, const char *day,
+		       const struct intake_idem *idem)
 {
 	char prio[16];
 	ids_uuid(k->id);
@@ -254,7 +251,7 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 		dv[i] = in->demand[i];
 	char *demand = pg_text_array(dv, (size_t)in->ndemand);
 	int rc = impact && demand && (target || !in->target_kind[0]) ? 0 : -1;
-	const char *p[] = {k->id,
+	const char *v[] = {k->id,
 			   k->no,
 			   in->channel,
 			   in->waybill_no,
@@ -281,8 +278,8 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 	/* one statement where there were three (the timeline row and the key reference the case:
 	 * their foreign keys are checked at the end of the statement, the case inserted) */
 	if (rc == 0)
-		rc = pg_exec(
-		    c,
+		pg_pipe_add(
+		    p,
 		    "WITH c AS (INSERT INTO complaints (id, complaint_no, channel, waybill_no, "
 		    "customer_ref, complainant_name, complainant_phone, role, language, "
 		    "preferred_contact, outlet_id, description, type, impact, demand, target, "
@@ -294,26 +291,26 @@ static int insert_case(PGconn *c, const struct intake_input *in, struct intake_c
 		    "jsonb_build_object('channel', $3::text, 'entered_by', $22::text) FROM c) "
 		    "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
 		    "SELECT $23, $24, id, 201 FROM c WHERE $23::text IS NOT NULL",
-		    24, p);
+		    24, v);
 	free(impact);
 	free(target);
 	free(demand);
 	if (rc != 0)
 		return -1;
 	k->status = 201;
-	return announce_received(c, in, k, customer_ref);
+	return announce_received(p, in, k, customer_ref);
 }
 
-static int idempotency_store(PGconn *c, const char *key, const char *hash,
-			     const struct intake_case *k)
+static void idempotency_store(struct pg_pipe *p, const char *key, const char *hash,
+			      const struct intake_case *k)
 {
 	char status[8];
 	snprintf(status, sizeof(status), "%d", k->status);
-	const char *p[] = {key, hash, k->id, status};
-	return pg_exec(c,
-		       "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
-		       "VALUES ($1, $2, $3, $4)",
-		       4, p);
+	const char *v[] = {key, hash, k->id, status};
+	pg_pipe_add(p,
+		    "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
+		    "VALUES ($1, $2, $3, $4)",
+		    4, v);
 }
 
 /* The POST's locks, in one statement and always in this order (so two POSTs never wait on each
@@ -383,9 +380,10 @@ static int post_replay(const PGresult *r, const char *hash, struct intake_case *
  * window holds (for a complaint that would join a proactive case too), then the complaint
  * adopts the waybill's unclaimed proactive case or opens a new one (a repeat of a recently
  * closed one when there is one). Returns 0, -1 (error) or -3 (filing window passed). */
-static int post_decide(PGconn *c, const struct intake_input *in, const PGresult *r,
-		       const char *customer_ref, const char *day, const struct intake_idem *idem,
-		       struct intake_case *k, char *problem, size_t cap)
+static int post_decide(PGconn *c, struct pg_pipe *p, const struct intake_input *in,
+		       const PGresult *r, const char *customer_ref, const char *day,
+		       const struct intake_idem *idem, struct intake_case *k, char *problem,
+		       size_t cap)
 {
 	if (post_has(r, 7)) {
 		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 7));
@@ -395,7 +393,7 @@ static int post_decide(PGconn *c, const struct intake_input *in, const PGresult 
 		k->priority = k->priority > 1 ? k->priority - 1 : 1;
 		/* the same answer as when the customer first joined the proactive case */
 		k->joined_proactive = PQgetvalue(r, 0, 11)[0] == 't';
-		return attach_repeat(c, in, k);
+		return attach_repeat(p, in, k);
 	}
 	if (post_has(r, 12) &&
 	    !intake_filing_window_ok(strtoll(PQgetvalue(r, 0, 12), NULL, 10), tstamp_now_ms(),
@@ -406,13 +404,13 @@ static int post_decide(PGconn *c, const struct intake_input *in, const PGresult 
 		snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, 0, 14));
 		snprintf(k->no, sizeof(k->no), "%s", PQgetvalue(r, 0, 15));
 		k->repeat_count = atoi(PQgetvalue(r, 0, 16));
-		return adopt_proactive(c, in, k, customer_ref);
+		return adopt_proactive(p, in, k, customer_ref);
 	}
 	if (post_has(r, 17)) {
 		k->is_repeat = true;
 		snprintf(k->previous_id, sizeof(k->previous_id), "%s", PQgetvalue(r, 0, 17));
 	}
-	return insert_case(c, in, k, customer_ref, day, idem);
+	return insert_case(c, p, in, k, customer_ref, day, idem);
 }
 
 /* A proactive case: the evidence service saw the parcel stuck and the carrier wants a case
@@ -455,7 +453,12 @@ int intake_open_proactive(PGconn *c, const struct intake_delay *d)
 	snprintf(in->outlet_id, sizeof(in->outlet_id), "%s", d->facility_id);
 	snprintf(in->description, sizeof(in->description), "%s", d->description);
 	snprintf(in->attachments_json, sizeof(in->attachments_json), "[]");
-	rc = insert_case(c, in, &k, "proactive", NULL, NULL);
+	struct pg_pipe pipe;
+	pg_pipe_init(&pipe);
+	rc = insert_case(c, &pipe, in, &k, "proactive", NULL, NULL);
+	if (rc == 0)
+		rc = pg_pipe_run(c, &pipe);
+	pg_pipe_clear(&pipe);
 	if (rc == 0)
 		log_msg(LOG_INFO, "proactive_case_opened", LOG_KV({"complaint_no", k.no}),
 			"a stuck parcel opened a case before any complaint%s",
@@ -496,8 +499,9 @@ static bool idempotency_key_valid(const char *key)
 
 /* POST's transaction for a new case: BEGIN, the locks, the lookups, the case with its timeline
  * row and key, its event, COMMIT: six statements (fifteen before issue 14; tests/bench/
- * intake_tx.sql runs the same ones). Returns 0, 1 replay, -2 key reused with another body, -3
- * filing window passed, -1 error. */
+ * intake_tx.sql runs the same ones) in two network flights (pg_pipe): what the lookup found
+ * decides what is written, nothing else waits for an answer. Returns 0, 1 replay, -2 key
+ * reused with another body, -3 filing window passed, -1 error. */
 static int post_tx(struct http_req *r, const struct intake_input *in, const char *key,
 		   const char *hash, struct intake_case *k, bool *replayed, char *problem,
 		   size_t cap)
@@ -518,37 +522,44 @@ static int post_tx(struct http_req *r, const struct intake_input *in, const char
 	snprintf(days, sizeof(days), "%lld", intake_cfg.repeat_window_days);
 	const char *lp[] = {key, cust_lock, pro_lock};
 	const char *qp[] = {key, list, in->waybill_no, in->type, days};
-	if (pg_begin(r->db) != 0)
-		return -1;
-	PGresult *locks = key ? pg_query(r->db, POST_LOCKS_KEY_SQL, 3, lp)
-			      : pg_query(r->db, POST_LOCKS_SQL, 2, lp + 1);
-	if (!locks)
+	struct pg_pipe p;
+	int rc = -1;
+	/* first flight: the lookup runs after the locks are held (statements run in order) */
+	pg_pipe_init(&p);
+	pg_pipe_begin(&p);
+	int at_locks = key ? pg_pipe_add(&p, POST_LOCKS_KEY_SQL, 3, lp)
+			   : pg_pipe_add(&p, POST_LOCKS_SQL, 2, lp + 1);
+	int at_found = pg_pipe_add(&p, POST_LOOKUP_SQL, 5, qp);
+	if (pg_pipe_run(r->db, &p) != 0)
 		goto failed;
-	snprintf(day, sizeof(day), "%s", PQgetvalue(locks, 0, 3 - (key ? 0 : 1)));
-	PQclear(locks);
-	PGresult *found = pg_query(r->db, POST_LOOKUP_SQL, 5, qp);
-	if (!found)
-		goto failed;
+	PGresult *found = pg_pipe_result(&p, at_found);
+	snprintf(day, sizeof(day), "%s", PQgetvalue(pg_pipe_result(&p, at_locks), 0, key ? 3 : 2));
 	if (post_has(found, 0)) {
-		int rc = post_replay(found, hash, k);
-		PQclear(found);
-		pg_rollback(r->db);
+		rc = post_replay(found, hash, k);
 		*replayed = rc == 1;
-		return rc;
+		goto failed; /* nothing to write */
 	}
+	/* second flight: the writes the decision queued, and COMMIT */
+	struct pg_pipe w;
 	struct intake_idem idem = {key, hash};
-	int rc = post_decide(r->db, in, found, customer_ref, day, &idem, k, problem, cap);
-	PQclear(found);
+	pg_pipe_init(&w);
+	rc = post_decide(r->db, &w, in, found, customer_ref, day, &idem, k, problem, cap);
 	/* a new case stored its key with it; a repeat or an adoption stores it here */
-	if (rc != 0 || (key && k->status != 201 && idempotency_store(r->db, key, hash, k)) ||
-	    pg_commit(r->db) != 0) {
+	if (rc == 0 && key && k->status != 201)
+		idempotency_store(&w, key, hash, k);
+	if (rc == 0) {
+		pg_pipe_commit(&w);
+		rc = pg_pipe_run(r->db, &w); /* ends the transaction either way */
+	} else {
 		pg_rollback(r->db);
-		return rc == -3 ? -3 : -1;
 	}
-	return 0;
+	pg_pipe_clear(&w);
+	pg_pipe_clear(&p);
+	return rc == -3 ? -3 : rc == 0 ? 0 : -1;
 failed:
+	pg_pipe_clear(&p);
 	pg_rollback(r->db);
-	return -1;
+	return rc;
 }
 
 static void post_reply(struct http_req *r, int rc, const struct intake_case *k, bool replayed,

@@ -419,6 +419,277 @@ START_TEST(relay_marks_rows_sent_only_after_delivery)
 }
 END_TEST
 
+/* ---- pipelines (pg_pipe_*) ---- */
+
+static int hook_committed, hook_rolled_back;
+
+static void count_tx_end(bool committed)
+{
+	if (committed)
+		hook_committed++;
+	else
+		hook_rolled_back++;
+}
+
+START_TEST(pipeline_returns_results_in_order)
+{
+	struct pg_pipe p;
+	const char *one[] = {"1"}, *two[] = {"2"}, *bin[] = {"\x01\x00\x02"};
+	const int len[] = {3}, fmt[] = {1};
+	ck_assert_int_eq(pg_exec(db, "CREATE TABLE pipe_t (k int PRIMARY KEY, v text)", 0, NULL),
+			 0);
+	ck_assert_int_eq(pg_add_tx_end_hook(count_tx_end), 0);
+	hook_committed = hook_rolled_back = 0;
+	pg_pipe_init(&p);
+	ck_assert_int_eq(pg_pipe_begin(&p), 0);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int, 'a')", 1, one), 1);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int, 'b')", 1, two), 2);
+	/* a later statement sees an earlier one's effect: they run in order */
+	ck_assert_int_eq(
+	    pg_pipe_add(&p, "SELECT string_agg(v, ',' ORDER BY k) FROM pipe_t", 0, NULL), 3);
+	ck_assert_int_eq(pg_pipe_add_bin(&p, "SELECT length($1::bytea)", 1, bin, len, fmt), 4);
+	ck_assert_int_eq(pg_pipe_add_prepared(&p, "unit_pipe_named", "SELECT $1::int * 10", 1, two),
+			 5);
+	ck_assert_int_eq(pg_pipe_commit(&p), 6);
+	ck_assert_int_eq(pg_pipe_run(db, &p), 0);
+	ck_assert_int_eq(pg_pipe_failed(&p), -1);
+	ck_assert_str_eq(PQcmdStatus(pg_pipe_result(&p, 1)), "INSERT 0 1");
+	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 3), 0, 0, "?"), "a,b");
+	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 4), 0, 0, "?"), "3");
+	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 5), 0, 0, "?"), "20");
+	ck_assert_str_eq(PQcmdStatus(pg_pipe_result(&p, 6)), "COMMIT");
+	pg_pipe_clear(&p);
+	/* the COMMIT in the pipe committed and ran the tx-end hooks, like pg_commit */
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_IDLE);
+	ck_assert_int_eq(hook_committed, 1);
+	ck_assert_int_eq(hook_rolled_back, 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 2);
+	/* an empty pipe runs as nothing */
+	ck_assert_int_eq(pg_pipe_run(db, &p), 0);
+}
+END_TEST
+
+START_TEST(pipeline_error_aborts_the_rest_and_leaves_the_connection_usable)
+{
+	struct pg_pipe p;
+	const char *one[] = {"1"}, *two[] = {"2"};
+	ck_assert_int_eq(pg_exec(db, "CREATE TABLE pipe_t (k int PRIMARY KEY)", 0, NULL), 0);
+	ck_assert_int_eq(pg_add_tx_end_hook(count_tx_end), 0);
+	hook_committed = hook_rolled_back = 0;
+	pg_pipe_init(&p);
+	ck_assert_int_eq(pg_pipe_begin(&p), 0);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, one), 1);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, one), 2);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, two), 3);
+	ck_assert_int_eq(pg_pipe_commit(&p), 4);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	/* the first error is reported with its SQLSTATE, the statements after it did not run */
+	ck_assert_int_eq(pg_pipe_failed(&p), 2);
+	ck_assert_str_eq(pg_last_sqlstate(), "23505");
+	ck_assert_ptr_nonnull(strstr(pg_last_error(), "pipe_t_pkey"));
+	ck_assert_ptr_nonnull(pg_pipe_result(&p, 1));
+	ck_assert_ptr_null(pg_pipe_result(&p, 2));
+	ck_assert_ptr_null(pg_pipe_result(&p, 3));
+	ck_assert_ptr_null(pg_pipe_result(&p, 4));
+	pg_pipe_clear(&p);
+	/* the pipe held COMMIT: the aborted transaction was rolled back, the hooks told so */
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_IDLE);
+	ck_assert_int_eq(hook_committed, 0);
+	ck_assert_int_eq(hook_rolled_back, 1);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 0);
+	/* without COMMIT the caller's transaction stays aborted for its pg_rollback */
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, two), 0);
+	ck_assert_int_eq(pg_pipe_add(&p, "SELECT 1 / ($1::int - 1)", 1, one), 1);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	ck_assert_str_eq(pg_last_sqlstate(), "22012");
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_INERROR);
+	pg_pipe_clear(&p);
+	pg_rollback(db);
+	/* without BEGIN the pipe is one implicit transaction: the insert before the error is gone
+	 */
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, two), 0);
+	ck_assert_int_eq(pg_pipe_add(&p, "SELECT 1 / ($1::int - 1)", 1, one), 1);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 0);
+	/* and the connection runs statements again, in and out of pipelines */
+	ck_assert_int_eq(pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, two), 0);
+	ck_assert_int_eq(pg_pipe_run(db, &p), 0);
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 1);
+	/* a pipe that could not be queued sends nothing and fails */
+	for (int i = 0; i <= PG_PIPE_MAX; i++)
+		pg_pipe_add(&p, "INSERT INTO pipe_t VALUES ($1::int)", 1, one);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 1);
+}
+END_TEST
+
+static long long prepared_count(const char *statement)
+{
+	const char *p[] = {statement};
+	PGresult *r =
+	    pg_query(db, "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", 1, p);
+	ck_assert_ptr_nonnull(r);
+	long long n = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* When the statement was prepared, as sortable text (static). */
+static const char *prepared_at(const char *statement)
+{
+	static char at[64];
+	const char *p[] = {statement};
+	PGresult *r = pg_query(db,
+			       "SELECT to_char(prepare_time, 'YYYYMMDDHH24MISSUS') FROM "
+			       "pg_prepared_statements WHERE statement = $1",
+			       1, p);
+	ck_assert_ptr_nonnull(r);
+	snprintf(at, sizeof(at), "%s", pg_value(r, 0, 0, ""));
+	PQclear(r);
+	return at;
+}
+
+/* Runs sql (one int parameter) twice in one pipe and checks both answers. */
+static int run_twice(const char *sql, const char *arg, const char *want)
+{
+	struct pg_pipe p;
+	const char *a[] = {arg};
+	pg_pipe_init(&p);
+	pg_pipe_add(&p, sql, 1, a);
+	pg_pipe_add(&p, sql, 1, a);
+	int rc = pg_pipe_run(db, &p);
+	if (rc == 0) {
+		ck_assert_str_eq(pg_value(pg_pipe_result(&p, 0), 0, 0, "?"), want);
+		ck_assert_str_eq(pg_value(pg_pipe_result(&p, 1), 0, 0, "?"), want);
+	}
+	pg_pipe_clear(&p);
+	return rc;
+}
+
+START_TEST(pipeline_prepares_each_statement_once_per_connection)
+{
+	static const char sql[] = "SELECT $1::int * 3 AS unit_pipe";
+	const char *seven[] = {"7"};
+	/* prepared in the first flight (twice in the pipe, one Parse), executed after */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(run_twice(sql, "7", "21"), 0);
+	ck_assert_int_eq(prepared_count(sql), 1);
+	/* pg_query finds it prepared (no 42P05 "already exists") */
+	PGresult *r = pg_query(db, sql, 1, seven);
+	ck_assert_msg(r != NULL, "%s", pg_last_error());
+	PQclear(r);
+	/* prepared again when its time is up (0: every run), once per pipe */
+	char before[64];
+	snprintf(before, sizeof(before), "%s", prepared_at(sql));
+	pg_set_replan_seconds(0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(run_twice(sql, "7", "21"), 0);
+	pg_set_replan_seconds(60);
+	ck_assert_int_eq(prepared_count(sql), 1);
+	ck_assert_str_gt(prepared_at(sql), before);
+	/* a Parse that failed (no such table yet) is sent again next time */
+	static const char later[] = "SELECT count(*) + $1::int FROM pipe_later";
+	ck_assert_int_eq(run_twice(later, "1", "1"), -1);
+	ck_assert_str_eq(pg_last_sqlstate(), "42P01");
+	ck_assert_int_eq(pg_exec(db, "CREATE TABLE pipe_later (k int)", 0, NULL), 0);
+	ck_assert_int_eq(run_twice(later, "1", "1"), 0);
+	/* so is one an earlier error kept from running */
+	static const char skipped[] = "SELECT $1::int + 100 AS unit_pipe_skipped";
+	struct pg_pipe p;
+	const char *zero[] = {"0"};
+	pg_pipe_init(&p);
+	pg_pipe_add(&p, "SELECT 1 / $1::int", 1, zero);
+	pg_pipe_add(&p, skipped, 1, zero);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	ck_assert_int_eq(pg_pipe_failed(&p), 0);
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(prepared_count(skipped), 0);
+	ck_assert_int_eq(run_twice(skipped, "1", "101"), 0);
+	ck_assert_int_eq(prepared_count(skipped), 1);
+}
+END_TEST
+
+START_TEST(pipeline_on_a_broken_connection_fails_and_the_next_connection_works)
+{
+	struct pg_conn pc;
+	struct pg_pipe p;
+	const char *two[] = {"2"};
+	static const char sql[] = "SELECT $1::int + 40 AS unit_pipe_broken";
+	ck_assert_int_eq(pg_conn_init(&pc, getenv("CP_TEST_DATABASE_URL"), "unit"), 0);
+	PGconn *c = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(c);
+	pg_pipe_init(&p);
+	pg_pipe_add(&p, sql, 1, two);
+	ck_assert_int_eq(pg_pipe_run(c, &p), 0);
+	pg_pipe_clear(&p);
+	/* the server ends the session (waits until it is gone) */
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(c));
+	const char *pp[] = {pid};
+	PGresult *r = pg_query(db, "SELECT pg_terminate_backend($1::int, 60000)", 1, pp);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	pg_pipe_add(&p, "BEGIN", 0, NULL);
+	pg_pipe_add(&p, sql, 1, two);
+	ck_assert_int_eq(pg_pipe_run(c, &p), -1);
+	ck_assert_ptr_null(pg_pipe_result(&p, 1));
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(PQstatus(c), CONNECTION_BAD);
+	/* pg_conn_get replaces it; the statement is prepared on the new backend */
+	c = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(c);
+	pg_pipe_add(&p, sql, 1, two);
+	ck_assert_int_eq(pg_pipe_run(c, &p), 0);
+	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 0), 0, 0, "?"), "42");
+	pg_pipe_clear(&p);
+	pg_conn_release(&pc);
+}
+END_TEST
+
+START_TEST(outbox_rows_queued_on_a_pipeline_commit_with_it)
+{
+	Cp__SlaEvent ev;
+	struct pg_pipe p;
+	char id[IDS_UUID_LEN];
+	const char *zero[] = {"0"};
+	sample_event(&ev);
+	unsigned long before = outbox_wake_count();
+	pg_pipe_init(&p);
+	ck_assert_int_eq(pg_pipe_begin(&p), 0);
+	ck_assert_int_eq(outbox_pipe_add(&p, "unit.topic", "k1", "cp.unit.piped", &ev.base, id), 0);
+	ck_assert_int_eq(pg_pipe_commit(&p), 2);
+	ck_assert_int_eq(pg_pipe_run(db, &p), 0);
+	pg_pipe_clear(&p);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	const char *pid[] = {id};
+	PGresult *r = pg_query(
+	    db, "SELECT ce_type, topic, length(payload) > 0 FROM outbox WHERE ce_id = $1", 1, pid);
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cp.unit.piped");
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "t");
+	PQclear(r);
+	/* a pipe that fails after its row writes nothing and wakes nobody */
+	ck_assert_int_eq(pg_pipe_begin(&p), 0);
+	ck_assert_int_eq(outbox_pipe_add(&p, "unit.topic", "k1", "cp.unit.lost", &ev.base, NULL),
+			 0);
+	pg_pipe_add(&p, "SELECT 1 / $1::int", 1, zero);
+	ck_assert_int_eq(pg_pipe_commit(&p), 3);
+	ck_assert_int_eq(pg_pipe_run(db, &p), -1);
+	pg_pipe_clear(&p);
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox WHERE ce_type = 'cp.unit.lost'"), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	/* the next transaction without outbox rows does not wake it either */
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+}
+END_TEST
+
 /* ---- httpd on worker threads (needs PostgreSQL for the workers' connections) ---- */
 
 static void route_get(struct http_req *r, void *arg)
@@ -630,6 +901,12 @@ int main(void)
 		tcase_add_test(d, plannable_statements_are_prepared_by_pg_query);
 		tcase_add_test(d, a_commit_with_outbox_rows_wakes_the_relay);
 		tcase_add_test(d, deferred_outbox_rows_are_written_together_in_order);
+		tcase_add_test(d, pipeline_returns_results_in_order);
+		tcase_add_test(d, pipeline_error_aborts_the_rest_and_leaves_the_connection_usable);
+		tcase_add_test(d, pipeline_prepares_each_statement_once_per_connection);
+		tcase_add_test(d,
+			       pipeline_on_a_broken_connection_fails_and_the_next_connection_works);
+		tcase_add_test(d, outbox_rows_queued_on_a_pipeline_commit_with_it);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
