@@ -237,19 +237,27 @@ def test_gateway_failing_three_times_then_recovering_gets_the_message_once(stack
 
 
 def test_a_burst_goes_out_concurrently_and_each_message_arrives_once(stack, notify):
-    """One offer to 60 people is one batch of concurrent gateway calls recorded in one
-    statement: each row keeps its own outcome (one recipient's gateway fails twice and only
+    """One offer to 60 people is one batch of concurrent gateway calls over kept-alive
+    connections, recorded in one statement: each row keeps its own outcome (one recipient's gateway fails twice and only
     that row is retried), and each person gets their own message once."""
     cid, no = new_case()
     staff = [new_staff() for _ in range(60)]
     flaky = staff[7]
     stack.receiver_fail(2, to=f"staff:{flaky}")
+    before = stack.receiver_stats()["requests_per_connection"]
     produce_assignment(stack, cid, no, "cp.complaint.offered", "offered", staff)
     rows = wait_rows(stack, "SELECT id, recipient, attempts, response_status, last_error, body "
                             "FROM followup.notifications WHERE complaint_id = %s AND step = "
                             "'staff_offered' AND status = 'delivered'", (cid,), count=len(staff),
                      timeout=60)
-    requests_by_id = stack.receiver_stats()["requests"]
+    stats = stack.receiver_stats()
+    requests_by_id = stats["requests"]
+    # the 62 calls shared kept-alive connections: at most NOTIFY_CONCURRENCY (16) of them, not
+    # a connection (and a TLS handshake) per message
+    used = {k: n - before.get(k, 0) for k, n in stats["requests_per_connection"].items()
+            if n > before.get(k, 0)}
+    assert sum(used.values()) >= len(staff) + 2
+    assert len(used) <= 16, used
     assert {r[1] for r in rows} == {f"staff:{s}" for s in staff}
     for note_id, recipient, attempts, status, error, body in rows:
         tries = 3 if recipient == f"staff:{flaky}" else 1
