@@ -9,6 +9,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "metrics.h"
+#include "tstamp.h"
 
 static atomic_bool kafka_fatal_flag;
 
@@ -347,6 +348,7 @@ size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
 	if (!m)
 		return 0;
+	double t0 = tstamp_mono();
 	if (kafka_consumer_keep(m))
 		msgs[n++] = m;
 	while (n < max && (m = rd_kafka_consumer_poll(c->rk, wait_ms)) != NULL)
@@ -354,6 +356,10 @@ size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **
 			msgs[n++] = m;
 	if (n > 0)
 		kafka_consumer_note_lag(c, msgs[n - 1]);
+	metrics_observe(metrics_histogram("cp_consume_collect_seconds",
+					  "Time a batch spent collecting events after its first.",
+					  NULL, NULL, 0),
+			tstamp_mono() - t0);
 	return n;
 }
 

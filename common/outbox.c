@@ -421,8 +421,14 @@ static int outbox_publish(struct outbox_relay *r, PGconn *c, PGresult *res)
 		produced[i] = outbox_produce_row(r, res, i, &slots[i]) == 0;
 	}
 	/* Slots must outlive their reports: message.timeout.ms bounds this wait. */
+	double t0 = tstamp_mono();
 	while (kafka_dr_wait(&dr, 1000) > 0)
 		;
+	metrics_observe(metrics_histogram("cp_outbox_ack_seconds",
+					  "Time from a batch's produce to the broker's last "
+					  "acknowledgement.",
+					  NULL, NULL, 0),
+			tstamp_mono() - t0);
 	outbox_sort_ids(res, slots, produced, n, ok, bad, cap);
 	const char *p_ok[] = {ok}, *p_bad[] = {bad};
 	rc = pg_exec(c, OUTBOX_MARK_SQL, 1, p_ok);

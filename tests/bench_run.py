@@ -487,6 +487,138 @@ ACK_WAITING_SQL = (
     "n.complaint_id = c.id AND n.step = 'received' AND n.status = 'delivered')")
 
 
+# Where an acknowledgement's time goes, by the timestamps each stage leaves (one clock: every
+# process runs on this machine). PostgreSQL's now() is the start of its transaction.
+ACK_STAGES_SQL = (
+    "SELECT c.id::text, extract(epoch FROM c.received_at) * 1000, "
+    "extract(epoch FROM o.sent_at) * 1000, extract(epoch FROM n.created_at) * 1000, "
+    "extract(epoch FROM n.delivered_at) * 1000, n.id::text FROM intake.complaints c JOIN "
+    "intake.outbox o ON o.msg_key = c.id::text AND o.ce_type = 'cp.complaint.received' JOIN "
+    "followup.notifications n ON n.complaint_id = c.id AND n.step = 'received' "
+    "WHERE c.id = ANY(%s::uuid[])")
+ACK_STAGE_NAMES = (
+    ("intake_commit_to_relay", "intake's transaction began -> its relay's transaction began "
+     "(intake's statements and commit, the relay's wake-up)"),
+    ("relay_to_produced", "the relay's transaction began -> the event handed to librdkafka "
+     "(the relay's lock and select)"),
+    ("produced_to_followup_tx", "handed to librdkafka -> follow-up's consumer transaction "
+     "began (linger, the broker, the fetch, the consumer's batch wait and the batches before "
+     "it)"),
+    ("followup_tx_to_gateway", "follow-up's transaction began -> the request at the receiver "
+     "(the batch's other events, the commit, the delivery's wake-up, claim and call)"),
+    ("gateway_to_recorded", "the request at the receiver -> the delivery's record began (the "
+     "answer, the batch's other calls)"),
+)
+
+
+# The services' own histograms of the parts the acknowledgement passes through: their mean
+# over the ack phase (sum and count deltas), and how many events a consumer batch held.
+ACK_METRICS = (("intake", "cp_outbox_batch_seconds", ""),
+               ("intake", "cp_outbox_ack_seconds", ""),
+               ("followup", "cp_consume_collect_seconds", ""),
+               ("intake", "cp_consume_batch_seconds", ""),
+               ("followup", "cp_consume_batch_seconds", ""),
+               ("followup", "cp_delivery_stage_seconds", 'stage="claim"'),
+               ("followup", "cp_delivery_stage_seconds", 'stage="calls"'),
+               ("followup", "cp_delivery_stage_seconds", 'stage="record"'),
+               ("followup", "cp_consumed_total", None))
+
+
+def metric_sums(stack):
+    """{(service, name, labels): (sum, count)} of ACK_METRICS from each service's /metrics
+    (a counter's value as its sum, summed over its label sets when labels is None)."""
+    out = {}
+    for svc in sorted({m[0] for m in ACK_METRICS}):
+        try:
+            text = requests.get(stack.service_url(svc) + "/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for line in text.splitlines():
+            if line.startswith("#") or " " not in line:
+                continue
+            key, value = line.rsplit(" ", 1)
+            name, _, labels = key.partition("{")
+            labels = labels.rstrip("}")
+            for svc2, metric, want in ACK_METRICS:
+                if svc2 != svc:
+                    continue
+                if want is None and name == metric:
+                    k = (svc, metric, None)
+                    s, c = out.get(k, (0.0, 0.0))
+                    out[k] = (s + float(value), c + 1)
+                elif name in (metric + "_sum", metric + "_count") and labels == want:
+                    s, c = out.get((svc, metric, want), (0.0, 0.0))
+                    out[(svc, metric, want)] = (s + float(value), c) if name.endswith("_sum") \
+                        else (s, c + float(value))
+    return out
+
+
+def metric_means(before, after):
+    """Each histogram's mean (ms) and count over the interval; consumed events per batch."""
+    out = {}
+    for key, (s1, c1) in after.items():
+        s0, c0 = before.get(key, (0.0, 0.0))
+        svc, metric, labels = key
+        if labels is None:
+            out[f"{svc} {metric}"] = round(s1 - s0)
+        elif c1 > c0:
+            out[f"{svc} {metric}{{{labels}}}".replace("{}", "")] = {
+                "mean_ms": round((s1 - s0) / (c1 - c0) * 1000, 1), "count": round(c1 - c0)}
+    consumed = out.get("followup cp_consumed_total")
+    batches = out.get("followup cp_consume_batch_seconds")
+    if consumed is not None and isinstance(batches, dict) and batches["count"]:
+        out["followup events per consumer batch"] = round(consumed / batches["count"], 1)
+    return out
+
+
+def ack_stages(stack, ids, since_ms):
+    """p50/p99 of each stage of ACK_STAGE_NAMES for the complaints ids: the database's
+    timestamps, the Kafka record's own (set when the relay handed it over) and the receiver's
+    arrival time."""
+    from confluent_kafka import Consumer, TopicPartition
+    with stack.db() as db:
+        rows = db.execute(ACK_STAGES_SQL, (ids,)).fetchall()
+    topic = "complaint.received.v1"
+    c = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": "cp-bench-ack-stages",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    produced = {}
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        start = c.offsets_for_times([TopicPartition(topic, p, since_ms) for p in parts],
+                                    timeout=10)
+        c.assign([p for p in start if p.offset >= 0])
+        left = {p.partition for p in start if p.offset >= 0}
+        deadline = time.monotonic() + 30
+        while left and time.monotonic() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                left.discard(m.partition())
+                continue
+            produced[m.key().decode()] = m.timestamp()[1]
+    finally:
+        c.close()
+    arrived = {str(m["notification_id"]): float(m["received_unix"]) * 1000
+               for m in stack.inbox() if "received_unix" in m}
+    out = {}
+    spans = {name: [] for name, _ in ACK_STAGE_NAMES}
+    for cid, received, relayed, queued, delivered, note_id in rows:
+        kafka, gateway = produced.get(cid), arrived.get(note_id)
+        if kafka is None or gateway is None or relayed is None:
+            continue
+        points = [float(received), float(relayed), float(kafka), float(queued), gateway,
+                  float(delivered)]
+        for (name, _), a, b in zip(ACK_STAGE_NAMES, points, points[1:]):
+            spans[name].append(b - a)
+    for name, what in ACK_STAGE_NAMES:
+        if spans[name]:
+            out[name] = {"p50": round(pct(spans[name], 0.5), 1),
+                         "p99": round(pct(spans[name], 0.99), 1), "what": what}
+    out["complaints"] = len(spans[ACK_STAGE_NAMES[0][0]])
+    return out
+
+
 def phase_ack(stack, rate, seconds=10):
     """The automatic acknowledgement's latency (receipt -> the receiver's 2xx) at half the
     measured maximum load: an open-loop stream, one complaint every 1/rate s on a fixed schedule
@@ -517,6 +649,8 @@ def phase_ack(stack, rate, seconds=10):
         with lock:
             ids.append(r.json()["complaint_id"])
 
+    started_ms = int(time.time() * 1000)
+    metrics0 = metric_sums(stack)
     t0 = time.perf_counter() + 0.1
     # enough senders that a slow answer never holds back the schedule
     with concurrent.futures.ThreadPoolExecutor(64) as pool:
@@ -536,9 +670,15 @@ def phase_ack(stack, rate, seconds=10):
                             "n.complaint_id WHERE n.complaint_id = ANY(%s::uuid[]) AND n.step = "
                             "'received' AND n.status = 'delivered'", (ids,), count=len(ids),
                      timeout=300)
+    metrics = metric_means(metrics0, metric_sums(stack))
     lat = [float(r[0]) for r in rows]
     queued = [float(r[1]) for r in rows]
     sent = [a - b for a, b in zip(lat, queued)]
+    try:
+        stages = ack_stages(stack, ids, started_ms)
+    except Exception as e:  # noqa: BLE001 - the split is context; the figure stands without it
+        print(f"bench: the acknowledgement's stages not measured: {e}", flush=True)
+        stages = {}
     return {"rate_per_s": round(rate, 1), "offered_per_s": round(offered, 1), "complaints": n,
             "waiting_before": waiting, "p50_ms": round(pct(lat, 0.5)),
             "p99_ms": round(pct(lat, 0.99)),
@@ -548,7 +688,8 @@ def phase_ack(stack, rate, seconds=10):
             "received_to_queued_p99_ms": round(pct(queued, 0.99)),
             "queued_to_sent_p50_ms": round(pct(sent, 0.5)),
             "queued_to_sent_p99_ms": round(pct(sent, 0.99)),
-            "schedule_slip_max_ms": round(max(late) * 1000, 1)}
+            "schedule_slip_max_ms": round(max(late) * 1000, 1),
+            "stages_ms": stages, "service_metrics": metrics}
 
 
 CLOCK_COLUMNS = ("complaint_id, clock, complaint_no, state, duration_s, started_at, due_at, "
@@ -730,10 +871,15 @@ def figures(r):
          f"{a['offered_per_s']}/s offered open loop; receipt -> follow-up queued it p50 "
          f"{a['received_to_queued_p50_ms']} / p99 {a['received_to_queued_p99_ms']} ms, queued "
          f"-> the receiver's 2xx p50 {a['queued_to_sent_p50_ms']} / p99 "
-         f"{a['queued_to_sent_p99_ms']} ms (follow-up's delivery task looks for queued "
-         f"messages every DELIVERY_INTERVAL_MS, 200 by default)"),
+         f"{a['queued_to_sent_p99_ms']} ms" + ack_stage_text(a.get("stages_ms") or {})),
     ]
     return rows
+
+
+def ack_stage_text(stages):
+    parts = [f"{name} p50 {v['p50']} / p99 {v['p99']}" for name, _ in ACK_STAGE_NAMES
+             if isinstance(v := stages.get(name), dict)]
+    return "; by stage (ms): " + ", ".join(parts) if parts else ""
 
 
 def fmt(v):

@@ -36,6 +36,7 @@
 #include "notify.h"
 #include "pg.h"
 #include "svc.h"
+#include "tstamp.h"
 
 struct fu_notify_config fu_notify_cfg;
 
@@ -466,14 +467,32 @@ int fu_delivery_init(void)
 	return pg_add_tx_end_hook(fu_delivery_tx_end);
 }
 
+/* Each part of a delivery round (claim, calls, record), so the acknowledgement's latency can be
+ * split by where it goes (make bench reads them). */
+static void fu_delivery_observe(const char *stage, double since)
+{
+	char labels[32];
+	snprintf(labels, sizeof(labels), "stage=\"%s\"", stage);
+	metrics_observe(metrics_histogram("cp_delivery_stage_seconds",
+					  "Time of each part of a delivery round.", labels, NULL,
+					  0),
+			tstamp_mono() - since);
+}
+
 int fu_deliver_task(PGconn *c, void *arg)
 {
 	struct fu_note *notes = NULL;
+	double t0 = tstamp_mono();
 	int n = claim(c, (int)fu_notify_cfg.batch, &notes);
 	if (n <= 0)
 		return n;
+	double t1 = tstamp_mono();
+	fu_delivery_observe("claim", t0);
 	deliver(notes, n);
+	double t2 = tstamp_mono();
+	fu_delivery_observe("calls", t1);
 	int rc = record(c, notes, n);
+	fu_delivery_observe("record", t2);
 	for (int i = 0; i < n; i++) {
 		free(notes[i].body);
 		free(notes[i].json);
