@@ -3,7 +3,7 @@ scan store and parcel summary, intake's pickup projection, classification's late
 projection) store the SAME rows whether a batch goes through the set path (a few statements
 per batch) or the one-event path (CONSUMER_SET_APPLY=false), for a batch with duplicates (the
 same scan under a new event id, the same event delivered twice), out-of-order scans, equal
-times, a parcel that already had scans, and late tracking for complaints filed before it. The
+times, times within one millisecond, a parcel that already had scans, and late tracking for complaints filed before it. The
 consumers are stopped while the batch is produced, so they meet it as one backlog (one poll
 batch), and each mode's metrics show which path ran. No inbox row is written for scans: their
 own (carrier, scan_id) key or the projection's min/latest rule makes them idempotent. A poison
@@ -89,6 +89,17 @@ def _scenario(stack, wb, t0):
         (s("e", 3, "picked_up", 1, facility_id="O1", facility_type="outlet",
            loc=(22.4, 113.9)), None),
     ]
+    # f: two scans in the same millisecond, the later time first (the time is compared in
+    # full, not to the millisecond), and one whose local time reads later but is older
+    day = t0.strftime("%Y-%m-%d")
+    batch += [
+        (s("f", 1, "departed", 0, facility_id="SC1", facility_type="sorting_centre",
+           occurred_at=f"{day}T05:00:00.123900Z"), None),
+        (s("f", 2, "arrived", 0, facility_id="SC2", facility_type="sorting_centre",
+           occurred_at=f"{day}T05:00:00.123100Z"), None),
+        (s("f", 3, "arrived", 0, facility_id="SC3", facility_type="sorting_centre",
+           occurred_at=f"{day}T12:00:00+08:00"), None),
+    ]
     batch += [(ev, None) for ev, _ in batch if ev.waybill_no == wb["c"]]
     redelivered = f"{wb['e']}-redelivered"
     batch += [(s("e", 4, "arrived", 4, facility_id="O2", facility_type="outlet"), redelivered),
@@ -105,7 +116,7 @@ def _file(http, stack, w):
 
 def _run(stack, http, mode, t0):
     """Applies the scenario with CONSUMER_SET_APPLY=mode; returns its waybills."""
-    wb = {k: waybill() for k in "abcde"}
+    wb = {k: waybill() for k in "abcdef"}
     source = f"/carrier/eq-{uuid.uuid4().hex[:8]}"
     before, batch = _scenario(stack, wb, t0)
     for ev in before:
@@ -132,7 +143,7 @@ def _run(stack, http, mode, t0):
     wait_rows(stack, "SELECT 1 FROM intake.pickups WHERE waybill_no = ANY(%s)", (waybills,),
               count=4)
     wait_rows(stack, "SELECT 1 FROM classification.parcel_positions WHERE waybill_no = ANY(%s)",
-              (waybills,), count=5)
+              (waybills,), count=6)
     set_events = {name: _metric(stack, name, "cp_consumer_set_events_total")
                   for name in TRACKING_CONSUMERS}
     return wb, source, late, set_events
@@ -191,7 +202,7 @@ def test_set_path_and_one_event_path_store_identical_rows(stack, http):
     assert all(v == 0 for v in one_set.values()), one_set
     assert all(v > 0 for v in set_set.values()), set_set
     one, got = _rows(stack, one_wb), _rows(stack, set_wb)
-    assert len(one["scans"]) == 21 and len(one["bundles"]) == 2
+    assert len(one["scans"]) == 24 and len(one["bundles"]) == 2
     for table in QUERIES:
         assert got[table] == one[table], table
     # spot checks of what both store: first of a repeated scan id, the newest summary
@@ -200,6 +211,8 @@ def test_set_path_and_one_event_path_store_identical_rows(stack, http):
     assert parcels["a"][2] == 6 and parcels["a"][5] == "delivered" and parcels["a"][9] == "C7"
     assert parcels["b"][2] == 5 and parcels["b"][6] == "O2" and parcels["b"][9] == "C1"
     assert ("EQ", "a-1", "a", "picked_up", "O1") == got["scans"][0][:5]
+    positions = {r[0]: r for r in got["positions"]}
+    assert positions["f"][2] == "SC1" and parcels["f"][6] == "SC1"
     assert not any(r[15] for r in got["parcels"])  # no bundle waits for tracking any more
     assert _inbox_rows(stack, one_source) == _inbox_rows(stack, set_source) == {
         name: 0 for name in TRACKING_CONSUMERS}
