@@ -9,6 +9,8 @@
  * Bundles built before their parcel's tracking arrived (pending_bundle) are rebuilt once per
  * waybill at the end of the consumer's batch (ingest_batch_end), after all its scans. */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +60,13 @@ static const char store_sql[] =
     "ELSE p.final END, exceptions = p.exceptions + EXCLUDED.exceptions, updated_at = now() "
     "RETURNING p.pending_bundle";
 
-/* The set form of store_sql. b: the batch in order; k: the keys not seen before; f: the first
- * scan of each new key; x/y: per scan, what applying the scans one by one would have seen
+/* The set form of store_sql. b: the batch in order, each (carrier, scan_id) once (the first,
+ * ingest_store_set leaves the others out), a column that is empty in every scan of the batch
+ * sent as an empty array (unnest pads it with NULLs, read as ''); k: the keys not seen
+ * before (ON CONFLICT: an anti-join insert saved little per key and, prepared while the table
+ * was young, kept a plan that scanned all of scan_keys for every batch of make bench's first
+ * minute); f: the scans of new keys; x/y: per scan, what applying the scans
+ * one by one would have seen
  * before it (the latest time so far, whether a courier was set), with the parcel row as it is
  * (locked). The summary a sequence of single upserts produces is then, per waybill:
  *   - the last_* columns and `final` of the newest scan (latest occurred_at, the later of equal
@@ -69,22 +76,27 @@ static const char store_sql[] =
  *   - counts added, first/last/delivered_at as LEAST/GREATEST, promised_by the first given.
  * Returns the number of scans stored and the waybills whose bundle waits for tracking. */
 static const char set_sql[] =
-    "WITH b AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "WITH b AS (SELECT COALESCE(carrier, '') AS carrier, scan_id, waybill_no, code, "
+    "COALESCE(facility_id, '') AS facility_id, COALESCE(facility_type, '') AS facility_type, "
+    "COALESCE(courier_id, '') AS courier_id, occurred_at, COALESCE(city, '') AS city, lat, lon, "
+    "COALESCE(pod_ref, '') AS pod_ref, COALESCE(note, '') AS note, "
+    "COALESCE(signed_by, '') AS signed_by, COALESCE(exception_reason, '') AS exception_reason, "
+    "COALESCE(consented = 't', false) AS consented, COALESCE(promised_by, '') AS promised_by, "
+    "ord FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
     "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
     "$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) "
-    "WITH ORDINALITY AS b (carrier, scan_id, waybill_no, code, facility_id, facility_type, "
+    "WITH ORDINALITY AS u (carrier, scan_id, waybill_no, code, facility_id, facility_type, "
     "courier_id, occurred_at, city, lat, lon, pod_ref, note, signed_by, exception_reason, "
     "consented, promised_by, ord)), "
-    "k AS (INSERT INTO scan_keys (carrier, scan_id) SELECT DISTINCT carrier, scan_id FROM b "
+    "k AS (INSERT INTO scan_keys (carrier, scan_id) SELECT carrier, scan_id FROM b "
     "ON CONFLICT DO NOTHING RETURNING carrier, scan_id), "
-    "f AS (SELECT DISTINCT ON (b.carrier, b.scan_id) b.*, b.occurred_at::timestamptz AS t "
-    "FROM b JOIN k ON k.carrier = b.carrier AND k.scan_id = b.scan_id "
-    "ORDER BY b.carrier, b.scan_id, b.ord), "
+    "f AS (SELECT b.*, b.occurred_at::timestamptz AS t "
+    "FROM b JOIN k ON k.carrier = b.carrier AND k.scan_id = b.scan_id), "
     "s AS (INSERT INTO scans (carrier, scan_id, waybill_no, code, facility_id, facility_type, "
     "courier_id, occurred_at, city, lat, lon, pod_ref, note, signed_by, exception_reason, "
     "customer_consented, promised_by) SELECT carrier, scan_id, waybill_no, code, facility_id, "
     "facility_type, courier_id, t, city, NULLIF(lat, '')::float8, NULLIF(lon, '')::float8, "
-    "pod_ref, note, signed_by, exception_reason, consented::boolean, "
+    "pod_ref, note, signed_by, exception_reason, consented, "
     "NULLIF(promised_by, '')::timestamptz FROM f RETURNING 1), "
     "cur AS (SELECT p.waybill_no, p.last_scan_at, p.courier_id FROM parcels p "
     "WHERE p.waybill_no IN (SELECT waybill_no FROM f) FOR UPDATE), "
@@ -336,8 +348,8 @@ int ingest_store(PGconn *c, const Cp__TrackingEvent *t)
 	return pending ? pending_add(t->waybill_no) : 0;
 }
 
-/* The 17 columns of store_sql's parameters for one scan; lat and lon are "" when absent
- * (NULL in the table). */
+/* The 17 columns of set_sql's parameters for one scan; lat and lon are "" when absent (NULL
+ * in the table), customer_consented is "t" or "". */
 static void scan_cells(const Cp__TrackingEvent *t, const char **cell, char *lat, char *lon)
 {
 	if (t->location) {
@@ -359,23 +371,95 @@ static void scan_cells(const Cp__TrackingEvent *t, const char **cell, char *lat,
 			   t->note,
 			   t->signed_by,
 			   t->exception_reason,
-			   t->customer_consented ? "t" : "f",
+			   t->customer_consented ? "t" : "",
 			   t->promised_by};
 	memcpy(cell, v, sizeof(v));
+}
+
+/* Whether scans[i] repeats the (carrier, scan_id) of an earlier scan of the batch: slots is an
+ * open-addressing table of nslots (a power of two) indexes into scans, -1 when free. The
+ * first of a key is the one stored, as one at a time would. */
+static bool scan_repeated(long *slots, size_t nslots, const Cp__TrackingEvent *const *scans,
+			  size_t i)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a over carrier, NUL, scan_id */
+	for (const char *p = scans[i]->carrier; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h *= 1099511628211ULL;
+	for (const char *p = scans[i]->scan_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (size_t j = h & (nslots - 1);; j = (j + 1) & (nslots - 1)) {
+		if (slots[j] < 0) {
+			slots[j] = (long)i;
+			return false;
+		}
+		const Cp__TrackingEvent *o = scans[slots[j]];
+		if (strcmp(o->scan_id, scans[i]->scan_id) == 0 &&
+		    strcmp(o->carrier, scans[i]->carrier) == 0)
+			return true;
+	}
+}
+
+/* One column (every NCOLS-th cell from cells[0]) of rows cells as a text[] literal at out,
+ * or "{}" when every cell is empty (set_sql reads the missing values as ''). Returns the end;
+ * out has room for column_room(). No printf, no allocation: these arrays were built per cell
+ * with snprintf and malloc before, a visible share of the consumer's CPU per scan. */
+static char *column_array(char *out, const char *const *cells, size_t rows, size_t ncols)
+{
+	char *o = out;
+	bool any = false;
+	*o++ = '{';
+	for (size_t i = 0; i < rows; i++)
+		any = any || cells[i * ncols][0];
+	for (size_t i = 0; any && i < rows; i++) {
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *c = cells[i * ncols]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*o++ = '\\';
+			*o++ = *c;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o++ = '\0';
+	return o;
+}
+
+static size_t column_room(const char *const *cells, size_t rows, size_t ncols)
+{
+	size_t room = 3;
+	for (size_t i = 0; i < rows; i++)
+		room += 2 * strlen(cells[i * ncols]) + 3;
+	return room;
 }
 
 int ingest_store_set(PGconn *c, const Cp__TrackingEvent *const *scans, size_t n)
 {
 	enum { NCOLS = 17 };
+	size_t nslots = 16;
+	while (nslots < 2 * n)
+		nslots *= 2;
 	const char **cells = malloc(n * NCOLS * sizeof(*cells));
 	char(*coords)[2][32] = malloc(n * sizeof(*coords));
-	size_t rows = 0;
+	long *slots = malloc(nslots * sizeof(*slots));
+	bool *fresh = malloc(n * sizeof(*fresh)); /* not expired */
+	char *text = NULL;
+	size_t rows = 0, repeated = 0;
 	int rc = -1;
-	if (!cells || !coords)
+	if (!cells || !coords || !slots || !fresh)
 		goto failed;
+	for (size_t i = 0; i < nslots; i++)
+		slots[i] = -1;
 	for (size_t i = 0; i < n; i++) {
-		if (expired(scans[i])) {
+		fresh[i] = !expired(scans[i]);
+		if (!fresh[i]) {
 			count("expired");
+			continue;
+		}
+		if (scan_repeated(slots, nslots, scans, i)) {
+			repeated++;
 			continue;
 		}
 		scan_cells(scans[i], cells + rows * NCOLS, coords[rows][0], coords[rows][1]);
@@ -384,25 +468,41 @@ int ingest_store_set(PGconn *c, const Cp__TrackingEvent *const *scans, size_t n)
 	rc = 0;
 	if (rows == 0)
 		goto failed;
-	PGresult *r = pg_query_columns(c, "evidence_store_scans", set_sql, NCOLS, rows, cells);
+	const char *params[NCOLS];
+	size_t room = 0;
+	for (size_t k = 0; k < NCOLS; k++)
+		room += column_room(cells + k, rows, NCOLS);
+	if (!(text = malloc(room))) {
+		rc = -1;
+		goto failed;
+	}
+	char *o = text;
+	for (size_t k = 0; k < NCOLS; k++) {
+		params[k] = o;
+		o = column_array(o, cells + k, rows, NCOLS);
+	}
+	PGresult *r = pg_query_prepared(c, "evidence_store_scans", set_sql, NCOLS, params);
 	if (!r) {
 		rc = -1;
 		goto failed;
 	}
 	double stored = atof(pg_value(r, 0, 0, "0"));
 	count_n("stored", stored);
-	count_n("duplicate", (double)rows - stored);
+	count_n("duplicate", (double)(rows + repeated) - stored);
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
 		if (!PQgetisnull(r, i, 1))
 			rc = pending_add(PQgetvalue(r, i, 1));
 	PQclear(r);
 	/* in the batch's order, so the latest scan naming a recipient wins as one at a time */
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (!expired(scans[i]))
+		if (fresh[i])
 			rc = store_recipient(c, scans[i]);
 failed:
 	free(cells);
 	free(coords);
+	free(slots);
+	free(fresh);
+	free(text);
 	return rc;
 }
 
