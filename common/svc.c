@@ -222,7 +222,8 @@ static void *svc_health_main(void *arg)
 		/* Every 2 s while both answer; after a miss (even one not yet believed), probe
 		 * again at once (a Kafka probe waits up to its 2 s timeout for a broker anyway), so
 		 * /readyz turns 200 within a quarter second of the broker or PostgreSQL being back
-		 * instead of up to 2 s later, and a second Kafka miss comes 2.25 s after the first. */
+		 * instead of up to 2 s later, and a second Kafka miss comes 2.25 s after the first.
+		 */
 		svc_wait(ok && answered ? 2 : 0.25, NULL);
 	}
 	pg_conn_release(&pg);
