@@ -645,6 +645,203 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const Pr
 	return rc == 0 ? refresh_next_due(c, ev->complaint_id) : -1;
 }
 
+enum { SLA_STORE_NCOLS = 11, SLA_MARK_NCOLS = 6 };
+
+/* A set of clock events: its rounds, the cells of its statements and their texts. */
+struct sla_set {
+	size_t *round; /* per event: earlier events of the set on its (complaint, clock) */
+	const char **store,
+	    **mark;	    /* one round's rows for store_clock's and mark_fired's upserts */
+	const char **steps; /* the breaches' timeline rows: complaint id, detail */
+	const char **ids;   /* every event's complaint, for the next-due refresh */
+	char (*num)[4][24]; /* per event: its numbers as text */
+	char **detail;	    /* per event: its step's detail (owned) */
+};
+
+static void sla_set_free(struct sla_set *s, size_t n)
+{
+	for (size_t j = 0; s->detail && j < n; j++)
+		free(s->detail[j]);
+	free(s->round);
+	free(s->store);
+	free(s->mark);
+	free(s->steps);
+	free(s->ids);
+	free(s->num);
+	free(s->detail);
+}
+
+static bool sla_changed(const struct consumer_set_item *it)
+{
+	return strcmp(it->ce->type, "cp.complaint.clock_changed") == 0;
+}
+
+static bool sla_fired(const struct consumer_set_item *it, bool *breach)
+{
+	const Cp__SlaEvent *ev = (const void *)it->m;
+	*breach = strcmp(ev->kind, "breach") == 0;
+	return !sla_changed(it) && (*breach || strcmp(ev->kind, "warning") == 0);
+}
+
+/* One round's store_clock and mark_fired rows (at most one per complaint and clock), one
+ * statement each; they touch different rows. */
+static int sla_round(PGconn *c, const struct consumer_set_item *items, size_t n, size_t r,
+		     struct sla_set *s)
+{
+	size_t ns = 0, nm = 0;
+	for (size_t j = 0; j < n; j++) {
+		const Cp__SlaEvent *ev = (const void *)items[j].m;
+		char(*x)[24] = s->num[j];
+		bool breach;
+		if (s->round[j] != r)
+			continue;
+		if (sla_changed(&items[j])) {
+			snprintf(x[0], 24, "%d", ev->duration_s);
+			snprintf(x[1], 24, "%lld", (long long)ev->used_s);
+			snprintf(x[2], 24, "%lld", (long long)ev->paused_s);
+			snprintf(x[3], 24, "%d", ev->escalation_level);
+			const char *v[SLA_STORE_NCOLS] = {ev->complaint_id,
+							  ev->clock,
+							  ev->state[0] ? ev->state : "running",
+							  ev->due_at,
+							  ev->started_at,
+							  x[0],
+							  x[1],
+							  x[2],
+							  ev->calendar,
+							  x[3],
+							  ev->stopped_by};
+			memcpy(s->store + ns++ * SLA_STORE_NCOLS, v, sizeof(v));
+		} else if (sla_fired(&items[j], &breach)) {
+			snprintf(x[3], 24, "%d", ev->escalation_level);
+			const char *v[SLA_MARK_NCOLS] = {ev->complaint_id,   ev->clock,
+							 breach ? "t" : "f", x[3],
+							 ev->next_due_at,    ev->due_at};
+			memcpy(s->mark + nm++ * SLA_MARK_NCOLS, v, sizeof(v));
+		}
+	}
+	PGresult *q = NULL;
+	/* store_clock's upsert, row by row the same */
+	if (ns > 0 &&
+	    !(q = pg_query_columns(
+		  c, "intake_case_clocks_set",
+		  "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, started_at, "
+		  "duration_s, used_s, paused_s, calendar, escalation_level, stopped_by) SELECT "
+		  "u.id::uuid, u.clock, u.state, NULLIF(u.due, '')::timestamptz, NULLIF(u.started, "
+		  "'')::timestamptz, u.dur::int, u.used::bigint, u.paused::bigint, u.cal, "
+		  "u.lvl::int, "
+		  "u.stopped_by FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+		  "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+		  "$11::text[]) WITH ORDINALITY AS u (id, clock, state, due, started, dur, used, "
+		  "paused, cal, lvl, stopped_by, o) ORDER BY u.o ON CONFLICT (complaint_id, clock) "
+		  "DO UPDATE SET state = EXCLUDED.state, due_at = EXCLUDED.due_at, started_at = "
+		  "coalesce(EXCLUDED.started_at, k.started_at), duration_s = EXCLUDED.duration_s, "
+		  "used_s = EXCLUDED.used_s, paused_s = EXCLUDED.paused_s, calendar = "
+		  "EXCLUDED.calendar, escalation_level = GREATEST(k.escalation_level, "
+		  "EXCLUDED.escalation_level), stopped_by = EXCLUDED.stopped_by, updated_at = "
+		  "now()",
+		  SLA_STORE_NCOLS, ns, s->store)))
+		return -1;
+	PQclear(q);
+	q = NULL;
+	/* mark_fired's upsert: the excluded row carries what its parameters said (breached is
+	 * the breach, state 'running' after a breach means a next due time to re-arm at) */
+	if (nm > 0 &&
+	    !(q = pg_query_columns(
+		  c, "intake_case_clocks_fired_set",
+		  "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, warned, "
+		  "breached, escalation_level) SELECT u.id::uuid, u.clock, CASE WHEN "
+		  "u.breach::boolean "
+		  "AND u.next = '' THEN 'exhausted' ELSE 'running' END, coalesce(NULLIF(u.next, "
+		  "''), "
+		  "NULLIF(u.due, ''))::timestamptz, NOT u.breach::boolean, u.breach::boolean, "
+		  "u.lvl::int FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+		  "$5::text[], "
+		  "$6::text[]) WITH ORDINALITY AS u (id, clock, breach, lvl, next, due, o) ORDER "
+		  "BY u.o "
+		  "ON CONFLICT (complaint_id, clock) DO UPDATE SET warned = k.warned OR NOT "
+		  "EXCLUDED.breached, breached = k.breached OR EXCLUDED.breached, escalation_level "
+		  "= "
+		  "GREATEST(k.escalation_level, EXCLUDED.escalation_level), due_at = CASE WHEN "
+		  "EXCLUDED.breached AND EXCLUDED.state = 'running' THEN EXCLUDED.due_at ELSE "
+		  "k.due_at END, updated_at = now()",
+		  SLA_MARK_NCOLS, nm, s->mark)))
+		return -1;
+	PQclear(q);
+	return 0;
+}
+
+/* on_sla for a set of clock events: the case_clocks upserts in rounds (round r holds the r-th
+ * event of each complaint's clock, so a clock meets its events in order), the breaches'
+ * timeline rows in one insert (in the set's order) and the next-due refresh once per
+ * complaint at the end (it reads only case_clocks, which the set has finished writing). */
+static int on_sla_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+		      size_t en, void *arg)
+{
+	struct sla_set s = {
+	    .round = calloc(n, sizeof(*s.round)),
+	    .store = malloc(n * SLA_STORE_NCOLS * sizeof(*s.store)),
+	    .mark = malloc(n * SLA_MARK_NCOLS * sizeof(*s.mark)),
+	    .steps = malloc(2 * n * sizeof(*s.steps)),
+	    .ids = malloc(n * sizeof(*s.ids)),
+	    .num = malloc(n * sizeof(*s.num)),
+	    .detail = calloc(n, sizeof(*s.detail)),
+	};
+	size_t rounds = 0, nsteps = 0;
+	int rc = s.round && s.store && s.mark && s.steps && s.ids && s.num && s.detail ? 0 : -1;
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		const Cp__SlaEvent *ev = (const void *)items[j].m;
+		bool breach;
+		for (size_t i = 0; i < j; i++) {
+			const Cp__SlaEvent *x = (const void *)items[i].m;
+			s.round[j] += strcmp(x->complaint_id, ev->complaint_id) == 0 &&
+				      strcmp(x->clock, ev->clock) == 0;
+		}
+		rounds = s.round[j] + 1 > rounds ? s.round[j] + 1 : rounds;
+		s.ids[j] = ev->complaint_id;
+		if (sla_fired(&items[j], &breach) && breach) {
+			s.detail[j] =
+			    strdup(detail("clock", ev->clock, "escalated_to", ev->escalated_to));
+			rc = s.detail[j] ? 0 : -1;
+			s.steps[2 * nsteps] = ev->complaint_id;
+			s.steps[2 * nsteps++ + 1] = s.detail[j];
+		}
+	}
+	for (size_t r = 0; r < rounds && rc == 0; r++)
+		rc = sla_round(c, items, n, r, &s);
+	PGresult *q = NULL;
+	/* step()'s insert for each breach (the system's, for staff) */
+	if (rc == 0 && nsteps > 0 &&
+	    !(q = pg_query_columns(c, "intake_sla_steps_set",
+				   "INSERT INTO timeline (complaint_id, step, detail, actor, "
+				   "visibility) SELECT k.id, "
+				   "'sla_breached', u.d::jsonb, 'system', 'staff' FROM "
+				   "unnest($1::text[], $2::text[]) "
+				   "WITH ORDINALITY AS u (id, d, o) JOIN complaints k ON k.id = "
+				   "u.id::uuid ORDER BY u.o",
+				   2, nsteps, s.steps)))
+		rc = -1;
+	PQclear(q);
+	q = NULL;
+	/* refresh_next_due for every complaint of the set */
+	if (rc == 0 &&
+	    !(q = pg_query_columns(
+		  c, "intake_next_due_set",
+		  "UPDATE complaints k SET next_due_at = d.due_at, next_due_clock = d.clock FROM "
+		  "(SELECT DISTINCT u.id::uuid AS id FROM unnest($1::text[]) AS u (id)) x LEFT "
+		  "JOIN "
+		  "LATERAL (SELECT due_at, clock FROM case_clocks WHERE complaint_id = x.id AND "
+		  "state "
+		  "= 'running' AND due_at IS NOT NULL ORDER BY due_at LIMIT 1) d ON true WHERE "
+		  "k.id = "
+		  "x.id",
+		  1, n, s.ids)))
+		rc = -1;
+	PQclear(q);
+	sla_set_free(&s, n);
+	return rc;
+}
+
 /* Intake's projection of pickup scans (waybill -> picked_up_at) for the filing window. */
 static int v_scan(const ProtobufCMessage *m, char *e, size_t n)
 {
@@ -769,8 +966,10 @@ const struct consumer_handler intake_handlers[] = {
 const size_t intake_nhandlers = sizeof(intake_handlers) / sizeof(intake_handlers[0]);
 
 /* The pickup projection keeps the earliest time: applying a scan twice changes nothing, so
- * no inbox row is written for scans. */
+ * no inbox row is written for scans. The timer's clock events (several per complaint in a
+ * burst) go as sets too (on_sla_set). */
 const struct consumer_set_handler intake_set_handlers[] = {
     {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, NULL, true},
+    {TOPIC_SLA, NULL, on_sla_set, NULL, false},
 };
 const size_t intake_nset_handlers = sizeof(intake_set_handlers) / sizeof(intake_set_handlers[0]);

@@ -239,3 +239,167 @@ def test_timer_sets_and_the_one_event_path_store_identical_rows(stack):
     assert [r[0] for r in got_dlq] == ["G", "P", "P"], got_dlq
     assert got_dlq[0][1] == "invalid event: complaint_no no-A belongs to complaint A, not G"
     assert all("apply failed" in r[1] for r in got_dlq[1:]), got_dlq
+
+
+# ---- intake: the timer's clock events (complaint.sla.v1) ----------------------------------
+
+INTAKE_QUERIES = {
+    "case_clocks": "SELECT complaint_id::text, clock, state, due_at, started_at, duration_s, "
+                   "used_s, paused_s, calendar, escalation_level, warned, breached, stopped_by "
+                   "FROM intake.case_clocks WHERE complaint_id = ANY(%s::uuid[])",
+    "next_due": "SELECT id::text, next_due_at, next_due_clock FROM intake.complaints "
+                "WHERE id = ANY(%s::uuid[])",
+}
+
+
+class _SlaRun(_Run):
+    """Synthetic complaints only intake knows (no other service acts on them)."""
+
+    def __init__(self, stack, t0, poison_clock):
+        super().__init__(stack, t0, "")
+        self.ids = {k: str(uuid.uuid4()) for k in "XYZWV"}
+        self.nos = {k: f"CPS{self.ids[k][:8]}" for k in "XYZW"}
+        self.nos["V"] = self.nos["X"]  # V names X's number: dead-lettered
+        self.poison_clock = poison_clock
+        with stack.db() as db:
+            for k in "XYZ":
+                db.execute("INSERT INTO intake.complaints (id, complaint_no, channel, "
+                           "waybill_no, customer_ref, complainant_name, complainant_phone, "
+                           "role, language, preferred_contact, description, type, impact, "
+                           "demand, priority) VALUES (%s, %s, 'web', '', 'cust_settest', '', "
+                           "'', 'recipient', 'zh-CN', 'app', 'set test', 'delay', '{}', '{}', "
+                           "5)", (self.ids[k], self.nos[k]))
+
+    def sla(self, label, ce_type, clock, kind, due, next_due=None, level=0, state="",
+            ce_id=None, good=True, **f):
+        ev = self.stack.proto.SlaEvent(
+            complaint_id=self.ids[label], complaint_no=self.nos[label], clock=clock, kind=kind,
+            due_at=_iso(self.t0 + due), escalation_level=level,
+            escalated_to=("agent", "outlet_manager", "regional_supervisor", "hq")[level],
+            fired_at=_iso(self.t0), next_due_at="" if next_due is None else _iso(
+                self.t0 + next_due), state=state, started_at=_iso(self.t0), **f)
+        return self.send("complaint.sla.v1", ce_type, label, ev, ce_id=ce_id, good=good)
+
+    def changed(self, label, clock, kind, due, state="running", **f):
+        return self.sla(label, "cp.complaint.clock_changed", clock, kind, due, state=state,
+                        duration_s=3600, **f)
+
+
+def _sla_backlog(stack, mode, run, produce):
+    stack.stop_service("intake")
+    produce()
+    stack.start_service("intake", **dict(stack._start_env["intake"], CONSUMER_SET_APPLY=mode,
+                                          CONSUMER_BATCH_WAIT_MS="300"))
+    wait_rows(stack, "SELECT 1 FROM intake.inbox WHERE ce_source = %s", (run.source,),
+              count=len(run.fresh), timeout=60)
+    return (_metric(stack, "intake", "cp_consumer_set_events_total", "complaint.sla.v1"),
+            _metric(stack, "intake", "cp_consumer_set_fallbacks_total", "complaint.sla.v1"))
+
+
+def _sla_run(stack, mode, t0, poison_clock):
+    run = _SlaRun(stack, t0, poison_clock)
+    warning, breach = "cp.complaint.sla_warning", "cp.complaint.sla_breached"
+
+    def clean():
+        # X: two clocks; one warns, breaches, is re-armed and stopped, all in one batch
+        run.changed("X", "first_response", "started", HOUR)
+        run.changed("X", "resolution", "started", 24 * HOUR)
+        run.sla("X", warning, "first_response", "warning", HOUR)
+        run.sla("X", breach, "first_response", "breach", HOUR, next_due=2 * HOUR, level=1)
+        run.changed("X", "first_response", "replanned", 2 * HOUR, level=1)
+        run.changed("X", "first_response", "stopped", 2 * HOUR, state="stopped",
+                    stopped_by="cp.complaint.contacted")
+        # Y: a breach before its clock's snapshot, then the ladder exhausted
+        run.sla("Y", breach, "verification", "breach", HOUR, next_due=3 * HOUR, level=1)
+        run.changed("Y", "verification", "started", 3 * HOUR, level=1)
+        run.sla("Y", breach, "verification", "breach", 3 * HOUR, level=3)
+        # Z: a snapshot delivered twice, a paused clock
+        dup = run.changed("Z", "whole_cycle", "started", 72 * HOUR)
+        run.changed("Z", "whole_cycle", "started", 72 * HOUR, ce_id=dup)
+        run.changed("Z", "regulatory", "paused", 48 * HOUR, state="paused")
+        # W: a complaint intake does not know (its clock is kept, no timeline step)
+        run.sla("W", breach, "resolution", "breach", HOUR, next_due=5 * HOUR, level=1)
+
+    def refused():
+        run.changed("X", "accept", "started", 0.5 * HOUR)
+        run.changed("Y", poison_clock, "started", HOUR, good=False)  # PostgreSQL refuses it
+        run.changed("V", "accept", "started", HOUR, good=False)  # X's number: collides
+        run.sla("Z", breach, "whole_cycle", "breach", 72 * HOUR, next_due=96 * HOUR, level=1)
+
+    with stack.consumer(DLQ, from_beginning=False) as dlq:
+        counts = [_sla_backlog(stack, mode, run, clean), _sla_backlog(stack, mode, run, refused)]
+        reasons = {}
+        while set(reasons) != set(run.refused):
+            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
+                               and m.headers.get("dlq_group") == "cp-intake"
+                               and m.headers.get("ce_id") not in reasons, timeout=60)
+            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+    names = {v: k for k, v in run.ids.items()}
+    names.update({v: f"no-{k}" for k, v in run.nos.items() if k != "V"})
+
+    def norm(v):
+        for value, label in names.items():
+            v = v.replace(value, label) if isinstance(v, str) else v
+        return v
+
+    rows = {}
+    ids = list(run.ids.values())
+    with stack.db() as db:
+        for table, sql in INTAKE_QUERIES.items():
+            rows[table] = sorted((tuple(norm(v) for v in r) for r in
+                                  db.execute(sql, (ids,)).fetchall()), key=repr)
+        # per complaint in the order written (a stable sort by label keeps the ids' order)
+        rows["timeline"] = sorted((tuple(norm(v) for v in r) for r in db.execute(
+            "SELECT complaint_id::text, step, detail, actor, visibility FROM intake.timeline "
+            "WHERE complaint_id = ANY(%s::uuid[]) ORDER BY id", (ids,)).fetchall()),
+            key=lambda r: r[0])
+    dead = sorted((run.refused[k], norm(v)) for k, v in reasons.items())
+    return counts, rows, dead
+
+
+def test_intake_clock_event_sets_and_the_one_event_path_store_identical_rows(stack):
+    t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
+    poison_clock = f"poison{uuid.uuid4().hex[:6]}"
+    constraint = f"test_refuses_{poison_clock}"
+    with stack.db() as db:
+        db.execute(f"ALTER TABLE intake.case_clocks ADD CONSTRAINT {constraint} "
+                   f"CHECK (clock <> '{poison_clock}')")
+    try:
+        one_counts, one, one_dead = _sla_run(stack, "false", t0, poison_clock)
+        got_counts, got, got_dead = _sla_run(stack, "true", t0, poison_clock)
+    finally:
+        with stack.db() as db:
+            db.execute(f"ALTER TABLE intake.case_clocks DROP CONSTRAINT IF EXISTS {constraint}")
+        if not stack.is_running("intake"):
+            stack.start_service("intake", **stack._start_env["intake"])
+        else:
+            stack.restart_service("intake")
+    # only the set run applied the clean backlog as a set (its 12 fresh events), and fell
+    # back to one event at a time for the backlog with refused events
+    assert one_counts == [(0, 0), (0, 0)], one_counts
+    assert got_counts[0][0] >= 12 and got_counts[0][1] == 0, got_counts
+    assert got_counts[1][1] > 0, got_counts
+    for table in ("case_clocks", "next_due", "timeline"):
+        assert got[table] == one[table], table
+    clocks = {(r[0], r[1]): r for r in got["case_clocks"]}
+    assert clocks[("X", "first_response")][2] == "stopped"
+    assert clocks[("X", "first_response")][10:12] == (True, True)  # warned, then breached
+    # the breach before the snapshot created the row; the last one raised it to HQ (the
+    # timer's next snapshot brings the state)
+    assert clocks[("Y", "verification")][9:12] == (3, False, True)
+    assert clocks[("W", "resolution")][11] is True
+    assert clocks[("Z", "whole_cycle")][3] == datetime.datetime.fromtimestamp(
+        t0 + 96 * HOUR, datetime.timezone.utc)
+    due = {r[0]: r[1:] for r in got["next_due"]}
+    # X: first_response stopped, accept (0.5 h) is the nearest running deadline
+    assert due["X"] == (datetime.datetime.fromtimestamp(t0 + 0.5 * HOUR, datetime.timezone.utc),
+                        "accept")
+    steps = [(r[0], r[1], r[2]["clock"]) for r in got["timeline"]]
+    assert sorted(steps) == [("X", "sla_breached", "first_response"),
+                             ("Y", "sla_breached", "verification"),
+                             ("Y", "sla_breached", "verification"),
+                             ("Z", "sla_breached", "whole_cycle")], steps
+    assert got_dead == one_dead, (got_dead, one_dead)
+    assert [r[0] for r in got_dead] == ["V", "Y"], got_dead
+    assert got_dead[0][1] == "invalid event: complaint_no no-X belongs to complaint X, not V"
+    assert "apply failed" in got_dead[1][1]
