@@ -34,6 +34,20 @@ int fu_history(PGconn *c, const char *id, const char *ce_type, const char *detai
 		       3, p);
 }
 
+int fu_case_event(PGconn *c, const char *id, const char *no, const char *ce_type,
+		  const char *detail_json)
+{
+	const char *p[] = {id, no, ce_type, detail_json ? detail_json : "{}"};
+	/* fu_case_ensure and fu_history in one round trip: the case row and the history row are
+	 * independent, and a handler's update of the case comes after this either way */
+	return pg_exec(
+	    c,
+	    "WITH k AS (INSERT INTO cases (complaint_id, complaint_no) VALUES ($1, $2) ON "
+	    "CONFLICT (complaint_id) DO NOTHING) INSERT INTO case_events (complaint_id, "
+	    "ce_type, detail) VALUES ($1, $3, $4::jsonb)",
+	    4, p);
+}
+
 char *fu_survey_url(const char *no)
 {
 	char token[33], *url = NULL;

@@ -129,6 +129,10 @@ bool fu_delay_reason_code_valid(const char *code);
 int fu_case_ensure(PGconn *c, const char *complaint_id, const char *complaint_no);
 /* Appends to the case's event history. detail_json may be NULL. */
 int fu_history(PGconn *c, const char *complaint_id, const char *ce_type, const char *detail_json);
+/* fu_case_ensure then fu_history with one statement (a consumed event's case and its history
+ * row; issue 14: two statements per event were a sixth of follow-up's). */
+int fu_case_event(PGconn *c, const char *complaint_id, const char *complaint_no,
+		  const char *ce_type, const char *detail_json) __attribute__((warn_unused_result));
 /* 1 when the case is a stuck parcel's proactive case that no complaint has joined yet (the
  * customer did not complain: nothing answers a complaint), 0 otherwise, -1 on error. */
 int fu_case_awaits_complainant(PGconn *c, const char *complaint_id)

@@ -107,7 +107,7 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 			   r->description_redacted,
 			   r->preferred_contact,
 			   r->target ? fu_target_staff(r->target->kind, r->target->id) : ""};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, NULL) != 0 ||
 	    update(c,
 		   "UPDATE cases SET customer_ref = $2, language = $3, channel = $4, outlet_id = "
 		   "CASE WHEN $5 = '' THEN outlet_id ELSE $5 END, received_at = $6::timestamptz, "
@@ -115,8 +115,7 @@ static int on_received(PGconn *c, const struct ce_meta *ce, const char *key,
 		   "waybill_no = $9, previous_complaint_id = $10::uuid, description = $11, "
 		   "preferred_contact = $12, target_staff_id = CASE WHEN $13 = '' THEN "
 		   "target_staff_id ELSE $13 END, updated_at = now() WHERE complaint_id = $1",
-		   13, p) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+		   13, p) != 0)
 		return -1;
 	if (strcmp(r->channel, "proactive") == 0)
 		return proactive_received(c, r);
@@ -161,8 +160,7 @@ static int on_message(PGconn *c, const struct ce_meta *ce, const char *key,
 	const char *p[] = {r->complaint_id, cnt};
 	/* the customer's own words belong in the conversation staff read */
 	const char *words[] = {r->complaint_id, r->text_redacted};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, detail) != 0)
 		return -1;
 	if (r->text_redacted[0] &&
 	    pg_exec(c,
@@ -208,7 +206,7 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 			   ve,
 			   fu_needs_person_answer(r->category, r->subcategory) ? "t" : "f",
 			   r->target ? fu_target_staff(r->target->kind, r->target->id) : ""};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0)
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, NULL) != 0)
 		return -1;
 	/* the policy's limits are what first-contact, accept and verification compliance
 	 * are measured against */
@@ -220,7 +218,7 @@ static int on_classified(PGconn *c, const struct ce_meta *ce, const char *key,
 		   "target_staff_id ELSE $10 END, updated_at = now() WHERE complaint_id = $1",
 		   10, p) != 0)
 		return -1;
-	return fu_history(c, r->complaint_id, ce->type, NULL);
+	return 0;
 }
 
 static int v_assignment(const ProtobufCMessage *m, char *e, size_t n)
@@ -238,8 +236,7 @@ static int on_assignment(PGconn *c, const struct ce_meta *ce, const char *key,
 	char buf[TSTAMP_LEN];
 	struct fu_vars v = {0};
 	const char *at = event_time(r->at, buf);
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, NULL) != 0)
 		return -1;
 	if (fu_staff_on_assignment(c, ce, r) != 0)
 		return -1;
@@ -288,12 +285,11 @@ static int on_first(PGconn *c, const struct ce_meta *ce, const char *key, const 
 	char buf[TSTAMP_LEN];
 	struct fu_vars v = {0};
 	const char *p[] = {r->complaint_id, event_time(r->at, buf)};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, NULL) != 0 ||
 	    update(c,
 		   "UPDATE cases SET first_response_at = LEAST(first_response_at, "
 		   "$2::timestamptz), updated_at = now() WHERE complaint_id = $1",
-		   2, p) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+		   2, p) != 0)
 		return -1;
 	v.text = r->text;
 	int waits = fu_case_awaits_complainant(c, r->complaint_id);
@@ -328,7 +324,7 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 	    resp && strcmp(resp->party, "courier") == 0 && resp->party_id ? resp->party_id : "";
 	const char *p[] = {r->complaint_id, party, confirmed ? "t" : "f",
 			   event_time(resp ? resp->confirmed_at : NULL, buf), courier};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, NULL) != 0 ||
 	    update(
 		c,
 		"UPDATE cases SET evidence_at = coalesce(evidence_at, now()), responsible_party = "
@@ -337,8 +333,7 @@ static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 		"LEAST(verified_at, $4::timestamptz) ELSE verified_at END, "
 		"responsible_courier_id = CASE WHEN $5 = '' THEN responsible_courier_id ELSE $5 "
 		"END, updated_at = now() WHERE complaint_id = $1",
-		5, p) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, NULL) != 0)
+		5, p) != 0)
 		return -1;
 	if (!confirmed)
 		return 0;
@@ -410,8 +405,7 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 	char detail[160];
 	snprintf(detail, sizeof(detail), "{\"status\":\"%.40s\",\"proposal_id\":\"%.40s\"}",
 		 r->status, r->proposal_id);
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, detail) != 0)
 		return -1;
 	/* The customer is told the plan (and its amounts) once a person with enough authority,
 	 * or an operator's auto-settlement rule, approved it: the machine's draft and a plan
@@ -440,8 +434,7 @@ static int on_overdue(PGconn *c, const struct ce_meta *ce, const char *key,
 	char detail[160];
 	snprintf(detail, sizeof(detail), "{\"kind\":\"%.40s\",\"facility_id\":\"%.64s\"}", r->kind,
 		 r->facility_id);
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, detail) != 0)
 		return -1;
 	return fu_staff_on_evidence_overdue(c, ce, r);
 }
@@ -465,10 +458,9 @@ static int on_sla(PGconn *c, const struct ce_meta *ce, const char *key, const Pr
 	snprintf(detail, sizeof(detail), "{\"clock\":\"%.32s\",\"kind\":\"%.16s\"}", r->clock,
 		 r->kind);
 	const char *p[] = {r->complaint_id, r->clock, r->kind};
-	if (fu_case_ensure(c, r->complaint_id, r->complaint_no) != 0 ||
+	if (fu_case_event(c, r->complaint_id, r->complaint_no, ce->type, detail) != 0 ||
 	    pg_exec(c, "INSERT INTO sla_events (complaint_id, clock, kind) VALUES ($1, $2, $3)", 3,
-		    p) != 0 ||
-	    fu_history(c, r->complaint_id, ce->type, detail) != 0)
+		    p) != 0)
 		return -1;
 	if (fu_staff_on_sla(c, ce, r) != 0)
 		return -1;
