@@ -60,6 +60,33 @@ size_t kafka_dr_wait(struct kafka_dr *dr, int timeout_ms)
 	return left;
 }
 
+static size_t kafka_dr_pending(struct kafka_dr *dr)
+{
+	pthread_mutex_lock(&dr->lock);
+	size_t left = dr->pending;
+	pthread_mutex_unlock(&dr->lock);
+	return left;
+}
+
+/* linger.ms (5) lets a producer gather messages into one request; a caller that has produced
+ * all it has and now waits for the reports gains nothing from it: the outbox relay did wait
+ * out those 5 ms on every batch, in every hop of an event between services (an acknowledgement
+ * makes one). rd_kafka_flush sends what is queued at once, linger.ms notwithstanding, while it
+ * runs (librdkafka >= 1.8); it waits for every message of the handle, so it runs in short
+ * slices and stops as soon as this group's reports are in. */
+size_t kafka_dr_send_wait(struct kafka_producer *p, struct kafka_dr *dr, int timeout_ms)
+{
+	double until = tstamp_mono() + timeout_ms / 1000.0;
+	size_t left;
+	while ((left = kafka_dr_pending(dr)) > 0) {
+		int ms = (int)((until - tstamp_mono()) * 1000);
+		if (ms <= 0)
+			break;
+		rd_kafka_flush(p->rk, ms < 10 ? ms : 10);
+	}
+	return left;
+}
+
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	enum log_level lvl = level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARN : LOG_DEBUG;
@@ -178,6 +205,8 @@ static void *kafka_poller_main(void *arg)
 struct kafka_producer *kafka_producer_new(const char *bootstrap, const char *client_id,
 					  char *errstr, size_t errlen)
 {
+	/* linger.ms 5: messages produced one by one (a relay's batch) share requests; the
+	 * relay does not wait it out once its batch is produced (kafka_dr_send_wait) */
 	static const char *const defaults[] = {"enable.idempotence",
 					       "true",
 					       "acks",

@@ -43,11 +43,16 @@ void kafka_dr_destroy(struct kafka_dr *dr);
  * Returns the number still pending. */
 size_t kafka_dr_wait(struct kafka_dr *dr, int timeout_ms);
 
+struct kafka_producer;
+
+/* Sends the messages queued on p at once (linger.ms does not hold them back) and waits until
+ * every message of the group is reported or timeout_ms passes. Returns the number still
+ * pending. */
+size_t kafka_dr_send_wait(struct kafka_producer *p, struct kafka_dr *dr, int timeout_ms);
+
 /* The properties every client gets before its own defaults and the environment: name, value,
  * ..., NULL (see kafka.c for why each). */
 extern const char *const kafka_recovery_defaults[];
-
-struct kafka_producer;
 
 struct kafka_producer *kafka_producer_new(const char *bootstrap, const char *client_id,
 					  char *errstr, size_t errlen);

@@ -420,9 +420,10 @@ static int outbox_publish(struct outbox_relay *r, PGconn *c, PGresult *res)
 		slots[i].group = &dr;
 		produced[i] = outbox_produce_row(r, res, i, &slots[i]) == 0;
 	}
-	/* Slots must outlive their reports: message.timeout.ms bounds this wait. */
+	/* Slots must outlive their reports: message.timeout.ms bounds this wait. Sent at once,
+	 * not after linger.ms: the batch is complete. */
 	double t0 = tstamp_mono();
-	while (kafka_dr_wait(&dr, 1000) > 0)
+	while (kafka_dr_send_wait(r->producer, &dr, 1000) > 0)
 		;
 	metrics_observe(metrics_histogram("cp_outbox_ack_seconds",
 					  "Time from a batch's produce to the broker's last "

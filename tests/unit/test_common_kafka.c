@@ -70,12 +70,42 @@ START_TEST(the_environment_overrides_them)
 }
 END_TEST
 
+/* A batch that is complete goes out at once: with linger.ms at 20 s the reports still come
+ * within the wait (plain waiting leaves the messages in the queue for those 20 s). */
+START_TEST(a_complete_batch_is_sent_without_waiting_out_linger)
+{
+	setenv("KAFKA_PRODUCER_LINGER_MS", "20000", 1);
+	struct kafka_producer *p = kafka_test_producer();
+	unsetenv("KAFKA_PRODUCER_LINGER_MS");
+	ck_assert_str_eq(kafka_test_prop(kafka_producer_handle(p), "linger.ms"), "20000");
+	struct kafka_dr dr;
+	struct kafka_dr_slot slots[3] = {0};
+	char err[256];
+	kafka_dr_init(&dr);
+	for (int i = 0; i < 3; i++) {
+		slots[i].group = &dr;
+		ck_assert_msg(kafka_produce(p, "unit.linger", "k", "v", 1, NULL, &slots[i], err,
+					    sizeof(err)) == 0,
+			      "%s", err);
+	}
+	/* waiting alone leaves them queued for linger.ms */
+	ck_assert_uint_eq(kafka_dr_wait(&dr, 300), 3);
+	ck_assert_uint_eq(kafka_dr_send_wait(p, &dr, 15000), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert(slots[i].done && slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR);
+	kafka_dr_destroy(&dr);
+	kafka_producer_destroy(p, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_kafka");
 	TCase *tc = tcase_create("recovery");
 	tcase_add_test(tc, every_client_gets_the_recovery_defaults);
 	tcase_add_test(tc, the_environment_overrides_them);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, a_complete_batch_is_sent_without_waiting_out_linger);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
