@@ -871,15 +871,25 @@ def figures(r):
          f"{a['offered_per_s']}/s offered open loop; receipt -> follow-up queued it p50 "
          f"{a['received_to_queued_p50_ms']} / p99 {a['received_to_queued_p99_ms']} ms, queued "
          f"-> the receiver's 2xx p50 {a['queued_to_sent_p50_ms']} / p99 "
-         f"{a['queued_to_sent_p99_ms']} ms" + ack_stage_text(a.get("stages_ms") or {})),
+         f"{a['queued_to_sent_p99_ms']} ms" + ack_stage_text(a.get("stages_ms") or {},
+                                                            a.get("service_metrics") or {})),
     ]
     return rows
 
 
-def ack_stage_text(stages):
+def ack_stage_text(stages, metrics):
     parts = [f"{name} p50 {v['p50']} / p99 {v['p99']}" for name, _ in ACK_STAGE_NAMES
              if isinstance(v := stages.get(name), dict)]
-    return "; by stage (ms): " + ", ".join(parts) if parts else ""
+    text = "; by stage (ms): " + ", ".join(parts) if parts else ""
+    relay = metrics.get("intake cp_outbox_ack_seconds")
+    batch = metrics.get("followup cp_consume_batch_seconds")
+    if isinstance(relay, dict) and isinstance(batch, dict):
+        # the two waits the stages are made of: the broker's answer to intake's relay (a
+        # receipt committed meanwhile waits for it), and follow-up's consumer transaction
+        text += (f"; intake's relay waited {relay['mean_ms']} ms on average for the broker's "
+                 f"acknowledgement of a batch, follow-up's consumer transaction took "
+                 f"{batch['mean_ms']} ms on average")
+    return text
 
 
 def fmt(v):
