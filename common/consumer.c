@@ -51,6 +51,7 @@ struct consumer {
 	size_t *set_idx;
 	const struct consumer_set_handler **set_of; /* per handler: its set side or NULL */
 	bool *touched; /* per handler: events applied in this try of the batch (for batch_end) */
+	bool *named;   /* per handler: its message names a complaint (id and number) */
 	struct consumer_chunk *arena; /* the batch's decoded messages */
 	ProtobufCAllocator pb_alloc;
 };
@@ -309,7 +310,8 @@ static int consumer_ids_check_set(struct consumer *c, PGconn *pg, struct item *i
 static int consumer_ids_check_fresh_set(struct consumer *c, PGconn *pg, struct item *items,
 					ssize_t fresh)
 {
-	if (!c->def.ids)
+	/* a set's events share their handler: scans name no complaint, nothing to check */
+	if (!c->def.ids || !c->named[items[c->set_idx[0]].h - c->def.handlers])
 		return 0;
 	if (consumer_ids_conflict_in_batch(items, c->set_idx, (size_t)fresh))
 		return 1;
@@ -525,7 +527,8 @@ static int consumer_claim_batch(struct consumer *c, PGconn *pg, struct item *ite
 	size_t all_n = fresh_n;
 	for (size_t i = 0; i < n; i++) {
 		bool inbox;
-		if (items[i].state == ITEM_APPLY && !consumer_one_event(c, &items[i], &inbox))
+		if (items[i].state == ITEM_APPLY && !consumer_one_event(c, &items[i], &inbox) &&
+		    c->named[items[i].h - c->def.handlers])
 			c->set_idx[all_n++] = i;
 	}
 	if (consumer_ids_conflict_in_batch(items, c->set_idx, all_n))
@@ -820,8 +823,14 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	c->set_idx = calloc((size_t)def->batch_max, sizeof(*c->set_idx));
 	c->touched = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->touched));
 	c->set_of = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->set_of));
-	if (!c->items || !c->set || !c->set_idx || !c->touched || !c->set_of)
+	c->named = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->named));
+	if (!c->items || !c->set || !c->set_idx || !c->touched || !c->set_of || !c->named)
 		goto failed;
+	for (size_t i = 0; i < def->nhandlers; i++) {
+		const ProtobufCMessageDescriptor *d = def->handlers[i].desc;
+		c->named[i] = protobuf_c_message_descriptor_get_field_by_name(d, "complaint_id") &&
+			      protobuf_c_message_descriptor_get_field_by_name(d, "complaint_no");
+	}
 	consumer_match_sets(c);
 	c->pb_alloc = (ProtobufCAllocator){consumer_arena_alloc, consumer_arena_free, &c->arena};
 	if (pg_conn_init(&c->pg, conninfo, "consumer") != 0)
@@ -843,6 +852,7 @@ failed:
 	free(c->set_idx);
 	free(c->touched);
 	free(c->set_of);
+	free(c->named);
 	free(c);
 	return NULL;
 }
@@ -862,5 +872,6 @@ void consumer_stop(struct consumer *c)
 	free(c->set_idx);
 	free(c->touched);
 	free(c->set_of);
+	free(c->named);
 	free(c);
 }

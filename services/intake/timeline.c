@@ -248,17 +248,19 @@ static int on_first_response(PGconn *c, const struct ce_meta *ce, const char *ke
 	    pg_exec(c, "UPDATE complaints SET next_update_by = $2::timestamptz WHERE id = $1::uuid",
 		    2, p) != 0)
 		return -1;
-	if (pg_exec(c,
-		    "INSERT INTO conversation (complaint_id, direction, kind, actor, text, detail) "
-		    "SELECT id, 'to_customer', 'automatic', 'system', $3, jsonb_build_object("
-		    "'next_update_by', NULLIF($2, '')) FROM complaints WHERE id = $1::uuid",
-		    3, p) != 0)
-		return -1;
-	struct step_def s = {
-	    "first_response", NULL,
-	    detail3("scenario", ev->scenario, "text", ev->text, "automatic", "true"), NULL,
-	    VIS_CUSTOMER};
-	return step(c, ev->complaint_id, &s);
+	/* the conversation's row and the step (the system's, for the customer) with one
+	 * statement, each written when the case exists, as step() would */
+	const char *q[] = {
+	    ev->complaint_id, ev->next_update_by, ev->text,
+	    detail3("scenario", ev->scenario, "text", ev->text, "automatic", "true")};
+	return pg_exec(c,
+		       "WITH v AS (INSERT INTO conversation (complaint_id, direction, kind, actor, "
+		       "text, detail) SELECT id, 'to_customer', 'automatic', 'system', $3, "
+		       "jsonb_build_object('next_update_by', NULLIF($2, '')) FROM complaints WHERE "
+		       "id = $1::uuid) INSERT INTO timeline (complaint_id, step, detail, actor, "
+		       "visibility) SELECT id, 'first_response', $4::jsonb, 'system', 'customer' "
+		       "FROM complaints WHERE id = $1::uuid",
+		       4, q);
 }
 
 /* ---- complaint.evidence.v1 ------------------------------------------------------------ */
@@ -362,11 +364,41 @@ static bool confirmed_by_person(const Cp__EvidenceBundle *ev)
 	       ev->responsibility->confirmed_by[0];
 }
 
+/* A bundle no person confirmed: its step does not depend on whether the bundle was newer, so
+ * store_bundle's upsert and the step (the system's, for the customer) go in one statement. */
+static int store_bundle_step(PGconn *c, const struct ce_meta *ce, const Cp__EvidenceBundle *ev,
+			     const char *stage)
+{
+	char *bundle = bundle_json(ev), version[16];
+	if (!bundle)
+		return -1;
+	snprintf(version, sizeof(version), "%d", ev->version);
+	const char *p[] = {ev->complaint_id, version, bundle,
+			   strcmp(ce->type, "cp.complaint.evidence_updated") == 0
+			       ? "evidence_updated"
+			       : "evidence_found",
+			   detail("stage", stage, NULL, NULL)};
+	int rc = pg_exec(
+	    c,
+	    "WITH b AS (INSERT INTO case_evidence AS e (complaint_id, version, bundle) SELECT id, "
+	    "$2::int, $3::jsonb FROM complaints WHERE id = $1::uuid ON CONFLICT (complaint_id) DO "
+	    "UPDATE SET version = EXCLUDED.version, bundle = EXCLUDED.bundle, updated_at = now() "
+	    "WHERE e.version <= EXCLUDED.version) INSERT INTO timeline (complaint_id, step, "
+	    "detail, "
+	    "actor, visibility) SELECT id, $4, $5::jsonb, 'system', 'customer' FROM complaints "
+	    "WHERE id = $1::uuid",
+	    5, p);
+	free(bundle);
+	return rc;
+}
+
 static int on_evidence(PGconn *c, const struct ce_meta *ce, const char *key,
 		       const ProtobufCMessage *m, char *e, size_t n, void *arg)
 {
 	const Cp__EvidenceBundle *ev = (const void *)m;
 	const char *stage = ev->responsibility ? ev->responsibility->stage : "unknown";
+	if (!confirmed_by_person(ev))
+		return store_bundle_step(c, ce, ev, stage);
 	int stored = store_bundle(c, ev);
 	if (stored < 0)
 		return -1;
@@ -417,7 +449,9 @@ static void decision_text(const Cp__ResolutionDecided *ev, char *out, size_t cap
 	}
 }
 
-static int store_plan(PGconn *c, const Cp__ResolutionDecided *ev)
+/* Stores the plan; with draft_step also the machine draft's step (the system's, for staff)
+ * in the same statement. Returns 1 when it wrote that step, 0 when not, -1 on error. */
+static int store_plan(PGconn *c, const Cp__ResolutionDecided *ev, bool draft_step)
 {
 	if (!ids_is_uuid(ev->proposal_id))
 		return 0;
@@ -431,20 +465,26 @@ static int store_plan(PGconn *c, const Cp__ResolutionDecided *ev)
 	    ev->proposal_id, ev->complaint_id,	    ev->status,	     remedies,	      total,
 	    ev->rule,	     ev->responsible_party, ev->proposed_by, ev->approved_by, ev->reason,
 	    ev->decided_at};
-	int rc = pg_exec(
-	    c,
-	    "INSERT INTO case_plans (proposal_id, complaint_id, status, remedies, total_fen, rule, "
-	    "responsible_party, proposed_by, approved_by, reason, decided_at) VALUES ($1::uuid, "
-	    "$2::uuid, $3, $4::jsonb, $5::bigint, $6, $7, $8, $9, $10, NULLIF($11, "
-	    "'')::timestamptz) "
-	    "ON CONFLICT (proposal_id) DO UPDATE SET status = EXCLUDED.status, remedies = "
-	    "EXCLUDED.remedies, total_fen = EXCLUDED.total_fen, rule = EXCLUDED.rule, "
-	    "responsible_party = EXCLUDED.responsible_party, proposed_by = EXCLUDED.proposed_by, "
-	    "approved_by = EXCLUDED.approved_by, reason = EXCLUDED.reason, decided_at = "
-	    "EXCLUDED.decided_at, updated_at = now()",
-	    11, p);
+#define PLAN_UPSERT                                                                                \
+	"INSERT INTO case_plans (proposal_id, complaint_id, status, remedies, total_fen, rule, "   \
+	"responsible_party, proposed_by, approved_by, reason, decided_at) VALUES ($1::uuid, "      \
+	"$2::uuid, $3, $4::jsonb, $5::bigint, $6, $7, $8, $9, $10, NULLIF($11, "                   \
+	"'')::timestamptz) "                                                                       \
+	"ON CONFLICT (proposal_id) DO UPDATE SET status = EXCLUDED.status, remedies = "            \
+	"EXCLUDED.remedies, total_fen = EXCLUDED.total_fen, rule = EXCLUDED.rule, "                \
+	"responsible_party = EXCLUDED.responsible_party, proposed_by = EXCLUDED.proposed_by, "     \
+	"approved_by = EXCLUDED.approved_by, reason = EXCLUDED.reason, decided_at = "              \
+	"EXCLUDED.decided_at, updated_at = now()"
+	int rc = draft_step
+		     ? pg_exec(c,
+			       "WITH p AS (" PLAN_UPSERT ") INSERT INTO timeline (complaint_id, "
+			       "step, detail, actor, visibility) SELECT id, 'plan_drafted', "
+			       "'{}', 'system', 'staff' FROM complaints WHERE id = $2::uuid",
+			       11, p)
+		     : pg_exec(c, PLAN_UPSERT, 11, p);
+#undef PLAN_UPSERT
 	free(remedies);
-	return rc;
+	return rc != 0 ? -1 : draft_step ? 1 : 0;
 }
 
 /* The machine's own draft (proposed by "system") is preparation for the owner, not a step of
@@ -461,10 +501,12 @@ static int on_resolution(PGconn *c, const struct ce_meta *ce, const char *key,
 {
 	const Cp__ResolutionDecided *ev = (const void *)m;
 	char decision[512], name[64];
-	if (store_plan(c, ev) != 0)
-		return -1;
 	bool visible = intake_plan_visible_to_customer(ev->status);
 	decision_text(ev, decision, sizeof(decision));
+	/* a machine draft that changes no decision: its step goes with the plan's upsert */
+	int drafted = store_plan(c, ev, machine_draft(ev) && !(visible && decision[0]));
+	if (drafted != 0)
+		return drafted < 0 ? -1 : 0;
 	const char *p[] = {ev->complaint_id, decision};
 	if (visible && decision[0] &&
 	    pg_exec(c, "UPDATE complaints SET decision = $2 WHERE id = $1::uuid", 2, p) != 0)
