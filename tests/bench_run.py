@@ -473,9 +473,16 @@ def phase_intake(stack):
     and no later figure may be measured behind that queue."""
     out = {}
     if shutil.which("wrk"):
+        cpu0 = cpu_snapshot(stack)
         reqs, secs, p50, p99, errors = wrk_intake(stack, 10, 32)
+        cpu = cpu_delta(cpu0, cpu_snapshot(stack), reqs / 1000)
         out.update(wrk_req_per_s=round(reqs / secs), wrk_p50_ms=p50, wrk_p99_ms=p99,
-                   wrk_errors=errors)
+                   wrk_errors=errors,
+                   # CPU per request of intake and of PostgreSQL working for it while wrk ran
+                   # (its consumer's share of the complaints' later events included): what the
+                   # machine pays per POST, steadier than req/s on a shared machine
+                   wrk_cpu_ms_per_request={k: round(cpu.get(k, 0.0), 3) for k in
+                                          ("intake", "postgresql[intake]")})
     tps, _ = pgbench(stack, "intake_tx.sql", 8, seconds=10, mode="prepared")
     out["pgbench_intake_tx_per_s"] = round(tps)
     return out
