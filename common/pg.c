@@ -12,6 +12,11 @@
 #include "tstamp.h"
 
 static void pg_prepared_forget(const PGconn *c);
+static void pg_defer_forget(const PGconn *c);
+static bool pg_defer_pending(const PGconn *c);
+static bool pg_defer_add(PGconn *c, const char *sql);
+static PGresult *pg_run_deferred(PGconn *c, const char *name, const char *sql, int nparams,
+				 const char *const *params, const int *lengths, const int *formats);
 
 static __thread char pg_sqlstate[8];
 static __thread char pg_errtext[512];
@@ -28,6 +33,7 @@ int pg_conn_init(struct pg_conn *pc, const char *conninfo, const char *name)
 void pg_conn_release(struct pg_conn *pc)
 {
 	if (pc->conn) {
+		pg_defer_forget(pc->conn);
 		pg_prepared_forget(pc->conn);
 		PQfinish(pc->conn);
 	}
@@ -38,6 +44,7 @@ void pg_conn_release(struct pg_conn *pc)
 void pg_conn_reset(struct pg_conn *pc)
 {
 	if (pc->conn) {
+		pg_defer_forget(pc->conn);
 		pg_prepared_forget(pc->conn);
 		PQfinish(pc->conn);
 	}
@@ -259,11 +266,15 @@ static PGresult *pg_run(PGconn *c, const char *sql, int nparams, const char *con
 {
 	/* a statement without parameters has one plan anyway, and the periodic tasks' ones (the
 	 * timer's next due time) read young tables best planned on their size of the moment */
-	if (nparams == 0 || !pg_prepares(sql))
+	char name[40] = "";
+	bool prepared = nparams > 0 && pg_prepares(sql);
+	if (prepared)
+		pg_auto_name(sql, name, sizeof(name));
+	if (pg_defer_pending(c))
+		return pg_run_deferred(c, name, sql, nparams, params, lengths, formats);
+	if (!prepared)
 		return pg_check(c, PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0),
 				sql);
-	char name[40];
-	pg_auto_name(sql, name, sizeof(name));
 	return pg_run_prepared(c, name, sql, nparams, params, lengths, formats);
 }
 
@@ -281,16 +292,72 @@ PGresult *pg_query_bin(PGconn *c, const char *sql, int nparams, const char *cons
 PGresult *pg_query_prepared(PGconn *c, const char *name, const char *sql, int nparams,
 			    const char *const *params)
 {
+	if (pg_defer_pending(c))
+		return pg_run_deferred(c, name, sql, nparams, params, NULL, NULL);
 	return pg_run_prepared(c, name, sql, nparams, params, NULL, NULL);
 }
 
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
+	if (nparams == 0 && pg_defer_add(c, sql))
+		return 0;
 	PGresult *r = pg_query(c, sql, nparams, params);
 	if (!r)
 		return -1;
 	PQclear(r);
 	return 0;
+}
+
+/* Transaction control sent with the next statement. BEGIN, SAVEPOINT and RELEASE SAVEPOINT
+ * (through pg_exec, without parameters) answer nothing a caller needs and fail only on a
+ * misuse or a broken connection, yet each cost a round trip of its own: a consumer applying an
+ * event under a savepoint spent three round trips on control for one of work. They are kept
+ * here (one connection per thread at a time) and go out in the same flight as the next
+ * statement (a pipeline), a failure of theirs reported as that statement's; a transaction in
+ * which nothing else ran costs no round trip at all. */
+#define PG_DEFER_MAX 8
+static __thread const PGconn *pg_defer_conn;
+static __thread int pg_defer_pid; /* a later connection at the same address is another */
+static __thread size_t pg_defer_n;
+static __thread char pg_defer_sql[PG_DEFER_MAX][64];
+
+static bool pg_defer_pending(const PGconn *c)
+{
+	return pg_defer_n > 0 && pg_defer_conn == c && pg_defer_pid == PQbackendPID(c);
+}
+
+/* Whether c's transaction is still only a deferred BEGIN. */
+static bool pg_defer_unstarted(const PGconn *c)
+{
+	return pg_defer_pending(c) && strcmp(pg_defer_sql[0], "BEGIN") == 0;
+}
+
+static void pg_defer_forget(const PGconn *c)
+{
+	if (pg_defer_conn == c)
+		pg_defer_n = 0;
+}
+
+/* Keeps sql for the next statement on c when it is transaction control that may wait: BEGIN
+ * outside a transaction, a savepoint's SAVEPOINT or RELEASE inside one (not in an aborted
+ * one: there the caller wants its error now). Returns whether it was kept. */
+static bool pg_defer_add(PGconn *c, const char *sql)
+{
+	bool begin = strcmp(sql, "BEGIN") == 0;
+	bool savepoint =
+	    strncmp(sql, "SAVEPOINT ", 10) == 0 || strncmp(sql, "RELEASE SAVEPOINT ", 18) == 0;
+	bool pending = pg_defer_pending(c);
+	if ((!begin && !savepoint) || strlen(sql) >= sizeof(pg_defer_sql[0]) || strchr(sql, ';') ||
+	    (pg_defer_n > 0 && !pending) || pg_defer_n == PG_DEFER_MAX ||
+	    PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+		return false;
+	PGTransactionStatusType st = PQtransactionStatus(c);
+	if (begin ? pending || st != PQTRANS_IDLE : !pending && st != PQTRANS_INTRANS)
+		return false;
+	pg_defer_conn = c;
+	pg_defer_pid = PQbackendPID(c);
+	snprintf(pg_defer_sql[pg_defer_n++], sizeof(pg_defer_sql[0]), "%s", sql);
+	return true;
 }
 
 /* The hooks are added once each at start (outbox, a service's own wake-ups) and only read
@@ -325,6 +392,11 @@ int pg_begin(PGconn *c)
 
 int pg_commit(PGconn *c)
 {
+	if (pg_defer_unstarted(c)) { /* nothing ran: nothing to commit */
+		pg_defer_forget(c);
+		pg_tx_end(true);
+		return 0;
+	}
 	int rc = pg_exec(c, "COMMIT", 0, NULL);
 	pg_tx_end(rc == 0);
 	return rc;
@@ -332,8 +404,10 @@ int pg_commit(PGconn *c)
 
 void pg_rollback(PGconn *c)
 {
-	PGresult *r = PQexec(c, "ROLLBACK");
-	PQclear(r);
+	bool started = !pg_defer_unstarted(c);
+	pg_defer_forget(c); /* they belong to the transaction rolled back */
+	if (started)
+		PQclear(PQexec(c, "ROLLBACK"));
 	pg_tx_end(false);
 }
 
@@ -366,7 +440,7 @@ struct pg_pipe_stmt {
 };
 
 /* What one sent message answers: libpq gives one result (then NULL) per queued operation. */
-enum pg_pipe_op_kind { PG_PIPE_DEALLOC, PG_PIPE_PREPARE, PG_PIPE_EXEC };
+enum pg_pipe_op_kind { PG_PIPE_CONTROL, PG_PIPE_DEALLOC, PG_PIPE_PREPARE, PG_PIPE_EXEC };
 struct pg_pipe_op {
 	enum pg_pipe_op_kind kind;
 	int stmt;
@@ -538,6 +612,14 @@ static int pg_pipe_send_prepare(PGconn *c, struct pg_pipe_stmt *s, int i, bool i
 static int pg_pipe_send(PGconn *c, struct pg_pipe *p, bool inerror, struct pg_pipe_op *ops,
 			int *nops)
 {
+	/* the transaction control kept for this connection goes first (PG_PIPE_CONTROL's stmt is
+	 * its place in pg_defer_sql) */
+	for (size_t i = 0; pg_defer_pending(c) && i < pg_defer_n; i++) {
+		if (!PQsendQueryParams(c, pg_defer_sql[i], 0, NULL, NULL, NULL, NULL, 0))
+			return -1;
+		ops[(*nops)++] = (struct pg_pipe_op){PG_PIPE_CONTROL, (int)i};
+	}
+	pg_defer_forget(c);
 	for (size_t i = 0; i < p->n; i++) {
 		struct pg_pipe_stmt *s = p->stmts[i];
 		const char *const *params = (const char *const *)s->params;
@@ -557,18 +639,22 @@ static int pg_pipe_send(PGconn *c, struct pg_pipe *p, bool inerror, struct pg_pi
 /* Takes one operation's result. Returns false when the connection gave none (broken). */
 static bool pg_pipe_take(PGconn *c, struct pg_pipe *p, const struct pg_pipe_op *op)
 {
-	struct pg_pipe_stmt *s = p->stmts[op->stmt];
+	bool control = op->kind == PG_PIPE_CONTROL;
+	struct pg_pipe_stmt *s = control ? NULL : p->stmts[op->stmt];
 	PGresult *r = PQgetResult(c);
 	if (!r)
 		return false;
 	ExecStatusType st = PQresultStatus(r);
 	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 	if (!ok && st != PGRES_PIPELINE_ABORTED && p->failed < 0) {
-		p->failed = op->stmt;
+		/* a kept BEGIN or SAVEPOINT fails as the first statement of the pipe */
+		p->failed = control ? 0 : op->stmt;
 		pg_note_error(PQresultErrorField(r, PG_DIAG_SQLSTATE), PQresultErrorMessage(r),
-			      s->sql);
+			      control ? pg_defer_sql[op->stmt] : s->sql);
 	}
-	if (op->kind == PG_PIPE_DEALLOC)
+	if (control)
+		;
+	else if (op->kind == PG_PIPE_DEALLOC)
 		s->dealloc_ok = ok;
 	else if (op->kind == PG_PIPE_PREPARE)
 		s->prepare_ok = ok;
@@ -640,7 +726,7 @@ static void pg_pipe_drain(PGconn *c)
 
 int pg_pipe_run(PGconn *c, struct pg_pipe *p)
 {
-	struct pg_pipe_op ops[3 * PG_PIPE_MAX];
+	struct pg_pipe_op ops[PG_DEFER_MAX + 3 * PG_PIPE_MAX];
 	int nops = 0, rc = -1;
 	p->failed = -1;
 	if (p->broken) {
@@ -667,6 +753,22 @@ int pg_pipe_run(PGconn *c, struct pg_pipe *p)
 out:
 	pg_pipe_end_tx(c, p);
 	return rc;
+}
+
+/* A statement on a connection with transaction control kept for it: both in one flight. */
+static PGresult *pg_run_deferred(PGconn *c, const char *name, const char *sql, int nparams,
+				 const char *const *params, const int *lengths, const int *formats)
+{
+	struct pg_pipe p;
+	pg_pipe_init(&p);
+	int i = pg_pipe_push(&p, name, sql, nparams, params, lengths, formats);
+	PGresult *r = NULL;
+	if (pg_pipe_run(c, &p) == 0 && i >= 0) {
+		r = p.stmts[i]->res;
+		p.stmts[i]->res = NULL; /* the caller's now */
+	}
+	pg_pipe_clear(&p);
+	return r;
 }
 
 /* Every stride-th item from items[0]: the column of a row-major table. */

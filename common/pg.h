@@ -52,10 +52,17 @@ bool pg_prepares(const char *sql);
 /* Prepared statements are prepared again after this many seconds (60), so their plans follow
  * tables that grew since (tests set 0: every run prepares again). */
 void pg_set_replan_seconds(double seconds);
-/* Runs a statement and discards its result. Returns 0 or -1. */
+/* Runs a statement and discards its result. Returns 0 or -1. BEGIN (outside a transaction),
+ * SAVEPOINT and RELEASE SAVEPOINT (inside a healthy one) without parameters are not sent at
+ * once: they go in the same flight as the next statement on c (any pg.h call; a pipeline's
+ * first), saving a round trip each, and should they fail (a misuse, a broken connection) that
+ * statement fails with their SQLSTATE. So after pg_begin talk to the server only through pg.h.
+ * A transaction in which nothing else ran costs no round trip (pg_commit and pg_rollback then
+ * send nothing, and still run the tx-end hooks). */
 int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));
 
+/* BEGIN, sent with the next statement (see pg_exec). */
 int pg_begin(PGconn *c) __attribute__((warn_unused_result));
 /* Adds a hook called on the thread that ended a transaction with pg_commit (committed: true
  * when the COMMIT succeeded) or pg_rollback (false): the outbox wakes its relay with it,

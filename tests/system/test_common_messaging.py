@@ -4,7 +4,10 @@ test binary test_common_messaging with CP_TEST_DATABASE_URL, which registers its
 only after its delivery report — with Kafka faults from librdkafka's mock cluster — and
 HTTP routes served on worker threads keep their method, statements prepared once per connection,
 a commit with outbox rows wakes the relay, rows deferred by the consumer's fast path are written
-together in order)."""
+together in order; pipelines: results in order in one round trip, an error aborts the statements
+after it and leaves the connection usable, statements prepared once per connection, a broken
+connection, outbox rows queued on a pipeline; BEGIN and savepoints sent with the next
+statement)."""
 
 import os
 import re
@@ -21,9 +24,9 @@ def test_outbox_inbox_and_relay_on_real_postgres(stack):
     summary = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", run.stdout)
     assert summary, run.stdout[-2000:] + run.stderr[-2000:]
     checks, failures, errors = map(int, summary.groups())
-    # 4 checks without a database (mock cluster, the JSON 405 and 501) + 13 on PostgreSQL:
+    # 4 checks without a database (mock cluster, the JSON 405 and 501) + 15 on PostgreSQL:
     # fewer means the PostgreSQL cases were skipped
-    assert checks == 17, run.stdout[-2000:]
+    assert checks == 19, run.stdout[-2000:]
     assert (failures, errors) == (0, 0), run.stdout[-3000:]
     assert run.returncode == 0
 

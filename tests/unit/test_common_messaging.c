@@ -431,6 +431,30 @@ static void count_tx_end(bool committed)
 		hook_rolled_back++;
 }
 
+/* Round trips, counted in libpq's protocol trace: each flight ends with one ReadyForQuery. */
+static FILE *trace;
+static char *trace_buf;
+static size_t trace_len;
+
+static void trace_start(void)
+{
+	trace = open_memstream(&trace_buf, &trace_len);
+	ck_assert_ptr_nonnull(trace);
+	PQtrace(db, trace);
+	PQsetTraceFlags(db, PQTRACE_SUPPRESS_TIMESTAMPS);
+}
+
+static int trace_flights(void)
+{
+	PQuntrace(db);
+	fclose(trace);
+	int n = 0;
+	for (const char *at = trace_buf; (at = strstr(at, "\tReadyForQuery")) != NULL; at++)
+		n++;
+	free(trace_buf);
+	return n;
+}
+
 START_TEST(pipeline_returns_results_in_order)
 {
 	struct pg_pipe p;
@@ -451,7 +475,10 @@ START_TEST(pipeline_returns_results_in_order)
 	ck_assert_int_eq(pg_pipe_add_prepared(&p, "unit_pipe_named", "SELECT $1::int * 10", 1, two),
 			 5);
 	ck_assert_int_eq(pg_pipe_commit(&p), 6);
+	trace_start();
 	ck_assert_int_eq(pg_pipe_run(db, &p), 0);
+	/* seven statements and a Parse, one round trip */
+	ck_assert_int_eq(trace_flights(), 1);
 	ck_assert_int_eq(pg_pipe_failed(&p), -1);
 	ck_assert_str_eq(PQcmdStatus(pg_pipe_result(&p, 1)), "INSERT 0 1");
 	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 3), 0, 0, "?"), "a,b");
@@ -647,6 +674,80 @@ START_TEST(pipeline_on_a_broken_connection_fails_and_the_next_connection_works)
 	ck_assert_int_eq(pg_pipe_run(c, &p), 0);
 	ck_assert_str_eq(pg_value(pg_pipe_result(&p, 0), 0, 0, "?"), "42");
 	pg_pipe_clear(&p);
+	pg_conn_release(&pc);
+}
+END_TEST
+
+START_TEST(transaction_control_goes_with_the_next_statement)
+{
+	const char *one[] = {"1"}, *two[] = {"2"};
+	static const char ins[] = "INSERT INTO pipe_t VALUES ($1::int)";
+	ck_assert_int_eq(pg_exec(db, "CREATE TABLE pipe_t (k int PRIMARY KEY)", 0, NULL), 0);
+	ck_assert_int_eq(pg_add_tx_end_hook(count_tx_end), 0);
+	hook_committed = hook_rolled_back = 0;
+	/* BEGIN, an insert, a savepoint around another, COMMIT: three flights, not six */
+	trace_start();
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_IDLE); /* nothing sent yet */
+	ck_assert_int_eq(pg_exec(db, ins, 1, one), 0);
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_INTRANS);
+	ck_assert_int_eq(pg_exec(db, "SAVEPOINT unit_sp", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, ins, 1, two), 0);
+	ck_assert_int_eq(pg_exec(db, "RELEASE SAVEPOINT unit_sp", 0, NULL), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(trace_flights(), 3);
+	ck_assert_int_eq(hook_committed, 1);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 2);
+	/* a transaction in which nothing ran costs no round trip, and its hooks still run */
+	trace_start();
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(pg_begin(db), 0);
+	pg_rollback(db);
+	ck_assert_int_eq(trace_flights(), 0);
+	ck_assert_int_eq(hook_committed, 2);
+	ck_assert_int_eq(hook_rolled_back, 1);
+	/* the rollback forgot the BEGIN: the next statement runs on its own */
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 2);
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_IDLE);
+	/* a savepoint rolled back to undoes only its part (the failed insert) */
+	ck_assert_int_eq(pg_exec(db, "DELETE FROM pipe_t", 0, NULL), 0);
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_exec(db, ins, 1, one), 0);
+	ck_assert_int_eq(pg_exec(db, "SAVEPOINT unit_sp", 0, NULL), 0);
+	ck_assert_int_ne(pg_exec(db, ins, 1, one), 0);
+	ck_assert_str_eq(pg_last_sqlstate(), "23505");
+	ck_assert_int_eq(pg_exec(db, "ROLLBACK TO SAVEPOINT unit_sp", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, ins, 1, two), 0);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM pipe_t"), 2);
+	/* a kept statement that fails fails the statement it went with */
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(pg_exec(db, "SELECT 1", 0, NULL), 0);
+	ck_assert_int_eq(pg_exec(db, "RELEASE SAVEPOINT unit_nosuch", 0, NULL), 0);
+	ck_assert_ptr_null(pg_query(db, "SELECT $1::int", 1, one));
+	ck_assert_str_eq(pg_last_sqlstate(), "3B001");
+	pg_rollback(db);
+	ck_assert_int_eq(PQtransactionStatus(db), PQTRANS_IDLE);
+	/* outside a transaction SAVEPOINT is not kept: its error comes at once */
+	ck_assert_int_ne(pg_exec(db, "SAVEPOINT unit_sp", 0, NULL), 0);
+	ck_assert_str_eq(pg_last_sqlstate(), "25P01");
+}
+END_TEST
+
+START_TEST(a_kept_begin_does_not_outlive_its_connection)
+{
+	struct pg_conn pc;
+	ck_assert_int_eq(pg_conn_init(&pc, getenv("CP_TEST_DATABASE_URL"), "unit"), 0);
+	PGconn *c = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(pg_begin(c), 0);
+	pg_conn_reset(&pc);
+	c = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(c);
+	/* the new connection's statement is not sent with the old BEGIN */
+	ck_assert_int_eq(pg_exec(c, "SELECT 1", 0, NULL), 0);
+	ck_assert_int_eq(PQtransactionStatus(c), PQTRANS_IDLE);
 	pg_conn_release(&pc);
 }
 END_TEST
@@ -907,6 +1008,8 @@ int main(void)
 		tcase_add_test(d,
 			       pipeline_on_a_broken_connection_fails_and_the_next_connection_works);
 		tcase_add_test(d, outbox_rows_queued_on_a_pipeline_commit_with_it);
+		tcase_add_test(d, transaction_control_goes_with_the_next_statement);
+		tcase_add_test(d, a_kept_begin_does_not_outlive_its_connection);
 		suite_add_tcase(s, d);
 	}
 	SRunner *sr = srunner_create(s);
