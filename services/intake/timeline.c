@@ -778,21 +778,21 @@ static int sla_round(PGconn *c, const struct consumer_set_item *items, size_t n,
 	if (ns > 0 &&
 	    !(q = pg_query_columns(
 		  c, "intake_case_clocks_set",
-		  "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, started_at, "
-		  "duration_s, used_s, paused_s, calendar, escalation_level, stopped_by) SELECT "
-		  "u.id::uuid, u.clock, u.state, NULLIF(u.due, '')::timestamptz, NULLIF(u.started, "
-		  "'')::timestamptz, u.dur::int, u.used::bigint, u.paused::bigint, u.cal, "
-		  "u.lvl::int, "
-		  "u.stopped_by FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-		  "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
-		  "$11::text[]) WITH ORDINALITY AS u (id, clock, state, due, started, dur, used, "
-		  "paused, cal, lvl, stopped_by, o) ORDER BY u.o ON CONFLICT (complaint_id, clock) "
-		  "DO UPDATE SET state = EXCLUDED.state, due_at = EXCLUDED.due_at, started_at = "
-		  "coalesce(EXCLUDED.started_at, k.started_at), duration_s = EXCLUDED.duration_s, "
-		  "used_s = EXCLUDED.used_s, paused_s = EXCLUDED.paused_s, calendar = "
-		  "EXCLUDED.calendar, escalation_level = GREATEST(k.escalation_level, "
-		  "EXCLUDED.escalation_level), stopped_by = EXCLUDED.stopped_by, updated_at = "
-		  "now()",
+		  "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, "
+		  "started_at, duration_s, used_s, paused_s, calendar, escalation_level, "
+		  "stopped_by) SELECT u.id::uuid, u.clock, u.state, NULLIF(u.due, "
+		  "'')::timestamptz, NULLIF(u.started, '')::timestamptz, u.dur::int, "
+		  "u.used::bigint, u.paused::bigint, u.cal, u.lvl::int, u.stopped_by FROM "
+		  "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+		  "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) "
+		  "WITH ORDINALITY AS u (id, clock, state, due, started, dur, used, paused, "
+		  "cal, lvl, stopped_by, o) ORDER BY u.o ON CONFLICT (complaint_id, clock) DO "
+		  "UPDATE SET state = EXCLUDED.state, due_at = EXCLUDED.due_at, started_at = "
+		  "coalesce(EXCLUDED.started_at, k.started_at), duration_s = "
+		  "EXCLUDED.duration_s, used_s = EXCLUDED.used_s, paused_s = "
+		  "EXCLUDED.paused_s, calendar = EXCLUDED.calendar, escalation_level = "
+		  "GREATEST(k.escalation_level, EXCLUDED.escalation_level), stopped_by = "
+		  "EXCLUDED.stopped_by, updated_at = now()",
 		  SLA_STORE_NCOLS, ns, s->store)))
 		return -1;
 	PQclear(q);
@@ -804,18 +804,15 @@ static int sla_round(PGconn *c, const struct consumer_set_item *items, size_t n,
 		  c, "intake_case_clocks_fired_set",
 		  "INSERT INTO case_clocks AS k (complaint_id, clock, state, due_at, warned, "
 		  "breached, escalation_level) SELECT u.id::uuid, u.clock, CASE WHEN "
-		  "u.breach::boolean "
-		  "AND u.next = '' THEN 'exhausted' ELSE 'running' END, coalesce(NULLIF(u.next, "
-		  "''), "
-		  "NULLIF(u.due, ''))::timestamptz, NOT u.breach::boolean, u.breach::boolean, "
-		  "u.lvl::int FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-		  "$5::text[], "
-		  "$6::text[]) WITH ORDINALITY AS u (id, clock, breach, lvl, next, due, o) ORDER "
-		  "BY u.o "
-		  "ON CONFLICT (complaint_id, clock) DO UPDATE SET warned = k.warned OR NOT "
-		  "EXCLUDED.breached, breached = k.breached OR EXCLUDED.breached, escalation_level "
-		  "= "
-		  "GREATEST(k.escalation_level, EXCLUDED.escalation_level), due_at = CASE WHEN "
+		  "u.breach::boolean AND u.next = '' THEN 'exhausted' ELSE 'running' END, "
+		  "coalesce(NULLIF(u.next, ''), NULLIF(u.due, ''))::timestamptz, NOT "
+		  "u.breach::boolean, u.breach::boolean, u.lvl::int FROM unnest($1::text[], "
+		  "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY "
+		  "AS u (id, clock, breach, lvl, next, due, o) ORDER BY u.o ON CONFLICT "
+		  "(complaint_id, clock) DO UPDATE SET warned = k.warned OR NOT "
+		  "EXCLUDED.breached, breached = k.breached OR EXCLUDED.breached, "
+		  "escalation_level = GREATEST(k.escalation_level, EXCLUDED.escalation_level), "
+		  "due_at = CASE WHEN "
 		  "EXCLUDED.breached AND EXCLUDED.state = 'running' THEN EXCLUDED.due_at ELSE "
 		  "k.due_at END, updated_at = now()",
 		  SLA_MARK_NCOLS, nm, s->mark)))

@@ -75,6 +75,20 @@ static void ms_text(int64_t ms, char out[24])
 	snprintf(out, 24, "%lld", (long long)ms);
 }
 
+/* A clock's eleven numbers as text for a set statement's columns, in the order both the fire
+ * update and the clocks upsert bind them: duration, level, started, counted from, used, level
+ * base, paused at, paused, stopped, due, warn. */
+static void clock_num_text(const struct sla_clock *c, char (*num)[24])
+{
+	snprintf(num[0], 24, "%lld", (long long)c->duration_s);
+	snprintf(num[1], 24, "%d", c->level);
+	const int64_t ms[] = {c->started_ms,   c->counted_from_ms, c->used_ms, c->level_base_ms,
+			      c->paused_at_ms, c->paused_ms,	   c->stopped_ms, c->t.due_ms,
+			      c->t.warn_ms};
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		ms_text(ms[i], num[2 + i]);
+}
+
 static int64_t col_ms(PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : atoll(PQgetvalue(r, row, col));
@@ -859,17 +873,7 @@ enum { FIRE_NCOLS = 17 };
 static void fired_cells(const struct fired_clock *f, const char **cell, char (*num)[24])
 {
 	const struct sla_clock *c = &f->row.c;
-	snprintf(num[0], 24, "%lld", (long long)c->duration_s);
-	snprintf(num[1], 24, "%d", c->level);
-	ms_text(c->started_ms, num[2]);
-	ms_text(c->counted_from_ms, num[3]);
-	ms_text(c->used_ms, num[4]);
-	ms_text(c->level_base_ms, num[5]);
-	ms_text(c->paused_at_ms, num[6]);
-	ms_text(c->paused_ms, num[7]);
-	ms_text(c->stopped_ms, num[8]);
-	ms_text(c->t.due_ms, num[9]);
-	ms_text(c->t.warn_ms, num[10]);
+	clock_num_text(c, num);
 	const char *v[FIRE_NCOLS] = {f->id,
 				     sla_clock_names[f->i],
 				     sla_state_name(c->state),
@@ -1065,17 +1069,7 @@ static int ops_close(PGconn *pg, struct op *ops, size_t n)
 				break;
 			}
 			char(*x)[24] = num[w];
-			snprintf(x[0], 24, "%lld", (long long)c->duration_s);
-			snprintf(x[1], 24, "%d", c->level);
-			ms_text(c->started_ms, x[2]);
-			ms_text(c->counted_from_ms, x[3]);
-			ms_text(c->used_ms, x[4]);
-			ms_text(c->level_base_ms, x[5]);
-			ms_text(c->paused_at_ms, x[6]);
-			ms_text(c->paused_ms, x[7]);
-			ms_text(c->stopped_ms, x[8]);
-			ms_text(c->t.due_ms, x[9]);
-			ms_text(c->t.warn_ms, x[10]);
+			clock_num_text(c, x);
 			/* clock_write's values, "" standing for its NULLs */
 			const char *v[CLOCK_NCOLS] = {o->id, sla_clock_names[i], row->no,
 				sla_state_name(c->state), x[0], x[1], c->warned ? "t" : "f",
