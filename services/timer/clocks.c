@@ -25,6 +25,21 @@ struct timer_config timer_cfg;
 #define TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
+/* How a clock row and a case's receipt meet the row already there, shared by each one-event
+ * statement and its set twin, which must store the same (test_complaint_set_apply.py). */
+#define CLOCK_UPSERT                                                                           \
+	"ON CONFLICT (complaint_id, clock) DO UPDATE SET complaint_no = excluded.complaint_no, "\
+	"state = excluded.state, duration_s = excluded.duration_s, escalation_level = "        \
+	"excluded.escalation_level, warned = excluded.warned, pausable = excluded.pausable, "  \
+	"calendar = excluded.calendar, stopped_by = excluded.stopped_by, started_at = "        \
+	"excluded.started_at, counted_from = excluded.counted_from, used_ms = "                \
+	"excluded.used_ms, level_base_ms = excluded.level_base_ms, paused_at = "               \
+	"excluded.paused_at, paused_ms = excluded.paused_ms, stopped_at = excluded.stopped_at, "\
+	"due_at = excluded.due_at, warn_at = excluded.warn_at"
+#define CASE_RECEIVED_UPSERT                                                                   \
+	"ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = excluded.complaint_no, "      \
+	"received_at = coalesce(cases.received_at, excluded.received_at), updated_at = now()"
+
 #define CLOSED_BY "cp.complaint.closed"
 
 struct case_row {
@@ -111,10 +126,10 @@ static bool in_list(const char *csv, const char *clock,
 
 /* The columns case_parse reads, in its order (the sets add the op's ordinal after them). */
 #define CASE_COLUMNS                                                                        \
-	"complaint_no, " MS("coalesce(received_at, classified_at)") ", classified, "          \
-	"first_response_s, verification_s, resolution_s, regulatory_s, accept_s, "           \
-	"whole_cycle_s, array_to_string(pausable_clocks, ','), "                              \
-	"array_to_string(working_time_clocks, ','), calendar, " MS("offered_at") ", "         \
+	"complaint_no, " MS("coalesce(received_at, classified_at)") ", classified, "           \
+	"first_response_s, verification_s, resolution_s, regulatory_s, accept_s, "             \
+	"whole_cycle_s, array_to_string(pausable_clocks, ','), "                               \
+	"array_to_string(working_time_clocks, ','), calendar, " MS("offered_at") ", "          \
 	MS("awaiting_since") ", owner_staff_id"
 
 static void case_parse(PGresult *r, int i, struct case_row *k)
@@ -160,9 +175,9 @@ static int case_load(struct op *o)
 }
 
 #define CLOCK_COLUMNS                                                                       \
-	"clock, state, duration_s, escalation_level, warned, pausable, coalesce(calendar, ''), " \
-	"coalesce(stopped_by, ''), complaint_no, " MS("started_at") ", " MS("counted_from") ", " \
-	"used_ms, level_base_ms, " MS("paused_at") ", paused_ms, " MS("stopped_at") ", "      \
+	"clock, state, duration_s, escalation_level, warned, pausable, coalesce(calendar, ''), "\
+	"coalesce(stopped_by, ''), complaint_no, " MS("started_at") ", " MS("counted_from") ", "\
+	"used_ms, level_base_ms, " MS("paused_at") ", paused_ms, " MS("stopped_at") ", "       \
 	MS("due_at") ", " MS("warn_at")
 
 static void clock_parse(PGresult *r, int i, struct clock_row *row)
@@ -318,15 +333,7 @@ static int clock_write(PGconn *pg, const char *id, int i, const struct clock_row
 		       "due_at, warn_at) VALUES ($1::uuid, $2, $3, $4, $5::int, $6::int, $7::bool, "
 		       "$8::bool, $9, $10, " TS(11) ", " TS(12) ", $13::bigint, $14::bigint, " TS(15)
 		       ", $16::bigint, " TS(17) ", " TS(18) ", " TS(19) ") "
-		       "ON CONFLICT (complaint_id, clock) DO UPDATE SET complaint_no = "
-		       "excluded.complaint_no, state = excluded.state, duration_s = "
-		       "excluded.duration_s, escalation_level = excluded.escalation_level, warned = "
-		       "excluded.warned, pausable = excluded.pausable, calendar = excluded.calendar, "
-		       "stopped_by = excluded.stopped_by, started_at = excluded.started_at, "
-		       "counted_from = excluded.counted_from, used_ms = excluded.used_ms, "
-		       "level_base_ms = excluded.level_base_ms, paused_at = excluded.paused_at, "
-		       "paused_ms = excluded.paused_ms, stopped_at = excluded.stopped_at, due_at = "
-		       "excluded.due_at, warn_at = excluded.warn_at",
+		       CLOCK_UPSERT,
 		       19, p);
 }
 
@@ -535,9 +542,7 @@ int clocks_received(PGconn *pg, const char *id, const char *no, int64_t received
 	const char *p[] = {id, no, at};
 	if (pg_exec(pg,
 		    "INSERT INTO cases (complaint_id, complaint_no, received_at) VALUES ($1::uuid, "
-		    "$2, " TS(3) ") ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "
-		    "excluded.complaint_no, received_at = coalesce(cases.received_at, "
-		    "excluded.received_at), updated_at = now()",
+		    "$2, " TS(3) ") " CASE_RECEIVED_UPSERT,
 		    3, p) != 0)
 		return -1;
 	return sync_op(pg, id, 0);
@@ -1101,15 +1106,7 @@ static int ops_close(PGconn *pg, struct op *ops, size_t n)
 		    "WITH ORDINALITY AS u (id, clock, no, state, dur, lvl, warned, pausable, cal, "
 		    "stopped_by, started, counted, used, base, paused_at, paused, stopped, due, warn, "
 		    "o) ORDER BY u.o "
-		    "ON CONFLICT (complaint_id, clock) DO UPDATE SET complaint_no = "
-		    "excluded.complaint_no, state = excluded.state, duration_s = "
-		    "excluded.duration_s, escalation_level = excluded.escalation_level, warned = "
-		    "excluded.warned, pausable = excluded.pausable, calendar = excluded.calendar, "
-		    "stopped_by = excluded.stopped_by, started_at = excluded.started_at, "
-		    "counted_from = excluded.counted_from, used_ms = excluded.used_ms, "
-		    "level_base_ms = excluded.level_base_ms, paused_at = excluded.paused_at, "
-		    "paused_ms = excluded.paused_ms, stopped_at = excluded.stopped_at, due_at = "
-		    "excluded.due_at, warn_at = excluded.warn_at",
+		    CLOCK_UPSERT,
 		    CLOCK_NCOLS, w, cells);
 		rc = r ? 0 : -1;
 		PQclear(r);
@@ -1159,9 +1156,7 @@ int clocks_received_set(PGconn *pg, const struct clocks_event *ev, size_t n)
 	PGresult *r = pg_query_columns(pg, "timer_received_set",
 		"INSERT INTO cases (complaint_id, complaint_no, received_at) SELECT u.i::uuid, u.n, "
 		"to_timestamp(u.t::bigint / 1000.0) FROM unnest($1::text[], $2::text[], $3::text[]) "
-		"WITH ORDINALITY AS u (i, n, t, o) ORDER BY u.o ON CONFLICT (complaint_id) DO UPDATE "
-		"SET complaint_no = excluded.complaint_no, received_at = coalesce(cases.received_at, "
-		"excluded.received_at), updated_at = now()",
+		"WITH ORDINALITY AS u (i, n, t, o) ORDER BY u.o " CASE_RECEIVED_UPSERT,
 		3, n, cells);
 	rc = r ? 0 : -1;
 	PQclear(r);
