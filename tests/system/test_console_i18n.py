@@ -79,24 +79,33 @@ def _c_array(path: str, name: str) -> list[str]:
     return re.findall(r'"([a-z_]+)"', body)
 
 
-def _c_calls(path: str, fn: str, arg: int) -> set[str]:
-    """The string literals in argument `arg` (0-based) of every call of fn in a C file."""
-    out = set()
-    for m in re.finditer(rf"\b{fn}\(", (SVC / path).read_text()):
-        text, depth, args, cur = (SVC / path).read_text()[m.end():], 1, [], ""
-        for ch in text:
+def _c_call_args(path: str, fn: str):
+    """The argument texts of every call of fn in a C file (its definition and declaration, whose
+    first parameter starts with struct or const, left out), split at the top-level commas
+    outside string literals."""
+    src = (SVC / path).read_text()
+    for m in re.finditer(rf"\b{fn}\((?!struct|const)", src):
+        depth, args, cur = 1, [], ""
+        for ch in src[m.end():]:
             if ch in "([":
                 depth += 1
             elif ch in ")]":
                 depth -= 1
                 if depth == 0:
                     break
-            if ch == "," and depth == 1:
+            if ch == "," and depth == 1 and cur.count('"') % 2 == 0:
                 args.append(cur)
                 cur = ""
             else:
                 cur += ch
         args.append(cur)
+        yield args
+
+
+def _c_calls(path: str, fn: str, arg: int) -> set[str]:
+    """The string literals in argument `arg` (0-based) of every call of fn in a C file."""
+    out = set()
+    for args in _c_call_args(path, fn):
         if len(args) > arg:
             out |= set(re.findall(r'"([a-z_]+)"', args[arg]))
     return out
@@ -206,23 +215,8 @@ def test_every_domain_code_has_a_label_in_every_language():
 def _c_literal_args(path: str, fn: str, fmt_arg: int) -> tuple[set[str], set[str]]:
     """The format strings (adjacent literals joined) in argument fmt_arg of every call of fn,
     and the string literals of the arguments after it (ternary words such as "with")."""
-    src = (SVC / path).read_text()
     formats, words = set(), set()
-    for m in re.finditer(rf"\b{fn}\((?!struct|const)", src):
-        depth, args, cur = 1, [], ""
-        for ch in src[m.end():]:
-            if ch in "([":
-                depth += 1
-            elif ch in ")]":
-                depth -= 1
-                if depth == 0:
-                    break
-            if ch == "," and depth == 1 and cur.count('"') % 2 == 0:
-                args.append(cur)
-                cur = ""
-            else:
-                cur += ch
-        args.append(cur)
+    for args in _c_call_args(path, fn):
         if len(args) <= fmt_arg:
             continue
         lits = re.findall(r'"((?:[^"\\]|\\.)*)"', args[fmt_arg])
