@@ -34,6 +34,7 @@ struct item {
 	char reason[256];
 	int attempts;
 	bool done;	/* applied by this try of the batch (in a set or one by one) */
+	size_t set_tag; /* in a set: 1 + the index of the set's first item (this try) */
 	bool claimed;	/* fast path: inbox claimed (and ids checked) for the whole batch */
 	bool duplicate; /* fast path: the batch's claim found it applied before */
 };
@@ -407,14 +408,17 @@ static int consumer_apply_set(struct consumer *c, PGconn *pg, struct item *items
 		if (items[j].h == h && items[j].state == ITEM_APPLY && !items[j].done &&
 		    (j < other || !consumer_set_blocked(items, other, j))) {
 			items[j].done = true;
+			items[j].set_tag = first + 1;
 			c->set_idx[k++] = j;
 		}
 	}
 	int rc = consumer_try_set(c, pg, items, k);
 	if (rc <= 0)
 		return rc;
+	/* this set's items only (the claim compacted set_idx to the fresh ones): an item of an
+	 * earlier set of the same handler may come after this one's first, and is applied */
 	for (size_t j = first; j < n; j++) {
-		if (items[j].h == h && items[j].done &&
+		if (items[j].h == h && items[j].done && items[j].set_tag == first + 1 &&
 		    consumer_apply_isolated(c, pg, &items[j]) != 0)
 			return -1;
 	}

@@ -790,14 +790,17 @@ class Stack:
         return conn
 
     def produce(self, topic: str, key: str | bytes | None, value: bytes | None,
-                headers: dict[str, str | bytes] | None = None, timeout: float = 10):
-        """Produces one record and waits until the broker has it; raises StackError otherwise."""
+                headers: dict[str, str | bytes] | None = None, timeout: float = 10,
+                partition: int | None = None):
+        """Produces one record and waits until the broker has it; raises StackError otherwise.
+        partition: this partition rather than the key's (records of several keys in one order)."""
         from confluent_kafka import Producer
         if self._producer is None:
             self._producer = Producer({"bootstrap.servers": self.bootstrap,
                                        "enable.idempotence": True, "linger.ms": 0})
         result = {}
-        self._producer.produce(topic, key=key, value=value,
+        where = {} if partition is None else {"partition": partition}
+        self._producer.produce(topic, key=key, value=value, **where,
                                headers=list((headers or {}).items()),
                                on_delivery=lambda err, msg: result.update(err=err, msg=msg))
         deadline = time.monotonic() + timeout
