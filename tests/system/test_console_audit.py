@@ -22,7 +22,7 @@ def open_audit(page, stack, role):
 def show(page, service, entity="", actor=""):
     form = page.locator("form.audit-filter")
     form.locator("#audit-service").select_option(service)
-    form.locator("#audit-entity").fill(entity)
+    form.locator("#audit-entity").select_option(entity)
     form.locator("#audit-actor").fill(actor)
     form.locator("button[type=submit]").click()
 
@@ -45,6 +45,7 @@ def test_a_supervisor_finds_an_admins_change_and_pages_through(stack, http, open
     rows = page.locator("table.audit tbody tr")
     expect(rows.first).to_contain_text(refs[-1])
     expect(rows.first).to_contain_text("ADM1")
+    expect(rows.first.locator("td").nth(2)).to_have_text("VIP 客户")
     expect(rows).to_have_count(50)
     page.locator("section.card button", has_text="加载更多").click()
     expect(rows.nth(51)).to_contain_text(refs[0])
@@ -98,5 +99,7 @@ def test_a_supervisor_deletes_a_photo_with_a_reason_and_finds_it_in_the_audit(st
     show(page, "intake", entity="attachments", actor="S001")
     row = page.locator("table.audit tbody tr").first
     expect(row).to_contain_text(f"{case.no}/1")
+    # the table by its console name, not its SQL name
+    expect(row.locator("td").nth(2)).to_have_text("照片")
     expect(row).to_contain_text("照片里有身份证")
     assert page_errors(page) == []

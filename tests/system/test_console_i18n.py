@@ -264,3 +264,32 @@ def test_every_sentence_the_services_write_has_a_translation():
         assert sorted(need - set(dict_)) == [], (lang, sorted(need - set(dict_)))
     keys = set(re.findall(r'key: "([a-z_.]+)"', (SRC / "i18n.ts").read_text()))
     assert keys and all(k in d["zh"] and k in d["en"] for k in keys), sorted(k for k in keys if k not in d["zh"])
+
+
+def test_every_audited_table_has_a_console_name_and_is_in_the_audit_filter():
+    """The audit page names a table (audit_record's entity) by its console name and offers it
+    in its service's entity filter; a newly audited table without either fails here."""
+    calls = {"classification": [("keywords.c", "audit_record"), ("policies.c", "audit_record"),
+                                ("registry.c", "audit_record"), ("vip.c", "audit_record")],
+             "resolution": [("admin.c", "change")], "timer": [("calendars_api.c", "audit_record")],
+             "intake": [("photos.c", "audit_record_reason")]}
+    tables = {svc: set().union(*(_c_calls(f"{svc}/{f}", fn, 2) for f, fn in files))
+              for svc, files in calls.items()}
+    # follow-up's phrase tables name their entity first; resolution's rule changes are
+    # copied into its audit by a migration
+    tables["followup"] = set(re.findall(r'struct phrase_table \w+ = \{\s*"([a-z_]+)"',
+                                        (SVC / "followup" / "api.c").read_text()))
+    tables["resolution"] |= set(re.findall(r"SELECT at, actor, '([a-z_]+)'", (
+        SQL / "0936_resolution_rule_changes_in_admin_audit.sql").read_text()))
+    assert {"attachments"} == tables["intake"] and "vip_customers" in tables["classification"]
+    assert {"templates", "delay_reasons"} <= tables["followup"], tables["followup"]
+    assert "auto_settlement_rules" in tables["resolution"], tables["resolution"]
+    d = _dicts()
+    missing = {lang: sorted(f"audit.table.{e}" for es in tables.values() for e in es
+                            if f"audit.table.{e}" not in d[lang]) for lang in d}
+    assert missing == {lang: [] for lang in d}, missing
+    page = (SRC / "pages" / "audit.tsx").read_text()
+    offered = {svc: set(re.findall(r'"([a-z_]+)"', body))
+               for svc, body in re.findall(r"(\w+): \[([^\]]*)\]", page.split("ENTITIES", 1)[1]
+                                           .split("};", 1)[0])}
+    assert offered == tables, (offered, tables)

@@ -8,6 +8,16 @@ import { fmtTime, t } from "../i18n";
 import { ErrorBox, Loading, Shell } from "../ui";
 
 const SERVICES = ["classification", "resolution", "timer", "followup", "intake"];
+// The operator tables each service audits (the entity its audit_record calls name), shown by
+// their console names: an admin looks for 照片 or 赔偿标准, not a table name.
+const ENTITIES: Record<string, string[]> = {
+  classification: ["staff", "sla_policies", "keywords", "vip_customers"],
+  resolution: ["compensation_policies", "authority_limits", "auto_settlement_rules"],
+  timer: ["calendars"],
+  followup: ["templates", "delay_reasons"],
+  intake: ["attachments"],
+};
+const entityName = (e: string) => t(`audit.table.${e}`, undefined, e);
 
 interface Entry {
   id: number; at: string; actor: string; entity: string; key: string;
@@ -52,7 +62,7 @@ function Rows(props: { rows: Entry[] }) {
           {props.rows.map((e) => (
             <tr data-audit={e.id}>
               <td><time dateTime={e.at}>{fmtTime(e.at)}</time></td><td>{e.actor}</td>
-              <td>{e.entity}</td><td>{e.key}</td><td>{e.reason || ""}</td><td><Change e={e} /></td>
+              <td>{entityName(e.entity)}</td><td>{e.key}</td><td>{e.reason || ""}</td><td><Change e={e} /></td>
             </tr>
           ))}
         </tbody>
@@ -70,6 +80,8 @@ export function Audit() {
   // the filter the rows were read with: "load more" continues that walk, not an edited form's
   const [shown, setShown] = useState<Filter>(f);
   const set = (k: keyof Filter) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
+  // another service audits other tables: its entity filter starts from all of them
+  const setService = (e: Event) => setF({ ...f, service: (e.target as HTMLSelectElement).value, entity: "" });
   const load = async (after: string | null) => {
     const used = after ? shown : f;
     setErr(null);
@@ -93,11 +105,14 @@ export function Audit() {
       <form noValidate class="card admin-form audit-filter" onSubmit={(e) => { e.preventDefault(); load(null); }}>
         <div class="grid2">
           <div><label for="audit-service">{t("audit.service")}</label>
-            <select id="audit-service" value={f.service} onChange={set("service")}>
+            <select id="audit-service" value={f.service} onChange={setService}>
               {SERVICES.map((s) => <option value={s}>{t(`audit.svc.${s}`, undefined, s)}</option>)}
             </select></div>
           <div><label for="audit-entity">{t("audit.entity")}</label>
-            <input id="audit-entity" maxLength={64} value={f.entity} onInput={set("entity")} /></div>
+            <select id="audit-entity" value={f.entity} onChange={set("entity")}>
+              <option value="">{t("audit.table.all")}</option>
+              {(ENTITIES[f.service] || []).map((e) => <option value={e}>{entityName(e)}</option>)}
+            </select></div>
           <div><label for="audit-actor">{t("audit.actor")}</label>
             <input id="audit-actor" maxLength={64} value={f.actor} onInput={set("actor")} /></div>
           <div><label for="audit-since">{t("audit.since")}</label>
