@@ -181,6 +181,15 @@ struct sla_policy {
  * policy (by rank) matching; the configured defaults when none does. 0 or -1. */
 int policy_choose(PGconn *c, const char *channel, const struct classify_result *r,
 		  struct sla_policy *out) __attribute__((warn_unused_result));
+/* The policy of row's columns col.. (CHOOSE_SQL's eleven: name, the four durations, the
+ * pausable clocks, accept, whole cycle, next update, the working-time clocks, the calendar);
+ * the configured defaults when the row is absent or its name NULL (no policy matched). */
+void policy_from_row(const PGresult *res, int row, int col, struct sla_policy *out);
+/* policy_choose and policy_template for n complaints in one statement: cells are n rows of
+ * (category, subcategory, urgency, tier, channel, scenario, language). One result row per input
+ * row, in order: the policy's columns for policy_from_row (col 0), then the template's body
+ * (col 11, NULL when none). NULL on error. */
+PGresult *policy_choose_set(PGconn *c, const char *const *cells, size_t n);
 /* 1 when customer_ref is on the VIP list, 0 when not, -1 on error. */
 int policy_is_vip(PGconn *c, const char *customer_ref);
 /* The template body for scenario and language (falling back to zh-CN); NULL when none.
@@ -222,6 +231,23 @@ struct route_origin {
 	char outlet_id[64];
 };
 int offers_locate(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origin *o);
+/* What offers_locate reads, read for a whole set with one statement: the parcel's row of
+ * parcel_positions (known; the other fields NULL when SQL NULL) and the average position of
+ * the staff of the outlet the complaint is handled at (NULL when none). */
+struct offers_position {
+	bool known;
+	const char *facility_id, *facility_type, *lat, *lon;
+	const char *outlet_lat, *outlet_lon;
+};
+/* offers_locate on what was read (the nearest outlet, rarely needed, is read here). 0 or -1. */
+int offers_locate_from(PGconn *c, const Cp__ComplaintReceived *rc,
+		       const struct offers_position *pos, struct route_origin *o)
+    __attribute__((warn_unused_result));
+/* offers_open for n distinct complaints classified now, with a constant number of statements
+ * (offers.c says which); the same rows and announcements. 0 or -1. */
+int offers_open_set(PGconn *c, const Cp__ComplaintReceived *const *rcs,
+		    const struct route_origin *const *origins, size_t n)
+    __attribute__((warn_unused_result));
 /* Opens the assignment and offers it to the nearest staff (or escalates at once when nobody
  * is available). Runs inside the consumer's transaction. 0 or -1. */
 int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_origin *o);

@@ -327,6 +327,325 @@ static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 	return rc;
 }
 
+/* --- complaint.received.v1 as a set --- */
+
+/* What a set reads per complaint before classifying it: policy_is_vip, parcel_origin and
+ * outlet_origin (offers.c), and latest_scan (the same parcel_positions row), one row each. */
+#define FACTS_SET_SQL                                                                              \
+	"SELECT EXISTS (SELECT 1 FROM vip_customers v WHERE v.customer_ref = u.cref), "            \
+	"pp.waybill_no IS NOT NULL, pp.code, pp.city, pp.facility_id, (extract(epoch FROM "        \
+	"pp.occurred_at) * 1000)::bigint, pp.facility_type, pp.lat, pp.lon, a.lat, a.lon FROM "    \
+	"unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (w, cref, outlet, ord) "  \
+	"LEFT JOIN parcel_positions pp ON pp.waybill_no = u.w LEFT JOIN LATERAL (SELECT "          \
+	"avg(s.lat) AS lat, avg(s.lon) AS lon FROM staff s WHERE s.outlet_id = CASE WHEN "         \
+	"u.outlet <> '' THEN u.outlet WHEN pp.facility_type = 'outlet' THEN pp.facility_id END "   \
+	"AND s.lat IS NOT NULL AND s.lon IS NOT NULL) a ON true ORDER BY u.ord"
+
+/* store's row with what store_people_clocks, textreview_store and store_received add to it,
+ * for every complaint of the set in one insert; the ordinals of those stored now (those
+ * classified before are left as they are, as store leaves them). */
+#define STORE_SET_COLUMNS 34
+#define STORE_SET_SQL                                                                              \
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "         \
+	"$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "   \
+	"$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], "           \
+	"$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "           \
+	"$24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[], "           \
+	"$30::text[], $31::text[], $32::text[], $33::text[], $34::text[]) WITH ORDINALITY AS u ("  \
+	"id, no, waybill, cref, cat, sub, stype, reason, urg, sev, tier, prio, pol, lang, kws, "   \
+	"tcat, tsub, scen, outlet, fr, ver, res, reg, pclocks, acc, whole, nxt, wclocks, cal, "    \
+	"reader, prob, review, descr, recv, ord)), ins AS (INSERT INTO classifications ("          \
+	"complaint_id, complaint_no, waybill_no, customer_ref, category, subcategory, "            \
+	"stated_type, choice_reason, urgency, severity, tier, priority, sla_policy, language, "    \
+	"keywords, text_category, text_subcategory, scenario, outlet_id, first_response_s, "       \
+	"verification_s, resolution_s, regulatory_s, pausable_clocks, accept_s, whole_cycle_s, "   \
+	"next_update_s, working_time_clocks, calendar, text_reader, text_probability, "            \
+	"needs_review, description_redacted, received) SELECT id::uuid, no, waybill, cref, cat, "  \
+	"sub, stype, reason, urg, sev, tier, prio::int, pol, lang, kws::text[], tcat, tsub, "      \
+	"scen, NULLIF(outlet, ''), fr::int, ver::int, res::int, reg::int, pclocks::text[], "       \
+	"acc::int, whole::int, nxt::int, wclocks::text[], cal, reader, NULLIF(prob, '')::real, "   \
+	"review::boolean, descr, recv::bytea FROM u ORDER BY ord ON CONFLICT (complaint_id) DO "   \
+	"NOTHING RETURNING complaint_id) SELECT u.ord FROM u JOIN ins ON ins.complaint_id = "      \
+	"u.id::uuid ORDER BY u.ord"
+
+/* One complaint of a set: its decision, what was read for it, its stored row's text. */
+struct recv_item {
+	const Cp__ComplaintReceived *c;
+	struct decision d;
+	bool fresh;
+	int facts_row, choose_row;
+	char num[9][24];
+	char *kws, *clocks, *working, *hex;
+};
+
+/* The received complaint packed, as bytea hex (store_received's text). NULL out of memory. */
+static char *received_hex(const Cp__ComplaintReceived *c)
+{
+	size_t len = protobuf_c_message_get_packed_size(&c->base);
+	uint8_t *buf = malloc(len ? len : 1);
+	char *hex = malloc(2 * len + 3);
+	if (buf && hex) {
+		protobuf_c_message_pack(&c->base, buf);
+		hex[0] = '\\';
+		hex[1] = 'x';
+		for (size_t i = 0; i < len; i++)
+			snprintf(hex + 2 + 2 * i, 3, "%02x", buf[i]);
+		hex[2 + 2 * len] = '\0';
+	} else {
+		free(hex);
+		hex = NULL;
+	}
+	free(buf);
+	return hex;
+}
+
+/* The facts of every complaint (one statement), then each classified and located as decide()
+ * does. */
+static int decide_set(PGconn *pg, struct recv_item *v, size_t n, PGresult **facts)
+{
+	const char **cells = malloc(3 * n * sizeof(*cells));
+	if (!cells)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		cells[3 * i] = v[i].c->waybill_no;
+		cells[3 * i + 1] = v[i].c->customer_ref;
+		cells[3 * i + 2] = v[i].c->outlet_id ? v[i].c->outlet_id : "";
+	}
+	*facts = pg_query_columns(pg, "classification_facts_set", FACTS_SET_SQL, 3, n, cells);
+	free(cells);
+	if (!*facts)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const PGresult *f = *facts;
+		int row = (int)i;
+		struct classify_call call = {v[i].c, PQgetvalue(f, row, 0)[0] == 't', &v[i].d.r};
+		keywords_with(classify_cached, &call);
+		const struct offers_position pos = {
+		    .known = PQgetvalue(f, row, 1)[0] == 't',
+		    .facility_id = PQgetvalue(f, row, 4),
+		    .facility_type = PQgetvalue(f, row, 6),
+		    .lat = PQgetisnull(f, row, 7) ? NULL : PQgetvalue(f, row, 7),
+		    .lon = PQgetisnull(f, row, 8) ? NULL : PQgetvalue(f, row, 8),
+		    .outlet_lat = PQgetisnull(f, row, 9) ? NULL : PQgetvalue(f, row, 9),
+		    .outlet_lon = PQgetisnull(f, row, 10) ? NULL : PQgetvalue(f, row, 10)};
+		v[i].facts_row = row;
+		if (offers_locate_from(pg, v[i].c, &pos, &v[i].d.origin) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The policy and the first response's template of every complaint (one statement). */
+static PGresult *choose_set(PGconn *pg, struct recv_item *v, size_t n)
+{
+	const char **cells = malloc(7 * n * sizeof(*cells));
+	if (!cells)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct classify_result *r = &v[i].d.r;
+		const char *row[] = {r->category,
+				     r->subcategory,
+				     r->urgency,
+				     r->tier,
+				     v[i].c->channel ? v[i].c->channel : "",
+				     r->scenario,
+				     v[i].c->language};
+		memcpy(cells + 7 * i, row, sizeof(row));
+	}
+	PGresult *res = policy_choose_set(pg, cells, n);
+	free(cells);
+	for (size_t i = 0; res && i < n; i++) {
+		policy_from_row(res, (int)i, 0, &v[i].d.policy);
+		v[i].choose_row = (int)i;
+	}
+	return res;
+}
+
+/* Every complaint's row in one insert; marks those stored now. */
+static int store_set(PGconn *pg, struct recv_item *v, size_t n)
+{
+	static const char *const types[] = {"unspecified", "damage", "delay", "loss", "other"};
+	const char **cells = malloc(STORE_SET_COLUMNS * n * sizeof(*cells));
+	int rc = -1;
+	if (!cells)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct recv_item *x = &v[i];
+		const Cp__ComplaintReceived *c = x->c;
+		const struct classify_result *r = &x->d.r;
+		const struct sla_policy *p = &x->d.policy;
+		x->kws = rows_array(r->keywords[0], sizeof(r->keywords[0]), r->nkeywords);
+		x->clocks = rows_array(p->pausable[0], sizeof(p->pausable[0]), p->npausable);
+		x->working = rows_array(p->working[0], sizeof(p->working[0]), p->nworking);
+		x->hex = received_hex(c);
+		if (!x->kws || !x->clocks || !x->working || !x->hex)
+			goto out;
+		snprintf(x->num[0], 24, "%d", r->priority);
+		snprintf(x->num[1], 24, "%lld", p->first_response_s);
+		snprintf(x->num[2], 24, "%lld", p->verification_s);
+		snprintf(x->num[3], 24, "%lld", p->resolution_s);
+		snprintf(x->num[4], 24, "%lld", p->regulatory_s);
+		snprintf(x->num[5], 24, "%lld", p->accept_s);
+		snprintf(x->num[6], 24, "%lld", p->whole_cycle_s);
+		snprintf(x->num[7], 24, "%lld", p->next_update_s);
+		/* textreview_store's reading: the model's probability only when the model read */
+		x->num[8][0] = '\0';
+		if (strcmp(r->text_reader, "model") == 0)
+			snprintf(x->num[8], 24, "%.4f", r->text_probability);
+		const char *row[STORE_SET_COLUMNS] = {
+		    c->complaint_id,
+		    c->complaint_no,
+		    c->waybill_no,
+		    c->customer_ref,
+		    r->category,
+		    r->subcategory,
+		    types[c->type % 5],
+		    r->reason,
+		    r->urgency,
+		    r->severity,
+		    r->tier,
+		    x->num[0],
+		    p->name,
+		    c->language,
+		    x->kws,
+		    r->text_category,
+		    r->text_subcategory,
+		    r->scenario,
+		    x->d.origin.outlet_id,
+		    x->num[1],
+		    x->num[2],
+		    x->num[3],
+		    x->num[4],
+		    x->clocks,
+		    x->num[5],
+		    x->num[6],
+		    x->num[7],
+		    x->working,
+		    p->calendar,
+		    r->text_reader[0] ? r->text_reader : "keywords",
+		    x->num[8],
+		    r->needs_review ? "true" : "false",
+		    c->description_redacted ? c->description_redacted : "",
+		    x->hex};
+		memcpy(cells + STORE_SET_COLUMNS * i, row, sizeof(row));
+	}
+	PGresult *res = pg_query_columns(pg, "classification_store_set", STORE_SET_SQL,
+					 STORE_SET_COLUMNS, n, cells);
+	if (res) {
+		for (int row = 0; row < PQntuples(res); row++)
+			v[strtoul(PQgetvalue(res, row, 0), NULL, 10) - 1].fresh = true;
+		rc = 0;
+	}
+	PQclear(res);
+out:
+	free(cells);
+	return rc;
+}
+
+/* first_response on what the set read: the parcel's row (facts) and the template (choose). */
+static int first_response_read(PGconn *pg, const struct recv_item *x, const PGresult *facts,
+			       const PGresult *choose)
+{
+	Cp__FirstResponse ev = CP__FIRST_RESPONSE__INIT;
+	const struct classify_result *r = &x->d.r;
+	const Cp__ComplaintReceived *c = x->c;
+	char now[TSTAMP_LEN], next[TSTAMP_LEN], text[2048], scan[256], when[64];
+	long long next_s = x->d.policy.next_update_s > 0 ? x->d.policy.next_update_s
+							 : classification_cfg.next_update_s;
+	int64_t ms = tstamp_now_ms(), next_ms = ms + next_s * 1000;
+	int f = x->facts_row, t = x->choose_row;
+	bool known = PQgetvalue(facts, f, 1)[0] == 't';
+	tstamp_format(ms, now);
+	tstamp_format(next_ms, next);
+	classify_scan_text(known, known ? atoi(PQgetvalue(facts, f, 2)) : 0,
+			   known ? PQgetvalue(facts, f, 3) : "",
+			   known ? PQgetvalue(facts, f, 4) : "",
+			   known ? strtoll(PQgetvalue(facts, f, 5), NULL, 10) : 0, c->language,
+			   scan, sizeof(scan));
+	classify_human_time(next_ms, c->language, when, sizeof(when));
+	const struct classify_vars vars = {c->complaint_no, c->waybill_no, scan, when};
+	classify_render(!PQgetisnull(choose, t, 11)
+			    ? PQgetvalue(choose, t, 11)
+			    : "{complaint_no} / {waybill_no}: {latest_scan}; {next_update_by}",
+			&vars, text, sizeof(text));
+	ev.complaint_id = c->complaint_id;
+	ev.complaint_no = c->complaint_no;
+	ev.scenario = (char *)r->scenario;
+	ev.language = c->language;
+	ev.text = text;
+	ev.next_update_by = next;
+	ev.at = now;
+	return outbox_add(pg, TOPIC_CLASSIFIED, c->complaint_id, "cp.complaint.first_response",
+			  &ev.base, NULL);
+}
+
+/* on_received for a batch's received complaints with a constant number of statements: the
+ * facts of all of them (one), each classified in C as on_received does, their policies and
+ * templates (one), their rows (one insert), then the routing of those stored now
+ * (offers_open_set) and the announcements, in each complaint's order: classified, offered
+ * (or escalated), first response. A complaint received again in the same set is left out
+ * after its first event: on the one-event path it finds its classification stored and does
+ * nothing. Complaints classified before are left as on_received leaves them. */
+static int on_received_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			   char *errstr, size_t errlen, void *arg)
+{
+	struct recv_item *v = calloc(n, sizeof(*v));
+	const Cp__ComplaintReceived **rcs = calloc(n, sizeof(*rcs));
+	const struct route_origin **origins = calloc(n, sizeof(*origins));
+	PGresult *facts = NULL, *choose = NULL;
+	size_t m = 0, nf = 0;
+	int rc = -1;
+	if (!v || !rcs || !origins || keywords_ensure(pg) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const Cp__ComplaintReceived *c = (const void *)items[i].m;
+		bool again = false;
+		for (size_t j = 0; j < m && !again; j++)
+			again = strcmp(v[j].c->complaint_id, c->complaint_id) == 0;
+		if (!again)
+			v[m++].c = c;
+	}
+	if (decide_set(pg, v, m, &facts) != 0 || !(choose = choose_set(pg, v, m)) ||
+	    store_set(pg, v, m) != 0)
+		goto out;
+	for (size_t i = 0; i < m; i++) {
+		if (!v[i].fresh)
+			continue;
+		if (classification_announce(pg, v[i].c, &v[i].d.r, &v[i].d.policy,
+					    v[i].d.origin.outlet_id) != 0)
+			goto out;
+		rcs[nf] = v[i].c;
+		origins[nf++] = &v[i].d.origin;
+	}
+	if (offers_open_set(pg, rcs, origins, nf) != 0)
+		goto out;
+	for (size_t i = 0; i < m; i++) {
+		if (!v[i].fresh)
+			continue;
+		if (first_response_read(pg, &v[i], facts, choose) != 0)
+			goto out;
+		log_msg(LOG_INFO, "complaint_classified",
+			LOG_KV({"complaint_no", v[i].c->complaint_no},
+			       {"category", v[i].d.r.subcategory}, {"urgency", v[i].d.r.urgency},
+			       {"sla_policy", v[i].d.policy.name}),
+			"classified");
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; v && i < m; i++) {
+		free(v[i].kws);
+		free(v[i].clocks);
+		free(v[i].working);
+		free(v[i].hex);
+	}
+	PQclear(facts);
+	PQclear(choose);
+	free(v);
+	free(rcs);
+	free(origins);
+	return rc;
+}
+
 /* --- parcel.tracking.v1: the latest scan per waybill --- */
 
 static int validate_scan(const ProtobufCMessage *m, char *errstr, size_t errlen)
@@ -492,9 +811,10 @@ const struct consumer_handler classification_handlers[] = {
 const size_t classification_nhandlers =
     sizeof(classification_handlers) / sizeof(classification_handlers[0]);
 
-/* The latest-scan projection keeps the newest scan: applying one twice changes nothing, so no
- * inbox row is written for scans. */
+/* Received complaints as sets (on_received_set). The latest-scan projection keeps the newest
+ * scan: applying one twice changes nothing, so no inbox row is written for scans. */
 const struct consumer_set_handler classification_set_handlers[] = {
+    {TOPIC_RECEIVED, "cp.complaint.received", on_received_set, NULL, false},
     {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, NULL, true},
 };
 const size_t classification_nset_handlers =

@@ -71,17 +71,15 @@ static int load_candidates(PGconn *c, const char *complaint_id, const char *outl
 	return out->v ? 0 : -1;
 }
 
-int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
+/* The announcement with the case's exclusions already read (a set reads them for all its
+ * cases with one statement). */
+static int announce_listed(PGconn *c, const struct asg *a, const struct offers_note *n,
+			   char **excluded, size_t nexcluded)
 {
 	Cp__ComplaintAssignment ev = CP__COMPLAINT_ASSIGNMENT__INIT;
-	char now[TSTAMP_LEN], **excluded = NULL;
-	PGresult *xres = NULL, *ores = NULL;
-	size_t nexcluded = 0;
+	char now[TSTAMP_LEN];
+	PGresult *ores = NULL;
 	int rc = -1;
-	/* every announcement repeats the exclusions, so a service that joins late or a console
-	 * that shows one event still knows who must not decide */
-	if (conflict_list(c, a->id, &xres, &excluded, &nexcluded) != 0)
-		return -1;
 	tstamp_format(tstamp_now_ms(), now);
 	ev.complaint_id = (char *)a->id;
 	ev.complaint_no = (char *)a->no;
@@ -115,8 +113,21 @@ int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
 		"%s in round %d to %zu staff", n->action, a->round, n->nstaff);
 	rc = outbox_add(c, TOPIC_CLASSIFIED, a->id, n->ce_type, &ev.base, NULL);
 out:
-	free(excluded);
 	PQclear(ores);
+	return rc;
+}
+
+int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
+{
+	char **excluded = NULL;
+	PGresult *xres = NULL;
+	size_t nexcluded = 0;
+	/* every announcement repeats the exclusions, so a service that joins late or a console
+	 * that shows one event still knows who must not decide */
+	if (conflict_list(c, a->id, &xres, &excluded, &nexcluded) != 0)
+		return -1;
+	int rc = announce_listed(c, a, n, excluded, nexcluded);
+	free(excluded);
 	PQclear(xres);
 	return rc;
 }
@@ -254,6 +265,29 @@ int offers_locate(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origi
 	return 0;
 }
 
+int offers_locate_from(PGconn *c, const Cp__ComplaintReceived *rc,
+		       const struct offers_position *pos, struct route_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", rc->outlet_id ? rc->outlet_id : "");
+	/* parcel_origin's and outlet_origin's decisions on the rows they would have read */
+	if (pos->known) {
+		if (!o->outlet_id[0] && strcmp(pos->facility_type, "outlet") == 0)
+			snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", pos->facility_id);
+		o->has_location = pos->lat && pos->lon;
+		o->lat = atof(pos->lat ? pos->lat : "");
+		o->lon = atof(pos->lon ? pos->lon : "");
+	}
+	if (!o->has_location && o->outlet_id[0] && pos->outlet_lat && pos->outlet_lon) {
+		o->has_location = true;
+		o->lat = atof(pos->outlet_lat);
+		o->lon = atof(pos->outlet_lon);
+	}
+	if (!o->outlet_id[0] && nearest_outlet(c, o) != 0)
+		return -1;
+	return 0;
+}
+
 int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_origin *o)
 {
 	struct asg a = {.has_origin = o->has_location, .lat = o->lat, .lon = o->lon};
@@ -283,6 +317,249 @@ int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_o
 	    conflict_exclude(c, a.id, t->id, CONFLICT_TARGET) < 0)
 		return -1;
 	return offers_next_round(c, &a);
+}
+
+/* offers_open of n complaints classified now (distinct) with a constant number of
+ * statements: their assignments in one insert, the candidates of all of them in one (the
+ * same query per complaint, LATERAL), their exclusions in one, the offers and the round in
+ * one. A complaint about a member of staff excludes that person first (per complaint, as
+ * offers_open), and a complaint nobody can be offered is escalated as offers_next_round
+ * would (per complaint: both are rare). The same rows and announcements as offers_open on
+ * each; the announcements of one complaint in its order (across complaints the order does
+ * not matter: each is keyed by its complaint). 0 or -1. */
+#define OPEN_SET_SQL                                                                               \
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "         \
+	"$5::text[], $6::text[]) WITH ORDINALITY AS u (id, no, outlet, has, lat, lon, ord)), "     \
+	"ins AS (INSERT INTO assignments (complaint_id, complaint_no, outlet_id, has_origin, "     \
+	"origin_lat, origin_lon, state) SELECT id::uuid, no, outlet, has::boolean, lat::float8, "  \
+	"lon::float8, 'offered' FROM u ORDER BY ord ON CONFLICT DO NOTHING RETURNING "             \
+	"complaint_id) SELECT u.ord FROM u JOIN ins ON ins.complaint_id = u.id::uuid ORDER BY "    \
+	"u.ord"
+#define CANDIDATES_SET_SQL                                                                         \
+	"SELECT u.ord, s.staff_id, s.outlet_id, s.lat, s.lon FROM unnest($1::text[], $2::text[], " \
+	"$3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u (id, outlet, has, "  \
+	"lat, lon, lim, ord) CROSS JOIN LATERAL (SELECT staff_id, outlet_id, lat, lon, CASE WHEN " \
+	"u.has::boolean THEN coalesce((lat - u.lat::float8) ^ 2 + ((lon - u.lon::float8) * "       \
+	"cos(radians(u.lat::float8))) ^ 2, 1e12) ELSE 0 END AS d, (outlet_id = u.outlet) AS "      \
+	"same FROM staff st WHERE available AND role IN ('agent', 'courier') AND NOT EXISTS "      \
+	"(SELECT 1 FROM offers o WHERE o.complaint_id = u.id::uuid AND o.staff_id = "              \
+	"st.staff_id) AND NOT EXISTS (SELECT 1 FROM excluded_staff x WHERE x.complaint_id = "      \
+	"u.id::uuid AND x.staff_id = st.staff_id) ORDER BY d, same DESC, staff_id LIMIT "          \
+	"u.lim::int) s ORDER BY u.ord, s.d, s.same DESC, s.staff_id"
+#define EXCLUDED_SET_SQL                                                                           \
+	"SELECT u.ord, x.staff_id FROM unnest($1::text[]) WITH ORDINALITY AS u (id, ord) JOIN "    \
+	"excluded_staff x ON x.complaint_id = u.id::uuid ORDER BY u.ord, x.staff_id"
+#define OFFERS_SET_SQL                                                                             \
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u "    \
+	"(id, staff, round, secs)), o AS (INSERT INTO offers (complaint_id, staff_id, round) "     \
+	"SELECT id::uuid, staff, round::int FROM u ON CONFLICT DO NOTHING) UPDATE assignments a "  \
+	"SET state = 'offered', round = x.round::int, expires_at = now() + make_interval(secs => " \
+	"x.secs::int) FROM (SELECT DISTINCT id, round, secs FROM u) x WHERE a.complaint_id = "     \
+	"x.id::uuid"
+
+struct open_set {
+	struct asg a;
+	char lat[32], lon[32], limit[16];
+	bool fresh;
+	size_t cand0, ncand; /* its rows of the candidates' result */
+	size_t excl0, nexcl; /* its rows of the exclusions' result */
+};
+
+/* The rows of result res (ordinal in column 0, 1-based, ascending) that belong to each item:
+ * first[i] and count[i]. */
+static void rows_of(const PGresult *res, struct open_set *v, size_t n, bool cand)
+{
+	for (int row = 0; row < PQntuples(res); row++) {
+		size_t i = strtoul(PQgetvalue(res, row, 0), NULL, 10) - 1;
+		size_t *first = cand ? &v[i].cand0 : &v[i].excl0,
+		       *count = cand ? &v[i].ncand : &v[i].nexcl;
+		if (*count == 0)
+			*first = (size_t)row;
+		(*count)++;
+	}
+}
+
+static int open_set_insert(PGconn *c, struct open_set *v, size_t n)
+{
+	const char **cells = malloc(6 * n * sizeof(*cells));
+	if (!cells)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *row[] = {v[i].a.id,	    v[i].a.no,
+				     v[i].a.outlet, v[i].a.has_origin ? "true" : "false",
+				     v[i].lat,	    v[i].lon};
+		memcpy(cells + 6 * i, row, sizeof(row));
+	}
+	PGresult *res = pg_query_columns(c, "classification_open_set", OPEN_SET_SQL, 6, n, cells);
+	free(cells);
+	if (!res)
+		return -1;
+	for (int row = 0; row < PQntuples(res); row++)
+		v[strtoul(PQgetvalue(res, row, 0), NULL, 10) - 1].fresh = true;
+	PQclear(res);
+	return 0;
+}
+
+/* The candidates and the exclusions of the fresh cases (idx: their indexes in v). */
+static int open_set_read(PGconn *c, struct open_set *v, const size_t *idx, size_t m,
+			 PGresult **cand, PGresult **excl)
+{
+	const char **cells = malloc(6 * m * sizeof(*cells));
+	struct open_set *w = calloc(m ? m : 1, sizeof(*w));
+	int rc = -1;
+	if (!cells || !w)
+		goto out;
+	for (size_t j = 0; j < m; j++) {
+		const struct open_set *x = &v[idx[j]];
+		const char *row[] = {x->a.id, x->a.outlet, x->a.has_origin ? "true" : "false",
+				     x->lat,  x->lon,	   x->limit};
+		memcpy(cells + 6 * j, row, sizeof(row));
+	}
+	*cand =
+	    pg_query_columns(c, "classification_candidates_set", CANDIDATES_SET_SQL, 6, m, cells);
+	for (size_t j = 0; j < m; j++)
+		cells[j] = v[idx[j]].a.id;
+	*excl = *cand ? pg_query_columns(c, "classification_excluded_set", EXCLUDED_SET_SQL, 1, m,
+					 cells)
+		      : NULL;
+	if (!*cand || !*excl)
+		goto out;
+	rows_of(*cand, w, m, true);
+	rows_of(*excl, w, m, false);
+	for (size_t j = 0; j < m; j++) {
+		v[idx[j]].cand0 = w[j].cand0;
+		v[idx[j]].ncand = w[j].ncand;
+		v[idx[j]].excl0 = w[j].excl0;
+		v[idx[j]].nexcl = w[j].nexcl;
+	}
+	rc = 0;
+out:
+	free(cells);
+	free(w);
+	return rc;
+}
+
+/* Offers one fresh case its first round (the rows of the candidates read for it), or escalates
+ * it; the offer rows go to offers (staff_id per row) for one insert. */
+static int open_set_round(PGconn *c, struct open_set *x, const PGresult *cand, const PGresult *excl,
+			  const char **offers, size_t *noffers)
+{
+	struct candidates cl = {calloc(x->ncand ? x->ncand : 1, sizeof(*cl.v)), 0};
+	size_t idx[OFFER_MAX], k = (size_t)classification_cfg.offer_size;
+	char *ids[OFFER_MAX], *excluded[64];
+	size_t nexcluded = 0;
+	int rc = -1;
+	k = k < OFFER_MAX ? k : OFFER_MAX;
+	if (!cl.v)
+		return -1;
+	for (size_t r = x->cand0; r < x->cand0 + x->ncand; r++) {
+		struct route_staff *s = &cl.v[cl.n++];
+		snprintf(s->staff_id, sizeof(s->staff_id), "%s", PQgetvalue(cand, (int)r, 1));
+		snprintf(s->outlet_id, sizeof(s->outlet_id), "%s", PQgetvalue(cand, (int)r, 2));
+		s->has_location = !PQgetisnull(cand, (int)r, 3) && !PQgetisnull(cand, (int)r, 4);
+		s->lat = atof(PQgetvalue(cand, (int)r, 3));
+		s->lon = atof(PQgetvalue(cand, (int)r, 4));
+	}
+	size_t n = route_nearest(x->a.has_origin, x->a.lat, x->a.lon, cl.v, cl.n, k, idx);
+	if (n == 0 || x->nexcl > sizeof(excluded) / sizeof(excluded[0])) {
+		/* nobody to offer it to (or an unusual list): offers_next_round reads again,
+		 * finds the same and escalates */
+		rc = offers_next_round(c, &x->a);
+		goto out;
+	}
+	x->a.round++;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = cl.v[idx[i]].staff_id;
+		offers[2 * (*noffers)] = x->a.id;
+		/* the result's text (cl is freed before the offers are inserted) */
+		offers[2 * (*noffers) + 1] = PQgetvalue(cand, (int)(x->cand0 + idx[i]), 1);
+		(*noffers)++;
+	}
+	for (size_t r = x->excl0; r < x->excl0 + x->nexcl; r++)
+		excluded[nexcluded++] = PQgetvalue(excl, (int)r, 1);
+	const struct offers_note note = {.action = "offered",
+					 .ce_type = "cp.complaint.offered",
+					 .staff = ids,
+					 .nstaff = n,
+					 .reason = why(&x->a)};
+	rc = announce_listed(c, &x->a, &note, excluded, nexcluded);
+out:
+	free(cl.v);
+	return rc;
+}
+
+int offers_open_set(PGconn *c, const Cp__ComplaintReceived *const *rcs,
+		    const struct route_origin *const *origins, size_t n)
+{
+	struct open_set *v = calloc(n ? n : 1, sizeof(*v));
+	size_t *idx = malloc((n ? n : 1) * sizeof(*idx)), m = 0, k = 0, noffers = 0;
+	PGresult *cand = NULL, *excl = NULL, *res = NULL;
+	const char **offers = NULL, **cells = NULL;
+	char round[16], secs[24];
+	int rc = -1;
+	if (!v || !idx)
+		goto out;
+	k = (size_t)classification_cfg.offer_size;
+	k = k < OFFER_MAX ? k : OFFER_MAX;
+	for (size_t i = 0; i < n; i++) {
+		struct open_set *x = &v[i];
+		x->a.has_origin = origins[i]->has_location;
+		x->a.lat = origins[i]->lat;
+		x->a.lon = origins[i]->lon;
+		snprintf(x->a.id, sizeof(x->a.id), "%s", rcs[i]->complaint_id);
+		snprintf(x->a.no, sizeof(x->a.no), "%s", rcs[i]->complaint_no);
+		snprintf(x->a.outlet, sizeof(x->a.outlet), "%s", origins[i]->outlet_id);
+		snprintf(x->lat, sizeof(x->lat), "%.7f", origins[i]->lat);
+		snprintf(x->lon, sizeof(x->lon), "%.7f", origins[i]->lon);
+		snprintf(x->limit, sizeof(x->limit), "%zu", k * CANDIDATES_PER_PICK);
+	}
+	if (n == 0 || open_set_insert(c, v, n) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const Cp__ComplaintTarget *t = rcs[i]->target;
+		if (!v[i].fresh)
+			continue;
+		idx[m++] = i;
+		/* the person the complaint is about never sees it, not even in the first round */
+		if (t && conflict_target_is_staff(t->kind, t->id) &&
+		    conflict_exclude(c, v[i].a.id, t->id, CONFLICT_TARGET) < 0)
+			goto out;
+	}
+	if (m == 0) {
+		rc = 0;
+		goto out;
+	}
+	offers = malloc(2 * m * OFFER_MAX * sizeof(*offers));
+	if (!offers || open_set_read(c, v, idx, m, &cand, &excl) != 0)
+		goto out;
+	for (size_t j = 0; j < m; j++)
+		if (open_set_round(c, &v[idx[j]], cand, excl, offers, &noffers) != 0)
+			goto out;
+	rc = 0;
+	if (noffers == 0)
+		goto out;
+	/* every first round is round 1 (offers_next_round: 0 + 1) */
+	snprintf(round, sizeof(round), "%d", 1);
+	snprintf(secs, sizeof(secs), "%lld", classification_cfg.offer_timeout_s);
+	cells = malloc(4 * noffers * sizeof(*cells));
+	rc = -1;
+	if (!cells)
+		goto out;
+	for (size_t i = 0; i < noffers; i++) {
+		const char *row[] = {offers[2 * i], offers[2 * i + 1], round, secs};
+		memcpy(cells + 4 * i, row, sizeof(row));
+	}
+	res = pg_query_columns(c, "classification_offers_set", OFFERS_SET_SQL, 4, noffers, cells);
+	rc = res ? 0 : -1;
+out:
+	PQclear(res);
+	PQclear(cand);
+	PQclear(excl);
+	free(cells);
+	free(offers);
+	free(idx);
+	free(v);
+	return rc;
 }
 
 /* --- the sweep: expired offers go to the next round or are escalated --- */

@@ -77,6 +77,24 @@ static void defaults(struct sla_policy *out)
 	snprintf(out->calendar, sizeof(out->calendar), "%s", POLICY_DEFAULT_CALENDAR);
 }
 
+void policy_from_row(const PGresult *res, int row, int col, struct sla_policy *out)
+{
+	defaults(out);
+	if (row >= PQntuples(res) || PQgetisnull(res, row, col))
+		return;
+	snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, row, col));
+	out->first_response_s = atoll(PQgetvalue(res, row, col + 1));
+	out->verification_s = atoll(PQgetvalue(res, row, col + 2));
+	out->resolution_s = atoll(PQgetvalue(res, row, col + 3));
+	out->regulatory_s = atoll(PQgetvalue(res, row, col + 4));
+	split_clocks(PQgetvalue(res, row, col + 5), out);
+	out->accept_s = atoll(PQgetvalue(res, row, col + 6));
+	out->whole_cycle_s = atoll(PQgetvalue(res, row, col + 7));
+	out->next_update_s = next_update_of((PGresult *)res, row, col + 8);
+	split_working(PQgetvalue(res, row, col + 9), out);
+	snprintf(out->calendar, sizeof(out->calendar), "%s", PQgetvalue(res, row, col + 10));
+}
+
 int policy_choose(PGconn *c, const char *channel, const struct classify_result *r,
 		  struct sla_policy *out)
 {
@@ -85,22 +103,32 @@ int policy_choose(PGconn *c, const char *channel, const struct classify_result *
 	PGresult *res = pg_query(c, CHOOSE_SQL, 5, p);
 	if (!res)
 		return -1;
-	defaults(out);
-	if (PQntuples(res) > 0) {
-		snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, 0, 0));
-		out->first_response_s = atoll(PQgetvalue(res, 0, 1));
-		out->verification_s = atoll(PQgetvalue(res, 0, 2));
-		out->resolution_s = atoll(PQgetvalue(res, 0, 3));
-		out->regulatory_s = atoll(PQgetvalue(res, 0, 4));
-		split_clocks(PQgetvalue(res, 0, 5), out);
-		out->accept_s = atoll(PQgetvalue(res, 0, 6));
-		out->whole_cycle_s = atoll(PQgetvalue(res, 0, 7));
-		out->next_update_s = next_update_of(res, 0, 8);
-		split_working(PQgetvalue(res, 0, 9), out);
-		snprintf(out->calendar, sizeof(out->calendar), "%s", PQgetvalue(res, 0, 10));
-	}
+	policy_from_row(res, 0, 0, out);
 	PQclear(res);
 	return 0;
+}
+
+/* CHOOSE_SQL and policy_template's statement for every row of a set (LATERAL per row, the
+ * same WHERE and ORDER BY), so a set chooses what the one-event path chooses. */
+#define CHOOSE_SET_SQL                                                                             \
+	"SELECT p.name, p.first_response_s, p.verification_s, p.resolution_s, p.regulatory_s, "    \
+	"p.pc, p.accept_s, p.whole_cycle_s, p.next_update_s, p.wc, p.calendar, t.body FROM "       \
+	"unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "          \
+	"$7::text[]) WITH ORDINALITY AS u (cat, sub, urg, tier, ch, sc, lang, ord) LEFT JOIN "     \
+	"LATERAL (SELECT name, first_response_s, verification_s, resolution_s, regulatory_s, "     \
+	"array_to_string(pausable_clocks, ',') AS pc, accept_s, whole_cycle_s, next_update_s, "    \
+	"array_to_string(working_time_clocks, ',') AS wc, calendar FROM sla_policies WHERE "       \
+	"name = (SELECT policy FROM channel_policies WHERE channel = u.ch) OR ("                   \
+	"(category IS NULL OR category = u.cat) AND (subcategory IS NULL OR subcategory = u.sub) " \
+	"AND (urgency IS NULL OR urgency = u.urg) AND (tier IS NULL OR tier = u.tier)) "           \
+	"ORDER BY name = (SELECT policy FROM channel_policies WHERE channel = u.ch) DESC NULLS "   \
+	"LAST, rank, name LIMIT 1) p ON true LEFT JOIN LATERAL (SELECT body FROM "                 \
+	"response_templates WHERE scenario = u.sc AND language IN (u.lang, 'zh-CN') ORDER BY "     \
+	"(language = u.lang) DESC LIMIT 1) t ON true ORDER BY u.ord"
+
+PGresult *policy_choose_set(PGconn *c, const char *const *cells, size_t n)
+{
+	return pg_query_columns(c, "classification_choose_set", CHOOSE_SET_SQL, 7, n, cells);
 }
 
 int policy_is_vip(PGconn *c, const char *customer_ref)
