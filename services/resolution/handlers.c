@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "classification.pb-c.h"
+#include "evcheck.h"
 #include "evidence.pb-c.h"
 #include "followup.pb-c.h"
 #include "ids.h"
@@ -235,6 +236,240 @@ static int on_reopened(PGconn *pg, const struct ce_meta *ce, const char *key,
 	return rc;
 }
 
+/* --- the projections as sets --------------------------------------------------------------
+ *
+ * A batch's classified, evidence and assignment events are upserted with one statement per
+ * run of events about distinct complaints (a complaint's second event in the set starts the
+ * next run, so its upserts and proposals keep their order), and only the complaints the
+ * statement finds classified AND with evidence go on to res_try_propose, one by one in the
+ * batch's order: the others' load_case would find nothing to propose. A proposal reads and
+ * writes only its own complaint's rows (and the waybill's ledger, which the upserts do not
+ * touch), so upserting the run's other complaints first changes nothing it sees. */
+
+/* the ordinals (1-based) of the run's events whose case is now classified and has evidence */
+#define READY_SELECT                                                                               \
+	"SELECT u.ord FROM u LEFT JOIN up ON up.complaint_id = u.id::uuid LEFT JOIN cases c ON "   \
+	"c.complaint_id = u.id::uuid WHERE coalesce(up.ready, c.classified AND "                   \
+	"c.evidence_collected, false) ORDER BY u.ord"
+
+#define CLASSIFIED_SET_SQL                                                                         \
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "         \
+	"$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "   \
+	"$12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], "           \
+	"$18::text[]) WITH ORDINALITY AS u (id, no, waybill, cref, lang, cat, sub, tier, demand, " \
+	"goods, per, ins, insv, decv, fr, outlet, tkind, tid, ord)), up AS (INSERT INTO cases AS " \
+	"k (complaint_id, complaint_no, waybill_no, customer_ref, language, classified, "          \
+	"category, subcategory, tier, demand, goods, perishable, insured, insured_value_fen, "     \
+	"declared_value_fen, freight_fen, outlet_id, target_kind, target_id) SELECT id::uuid, "    \
+	"no, waybill, cref, lang, true, cat, sub, tier, demand::text[], goods::text[], "           \
+	"per::boolean, ins::boolean, insv::bigint, decv::bigint, fr::bigint, outlet, tkind, tid "  \
+	"FROM u ORDER BY ord ON CONFLICT (complaint_id) DO UPDATE SET complaint_no = "             \
+	"EXCLUDED.complaint_no, waybill_no = EXCLUDED.waybill_no, customer_ref = "                 \
+	"EXCLUDED.customer_ref, language = EXCLUDED.language, classified = true, category = "      \
+	"EXCLUDED.category, subcategory = EXCLUDED.subcategory, tier = EXCLUDED.tier, demand = "   \
+	"EXCLUDED.demand, goods = EXCLUDED.goods, perishable = EXCLUDED.perishable, insured = "    \
+	"EXCLUDED.insured, insured_value_fen = EXCLUDED.insured_value_fen, declared_value_fen = "  \
+	"EXCLUDED.declared_value_fen, freight_fen = EXCLUDED.freight_fen, outlet_id = "            \
+	"EXCLUDED.outlet_id, target_kind = EXCLUDED.target_kind, target_id = EXCLUDED.target_id, " \
+	"updated_at = now() RETURNING k.complaint_id, k.classified AND k.evidence_collected AS "   \
+	"ready) " READY_SELECT
+
+#define EVIDENCE_SET_SQL                                                                           \
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "         \
+	"$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) "   \
+	"WITH ORDINALITY AS u (id, no, waybill, ver, party, pid, stage, loc, pre, con, conf, "     \
+	"ord)), up AS (INSERT INTO cases AS k (complaint_id, complaint_no, waybill_no, "           \
+	"evidence_collected, evidence_version, party, party_id, stage, locatable, "                \
+	"resp_preliminary, resp_conclusive, resp_confirmed_by) SELECT id::uuid, no, waybill, "     \
+	"true, ver::int, party, pid, stage, loc::boolean, pre::boolean, con::boolean, conf FROM "  \
+	"u ORDER BY ord ON CONFLICT (complaint_id) DO UPDATE SET evidence_collected = true, "      \
+	"evidence_version = EXCLUDED.evidence_version, party = EXCLUDED.party, party_id = "        \
+	"EXCLUDED.party_id, stage = EXCLUDED.stage, locatable = EXCLUDED.locatable, "              \
+	"resp_preliminary = EXCLUDED.resp_preliminary, resp_conclusive = "                         \
+	"EXCLUDED.resp_conclusive, resp_confirmed_by = EXCLUDED.resp_confirmed_by, waybill_no = "  \
+	"CASE WHEN k.waybill_no = '' THEN EXCLUDED.waybill_no ELSE k.waybill_no END, updated_at "  \
+	"= now() WHERE k.evidence_version IS NULL OR k.evidence_version <= "                       \
+	"EXCLUDED.evidence_version RETURNING k.complaint_id, k.classified AND "                    \
+	"k.evidence_collected AS ready) " READY_SELECT
+
+#define ASSIGNED_SET_SQL                                                                           \
+	"INSERT INTO cases AS k (complaint_id, complaint_no, owner_staff_id) SELECT id::uuid, "    \
+	"no, owner FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (id, no, " \
+	"owner, ord) ORDER BY ord ON CONFLICT (complaint_id) DO UPDATE SET owner_staff_id = "      \
+	"EXCLUDED.owner_staff_id, updated_at = now()"
+
+/* One kind of set: its statement, its columns, and how an event becomes a row (0: it writes
+ * nothing, as its one-event handler would not). */
+struct res_set_kind {
+	const char *name, *sql, *why; /* why: NULL when its events never propose */
+	size_t ncols;
+	int (*row)(const ProtobufCMessage *m, const char **cells, char (*num)[24]);
+};
+
+static int classified_row(const ProtobufCMessage *m, const char **cells, char (*num)[24])
+{
+	static const Cp__Impact none = CP__IMPACT__INIT;
+	const Cp__ComplaintClassified *c = (const void *)m;
+	const Cp__Impact *im = c->impact ? c->impact : &none;
+	char *demand = pg_text_array((const char *const *)c->demand, c->n_demand);
+	char *goods = pg_text_array((const char *const *)im->goods, im->n_goods);
+	if (!demand || !goods) {
+		free(demand);
+		free(goods);
+		return -1;
+	}
+	/* demand and goods (cells 8 and 9) are freed by res_set_run */
+	snprintf(num[0], 24, "%lld", (long long)im->insured_value_fen);
+	snprintf(num[1], 24, "%lld", (long long)im->declared_value_fen);
+	snprintf(num[2], 24, "%lld", (long long)im->freight_fen);
+	const char *row[] = {c->complaint_id,
+			     c->complaint_no,
+			     c->waybill_no,
+			     c->customer_ref,
+			     c->language[0] ? c->language : "zh-CN",
+			     c->category,
+			     c->subcategory,
+			     c->tier[0] ? c->tier : "standard",
+			     demand,
+			     goods,
+			     im->perishable ? "t" : "f",
+			     im->insured ? "t" : "f",
+			     num[0],
+			     num[1],
+			     num[2],
+			     c->outlet_id,
+			     c->target ? c->target->kind : "",
+			     c->target ? c->target->id : ""};
+	memcpy(cells, row, sizeof(row));
+	return 1;
+}
+
+static int evidence_row(const ProtobufCMessage *m, const char **cells, char (*num)[24])
+{
+	const Cp__EvidenceBundle *b = (const void *)m;
+	const Cp__Responsibility *resp = b->responsibility;
+	snprintf(num[0], 24, "%d", b->version);
+	const char *row[] = {b->complaint_id,
+			     b->complaint_no,
+			     b->waybill_no,
+			     num[0],
+			     resp && resp->party[0] ? resp->party : "unknown",
+			     resp ? resp->party_id : "",
+			     resp && resp->stage[0] ? resp->stage : "unknown",
+			     locatable(b) ? "t" : "f",
+			     resp && !resp->preliminary && resp->confirmed_by[0] ? "f" : "t",
+			     resp && resp->conclusive ? "t" : "f",
+			     resp && !resp->preliminary ? resp->confirmed_by : ""};
+	memcpy(cells, row, sizeof(row));
+	return 1;
+}
+
+static int assigned_row(const ProtobufCMessage *m, const char **cells, char (*num)[24])
+{
+	const Cp__ComplaintAssignment *a = (const void *)m;
+	if (strcmp(a->action, "accepted") != 0 && strcmp(a->action, "reassigned") != 0)
+		return 0;
+	const char *row[] = {a->complaint_id, a->complaint_no, a->owner_staff_id};
+	memcpy(cells, row, sizeof(row));
+	return 1;
+}
+
+static const struct res_set_kind classified_kind = {"resolution_classified_set", CLASSIFIED_SET_SQL,
+						    "the category changed", 18, classified_row};
+static const struct res_set_kind evidence_kind = {"resolution_evidence_set", EVIDENCE_SET_SQL,
+						  "the evidence changed", 11, evidence_row};
+static const struct res_set_kind assigned_kind = {"resolution_assigned_set", ASSIGNED_SET_SQL, NULL,
+						  3, assigned_row};
+
+/* The complaint an event is about (every kind here names one). */
+static const char *res_item_id(const ProtobufCMessage *m)
+{
+	const char *id, *no;
+	evcheck_ids(m, &id, &no);
+	return id ? id : "";
+}
+
+/* One run of events about distinct complaints: the upsert, then the proposals. */
+static int res_set_run(PGconn *pg, const struct res_set_kind *k,
+		       const struct consumer_set_item *items, size_t n)
+{
+	const char **cells = calloc(k->ncols * (n ? n : 1), sizeof(*cells));
+	char(*num)[3][24] = calloc(n ? n : 1, sizeof(*num));
+	const ProtobufCMessage **rows = calloc(n ? n : 1, sizeof(*rows));
+	size_t m = 0;
+	int rc = -1;
+	PGresult *res = NULL;
+	if (!cells || !num || !rows)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int w = k->row(items[i].m, cells + k->ncols * m, num[m]);
+		if (w < 0)
+			goto out;
+		if (w > 0)
+			rows[m++] = items[i].m;
+	}
+	if (m == 0) {
+		rc = 0;
+		goto out;
+	}
+	res = pg_query_columns(pg, k->name, k->sql, k->ncols, m, cells);
+	if (!res)
+		goto out;
+	rc = 0;
+	for (int r = 0; k->why && rc == 0 && r < PQntuples(res); r++) {
+		const ProtobufCMessage *msg = rows[strtoul(PQgetvalue(res, r, 0), NULL, 10) - 1];
+		rc = res_try_propose(pg, res_item_id(msg), k->why) != 0 ? -1 : 0;
+	}
+out:
+	/* classified rows hold two array literals each (cells 8 and 9) */
+	for (size_t i = 0; k == &classified_kind && cells && i < m; i++) {
+		free((char *)cells[k->ncols * i + 8]);
+		free((char *)cells[k->ncols * i + 9]);
+	}
+	PQclear(res);
+	free(cells);
+	free(num);
+	free(rows);
+	return rc;
+}
+
+static int res_apply_set(PGconn *pg, const struct res_set_kind *k,
+			 const struct consumer_set_item *items, size_t n)
+{
+	for (size_t start = 0, end; start < n; start = end) {
+		/* the run ends before the first event about a complaint already in it */
+		for (end = start + 1; end < n; end++) {
+			bool again = false;
+			for (size_t j = start; j < end && !again; j++)
+				again =
+				    strcmp(res_item_id(items[j].m), res_item_id(items[end].m)) == 0;
+			if (again)
+				break;
+		}
+		if (res_set_run(pg, k, items + start, end - start) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int on_classified_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			     char *errstr, size_t errlen, void *arg)
+{
+	return res_apply_set(pg, &classified_kind, items, n);
+}
+
+static int on_evidence_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			   char *errstr, size_t errlen, void *arg)
+{
+	return res_apply_set(pg, &evidence_kind, items, n);
+}
+
+static int on_assigned_set(PGconn *pg, const struct consumer_set_item *items, size_t n,
+			   char *errstr, size_t errlen, void *arg)
+{
+	return res_apply_set(pg, &assigned_kind, items, n);
+}
+
 const struct consumer_handler resolution_handlers[] = {
     {TOPIC_CLASSIFIED, "cp.complaint.classified", &cp__complaint_classified__descriptor,
      v_classified, on_classified},
@@ -260,3 +495,12 @@ const struct consumer_handler resolution_handlers[] = {
      on_result},
 };
 const size_t resolution_nhandlers = sizeof(resolution_handlers) / sizeof(resolution_handlers[0]);
+
+const struct consumer_set_handler resolution_set_handlers[] = {
+    {TOPIC_CLASSIFIED, "cp.complaint.classified", on_classified_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", on_assigned_set, NULL, false},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", on_evidence_set, NULL, false},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", on_evidence_set, NULL, false},
+};
+const size_t resolution_nset_handlers =
+    sizeof(resolution_set_handlers) / sizeof(resolution_set_handlers[0]);

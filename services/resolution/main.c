@@ -33,6 +33,8 @@ int main(int argc, char **argv)
 	    .default_port = 8084,
 	    .handlers = resolution_handlers,
 	    .nhandlers = resolution_nhandlers,
+	    .sets = resolution_set_handlers,
+	    .nsets = resolution_nset_handlers,
 	    .routes = resolution_routes,
 	    .nroutes = sizeof(resolution_routes) / sizeof(resolution_routes[0]),
 	};

@@ -14,6 +14,9 @@
 /* Event handlers (handlers.c). */
 extern const struct consumer_handler resolution_handlers[];
 extern const size_t resolution_nhandlers;
+/* The classified, assigned and evidence events as sets (handlers.c). */
+extern const struct consumer_set_handler resolution_set_handlers[];
+extern const size_t resolution_nset_handlers;
 
 /* HTTP handlers (api.c). */
 void res_list_proposals(struct http_req *r, void *arg);
