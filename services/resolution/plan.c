@@ -53,16 +53,26 @@ static unsigned demand_bits(const char *arr)
 	return bits;
 }
 
-static int load_case(PGconn *c, const char *id, struct res_case *k)
+/* The case (classified and with evidence, locked), with what res_try_propose reads next in the
+ * same statement: its proposal ("" when none; the open one first) and whether any
+ * auto-settlement rule is enabled (res_try_settle has nothing to judge otherwise); three
+ * statements per proposal attempt were one each. A case is proposed for once; after that only
+ * staff change the plan (even a rejected one is amended, not replaced by a new automatic
+ * proposal). */
+static int load_case(PGconn *c, const char *id, struct res_case *k, char pid[IDS_UUID_LEN],
+		     bool *rules)
 {
 	const char *p[] = {id};
-	PGresult *r =
-	    pg_query(c,
-		     "SELECT complaint_no, waybill_no, customer_ref, category, subcategory, "
-		     "tier, demand, insured, insured_value_fen, declared_value_fen, "
-		     "freight_fen, party, party_id, locatable FROM cases WHERE complaint_id "
-		     "= $1 AND classified AND evidence_collected FOR UPDATE",
-		     1, p);
+	PGresult *r = pg_query(
+	    c,
+	    "SELECT k.complaint_no, k.waybill_no, k.customer_ref, k.category, k.subcategory, "
+	    "k.tier, k.demand, k.insured, k.insured_value_fen, k.declared_value_fen, "
+	    "k.freight_fen, k.party, k.party_id, k.locatable, coalesce(p.id::text, ''), EXISTS "
+	    "(SELECT 1 FROM auto_settlement_rules WHERE enabled) FROM cases k LEFT JOIN LATERAL "
+	    "(SELECT id FROM proposals WHERE complaint_id = k.complaint_id ORDER BY status IN "
+	    "('rejected', 'superseded'), created_at DESC LIMIT 1) p ON true WHERE "
+	    "k.complaint_id = $1 AND k.classified AND k.evidence_collected FOR UPDATE OF k",
+	    1, p);
 	if (!r)
 		return -1;
 	int found = PQntuples(r) == 1;
@@ -82,22 +92,28 @@ static int load_case(PGconn *c, const char *id, struct res_case *k)
 		copy(k->facts.party, sizeof(k->facts.party), r, 11);
 		copy(k->party_id, sizeof(k->party_id), r, 12);
 		k->facts.locatable = PQgetvalue(r, 0, 13)[0] == 't';
+		snprintf(pid, IDS_UUID_LEN, "%s", PQgetvalue(r, 0, 14));
+		*rules = PQgetvalue(r, 0, 15)[0] == 't';
 	}
 	PQclear(r);
 	return found;
 }
 
-/* The carrier's policy: the waybill's letter prefix, else 'default'. */
-static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
+/* The carrier's policy: the waybill's letter prefix, else 'default'; with it what
+ * res_ledger_paid(waybill, pid) returns (one statement instead of two). */
+static int load_policy(PGconn *c, const char *waybill, const char *pid, struct res_policy *p,
+		       int64_t *paid)
 {
-	const char *params[] = {waybill};
-	PGresult *r = pg_query(c,
-			       "SELECT carrier, freight_multiple, declared_ceiling_fen, "
-			       "damage_loss_pct, delay_remedy, delay_coupon_fen, vip_coupon_fen, "
-			       "last_mile_coupon_fen FROM "
-			       "compensation_policies WHERE carrier IN (substring($1 from "
-			       "'^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
-			       1, params);
+	const char *params[] = {waybill, pid ? pid : ""};
+	PGresult *r = pg_query(
+	    c,
+	    "SELECT carrier, freight_multiple, declared_ceiling_fen, damage_loss_pct, "
+	    "delay_remedy, delay_coupon_fen, vip_coupon_fen, last_mile_coupon_fen, CASE WHEN $1 "
+	    "= '' THEN 0 ELSE (SELECT coalesce(sum(amount_fen), 0) FROM executions WHERE "
+	    "waybill_no = $1 AND kind = 'payout' AND status IN ('requested', 'confirmed') AND "
+	    "proposal_id::text <> $2) END FROM compensation_policies WHERE carrier IN "
+	    "(substring($1 from '^[A-Za-z]+'), 'default') ORDER BY carrier = 'default' LIMIT 1",
+	    2, params);
 	if (!r)
 		return -1;
 	if (PQntuples(r) != 1) {
@@ -114,6 +130,7 @@ static int load_policy(PGconn *c, const char *waybill, struct res_policy *p)
 	p->delay_coupon_fen = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	p->vip_coupon_fen = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
 	p->last_mile_coupon_fen = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+	*paid = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
 	PQclear(r);
 	return 0;
 }
@@ -203,25 +220,6 @@ static int insert_chargeback(PGconn *c, const char *pid, const char *cid, const 
 	    5, p);
 }
 
-/* A case is proposed for once; after that only staff change the plan (even a rejected
- * one is amended, not replaced by a new automatic proposal). Returns 1 and the proposal's id
- * (the open one first), 0 without a proposal, -1 on error. */
-static int proposal_of(PGconn *c, const char *cid, char id[IDS_UUID_LEN])
-{
-	const char *p[] = {cid};
-	PGresult *r = pg_query(c,
-			       "SELECT id::text FROM proposals WHERE complaint_id = $1 ORDER BY "
-			       "status IN ('rejected', 'superseded'), created_at DESC LIMIT 1",
-			       1, p);
-	if (!r)
-		return -1;
-	int n = PQntuples(r);
-	if (n > 0)
-		snprintf(id, IDS_UUID_LEN, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return n > 0;
-}
-
 int res_ledger_lock(PGconn *c, const char *waybill)
 {
 	const char *p[] = {waybill};
@@ -266,14 +264,16 @@ static int insert_proposal(PGconn *c, const char *id, const char *cid, const str
 	const char *p[] = {id,	   cid,	       k->complaint_no, remedies,
 			   total,  plan->rule, k->facts.party,	k->waybill_no,
 			   capfen, paidfen};
-	int rc = pg_exec(c,
-			 "INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
-			 "total_fen, rule, responsible_party, waybill_no, ledger_cap_fen, "
-			 "already_paid_fen) VALUES ($1, $2, $3, 'proposed', $4::jsonb, $5, $6, $7, "
-			 "$8, $9, $10)",
-			 10, p);
-	if (rc == 0)
-		rc = res_audit(c, id, "system", "proposed", plan->rule, NULL, remedies);
+	/* the proposal and res_audit's row for it in one statement (the audit's foreign key is
+	 * checked at its end, when the proposal is there) */
+	int rc = pg_exec(
+	    c,
+	    "WITH p AS (INSERT INTO proposals (id, complaint_id, complaint_no, status, remedies, "
+	    "total_fen, rule, responsible_party, waybill_no, ledger_cap_fen, already_paid_fen) "
+	    "VALUES ($1, $2, $3, 'proposed', $4::jsonb, $5, $6, $7, $8, $9, $10)) INSERT INTO "
+	    "proposal_audit (proposal_id, actor, action, reason, before, after) VALUES ($1, "
+	    "'system', 'proposed', $6, NULL, $4::jsonb)",
+	    10, p);
 	free(remedies);
 	return rc;
 }
@@ -284,19 +284,16 @@ static int build_plan(PGconn *c, const struct res_case *k, const char *pid, stru
 		      int64_t *cap, int64_t *paid)
 {
 	struct res_policy policy;
-	if (load_policy(c, k->waybill_no, &policy) != 0)
+	if (load_policy(c, k->waybill_no, pid, &policy, paid) != 0)
 		return -1;
 	res_propose(&policy, &k->facts, plan);
-	*paid = res_ledger_paid(c, k->waybill_no, pid);
-	if (*paid < 0)
-		return -1;
 	*cap = res_ledger_apply(plan, *paid);
 	return 0;
 }
 
 /* The system's plan for a case that has none. Announced as "proposed"; it executes only when
  * a person decides or an auto-settlement rule matches. */
-static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
+static int propose_new(PGconn *c, const char *cid, const struct res_case *k, bool rules)
 {
 	struct res_plan plan;
 	int64_t cap, paid;
@@ -314,7 +311,7 @@ static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
 		(long long)plan.total_fen, (long long)paid);
 	if (res_announce(c, id, "cp.complaint.resolution_proposed", "proposed", NULL) != 0)
 		return -1;
-	return res_try_settle(c, id);
+	return rules ? res_try_settle(c, id) : 0;
 }
 
 /* clang-format off */
@@ -371,18 +368,16 @@ int res_try_propose(PGconn *c, const char *cid, const char *why)
 {
 	struct res_case k;
 	char id[IDS_UUID_LEN];
-	int found = load_case(c, cid, &k);
+	bool rules = false;
+	int found = load_case(c, cid, &k, id, &rules);
 	if (found <= 0)
 		return found;
-	int exists = proposal_of(c, cid, id);
-	if (exists < 0)
-		return -1;
-	if (!exists)
-		return propose_new(c, cid, &k);
+	if (!id[0])
+		return propose_new(c, cid, &k, rules);
 	/* later evidence may change a still-proposed plan, or make it settleable by a rule */
 	if (refresh_proposed(c, id, cid, &k, why) != 0)
 		return -1;
-	return res_try_settle(c, id);
+	return rules ? res_try_settle(c, id) : 0;
 }
 
 /* ---- announcing -------------------------------------------------------------------------- */
