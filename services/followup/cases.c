@@ -48,6 +48,26 @@ int fu_case_event(PGconn *c, const char *id, const char *no, const char *ce_type
 	    4, p);
 }
 
+/* clang-format off */
+static const char case_events_set_sql[] =
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH "
+    "ORDINALITY AS u (id, no, t, d, o)), "
+    "k AS (INSERT INTO cases (complaint_id, complaint_no) SELECT DISTINCT ON (id) id::uuid, no "
+    "FROM u ORDER BY id, o ON CONFLICT (complaint_id) DO NOTHING) "
+    "INSERT INTO case_events (complaint_id, ce_type, detail) SELECT id::uuid, t, d::jsonb FROM u "
+    "ORDER BY o";
+/* clang-format on */
+
+int fu_case_events_set(PGconn *c, const char *const *cells, size_t n)
+{
+	if (n == 0)
+		return 0;
+	/* the history rows in the set's order: their ids order a case's archived timeline */
+	PGresult *r = pg_query_columns(c, "fu_case_events_set", case_events_set_sql, 4, n, cells);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 char *fu_survey_url(const char *no)
 {
 	char token[33], *url = NULL;
@@ -102,7 +122,7 @@ static int case_row(PGconn *c, const char *id, struct fu_case_row *k)
 	return found ? 0 : -1;
 }
 
-static char *vars_json(const struct fu_vars *v)
+char *fu_vars_json(const struct fu_vars *v)
 {
 	json_t *o = json_object();
 	const char *names[] = {"owner", "plan",		  "survey_url",
@@ -162,7 +182,7 @@ static int queue(PGconn *c, const char *id, const struct fu_case_row *k, const c
 		 const char *sent_by, struct fu_queued *out)
 {
 	char rnd[16], at[TSTAMP_LEN], body[2048];
-	char *vars = vars_json(v);
+	char *vars = fu_vars_json(v);
 	if (!vars || fu_render_step(c, step, k->language, k->no, vars, body, sizeof(body)) != 0) {
 		free(vars);
 		return -1;
@@ -214,6 +234,140 @@ int fu_case_awaits_complainant(PGconn *c, const char *id)
 	int waits = PQntuples(r) > 0;
 	PQclear(r);
 	return waits;
+}
+
+int fu_note_customer(struct fu_note_req *q, const char *id, const char *step, int round,
+		     const struct fu_vars *vars, bool exempt)
+{
+	*q = (struct fu_note_req){.complaint_id = id, .step = step, .round = round, .event_id = ""};
+	tstamp_format(release_time(exempt), q->release);
+	q->vars = fu_vars_json(vars);
+	return q->vars ? 0 : -1;
+}
+
+void fu_note_reqs_free(struct fu_note_req *q, size_t n)
+{
+	for (size_t i = 0; q && i < n; i++)
+		free(q[i].vars);
+}
+
+/* clang-format off */
+/* the case row and the two template bodies (the step's and the appeal's, in the message's
+ * language, else zh-CN: template_body's choice) of every message, in the set's order */
+static const char notify_lookup_sql[] =
+    "SELECT k.complaint_no, k.customer_ref, x.l, k.reopen_count, k.owner_staff_id, "
+    "k.channel = 'proactive' AND NOT EXISTS (SELECT 1 FROM case_events e WHERE e.complaint_id = "
+    "k.complaint_id AND e.ce_type = 'cp.complaint.message_added' AND e.detail->>'kind' = "
+    "'adopted'), "
+    "(SELECT t.body FROM templates t WHERE t.step = u.step AND t.language IN (x.l, 'zh-CN') "
+    "ORDER BY t.language = x.l DESC LIMIT 1), "
+    "(SELECT t.body FROM templates t WHERE t.step = 'appeal' AND t.language IN (x.l, 'zh-CN') "
+    "ORDER BY t.language = x.l DESC LIMIT 1) "
+    "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (id, step, lang, o) "
+    "LEFT JOIN cases k ON k.complaint_id = u.id::uuid "
+    "CROSS JOIN LATERAL (SELECT coalesce(NULLIF(u.lang, ''), k.language) AS l) x ORDER BY u.o";
+
+/* queue()'s and fu_staff_notify's insert for a set: the customer's rows carry their release
+ * time, the staff's are due now (the column's default) */
+static const char notify_insert_sql[] =
+    "INSERT INTO notifications (complaint_id, complaint_no, customer_ref, recipient, step, "
+    "round, language, body, next_attempt_at, vars, sent_by, event_id) SELECT u.id::uuid, u.no, "
+    "u.ref, u.rcpt, u.step, u.rnd::int, u.lang, u.body, coalesce(NULLIF(u.at, "
+    "'')::timestamptz, now()), u.vars::jsonb, '', u.ev FROM unnest($1::text[], $2::text[], "
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
+    "$10::text[], $11::text[]) WITH ORDINALITY AS u (id, no, ref, rcpt, step, rnd, lang, body, "
+    "at, vars, ev, o) ORDER BY u.o ON CONFLICT DO NOTHING RETURNING id";
+/* clang-format on */
+
+enum { FU_NOTE_NCOLS = 11 };
+
+/* One message of the set rendered into its insert row (skipped: no row). */
+struct fu_note_row {
+	bool skip;
+	char recipient[80], rnd[16], body[2048];
+};
+
+static int note_render(const PGresult *r, int i, const struct fu_note_req *q, struct fu_note_row *w,
+		       const char **v)
+{
+	if (PQgetisnull(r, i, 0))
+		return -1; /* no case: fu_notify's case_row fails the same way */
+	bool customer = !q->staff_id && !q->to_owner;
+	const char *ref = PQgetvalue(r, i, 1), *owner = PQgetvalue(r, i, 4);
+	/* fu_notify: nobody to write to; first_response: a case nobody complained about;
+	 * fu_staff_on_sla: an unowned case's owner is nobody */
+	w->skip = (customer && strcmp(ref, "proactive") == 0) ||
+		  (q->unless_awaiting && strcmp(PQgetvalue(r, i, 5), "t") == 0) ||
+		  (q->to_owner && !owner[0]);
+	if (w->skip)
+		return 0;
+	const char *staff = q->to_owner ? owner : q->staff_id;
+	if (customer)
+		snprintf(w->recipient, sizeof(w->recipient), "customer");
+	else
+		snprintf(w->recipient, sizeof(w->recipient), "staff:%s",
+			 staff[0] ? staff : "unassigned");
+	snprintf(w->rnd, sizeof(w->rnd), "%d", q->round < 0 ? atoi(PQgetvalue(r, i, 3)) : q->round);
+	const char *tmpl = PQgetisnull(r, i, 6) ? "{complaint_no}: {text}" : PQgetvalue(r, i, 6);
+	const char *appeal = PQgetisnull(r, i, 7) ? "{complaint_no}: {text}" : PQgetvalue(r, i, 7);
+	if (fu_render_vars(tmpl, appeal, PQgetvalue(r, i, 0), q->vars, w->body, sizeof(w->body)) !=
+	    0)
+		return -1;
+	const char *row[FU_NOTE_NCOLS] = {q->complaint_id,
+					  PQgetvalue(r, i, 0),
+					  customer ? ref : "",
+					  w->recipient,
+					  q->step,
+					  w->rnd,
+					  PQgetvalue(r, i, 2),
+					  w->body,
+					  customer ? q->release : "",
+					  q->vars,
+					  q->event_id};
+	memcpy(v, row, sizeof(row));
+	return 0;
+}
+
+int fu_notify_set(PGconn *c, const struct fu_note_req *q, size_t n)
+{
+	if (n == 0)
+		return 0;
+	const char **key = malloc(3 * n * sizeof(*key));
+	const char **cells = malloc(FU_NOTE_NCOLS * n * sizeof(*cells));
+	struct fu_note_row *w = malloc(n * sizeof(*w));
+	PGresult *r = NULL, *ins = NULL;
+	size_t rows = 0;
+	int rc = -1;
+	if (!key || !cells || !w)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		key[3 * i] = q[i].complaint_id;
+		key[3 * i + 1] = q[i].step;
+		key[3 * i + 2] = q[i].language ? q[i].language : "";
+	}
+	r = pg_query_columns(c, "fu_notify_lookup_set", notify_lookup_sql, 3, n, key);
+	if (!r || PQntuples(r) != (int)n)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		if (note_render(r, (int)i, &q[i], &w[i], cells + FU_NOTE_NCOLS * rows) != 0)
+			goto done;
+		rows += !w[i].skip;
+	}
+	rc = 0;
+	if (rows > 0) {
+		ins = pg_query_columns(c, "fu_notify_insert_set", notify_insert_sql, FU_NOTE_NCOLS,
+				       rows, cells);
+		rc = ins ? 0 : -1;
+		if (ins && PQntuples(ins) > 0)
+			fu_delivery_queued_now();
+	}
+done:
+	PQclear(r);
+	PQclear(ins);
+	free(key);
+	free(cells);
+	free(w);
+	return rc;
 }
 
 int fu_notify(PGconn *c, const char *id, const char *step, int round, const struct fu_vars *vars,

@@ -133,6 +133,37 @@ int fu_history(PGconn *c, const char *complaint_id, const char *ce_type, const c
  * row; issue 14: two statements per event were a sixth of follow-up's). */
 int fu_case_event(PGconn *c, const char *complaint_id, const char *complaint_no,
 		  const char *ce_type, const char *detail_json) __attribute__((warn_unused_result));
+/* fu_case_event for a set of events with one statement: cells holds 4 per event (complaint
+ * id, number, ce_type, detail JSON text), in the order their history rows are written. */
+int fu_case_events_set(PGconn *c, const char *const *cells, size_t n)
+    __attribute__((warn_unused_result));
+/* A notification's template variables as JSON text, as stored in notifications.vars
+ * (malloc'ed; NULL when out of memory). */
+char *fu_vars_json(const struct fu_vars *v);
+/* One message of fu_notify_set: what fu_notify (a customer's step) or fu_staff_notify (a
+ * staff step, notify_events.c) would queue. */
+struct fu_note_req {
+	const char *complaint_id;
+	const char *staff_id; /* NULL: the customer; else to "staff:<id>" ("" unassigned) */
+	const char *step;
+	int round;	      /* -1: the case's reopen count */
+	const char *language; /* NULL: the case's */
+	char *vars;	      /* JSON text (owned: fu_note_reqs_free) */
+	char release[32];     /* the customer's: when it may be sent (quiet hours); "": now */
+	const char *event_id; /* "" for the customer's steps */
+	bool unless_awaiting; /* not for a proactive case nobody joined (first response) */
+	bool to_owner;	      /* staff: the case's owner as the set finds it (none: none) */
+};
+/* Fills q as fu_notify(c, id, step, round, vars, exempt) would queue it. 0 or -1 (memory). */
+int fu_note_customer(struct fu_note_req *q, const char *complaint_id, const char *step, int round,
+		     const struct fu_vars *vars, bool exempt) __attribute__((warn_unused_result));
+void fu_note_reqs_free(struct fu_note_req *q, size_t n);
+/* Queues n messages with two statements (the cases and templates they need, then one
+ * insert), the same rows as fu_notify / fu_staff_notify called for each in order (the first
+ * of a step and round wins); messages of one case must not depend on a case change made
+ * between them. Returns 0 or -1. */
+int fu_notify_set(PGconn *c, const struct fu_note_req *q, size_t n)
+    __attribute__((warn_unused_result));
 /* 1 when the case is a stuck parcel's proactive case that no complaint has joined yet (the
  * customer did not complain: nothing answers a complaint), 0 otherwise, -1 on error. */
 int fu_case_awaits_complainant(PGconn *c, const char *complaint_id)
@@ -227,6 +258,10 @@ int fu_contacted(PGconn *c, const struct fu_case_lock *k, const char *staff_id,
 /* ---- consumers, API, tasks ---------------------------------------------------------------- */
 extern const struct consumer_handler followup_handlers[];
 extern const size_t followup_nhandlers;
+/* The set-based side of the handlers (handlers.c): the same rows with a few statements per
+ * batch and kind. */
+extern const struct consumer_set_handler followup_set_handlers[];
+extern const size_t followup_nset_handlers;
 
 void fu_post_survey(struct http_req *r, void *arg);
 void fu_post_message(struct http_req *r, void *arg);

@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 	    .ncfg = sizeof(followup_table) / sizeof(followup_table[0]),
 	    .handlers = followup_handlers,
 	    .nhandlers = followup_nhandlers,
+	    .sets = followup_set_handlers,
+	    .nsets = followup_nset_handlers,
 	    .routes = followup_routes,
 	    .nroutes = sizeof(followup_routes) / sizeof(followup_routes[0]),
 	    .tasks = followup_tasks,

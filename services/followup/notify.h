@@ -111,6 +111,13 @@ int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, c
 		    int round, const char *event_id, const struct fu_vars *vars)
     __attribute__((warn_unused_result));
 
+/* Fills q as fu_staff_notify would queue it, for fu_notify_set. 0 or -1 (memory). */
+int fu_staff_note(struct fu_note_req *q, const char *complaint_id, const char *staff_id,
+		  const char *step, int round, const char *event_id, const struct fu_vars *vars)
+    __attribute__((warn_unused_result));
+/* The staff variables as JSON text: the text, redacted (malloc'ed, NULL on no memory). */
+char *fu_staff_vars(const struct fu_vars *v);
+
 /* cp.complaint.offered (every offered person; a later round also tells the earlier offerees
  * not offered again that their offer lapsed), .assigned (accepted/reassigned: the new owner),
  * .escalated (every person named, with the reason). */

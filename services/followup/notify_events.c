@@ -19,7 +19,7 @@
 #include "pg.h"
 #include "redact.h"
 
-static char *fu_staff_vars(const struct fu_vars *v)
+char *fu_staff_vars(const struct fu_vars *v)
 {
 	json_t *o = json_object();
 	if (v && v->text) {
@@ -75,6 +75,19 @@ int fu_staff_notify(PGconn *c, const char *complaint_id, const char *staff_id, c
 failed:
 	free(json);
 	return rc;
+}
+
+int fu_staff_note(struct fu_note_req *q, const char *complaint_id, const char *staff_id,
+		  const char *step, int round, const char *event_id, const struct fu_vars *vars)
+{
+	*q = (struct fu_note_req){.complaint_id = complaint_id,
+				  .staff_id = staff_id,
+				  .step = step,
+				  .round = round,
+				  .language = fu_notify_cfg.staff_language,
+				  .event_id = event_id};
+	q->vars = fu_staff_vars(vars);
+	return q->vars ? 0 : -1;
 }
 
 static int fu_staff_each(PGconn *c, const struct ce_meta *ce, const Cp__ComplaintAssignment *r,
