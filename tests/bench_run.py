@@ -28,7 +28,8 @@ BENCH_COMPLAINTS (2000), BENCH_CLIENTS (16), BENCH_TIMER_CLOCKS (100000), BENCH_
 PostgreSQL backend, top symbols printed and saved in build/bench/profile-*.txt; 0: none),
 KAFKA_TOOLS_LIBS (the kafka-tools jars; the producer baseline is skipped without them),
 BENCH_PHASES (a comma-separated subset of the phases above runs only those and prints their
-JSON), BENCH_SERVICE_ENV (NAME=value ... added to every service's environment).
+JSON; ack without burst needs BENCH_ACK_RATE, complaints/s), BENCH_ACK_SECONDS (10: how long
+the ack phase offers its load), BENCH_SERVICE_ENV (NAME=value ... added to every service's environment).
 """
 
 import concurrent.futures
@@ -985,9 +986,17 @@ def run_phases(stack, phases, results):
         results["timer"]["settled_seconds"] = settle_storm(stack)
     run("burst", "complaint burst", phase_burst, stack, env_int("BENCH_COMPLAINTS", 2000),
         env_int("BENCH_CLIENTS", 16))
-    if "burst" in results:
+    # the ack phase alone (BENCH_PHASES=ack) needs the rate it is to offer: BENCH_ACK_RATE
+    # (complaints/s, e.g. half of an earlier burst's), so its stages can be compared between
+    # runs at the same load without the burst before it
+    ack_rate = (results["burst"]["complaints_per_s"] / 2 if "burst" in results
+                else float(os.environ.get("BENCH_ACK_RATE", "0")))
+    if "ack" in phases and ack_rate <= 0:
+        print("== acknowledgement latency skipped: it needs the burst phase or BENCH_ACK_RATE",
+              flush=True)
+    elif ack_rate > 0:
         run("ack", "acknowledgement latency at half the burst's rate (open loop)", phase_ack,
-            stack, results["burst"]["complaints_per_s"] / 2)
+            stack, ack_rate, env_int("BENCH_ACK_SECONDS", 10))
     run("intake", "intake with wrk and its pgbench baseline", phase_intake, stack)
 
 
