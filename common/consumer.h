@@ -111,6 +111,8 @@ struct consumer_def {
 	size_t nsets;
 	bool set_apply; /* false: every event through apply, one at a time (the reference path) */
 	const struct consumer_ids *ids; /* NULL: the service keeps no such projection */
+	/* librdkafka properties over the consumer defaults (name, value, ..., NULL), or NULL */
+	const char *const *kafka_props;
 };
 
 /* 0 when the event's id and number agree with the projection (or it has not both), 1 when

@@ -295,6 +295,14 @@ struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *gro
 					  const char *const *topics, size_t ntopics, char *errstr,
 					  size_t errlen)
 {
+	return kafka_consumer_new_props(bootstrap, group, topics, ntopics, NULL, errstr, errlen);
+}
+
+struct kafka_consumer *kafka_consumer_new_props(const char *bootstrap, const char *group,
+						const char *const *topics, size_t ntopics,
+						const char *const *props, char *errstr,
+						size_t errlen)
+{
 	static const char *defaults[] = {"group.id",
 					 NULL,
 					 "enable.auto.offset.store",
@@ -316,9 +324,16 @@ struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *gro
 					 "max.poll.interval.ms",
 					 "300000",
 					 NULL};
-	const char *conf_defaults[sizeof(defaults) / sizeof(defaults[0])];
-	memcpy(conf_defaults, defaults, sizeof(defaults));
+	enum { NDEFAULTS = sizeof(defaults) / sizeof(defaults[0]) - 1, MAXPROPS = 16 };
+	const char *conf_defaults[NDEFAULTS + 2 * MAXPROPS + 1];
+	memcpy(conf_defaults, defaults, NDEFAULTS * sizeof(*defaults));
 	conf_defaults[1] = group;
+	size_t nd = NDEFAULTS;
+	for (size_t i = 0; props && props[i] && props[i + 1] && i < 2 * MAXPROPS; i += 2) {
+		conf_defaults[nd++] = props[i];
+		conf_defaults[nd++] = props[i + 1];
+	}
+	conf_defaults[nd] = NULL;
 	struct kafka_consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *conf =
 	    kafka_conf_new(bootstrap, group, "KAFKA_CONSUMER_", conf_defaults, errstr, errlen);
@@ -418,6 +433,13 @@ int kafka_consumer_store(struct kafka_consumer *c, rd_kafka_message_t **msgs, si
 void kafka_consumer_commit(struct kafka_consumer *c)
 {
 	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("kafka_commit", "commit failed: %s", rd_kafka_err2str(err));
+}
+
+void kafka_consumer_commit_async(struct kafka_consumer *c)
+{
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 1);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("kafka_commit", "commit failed: %s", rd_kafka_err2str(err));
 }

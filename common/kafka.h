@@ -76,6 +76,12 @@ struct kafka_consumer;
 struct kafka_consumer *kafka_consumer_new(const char *bootstrap, const char *group,
 					  const char *const *topics, size_t ntopics, char *errstr,
 					  size_t errlen);
+/* The same with more librdkafka properties (name, value, ..., NULL; at most 16) over the
+ * consumer defaults; KAFKA_* and KAFKA_CONSUMER_* in the environment still override them. */
+struct kafka_consumer *kafka_consumer_new_props(const char *bootstrap, const char *group,
+						const char *const *topics, size_t ntopics,
+						const char *const *props, char *errstr,
+						size_t errlen);
 /* Fills msgs with up to max messages: waits up to timeout_ms for the first, then takes what
  * has arrived within wait_ms more. Returns the count; the caller destroys each message. */
 size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t max,
@@ -85,6 +91,9 @@ size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **
 int kafka_consumer_store(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t n);
 /* Commits stored offsets synchronously (shutdown path). */
 void kafka_consumer_commit(struct kafka_consumer *c);
+/* Commits the stored offsets now without waiting for the broker's answer (a consumer that
+ * has caught up, see consumer.c); a failure is logged and the auto commit tries again. */
+void kafka_consumer_commit_async(struct kafka_consumer *c);
 void kafka_consumer_destroy(struct kafka_consumer *c);
 rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c);
 
