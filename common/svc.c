@@ -21,7 +21,8 @@
 #include "session.h"
 #include "tstamp.h"
 
-#define SVC_MAX_TASKS 16
+#define SVC_MAX_TASKS	 16
+#define SVC_MAX_PARALLEL 8
 
 struct svc_task_run {
 	const struct svc_task *task;
@@ -39,6 +40,8 @@ struct svc {
 	struct kafka_producer *producer;
 	struct outbox_relay *relay;
 	struct consumer *consumer;
+	struct consumer *parallel[SVC_MAX_PARALLEL]; /* def->parallel_topic's extra consumers */
+	struct consumer_handler *parallel_handlers;  /* its handlers, which they share */
 	struct svc_task_run tasks[SVC_MAX_TASKS];
 	size_t ntasks;
 	pthread_t health;
@@ -84,6 +87,15 @@ static const struct cfg_entry svc_common_cfg[] = {
      "most events applied in one database transaction", &svc_cfg.batch_max},
     {"CONSUMER_BATCH_WAIT_MS", CFG_INT, "5", 0, 1000,
      "how long a batch waits for more events once one arrived", &svc_cfg.batch_wait_ms},
+    /* 2: with the 3 partitions of parcel.tracking.v1 (deploy/scripts/kafka.sh num.partitions)
+     * evidence's main consumer and two more take one each. In make bench evidence was the
+     * only consumer of the topic still behind when intake and classification had caught
+     * up (at 4 s of 10), bound by its one backend's 19 ms of CPU per 1,000 scans, while the
+     * cores were idle a quarter of the phase. More than the partitions less one sit idle. */
+    {"CONSUMER_PARALLEL", CFG_INT, "2", 0, SVC_MAX_PARALLEL,
+     "more consumers of a service's heavy topic (evidence: parcel.tracking.v1) in its group, "
+     "each with its own database connection, so its partitions are applied side by side",
+     &svc_cfg.parallel_consumers},
     {"CONSUMER_SET_APPLY", CFG_BOOL, "true", 0, 0,
      "handlers that can apply a batch's events as one set do so (a few statements per batch); "
      "false applies every event on its own (the reference path, for comparison)",
@@ -376,6 +388,43 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 	return svc.http ? 0 : -1;
 }
 
+/* The extra consumers of def->parallel_topic: the same group, the same settings, only that
+ * topic's handlers (so the group's other topics stay with the main consumer, in its order). */
+static int svc_start_parallel(const struct svc_def *def, const struct consumer_def *main_def,
+			      char *errstr, size_t errlen)
+{
+	if (!def->parallel_topic || svc_cfg.parallel_consumers <= 0)
+		return 0;
+	size_t n = 0;
+	svc.parallel_handlers = calloc(def->nhandlers, sizeof(*svc.parallel_handlers));
+	if (!svc.parallel_handlers)
+		return -1;
+	for (size_t i = 0; i < def->nhandlers; i++)
+		if (strcmp(def->handlers[i].topic, def->parallel_topic) == 0)
+			svc.parallel_handlers[n++] = def->handlers[i];
+	/* These consumers read the heavy topic alone, whose events wait for nothing urgent (a
+	 * scan is stored; no person waits for it): a fetch is answered when 64 KiB of record
+	 * batches (several hundred scans) have arrived or after 100 ms, instead of as soon as one
+	 * event is there and after 50 ms (the defaults, which the complaint topics' latency
+	 * needs). Following a stream, the broker then answers one fetch per 64 KiB rather than
+	 * one per produce request; idle, half the polls (at 50 ms the six services' consumers
+	 * took about 0.16 of a core of an idle broker, README "Benchmark"). 100 ms rather than
+	 * more: a consumer that has caught up waits up to that long for the last scans. */
+	static const char *const props[] = {"fetch.wait.max.ms", "100", "fetch.min.bytes", "65536",
+					    NULL};
+	struct consumer_def cd = *main_def;
+	cd.handlers = svc.parallel_handlers;
+	cd.nhandlers = n;
+	cd.kafka_props = props;
+	for (long long i = 0; n > 0 && i < svc_cfg.parallel_consumers; i++) {
+		svc.parallel[i] = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
+						 svc.producer, errstr, errlen);
+		if (!svc.parallel[i])
+			return -1;
+	}
+	return 0;
+}
+
 static int svc_start_events(const struct svc_def *def, char *errstr, size_t errlen)
 {
 	char client[128], group[128];
@@ -399,10 +448,13 @@ static int svc_start_events(const struct svc_def *def, char *errstr, size_t errl
 				  def->sets,
 				  def->nsets,
 				  svc_cfg.set_apply,
-				  def->ids};
+				  def->ids,
+				  NULL};
 	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 				      svc.producer, errstr, errlen);
-	return svc.consumer ? 0 : -1;
+	if (!svc.consumer)
+		return -1;
+	return svc_start_parallel(def, &cd, errstr, errlen);
 }
 
 static int svc_start_loop(void)
@@ -427,6 +479,9 @@ static void svc_teardown(void)
 	svc_stop_tasks();
 	if (svc.health)
 		pthread_join(svc.health, 0);
+	for (size_t i = 0; i < SVC_MAX_PARALLEL; i++)
+		consumer_stop(svc.parallel[i]);
+	free(svc.parallel_handlers);
 	consumer_stop(svc.consumer);
 	outbox_relay_stop(svc.relay);
 	if (svc.http)

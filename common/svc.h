@@ -45,6 +45,12 @@ struct svc_def {
 	const long long *max_upload;
 	/* The projection that knows complaint ids and numbers (consumer_ids), or NULL. */
 	const struct consumer_ids *ids;
+	/* A topic whose apply takes more database time per event than one backend keeps up
+	 * with (evidence: parcel.tracking.v1), or NULL: CONSUMER_PARALLEL more consumers of it
+	 * alone join the service's group, each with its own connection, so its partitions are
+	 * applied side by side. Its handlers must not depend on events of the other topics
+	 * arriving first (a group of several replicas splits partitions the same way). */
+	const char *parallel_topic;
 	/* Runs after the configuration is loaded, before anything starts. */
 	int (*init)(char *errstr, size_t errlen);
 	void *arg;
@@ -60,6 +66,7 @@ struct svc_config {
 	long long http_workers;
 	long long batch_max;
 	long long batch_wait_ms;
+	long long parallel_consumers;
 	bool set_apply;
 	long long outbox_batch;
 	long long max_body;

@@ -2,6 +2,7 @@
 #include "auth.h"
 #include "evidence.h"
 #include "svc.h"
+#include "topics.h"
 
 static const struct cfg_entry evidence_table[] = {
     {"STUCK_AFTER_SECONDS", CFG_INT, "86400", 1, 30 * 86400,
@@ -82,6 +83,9 @@ int main(int argc, char **argv)
 	    .nhandlers = evidence_nhandlers,
 	    .sets = evidence_set_handlers,
 	    .nsets = evidence_nset_handlers,
+	    /* a scan costs evidence's backend several times what it costs intake's or
+	     * classification's (the dedup key, the partitioned row, the summary fold) */
+	    .parallel_topic = TOPIC_TRACKING,
 	    .routes = evidence_routes,
 	    .nroutes = sizeof(evidence_routes) / sizeof(evidence_routes[0]),
 	    .tasks = evidence_tasks,
