@@ -68,6 +68,20 @@ int fu_case_events_set(PGconn *c, const char *const *cells, size_t n)
 	return r ? 0 : -1;
 }
 
+int fu_history_set(PGconn *c, const char *const *cells, size_t n)
+{
+	if (n == 0)
+		return 0;
+	PGresult *r = pg_query_columns(
+	    c, "fu_history_set",
+	    "INSERT INTO case_events (complaint_id, ce_type, detail) SELECT u.id::uuid, u.t, "
+	    "u.d::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (id, "
+	    "t, d, o) ORDER BY u.o",
+	    3, n, cells);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 char *fu_survey_url(const char *no)
 {
 	char token[33], *url = NULL;

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "outbox.h"
 #include "pg.h"
 #include "svc.h"
 #include "tstamp.h"
@@ -272,7 +273,16 @@ static int claim(PGconn *c, int max, struct fu_note **out)
 
 /* ---- recording ---------------------------------------------------------------------------- */
 
-static int announce(PGconn *c, const struct fu_note *n, const char *status, const char *reason)
+/* The history rows of a batch's outcomes, written together after them (fu_history_set): three
+ * cells each (complaint id, ce_type, detail), the details owned. */
+struct fu_told {
+	const char **cells;
+	char (*detail)[160];
+	size_t n;
+};
+
+static int announce(PGconn *c, const struct fu_note *n, const char *status, const char *reason,
+		    struct fu_told *told)
 {
 	if (strcmp(n->recipient, "customer") != 0)
 		return 0;
@@ -284,11 +294,12 @@ static int announce(PGconn *c, const struct fu_note *n, const char *status, cons
 	ev.status = (char *)status;
 	ev.language = (char *)n->language;
 	ev.reason = (char *)(reason ? reason : "");
-	char detail[160];
-	snprintf(detail, sizeof(detail), "{\"step\":\"%s\",\"status\":\"%s\",\"channel\":\"%s\"}",
-		 n->step, status, fu_channel_name(n->channel));
-	if (fu_history(c, n->complaint_id, "cp.complaint.customer_notified", detail) != 0)
-		return -1;
+	char *detail = told->detail[told->n];
+	snprintf(detail, 160, "{\"step\":\"%s\",\"status\":\"%s\",\"channel\":\"%s\"}", n->step,
+		 status, fu_channel_name(n->channel));
+	const char *row[3] = {n->complaint_id, "cp.complaint.customer_notified", detail};
+	memcpy(told->cells + 3 * told->n++, row, sizeof(row));
+	/* the event waits with the batch's others for one insert (record's outbox_defer) */
 	return fu_announce(c, "cp.complaint.customer_notified", &ev);
 }
 
@@ -399,13 +410,13 @@ static int record_rows(PGconn *c, const struct fu_note *notes, int n, bool *chan
 
 /* What a recorded outcome means besides the row: the customer's history and event, the
  * metrics and the logs. */
-static int record_effects(PGconn *c, const struct fu_note *n, bool changed)
+static int record_effects(PGconn *c, const struct fu_note *n, bool changed, struct fu_told *told)
 {
 	if (n->ok == 0) {
 		metrics_add(metrics_counter("cp_notifications_delivered_total",
 					    "Notifications delivered.", NULL),
 			    1);
-		return changed ? announce(c, n, n->status, NULL) : 0;
+		return changed ? announce(c, n, n->status, NULL, told) : 0;
 	}
 	if (!final_failure(n)) {
 		log_msg(LOG_WARN, "notification_retry",
@@ -421,22 +432,37 @@ static int record_effects(PGconn *c, const struct fu_note *n, bool changed)
 		LOG_KV({"complaint_no", n->complaint_no}, {"step", n->step},
 		       {"channel", fu_channel_name(n->channel)}),
 		"notification not delivered after %d attempts: %s", n->attempts, n->gw.error);
-	return changed ? announce(c, n, "failed", n->gw.error) : 0;
+	return changed ? announce(c, n, "failed", n->gw.error, told) : 0;
 }
 
 /* Every outcome of the batch in one transaction; on failure nothing is recorded and the
- * lease brings the rows back (the receivers drop the repeats by notification id). */
+ * lease brings the rows back (the receivers drop the repeats by notification id). The
+ * customer's history rows and events of the batch are one insert each (issue 14: they were two
+ * statements per message, most of follow-up's once its events were sets); a case's rows keep
+ * their order. */
 static int record(PGconn *c, const struct fu_note *notes, int n)
 {
 	bool *changed = calloc((size_t)n, sizeof(*changed));
-	if (!changed || pg_begin(c) != 0) {
+	struct fu_told told = {.cells = malloc(3 * (size_t)n * sizeof(*told.cells)),
+			       .detail = malloc((size_t)n * sizeof(*told.detail))};
+	if (!changed || !told.cells || !told.detail || pg_begin(c) != 0) {
 		free(changed);
+		free(told.cells);
+		free(told.detail);
 		return -1;
 	}
+	outbox_defer(true);
 	int rc = record_rows(c, notes, n, changed);
 	for (int i = 0; rc == 0 && i < n; i++)
-		rc = record_effects(c, &notes[i], changed[i]);
+		rc = record_effects(c, &notes[i], changed[i], &told);
+	if (rc == 0)
+		rc = fu_history_set(c, told.cells, told.n);
+	if (rc == 0)
+		rc = outbox_defer_flush(c);
+	outbox_defer(false);
 	free(changed);
+	free(told.cells);
+	free(told.detail);
 	if (rc != 0) {
 		pg_rollback(c);
 		return -1;

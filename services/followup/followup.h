@@ -137,6 +137,10 @@ int fu_case_event(PGconn *c, const char *complaint_id, const char *complaint_no,
  * id, number, ce_type, detail JSON text), in the order their history rows are written. */
 int fu_case_events_set(PGconn *c, const char *const *cells, size_t n)
     __attribute__((warn_unused_result));
+/* fu_history for n rows with one statement: cells holds 3 per row (complaint id, ce_type,
+ * detail JSON text), in the order written. */
+int fu_history_set(PGconn *c, const char *const *cells, size_t n)
+    __attribute__((warn_unused_result));
 /* A notification's template variables as JSON text, as stored in notifications.vars
  * (malloc'ed; NULL when out of memory). */
 char *fu_vars_json(const struct fu_vars *v);

@@ -8,7 +8,9 @@ cases, history, clock events, conversation and notification outbox as the one-ev
 twice, a stuck parcel's proactive case, and a poison event PostgreSQL refuses (dead-lettered
 alone, the rest applied). Follow-up is stopped while each backlog is produced, so it meets it
 as one batch; the services that would answer these events with their own (classification,
-evidence, resolution, the timer) are stopped for the test."""
+evidence, resolution, the timer) are stopped for the test. The delivery's own history rows (one
+per message sent or given up, a batch's written with one insert) are checked against the
+messages' outcomes."""
 
 import datetime
 import uuid
@@ -217,8 +219,11 @@ QUERIES = {
              "accept_s, verification_s, needs_person_answer, offered_at, verified_at, "
              "responsible_courier_id, escalated_staff_id FROM followup.cases "
              "WHERE complaint_id = ANY(%s::uuid[])",
+    # the events' history (the delivery's own rows, written when a message went out, are
+    # checked by _told)
     "history": "SELECT complaint_id::text, ce_type, detail FROM followup.case_events "
-               "WHERE complaint_id = ANY(%s::uuid[]) ORDER BY id",
+               "WHERE complaint_id = ANY(%s::uuid[]) AND ce_type <> "
+               "'cp.complaint.customer_notified' ORDER BY id",
     "sla_events": "SELECT complaint_id::text, clock, kind FROM followup.sla_events "
                   "WHERE complaint_id = ANY(%s::uuid[]) ORDER BY id",
     "messages": "SELECT complaint_id::text, author, text, source FROM followup.messages "
@@ -268,6 +273,28 @@ def _rows(stack, run):
     return out
 
 
+def _told(stack, run):
+    """Every customer's message the delivery settled (sent, or given up) has one history row
+    naming its step, status and channel, written in the same transaction (the delivery writes
+    a batch's rows with one insert)."""
+    ids = [run.ids[k] for k in "ABCE"]
+    wait_rows(stack, "SELECT 1 FROM followup.notifications WHERE complaint_id = ANY(%s::uuid[]) "
+              "AND recipient = 'customer' AND status <> 'queued'", (ids,), count=4, timeout=60)
+    with stack.db() as db:
+        with db.transaction():
+            sent = db.execute(
+                "SELECT complaint_id::text, jsonb_build_object('step', step, 'status', status, "
+                "'channel', channel) FROM followup.notifications WHERE complaint_id = "
+                "ANY(%s::uuid[]) AND recipient = 'customer' AND status <> 'queued'",
+                (ids,)).fetchall()
+            told = db.execute(
+                "SELECT complaint_id::text, detail FROM followup.case_events WHERE "
+                "complaint_id = ANY(%s::uuid[]) AND ce_type = 'cp.complaint.customer_notified'",
+                (ids,)).fetchall()
+    assert sorted(told, key=repr) == sorted(sent, key=repr), (told, sent)
+    return len(told)
+
+
 def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
     t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
     poison_clock = f"poison{uuid.uuid4().hex[:6]}"
@@ -282,6 +309,7 @@ def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
         got, got_counts, got_dead = _run(stack, "true", t0, poison_clock)
         # before the stopped services come back and answer the runs' events with their own
         a, b = _rows(stack, one), _rows(stack, got)
+        assert _told(stack, one) >= 4 and _told(stack, got) >= 4
     finally:
         with stack.db() as db:
             db.execute(f"ALTER TABLE followup.sla_events DROP CONSTRAINT IF EXISTS "
