@@ -72,22 +72,15 @@ int escalation_pick(const struct esc_person *people, size_t n, int from_level, c
 	"SELECT region_id FROM staff WHERE outlet_id = $1 AND coalesce(region_id, '') <> '' "      \
 	"ORDER BY (role = 'outlet_manager') DESC, updated_at DESC, staff_id LIMIT 1"
 
+/* The ladder with the region it was read for (the last column, REGION_SQL's answer or ""):
+ * one statement where the region and the ladder were two. */
 #define LADDER_SQL                                                                                 \
-	"SELECT staff_id, outlet_id, coalesce(region_id, ''), role, available, EXISTS (SELECT 1 "  \
-	"FROM excluded_staff x WHERE x.complaint_id = $3::uuid AND x.staff_id = s.staff_id) "      \
-	"FROM staff s WHERE (role = 'outlet_manager' AND outlet_id = $1) OR (role = "              \
-	"'regional_supervisor' AND region_id = $2) OR role = 'hq' ORDER BY staff_id LIMIT 200"
-
-static int outlet_region(PGconn *c, const char *outlet, char *region, size_t cap)
-{
-	const char *p[] = {outlet};
-	PGresult *res = pg_query(c, REGION_SQL, 1, p);
-	if (!res)
-		return -1;
-	snprintf(region, cap, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return 0;
-}
+	"WITH r AS (" REGION_SQL ") SELECT staff_id, outlet_id, coalesce(region_id, ''), role, "   \
+	"available, EXISTS (SELECT 1 FROM excluded_staff x WHERE x.complaint_id = $2::uuid AND "   \
+	"x.staff_id = s.staff_id), coalesce((SELECT region_id FROM r), '') FROM staff s WHERE "    \
+	"(role = 'outlet_manager' AND outlet_id = $1) OR (role = 'regional_supervisor' AND "       \
+	"region_id = coalesce((SELECT region_id FROM r), '')) OR role = 'hq' ORDER BY staff_id "   \
+	"LIMIT 200"
 
 static void person_read(PGresult *res, int i, struct esc_person *p)
 {
@@ -103,13 +96,13 @@ int escalation_find(PGconn *c, const struct offers_case *a, int from_level, stru
 {
 	char region[64];
 	memset(to, 0, sizeof(*to));
-	if (outlet_region(c, a->outlet, region, sizeof(region)) != 0)
-		return -1;
-	const char *p[] = {a->outlet, region, a->id};
-	PGresult *res = pg_query(c, LADDER_SQL, 3, p);
+	const char *p[] = {a->outlet, a->id};
+	PGresult *res = pg_query(c, LADDER_SQL, 2, p);
 	if (!res)
 		return -1;
 	size_t n = (size_t)PQntuples(res);
+	/* without a rung to stand on, the region decides nothing */
+	snprintf(region, sizeof(region), "%s", n > 0 ? PQgetvalue(res, 0, 6) : "");
 	struct esc_person *people = calloc(n ? n : 1, sizeof(*people));
 	if (!people) {
 		PQclear(res);
@@ -129,22 +122,22 @@ int escalation_find(PGconn *c, const struct offers_case *a, int from_level, stru
 
 /* --- recording and announcing --- */
 
-static int offer_to(PGconn *c, struct offers_case *a, const char *staff_id)
+/* Offers the case to staff_id (none when "") as the next round and records the escalation
+ * level reached, in one statement (the offer, the round and the level were three). */
+static int offer_to(PGconn *c, struct offers_case *a, const char *staff_id, const char *level)
 {
 	char round[16];
 	a->round++;
 	snprintf(round, sizeof(round), "%d", a->round);
-	const char *o[] = {a->id, staff_id, round};
-	if (staff_id[0] && pg_exec(c,
-				   "INSERT INTO offers (complaint_id, staff_id, round) VALUES "
-				   "($1::uuid, $2, $3::int) ON CONFLICT DO NOTHING",
-				   3, o) != 0)
-		return -1;
-	const char *u[] = {a->id, round};
-	if (pg_exec(c,
-		    "UPDATE assignments SET state = 'escalated', round = $2::int, expires_at = "
-		    "NULL, escalated_at = now() WHERE complaint_id = $1::uuid",
-		    2, u) != 0)
+	const char *o[] = {a->id, staff_id, round, level};
+	if (pg_exec(
+		c,
+		"WITH o AS (INSERT INTO offers (complaint_id, staff_id, round) SELECT $1::uuid, "
+		"$2, $3::int WHERE $2 <> '' ON CONFLICT DO NOTHING) UPDATE assignments SET state "
+		"= 'escalated', round = $3::int, expires_at = NULL, escalation_level = "
+		"greatest(escalation_level, $4::int), escalated_at = now() WHERE complaint_id = "
+		"$1::uuid",
+		4, o) != 0)
 		return -1;
 	snprintf(a->state, sizeof(a->state), "escalated");
 	return 0;
@@ -155,15 +148,16 @@ int escalation_apply(PGconn *c, struct offers_case *a, const struct esc_target *
 {
 	char level[8];
 	snprintf(level, sizeof(level), "%d", to->level);
-	if (offer && strcmp(a->state, "accepted") != 0 && offer_to(c, a, to->staff_id) != 0)
-		return -1;
 	const char *u[] = {a->id, level};
-	if (pg_exec(
-		c,
-		"UPDATE assignments SET escalation_level = greatest(escalation_level, $2::int), "
-		"escalated_at = now() WHERE complaint_id = $1::uuid",
-		2, u) != 0)
+	if (offer && strcmp(a->state, "accepted") != 0) {
+		if (offer_to(c, a, to->staff_id, level) != 0)
+			return -1;
+	} else if (pg_exec(c,
+			   "UPDATE assignments SET escalation_level = greatest(escalation_level, "
+			   "$2::int), escalated_at = now() WHERE complaint_id = $1::uuid",
+			   2, u) != 0) {
 		return -1;
+	}
 	a->level = to->level > a->level ? to->level : a->level;
 	char *staff[] = {(char *)to->staff_id};
 	const struct offers_note n = {.action = "escalated",

@@ -461,9 +461,12 @@ static int open_set_round(PGconn *c, struct open_set *x, const PGresult *cand, c
 		s->lon = atof(PQgetvalue(cand, (int)r, 4));
 	}
 	size_t n = route_nearest(x->a.has_origin, x->a.lat, x->a.lon, cl.v, cl.n, k, idx);
-	if (n == 0 || x->nexcl > sizeof(excluded) / sizeof(excluded[0])) {
-		/* nobody to offer it to (or an unusual list): offers_next_round reads again,
-		 * finds the same and escalates */
+	if (n == 0) { /* nobody to offer it to: offers_next_round escalates */
+		rc = escalate(c, &x->a);
+		goto out;
+	}
+	if (x->nexcl > sizeof(excluded) / sizeof(excluded[0])) {
+		/* an unusual list: offers_next_round reads again and offers the same */
 		rc = offers_next_round(c, &x->a);
 		goto out;
 	}

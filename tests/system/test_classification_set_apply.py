@@ -9,7 +9,8 @@ round), no position and no outlet (the nearest outlet), the same event delivered
 complaint received again under a new id in the same batch and in a later one (classified
 once), an event whose complaint number belongs to another complaint (dead-lettered alone) and
 a poison event PostgreSQL refuses (dead-lettered alone, the rest applied). Classification is
-stopped while each backlog is produced, so it meets it as one batch."""
+stopped while each backlog is produced, so it meets it as one batch. Complaints nobody can be
+offered are escalated at once, in both paths."""
 
 import datetime
 import re
@@ -44,11 +45,11 @@ class _Run:
     def __init__(self, stack, poison_no):
         self.stack = stack
         self.source = f"/test/clsets-{uuid.uuid4().hex[:8]}"
-        self.ids = {k: str(uuid.uuid4()) for k in "ABCDEFGHIP"}
-        self.nos = {k: f"CPC{self.ids[k][:8]}" for k in "ABCDEFHI"}
+        self.ids = {k: str(uuid.uuid4()) for k in "ABCDEFGHIJKP"}
+        self.nos = {k: f"CPC{self.ids[k][:8]}" for k in "ABCDEFHIJK"}
         self.nos["P"] = poison_no
         self.nos["G"] = self.nos["A"]  # G names A's number: dead-lettered
-        self.waybills = {k: f"SW{uuid.uuid4().hex[:10].upper()}" for k in "ABCDEFGHIP"}
+        self.waybills = {k: f"SW{uuid.uuid4().hex[:10].upper()}" for k in "ABCDEFGHIJKP"}
         self.fresh, self.refused = set(), {}
         with stack.db() as db:  # A's and C's parcels were scanned at this test's outlet
             for k, lat in (("A", ORIGIN[0]), ("C", ORIGIN[0] + 0.02)):
@@ -111,13 +112,21 @@ def _run(stack, mode, poison_no):
         run.received("A", description_redacted="received again later: nothing changes")
         run.received("H", outlet_id=OUTLET, channel="app")
 
+    def nobody():
+        # this test's staff are away (and other tests leave theirs away): escalated at once
+        _staff(stack, False)
+        run.received("J", outlet_id=OUTLET)
+        run.received("K")
+
     def refused():
+        _staff(stack, True)
         run.received("B", description_redacted="received again with a poison event")
         run.received("P", good=False)  # PostgreSQL refuses it
         run.received("G", good=False)  # A's number: collides
 
     with stack.consumer(DLQ, from_beginning=False) as dlq:
-        counts = [_backlog(stack, mode, run, produce) for produce in (first, again, refused)]
+        counts = [_backlog(stack, mode, run, produce)
+                  for produce in (first, again, nobody, refused)]
         reasons = {}
         while set(reasons) != set(run.refused):
             m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
@@ -222,17 +231,17 @@ def test_classification_sets_and_the_one_event_path_store_identical_rows(stack):
     # the paths really differed: only the set run applied the clean backlogs as sets (8 fresh
     # events: D's second delivery is a duplicate; then 2), and fell back to one event at a time
     # for the backlog with refused ones (per backlog: the service restarts for each)
-    assert one_counts == [(0, 0)] * 3, one_counts
+    assert one_counts == [(0, 0)] * 4, one_counts
     # (at least: a stray event of an earlier test may join a backlog)
-    assert got_counts[0][0] >= 8 and got_counts[1][0] >= 2, got_counts
-    assert got_counts[0][1] == 0 and got_counts[1][1] == 0, got_counts
-    assert got_counts[2][1] > 0, got_counts
+    assert got_counts[0][0] >= 8 and got_counts[1][0] >= 2 and got_counts[2][0] >= 2, got_counts
+    assert [c[1] for c in got_counts[:3]] == [0, 0, 0], got_counts
+    assert got_counts[3][1] > 0, got_counts
     a, b = _rows(stack, one), _rows(stack, got)
     for table in ("classifications", "assignments", "offers", "excluded", "announced"):
         assert b[table] == a[table], table
     # what both stored: one classification per good complaint, G and P nothing
     cls = {r["complaint_id"]: r for r in b["classifications"]}
-    assert sorted(cls) == ["A", "B", "C", "D", "E", "F", "H", "I"], sorted(cls)
+    assert sorted(cls) == ["A", "B", "C", "D", "E", "F", "H", "I", "J", "K"], sorted(cls)
     assert cls["B"]["tier"] == "vip" and cls["B"]["outlet_id"] == OUTLET
     assert cls["A"]["outlet_id"] == OUTLET and cls["A"]["text_reader"]
     # E's first event counted (the same batch), A's second changed nothing (a later one)
@@ -253,6 +262,10 @@ def test_classification_sets_and_the_one_event_path_store_identical_rows(stack):
     # I's routing existed: classified and answered, not offered again
     assert kinds["I"] == ["cp.complaint.classified", "cp.complaint.first_response"], kinds
     assert "I" not in offered
+    # J and K found nobody to offer them to: escalated in their first announcement
+    assert kinds["J"][:2] == ["cp.complaint.classified", "cp.complaint.escalated"], kinds
+    assert {r["complaint_id"]: r["state"] for r in b["assignments"]}["K"] in (
+        "escalated", "offered"), b["assignments"]
     # each refused event was dead-lettered alone, for the reason the one-event path gives
     names = _norm(got)
     dead = sorted((got.refused[k], names(v)) for k, v in got_dead.items())
