@@ -239,9 +239,13 @@ struct offers_position {
 	const char *facility_id, *facility_type, *lat, *lon;
 	const char *outlet_lat, *outlet_lon;
 };
-/* offers_locate on what was read (the nearest outlet, rarely needed, is read here). 0 or -1. */
-int offers_locate_from(PGconn *c, const Cp__ComplaintReceived *rc,
-		       const struct offers_position *pos, struct route_origin *o)
+/* offers_locate on what was read: 0 located, 1 the nearest outlet is still to be found
+ * (offers_nearest_outlets). Pure. */
+int offers_locate_from(const Cp__ComplaintReceived *rc, const struct offers_position *pos,
+		       struct route_origin *o);
+/* nearest_outlet of offers_locate for n origins with one statement (the same candidates per
+ * origin, LATERAL): each origin's outlet_id is set when someone is found. 0 or -1. */
+int offers_nearest_outlets(PGconn *c, struct route_origin *const *os, size_t n)
     __attribute__((warn_unused_result));
 /* offers_open for n distinct complaints classified now, with a constant number of statements
  * (offers.c says which); the same rows and announcements. 0 or -1. */

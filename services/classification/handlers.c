@@ -400,7 +400,7 @@ static char *received_hex(const Cp__ComplaintReceived *c)
 }
 
 /* The facts of every complaint (one statement), then each classified and located as decide()
- * does. */
+ * does (the nearest outlets of those that need one: one statement more). */
 static int decide_set(PGconn *pg, struct recv_item *v, size_t n, PGresult **facts)
 {
 	const char **cells = malloc(3 * n * sizeof(*cells));
@@ -413,8 +413,12 @@ static int decide_set(PGconn *pg, struct recv_item *v, size_t n, PGresult **fact
 	}
 	*facts = pg_query_columns(pg, "classification_facts_set", FACTS_SET_SQL, 3, n, cells);
 	free(cells);
-	if (!*facts)
+	struct route_origin **nearest = malloc((n ? n : 1) * sizeof(*nearest));
+	size_t nn = 0;
+	if (!*facts || !nearest) {
+		free(nearest);
 		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const PGresult *f = *facts;
 		int row = (int)i;
@@ -429,10 +433,12 @@ static int decide_set(PGconn *pg, struct recv_item *v, size_t n, PGresult **fact
 		    .outlet_lat = PQgetisnull(f, row, 9) ? NULL : PQgetvalue(f, row, 9),
 		    .outlet_lon = PQgetisnull(f, row, 10) ? NULL : PQgetvalue(f, row, 10)};
 		v[i].facts_row = row;
-		if (offers_locate_from(pg, v[i].c, &pos, &v[i].d.origin) != 0)
-			return -1;
+		if (offers_locate_from(v[i].c, &pos, &v[i].d.origin) != 0)
+			nearest[nn++] = &v[i].d.origin;
 	}
-	return 0;
+	int rc = offers_nearest_outlets(pg, nearest, nn);
+	free(nearest);
+	return rc;
 }
 
 /* The policy and the first response's template of every complaint (one statement). */

@@ -265,8 +265,8 @@ int offers_locate(PGconn *c, const Cp__ComplaintReceived *rc, struct route_origi
 	return 0;
 }
 
-int offers_locate_from(PGconn *c, const Cp__ComplaintReceived *rc,
-		       const struct offers_position *pos, struct route_origin *o)
+int offers_locate_from(const Cp__ComplaintReceived *rc, const struct offers_position *pos,
+		       struct route_origin *o)
 {
 	memset(o, 0, sizeof(*o));
 	snprintf(o->outlet_id, sizeof(o->outlet_id), "%s", rc->outlet_id ? rc->outlet_id : "");
@@ -283,9 +283,8 @@ int offers_locate_from(PGconn *c, const Cp__ComplaintReceived *rc,
 		o->lat = atof(pos->outlet_lat);
 		o->lon = atof(pos->outlet_lon);
 	}
-	if (!o->outlet_id[0] && nearest_outlet(c, o) != 0)
-		return -1;
-	return 0;
+	/* the nearest outlet, read for the whole set by offers_nearest_outlets */
+	return o->outlet_id[0] ? 0 : 1;
 }
 
 int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_origin *o)
@@ -342,9 +341,10 @@ int offers_open(PGconn *c, const Cp__ComplaintReceived *rc, const struct route_o
 	"u.has::boolean THEN coalesce((lat - u.lat::float8) ^ 2 + ((lon - u.lon::float8) * "       \
 	"cos(radians(u.lat::float8))) ^ 2, 1e12) ELSE 0 END AS d, (outlet_id = u.outlet) AS "      \
 	"same FROM staff st WHERE available AND role IN ('agent', 'courier') AND NOT EXISTS "      \
-	"(SELECT 1 FROM offers o WHERE o.complaint_id = u.id::uuid AND o.staff_id = "              \
+	"(SELECT 1 FROM offers o WHERE o.complaint_id = NULLIF(u.id, '')::uuid AND o.staff_id = "  \
 	"st.staff_id) AND NOT EXISTS (SELECT 1 FROM excluded_staff x WHERE x.complaint_id = "      \
-	"u.id::uuid AND x.staff_id = st.staff_id) ORDER BY d, same DESC, staff_id LIMIT "          \
+	"NULLIF(u.id, '')::uuid AND x.staff_id = st.staff_id) ORDER BY d, same DESC, staff_id "    \
+	"LIMIT "                                                                                   \
 	"u.lim::int) s ORDER BY u.ord, s.d, s.same DESC, s.staff_id"
 #define EXCLUDED_SET_SQL                                                                           \
 	"SELECT u.ord, x.staff_id FROM unnest($1::text[]) WITH ORDINALITY AS u (id, ord) JOIN "    \
@@ -400,11 +400,12 @@ static int open_set_insert(PGconn *c, struct open_set *v, size_t n)
 	return 0;
 }
 
-/* The candidates and the exclusions of the fresh cases (idx: their indexes in v). */
+/* The candidates and (excl not NULL) the exclusions of the fresh cases (idx: their indexes in
+ * v; a case without an id: no offers or exclusions to leave out, load_candidates' NULL). */
 static int open_set_read(PGconn *c, struct open_set *v, const size_t *idx, size_t m,
 			 PGresult **cand, PGresult **excl)
 {
-	const char **cells = malloc(6 * m * sizeof(*cells));
+	const char **cells = calloc(6 * (m ? m : 1), sizeof(*cells));
 	struct open_set *w = calloc(m ? m : 1, sizeof(*w));
 	int rc = -1;
 	if (!cells || !w)
@@ -419,13 +420,15 @@ static int open_set_read(PGconn *c, struct open_set *v, const size_t *idx, size_
 	    pg_query_columns(c, "classification_candidates_set", CANDIDATES_SET_SQL, 6, m, cells);
 	for (size_t j = 0; j < m; j++)
 		cells[j] = v[idx[j]].a.id;
-	*excl = *cand ? pg_query_columns(c, "classification_excluded_set", EXCLUDED_SET_SQL, 1, m,
-					 cells)
-		      : NULL;
-	if (!*cand || !*excl)
+	if (excl) /* not for nearest outlets: no case yet */
+		*excl = *cand ? pg_query_columns(c, "classification_excluded_set", EXCLUDED_SET_SQL,
+						 1, m, cells)
+			      : NULL;
+	if (!*cand || (excl && !*excl))
 		goto out;
 	rows_of(*cand, w, m, true);
-	rows_of(*excl, w, m, false);
+	if (excl)
+		rows_of(*excl, w, m, false);
 	for (size_t j = 0; j < m; j++) {
 		v[idx[j]].cand0 = w[j].cand0;
 		v[idx[j]].ncand = w[j].ncand;
@@ -560,6 +563,58 @@ out:
 	PQclear(excl);
 	free(cells);
 	free(offers);
+	free(idx);
+	free(v);
+	return rc;
+}
+
+int offers_nearest_outlets(PGconn *c, struct route_origin *const *os, size_t n)
+{
+	struct open_set *v = calloc(n ? n : 1, sizeof(*v));
+	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	PGresult *cand = NULL;
+	int rc = -1;
+	if (!v || !idx)
+		goto out;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		idx[i] = i;
+		v[i].a.has_origin = os[i]->has_location;
+		snprintf(v[i].lat, sizeof(v[i].lat), "%.7f", os[i]->lat);
+		snprintf(v[i].lon, sizeof(v[i].lon), "%.7f", os[i]->lon);
+		snprintf(v[i].limit, sizeof(v[i].limit), "%d", CANDIDATES_PER_PICK);
+	}
+	if (open_set_read(c, v, idx, n, &cand, NULL) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct candidates cl = {calloc(v[i].ncand ? v[i].ncand : 1, sizeof(*cl.v)), 0};
+		size_t pick[1];
+		if (!cl.v)
+			goto out;
+		for (size_t r = v[i].cand0; r < v[i].cand0 + v[i].ncand; r++) {
+			struct route_staff *s = &cl.v[cl.n++];
+			snprintf(s->staff_id, sizeof(s->staff_id), "%s",
+				 PQgetvalue(cand, (int)r, 1));
+			snprintf(s->outlet_id, sizeof(s->outlet_id), "%s",
+				 PQgetvalue(cand, (int)r, 2));
+			s->has_location =
+			    !PQgetisnull(cand, (int)r, 3) && !PQgetisnull(cand, (int)r, 4);
+			s->lat = atof(PQgetvalue(cand, (int)r, 3));
+			s->lon = atof(PQgetvalue(cand, (int)r, 4));
+		}
+		/* nearest_outlet's choice */
+		if (route_nearest(os[i]->has_location, os[i]->lat, os[i]->lon, cl.v, cl.n, 1,
+				  pick) == 1)
+			snprintf(os[i]->outlet_id, sizeof(os[i]->outlet_id), "%s",
+				 cl.v[pick[0]].outlet_id);
+		free(cl.v);
+	}
+	rc = 0;
+out:
+	PQclear(cand);
 	free(idx);
 	free(v);
 	return rc;

@@ -244,6 +244,7 @@ def test_classification_sets_and_the_one_event_path_store_identical_rows(stack):
     assert sorted(cls) == ["A", "B", "C", "D", "E", "F", "H", "I", "J", "K"], sorted(cls)
     assert cls["B"]["tier"] == "vip" and cls["B"]["outlet_id"] == OUTLET
     assert cls["A"]["outlet_id"] == OUTLET and cls["A"]["text_reader"]
+    assert cls["F"]["outlet_id"]  # the nearest available staff member's outlet
     # E's first event counted (the same batch), A's second changed nothing (a later one)
     assert cls["E"]["description_redacted"] == "包裹破损，里面的杯子碎了"
     assert cls["A"]["description_redacted"] == "包裹破损，里面的杯子碎了"
