@@ -1039,6 +1039,162 @@ static int on_sla_set(PGconn *c, const struct consumer_set_item *items, size_t n
 	return rc;
 }
 
+/* cp.complaint.assigned: an acceptance or a transfer names the owner (on_assignment's update),
+ * who is told (fu_staff_on_assignment), and the customer hears of an acceptance. The staff
+ * message reads only the case's number, so a round's messages all go after its update. */
+static bool assigned_acts(const Cp__ComplaintAssignment *r, bool *accepted)
+{
+	*accepted = strcmp(r->action, "accepted") == 0;
+	return *accepted || strcmp(r->action, "reassigned") == 0;
+}
+
+static bool assigned_row(struct fu_set *s, size_t j, const char **row)
+{
+	const Cp__ComplaintAssignment *r = (const void *)s->items[j].m;
+	bool accepted;
+	if (!assigned_acts(r, &accepted))
+		return false;
+	const char *v[4] = {r->complaint_id, r->owner_staff_id, event_time(r->at, s->num[j][0]),
+			    accepted ? "t" : "f"};
+	memcpy(row, v, sizeof(v));
+	return true;
+}
+
+static int on_assigned_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			   size_t en, void *arg)
+{
+	struct fu_set s;
+	if (fu_set_open(&s, c, items, n) != 0)
+		return -1;
+	int rc = fu_set_history(&s, NULL);
+	for (size_t r = 0; r < s.rounds && rc == 0; r++) {
+		rc = fu_set_update(
+		    &s, r, "fu_assigned_set",
+		    "UPDATE cases k SET owner_staff_id = u.owner, assigned_at = CASE "
+		    "WHEN u.acc::boolean THEN LEAST(k.assigned_at, u.at::timestamptz) "
+		    "ELSE k.assigned_at END, updated_at = now() FROM unnest($1::text[], "
+		    "$2::text[], $3::text[], $4::text[]) AS u (id, owner, at, acc) WHERE "
+		    "k.complaint_id = u.id::uuid",
+		    4, assigned_row);
+		for (size_t j = 0; j < n && rc == 0; j++) {
+			const Cp__ComplaintAssignment *ev = (const void *)items[j].m;
+			struct fu_vars v = {.text = ev->reason},
+				       owner = {.owner = ev->owner_staff_id};
+			bool accepted, acts = assigned_acts(ev, &accepted);
+			if (s.round[j] != r || !acts)
+				continue;
+			if (ev->owner_staff_id[0])
+				rc = fu_set_staff(&s, ev->complaint_id, ev->owner_staff_id,
+						  accepted ? "staff_assigned" : "staff_transferred",
+						  0, items[j].ce->id, &v, false);
+			if (rc == 0 && accepted)
+				rc = fu_set_customer(&s, ev->complaint_id, "owner_assigned", -1,
+						     &owner, false, false);
+		}
+		if (rc == 0)
+			rc = fu_set_notify(&s);
+	}
+	fu_set_close(&s);
+	return rc;
+}
+
+/* cp.complaint.offered: whoever an earlier round offered the case and this one does not is
+ * told the offer lapsed (fu_staff_offers_expired: one query per round, which sees the earlier
+ * rounds' offers), each person offered is told, and the first offer's time is kept. */
+static bool offered_row(struct fu_set *s, size_t j, const char **row)
+{
+	const Cp__ComplaintAssignment *r = (const void *)s->items[j].m;
+	row[0] = r->complaint_id;
+	row[1] = event_time(r->at, s->num[j][0]);
+	return true;
+}
+
+/* clang-format off */
+static const char offers_expired_set_sql[] =
+    "SELECT u.o, x.s FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u (id, "
+    "rnd, list, o) CROSS JOIN LATERAL (SELECT DISTINCT substr(recipient, 7) AS s FROM "
+    "notifications WHERE complaint_id = u.id::uuid AND step = 'staff_offered' AND round < "
+    "u.rnd::int AND NOT recipient IN (SELECT jsonb_array_elements_text(u.list::jsonb))) x "
+    "ORDER BY u.o, x.s";
+/* clang-format on */
+
+/* The round's lapsed offers as staff messages, before the round's offers. The messages name
+ * their staff in *found, which the caller clears once they are queued. */
+static int offers_expired_set(struct fu_set *s, size_t r, char **lists, PGresult **found)
+{
+	size_t rows = 0, *at = malloc(s->n * sizeof(*at));
+	int rc = at ? 0 : -1;
+	for (size_t j = 0; j < s->n && rc == 0; j++) {
+		const Cp__ComplaintAssignment *ev = (const void *)s->items[j].m;
+		if (s->round[j] != r)
+			continue;
+		json_t *now = json_array();
+		for (size_t i = 0; i < ev->n_staff_ids; i++)
+			json_array_append_new(now, json_sprintf("staff:%s", ev->staff_ids[i]));
+		lists[j] = json_dumps(now, JSON_COMPACT);
+		json_decref(now);
+		snprintf(s->num[j][1], TSTAMP_LEN, "%d", ev->round);
+		const char *row[3] = {ev->complaint_id, s->num[j][1], lists[j]};
+		memcpy(s->cells + 3 * rows, row, sizeof(row));
+		at[rows++] = j;
+		rc = lists[j] ? 0 : -1;
+	}
+	PGresult *q = NULL;
+	if (rc == 0 && rows > 0 &&
+	    !(q = *found = pg_query_columns(s->c, "fu_offers_expired_set", offers_expired_set_sql,
+					    3, rows, s->cells)))
+		rc = -1;
+	for (int i = 0; q && i < PQntuples(q) && rc == 0; i++) {
+		size_t j = at[strtoul(PQgetvalue(q, i, 0), NULL, 10) - 1];
+		const Cp__ComplaintAssignment *ev = (const void *)s->items[j].m;
+		rc = fu_set_staff(s, ev->complaint_id, PQgetvalue(q, i, 1), "staff_offer_expired",
+				  ev->round, s->items[j].ce->id, NULL, false);
+	}
+	free(at);
+	return rc;
+}
+
+static int on_offered_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			  size_t en, void *arg)
+{
+	struct fu_set s;
+	char **lists = calloc(n, sizeof(*lists));
+	if (!lists || fu_set_open(&s, c, items, n) != 0) {
+		free(lists);
+		return -1;
+	}
+	int rc = fu_set_history(&s, NULL);
+	for (size_t r = 0; r < s.rounds && rc == 0; r++) {
+		PGresult *found = NULL;
+		rc = offers_expired_set(&s, r, lists, &found);
+		for (size_t j = 0; j < n && rc == 0; j++) {
+			const Cp__ComplaintAssignment *ev = (const void *)items[j].m;
+			struct fu_vars v = {0};
+			for (size_t i = 0; s.round[j] == r && i < ev->n_staff_ids && rc == 0; i++)
+				if (ev->staff_ids[i][0])
+					rc = fu_set_staff(&s, ev->complaint_id, ev->staff_ids[i],
+							  "staff_offered", ev->round,
+							  items[j].ce->id, &v, false);
+		}
+		if (rc == 0)
+			rc = fu_set_notify(&s);
+		fu_set_notes_clear(&s); /* before the staff ids they point to go */
+		PQclear(found);
+		if (rc == 0)
+			rc = fu_set_update(&s, r, "fu_offered_set",
+					   "UPDATE cases k SET offered_at = LEAST(k.offered_at, "
+					   "u.at::timestamptz), updated_at = now() FROM "
+					   "unnest($1::text[], $2::text[]) AS u (id, at) WHERE "
+					   "k.complaint_id = u.id::uuid",
+					   2, offered_row);
+	}
+	for (size_t j = 0; j < n; j++)
+		free(lists[j]);
+	free(lists);
+	fu_set_close(&s);
+	return rc;
+}
+
 /* The rarer kinds: the history rows as a set, the rest of each event one at a time. */
 static const char *message_history(const struct consumer_set_item *it, char buf[FU_DETAIL_LEN])
 {
@@ -1055,19 +1211,6 @@ static int on_message_set(PGconn *c, const struct consumer_set_item *items, size
 	int rc = fu_set_history(&s, message_history);
 	for (size_t j = 0; j < n && rc == 0; j++)
 		rc = message_rest(c, (const void *)items[j].m);
-	fu_set_close(&s);
-	return rc;
-}
-
-static int on_assignment_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
-			     size_t en, void *arg)
-{
-	struct fu_set s;
-	if (fu_set_open(&s, c, items, n) != 0)
-		return -1;
-	int rc = fu_set_history(&s, NULL);
-	for (size_t j = 0; j < n && rc == 0; j++)
-		rc = assignment_rest(c, items[j].ce, (const void *)items[j].m);
 	fu_set_close(&s);
 	return rc;
 }
@@ -1114,9 +1257,9 @@ const struct consumer_set_handler followup_set_handlers[] = {
     {TOPIC_RECEIVED, "cp.complaint.received", on_received_set, NULL, false},
     {TOPIC_RECEIVED, "cp.complaint.message_added", on_message_set, NULL, false},
     {TOPIC_CLASSIFIED, "cp.complaint.classified", on_classified_set, NULL, false},
-    {TOPIC_CLASSIFIED, "cp.complaint.assigned", on_assignment_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", on_assigned_set, NULL, false},
     {TOPIC_CLASSIFIED, "cp.complaint.escalated", on_escalated_set, NULL, false},
-    {TOPIC_CLASSIFIED, "cp.complaint.offered", on_assignment_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.offered", on_offered_set, NULL, false},
     {TOPIC_CLASSIFIED, "cp.complaint.first_response", on_first_set, NULL, false},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", on_evidence_set, NULL, false},
     {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", on_evidence_set, NULL, false},

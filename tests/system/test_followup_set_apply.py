@@ -1,7 +1,7 @@
 """Set-based apply of follow-up's complaint events (issue 14): the receipts, classifications,
-escalations, first responses, evidence, clock warnings and breaches applied as sets (a few
-statements per batch and kind), and the rarer kinds (offers, acceptances, messages, plans,
-overdue evidence requests) with their history rows as a set, leave the SAME rows in follow-up's
+escalations, offers (and lapsed offers), acceptances and transfers, first responses, evidence,
+clock warnings and breaches applied as sets (a few statements per batch and kind), and the
+rarer kinds (messages, plans, overdue evidence requests) with their history rows as a set, leave the SAME rows in follow-up's
 cases, history, clock events, conversation and notification outbox as the one-event path
 (CONSUMER_SET_APPLY=false), for backlogs with a complaint's events several times in one batch
 (they apply one after the other), a classification before its receipt, the same event delivered
@@ -164,6 +164,12 @@ def _run(stack, mode, t0, poison_clock):
                        reason="sla_breach:accept")
         run.assignment("B", "cp.complaint.escalated", "escalated", staff=["sup-c"])
         run.assignment("B", "cp.complaint.escalated", "escalated", staff=["", "sup-d"], rnd=2)
+        # B: offered twice in one batch (the second round tells ag-4 the offer lapsed), then
+        # accepted and transferred (the owner moves twice)
+        run.assignment("B", "cp.complaint.offered", "offered", staff=["ag-4", "ag-5"])
+        run.assignment("B", "cp.complaint.offered", "offered", staff=["ag-6", "ag-5"], rnd=2)
+        run.assignment("B", "cp.complaint.assigned", "accepted", owner="ag-6", reason="took it")
+        run.assignment("B", "cp.complaint.assigned", "reassigned", owner="ag-7", reason="by_hand")
         run.assignment("E", "cp.complaint.offered", "offered", staff=["ag-1", "ag-2"])
         run.assignment("E", "cp.complaint.assigned", "accepted", owner="ag-2")
         run.first("A", "we are on it", 0.1 * HOUR)
@@ -324,7 +330,7 @@ def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
     # backlog with the refused event did (metrics are per process: each backlog starts one)
     assert all(c == (0, 0) for c in one_counts), one_counts
     assert [c[1] for c in got_counts[:3]] == [0, 0, 0], got_counts
-    assert got_counts[0][0] >= 9 and got_counts[1][0] >= 14 and got_counts[2][0] >= 12
+    assert got_counts[0][0] >= 9 and got_counts[1][0] >= 18 and got_counts[2][0] >= 12
     assert got_counts[3][1] > 0, got_counts
     for table in QUERIES:
         assert b[table] == a[table], table
@@ -335,6 +341,8 @@ def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
     # two escalations; the second named nobody first: the supervisor stays
     assert cases["B"][13] == 2 and cases["B"][34] == "sup-c", cases["B"]
     assert cases["B"][15] == "sorting_centre"  # 'unknown' later keeps the known party
+    assert cases["B"][9] == "ag-7" and cases["B"][19] is not None, cases["B"]
+    assert cases["B"][31] is not None, cases["B"]
     assert cases["E"][24] == "second words" and cases["E"][5] == "O-1", cases["E"]
     assert cases["E"][9] == "ag-2" and cases["E"][13] == 3, cases["E"]
     assert cases["A"][33] == "courier-9" and cases["A"][26] == "courier-9", cases["A"]
@@ -349,6 +357,11 @@ def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
         ("B", "customer", "received", 0), ("B", "customer", "first_response", 0),
         ("B", "staff:sup-c", "staff_escalated", 1), ("B", "staff:sup-d", "staff_escalated", 2),
         ("B", "customer", "evidence_found", 0),
+        ("B", "staff:ag-4", "staff_offered", 1), ("B", "staff:ag-5", "staff_offered", 1),
+        ("B", "staff:ag-4", "staff_offer_expired", 2), ("B", "staff:ag-6", "staff_offered", 2),
+        ("B", "staff:ag-5", "staff_offered", 2), ("B", "staff:ag-6", "staff_assigned", 0),
+        ("B", "customer", "owner_assigned", 0), ("B", "staff:ag-7", "staff_transferred", 0),
+        ("B", "staff:ag-7", "staff_sla_warning", 0),
         ("C", "customer", "delay_notice", 0), ("C", "customer", "first_response", 0),
         ("E", "customer", "received", 0), ("E", "staff:ag-1", "staff_offered", 1),
         ("E", "staff:ag-2", "staff_offered", 1), ("E", "staff:ag-2", "staff_assigned", 0),
