@@ -122,6 +122,8 @@ int offers_announce(PGconn *c, const struct asg *a, const struct offers_note *n)
 	char **excluded = NULL;
 	PGresult *xres = NULL;
 	size_t nexcluded = 0;
+	if (a->excluded_read)
+		return announce_listed(c, a, n, a->excluded, a->nexcluded);
 	/* every announcement repeats the exclusions, so a service that joins late or a console
 	 * that shows one event still knows who must not decide */
 	if (conflict_list(c, a->id, &xres, &excluded, &nexcluded) != 0)
@@ -464,13 +466,19 @@ static int open_set_round(PGconn *c, struct open_set *x, const PGresult *cand, c
 		s->lon = atof(PQgetvalue(cand, (int)r, 4));
 	}
 	size_t n = route_nearest(x->a.has_origin, x->a.lat, x->a.lon, cl.v, cl.n, k, idx);
-	if (n == 0) { /* nobody to offer it to: offers_next_round escalates */
-		rc = escalate(c, &x->a);
+	if (x->nexcl > sizeof(excluded) / sizeof(excluded[0])) {
+		/* an unusual list: offers_next_round reads again and does the same */
+		rc = offers_next_round(c, &x->a);
 		goto out;
 	}
-	if (x->nexcl > sizeof(excluded) / sizeof(excluded[0])) {
-		/* an unusual list: offers_next_round reads again and offers the same */
-		rc = offers_next_round(c, &x->a);
+	for (size_t r = x->excl0; r < x->excl0 + x->nexcl; r++)
+		excluded[nexcluded++] = PQgetvalue(excl, (int)r, 1);
+	if (n == 0) { /* nobody to offer it to: offers_next_round escalates */
+		/* its announcement names the exclusions read for the set (escalating adds none) */
+		x->a.excluded_read = true;
+		x->a.excluded = excluded;
+		x->a.nexcluded = nexcluded;
+		rc = escalate(c, &x->a);
 		goto out;
 	}
 	x->a.round++;
@@ -481,8 +489,6 @@ static int open_set_round(PGconn *c, struct open_set *x, const PGresult *cand, c
 		offers[2 * (*noffers) + 1] = PQgetvalue(cand, (int)(x->cand0 + idx[i]), 1);
 		(*noffers)++;
 	}
-	for (size_t r = x->excl0; r < x->excl0 + x->nexcl; r++)
-		excluded[nexcluded++] = PQgetvalue(excl, (int)r, 1);
 	const struct offers_note note = {.action = "offered",
 					 .ce_type = "cp.complaint.offered",
 					 .staff = ids,

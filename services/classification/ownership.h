@@ -32,6 +32,11 @@ struct offers_case {
 	char owner[64];	    /* "" while nobody owns it */
 	int level;	    /* the escalation level reached (0: none) */
 	const char *reason; /* carried by the next announcement ("" or NULL: none) */
+	/* the case's exclusions when already read (a set reads those of all its cases with one
+	 * statement); false: offers_announce reads them */
+	bool excluded_read;
+	char **excluded;
+	size_t nexcluded;
 };
 
 /* What one ComplaintAssignment announces; the excluded staff are added from the database. */
