@@ -10,7 +10,8 @@
  * transaction that applied the messages has committed.
  *
  * Properties: bootstrap servers from the caller, kafka_recovery_defaults (reconnect back-off
- * and connection set-up bounded, so clients find a restarted broker within about a second),
+ * and connection set-up bounded, so clients find a restarted broker within about a second;
+ * TCP_NODELAY, so a request does not wait for the previous one's acknowledgement),
  * the client's own defaults, then every KAFKA_* environment variable (KAFKA_PRODUCER_* /
  * KAFKA_CONSUMER_* for one client only), which override them. */
 #ifndef CP_KAFKA_H
@@ -83,7 +84,8 @@ struct kafka_consumer *kafka_consumer_new_props(const char *bootstrap, const cha
 						const char *const *props, char *errstr,
 						size_t errlen);
 /* Fills msgs with up to max messages: waits up to timeout_ms for the first, then takes what
- * has arrived within wait_ms more. Returns the count; the caller destroys each message. */
+ * has arrived within wait_ms more (counted from the first, however many come meanwhile) and
+ * what is already fetched. Returns the count; the caller destroys each message. */
 size_t kafka_consumer_poll_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs, size_t max,
 				 int timeout_ms, int wait_ms);
 /* Stores offset+1 of every message for the next commit; call after the transaction that

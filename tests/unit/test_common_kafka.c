@@ -3,8 +3,12 @@
  * broker restart; the chaos battery in tests/chaos prints the recovery they give), and that
  * the environment still overrides them. On librdkafka's in-process mock cluster, no broker. */
 #include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kafka.h"
 
@@ -36,6 +40,7 @@ START_TEST(every_client_gets_the_recovery_defaults)
 	ck_assert_str_eq(
 	    kafka_test_prop(kafka_producer_handle(p), "socket.connection.setup.timeout.ms"),
 	    "5000");
+	ck_assert_str_eq(kafka_test_prop(kafka_producer_handle(p), "socket.nagle.disable"), "true");
 	kafka_producer_destroy(p, 0);
 
 	char err[256];
@@ -50,6 +55,7 @@ START_TEST(every_client_gets_the_recovery_defaults)
 	ck_assert_str_eq(
 	    kafka_test_prop(kafka_consumer_handle(c), "socket.connection.setup.timeout.ms"),
 	    "5000");
+	ck_assert_str_eq(kafka_test_prop(kafka_consumer_handle(c), "socket.nagle.disable"), "true");
 	kafka_consumer_destroy(c);
 }
 END_TEST
@@ -98,6 +104,59 @@ START_TEST(a_complete_batch_is_sent_without_waiting_out_linger)
 }
 END_TEST
 
+struct trickle {
+	struct kafka_producer *p;
+	int n;
+};
+
+static void *trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	char err[256];
+	for (int i = 0; i < t->n; i++) {
+		ck_assert(kafka_produce(t->p, "unit.trickle", "k", "v", 1, NULL, NULL, err,
+					sizeof(err)) == 0);
+		usleep(5000);
+	}
+	return NULL;
+}
+
+/* A consumer batch waits wait_ms from its first message, not from its latest: a steady trickle
+ * (one message every 5 ms for 2 s, a wait of 200 ms) no longer keeps the first message waiting
+ * until the trickle pauses. */
+START_TEST(a_batch_waits_from_its_first_message)
+{
+	rd_kafka_mock_cluster_t *mc;
+	char err[256];
+	struct kafka_producer *p = kafka_test_producer();
+	mc = rd_kafka_handle_mock_cluster(kafka_producer_handle(p));
+	rd_kafka_mock_topic_create(mc, "unit.trickle", 1, 1);
+	static const char *const topics[] = {"unit.trickle"};
+	struct kafka_consumer *c = kafka_consumer_new(
+	    rd_kafka_mock_cluster_bootstraps(mc), "cp-unit-trickle", topics, 1, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	/* the consumer is assigned and reading once a first message came through */
+	ck_assert(kafka_produce(p, "unit.trickle", "k", "v", 1, NULL, NULL, err, sizeof(err)) == 0);
+	rd_kafka_message_t *msgs[1000];
+	size_t n = 0;
+	for (int i = 0; i < 60 && n == 0; i++)
+		n = kafka_consumer_poll_batch(c, msgs, 1, 500, 0);
+	ck_assert_uint_eq(n, 1);
+	rd_kafka_message_destroy(msgs[0]);
+	struct trickle t = {p, 400};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, trickle_main, &t), 0);
+	n = kafka_consumer_poll_batch(c, msgs, 1000, 10000, 200);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_lt(n, 400);
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	pthread_join(th, NULL);
+	kafka_consumer_destroy(c);
+	kafka_producer_destroy(p, 1000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_kafka");
@@ -106,6 +165,7 @@ int main(void)
 	tcase_add_test(tc, the_environment_overrides_them);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, a_complete_batch_is_sent_without_waiting_out_linger);
+	tcase_add_test(tc, a_batch_waits_from_its_first_message);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
