@@ -248,9 +248,10 @@ int offers_locate_from(const Cp__ComplaintReceived *rc, const struct offers_posi
 int offers_nearest_outlets(PGconn *c, struct route_origin *const *os, size_t n)
     __attribute__((warn_unused_result));
 /* offers_open for n distinct complaints classified now, with a constant number of statements
- * (offers.c says which); the same rows and announcements. 0 or -1. */
+ * (offers.c says which); the same rows and announcements; ce_ids name each one's event in its
+ * log lines (NULL: none). 0 or -1. */
 int offers_open_set(PGconn *c, const Cp__ComplaintReceived *const *rcs,
-		    const struct route_origin *const *origins, size_t n)
+		    const struct route_origin *const *origins, const char *const *ce_ids, size_t n)
     __attribute__((warn_unused_result));
 /* Opens the assignment and offers it to the nearest staff (or escalates at once when nobody
  * is available). Runs inside the consumer's transaction. 0 or -1. */

@@ -371,6 +371,7 @@ static int on_received(PGconn *pg, const struct ce_meta *ce, const char *key,
 /* One complaint of a set: its decision, what was read for it, its stored row's text. */
 struct recv_item {
 	const Cp__ComplaintReceived *c;
+	const char *ce_id; /* the event's, for its log lines (the one-event path's context) */
 	struct decision d;
 	bool fresh;
 	int facts_row, choose_row;
@@ -598,18 +599,21 @@ static int on_received_set(PGconn *pg, const struct consumer_set_item *items, si
 	struct recv_item *v = calloc(n, sizeof(*v));
 	const Cp__ComplaintReceived **rcs = calloc(n, sizeof(*rcs));
 	const struct route_origin **origins = calloc(n, sizeof(*origins));
+	const char **ce_ids = calloc(n, sizeof(*ce_ids));
 	PGresult *facts = NULL, *choose = NULL;
 	size_t m = 0, nf = 0;
 	int rc = -1;
-	if (!v || !rcs || !origins || keywords_ensure(pg) != 0)
+	if (!v || !rcs || !origins || !ce_ids || keywords_ensure(pg) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const Cp__ComplaintReceived *c = (const void *)items[i].m;
 		bool again = false;
 		for (size_t j = 0; j < m && !again; j++)
 			again = strcmp(v[j].c->complaint_id, c->complaint_id) == 0;
-		if (!again)
+		if (!again) {
+			v[m].ce_id = items[i].ce->id[0] ? items[i].ce->id : NULL;
 			v[m++].c = c;
+		}
 	}
 	if (decide_set(pg, v, m, &facts) != 0 || !(choose = choose_set(pg, v, m)) ||
 	    store_set(pg, v, m) != 0)
@@ -621,20 +625,23 @@ static int on_received_set(PGconn *pg, const struct consumer_set_item *items, si
 					    v[i].d.origin.outlet_id) != 0)
 			goto out;
 		rcs[nf] = v[i].c;
+		ce_ids[nf] = v[i].ce_id;
 		origins[nf++] = &v[i].d.origin;
 	}
-	if (offers_open_set(pg, rcs, origins, nf) != 0)
+	if (offers_open_set(pg, rcs, origins, ce_ids, nf) != 0)
 		goto out;
 	for (size_t i = 0; i < m; i++) {
 		if (!v[i].fresh)
 			continue;
 		if (first_response_read(pg, &v[i], facts, choose) != 0)
 			goto out;
+		log_context_set("ce_id", v[i].ce_id);
 		log_msg(LOG_INFO, "complaint_classified",
 			LOG_KV({"complaint_no", v[i].c->complaint_no},
 			       {"category", v[i].d.r.subcategory}, {"urgency", v[i].d.r.urgency},
 			       {"sla_policy", v[i].d.policy.name}),
 			"classified");
+		log_context_set("ce_id", NULL);
 	}
 	rc = 0;
 out:
@@ -649,6 +656,7 @@ out:
 	free(v);
 	free(rcs);
 	free(origins);
+	free(ce_ids);
 	return rc;
 }
 

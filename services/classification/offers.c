@@ -501,7 +501,7 @@ out:
 }
 
 int offers_open_set(PGconn *c, const Cp__ComplaintReceived *const *rcs,
-		    const struct route_origin *const *origins, size_t n)
+		    const struct route_origin *const *origins, const char *const *ce_ids, size_t n)
 {
 	struct open_set *v = calloc(n ? n : 1, sizeof(*v));
 	size_t *idx = malloc((n ? n : 1) * sizeof(*idx)), m = 0, k = 0, noffers = 0;
@@ -544,9 +544,14 @@ int offers_open_set(PGconn *c, const Cp__ComplaintReceived *const *rcs,
 	offers = malloc(2 * m * OFFER_MAX * sizeof(*offers));
 	if (!offers || open_set_read(c, v, idx, m, &cand, &excl) != 0)
 		goto out;
-	for (size_t j = 0; j < m; j++)
-		if (open_set_round(c, &v[idx[j]], cand, excl, offers, &noffers) != 0)
+	for (size_t j = 0; j < m; j++) {
+		/* its log lines name its event, as on the one-event path */
+		log_context_set("ce_id", ce_ids[idx[j]]);
+		int failed = open_set_round(c, &v[idx[j]], cand, excl, offers, &noffers);
+		log_context_set("ce_id", NULL);
+		if (failed)
 			goto out;
+	}
 	rc = 0;
 	if (noffers == 0)
 		goto out;

@@ -396,17 +396,20 @@ static int res_set_run(PGconn *pg, const struct res_set_kind *k,
 	const char **cells = calloc(k->ncols * (n ? n : 1), sizeof(*cells));
 	char(*num)[3][24] = calloc(n ? n : 1, sizeof(*num));
 	const ProtobufCMessage **rows = calloc(n ? n : 1, sizeof(*rows));
+	const char **ce_ids = calloc(n ? n : 1, sizeof(*ce_ids));
 	size_t m = 0;
 	int rc = -1;
 	PGresult *res = NULL;
-	if (!cells || !num || !rows)
+	if (!cells || !num || !rows || !ce_ids)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int w = k->row(items[i].m, cells + k->ncols * m, num[m]);
 		if (w < 0)
 			goto out;
-		if (w > 0)
+		if (w > 0) {
+			ce_ids[m] = items[i].ce->id[0] ? items[i].ce->id : NULL;
 			rows[m++] = items[i].m;
+		}
 	}
 	if (m == 0) {
 		rc = 0;
@@ -417,8 +420,11 @@ static int res_set_run(PGconn *pg, const struct res_set_kind *k,
 		goto out;
 	rc = 0;
 	for (int r = 0; k->why && rc == 0 && r < PQntuples(res); r++) {
-		const ProtobufCMessage *msg = rows[strtoul(PQgetvalue(res, r, 0), NULL, 10) - 1];
-		rc = res_try_propose(pg, res_item_id(msg), k->why) != 0 ? -1 : 0;
+		size_t j = strtoul(PQgetvalue(res, r, 0), NULL, 10) - 1;
+		/* its log lines name its event, as on the one-event path */
+		log_context_set("ce_id", ce_ids[j]);
+		rc = res_try_propose(pg, res_item_id(rows[j]), k->why) != 0 ? -1 : 0;
+		log_context_set("ce_id", NULL);
 	}
 out:
 	/* classified rows hold two array literals each (cells 8 and 9) */
@@ -430,6 +436,7 @@ out:
 	free(cells);
 	free(num);
 	free(rows);
+	free(ce_ids);
 	return rc;
 }
 
