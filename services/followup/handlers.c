@@ -1009,6 +1009,7 @@ static int on_sla_set(PGconn *c, const struct consumer_set_item *items, size_t n
 	    !(q = pg_query_columns(c, "fu_sla_events_set", sla_events_set_sql, 3, rows, s.cells)))
 		rc = -1;
 	PQclear(q);
+	q = NULL; /* the level's statement below may not run: no second PQclear of this one */
 	/* fu_staff_on_sla: the owner is told of a warning or a breach */
 	for (size_t j = 0; j < n && rc == 0; j++) {
 		const Cp__SlaEvent *ev = (const void *)items[j].m;
