@@ -1203,17 +1203,31 @@ static const char *message_history(const struct consumer_set_item *it, char buf[
 	return buf;
 }
 
-static int on_message_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
-			  size_t en, void *arg)
+/* The kinds whose set writes only their history rows: the rest of each event (rest, its
+ * one-event statements) follows in the set's order. */
+static int fu_set_history_then(PGconn *c, const struct consumer_set_item *items, size_t n,
+			       fu_detail_fn detail,
+			       int (*rest)(PGconn *, const struct consumer_set_item *))
 {
 	struct fu_set s;
 	if (fu_set_open(&s, c, items, n) != 0)
 		return -1;
-	int rc = fu_set_history(&s, message_history);
+	int rc = fu_set_history(&s, detail);
 	for (size_t j = 0; j < n && rc == 0; j++)
-		rc = message_rest(c, (const void *)items[j].m);
+		rc = rest(c, &items[j]);
 	fu_set_close(&s);
 	return rc;
+}
+
+static int message_rest_item(PGconn *c, const struct consumer_set_item *it)
+{
+	return message_rest(c, (const void *)it->m);
+}
+
+static int on_message_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			  size_t en, void *arg)
+{
+	return fu_set_history_then(c, items, n, message_history, message_rest_item);
 }
 
 static const char *resolution_history(const struct consumer_set_item *it, char buf[FU_DETAIL_LEN])
@@ -1222,17 +1236,15 @@ static const char *resolution_history(const struct consumer_set_item *it, char b
 	return buf;
 }
 
+static int resolution_rest_item(PGconn *c, const struct consumer_set_item *it)
+{
+	return resolution_rest(c, it->ce, (const void *)it->m);
+}
+
 static int on_resolution_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
 			     size_t en, void *arg)
 {
-	struct fu_set s;
-	if (fu_set_open(&s, c, items, n) != 0)
-		return -1;
-	int rc = fu_set_history(&s, resolution_history);
-	for (size_t j = 0; j < n && rc == 0; j++)
-		rc = resolution_rest(c, items[j].ce, (const void *)items[j].m);
-	fu_set_close(&s);
-	return rc;
+	return fu_set_history_then(c, items, n, resolution_history, resolution_rest_item);
 }
 
 static const char *overdue_history(const struct consumer_set_item *it, char buf[FU_DETAIL_LEN])
@@ -1241,17 +1253,15 @@ static const char *overdue_history(const struct consumer_set_item *it, char buf[
 	return buf;
 }
 
+static int overdue_rest_item(PGconn *c, const struct consumer_set_item *it)
+{
+	return fu_staff_on_evidence_overdue(c, it->ce, (const void *)it->m);
+}
+
 static int on_overdue_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
 			  size_t en, void *arg)
 {
-	struct fu_set s;
-	if (fu_set_open(&s, c, items, n) != 0)
-		return -1;
-	int rc = fu_set_history(&s, overdue_history);
-	for (size_t j = 0; j < n && rc == 0; j++)
-		rc = fu_staff_on_evidence_overdue(c, items[j].ce, (const void *)items[j].m);
-	fu_set_close(&s);
-	return rc;
+	return fu_set_history_then(c, items, n, overdue_history, overdue_rest_item);
 }
 
 const struct consumer_set_handler followup_set_handlers[] = {
