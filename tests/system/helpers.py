@@ -67,3 +67,15 @@ def seen(reader, predicate, timeout: float = 30.0):
         if predicate(msg):
             return msg
     return reader.poll_until(predicate, timeout=timeout)
+
+
+def dead_letter_reasons(dlq, refused, group: str) -> dict:
+    """The first line of the dead-letter reason of each event id in refused, as group's consumer
+    gave it (dlq: a TopicReader on complaint.deadletter.v1)."""
+    reasons = {}
+    while set(reasons) != set(refused):
+        m = dlq.poll_until(lambda m: m.headers.get("ce_id") in refused
+                           and m.headers.get("dlq_group") == group
+                           and m.headers.get("ce_id") not in reasons, timeout=60)
+        reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+    return reasons

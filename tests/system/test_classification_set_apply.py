@@ -19,7 +19,7 @@ import uuid
 import requests
 from google.protobuf.json_format import MessageToDict
 
-from helpers import wait_rows
+from helpers import dead_letter_reasons, wait_rows
 
 DLQ = "complaint.deadletter.v1"
 TOPIC = "complaint.received.v1"
@@ -127,12 +127,7 @@ def _run(stack, mode, poison_no):
     with stack.consumer(DLQ, from_beginning=False) as dlq:
         counts = [_backlog(stack, mode, run, produce)
                   for produce in (first, again, nobody, refused)]
-        reasons = {}
-        while set(reasons) != set(run.refused):
-            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
-                               and m.headers.get("dlq_group") == "cp-classification"
-                               and m.headers.get("ce_id") not in reasons, timeout=60)
-            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+        reasons = dead_letter_reasons(dlq, run.refused, "cp-classification")
     return run, counts, reasons
 
 

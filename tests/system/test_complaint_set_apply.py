@@ -13,7 +13,7 @@ import uuid
 
 import requests
 
-from helpers import wait_rows
+from helpers import dead_letter_reasons, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -132,12 +132,7 @@ def _run(stack, mode, t0, poison_no):
             _backlog(stack, mode, run, produce)
             sets.append(_metrics(stack, "cp_consumer_set_events_total"))
             fallbacks.append(_metrics(stack, "cp_consumer_set_fallbacks_total"))
-        reasons = {}
-        while set(reasons) != set(run.refused):
-            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
-                               and m.headers.get("dlq_group") == "cp-timer"
-                               and m.headers.get("ce_id") not in reasons, timeout=60)
-            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"]
+        reasons = dead_letter_reasons(dlq, run.refused, "cp-timer")
     # the reasons name the run's ids and numbers; the first line is the reason itself (a
     # failing row's detail shows the moment it was written)
     names = {v: k for k, v in run.ids.items()}
@@ -328,12 +323,7 @@ def _sla_run(stack, mode, t0, poison_clock):
 
     with stack.consumer(DLQ, from_beginning=False) as dlq:
         counts = [_sla_backlog(stack, mode, run, clean), _sla_backlog(stack, mode, run, refused)]
-        reasons = {}
-        while set(reasons) != set(run.refused):
-            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
-                               and m.headers.get("dlq_group") == "cp-intake"
-                               and m.headers.get("ce_id") not in reasons, timeout=60)
-            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+        reasons = dead_letter_reasons(dlq, run.refused, "cp-intake")
     names = {v: k for k, v in run.ids.items()}
     names.update({v: f"no-{k}" for k, v in run.nos.items() if k != "V"})
 

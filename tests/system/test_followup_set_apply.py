@@ -17,7 +17,7 @@ import uuid
 
 import requests
 
-from helpers import wait_rows
+from helpers import dead_letter_reasons, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -204,12 +204,7 @@ def _run(stack, mode, t0, poison_clock):
     with stack.consumer(DLQ, from_beginning=False) as dlq:
         for produce in (receipts, classifications, later, poison):
             counts.append(_backlog(stack, mode, run, produce))
-        reasons = {}
-        while set(reasons) != set(run.refused):
-            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
-                               and m.headers.get("dlq_group") == "cp-followup"
-                               and m.headers.get("ce_id") not in reasons, timeout=60)
-            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+        reasons = dead_letter_reasons(dlq, run.refused, "cp-followup")
     return run, counts, sorted((run.refused[k], v.replace(poison_clock, "poison"))
                                for k, v in reasons.items())
 

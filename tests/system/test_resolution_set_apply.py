@@ -16,7 +16,7 @@ import uuid
 import requests
 from google.protobuf.json_format import MessageToDict
 
-from helpers import wait_rows
+from helpers import dead_letter_reasons, wait_rows
 
 DLQ = "complaint.deadletter.v1"
 CLASSIFIED, EVIDENCE = "complaint.classified.v1", "complaint.evidence.v1"
@@ -122,12 +122,7 @@ def _run(stack, mode, poison_no):
 
     with stack.consumer(DLQ, from_beginning=False) as dlq:
         counts = [_backlog(stack, mode, run, produce) for produce in (first, again, refused)]
-        reasons = {}
-        while set(reasons) != set(run.refused):
-            m = dlq.poll_until(lambda m: m.headers.get("ce_id") in run.refused
-                               and m.headers.get("dlq_group") == "cp-resolution"
-                               and m.headers.get("ce_id") not in reasons, timeout=60)
-            reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
+        reasons = dead_letter_reasons(dlq, run.refused, "cp-resolution")
     return run, counts, reasons
 
 
