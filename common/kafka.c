@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cfg.h"
 #include "log.h"
 #include "metrics.h"
@@ -172,6 +174,67 @@ const char *const kafka_recovery_defaults[] = {
      * the health probe's metadata request, a fetch and an offset commit) paid the same */
     "socket.nagle.disable", "true", NULL};
 
+/* librdkafka's own latency windows for one client, as gauges in seconds labelled by the client
+ * instance and the window (avg, p99, max over the statistics interval), the worst broker
+ * connection's: rtt (a request's round trip to the broker and back), int_latency (a produced
+ * message's wait in librdkafka's queue before its request is built) and outbuf_latency (a
+ * request's wait in the output buffer before it is written to the socket). The acknowledgement
+ * latency in make bench is split by stage; these say which side of a Kafka hop holds it. */
+int kafka_stats_apply(const char *json, size_t len)
+{
+	static const char *const names[][2] = {
+	    {"rtt", "cp_kafka_broker_rtt_seconds"},
+	    {"int_latency", "cp_kafka_queue_latency_seconds"},
+	    {"outbuf_latency", "cp_kafka_outbuf_latency_seconds"}};
+	static const char *const helps[] = {
+	    "Round trip of a request to the broker, the worst broker over the last statistics "
+	    "interval (librdkafka).",
+	    "Time a produced message waited in librdkafka's queue before its request was built, "
+	    "the worst broker over the last statistics interval.",
+	    "Time a request waited in the output buffer before it was written to the socket, the "
+	    "worst broker over the last statistics interval."};
+	static const char *const windows[] = {"avg", "p99", "max"};
+	json_error_t e;
+	json_t *root = json_loadb(json, len, 0, &e);
+	const char *client = json_string_value(json_object_get(root, "name"));
+	json_t *brokers = json_object_get(root, "brokers");
+	if (!client || !json_is_object(brokers)) {
+		json_decref(root);
+		return -1;
+	}
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+			double worst = 0;
+			const char *key;
+			json_t *b;
+			json_object_foreach (brokers, key, b) {
+				/* the bootstrap and internal entries (nodeid -1) carry no requests
+				 */
+				if (json_integer_value(json_object_get(b, "nodeid")) < 0)
+					continue;
+				json_t *v =
+				    json_object_get(json_object_get(b, names[k][0]), windows[w]);
+				double us = (double)json_integer_value(v);
+				worst = us > worst ? us : worst;
+			}
+			char labels[200];
+			/* the instance name is librdkafka's (client.id#type-n): no quote or
+			 * backslash */
+			snprintf(labels, sizeof(labels), "client=\"%s\",window=\"%s\"", client,
+				 windows[w]);
+			metrics_set(metrics_gauge(names[k][1], helps[k], labels), worst / 1e6);
+		}
+	}
+	json_decref(root);
+	return 0;
+}
+
+static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	(void)kafka_stats_apply(json, len);
+	return 0; /* librdkafka frees json */
+}
+
 static rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id,
 				       const char *own_prefix, const char *const *defaults,
 				       char *errstr, size_t errlen)
@@ -180,8 +243,11 @@ static rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client
 						  NULL};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	struct kafka_conf_ctx ctx = {conf, errstr, errlen};
+	/* statistics.interval.ms: the latency gauges (kafka_stats_apply) every 5 s; the
+	 * environment may change it (KAFKA_STATISTICS_INTERVAL_MS, 0 turns them off) */
 	if (kafka_conf_set_one("bootstrap.servers", bootstrap, &ctx) ||
-	    kafka_conf_set_one("client.id", client_id, &ctx))
+	    kafka_conf_set_one("client.id", client_id, &ctx) ||
+	    kafka_conf_set_one("statistics.interval.ms", "5000", &ctx))
 		goto failed;
 	for (size_t i = 0; kafka_recovery_defaults[i]; i += 2)
 		if (kafka_conf_set_one(kafka_recovery_defaults[i], kafka_recovery_defaults[i + 1],
@@ -195,6 +261,7 @@ static rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client
 		goto failed;
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_stats_cb(conf, kafka_stats_cb);
 	return conf;
 failed:
 	rd_kafka_conf_destroy(conf);

@@ -55,6 +55,10 @@ size_t kafka_dr_send_wait(struct kafka_producer *p, struct kafka_dr *dr, int tim
  * ..., NULL (see kafka.c for why each). */
 extern const char *const kafka_recovery_defaults[];
 
+/* Sets the cp_kafka_*_latency/rtt gauges from one librdkafka statistics JSON (the stats
+ * callback's; exposed for tests). 0, or -1 when it is not a client's statistics. */
+int kafka_stats_apply(const char *json, size_t len) __attribute__((warn_unused_result));
+
 struct kafka_producer *kafka_producer_new(const char *bootstrap, const char *client_id,
 					  char *errstr, size_t errlen);
 /* Flushes for at most timeout_ms, stops the report thread, destroys. */

@@ -579,6 +579,29 @@ def metric_sums(stack):
     return out
 
 
+KAFKA_GAUGES = ("cp_kafka_broker_rtt_seconds", "cp_kafka_queue_latency_seconds")
+
+
+def kafka_latency(stack, services=("intake", "followup")):
+    """librdkafka's own windows (the last statistics interval, worst broker) per client of the
+    services, in ms: which side of a Kafka hop the acknowledgement waits on."""
+    out = {}
+    for svc in services:
+        try:
+            text = requests.get(stack.service_url(svc) + "/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for line in text.splitlines():
+            name, _, rest = line.partition("{")
+            if name not in KAFKA_GAUGES or 'window="p99"' not in rest:
+                continue
+            client = rest.split('client="', 1)[1].split('"', 1)[0]
+            value = float(line.rsplit(" ", 1)[1]) * 1000
+            if value > 0:
+                out[f"{client} {name.split('_')[2]} p99"] = round(value, 1)
+    return out
+
+
 def metric_means(before, after):
     """Each histogram's mean (ms) and count over the interval; consumed events per batch."""
     out = {}
@@ -711,6 +734,7 @@ def phase_ack(stack, rate, seconds=10):
     offered = offer(n, ids, late)
     rows = delivered(ids)
     metrics = metric_means(metrics0, metric_sums(stack))
+    metrics["kafka_p99_ms"] = kafka_latency(stack)
     lat = [float(r[0]) for r in rows]
     queued = [float(r[1]) for r in rows]
     sent = [a - b for a, b in zip(lat, queued)]
@@ -936,6 +960,11 @@ def ack_stage_text(stages, metrics):
         text += (f"; intake's relay waited {relay['mean_ms']} ms on average for the broker's "
                  f"acknowledgement of a batch, follow-up's consumer transaction took "
                  f"{batch['mean_ms']} ms on average")
+    lat = metrics.get("kafka_p99_ms") or {}
+    if lat:
+        # librdkafka's statistics: a broker round trip (rtt) or the client's own queue
+        text += "; librdkafka's last 5 s, p99 ms: " + ", ".join(
+            f"{k.rsplit(' ', 1)[0]} {v}" for k, v in sorted(lat.items()))
     return text
 
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "metrics.h"
 
 /* The value of a property as the client runs with it (its configuration after rd_kafka_new). */
 static const char *kafka_test_prop(rd_kafka_t *rk, const char *name)
@@ -157,6 +158,60 @@ START_TEST(a_batch_waits_from_its_first_message)
 }
 END_TEST
 
+/* The latency gauges from librdkafka's statistics: the worst real broker's window, in seconds;
+ * the bootstrap entry (nodeid -1) is left out. */
+START_TEST(the_statistics_give_the_worst_brokers_latency)
+{
+	static const char json[] =
+	    "{\"name\": \"cp-unit#producer-9\", \"type\": \"producer\", \"brokers\": {"
+	    "\"boot:9092/bootstrap\": {\"nodeid\": -1, \"rtt\": {\"avg\": 9000000, \"p99\": "
+	    "9000000, \"max\": 9000000}},"
+	    "\"a:9092/1\": {\"nodeid\": 1, \"rtt\": {\"avg\": 2000, \"p99\": 30000, \"max\": "
+	    "40000}, \"int_latency\": {\"avg\": 1200, \"p99\": 5000, \"max\": 6000}},"
+	    "\"b:9092/2\": {\"nodeid\": 2, \"rtt\": {\"avg\": 1000, \"p99\": 50000, \"max\": "
+	    "60000}, \"outbuf_latency\": {\"avg\": 10, \"p99\": 20, \"max\": 30}}}}";
+	metrics_reset();
+	ck_assert_int_eq(kafka_stats_apply(json, strlen(json)), 0);
+	const char *who = "client=\"cp-unit#producer-9\",window=";
+	char labels[128];
+	snprintf(labels, sizeof(labels), "%s\"p99\"", who);
+	ck_assert_double_eq_tol(
+	    metrics_value(metrics_gauge("cp_kafka_broker_rtt_seconds", "", labels)), 0.05, 1e-9);
+	snprintf(labels, sizeof(labels), "%s\"avg\"", who);
+	ck_assert_double_eq_tol(
+	    metrics_value(metrics_gauge("cp_kafka_broker_rtt_seconds", "", labels)), 0.002, 1e-9);
+	ck_assert_double_eq_tol(
+	    metrics_value(metrics_gauge("cp_kafka_queue_latency_seconds", "", labels)), 0.0012,
+	    1e-9);
+	snprintf(labels, sizeof(labels), "%s\"max\"", who);
+	ck_assert_double_eq_tol(
+	    metrics_value(metrics_gauge("cp_kafka_outbuf_latency_seconds", "", labels)), 3e-5,
+	    1e-12);
+	/* not a client's statistics: nothing set */
+	ck_assert_int_eq(kafka_stats_apply("{\"x\": 1}", 8), -1);
+	ck_assert_int_eq(kafka_stats_apply("not json", 8), -1);
+}
+END_TEST
+
+/* Every client reports them: a producer on the mock cluster, statistics every 100 ms. */
+START_TEST(a_client_reports_its_latency_gauges)
+{
+	metrics_reset();
+	setenv("KAFKA_STATISTICS_INTERVAL_MS", "100", 1);
+	struct kafka_producer *p = kafka_test_producer();
+	unsetenv("KAFKA_STATISTICS_INTERVAL_MS");
+	bool seen = false;
+	for (int i = 0; i < 100 && !seen; i++) {
+		usleep(50 * 1000);
+		char *text = metrics_render();
+		seen = text && strstr(text, "cp_kafka_broker_rtt_seconds{client=\"") != NULL;
+		free(text);
+	}
+	kafka_producer_destroy(p, 0);
+	ck_assert_msg(seen, "no cp_kafka_broker_rtt_seconds after 5 s of statistics every 100 ms");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common_kafka");
@@ -166,6 +221,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, a_complete_batch_is_sent_without_waiting_out_linger);
 	tcase_add_test(tc, a_batch_waits_from_its_first_message);
+	tcase_add_test(tc, the_statistics_give_the_worst_brokers_latency);
+	tcase_add_test(tc, a_client_reports_its_latency_gauges);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
