@@ -58,7 +58,13 @@ static void pg_notice(void *arg, const char *message)
 
 PGconn *pg_conn_get(struct pg_conn *pc)
 {
-	if (pc->conn && PQstatus(pc->conn) == CONNECTION_OK)
+	/* a connection left in pipeline mode is lost too: when the server went away in the
+	 * middle of a pipeline, libpq could keep the status OK while every later statement failed
+	 * with "cannot exit pipeline mode with uncollected results", and intake's consumer
+	 * retried its batch on that connection for good (found by the chaos battery's database
+	 * restart: its committed lag never came back to 0) */
+	if (pc->conn && PQstatus(pc->conn) == CONNECTION_OK &&
+	    PQpipelineStatus(pc->conn) == PQ_PIPELINE_OFF)
 		return pc->conn;
 	if (pc->conn) {
 		log_warn("pg_reconnect", "%s: connection lost, reconnecting", pc->name);

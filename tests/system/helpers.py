@@ -79,3 +79,35 @@ def dead_letter_reasons(dlq, refused, group: str) -> dict:
                            and m.headers.get("ce_id") not in reasons, timeout=60)
         reasons[m.headers["ce_id"]] = m.headers["dlq_reason"].split("\n")[0]
     return reasons
+
+
+# Run in a child process: a librdkafka client that outlives the broker can hang the
+# interpreter's exit (see test_many_instances). Prints the group's lag over the topics.
+_LAG = """
+import sys
+from confluent_kafka import Consumer, TopicPartition
+boot, group, topics = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+lag = 0
+for topic in topics:
+    parts = [TopicPartition(topic, p)
+             for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
+    high = {p.partition: c.get_watermark_offsets(p, timeout=10, cached=False)[1] for p in parts}
+    lag += sum(high[p.partition] - max(p.offset, 0) for p in c.committed(parts, timeout=10))
+print(lag)
+c.close()
+"""
+
+
+def committed_lag(stack, group: str, topics) -> int | None:
+    """The consumer group's committed lag summed over topics (a consumer stores an offset only
+    after the event's transaction committed), None when it could not be read."""
+    import subprocess
+    import sys
+    try:
+        out = subprocess.run([sys.executable, "-c", _LAG, stack.bootstrap, group,
+                              ",".join([topics] if isinstance(topics, str) else topics)],
+                             capture_output=True, text=True, timeout=30)
+        return int(out.stdout)
+    except (subprocess.TimeoutExpired, ValueError):
+        return None

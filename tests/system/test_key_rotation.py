@@ -24,7 +24,7 @@ def token(secret: str, no: str) -> str:
 
 def view(http, stack, no: str, **params):
     # a client address of its own: wrong proofs here throttle nobody else
-    xff = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    xff = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
     return http.get(f"{stack.service_url('intake')}/v1/complaints/{no}", params=params,
                     headers={"X-Forwarded-For": xff})
 

@@ -678,6 +678,33 @@ START_TEST(pipeline_on_a_broken_connection_fails_and_the_next_connection_works)
 }
 END_TEST
 
+/* A connection left in pipeline mode with results nobody read is not handed out again:
+ * pg_conn_get replaces it. The chaos battery's database restart once left one so (the
+ * server gone mid-pipeline, libpq still saying CONNECTION_OK), and intake's consumer retried
+ * its batch on it for good, every statement failing with "cannot exit pipeline mode with
+ * uncollected results". */
+START_TEST(a_connection_left_in_pipeline_mode_is_replaced)
+{
+	struct pg_conn pc;
+	ck_assert_int_eq(pg_conn_init(&pc, getenv("CP_TEST_DATABASE_URL"), "unit"), 0);
+	PGconn *c = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(PQenterPipelineMode(c), 1);
+	ck_assert_int_eq(PQsendQueryParams(c, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0), 1);
+	ck_assert_int_eq(PQexitPipelineMode(c), 0); /* uncollected results: it stays */
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	PGconn *next = pg_conn_get(&pc);
+	ck_assert_ptr_nonnull(next);
+	ck_assert_int_eq(PQpipelineStatus(next), PQ_PIPELINE_OFF);
+	const char *two[] = {"2"};
+	PGresult *r = pg_query(next, "SELECT $1::int + 40 AS unit_pipeline_left", 1, two);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "42");
+	PQclear(r);
+	pg_conn_release(&pc);
+}
+END_TEST
+
 START_TEST(transaction_control_goes_with_the_next_statement)
 {
 	const char *one[] = {"1"}, *two[] = {"2"};
@@ -1007,6 +1034,7 @@ int main(void)
 		tcase_add_test(d, pipeline_prepares_each_statement_once_per_connection);
 		tcase_add_test(d,
 			       pipeline_on_a_broken_connection_fails_and_the_next_connection_works);
+		tcase_add_test(d, a_connection_left_in_pipeline_mode_is_replaced);
 		tcase_add_test(d, outbox_rows_queued_on_a_pipeline_commit_with_it);
 		tcase_add_test(d, transaction_control_goes_with_the_next_statement);
 		tcase_add_test(d, a_kept_begin_does_not_outlive_its_connection);
