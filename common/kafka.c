@@ -231,7 +231,8 @@ int kafka_stats_apply(const char *json, size_t len)
 
 static int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-	(void)kafka_stats_apply(json, len);
+	if (kafka_stats_apply(json, len) != 0)
+		log_debug("kafka_stats", "statistics without a client name or brokers: no gauges");
 	return 0; /* librdkafka frees json */
 }
 
@@ -513,18 +514,23 @@ int kafka_consumer_store(struct kafka_consumer *c, rd_kafka_message_t **msgs, si
 	return 0;
 }
 
-void kafka_consumer_commit(struct kafka_consumer *c)
+/* The stored offsets committed (async: the request is sent, its answer not awaited); nothing
+ * stored yet is not a failure. */
+static void kafka_consumer_commit_stored(struct kafka_consumer *c, int async)
 {
-	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, async);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("kafka_commit", "commit failed: %s", rd_kafka_err2str(err));
 }
 
+void kafka_consumer_commit(struct kafka_consumer *c)
+{
+	kafka_consumer_commit_stored(c, 0);
+}
+
 void kafka_consumer_commit_async(struct kafka_consumer *c)
 {
-	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 1);
-	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		log_warn("kafka_commit", "commit failed: %s", rd_kafka_err2str(err));
+	kafka_consumer_commit_stored(c, 1);
 }
 
 void kafka_consumer_destroy(struct kafka_consumer *c)
