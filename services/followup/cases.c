@@ -103,7 +103,7 @@ static char *template_body(PGconn *c, const char *step, const char *language)
 			       2, p);
 	if (!r)
 		return NULL;
-	char *body = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "{complaint_no}: {text}");
+	char *body = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : FU_DEFAULT_TEMPLATE);
 	PQclear(r);
 	return body;
 }
@@ -322,8 +322,8 @@ static int note_render(const PGresult *r, int i, const struct fu_note_req *q, st
 		snprintf(w->recipient, sizeof(w->recipient), "staff:%s",
 			 staff[0] ? staff : "unassigned");
 	snprintf(w->rnd, sizeof(w->rnd), "%d", q->round < 0 ? atoi(PQgetvalue(r, i, 3)) : q->round);
-	const char *tmpl = PQgetisnull(r, i, 6) ? "{complaint_no}: {text}" : PQgetvalue(r, i, 6);
-	const char *appeal = PQgetisnull(r, i, 7) ? "{complaint_no}: {text}" : PQgetvalue(r, i, 7);
+	const char *tmpl = PQgetisnull(r, i, 6) ? FU_DEFAULT_TEMPLATE : PQgetvalue(r, i, 6);
+	const char *appeal = PQgetisnull(r, i, 7) ? FU_DEFAULT_TEMPLATE : PQgetvalue(r, i, 7);
 	if (fu_render_vars(tmpl, appeal, PQgetvalue(r, i, 0), q->vars, w->body, sizeof(w->body)) !=
 	    0)
 		return -1;

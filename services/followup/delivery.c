@@ -217,7 +217,7 @@ static const char *template_find(const struct fu_templates *t, const char *step,
 		if (strcmp(PQgetvalue(t->rows, i, 1), "zh-CN") == 0)
 			fallback = PQgetvalue(t->rows, i, 2);
 	}
-	return fallback ? fallback : "{complaint_no}: {text}";
+	return fallback ? fallback : FU_DEFAULT_TEMPLATE;
 }
 
 static void note_from_row(const struct fu_templates *t, PGresult *r, int i, struct fu_note *n)

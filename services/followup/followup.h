@@ -15,6 +15,9 @@
 #include "consumer.h"
 #include "httpd.h"
 
+/* The body of a step without a template in the message's language nor in zh-CN. */
+#define FU_DEFAULT_TEMPLATE "{complaint_no}: {text}"
+
 struct followup_config {
 	char *link_secret;
 	char *link_secret_previous;
