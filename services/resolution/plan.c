@@ -54,21 +54,21 @@ static unsigned demand_bits(const char *arr)
 }
 
 /* The case (classified and with evidence, locked), with what res_try_propose reads next in the
- * same statement: its proposal ("" when none; the open one first) and whether any
- * auto-settlement rule is enabled (res_try_settle has nothing to judge otherwise); three
- * statements per proposal attempt were one each. A case is proposed for once; after that only
- * staff change the plan (even a rejected one is amended, not replaced by a new automatic
- * proposal). */
-static int load_case(PGconn *c, const char *id, struct res_case *k, char pid[IDS_UUID_LEN],
-		     bool *rules)
+ * same statement: its proposal ("" when none; the open one first); two statements per
+ * proposal attempt were one each. Whether an auto-settlement rule is enabled is not read here
+ * but by res_try_settle when it settles: read here, a rule an operator enabled while the rest
+ * of the proposal was written was missed for that event. A case is proposed for once; after
+ * that only staff change the plan (even a rejected one is amended, not replaced by a new
+ * automatic proposal). */
+static int load_case(PGconn *c, const char *id, struct res_case *k, char pid[IDS_UUID_LEN])
 {
 	const char *p[] = {id};
 	PGresult *r = pg_query(
 	    c,
 	    "SELECT k.complaint_no, k.waybill_no, k.customer_ref, k.category, k.subcategory, "
 	    "k.tier, k.demand, k.insured, k.insured_value_fen, k.declared_value_fen, "
-	    "k.freight_fen, k.party, k.party_id, k.locatable, coalesce(p.id::text, ''), EXISTS "
-	    "(SELECT 1 FROM auto_settlement_rules WHERE enabled) FROM cases k LEFT JOIN LATERAL "
+	    "k.freight_fen, k.party, k.party_id, k.locatable, coalesce(p.id::text, '') FROM cases "
+	    "k LEFT JOIN LATERAL "
 	    "(SELECT id FROM proposals WHERE complaint_id = k.complaint_id ORDER BY status IN "
 	    "('rejected', 'superseded'), created_at DESC LIMIT 1) p ON true WHERE "
 	    "k.complaint_id = $1 AND k.classified AND k.evidence_collected FOR UPDATE OF k",
@@ -93,7 +93,6 @@ static int load_case(PGconn *c, const char *id, struct res_case *k, char pid[IDS
 		copy(k->party_id, sizeof(k->party_id), r, 12);
 		k->facts.locatable = PQgetvalue(r, 0, 13)[0] == 't';
 		snprintf(pid, IDS_UUID_LEN, "%s", PQgetvalue(r, 0, 14));
-		*rules = PQgetvalue(r, 0, 15)[0] == 't';
 	}
 	PQclear(r);
 	return found;
@@ -293,7 +292,7 @@ static int build_plan(PGconn *c, const struct res_case *k, const char *pid, stru
 
 /* The system's plan for a case that has none. Announced as "proposed"; it executes only when
  * a person decides or an auto-settlement rule matches. */
-static int propose_new(PGconn *c, const char *cid, const struct res_case *k, bool rules)
+static int propose_new(PGconn *c, const char *cid, const struct res_case *k)
 {
 	struct res_plan plan;
 	int64_t cap, paid;
@@ -311,7 +310,7 @@ static int propose_new(PGconn *c, const char *cid, const struct res_case *k, boo
 		(long long)plan.total_fen, (long long)paid);
 	if (res_announce(c, id, "cp.complaint.resolution_proposed", "proposed", NULL) != 0)
 		return -1;
-	return rules ? res_try_settle(c, id) : 0;
+	return res_try_settle(c, id);
 }
 
 /* clang-format off */
@@ -368,16 +367,15 @@ int res_try_propose(PGconn *c, const char *cid, const char *why)
 {
 	struct res_case k;
 	char id[IDS_UUID_LEN];
-	bool rules = false;
-	int found = load_case(c, cid, &k, id, &rules);
+	int found = load_case(c, cid, &k, id);
 	if (found <= 0)
 		return found;
 	if (!id[0])
-		return propose_new(c, cid, &k, rules);
+		return propose_new(c, cid, &k);
 	/* later evidence may change a still-proposed plan, or make it settleable by a rule */
 	if (refresh_proposed(c, id, cid, &k, why) != 0)
 		return -1;
-	return rules ? res_try_settle(c, id) : 0;
+	return res_try_settle(c, id);
 }
 
 /* ---- announcing -------------------------------------------------------------------------- */

@@ -88,6 +88,9 @@ static int settle_locked(PGconn *c, const char *pid, PGresult *row, const struct
 int res_try_settle(PGconn *c, const char *pid)
 {
 	struct res_rule rules[RULES_MAX];
+	/* the rules are read here, at settle time and in the caller's transaction, not where the
+	 * case was loaded: a rule an operator enabled in between is applied to this event (with
+	 * none enabled this one statement is all a proposal pays for the rules) */
 	int n = load_rules(c, rules, RULES_MAX);
 	if (n <= 0)
 		return n;

@@ -600,6 +600,42 @@ def test_seeded_rule_settles_a_late_parcel_proven_by_scans_only_when_enabled(sta
     assert status == "proposed" and executions(stack, pid6) == []
 
 
+def test_rule_enabled_while_the_proposal_is_written_settles_it(stack, http, staff):
+    """Resolution reads whether an auto-settlement rule is enabled when it settles, in the
+    transaction that proposes, not when it loads the case: an operator's rule enabled in
+    between applies to that event. The test holds the proposals table (SHARE: reads pass,
+    the proposal's INSERT waits) so resolution has loaded the case and waits, enables the rule,
+    and lets it go on."""
+    cid, no, waybill = new_case()
+    produce_evidence(stack, cid, no, waybill, party="sorting_centre", party_id="SC1",
+                     conclusive=True)
+    wait_rows(stack, "SELECT 1 FROM resolution.cases WHERE complaint_id = %s AND "
+                     "evidence_version >= 10", (cid,))
+    lock = stack.db()
+    try:
+        with lock.transaction():
+            lock.execute("LOCK TABLE resolution.proposals IN SHARE MODE")
+            produce_classified(stack, cid, no, waybill, sub="delay", freight=1500)
+            # resolution has loaded the case (rules off) and waits to insert its proposal
+            wait_rows(stack, "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                             "WHERE NOT l.granted AND a.usename = 'resolution' AND "
+                             "l.relation = 'resolution.proposals'::regclass")
+            set_rule(stack, True)
+        pid, status, total, _ = proposal_of(stack, cid)
+        # the rule's approval in the proposing transaction itself (now() is the same), not
+        # from a later event about the case
+        at = stack.db().execute(
+            "SELECT action, at FROM resolution.proposal_audit WHERE proposal_id = %s "
+            "ORDER BY id", (pid,)).fetchall()
+        assert [a for a, _ in at][:2] == ["proposed", "approved"], at
+        assert at[0][1] == at[1][1], at
+        assert (status, total) == ("executing", 1500)
+        assert executions(stack, pid) == [("payout", 1500, "requested")]
+    finally:
+        set_rule(stack, False)
+        lock.close()
+
+
 def test_auto_settlement_rules_api(stack, http, staff):
     url = f"{stack.base_url}/v1/auto-settlement-rules"
     assert http.get(url, headers=AGENT).status_code == 403
