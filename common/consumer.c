@@ -55,6 +55,16 @@ struct consumer {
 	bool *named;   /* per handler: its message names a complaint (id and number) */
 	struct consumer_chunk *arena; /* the batch's decoded messages */
 	ProtobufCAllocator pb_alloc;
+	/* The stall watch (consumer_stall), read by other threads: a consumer stuck in its batch
+	 * cannot say so itself (it may wait inside a statement on a locked table), so it notes
+	 * when it took the batch and each failed try, and /readyz and /metrics do the arithmetic.
+	 */
+	pthread_mutex_t stall_lock;
+	double batch_since; /* tstamp_mono() when the batch in hand was taken; 0: none in hand */
+	size_t batch_events;
+	int batch_tries;	/* failed tries of the batch in hand */
+	char batch_error[12];	/* the last failed try's SQLSTATE, "connection" when none */
+	struct metric *retries; /* cp_consumer_batch_retries_total{group} */
 };
 
 /* The decoded messages of one batch live in an arena: protobuf-c allocates every string and
@@ -652,7 +662,53 @@ static void consumer_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Applies until done or stopped. Returns 0 when every item is settled. */
+/* Notes that the consumer took a batch of n events (n > 0) or is done with it (n == 0). */
+static void consumer_stall_note(struct consumer *c, size_t n)
+{
+	pthread_mutex_lock(&c->stall_lock);
+	c->batch_since = n ? tstamp_mono() : 0;
+	c->batch_events = n;
+	c->batch_tries = 0;
+	c->batch_error[0] = '\0';
+	pthread_mutex_unlock(&c->stall_lock);
+}
+
+/* A failed try of the batch in hand: counted, and its SQLSTATE kept for /readyz (the code
+ * only: an error's text may quote a row's values). */
+static void consumer_stall_failed(struct consumer *c, PGconn *pg)
+{
+	const char *state = pg ? pg_last_sqlstate() : "";
+	pthread_mutex_lock(&c->stall_lock);
+	c->batch_tries++;
+	snprintf(c->batch_error, sizeof(c->batch_error), "%s", state[0] ? state : "connection");
+	pthread_mutex_unlock(&c->stall_lock);
+	metrics_add(c->retries, 1);
+}
+
+double consumer_stall(struct consumer *c, struct consumer_stall_info *info)
+{
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->stall_lock);
+	double secs = c->batch_since > 0 ? tstamp_mono() - c->batch_since : 0;
+	if (info) {
+		info->group = c->group;
+		info->events = c->batch_events;
+		info->tries = c->batch_tries;
+		snprintf(info->error, sizeof(info->error), "%s", c->batch_error);
+	}
+	pthread_mutex_unlock(&c->stall_lock);
+	return secs;
+}
+
+int consumer_group_lag(struct consumer *c, const char *topic, int timeout_ms, int64_t *lag)
+{
+	return c ? kafka_consumer_group_lag(c->kc, topic, timeout_ms, lag) : -1;
+}
+
+/* Applies until done or stopped. Returns 0 when every item is settled. A batch that keeps
+ * failing for a transient reason is retried here for ever (its events must not be lost or
+ * overtaken): consumer_stall tells /readyz and /metrics how long, so it is not silent. */
 static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 {
 	struct backoff bo;
@@ -664,6 +720,7 @@ static int consumer_settle(struct consumer *c, struct item *items, size_t n)
 			rc = consumer_apply_batch(c, pg, items, n, false);
 		if (rc == 0)
 			return 0;
+		consumer_stall_failed(c, pg);
 		if (pg && PQstatus(pg) != CONNECTION_OK)
 			pg_conn_reset(&c->pg);
 		if (atomic_load(&c->stop))
@@ -744,6 +801,7 @@ static bool consumer_batch(struct consumer *c, rd_kafka_message_t **msgs, size_t
 {
 	double t0 = tstamp_mono();
 	struct item *items = c->items;
+	consumer_stall_note(c, n);
 	memset(items, 0, n * sizeof(*items));
 	const char *topic = NULL;
 	size_t run = 0;
@@ -766,6 +824,7 @@ static bool consumer_batch(struct consumer *c, rd_kafka_message_t **msgs, size_t
 	while (rc == 0 && consumer_flush_rejects(c, items, n) != 0 && !atomic_load(&c->stop))
 		consumer_sleep_ms(500);
 	bool stored = rc == 0 && kafka_consumer_store(c->kc, msgs, n) == 0;
+	consumer_stall_note(c, 0);
 	consumer_release(c, items, n);
 	metrics_observe(metrics_histogram("cp_consume_batch_seconds",
 					  "Time to apply one consumed batch.", NULL, NULL, 0),
@@ -853,8 +912,16 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	}
 	consumer_match_sets(c);
 	c->pb_alloc = (ProtobufCAllocator){consumer_arena_alloc, consumer_arena_free, &c->arena};
-	if (pg_conn_init(&c->pg, conninfo, "consumer") != 0)
+	char labels[160];
+	snprintf(labels, sizeof(labels), "group=\"%s\"", c->group);
+	c->retries = metrics_counter("cp_consumer_batch_retries_total",
+				     "Tries of a consumed batch that failed (database error, lost "
+				     "connection) and are retried after a back-off.",
+				     labels);
+	if (pthread_mutex_init(&c->stall_lock, NULL) != 0)
 		goto failed;
+	if (pg_conn_init(&c->pg, conninfo, "consumer") != 0)
+		goto failed_lock;
 	c->kc = kafka_consumer_new_props(bootstrap, def->group, topics, nt, def->kafka_props,
 					 errstr, errlen);
 	if (!c->kc)
@@ -867,6 +934,8 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	return c;
 failed_pg:
 	pg_conn_release(&c->pg);
+failed_lock:
+	pthread_mutex_destroy(&c->stall_lock);
 failed:
 	free(c->items);
 	free(c->set);
@@ -886,6 +955,7 @@ void consumer_stop(struct consumer *c)
 	pthread_join(c->thread, NULL);
 	kafka_consumer_destroy(c->kc);
 	pg_conn_release(&c->pg);
+	pthread_mutex_destroy(&c->stall_lock);
 	consumer_arena_reset(&c->arena);
 	free(c->arena);
 	free(c->items);

@@ -131,6 +131,25 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 /* Finishes the current batch, commits offsets, closes the consumer, joins, frees. */
 void consumer_stop(struct consumer *c);
 
+/* The batch a consumer holds and has not applied and stored yet. */
+struct consumer_stall_info {
+	const char *group; /* valid while the consumer lives */
+	size_t events;
+	int tries;	/* failed tries of it so far (each retried after a back-off) */
+	char error[12]; /* the last failed try's SQLSTATE, "connection", or "" */
+};
+
+/* Seconds since the consumer took the batch it still holds (0 when it holds none): a batch
+ * takes milliseconds, so a growing figure means the consumer is stuck retrying it or waiting
+ * inside a statement, its lag growing behind it. Any thread; c may be NULL (0); info may be
+ * NULL. */
+double consumer_stall(struct consumer *c, struct consumer_stall_info *info);
+
+/* The committed lag of the consumer's group on topic (kafka_consumer_group_lag: blocks on the
+ * brokers, any thread but the event loop). 0 or -1. */
+int consumer_group_lag(struct consumer *c, const char *topic, int timeout_ms, int64_t *lag)
+    __attribute__((warn_unused_result));
+
 /* True when a failure with this SQLSTATE may pass by itself, so the batch is retried rather
  * than the event dead-lettered: "" (no server answer: the connection broke), class 08
  * (connection), 40 (serialization failure, deadlock), 53 (insufficient resources), 57

@@ -548,6 +548,52 @@ rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c)
 	return c->rk;
 }
 
+static int kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (!rkt)
+		return -1;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	int n = -1;
+	if (!err && md && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+/* The committed offsets, not the positions of this process's consumers: the group may have
+ * other members (replicas, evidence's parallel consumers), and what is committed is what the
+ * group has applied to the database (offsets are stored after the commit), so the figure never
+ * claims scans applied that are not. */
+int kafka_consumer_group_lag(struct kafka_consumer *c, const char *topic, int timeout_ms,
+			     int64_t *lag)
+{
+	int n = kafka_partition_count(c->rk, topic, timeout_ms);
+	if (n < 0)
+		return -1;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(l, topic, p);
+	int rc = rd_kafka_committed(c->rk, l, timeout_ms) ? -1 : 0;
+	*lag = 0;
+	for (int i = 0; rc == 0 && i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		int64_t lo = 0, hi = 0;
+		if (tp->err || rd_kafka_query_watermark_offsets(c->rk, topic, tp->partition, &lo,
+								&hi, timeout_ms)) {
+			rc = -1;
+			break;
+		}
+		int64_t done = tp->offset >= 0 ? tp->offset : lo;
+		*lag += hi > done ? hi - done : 0;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;

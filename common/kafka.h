@@ -101,6 +101,13 @@ void kafka_consumer_commit(struct kafka_consumer *c);
  * has caught up, see consumer.c); a failure is logged and the auto commit tries again. */
 void kafka_consumer_commit_async(struct kafka_consumer *c);
 void kafka_consumer_destroy(struct kafka_consumer *c);
+/* The consumer group's committed lag on topic, summed over all of the topic's partitions
+ * (those of other members of the group too): each partition's end minus the offset the group
+ * committed there (its start when none). Asks the brokers (metadata, the group's committed
+ * offsets, each partition's end; each waits up to timeout_ms): call it from a thread that may
+ * block, never the event loop. Returns 0 and sets *lag, or -1 when the brokers did not answer. */
+int kafka_consumer_group_lag(struct kafka_consumer *c, const char *topic, int timeout_ms,
+			     int64_t *lag) __attribute__((warn_unused_result));
 rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c);
 
 /* Checks that the cluster answers a metadata request within timeout_ms. */

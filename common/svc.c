@@ -133,6 +133,14 @@ static const struct cfg_entry svc_common_cfg[] = {
      "a production run: refuses to start with DEV_MODE=true, on a dev-only-* secret or on the "
      "built-in DATABASE_URL (whose password is the role's name)",
      &svc_cfg.production},
+    /* 60 s: a batch takes milliseconds and a PostgreSQL restart or a broker's failover holds
+     * one for seconds (the fault battery: up to about 20 s); a minute of one batch not applied
+     * is an operator's problem (a revoked grant, a lock held, a broken connection), not load */
+    {"CONSUMER_STALL_SECONDS", CFG_INT, "60", 1, 86400,
+     "a consumer that has held one batch without applying it for longer than this (retrying "
+     "it, or waiting in a statement) makes /readyz answer 503 with the reason "
+     "(cp_consumer_stalled_seconds tells how long)",
+     &svc_cfg.stall_seconds},
     {"DRAIN_TIMEOUT_SECONDS", CFG_INT, "10", 1, 600,
      "on SIGTERM, the longest wait for requests in flight before stopping (an orchestrator's "
      "grace period must exceed it plus about 20 s for the last batch and the producer flush)",
@@ -204,6 +212,49 @@ bool svc_probe_judge(int *fails, bool ok, int threshold)
 	return *fails < threshold;
 }
 
+/* The consumers' stall watch: sets cp_consumer_stalled_seconds for the service's group (the
+ * longest any of its consumers has held one batch) and returns it; info says which batch. */
+static double svc_consumer_stall(struct consumer_stall_info *info)
+{
+	struct consumer_stall_info one;
+	double worst = consumer_stall(svc.consumer, info);
+	for (size_t i = 0; i < SVC_MAX_PARALLEL && svc.parallel[i]; i++) {
+		double secs = consumer_stall(svc.parallel[i], &one);
+		if (secs > worst) {
+			worst = secs;
+			*info = one;
+		}
+	}
+	if (svc.consumer) {
+		char labels[160];
+		snprintf(labels, sizeof(labels), "group=\"cp-%s\"", svc.def->name);
+		metrics_set(
+		    metrics_gauge("cp_consumer_stalled_seconds",
+				  "Seconds the consumer has held one batch of events without "
+				  "applying and committing it (0: none held).",
+				  labels),
+		    worst);
+	}
+	return worst;
+}
+
+/* Logs when the consumers become stalled and when they recover (the health thread). */
+static void svc_watch_consumers(bool *was_stalled)
+{
+	struct consumer_stall_info info = {0};
+	double secs = svc_consumer_stall(&info);
+	bool stalled = secs > (double)svc_cfg.stall_seconds;
+	if (stalled && !*was_stalled)
+		log_msg(LOG_ERROR, "consumer_stalled",
+			LOG_KV({"group", info.group}, {"sqlstate", info.error}),
+			"a batch of %zu events not applied for %.0f s (%d failed tries); /readyz "
+			"says not ready",
+			info.events, secs, info.tries);
+	else if (!stalled && *was_stalled)
+		log_info("consumer_recovered", "the consumer applies its events again");
+	*was_stalled = stalled;
+}
+
 /* A Kafka probe is a metadata request queued on the producer's broker connection behind
  * whatever the producer is sending; on two saturated cores (a burst, a tracking backlog) one
  * can miss its 2 s timeout while the broker is fine, and /readyz flapped to 503. Two misses
@@ -219,7 +270,9 @@ static void *svc_health_main(void *arg)
 	if (pg_conn_init(&pg, svc_cfg.database_url, "health") != 0)
 		return NULL;
 	int kafka_misses = 0;
+	bool stalled = false;
 	while (!atomic_load(&svc.stop)) {
+		svc_watch_consumers(&stalled);
 		PGconn *c = pg_conn_get(&pg);
 		bool ok = c && pg_exec(c, "SELECT 1", 0, NULL) == 0;
 		if (!ok && c)
@@ -248,22 +301,49 @@ static void svc_healthz(struct http_req *r, void *arg)
 			json_pack("{s:s, s:s}", "status", "alive", "service", svc.def->name));
 }
 
+/* Not ready also when a consumer is stuck on one batch past CONSUMER_STALL_SECONDS: with
+ * PostgreSQL and Kafka answering their probes, intake's consumer once retried one batch for
+ * ever on a connection it could not use, and /readyz said 200 all along. */
 static void svc_readyz(struct http_req *r, void *arg)
 {
 	bool pg = atomic_load(&svc.pg_ok), kafka = atomic_load(&svc.kafka_ok);
-	bool ready = pg && kafka && !atomic_load(&svc.stop);
-	http_reply_json(r, ready ? 200 : 503,
-			json_pack("{s:s, s:s, s:s, s:b}", "status", ready ? "ready" : "not_ready",
-				  "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down",
-				  "development_secrets", svc.dev_secrets));
+	struct consumer_stall_info info = {0};
+	double stall = svc_consumer_stall(&info);
+	bool stalled = stall > (double)svc_cfg.stall_seconds;
+	bool ready = pg && kafka && !stalled && !atomic_load(&svc.stop);
+	json_t *body = json_pack("{s:s, s:s, s:s, s:b}", "status", ready ? "ready" : "not_ready",
+				 "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down",
+				 "development_secrets", svc.dev_secrets);
+	if (body && svc.consumer) {
+		char reason[256] = "";
+		if (stalled)
+			snprintf(
+			    reason, sizeof(reason),
+			    "%s has held a batch of %zu events for %.0f s without applying it "
+			    "(%d failed tries, last error %s; limit CONSUMER_STALL_SECONDS=%lld)",
+			    info.group, info.events, stall, info.tries,
+			    info.error[0] ? info.error : "none: a statement waits",
+			    svc_cfg.stall_seconds);
+		json_object_set_new(body, "consumer", json_string(stalled ? "stalled" : "ok"));
+		json_object_set_new(body, "consumer_stalled_seconds", json_real(stall));
+		if (stalled)
+			json_object_set_new(body, "reason", json_string(reason));
+	}
+	http_reply_json(r, ready ? 200 : 503, body);
 }
 
 static void svc_metrics(struct http_req *r, void *arg)
 {
 	metrics_process_update();
+	(void)svc_consumer_stall(&(struct consumer_stall_info){0}); /* the gauge as of now */
 	char *text = metrics_render();
 	http_reply_text(r, 200, "text/plain; version=0.0.4", text ? text : "");
 	free(text);
+}
+
+int svc_consumer_group_lag(const char *topic, int64_t *lag)
+{
+	return consumer_group_lag(svc.consumer, topic, 2000, lag);
 }
 
 /* --- periodic tasks --- */

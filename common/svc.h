@@ -79,6 +79,7 @@ struct svc_config {
 	bool dev_mode;	 /* DEV_MODE: a development run may use the dev-only-* secret defaults */
 	bool production; /* PRODUCTION: refuse every development shortcut */
 	long long drain_seconds; /* DRAIN_TIMEOUT_SECONDS: longest wait for requests in flight */
+	long long stall_seconds; /* CONSUMER_STALL_SECONDS: a batch held longer: not ready */
 };
 
 const struct svc_config *svc_config(void);
@@ -96,6 +97,11 @@ void svc_task_wake(const char *name);
  * down only when `threshold` come in a row (*fails counts them; start it at 0). Returns whether
  * the dependency counts as up after this probe. */
 bool svc_probe_judge(int *fails, bool ok, int threshold);
+
+/* The committed lag of the service's consumer group on topic (consumer_group_lag), for a
+ * periodic task that must not act on a projection still behind its events. Blocks up to a few
+ * seconds on the brokers: task threads only. 0, or -1 when unknown (no consumer, no answer). */
+int svc_consumer_group_lag(const char *topic, int64_t *lag) __attribute__((warn_unused_result));
 
 int svc_main(int argc, char **argv, const struct svc_def *def);
 

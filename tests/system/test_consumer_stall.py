@@ -1,0 +1,96 @@
+"""A consumer stuck on one batch raises the alarm: /readyz answers 503 with the reason once the
+batch has been held longer than CONSUMER_STALL_SECONDS, cp_consumer_stalled_seconds and
+cp_consumer_batch_retries_total say so on /metrics (promtool-clean), and all of it clears when
+the database lets the batch through. Before, intake's consumer retried one batch for ever on a
+connection it could not use while /readyz said 200 and no metric said "stuck".
+
+The fault is real PostgreSQL refusing intake's statements: a trigger on intake's inbox raises
+a serialization failure (SQLSTATE 40001, which the consumer retries as transient) on every
+claim, so every try of the batch fails until the test drops it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from helpers import wait_rows
+from stack import wait_for
+
+PROMTOOL = shutil.which("promtool")
+
+FAIL_FUNCTION = ("CREATE FUNCTION intake.cp_test_refuse_inbox() RETURNS trigger LANGUAGE plpgsql "
+                 "AS $$ BEGIN RAISE EXCEPTION 'test: inbox refused' USING ERRCODE = '40001'; "
+                 "END $$")
+FAIL_TRIGGER = ("CREATE TRIGGER cp_test_refuse_inbox BEFORE INSERT ON intake.inbox FOR EACH "
+                "STATEMENT EXECUTE FUNCTION intake.cp_test_refuse_inbox()")
+
+
+def sample(text: str, name: str, group: str) -> float | None:
+    m = re.search(rf'^{name}{{group="{group}"}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def produce_classified(stack, cid: str) -> str:
+    ce_id = str(uuid.uuid4())
+    m = stack.proto.ComplaintClassified(complaint_id=cid, complaint_no=f"CPS{uuid.uuid4().hex[:9]}",
+                                        waybill_no=f"SF{uuid.uuid4().int % 10**12:012d}",
+                                        category="transport", subcategory="delay",
+                                        tier="standard", priority=3, language="zh-CN",
+                                        customer_ref="cust_test0123456789abcdef")
+    stack.produce("complaint.classified.v1", cid, m.SerializeToString(),
+                  stack.ce_headers("cp.complaint.classified", id=ce_id))
+    return ce_id
+
+
+def test_a_consumer_stuck_on_its_batch_is_not_ready_and_says_why(stack, http):
+    url = stack.service_url("intake")
+    with stack.service_env("intake", CONSUMER_STALL_SECONDS="2"):
+        ready = http.get(f"{url}/readyz")
+        assert ready.status_code == 200 and ready.json()["consumer"] == "ok", ready.text
+        db = stack.db()
+        db.execute(FAIL_FUNCTION)
+        db.execute(FAIL_TRIGGER)
+        try:
+            ce_id = produce_classified(stack, str(uuid.uuid4()))
+            wait_for(lambda: http.get(f"{url}/readyz").status_code == 503, 60,
+                     "intake not ready while its consumer cannot apply its batch")
+            body = http.get(f"{url}/readyz").json()
+            assert body["status"] == "not_ready" and body["consumer"] == "stalled", body
+            # PostgreSQL and Kafka answer: the consumer alone is the reason
+            assert (body["postgres"], body["kafka"]) == ("up", "up"), body
+            assert "cp-intake" in body["reason"] and "40001" in body["reason"], body
+            assert body["consumer_stalled_seconds"] > 2, body
+            text = http.get(f"{url}/metrics").text
+            assert sample(text, "cp_consumer_stalled_seconds", "cp-intake") > 2
+            assert sample(text, "cp_consumer_batch_retries_total", "cp-intake") >= 1
+            if PROMTOOL:
+                checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
+                                         capture_output=True, text=True, timeout=30)
+                assert checked.returncode == 0 and not checked.stdout.strip(), \
+                    checked.stdout + checked.stderr
+            wait_for(lambda: any(r.get("event") == "consumer_stalled"
+                                 for r in stack.log_records("intake")), 30,
+                     "consumer_stalled logged")
+        finally:
+            db.execute("DROP TRIGGER cp_test_refuse_inbox ON intake.inbox")
+            db.execute("DROP FUNCTION intake.cp_test_refuse_inbox()")
+        # the database lets the batch through: applied once, ready again, the gauge back to 0
+        wait_rows(stack, "SELECT 1 FROM intake.inbox WHERE ce_id = %s", (ce_id,), timeout=60)
+        wait_for(lambda: http.get(f"{url}/readyz").status_code == 200, 60, "intake ready again")
+        assert http.get(f"{url}/readyz").json()["consumer"] == "ok"
+        wait_for(lambda: sample(http.get(f"{url}/metrics").text, "cp_consumer_stalled_seconds",
+                                "cp-intake") == 0, 30, "stall gauge back to 0")
+        wait_for(lambda: any(r.get("event") == "consumer_recovered"
+                             for r in stack.log_records("intake")), 30, "consumer_recovered logged")
+
+
+@pytest.mark.parametrize("name", ["evidence", "timer"])
+def test_readyz_says_whether_the_consumer_applies(stack, http, name):
+    # evidence's several consumers of its group are watched together; every service with a
+    # consumer reports it
+    body = http.get(f"{stack.service_url(name)}/readyz").json()
+    assert body["consumer"] == "ok" and body["consumer_stalled_seconds"] >= 0, body
