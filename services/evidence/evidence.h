@@ -24,6 +24,7 @@ struct evidence_config {
 	long long stuck_check_ms;
 	long long stuck_batch;
 	bool stuck_proactive;
+	long long stuck_max_lag; /* the sweep waits while more tracking events are unapplied */
 	long long retention_days;
 	long long months_ahead;
 	long long partition_check_ms;

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "pg.h"
+#include "svc.h"
 #include "topics.h"
 #include "tracking.pb-c.h"
 #include "tstamp.h"
@@ -64,9 +65,47 @@ static int raise_stuck(PGconn *c, PGresult *r, int i, const char *now)
 			  NULL);
 }
 
+static void tasks_sweep_skipped(const char *reason)
+{
+	char labels[64];
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+	metrics_add(metrics_counter("cp_evidence_stuck_sweeps_skipped_total",
+				    "Stuck-parcel sweeps not run because the tracking events were "
+				    "not all applied (tracking_lag) or their lag was unknown.",
+				    labels),
+		    1);
+}
+
+/* The lag guard. A parcel is stuck when no scan came for STUCK_AFTER_SECONDS, but "came"
+ * means "applied here": during a tracking backlog (a consumer behind, stalled, or restarting)
+ * the newer scans of many parcels wait on the topic, and the sweep would tell customers and
+ * staff of delays that are not there. So it runs only while evidence's group has applied all
+ * but STUCK_SWEEP_MAX_LAG tracking events, by the offsets it committed (which never run
+ * ahead of the database), and not when the brokers cannot say. */
+static bool tasks_tracking_caught_up(void)
+{
+	int64_t lag = 0;
+	if (svc_consumer_group_lag(TOPIC_TRACKING, &lag) != 0) {
+		tasks_sweep_skipped("lag_unknown");
+		log_warn("stuck_sweep_skipped", "the lag of %s is unknown: no sweep",
+			 TOPIC_TRACKING);
+		return false;
+	}
+	if (lag > evidence_cfg.stuck_max_lag) {
+		tasks_sweep_skipped("tracking_lag");
+		log_msg(LOG_INFO, "stuck_sweep_skipped", LOG_KV({"topic", TOPIC_TRACKING}),
+			"%lld tracking events not applied yet (STUCK_SWEEP_MAX_LAG %lld): no sweep",
+			(long long)lag, evidence_cfg.stuck_max_lag);
+		return false;
+	}
+	return true;
+}
+
 int tasks_stuck(PGconn *c, void *arg)
 {
 	char secs[24], limit[24], now[TSTAMP_LEN];
+	if (!tasks_tracking_caught_up())
+		return 0; /* the next interval looks again */
 	snprintf(secs, sizeof(secs), "%lld", evidence_cfg.stuck_after_s);
 	snprintf(limit, sizeof(limit), "%lld", evidence_cfg.stuck_batch);
 	tstamp_format(tstamp_now_ms(), now);
@@ -83,6 +122,9 @@ int tasks_stuck(PGconn *c, void *arg)
 		pg_rollback(c);
 		return -1;
 	}
+	metrics_add(metrics_counter("cp_evidence_stuck_sweeps_total",
+				    "Stuck-parcel sweeps run (the tracking events applied).", NULL),
+		    1);
 	if (n > 0)
 		metrics_add(metrics_counter("cp_evidence_stuck_total",
 					    "Stuck-parcel exceptions raised.", NULL),

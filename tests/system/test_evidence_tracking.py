@@ -1,10 +1,12 @@
 """Tracking ingest on the real broker and PostgreSQL: duplicates and out-of-order scans, the
 HTTP push path, stuck-parcel exceptions."""
 
+import re
 import time
 
 from evidence_helpers import ago, iso, scan, send
 from helpers import waybill, wait_rows
+from stack import wait_for
 
 
 def test_duplicate_and_out_of_order_scans_are_stored_once_in_time_order(stack, http):
@@ -157,3 +159,73 @@ def stack_wait(predicate, timeout=15.0):
             return got
         time.sleep(0.2)
     raise AssertionError("condition not met in time")
+
+
+def _metric(http, stack, name: str, having: str = "") -> float:
+    """The sum of evidence's samples of name (those whose labels contain `having`)."""
+    text = http.get(f"{stack.service_url('evidence')}/metrics").text
+    return sum(float(v) for k, v in re.findall(rf"^({name}(?:{{[^}}]*}})?) (\S+)$", text, re.M)
+               if having in k)
+
+
+def _produce_scan(stack, ev, partition: int):
+    stack.produce("parcel.tracking.v1", ev.waybill_no, ev.SerializeToString(),
+                  stack.ce_headers("cp.parcel.scanned", source="/carrier/sfx"),
+                  partition=partition)
+
+
+def test_stuck_sweep_waits_while_tracking_events_are_unapplied(stack, http):
+    """The lag guard: a parcel whose stored last scan is 3 h old is not declared stuck while its
+    newer scan waits unapplied on the topic. The backlog is real: PostgreSQL refuses the scan of
+    a blocker waybill (a trigger raising a serialization failure, which the consumer retries),
+    so partition 1's consumer holds its batch and the parcel's newer scan waits behind it; the
+    parcel's older scan comes through partition 0 (STUCK_SWEEP_MAX_LAG=0: any unapplied event
+    holds the sweep)."""
+    blocker, w, other = waybill(), waybill(), waybill()
+    db = stack.db()
+    db.execute("CREATE FUNCTION evidence.cp_test_refuse_scan() RETURNS trigger LANGUAGE plpgsql "
+               "AS $$ BEGIN RAISE EXCEPTION 'test: scan refused' USING ERRCODE = '40001'; END $$")
+    db.execute("CREATE TRIGGER cp_test_refuse_scan BEFORE INSERT ON evidence.scans FOR EACH ROW "
+               f"WHEN (NEW.waybill_no = '{blocker}') EXECUTE FUNCTION "
+               "evidence.cp_test_refuse_scan()")
+    refused = True
+    try:
+        with stack.service_env("evidence", STUCK_AFTER_SECONDS="3600", STUCK_CHECK_MS="200",
+                               STUCK_SWEEP_MAX_LAG="0"):
+            _produce_scan(stack, scan(stack, blocker, "arrived", ago(0.01), facility_id="SC3",
+                                      facility_type="sorting_centre"), 1)
+            wait_for(lambda: _metric(http, stack, "cp_consumer_batch_retries_total") >= 1, 60,
+                     "evidence retrying the blocker's batch")
+            _produce_scan(stack, scan(stack, w, "arrived", ago(0.2), facility_id="SC2",
+                                      facility_type="sorting_centre"), 1)
+            _produce_scan(stack, scan(stack, w, "departed", ago(3), facility_id="SC1",
+                                      facility_type="sorting_centre"), 0)
+            wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND "
+                             "last_code = 'departed'", (w,))
+            skipped = _metric(http, stack, "cp_evidence_stuck_sweeps_skipped_total",
+                              'reason="tracking_lag"')
+            wait_for(lambda: _metric(http, stack, "cp_evidence_stuck_sweeps_skipped_total",
+                                     'reason="tracking_lag"') >= skipped + 2, 60,
+                     "sweeps skipped with the parcel stored")
+            # stored alone, the older scan is 3 h old: a sweep would have raised it
+            assert db.execute("SELECT stuck_for FROM evidence.parcels WHERE waybill_no = %s",
+                              (w,)).fetchone() == (None,)
+            db.execute("DROP TRIGGER cp_test_refuse_scan ON evidence.scans")
+            refused = False
+            # the backlog applied: the newer scan is the parcel's last, the sweeps run again
+            wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND "
+                             "last_code = 'arrived'", (w,))
+            swept = _metric(http, stack, "cp_evidence_stuck_sweeps_total")
+            wait_for(lambda: _metric(http, stack, "cp_evidence_stuck_sweeps_total") >= swept + 2,
+                     60, "sweeps run once the tracking events are applied")
+            assert db.execute("SELECT stuck_for FROM evidence.parcels WHERE waybill_no = %s",
+                              (w,)).fetchone() == (None,)
+            # and a parcel that is stuck is still raised
+            send(stack, scan(stack, other, "arrived", ago(3), facility_id="SC4",
+                             facility_type="sorting_centre"))
+            wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND "
+                             "stuck_for IS NOT NULL", (other,))
+    finally:
+        if refused:
+            db.execute("DROP TRIGGER IF EXISTS cp_test_refuse_scan ON evidence.scans")
+        db.execute("DROP FUNCTION evidence.cp_test_refuse_scan()")
