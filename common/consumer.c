@@ -174,11 +174,15 @@ static void consumer_prepare(struct consumer *c, struct item *it)
 		return consumer_reject(it, "invalid event: %s", err);
 }
 
+/* 42501 is retried, not dead-lettered: a revoked grant made every event of the service fail
+ * alike, and each was dead-lettered after its three tries (a service's whole stream to replay
+ * by hand); retried, the consumer holds its batch, /readyz and cp_consumer_stalled_seconds
+ * say so, and it goes on where it stopped once the grant is back. */
 bool consumer_sqlstate_transient(const char *sqlstate)
 {
 	return sqlstate[0] == '\0' || strncmp(sqlstate, "08", 2) == 0 ||
 	       strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
-	       strncmp(sqlstate, "57", 2) == 0;
+	       strncmp(sqlstate, "57", 2) == 0 || strcmp(sqlstate, "42501") == 0;
 }
 
 int consumer_ids_check(PGconn *c, const struct consumer_ids *ids, const ProtobufCMessage *m,

@@ -153,7 +153,8 @@ int consumer_group_lag(struct consumer *c, const char *topic, int timeout_ms, in
 /* True when a failure with this SQLSTATE may pass by itself, so the batch is retried rather
  * than the event dead-lettered: "" (no server answer: the connection broke), class 08
  * (connection), 40 (serialization failure, deadlock), 53 (insufficient resources), 57
- * (operator intervention: shutdown, cancel). */
+ * (operator intervention: shutdown, cancel), and 42501 (insufficient privilege: a grant an
+ * operator revoked or forgot is theirs to fix, not the event's fault). */
 bool consumer_sqlstate_transient(const char *sqlstate);
 
 /* Dead-letters one message synchronously (waits for the broker's acknowledgement).

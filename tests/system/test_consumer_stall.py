@@ -4,9 +4,9 @@ cp_consumer_batch_retries_total say so on /metrics (promtool-clean), and all of 
 the database lets the batch through. Before, intake's consumer retried one batch for ever on a
 connection it could not use while /readyz said 200 and no metric said "stuck".
 
-The fault is real PostgreSQL refusing intake's statements: a trigger on intake's inbox raises
-a serialization failure (SQLSTATE 40001, which the consumer retries as transient) on every
-claim, so every try of the batch fails until the test drops it."""
+The fault is real PostgreSQL refusing intake's statements: an operator revokes intake's INSERT
+on its inbox (SQLSTATE 42501, retried: the grant is the operator's to fix, and before, every
+event was dead-lettered after three tries), then grants it back."""
 
 from __future__ import annotations
 
@@ -22,11 +22,6 @@ from stack import wait_for
 
 PROMTOOL = shutil.which("promtool")
 
-FAIL_FUNCTION = ("CREATE FUNCTION intake.cp_test_refuse_inbox() RETURNS trigger LANGUAGE plpgsql "
-                 "AS $$ BEGIN RAISE EXCEPTION 'test: inbox refused' USING ERRCODE = '40001'; "
-                 "END $$")
-FAIL_TRIGGER = ("CREATE TRIGGER cp_test_refuse_inbox BEFORE INSERT ON intake.inbox FOR EACH "
-                "STATEMENT EXECUTE FUNCTION intake.cp_test_refuse_inbox()")
 
 
 def sample(text: str, name: str, group: str) -> float | None:
@@ -52,32 +47,34 @@ def test_a_consumer_stuck_on_its_batch_is_not_ready_and_says_why(stack, http):
         ready = http.get(f"{url}/readyz")
         assert ready.status_code == 200 and ready.json()["consumer"] == "ok", ready.text
         db = stack.db()
-        db.execute(FAIL_FUNCTION)
-        db.execute(FAIL_TRIGGER)
-        try:
-            ce_id = produce_classified(stack, str(uuid.uuid4()))
-            wait_for(lambda: http.get(f"{url}/readyz").status_code == 503, 60,
-                     "intake not ready while its consumer cannot apply its batch")
-            body = http.get(f"{url}/readyz").json()
-            assert body["status"] == "not_ready" and body["consumer"] == "stalled", body
-            # PostgreSQL and Kafka answer: the consumer alone is the reason
-            assert (body["postgres"], body["kafka"]) == ("up", "up"), body
-            assert "cp-intake" in body["reason"] and "40001" in body["reason"], body
-            assert body["consumer_stalled_seconds"] > 2, body
-            text = http.get(f"{url}/metrics").text
-            assert sample(text, "cp_consumer_stalled_seconds", "cp-intake") > 2
-            assert sample(text, "cp_consumer_batch_retries_total", "cp-intake") >= 1
-            if PROMTOOL:
-                checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
-                                         capture_output=True, text=True, timeout=30)
-                assert checked.returncode == 0 and not checked.stdout.strip(), \
-                    checked.stdout + checked.stderr
-            wait_for(lambda: any(r.get("event") == "consumer_stalled"
-                                 for r in stack.log_records("intake")), 30,
-                     "consumer_stalled logged")
-        finally:
-            db.execute("DROP TRIGGER cp_test_refuse_inbox ON intake.inbox")
-            db.execute("DROP FUNCTION intake.cp_test_refuse_inbox()")
+        with stack.consumer("complaint.deadletter.v1", from_beginning=False) as letters:
+            db.execute("REVOKE INSERT ON intake.inbox FROM intake")
+            try:
+                ce_id = produce_classified(stack, str(uuid.uuid4()))
+                wait_for(lambda: http.get(f"{url}/readyz").status_code == 503, 60,
+                         "intake not ready while its consumer cannot apply its batch")
+                body = http.get(f"{url}/readyz").json()
+                assert body["status"] == "not_ready" and body["consumer"] == "stalled", body
+                # PostgreSQL and Kafka answer: the consumer alone is the reason
+                assert (body["postgres"], body["kafka"]) == ("up", "up"), body
+                assert "cp-intake" in body["reason"] and "42501" in body["reason"], body
+                assert body["consumer_stalled_seconds"] > 2, body
+                text = http.get(f"{url}/metrics").text
+                assert sample(text, "cp_consumer_stalled_seconds", "cp-intake") > 2
+                assert sample(text, "cp_consumer_batch_retries_total", "cp-intake") >= 1
+                if PROMTOOL:
+                    checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
+                                             capture_output=True, text=True, timeout=30)
+                    assert checked.returncode == 0 and not checked.stdout.strip(), \
+                        checked.stdout + checked.stderr
+                wait_for(lambda: any(r.get("event") == "consumer_stalled"
+                                     for r in stack.log_records("intake")), 30,
+                         "consumer_stalled logged")
+            finally:
+                db.execute("GRANT INSERT ON intake.inbox TO intake")
+            # nothing was dead-lettered for a grant the operator took away
+            assert not [m for m in letters.collect(timeout=2)
+                        if m.headers.get("ce_id") == ce_id], "dead-lettered"
         # the database lets the batch through: applied once, ready again, the gauge back to 0
         wait_rows(stack, "SELECT 1 FROM intake.inbox WHERE ce_id = %s", (ce_id,), timeout=60)
         wait_for(lambda: http.get(f"{url}/readyz").status_code == 200, 60, "intake ready again")

@@ -175,8 +175,10 @@ END_TEST
 
 START_TEST(consumer_poison_event_sqlstates_are_not_transient)
 {
-	const char *transient[] = {"", "08006", "08P01", "40001", "40P01", "53300", "57P01"};
-	const char *poison[] = {"23505", "23503", "23514", "22P02", "22007", "42P01", "P0001"};
+	const char *transient[] = {"",	    "08006", "08P01", "40001",
+				   "40P01", "53300", "57P01", "42501"};
+	const char *poison[] = {"23505", "23503", "23514", "22P02",
+				"22007", "42P01", "42601", "P0001"};
 	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
 		ck_assert_msg(consumer_sqlstate_transient(transient[i]), "%s", transient[i]);
 	for (size_t i = 0; i < sizeof(poison) / sizeof(poison[0]); i++)
