@@ -39,6 +39,16 @@ struct item {
 	bool duplicate; /* fast path: the batch's claim found it applied before */
 };
 
+/* A partition of the batch in hand: its first and last offset in the batch. */
+struct consumer_held {
+	const rd_kafka_topic_t *rkt; /* compared only: the name is copied */
+	char topic[96];
+	int32_t partition;
+	int64_t first, last;
+};
+
+#define CONSUMER_HELD_MAX 16
+
 struct consumer {
 	struct consumer_def def;
 	char group[128]; /* def.group points here: the caller's string need not outlive the call */
@@ -62,8 +72,11 @@ struct consumer {
 	pthread_mutex_t stall_lock;
 	double batch_since; /* tstamp_mono() when the batch in hand was taken; 0: none in hand */
 	size_t batch_events;
-	int batch_tries;	/* failed tries of the batch in hand */
-	char batch_error[12];	/* the last failed try's SQLSTATE, "connection" when none */
+	int batch_tries;      /* failed tries of the batch in hand */
+	char batch_error[12]; /* the last failed try's SQLSTATE, "connection" when none */
+	struct consumer_held held[CONSUMER_HELD_MAX]; /* the batch's partitions */
+	size_t nheld;
+	bool lag_held; /* cp_consumer_lag was set from the held batch (consumer_stall_lag) */
 	struct metric *retries; /* cp_consumer_batch_retries_total{group} */
 };
 
@@ -666,14 +679,63 @@ static void consumer_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Notes that the consumer took a batch of n events (n > 0) or is done with it (n == 0). */
-static void consumer_stall_note(struct consumer *c, size_t n)
+/* Keeps the batch's partitions with their first and last offsets (under stall_lock). */
+static void consumer_hold(struct consumer *c, rd_kafka_message_t **msgs, size_t n)
+{
+	c->nheld = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < c->nheld && (c->held[j].rkt != msgs[i]->rkt ||
+					c->held[j].partition != msgs[i]->partition))
+			j++;
+		if (j == c->nheld) {
+			if (j == CONSUMER_HELD_MAX)
+				continue;
+			struct consumer_held *h = &c->held[c->nheld++];
+			h->rkt = msgs[i]->rkt;
+			snprintf(h->topic, sizeof(h->topic), "%s",
+				 rd_kafka_topic_name(msgs[i]->rkt));
+			h->partition = msgs[i]->partition;
+			h->first = msgs[i]->offset;
+		}
+		c->held[j].last = msgs[i]->offset;
+	}
+}
+
+/* Notes that the consumer took the batch msgs (n > 0) or is done with it (n == 0). When a
+ * stall had set cp_consumer_lag from the batch's first offsets, the batch's end sets it back
+ * (no later event on a partition may come to correct it). */
+static void consumer_stall_note(struct consumer *c, rd_kafka_message_t **msgs, size_t n)
 {
 	pthread_mutex_lock(&c->stall_lock);
+	if (n == 0 && c->lag_held)
+		for (size_t j = 0; j < c->nheld; j++)
+			kafka_consumer_lag_set(c->kc, c->held[j].topic, c->held[j].partition,
+					       c->held[j].last + 1);
+	c->lag_held = false;
 	c->batch_since = n ? tstamp_mono() : 0;
 	c->batch_events = n;
 	c->batch_tries = 0;
 	c->batch_error[0] = '\0';
+	consumer_hold(c, msgs, n);
+	pthread_mutex_unlock(&c->stall_lock);
+}
+
+/* cp_consumer_lag is set when a batch is polled: a consumer stuck on its batch polls no
+ * more, and its lag stayed at what it was then (0 for a consumer that had caught up) while
+ * events piled up behind it. Held longer than after_s, the batch's partitions count from its
+ * first offset (the held events are not applied either) to the end librdkafka last saw. */
+void consumer_stall_lag(struct consumer *c, double after_s)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->stall_lock);
+	if (c->batch_since > 0 && tstamp_mono() - c->batch_since > after_s) {
+		for (size_t j = 0; j < c->nheld; j++)
+			kafka_consumer_lag_set(c->kc, c->held[j].topic, c->held[j].partition,
+					       c->held[j].first);
+		c->lag_held = true;
+	}
 	pthread_mutex_unlock(&c->stall_lock);
 }
 
@@ -805,7 +867,7 @@ static bool consumer_batch(struct consumer *c, rd_kafka_message_t **msgs, size_t
 {
 	double t0 = tstamp_mono();
 	struct item *items = c->items;
-	consumer_stall_note(c, n);
+	consumer_stall_note(c, msgs, n);
 	memset(items, 0, n * sizeof(*items));
 	const char *topic = NULL;
 	size_t run = 0;
@@ -828,7 +890,7 @@ static bool consumer_batch(struct consumer *c, rd_kafka_message_t **msgs, size_t
 	while (rc == 0 && consumer_flush_rejects(c, items, n) != 0 && !atomic_load(&c->stop))
 		consumer_sleep_ms(500);
 	bool stored = rc == 0 && kafka_consumer_store(c->kc, msgs, n) == 0;
-	consumer_stall_note(c, 0);
+	consumer_stall_note(c, NULL, 0);
 	consumer_release(c, items, n);
 	metrics_observe(metrics_histogram("cp_consume_batch_seconds",
 					  "Time to apply one consumed batch.", NULL, NULL, 0),

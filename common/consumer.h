@@ -145,6 +145,12 @@ struct consumer_stall_info {
  * NULL. */
 double consumer_stall(struct consumer *c, struct consumer_stall_info *info);
 
+/* When the consumer has held its batch longer than after_s, sets cp_consumer_lag of the
+ * batch's partitions from the batch's first offset to the partition end librdkafka last saw
+ * (no broker request), so a stalled consumer's lag grows as events arrive. Any thread; c may
+ * be NULL. */
+void consumer_stall_lag(struct consumer *c, double after_s);
+
 /* The committed lag of the consumer's group on topic (kafka_consumer_group_lag: blocks on the
  * brokers, any thread but the event loop). 0 or -1. */
 int consumer_group_lag(struct consumer *c, const char *topic, int timeout_ms, int64_t *lag)

@@ -438,16 +438,21 @@ failed:
 	return NULL;
 }
 
-static void kafka_consumer_note_lag(struct kafka_consumer *c, const rd_kafka_message_t *m)
+void kafka_consumer_lag_set(struct kafka_consumer *c, const char *topic, int32_t partition,
+			    int64_t next)
 {
 	int64_t lo = 0, hi = 0;
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	if (rd_kafka_get_watermark_offsets(c->rk, topic, m->partition, &lo, &hi) != 0 || hi <= 0)
+	if (rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi) != 0 || hi <= 0)
 		return;
 	char labels[200];
-	snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, m->partition);
+	snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, partition);
 	metrics_set(metrics_gauge("cp_consumer_lag", "Messages behind the partition end.", labels),
-		    (double)(hi - m->offset - 1));
+		    (double)(hi > next ? hi - next : 0));
+}
+
+static void kafka_consumer_note_lag(struct kafka_consumer *c, const rd_kafka_message_t *m)
+{
+	kafka_consumer_lag_set(c, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
 }
 
 static bool kafka_consumer_keep(rd_kafka_message_t *m)

@@ -101,6 +101,10 @@ void kafka_consumer_commit(struct kafka_consumer *c);
  * has caught up, see consumer.c); a failure is logged and the auto commit tries again. */
 void kafka_consumer_commit_async(struct kafka_consumer *c);
 void kafka_consumer_destroy(struct kafka_consumer *c);
+/* Sets cp_consumer_lag{topic,partition} to the partition's end as librdkafka last saw it
+ * (no broker request) minus next, the offset of the first event not applied. Any thread. */
+void kafka_consumer_lag_set(struct kafka_consumer *c, const char *topic, int32_t partition,
+			    int64_t next);
 /* The consumer group's committed lag on topic, summed over all of the topic's partitions
  * (those of other members of the group too): each partition's end minus the offset the group
  * committed there (its start when none). Asks the brokers (metadata, the group's committed

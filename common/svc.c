@@ -217,8 +217,11 @@ bool svc_probe_judge(int *fails, bool ok, int threshold)
 static double svc_consumer_stall(struct consumer_stall_info *info)
 {
 	struct consumer_stall_info one;
+	/* a batch takes milliseconds: held for a second, the lag counts from it */
+	consumer_stall_lag(svc.consumer, 1.0);
 	double worst = consumer_stall(svc.consumer, info);
 	for (size_t i = 0; i < SVC_MAX_PARALLEL && svc.parallel[i]; i++) {
+		consumer_stall_lag(svc.parallel[i], 1.0);
 		double secs = consumer_stall(svc.parallel[i], &one);
 		if (secs > worst) {
 			worst = secs;

@@ -1,8 +1,9 @@
 """A consumer stuck on one batch raises the alarm: /readyz answers 503 with the reason once the
 batch has been held longer than CONSUMER_STALL_SECONDS, cp_consumer_stalled_seconds and
-cp_consumer_batch_retries_total say so on /metrics (promtool-clean), and all of it clears when
-the database lets the batch through. Before, intake's consumer retried one batch for ever on a
-connection it could not use while /readyz said 200 and no metric said "stuck".
+cp_consumer_batch_retries_total say so on /metrics (promtool-clean), cp_consumer_lag counts the
+held events, and all of it clears when the database lets the batch through. Before, intake's
+consumer retried one batch for ever on a connection it could not use while /readyz said 200 and
+no metric said "stuck".
 
 The fault is real PostgreSQL refusing intake's statements: an operator revokes intake's INSERT
 on its inbox (SQLSTATE 42501, retried: the grant is the operator's to fix, and before, every
@@ -27,6 +28,13 @@ PROMTOOL = shutil.which("promtool")
 def sample(text: str, name: str, group: str) -> float | None:
     m = re.search(rf'^{name}{{group="{group}"}} (\S+)$', text, re.M)
     return float(m.group(1)) if m else None
+
+
+def classified_lag(text: str) -> float:
+    """intake's largest cp_consumer_lag over the partitions of complaint.classified.v1."""
+    return max(float(v) for v in re.findall(
+        r'^cp_consumer_lag\{topic="complaint\.classified\.v1",partition="\d+"\} (\S+)$', text,
+        re.M))
 
 
 def produce_classified(stack, cid: str) -> str:
@@ -62,6 +70,9 @@ def test_a_consumer_stuck_on_its_batch_is_not_ready_and_says_why(stack, http):
                 text = http.get(f"{url}/metrics").text
                 assert sample(text, "cp_consumer_stalled_seconds", "cp-intake") > 2
                 assert sample(text, "cp_consumer_batch_retries_total", "cp-intake") >= 1
+                # the lag counts the held event: set only when a batch was polled, it said 0
+                # (the consumer had caught up when it took the batch) while the event waited
+                assert classified_lag(text) >= 1, text
                 if PROMTOOL:
                     checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
                                              capture_output=True, text=True, timeout=30)
@@ -81,6 +92,7 @@ def test_a_consumer_stuck_on_its_batch_is_not_ready_and_says_why(stack, http):
         assert http.get(f"{url}/readyz").json()["consumer"] == "ok"
         wait_for(lambda: sample(http.get(f"{url}/metrics").text, "cp_consumer_stalled_seconds",
                                 "cp-intake") == 0, 30, "stall gauge back to 0")
+        assert classified_lag(http.get(f"{url}/metrics").text) == 0
         wait_for(lambda: any(r.get("event") == "consumer_recovered"
                              for r in stack.log_records("intake")), 30, "consumer_recovered logged")
 
