@@ -991,6 +991,382 @@ static int on_stuck(PGconn *c, const struct ce_meta *ce, const char *key, const 
 	return intake_open_proactive(c, &d);
 }
 
+/* ---- the complaint events as sets (issue 14) ------------------------------------------------
+ * Each handler above costs one or two statements per event; in a burst that was most of
+ * intake's consumer statements (pg_stat_statements in make bench: the classification, first
+ * response, escalation, evidence and machine-draft rows one by one). A set applies a batch's
+ * events of one kind with one statement per round: round r holds each complaint's r-th event
+ * of the set, so a complaint meets its events in order and no row is updated twice by one
+ * statement (ON CONFLICT and UPDATE ... FROM both need that). An event whose handler must read
+ * before it writes (a step that moves the lifecycle status, a person's confirmation, a plan a
+ * customer sees) goes through its one-event handler in its round: the round's other events
+ * are other complaints', so the order between them does not matter. */
+
+typedef int (*intake_apply_fn)(PGconn *c, const struct ce_meta *ce, const char *key,
+			       const ProtobufCMessage *m, char *e, size_t n, void *arg);
+
+/* The cells of one round's statement and the strings the set made for them (at most
+ * SET_OWNED per event; freed after the round). */
+enum { SET_OWNED = 3 };
+struct set_rows {
+	const char **cells;
+	size_t ncols, nrows;
+	char **owned;
+	size_t nowned;
+};
+
+/* Takes a malloc'ed string for the round (NULL stays NULL: the round fails). */
+static const char *set_keep(struct set_rows *s, char *str)
+{
+	if (str)
+		s->owned[s->nowned++] = str;
+	return str;
+}
+
+static const char *set_int(struct set_rows *s, long long v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return set_keep(s, strdup(buf));
+}
+
+/* detail() and detail3() write a thread-local buffer the next call reuses: a row keeps a
+ * copy. */
+static const char *set_detail(struct set_rows *s, const char *json)
+{
+	return set_keep(s, strdup(json));
+}
+
+static void set_rows_clear(struct set_rows *s)
+{
+	for (size_t i = 0; i < s->nowned; i++)
+		free(s->owned[i]);
+	s->nowned = 0;
+	s->nrows = 0;
+}
+
+/* One kind of event applied as a set. */
+struct set_kind {
+	const char *name; /* the prepared statement's name */
+	const char *sql;  /* over unnest of ncols text[] parameters WITH ORDINALITY */
+	size_t ncols;
+	const char *(*id_of)(const ProtobufCMessage *m);
+	/* Fills the event's row (ncols cells, NULL when memory ran out) and returns 0, or returns
+	 * 1 when the event goes through `one` instead. */
+	int (*row)(const struct consumer_set_item *it, const char **cells, struct set_rows *s);
+	intake_apply_fn one;
+};
+
+struct set_order {
+	const char *id;
+	size_t j;
+};
+
+static int set_order_cmp(const void *a, const void *b)
+{
+	const struct set_order *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : (x->j > y->j) - (x->j < y->j);
+}
+
+/* round[j]: how many earlier events of the set are about items[j]'s complaint (sorted by
+ * complaint, not compared pairwise). Returns the number of rounds, or 0 when memory ran
+ * out. */
+static size_t set_rounds(const struct set_kind *k, const struct consumer_set_item *items, size_t n,
+			 size_t *round)
+{
+	struct set_order *o = malloc(n * sizeof(*o));
+	size_t rounds = 0;
+	if (!o)
+		return 0;
+	for (size_t j = 0; j < n; j++)
+		o[j] = (struct set_order){k->id_of(items[j].m), j};
+	qsort(o, n, sizeof(*o), set_order_cmp);
+	for (size_t i = 0; i < n; i++) {
+		round[o[i].j] =
+		    i > 0 && strcmp(o[i].id, o[i - 1].id) == 0 ? round[o[i - 1].j] + 1 : 0;
+		rounds = round[o[i].j] + 1 > rounds ? round[o[i].j] + 1 : rounds;
+	}
+	free(o);
+	return rounds;
+}
+
+/* One round: the set's rows with one statement, the other events one by one. */
+static int set_round(PGconn *c, const struct set_kind *k, const struct consumer_set_item *items,
+		     size_t n, const size_t *round, size_t r, struct set_rows *s, char *e,
+		     size_t en, void *arg)
+{
+	for (size_t j = 0; j < n; j++) {
+		if (round[j] != r)
+			continue;
+		const char **cells = s->cells + s->nrows * k->ncols;
+		int x = k->row(&items[j], cells, s);
+		for (size_t i = 0; x == 0 && i < k->ncols; i++)
+			if (!cells[i])
+				return -1; /* out of memory */
+		if (x == 0)
+			s->nrows++;
+		else if (k->one(c, items[j].ce, items[j].key, items[j].m, e, en, arg) != 0)
+			return -1;
+	}
+	if (s->nrows == 0)
+		return 0;
+	PGresult *q = pg_query_columns(c, k->name, k->sql, k->ncols, s->nrows, s->cells);
+	if (!q)
+		return -1;
+	PQclear(q);
+	return 0;
+}
+
+static int set_apply(PGconn *c, const struct set_kind *k, const struct consumer_set_item *items,
+		     size_t n, char *e, size_t en, void *arg)
+{
+	size_t *round = malloc(n * sizeof(*round));
+	struct set_rows s = {.cells = malloc(n * k->ncols * sizeof(*s.cells)),
+			     .ncols = k->ncols,
+			     .owned = malloc(n * SET_OWNED * sizeof(*s.owned))};
+	size_t rounds = round && s.cells && s.owned ? set_rounds(k, items, n, round) : 0;
+	int rc = rounds > 0 ? 0 : -1;
+	for (size_t r = 0; r < rounds && rc == 0; r++) {
+		rc = set_round(c, k, items, n, round, r, &s, e, en, arg);
+		set_rows_clear(&s);
+	}
+	set_rows_clear(&s);
+	free(s.owned);
+	free(s.cells);
+	free(round);
+	return rc;
+}
+
+/* on_classified's statement for a round (no read first: always a set row). */
+static const char *classified_id(const ProtobufCMessage *m)
+{
+	return ((const Cp__ComplaintClassified *)m)->complaint_id;
+}
+
+static int classified_row(const struct consumer_set_item *it, const char **v, struct set_rows *s)
+{
+	const Cp__ComplaintClassified *ev = (const void *)it->m;
+	v[0] = ev->complaint_id;
+	v[1] = set_int(s, ev->priority > 0 ? ev->priority : 5);
+	v[2] = ev->category;
+	v[3] = ev->subcategory;
+	v[4] = ev->urgency;
+	v[5] = ev->tier;
+	v[6] = ev->sla_policy;
+	v[7] = set_detail(s, detail3("category", ev->category, "subcategory", ev->subcategory,
+				     "urgency", ev->urgency));
+	return 0;
+}
+
+static const struct set_kind classified_set = {
+    "intake_classified_set",
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u (id, prio, cat, sub, "
+    "urg, tier, pol, d, o)), k AS (UPDATE complaints c SET priority = LEAST(c.priority, "
+    "u.prio::int), category = u.cat, subcategory = u.sub, urgency = u.urg, tier = u.tier, "
+    "sla_policy = u.pol FROM u WHERE c.id = u.id::uuid RETURNING c.id, u.d, u.o) INSERT INTO "
+    "timeline (complaint_id, step, detail, actor, visibility) SELECT id, 'classified', "
+    "d::jsonb, 'system', 'customer' FROM k ORDER BY o",
+    8,
+    classified_id,
+    classified_row,
+    on_classified,
+};
+
+/* on_first_response's two statements as one per round. */
+static const char *first_response_id(const ProtobufCMessage *m)
+{
+	return ((const Cp__FirstResponse *)m)->complaint_id;
+}
+
+static int first_response_row(const struct consumer_set_item *it, const char **v,
+			      struct set_rows *s)
+{
+	const Cp__FirstResponse *ev = (const void *)it->m;
+	v[0] = ev->complaint_id;
+	v[1] = ev->next_update_by;
+	v[2] = ev->text;
+	v[3] =
+	    set_detail(s, detail3("scenario", ev->scenario, "text", ev->text, "automatic", "true"));
+	return 0;
+}
+
+static const struct set_kind first_response_set = {
+    "intake_first_response_set",
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH "
+    "ORDINALITY AS u (id, nub, txt, d, o)), n AS (UPDATE complaints c SET next_update_by = "
+    "u.nub::timestamptz FROM u WHERE c.id = u.id::uuid AND u.nub <> ''), v AS (INSERT INTO "
+    "conversation (complaint_id, direction, kind, actor, text, detail) SELECT k.id, "
+    "'to_customer', 'automatic', 'system', u.txt, jsonb_build_object('next_update_by', "
+    "NULLIF(u.nub, '')) FROM u JOIN complaints k ON k.id = u.id::uuid ORDER BY u.o) INSERT "
+    "INTO timeline (complaint_id, step, detail, actor, visibility) SELECT k.id, "
+    "'first_response', u.d::jsonb, 'system', 'customer' FROM u JOIN complaints k ON k.id = "
+    "u.id::uuid ORDER BY u.o",
+    4,
+    first_response_id,
+    first_response_row,
+    on_first_response,
+};
+
+/* on_escalated's update and step as one statement per round; an offer or an owner moves the
+ * lifecycle status (read, then written) and goes one by one. */
+static const char *assignment_id(const ProtobufCMessage *m)
+{
+	return ((const Cp__ComplaintAssignment *)m)->complaint_id;
+}
+
+static int escalated_row(const struct consumer_set_item *it, const char **v, struct set_rows *s)
+{
+	const Cp__ComplaintAssignment *ev = (const void *)it->m;
+	if (strcmp(ev->action, "escalated") != 0)
+		return 1;
+	v[0] = ev->complaint_id;
+	v[1] = ev->n_staff_ids > 0 ? ev->staff_ids[0] : "";
+	v[2] = set_int(s, ev->escalation_level);
+	v[3] = set_detail(
+	    s, detail3("escalated_to", v[1], "role", ev->escalated_role, "reason", ev->reason));
+	v[4] = ev->actor_staff_id[0] ? ev->actor_staff_id : "system";
+	return 0;
+}
+
+static const struct set_kind assignment_set = {
+    "intake_escalated_set",
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[]) WITH ORDINALITY AS u (id, dest, lvl, d, actor, o)), k AS (UPDATE complaints "
+    "c SET escalated_to = NULLIF(u.dest, ''), escalation_level = GREATEST(c.escalation_level, "
+    "u.lvl::int) FROM u WHERE c.id = u.id::uuid) INSERT INTO timeline (complaint_id, step, "
+    "detail, actor, visibility) SELECT k.id, 'escalated', u.d::jsonb, u.actor, 'staff' FROM u "
+    "JOIN complaints k ON k.id = u.id::uuid ORDER BY u.o",
+    5,
+    assignment_id,
+    escalated_row,
+    on_assignment,
+};
+
+/* store_bundle_step per round; a bundle a person confirmed goes one by one (its step depends
+ * on whether the bundle was newer). */
+static const char *evidence_id(const ProtobufCMessage *m)
+{
+	return ((const Cp__EvidenceBundle *)m)->complaint_id;
+}
+
+static int evidence_row(const struct consumer_set_item *it, const char **v, struct set_rows *s)
+{
+	const Cp__EvidenceBundle *ev = (const void *)it->m;
+	if (confirmed_by_person(ev))
+		return 1;
+	v[0] = ev->complaint_id;
+	v[1] = set_int(s, ev->version);
+	v[2] = set_keep(s, bundle_json(ev));
+	v[3] = strcmp(it->ce->type, "cp.complaint.evidence_updated") == 0 ? "evidence_updated"
+									  : "evidence_found";
+	v[4] = set_detail(s, detail("stage",
+				    ev->responsibility ? ev->responsibility->stage : "unknown",
+				    NULL, NULL));
+	return 0;
+}
+
+static const struct set_kind evidence_set = {
+    "intake_evidence_set",
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[]) WITH ORDINALITY AS u (id, ver, b, step, d, o)), b AS (INSERT INTO "
+    "case_evidence AS e (complaint_id, version, bundle) SELECT k.id, u.ver::int, u.b::jsonb "
+    "FROM u JOIN complaints k ON k.id = u.id::uuid ORDER BY u.o ON CONFLICT (complaint_id) DO "
+    "UPDATE SET version = EXCLUDED.version, bundle = EXCLUDED.bundle, updated_at = now() "
+    "WHERE e.version <= EXCLUDED.version) INSERT INTO timeline (complaint_id, step, detail, "
+    "actor, visibility) SELECT k.id, u.step, u.d::jsonb, 'system', 'customer' FROM u JOIN "
+    "complaints k ON k.id = u.id::uuid ORDER BY u.o",
+    5,
+    evidence_id,
+    evidence_row,
+    on_evidence,
+};
+
+/* The machine's drafts (store_plan with its step) per round; a plan that changes the case
+ * or what the customer reads goes one by one. */
+static const char *resolution_id(const ProtobufCMessage *m)
+{
+	return ((const Cp__ResolutionDecided *)m)->complaint_id;
+}
+
+static int resolution_row(const struct consumer_set_item *it, const char **v, struct set_rows *s)
+{
+	const Cp__ResolutionDecided *ev = (const void *)it->m;
+	char decision[512];
+	decision_text(ev, decision, sizeof(decision));
+	if (!machine_draft(ev) || !ids_is_uuid(ev->proposal_id) ||
+	    (intake_plan_visible_to_customer(ev->status) && decision[0]))
+		return 1;
+	json_t *rem = remedies_json(ev);
+	const char *row[] = {ev->proposal_id,
+			     ev->complaint_id,
+			     ev->status,
+			     set_keep(s, json_dumps(rem, JSON_COMPACT)),
+			     set_int(s, ev->total ? ev->total->amount_fen : 0),
+			     ev->rule,
+			     ev->responsible_party,
+			     ev->proposed_by,
+			     ev->approved_by,
+			     ev->reason,
+			     ev->decided_at};
+	json_decref(rem);
+	memcpy(v, row, sizeof(row));
+	return 0;
+}
+
+static const struct set_kind resolution_set = {
+    "intake_plan_drafted_set",
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) "
+    "WITH ORDINALITY AS u (pid, cid, st, rem, tot, rule, party, pby, aby, reason, dec, o)), p "
+    "AS (INSERT INTO case_plans (proposal_id, complaint_id, status, remedies, total_fen, rule, "
+    "responsible_party, proposed_by, approved_by, reason, decided_at) SELECT u.pid::uuid, "
+    "u.cid::uuid, u.st, u.rem::jsonb, u.tot::bigint, u.rule, u.party, u.pby, u.aby, u.reason, "
+    "NULLIF(u.dec, '')::timestamptz FROM u ORDER BY u.o ON CONFLICT (proposal_id) DO UPDATE "
+    "SET status = EXCLUDED.status, remedies = EXCLUDED.remedies, total_fen = "
+    "EXCLUDED.total_fen, rule = EXCLUDED.rule, responsible_party = "
+    "EXCLUDED.responsible_party, proposed_by = EXCLUDED.proposed_by, approved_by = "
+    "EXCLUDED.approved_by, reason = EXCLUDED.reason, decided_at = EXCLUDED.decided_at, "
+    "updated_at = now()) INSERT INTO timeline (complaint_id, step, detail, actor, visibility) "
+    "SELECT k.id, 'plan_drafted', '{}', 'system', 'staff' FROM u JOIN complaints k ON k.id = "
+    "u.cid::uuid ORDER BY u.o",
+    11,
+    resolution_id,
+    resolution_row,
+    on_resolution,
+};
+
+static int on_classified_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			     size_t en, void *arg)
+{
+	return set_apply(c, &classified_set, items, n, e, en, arg);
+}
+
+static int on_first_response_set(PGconn *c, const struct consumer_set_item *items, size_t n,
+				 char *e, size_t en, void *arg)
+{
+	return set_apply(c, &first_response_set, items, n, e, en, arg);
+}
+
+static int on_assignment_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			     size_t en, void *arg)
+{
+	return set_apply(c, &assignment_set, items, n, e, en, arg);
+}
+
+static int on_evidence_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			   size_t en, void *arg)
+{
+	return set_apply(c, &evidence_set, items, n, e, en, arg);
+}
+
+static int on_resolution_set(PGconn *c, const struct consumer_set_item *items, size_t n, char *e,
+			     size_t en, void *arg)
+{
+	return set_apply(c, &resolution_set, items, n, e, en, arg);
+}
+
 const struct consumer_handler intake_handlers[] = {
     {TOPIC_PARCEL_EXCEPTION, "cp.parcel.stuck", &cp__parcel_exception__descriptor, v_stuck,
      on_stuck},
@@ -1021,5 +1397,13 @@ const size_t intake_nhandlers = sizeof(intake_handlers) / sizeof(intake_handlers
 const struct consumer_set_handler intake_set_handlers[] = {
     {TOPIC_TRACKING, "cp.parcel.scanned", on_scans, NULL, true},
     {TOPIC_SLA, NULL, on_sla_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.classified", on_classified_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.offered", on_assignment_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.assigned", on_assignment_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.escalated", on_assignment_set, NULL, false},
+    {TOPIC_CLASSIFIED, "cp.complaint.first_response", on_first_response_set, NULL, false},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_collected", on_evidence_set, NULL, false},
+    {TOPIC_EVIDENCE, "cp.complaint.evidence_updated", on_evidence_set, NULL, false},
+    {TOPIC_RESOLUTION, NULL, on_resolution_set, NULL, false},
 };
 const size_t intake_nset_handlers = sizeof(intake_set_handlers) / sizeof(intake_set_handlers[0]);
