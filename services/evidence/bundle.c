@@ -36,9 +36,7 @@ static const char answers_sql[] =
     "WHERE complaint_id = $1 AND answered_at IS NOT NULL ORDER BY answered_at, request_id";
 
 static const char row_sql[] =
-    "SELECT complaint_no, waybill_no, category, subcategory, version, confirmed::text, "
-    "COALESCE(confirmed_by, ''), COALESCE(" ISO("confirmed_at") ", '') FROM bundles "
-    "WHERE complaint_id = $1 FOR UPDATE";
+    "SELECT " BUNDLE_ROW_COLS " FROM bundles WHERE complaint_id = $1 FOR UPDATE";
 
 static const char request_sql[] =
     "INSERT INTO requests (request_id, complaint_id, facility_id, facility_type, courier_id, "
@@ -68,6 +66,7 @@ struct build {
 	char **open_ids;
 	Cp__GeoPoint where;
 	json_t *confirmed;
+	size_t requested; /* evidence requests this build made */
 	char now[TSTAMP_LEN], promised[TSTAMP_LEN], delivered[TSTAMP_LEN];
 };
 
@@ -161,6 +160,7 @@ static int request_one(PGconn *c, struct build *x, const char *kind, const char 
 	int rc = 0;
 	if (PQntuples(r) == 1) {
 		Cp__EvidenceRequest q = CP__EVIDENCE_REQUEST__INIT;
+		x->requested++;
 		snprintf(path, sizeof(path), "/v1/evidence-requests/%s/answer", id);
 		q.request_id = id;
 		q.complaint_id = (char *)x->complaint_id;
@@ -503,22 +503,30 @@ static json_t *bundle_json(const Cp__EvidenceBundle *b)
 	return j;
 }
 
-static int store_bundle(PGconn *c, struct build *x)
+#define STORE_BUNDLE_SQL                                                                           \
+	"UPDATE bundles SET version = $2::int, tracking_found = $3::boolean, scan_count = "        \
+	"$4::int, doc = $5::jsonb, findings = $5::jsonb -> 'findings', responsibility = "          \
+	"$5::jsonb -> 'responsibility', updated_at = now() WHERE complaint_id = $1"
+
+/* Stores the bundle; with pending_waybill (a fresh bundle) the same statement marks that
+ * parcel as waiting for tracking when it has no scan yet, so that the scans' ingest rebuilds
+ * the bundle once they come (the parcel row was locked before the scans were read). */
+static int store_bundle(PGconn *c, struct build *x, const char *pending_waybill)
 {
 	json_t *doc = bundle_json(&x->b);
 	char *text = json_dumps(doc, JSON_COMPACT);
 	char version[16], count[16];
 	snprintf(version, sizeof(version), "%d", x->b.version);
 	snprintf(count, sizeof(count), "%d", x->b.scan_count);
-	const char *p[] = {x->complaint_id, version, x->b.tracking_found ? "t" : "f", count, text};
-	int rc =
-	    text ? pg_exec(c,
-			   "UPDATE bundles SET version = $2::int, tracking_found = $3::boolean, "
-			   "scan_count = $4::int, doc = $5::jsonb, findings = $5::jsonb -> "
-			   "'findings', responsibility = $5::jsonb -> 'responsibility', "
-			   "updated_at = now() WHERE complaint_id = $1",
-			   5, p)
-		 : -1;
+	const char *p[] = {x->complaint_id, version, x->b.tracking_found ? "t" : "f",
+			   count,	    text,    pending_waybill};
+	int rc = !text ? -1
+		 : pending_waybill
+		     ? pg_exec(c,
+			       "WITH p AS (UPDATE parcels SET pending_bundle = true "
+			       "WHERE waybill_no = $6 AND scan_count = 0) " STORE_BUNDLE_SQL,
+			       6, p)
+		     : pg_exec(c, STORE_BUNDLE_SQL, 5, p);
 	free(text);
 	json_decref(doc);
 	return rc;
@@ -541,27 +549,51 @@ static struct ev_policy policy(void)
 				  (size_t)evidence_cfg.slice_scans};
 }
 
+/* The build once x->row is read. A fresh bundle (inserted by this transaction) skips what it
+ * cannot have (issue 14: six statements per complaint were three): requests reference the
+ * bundle, so it has no answers, and no open requests but those this build made. */
+static int build_run(PGconn *c, struct build *x, bool first, bool fresh)
+{
+	struct ev_policy pol = policy();
+	if (load_scans(c, x) != 0)
+		return -1;
+	if (!fresh && load_answers(c, x) != 0)
+		return -1;
+	if (fresh && !(x->answer = calloc(1, sizeof(*x->answer))))
+		return -1;
+	ev_assess(x->scan, x->nscan, PQgetvalue(x->row, 0, 3), x->answer, x->nanswer, &pol,
+		  tstamp_now_ms(), &x->result);
+	if (request_evidence(c, x) != 0 || fill_bundle(x) != 0 ||
+	    ((!fresh || x->requested > 0) && load_open(c, x) != 0) ||
+	    store_bundle(c, x, fresh ? PQgetvalue(x->row, 0, 1) : NULL) != 0)
+		return -1;
+	int rc =
+	    outbox_add(c, TOPIC_EVIDENCE, x->complaint_id,
+		       first ? "cp.complaint.evidence_collected" : "cp.complaint.evidence_updated",
+		       &x->b.base, NULL);
+	log_msg(LOG_INFO, first ? "evidence_collected" : "evidence_updated",
+		LOG_KV({"complaint_no", x->b.complaint_no}, {"party", x->b.responsibility->party}),
+		"bundle version %d with %zu findings", x->b.version, x->b.n_findings);
+	return rc;
+}
+
 int bundle_build(PGconn *c, const char *complaint_id, bool first)
 {
 	struct build x;
 	memset(&x, 0, sizeof(x));
 	x.complaint_id = complaint_id;
-	struct ev_policy pol = policy();
-	int rc = -1;
-	if (read_row(c, &x) != 0 || load_scans(c, &x) != 0 || load_answers(c, &x) != 0)
-		goto done;
-	ev_assess(x.scan, x.nscan, PQgetvalue(x.row, 0, 3), x.answer, x.nanswer, &pol,
-		  tstamp_now_ms(), &x.result);
-	if (request_evidence(c, &x) != 0 || fill_bundle(&x) != 0 || load_open(c, &x) != 0 ||
-	    store_bundle(c, &x) != 0)
-		goto done;
-	rc = outbox_add(c, TOPIC_EVIDENCE, complaint_id,
-			first ? "cp.complaint.evidence_collected" : "cp.complaint.evidence_updated",
-			&x.b.base, NULL);
-	log_msg(LOG_INFO, first ? "evidence_collected" : "evidence_updated",
-		LOG_KV({"complaint_no", x.b.complaint_no}, {"party", x.b.responsibility->party}),
-		"bundle version %d with %zu findings", x.b.version, x.b.n_findings);
-done:
+	int rc = read_row(c, &x) == 0 ? build_run(c, &x, first, false) : -1;
+	build_release(&x);
+	return rc;
+}
+
+int bundle_build_fresh(PGconn *c, const char *complaint_id, PGresult *row)
+{
+	struct build x;
+	memset(&x, 0, sizeof(x));
+	x.complaint_id = complaint_id;
+	x.row = row;
+	int rc = PQntuples(row) == 1 ? build_run(c, &x, true, true) : -1;
 	build_release(&x);
 	return rc;
 }

@@ -67,6 +67,16 @@ int ingest_batch_end(PGconn *c) __attribute__((warn_unused_result));
  * bundle of a complaint whose bundles row exists; locks that row. 0 or -1. */
 int bundle_build(PGconn *c, const char *complaint_id, bool first)
     __attribute__((warn_unused_result));
+/* The bundles row as a build reads it (row_sql in bundle.c; a RETURNING list too). */
+#define BUNDLE_ROW_COLS                                                                            \
+	"complaint_no, waybill_no, category, subcategory, version, confirmed::text, "              \
+	"COALESCE(confirmed_by, ''), COALESCE(to_char(confirmed_at AT TIME ZONE 'UTC', "           \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
+/* bundle_build's first build of a bundle this transaction has just inserted: row is that row
+ * (BUNDLE_ROW_COLS, from the insert's RETURNING; owned from here on, freed either way). It also
+ * marks the parcel (waybill_no) as waiting for tracking when it has no scan yet. 0 or -1. */
+int bundle_build_fresh(PGconn *c, const char *complaint_id, PGresult *row)
+    __attribute__((warn_unused_result));
 /* Rebuilds every open bundle of the waybill that was built without tracking. */
 int bundle_rebuild_untracked(PGconn *c, const char *waybill_no) __attribute__((warn_unused_result));
 

@@ -66,29 +66,6 @@ static int validate_classified(const ProtobufCMessage *m, char *errstr, size_t e
 	return 0;
 }
 
-/* The parcel row is locked before the scans are read: a scan committing meanwhile either is
- * seen here, or sees pending_bundle and rebuilds the bundle (see ingest_store). */
-static int mark_parcel(PGconn *pg, const char *waybill_no)
-{
-	const char *p[] = {waybill_no};
-	return pg_exec(pg,
-		       "INSERT INTO parcels AS p (waybill_no) VALUES ($1) ON CONFLICT (waybill_no) "
-		       "DO UPDATE SET pending_bundle = p.pending_bundle",
-		       1, p);
-}
-
-/* Whom the complaint is about: that person never confirms its responsibility. */
-static int store_target(PGconn *pg, const Cp__ComplaintClassified *c)
-{
-	const char *p[] = {c->complaint_id, c->target ? c->target->kind : "",
-			   c->target ? c->target->id : ""};
-	return pg_exec(pg,
-		       "INSERT INTO case_people (complaint_id, target_kind, target_id) VALUES "
-		       "($1::uuid, $2, $3) ON CONFLICT (complaint_id) DO UPDATE SET target_kind = "
-		       "EXCLUDED.target_kind, target_id = EXCLUDED.target_id, updated_at = now()",
-		       3, p);
-}
-
 /* Classified again: a person corrected the category (classification announces the case
  * again). The bundle follows the new sub-category: its findings, evidence requests and
  * preliminary responsibility are rebuilt for it and announced as evidence_updated (a person's
@@ -108,35 +85,40 @@ static int follow_category(PGconn *pg, const Cp__ComplaintClassified *c)
 	return changed ? bundle_build(pg, c->complaint_id, false) : 0;
 }
 
+/* Whom the complaint is about (that person never confirms its responsibility), the bundle's
+ * row when it is new, and the parcel row, locked before the scans are read (a scan committing
+ * meanwhile either is seen by the build, or sees pending_bundle and rebuilds the bundle; see
+ * ingest_store), in one statement where there were three (issue 14). It returns the new
+ * bundle's row; none when the bundle existed. */
+static const char classified_sql[] =
+    "WITH t AS (INSERT INTO case_people (complaint_id, target_kind, target_id) VALUES "
+    "($1::uuid, $2, $3) ON CONFLICT (complaint_id) DO UPDATE SET target_kind = "
+    "EXCLUDED.target_kind, target_id = EXCLUDED.target_id, updated_at = now()), b AS (INSERT "
+    "INTO bundles (complaint_id, complaint_no, waybill_no, category, subcategory, version, "
+    "tracking_found, scan_count) VALUES ($1::uuid, $4, $5, $6, $7, 0, false, 0) ON CONFLICT "
+    "(complaint_id) DO NOTHING RETURNING " BUNDLE_ROW_COLS "), p AS (INSERT INTO parcels AS p "
+    "(waybill_no) SELECT waybill_no FROM b WHERE waybill_no <> '' ON CONFLICT (waybill_no) DO "
+    "UPDATE SET pending_bundle = p.pending_bundle) SELECT * FROM b";
+
 static int on_classified(PGconn *pg, const struct ce_meta *ce, const char *key,
 			 const ProtobufCMessage *m, char *errstr, size_t errlen, void *arg)
 {
 	const Cp__ComplaintClassified *c = (const void *)m;
-	if (store_target(pg, c) != 0)
-		return -1;
-	const char *b[] = {c->complaint_id, c->complaint_no, c->waybill_no, c->category,
+	const char *p[] = {c->complaint_id,
+			   c->target ? c->target->kind : "",
+			   c->target ? c->target->id : "",
+			   c->complaint_no,
+			   c->waybill_no,
+			   c->category,
 			   c->subcategory};
-	PGresult *r =
-	    pg_query(pg,
-		     "INSERT INTO bundles (complaint_id, complaint_no, waybill_no, category, "
-		     "subcategory, version, tracking_found, scan_count) VALUES ($1, $2, $3, "
-		     "$4, $5, 0, false, 0) ON CONFLICT (complaint_id) DO NOTHING RETURNING 1",
-		     5, b);
+	PGresult *r = pg_query(pg, classified_sql, 7, p);
 	if (!r)
 		return -1;
-	bool fresh = PQntuples(r) == 1;
-	PQclear(r);
-	if (!fresh)
+	if (PQntuples(r) == 0) {
+		PQclear(r);
 		return follow_category(pg, c);
-	if (c->waybill_no[0] && mark_parcel(pg, c->waybill_no) != 0)
-		return -1;
-	if (bundle_build(pg, c->complaint_id, true) != 0)
-		return -1;
-	const char *w[] = {c->waybill_no};
-	return pg_exec(pg,
-		       "UPDATE parcels SET pending_bundle = true WHERE waybill_no = $1 AND "
-		       "scan_count = 0",
-		       1, w);
+	}
+	return bundle_build_fresh(pg, c->complaint_id, r);
 }
 
 static int validate_assigned(const ProtobufCMessage *m, char *errstr, size_t errlen)
