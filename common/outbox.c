@@ -223,6 +223,37 @@ int outbox_pipe_add(struct pg_pipe *p, const char *topic, const char *key, const
 	return 0;
 }
 
+int outbox_row_init(struct outbox_row *r, const char *topic, const char *key, const char *ce_type,
+		    const ProtobufCMessage *msg, char *ce_id_out)
+{
+	memset(r, 0, sizeof(*r));
+	ids_uuid(r->id);
+	tstamp_format(tstamp_now_ms(), r->now);
+	if (ce_id_out)
+		memcpy(ce_id_out, r->id, IDS_UUID_LEN);
+	if (outbox_deferring)
+		return outbox_hold(r->id, r->now, topic, key, ce_type, msg) != 0 ? -1 : 1;
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	if (!(r->payload = malloc(len ? len : 1)))
+		return -1;
+	protobuf_c_message_pack(msg, r->payload);
+	pthread_once(&outbox_hook_once, outbox_hook_init);
+	const char *v[] = {
+	    r->id, ce_type, outbox_src, r->now, topic, key, (const char *)r->payload};
+	memcpy(r->values, v, sizeof(v));
+	r->lengths[6] = (int)len;
+	r->formats[6] = 1;
+	/* as in outbox_pipe_add: the commit wakes the relay, a rollback's hook clears this */
+	outbox_pending = true;
+	return 0;
+}
+
+void outbox_row_clear(struct outbox_row *r)
+{
+	free(r->payload);
+	r->payload = NULL;
+}
+
 /* The packed message as hex text (the payload column is bytea; one text[] carries them all). */
 static char *outbox_hex(const ProtobufCMessage *msg)
 {

@@ -17,6 +17,7 @@
 
 #include "ids.h"
 #include "kafka.h"
+#include "tstamp.h"
 
 #define OUTBOX_INSERT_SQL                                                                          \
 	"INSERT INTO outbox (ce_id, ce_type, ce_source, ce_time, topic, msg_key, payload) "        \
@@ -38,6 +39,26 @@ struct pg_pipe;
 int outbox_pipe_add(struct pg_pipe *p, const char *topic, const char *key, const char *ce_type,
 		    const ProtobufCMessage *msg, char *ce_id_out)
     __attribute__((warn_unused_result));
+
+/* One event's row for a statement of the caller's own, so that a state change and its event
+ * cost one statement (intake's POST writes its case and its event with one): values, lengths
+ * and formats are the seven parameters of OUTBOX_INSERT_SQL's columns in its order, the
+ * payload binary (pg_query_bin, pg_pipe_add_bin). */
+struct outbox_row {
+	char id[IDS_UUID_LEN], now[TSTAMP_LEN];
+	const char *values[7];
+	int lengths[7], formats[7];
+	uint8_t *payload;
+};
+
+/* Packs msg into r. Returns 0 (the caller writes the row; the commit that follows wakes the
+ * relay; free r with outbox_row_clear), 1 when outbox_defer holds the row instead (the caller
+ * writes its statement without it) or -1 when out of memory. ce_id_out as for outbox_add. */
+int outbox_row_init(struct outbox_row *r, const char *topic, const char *key, const char *ce_type,
+		    const ProtobufCMessage *msg, char *ce_id_out)
+    __attribute__((warn_unused_result));
+/* Frees what outbox_row_init allocated (a zeroed r too). */
+void outbox_row_clear(struct outbox_row *r);
 
 /* One event of outbox_add_set. */
 struct outbox_item {

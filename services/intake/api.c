@@ -38,7 +38,9 @@ static int complaint_type_enum(const char *t)
 	return CP__COMPLAINT_TYPE__COMPLAINT_TYPE_OTHER;
 }
 
-static int announce_received(struct pg_pipe *p, const struct intake_input *in,
+/* The case's received event as an outbox row for insert_case's statement (0), or held by
+ * outbox_defer (1, a proactive case opened by the consumer), or -1. */
+static int announce_received(struct outbox_row *row, const struct intake_input *in,
 			     const struct intake_case *k, const char *customer_ref)
 {
 	Cp__ComplaintReceived ev = CP__COMPLAINT_RECEIVED__INIT;
@@ -91,7 +93,8 @@ static int announce_received(struct pg_pipe *p, const struct intake_input *in,
 		ev.delay_place = (char *)k->delay->place;
 		ev.delay_hours = k->delay->hours;
 	}
-	int rc = outbox_pipe_add(p, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
+	int rc =
+	    outbox_row_init(row, TOPIC_RECEIVED, k->id, "cp.complaint.received", &ev.base, NULL);
 	free(redacted);
 	return rc;
 }
@@ -219,9 +222,44 @@ struct intake_idem {
 	const char *hash;
 };
 
-/* The case, its first timeline row and (with idem) its idempotency key in one statement, then
- * its event, both queued on p (written when p runs). day: the transaction's day (NULL: read it
- * on c now). */
+/* The case, its first timeline row, (with idem) its idempotency key and its event in one
+ * statement (issue 14: four where there were once fifteen; the timeline row and the key
+ * reference the case: their foreign keys are checked at the end of the statement, the case
+ * inserted). The event goes as its own CTE's last insert unless the consumer's outbox_defer
+ * holds it (a proactive case), which writes it with the batch's other events. */
+#define CASE_SQL                                                                                   \
+	"WITH c AS (INSERT INTO complaints (id, complaint_no, channel, waybill_no, customer_ref, " \
+	"complainant_name, complainant_phone, role, language, preferred_contact, outlet_id, "      \
+	"description, type, impact, demand, target, attachments, priority, is_repeat, "            \
+	"previous_complaint_id, entered_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"   \
+	"$14,$15,$16,$17,$18,$19,$20,$21) RETURNING id), t AS (INSERT INTO timeline "              \
+	"(complaint_id, step, detail) SELECT id, 'received', jsonb_build_object('channel', "       \
+	"$3::text, 'entered_by', $22::text) FROM c)"
+#define CASE_KEY_SQL                                                                               \
+	"INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) SELECT $23, $24, " \
+	"id, 201 FROM c WHERE $23::text IS NOT NULL"
+enum { CASE_NPARAMS = 24 };
+
+static int queue_case(struct pg_pipe *p, const char *const *v, const struct outbox_row *ev)
+{
+	const char *params[CASE_NPARAMS + 7];
+	int lengths[CASE_NPARAMS + 7] = {0}, formats[CASE_NPARAMS + 7] = {0};
+	memcpy(params, v, CASE_NPARAMS * sizeof(*v));
+	memcpy(params + CASE_NPARAMS, ev->values, sizeof(ev->values));
+	memcpy(lengths + CASE_NPARAMS, ev->lengths, sizeof(ev->lengths));
+	memcpy(formats + CASE_NPARAMS, ev->formats, sizeof(ev->formats));
+	return pg_pipe_add_bin(p,
+			       CASE_SQL
+			       ", i AS (" CASE_KEY_SQL ") INSERT INTO outbox (ce_id, "
+			       "ce_type, ce_source, ce_time, topic, msg_key, payload) VALUES "
+			       "($25, $26, $27, $28, $29, $30, $31)",
+			       CASE_NPARAMS + 7, params, lengths, formats) < 0
+		   ? -1
+		   : 0;
+}
+
+/* The case with its timeline row, key and event (queue_case), queued on p (written when p
+ * runs). day: the transaction's day (NULL: read it on c now). */
 static int insert_case(PGconn *c, struct pg_pipe *p, const struct intake_input *in,
 		       struct intake_case *k, const char *customer_ref, const char *day,
 		       const struct intake_idem *idem)
@@ -275,30 +313,22 @@ static int insert_case(PGconn *c, struct pg_pipe *p, const struct intake_input *
 			   in->entered_by[0] ? "staff" : "customer",
 			   idem && idem->key ? idem->key : NULL,
 			   idem && idem->key ? idem->hash : NULL};
-	/* one statement where there were three (the timeline row and the key reference the case:
-	 * their foreign keys are checked at the end of the statement, the case inserted) */
-	if (rc == 0)
-		pg_pipe_add(
-		    p,
-		    "WITH c AS (INSERT INTO complaints (id, complaint_no, channel, waybill_no, "
-		    "customer_ref, complainant_name, complainant_phone, role, language, "
-		    "preferred_contact, outlet_id, description, type, impact, demand, target, "
-		    "attachments, priority, is_repeat, previous_complaint_id, entered_by) "
-		    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
-		    "$19,$20,$21) RETURNING id), "
-		    "t AS (INSERT INTO timeline (complaint_id, step, detail) SELECT id, "
-		    "'received', "
-		    "jsonb_build_object('channel', $3::text, 'entered_by', $22::text) FROM c) "
-		    "INSERT INTO idempotency_keys (key, request_hash, complaint_id, status) "
-		    "SELECT $23, $24, id, 201 FROM c WHERE $23::text IS NOT NULL",
-		    24, v);
+	struct outbox_row ev = {0};
+	int held = rc == 0 ? announce_received(&ev, in, k, customer_ref) : -1;
+	if (held == 0)
+		rc = queue_case(p, v, &ev);
+	else if (held == 1)
+		rc = pg_pipe_add(p, CASE_SQL " " CASE_KEY_SQL, 24, v) < 0 ? -1 : 0;
+	else
+		rc = -1;
+	outbox_row_clear(&ev);
 	free(impact);
 	free(target);
 	free(demand);
 	if (rc != 0)
 		return -1;
 	k->status = 201;
-	return announce_received(p, in, k, customer_ref);
+	return 0;
 }
 
 static void idempotency_store(struct pg_pipe *p, const char *key, const char *hash,
@@ -498,7 +528,7 @@ static bool idempotency_key_valid(const char *key)
 }
 
 /* POST's transaction for a new case: BEGIN, the locks, the lookups, the case with its timeline
- * row and key, its event, COMMIT: six statements (fifteen before issue 14; tests/bench/
+ * row, key and event, COMMIT: five statements (fifteen before issue 14; tests/bench/
  * intake_tx.sql runs the same ones) in two network flights (pg_pipe): what the lookup found
  * decides what is written, nothing else waits for an answer. Returns 0, 1 replay, -2 key
  * reused with another body, -3 filing window passed, -1 error. */

@@ -818,6 +818,58 @@ START_TEST(outbox_rows_queued_on_a_pipeline_commit_with_it)
 }
 END_TEST
 
+/* A writer's own statement carries the event row (intake's POST: the case and its event in
+ * one statement); the commit wakes the relay, and under outbox_defer the row is held instead. */
+START_TEST(an_outbox_row_goes_in_the_writers_own_statement)
+{
+	Cp__SlaEvent ev;
+	struct outbox_row row;
+	char id[IDS_UUID_LEN], held[IDS_UUID_LEN];
+	sample_event(&ev);
+	unsigned long before = outbox_wake_count();
+	ck_assert_int_eq(pg_begin(db), 0);
+	ck_assert_int_eq(outbox_row_init(&row, "unit.topic", "k1", "cp.unit.own", &ev.base, id), 0);
+	PGresult *r =
+	    pg_query_bin(db,
+			 "WITH x AS (SELECT 1) INSERT INTO outbox (ce_id, ce_type, "
+			 "ce_source, ce_time, topic, msg_key, payload) SELECT $1, $2, $3, "
+			 "$4, $5, $6, $7 FROM x",
+			 7, row.values, row.lengths, row.formats);
+	ck_assert_ptr_nonnull(r);
+	PQclear(r);
+	outbox_row_clear(&row);
+	ck_assert_int_eq(pg_commit(db), 0);
+	ck_assert_uint_eq(outbox_wake_count(), before + 1);
+	const char *pid[] = {id};
+	r = pg_query(db,
+		     "SELECT ce_type, topic, msg_key, ce_source, length(payload) FROM outbox WHERE "
+		     "ce_id = $1",
+		     1, pid);
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cp.unit.own");
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "k1");
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), outbox_source());
+	ck_assert_int_eq(atoi(PQgetvalue(r, 0, 4)),
+			 (int)protobuf_c_message_get_packed_size(&ev.base));
+	PQclear(r);
+	/* deferred: held for the batch's one insert, nothing for the caller to write */
+	ck_assert_int_eq(pg_begin(db), 0);
+	outbox_defer(true);
+	ck_assert_int_eq(outbox_row_init(&row, "unit.topic", "k2", "cp.unit.held", &ev.base, held),
+			 1);
+	ck_assert_ptr_null(row.payload);
+	outbox_row_clear(&row);
+	ck_assert_int_eq(outbox_defer_flush(db), 0);
+	outbox_defer(false);
+	ck_assert_int_eq(pg_commit(db), 0);
+	const char *hid[] = {held};
+	ck_assert_int_eq(count("SELECT count(*) FROM outbox WHERE ce_type = 'cp.unit.held'"), 1);
+	r = pg_query(db, "SELECT msg_key FROM outbox WHERE ce_id = $1", 1, hid);
+	ck_assert_int_eq(PQntuples(r), 1);
+	PQclear(r);
+}
+END_TEST
+
 /* ---- httpd on worker threads (needs PostgreSQL for the workers' connections) ---- */
 
 static void route_get(struct http_req *r, void *arg)
@@ -1036,6 +1088,7 @@ int main(void)
 			       pipeline_on_a_broken_connection_fails_and_the_next_connection_works);
 		tcase_add_test(d, a_connection_left_in_pipeline_mode_is_replaced);
 		tcase_add_test(d, outbox_rows_queued_on_a_pipeline_commit_with_it);
+		tcase_add_test(d, an_outbox_row_goes_in_the_writers_own_statement);
 		tcase_add_test(d, transaction_control_goes_with_the_next_statement);
 		tcase_add_test(d, a_kept_begin_does_not_outlive_its_connection);
 		suite_add_tcase(s, d);
