@@ -22,10 +22,11 @@ KAFKA_LIBS=${KAFKA_LIBS:-$CP_CACHE/kafka-3.9.1/libs}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 # G1 with a 20 ms pause goal, although the parallel collector (KAFKA_GC_OPTS=-XX:+UseParallelGC)
 # costs the broker less CPU: in make bench's lag-0 tracking phase its threads less the JIT took
-# 0.0051-0.0077 CPU s per 1,000 scans with it, 0.0080-0.0086 with G1. But its young
-# collections copy the broker's live heap (about 160 MB after the producer baseline) in one
-# stop: 44-508 ms pauses on the loaded 2-core machine, every one of them added to an
-# acknowledgement's two Kafka hops (p99 target 200 ms). An ingest-only broker may choose it.
+# 0.0051-0.0077 CPU s per 1,000 scans with it (8 runs), 0.0069-0.0086 with G1 (6 runs). But it
+# stops the broker longer: with -Xlog:gc in one such run each (the shared machine at load 17
+# and 29), parallel paused 10 times, median 79 ms, longest 508 ms; G1 66 times, median 12 ms,
+# longest 293 ms. Every pause is added to an acknowledgement's two Kafka hops (p99 target
+# 200 ms); an ingest-only broker may choose the parallel collector.
 KAFKA_GC_OPTS=${KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
