@@ -471,6 +471,22 @@ static int svc_start_http(const struct svc_def *def, char *errstr, size_t errlen
 	return svc.http ? 0 : -1;
 }
 
+/* A fetch the broker answers as soon as one event is there is completed by the request thread
+ * of each produce that appends one (Kafka completes a partition's waiting fetches right after
+ * the append), so every such consumer of a topic adds a fetch answer and a new fetch to every
+ * produce to it. In make bench's ack phase (81 complaints/s, a shared machine) the broker's
+ * average round trip to intake's relay fell from 157-1318 ms to 19-222 ms in three same-binary
+ * pairs once all but follow-up's were paced (README "Benchmark"). Paced: answered when 64 KiB
+ * of record batches have arrived or after 100 ms, so a stream costs one fetch per 64 KiB
+ * instead of one per produce request, and idle half the polls of the 50 ms default. */
+static const char *const svc_paced_fetch[] = {"fetch.wait.max.ms", "100", "fetch.min.bytes",
+					      "65536", NULL};
+
+const char *const *svc_consumer_fetch_props(bool prompt)
+{
+	return prompt ? NULL : svc_paced_fetch;
+}
+
 /* The extra consumers of def->parallel_topic: the same group, the same settings, only that
  * topic's handlers (so the group's other topics stay with the main consumer, in its order). */
 static int svc_start_parallel(const struct svc_def *def, const struct consumer_def *main_def,
@@ -486,19 +502,13 @@ static int svc_start_parallel(const struct svc_def *def, const struct consumer_d
 		if (strcmp(def->handlers[i].topic, def->parallel_topic) == 0)
 			svc.parallel_handlers[n++] = def->handlers[i];
 	/* These consumers read the heavy topic alone, whose events wait for nothing urgent (a
-	 * scan is stored; no person waits for it): a fetch is answered when 64 KiB of record
-	 * batches (several hundred scans) have arrived or after 100 ms, instead of as soon as one
-	 * event is there and after 50 ms (the defaults, which the complaint topics' latency
-	 * needs). Following a stream, the broker then answers one fetch per 64 KiB rather than
-	 * one per produce request; idle, half the polls (at 50 ms the six services' consumers
-	 * took about 0.16 of a core of an idle broker, README "Benchmark"). 100 ms rather than
-	 * more: a consumer that has caught up waits up to that long for the last scans. */
-	static const char *const props[] = {"fetch.wait.max.ms", "100", "fetch.min.bytes", "65536",
-					    NULL};
+	 * scan is stored; no person waits for it): paced whatever the main consumer does. 100 ms
+	 * rather than more: a consumer that has caught up waits up to that long for the last
+	 * scans. */
 	struct consumer_def cd = *main_def;
 	cd.handlers = svc.parallel_handlers;
 	cd.nhandlers = n;
-	cd.kafka_props = props;
+	cd.kafka_props = svc_consumer_fetch_props(false);
 	for (long long i = 0; n > 0 && i < svc_cfg.parallel_consumers; i++) {
 		svc.parallel[i] = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 						 svc.producer, errstr, errlen);
@@ -532,7 +542,10 @@ static int svc_start_events(const struct svc_def *def, char *errstr, size_t errl
 				  def->nsets,
 				  svc_cfg.set_apply,
 				  def->ids,
-				  NULL};
+				  svc_consumer_fetch_props(def->prompt_fetch)};
+	log_msg(LOG_INFO, "consumer_fetch",
+		LOG_KV({"fetch", def->prompt_fetch ? "prompt" : "paced"}), "consumer fetches %s",
+		def->prompt_fetch ? "as soon as an event is there" : "paced");
 	svc.consumer = consumer_start(&cd, svc_cfg.kafka_bootstrap, svc_cfg.database_url,
 				      svc.producer, errstr, errlen);
 	if (!svc.consumer)

@@ -51,6 +51,10 @@ struct svc_def {
 	 * applied side by side. Its handlers must not depend on events of the other topics
 	 * arriving first (a group of several replicas splits partitions the same way). */
 	const char *parallel_topic;
+	/* true: the consumer's fetch is answered as soon as one event is there, for a service
+	 * whose events a person waits on (follow-up: the customer's acknowledgement); false: it
+	 * is paced (svc_consumer_fetch_props). */
+	bool prompt_fetch;
 	/* Runs after the configuration is loaded, before anything starts. */
 	int (*init)(char *errstr, size_t errlen);
 	void *arg;
@@ -102,6 +106,11 @@ bool svc_probe_judge(int *fails, bool ok, int threshold);
  * periodic task that must not act on a projection still behind its events. Blocks up to a few
  * seconds on the brokers: task threads only. 0, or -1 when unknown (no consumer, no answer). */
 int svc_consumer_group_lag(const char *topic, int64_t *lag) __attribute__((warn_unused_result));
+
+/* The librdkafka properties of a service's consumers over kafka.c's defaults (name, value, ...,
+ * NULL; static): NULL when prompt (a fetch answered as soon as one event is there, else after
+ * 50 ms), else a paced fetch (answered once 64 KiB are there or after 100 ms). */
+const char *const *svc_consumer_fetch_props(bool prompt);
 
 int svc_main(int argc, char **argv, const struct svc_def *def);
 

@@ -207,6 +207,8 @@ int main(int argc, char **argv)
 	    .nroutes = sizeof(followup_routes) / sizeof(followup_routes[0]),
 	    .tasks = followup_tasks,
 	    .ntasks = sizeof(followup_tasks) / sizeof(followup_tasks[0]),
+	    /* the customer's acknowledgement waits on its consumer (receipt -> the 2xx) */
+	    .prompt_fetch = true,
 	    .init = followup_init,
 	};
 	return svc_main(argc, argv, &def);

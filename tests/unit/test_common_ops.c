@@ -27,6 +27,27 @@ START_TEST(a_dependency_is_down_only_after_the_threshold_of_misses_in_a_row)
 }
 END_TEST
 
+/* A paced consumer's fetch waits for 64 KiB or 100 ms (the broker then completes it once per
+ * 64 KiB, not inside every produce request); a prompt one keeps librdkafka's consumer defaults
+ * of kafka.c (answered as soon as one event is there). */
+static const char *prop(const char *const *props, const char *name)
+{
+	for (size_t i = 0; props && props[i]; i += 2)
+		if (strcmp(props[i], name) == 0)
+			return props[i + 1];
+	return NULL;
+}
+
+START_TEST(only_a_prompt_consumer_has_its_fetch_answered_at_the_first_event)
+{
+	ck_assert_ptr_null(svc_consumer_fetch_props(true));
+	const char *const *paced = svc_consumer_fetch_props(false);
+	ck_assert_ptr_nonnull(paced);
+	ck_assert_str_eq(prop(paced, "fetch.min.bytes"), "65536");
+	ck_assert_str_eq(prop(paced, "fetch.wait.max.ms"), "100");
+}
+END_TEST
+
 START_TEST(gauges_spell_the_special_values_as_the_format_does)
 {
 	metrics_reset();
@@ -115,6 +136,7 @@ int main(void)
 	tcase_add_test(tc, gauges_spell_the_special_values_as_the_format_does);
 	tcase_add_test(tc, process_metrics_come_from_proc);
 	tcase_add_test(tc, log_context_is_added_until_cleared);
+	tcase_add_test(tc, only_a_prompt_consumer_has_its_fetch_answered_at_the_first_event);
 	tcase_add_test(tc, a_dependency_is_down_only_after_the_threshold_of_misses_in_a_row);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
