@@ -148,8 +148,8 @@ def code_families() -> dict[str, set[str]]:
         steps |= set(pair)
     convs = set()
     for p in (SVC / "intake").glob("*.c"):
-        # the SQL as one string: adjacent C literals joined
-        sql = re.sub(r'"\s*\n\s*"', "", p.read_text())
+        # the SQL as one string: adjacent C literals joined (also across a macro's `\` lines)
+        sql = re.sub(r'"\s*(?:\\\s*)?\n\s*"', "", p.read_text())
         steps |= set(re.findall(r"INSERT INTO timeline \(complaint_id, step[^)]*\)\s*"
                                 r"(?:VALUES \(\$1(?:::uuid)?, |SELECT (?:\$\d|[a-z_]+), )\s*'([a-z_]+)'", sql))
         convs |= set(re.findall(r"'(?:to|from)_customer', '([a-z_]+)'", sql))
