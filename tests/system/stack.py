@@ -651,10 +651,14 @@ class Stack:
             raise
 
     def start_service(self, name: str, **env: str):
-        """Starts a stopped service with these overrides (they replace the earlier ones) and
-        waits until its /readyz answers 200."""
+        """Starts a stopped service with these overrides (they replace the earlier ones; none:
+        its start-of-session environment, as restart_service) and waits until its /readyz
+        answers 200."""
         self._known(name)
-        self._overrides[name] = {k: str(v) for k, v in env.items()}
+        # without overrides, the session's own (evidence's STUCK_PROACTIVE_CASE=false): a
+        # module fixture that stopped and started evidence left it opening proactive cases,
+        # and test_tracking_set_apply found a case (a bundle) for a 38 h old parcel
+        self._overrides[name] = {k: str(v) for k, v in (env or self._start_env[name]).items()}
         self._spawn(name)
         self._wait_ready(name)
 
