@@ -132,6 +132,38 @@ def test_language_switch_changes_every_text(stack, open_page):
     expect(page.get_by_role("button", name="Send complaint")).to_be_visible()
 
 
+def test_taiwan_and_hong_kong_browsers_get_traditional_chinese(stack, http, open_page):
+    from test_console_i18n import SIMPLIFIED_ONLY
+    wb = waybill()
+    page = open_page(PHONE, name="zh-hant-customer-form", locale="zh-TW")
+    page.goto(f"{stack.base_url}/c/{wb}")
+    expect(page.get_by_role("button", name="提交投訴")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"投訴運單 {wb}")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "zh-Hant"
+    text = page.inner_text("body")
+    assert "快遞投訴服務" in text and "我們如何聯絡您" in text
+    assert set(text) & set(SIMPLIFIED_ONLY) == set(), sorted(set(text) & set(SIMPLIFIED_ONLY))
+    page.screenshot(path=str(_results() / "zh-hant-customer-form.png"), full_page=True)
+    # the switch offers simplified characters, and back
+    page.get_by_role("button", name="简体中文").click()
+    expect(page.get_by_role("button", name="提交投诉")).to_be_visible()
+    page.get_by_role("button", name="繁體中文").click()
+    expect(page.get_by_role("button", name="提交投訴")).to_be_visible()
+    assert page_errors(page) == []
+
+    # Hong Kong: the status page in traditional characters, dates as Hong Kong writes them
+    r = post(http, stack, complaint())
+    assert r.status_code == 201, r.text
+    no, token = r.json()["complaint_no"], r.json()["link"].split("token=")[1]
+    hk = open_page(PHONE, name="zh-hant-customer-status", locale="zh-HK")
+    hk.goto(f"{stack.base_url}/c/status/{no}?token={token}")
+    expect(hk.get_by_role("heading", name=f"投訴 {no}")).to_be_visible()
+    assert hk.evaluate("document.documentElement.lang") == "zh-Hant"
+    expect(hk.locator("main")).to_contain_text(re.compile(r"\b\d{2}/\d{2}/20\d{2}\b"))  # day first
+    hk.screenshot(path=str(_results() / "zh-hant-customer-status.png"), full_page=True)
+    assert page_errors(hk) == []
+
+
 def test_status_page_with_a_wrong_token_says_the_link_is_invalid(stack, http, open_page):
     r = post(http, stack, complaint())
     no = r.json()["complaint_no"]

@@ -1,7 +1,9 @@
-"""The console's two languages are complete: every text key a page uses literally exists in
-both zh-CN and en, and both dictionaries hold the same keys. Needs no stack."""
+"""The console's languages are complete: every text key a page uses literally exists in zh-CN,
+zh-Hant and en, and the dictionaries hold the same keys; the zh-Hant one is exactly what OpenCC
+makes of zh-CN and holds no simplified character. Needs no stack."""
 
 import re
+import subprocess
 
 from stack import ROOT
 
@@ -14,6 +16,9 @@ def _dicts():
     for name in ("zh", "en"):
         body = re.search(rf"const {name}: Dict = \{{(.*?)\n\}};", text, re.S).group(1)
         out[name] = dict(re.findall(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?$', body, re.M))
+    # the traditional catalogue zh-hant.mjs generates (JSON.stringify lines, same pattern)
+    body = re.search(r"zhHant: Record<string, string> = \{(.*?)\n\};", (SRC / "i18n.zh-Hant.ts").read_text(), re.S).group(1)
+    out["zhHant"] = dict(re.findall(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",?$', body, re.M))
     return out
 
 
@@ -21,6 +26,31 @@ def test_both_languages_have_the_same_keys():
     d = _dicts()
     assert len(d["zh"]) > 100
     assert set(d["zh"]) ^ set(d["en"]) == set(), sorted(set(d["zh"]) ^ set(d["en"]))
+    assert set(d["zh"]) ^ set(d["zhHant"]) == set(), sorted(set(d["zh"]) ^ set(d["zhHant"]))
+
+
+def test_zh_hant_is_the_converters_output_of_zh_cn():
+    """src/i18n.zh-Hant.ts is generated (OpenCC cn -> tw plus the script's override list), never
+    edited: a zh-CN text changed without regenerating, or a hand edit, fails here."""
+    r = subprocess.run(["node", str(SRC.parent / "zh-hant.mjs"), "--check"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+# Characters only simplified Chinese writes (each has a different traditional form), among them
+# the ones of this domain: 快递, 运单, 问题, 赔偿, 投诉 ...
+SIMPLIFIED_ONLY = "递运单说问这发们个对会认请话时诉赔偿关键处门号图车钟级开报达权员务联链设网络"
+
+
+def test_zh_hant_holds_no_simplified_character():
+    d = _dicts()
+    left = {k: v for k, v in d["zhHant"].items() if set(v) & set(SIMPLIFIED_ONLY)}
+    assert left == {}, left
+    # and the conversion did something: the zh-CN texts do use these characters
+    assert sum(1 for v in d["zh"].values() if set(v) & set(SIMPLIFIED_ONLY)) > 100
+    # the domain words as Hong Kong and Taiwan write them (the override list)
+    assert d["zhHant"]["app.title"] == "快遞投訴服務"
+    assert "資訊" in d["zhHant"]["subcat.wrong_tracking_info"] and "信息" not in d["zhHant"]["subcat.wrong_tracking_info"]
+    assert "連結" in d["zhHant"]["status.badlink"]
 
 
 def test_every_literal_key_a_page_uses_exists():
@@ -36,6 +66,7 @@ def test_placeholders_match_between_languages():
     d = _dicts()
     for key, zh in d["zh"].items():
         assert set(re.findall(r"\{(\w+)\}", zh)) == set(re.findall(r"\{(\w+)\}", d["en"][key])), key
+        assert set(re.findall(r"\{(\w+)\}", zh)) == set(re.findall(r"\{(\w+)\}", d["zhHant"][key])), key
 
 
 # ---- the domain codes the APIs return: each has a label in every language of the console ----
@@ -263,7 +294,7 @@ def test_every_sentence_the_services_write_has_a_translation():
                 | {f"outcome.{o}" for o in outcomes} | {f"facility.{f}" for f in facilities})
         assert sorted(need - set(dict_)) == [], (lang, sorted(need - set(dict_)))
     keys = set(re.findall(r'key: "([a-z_.]+)"', (SRC / "i18n.ts").read_text()))
-    assert keys and all(k in d["zh"] and k in d["en"] for k in keys), sorted(k for k in keys if k not in d["zh"])
+    assert keys and all(k in d["zh"] and k in d["en"] and k in d["zhHant"] for k in keys), sorted(k for k in keys if k not in d["zh"])
 
 
 def test_every_audited_table_has_a_console_name_and_is_in_the_audit_filter():

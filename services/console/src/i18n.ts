@@ -1,18 +1,37 @@
-// The console's two languages. Every text a page shows comes from here, so a page never mixes
-// languages; the choice is remembered in localStorage (not a cookie: the server never needs it).
+// The console's languages: simplified Chinese (zh-CN), traditional Chinese (zh-Hant, for Hong
+// Kong, Taiwan and Macau) and English. Every text a page shows comes from here, so a page never
+// mixes languages; the choice is remembered in localStorage (not a cookie: the server never
+// needs it). The zh-Hant catalogue is generated from zh-CN by OpenCC (zh-hant.mjs), not edited.
 import { signal } from "./state";
+import { zhHant } from "./i18n.zh-Hant";
 
-export type Lang = "zh-CN" | "en";
+export type Lang = "zh-CN" | "zh-Hant" | "en";
+export const LANGS: Lang[] = ["zh-CN", "zh-Hant", "en"];
+/** Each language's name in itself, for the switch. */
+export const LANG_NAMES: Record<Lang, string> = { "zh-CN": "简体中文", "zh-Hant": "繁體中文", en: "English" };
 const STORE = "cp.lang";
 
+function known(s: string | null): Lang | null {
+  return s && (LANGS as string[]).includes(s) ? (s as Lang) : null;
+}
+
+/** The console language for a browser language tag: traditional characters for Taiwan, Hong
+ *  Kong, Macau and any zh-Hant tag, simplified for other Chinese, English otherwise. */
+export function langOfBrowser(tag: string | undefined): Lang {
+  const l = (tag || "").toLowerCase();
+  if (!l.startsWith("zh")) return tag ? "en" : "zh-CN";
+  if (/^zh-(hant|tw|hk|mo)\b/.test(l)) return "zh-Hant";
+  return "zh-CN";
+}
+
 function initial(): Lang {
-  const q = new URLSearchParams(location.search).get("lang");
-  if (q === "en" || q === "zh-CN") return q;
+  const q = known(new URLSearchParams(location.search).get("lang"));
+  if (q) return q;
   try {
-    const s = localStorage.getItem(STORE);
-    if (s === "en" || s === "zh-CN") return s;
+    const s = known(localStorage.getItem(STORE));
+    if (s) return s;
   } catch { /* storage may be disabled; fall back to the browser's language */ }
-  return navigator.language && !navigator.language.toLowerCase().startsWith("zh") ? "en" : "zh-CN";
+  return langOfBrowser(navigator.language);
 }
 
 export const lang = signal<Lang>(initial());
@@ -23,6 +42,14 @@ export function setLang(l: Lang) {
   lang.set(l);
 }
 document.documentElement.lang = lang.get();
+
+/** The locale dates and money are written in: the page's language, and for zh-Hant the
+ *  browser's own region when it is one of them (zh-HK writes dates as Hong Kong does). */
+export function locale(): string {
+  const l = lang.get();
+  if (l === "zh-Hant" && langOfBrowser(navigator.language) === "zh-Hant") return navigator.language;
+  return l;
+}
 
 type Dict = Record<string, string>;
 
@@ -1704,7 +1731,7 @@ const en: Dict = {
   "photos.own.open": "Open photo {n} full size",
 };
 
-const dicts: Record<Lang, Dict> = { "zh-CN": zh, en };
+const dicts: Record<Lang, Dict> = { "zh-CN": zh, "zh-Hant": zhHant, en };
 
 /** The text of key in the current language with {name} placeholders filled; an unknown key
  *  falls back to `fallback` (e.g. the server's English text) and then to the key itself. */
@@ -1722,7 +1749,7 @@ export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d.getTime())) return iso;
-  return d.toLocaleString(lang.get(), { year: "numeric", month: "2-digit", day: "2-digit",
+  return d.toLocaleString(locale(), { year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit" });
 }
 
@@ -1732,7 +1759,7 @@ export function fmtTime(iso: string | null | undefined): string {
 export function fmtFen(fen: number | null | undefined, currency = "CNY"): string {
   if (fen == null || !Number.isFinite(fen)) return "";
   try {
-    return new Intl.NumberFormat(lang.get(), { style: "currency", currency }).format(fen / 100);
+    return new Intl.NumberFormat(locale(), { style: "currency", currency }).format(fen / 100);
   } catch {
     return `${currency} ${(fen / 100).toFixed(2)}`; // an unknown currency code
   }
@@ -1850,7 +1877,7 @@ export function sentence(scope: string, text: string | null | undefined): string
     const vars: Record<string, string> = {};
     (e.args || []).forEach((fam, i) => {
       const v = m[i + 1];
-      vars[String(i + 1)] = fam === "n" ? Number(v).toLocaleString(lang.get(), { maximumFractionDigits: 1 })
+      vars[String(i + 1)] = fam === "n" ? Number(v).toLocaleString(locale(), { maximumFractionDigits: 1 })
         : fam === "sentence" ? (sentence("signed_by_other", v) ?? v)
         : fam === "phrase" || fam === "who" ? (v.trim() ? t(`phrase.${v.trim()}`, undefined, v) : "")
         : fam ? label(fam, v) : v;

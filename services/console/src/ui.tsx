@@ -4,8 +4,10 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { session, signOut } from "./auth";
-import { label, lang, setLang, t } from "./i18n";
+import { LANG_NAMES, label, lang, setLang, t } from "./i18n";
 import { navigate } from "./router";
+
+const hanOther = () => (lang.get() === "zh-Hant" ? "zh-CN" : "zh-Hant");
 
 export function Shell(props: { staff?: boolean; title: string; children: ComponentChildren }) {
   useEffect(() => {
@@ -32,6 +34,10 @@ export function Shell(props: { staff?: boolean; title: string; children: Compone
                 lang={lang.get() === "en" ? "zh-CN" : "en"}
                 onClick={() => setLang(lang.get() === "en" ? "zh-CN" : "en")}>
           {t("lang.switch")}
+        </button>
+        {/* the other script of Chinese, named in itself: 繁體中文 from zh-CN and en, 简体中文 from zh-Hant */}
+        <button type="button" class="lang" lang={hanOther()} onClick={() => setLang(hanOther())}>
+          {LANG_NAMES[hanOther()]}
         </button>
       </header>
       <main id="main" tabIndex={-1} class={props.staff ? "wide" : "narrow"}>

@@ -207,6 +207,8 @@ export function Landing(props: { waybill: string }) {
   // One Idempotency-Key per distinct body: a retry of the same submission (lost answer, double
   // tap) is answered with the same complaint; a changed form is a new request.
   const last = useRef<{ body: string; key: string } | null>(null);
+  // The language messages are sent in: intake and follow-up's templates know zh-CN and en, so a
+  // zh-Hant page files as zh-CN (the customer reads simplified messages; see the README).
   const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
 
   if (filed) {
