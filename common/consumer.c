@@ -47,8 +47,6 @@ struct consumer_held {
 	int64_t first, last;
 };
 
-#define CONSUMER_HELD_MAX 16
-
 struct consumer {
 	struct consumer_def def;
 	char group[128]; /* def.group points here: the caller's string need not outlive the call */
@@ -74,7 +72,9 @@ struct consumer {
 	size_t batch_events;
 	int batch_tries;      /* failed tries of the batch in hand */
 	char batch_error[12]; /* the last failed try's SQLSTATE, "connection" when none */
-	struct consumer_held held[CONSUMER_HELD_MAX]; /* the batch's partitions */
+	/* the batch's partitions: batch_max entries, one per message at most (a fixed 16 left
+	 * the lag of a batch's further partitions uncounted: intake alone reads 7 topics) */
+	struct consumer_held *held;
 	size_t nheld;
 	bool lag_held; /* cp_consumer_lag was set from the held batch (consumer_stall_lag) */
 	struct metric *retries; /* cp_consumer_batch_retries_total{group} */
@@ -689,8 +689,6 @@ static void consumer_hold(struct consumer *c, rd_kafka_message_t **msgs, size_t 
 					c->held[j].partition != msgs[i]->partition))
 			j++;
 		if (j == c->nheld) {
-			if (j == CONSUMER_HELD_MAX)
-				continue;
 			struct consumer_held *h = &c->held[c->nheld++];
 			h->rkt = msgs[i]->rkt;
 			snprintf(h->topic, sizeof(h->topic), "%s",
@@ -969,7 +967,9 @@ struct consumer *consumer_start(const struct consumer_def *def, const char *boot
 	c->touched = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->touched));
 	c->set_of = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->set_of));
 	c->named = calloc(def->nhandlers ? def->nhandlers : 1, sizeof(*c->named));
-	if (!c->items || !c->set || !c->set_idx || !c->touched || !c->set_of || !c->named)
+	c->held = calloc((size_t)def->batch_max, sizeof(*c->held));
+	if (!c->items || !c->set || !c->set_idx || !c->touched || !c->set_of || !c->named ||
+	    !c->held)
 		goto failed;
 	for (size_t i = 0; i < def->nhandlers; i++) {
 		const ProtobufCMessageDescriptor *d = def->handlers[i].desc;
@@ -1009,6 +1009,7 @@ failed:
 	free(c->touched);
 	free(c->set_of);
 	free(c->named);
+	free(c->held);
 	free(c);
 	return NULL;
 }
@@ -1030,5 +1031,6 @@ void consumer_stop(struct consumer *c)
 	free(c->touched);
 	free(c->set_of);
 	free(c->named);
+	free(c->held);
 	free(c);
 }

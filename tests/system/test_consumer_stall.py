@@ -17,9 +17,11 @@ import subprocess
 import uuid
 
 import pytest
+import requests
+from confluent_kafka.admin import AdminClient
 
 from helpers import wait_rows
-from stack import wait_for
+from stack import StackError, wait_for
 
 PROMTOOL = shutil.which("promtool")
 
@@ -103,3 +105,50 @@ def test_readyz_says_whether_the_consumer_applies(stack, http, name):
     # consumer reports it
     body = http.get(f"{stack.service_url(name)}/readyz").json()
     assert body["consumer"] == "ok" and body["consumer_stalled_seconds"] >= 0, body
+
+
+# intake's topics: 7, of 3 partitions each on the test broker (6 in the chart)
+INTAKE_TOPICS = ("parcel.exception.v1", "parcel.tracking.v1", "complaint.classified.v1",
+                 "complaint.evidence.v1", "complaint.resolution.v1", "complaint.followup.v1",
+                 "complaint.sla.v1")
+
+
+def partition_lag(text: str, topic: str, partition: int) -> float | None:
+    m = re.search(rf'^cp_consumer_lag{{topic="{re.escape(topic)}",partition="{partition}"}} '
+                  r'(\S+)$', text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_a_stalled_batch_counts_the_lag_of_every_partition_it_holds(make_stack):
+    """The held batch's partitions were kept in a list of 16: a batch over more of them (intake
+    alone reads 21 partitions here, 42 in the chart) left the lag of the others uncounted while
+    their events waited behind the stalled batch. A stack of its own: the events that fill
+    every partition are not events (each service dead-letters them)."""
+    s = make_stack(intake={"CONSUMER_BATCH_WAIT_MS": "1000"})  # one batch takes them all
+    try:
+        topics = AdminClient({"bootstrap.servers": s.bootstrap}).list_topics(timeout=10).topics
+        db = s.db()
+        s.stop_service("intake")
+        db.execute("REVOKE INSERT ON intake.inbox FROM intake")
+        produce_classified(s, str(uuid.uuid4()))  # its inbox claim is refused: the batch stalls
+        held = [(t, p) for t in INTAKE_TOPICS for p in sorted(topics[t].partitions)]
+        assert len(held) > 16, held
+        for topic, partition in held:
+            s.produce(topic, b"filler", b"not an event", partition=partition)
+        s.start_service("intake", **s._start_env["intake"])
+        url = s.service_url("intake")
+
+        left = list(held)
+
+        def counted() -> bool:
+            text = requests.get(f"{url}/metrics", timeout=10).text
+            left[:] = [tp for tp in held if (partition_lag(text, *tp) or 0) < 1]
+            return not left
+
+        try:
+            wait_for(counted, 60, "the lag of every partition of the held batch")
+        except StackError as e:
+            raise AssertionError(f"{e}; uncounted: {left}") from None
+        db.execute("GRANT INSERT ON intake.inbox TO intake")
+    finally:
+        s.close()
