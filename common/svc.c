@@ -138,8 +138,8 @@ static const struct cfg_entry svc_common_cfg[] = {
      * is an operator's problem (a revoked grant, a lock held, a broken connection), not load */
     {"CONSUMER_STALL_SECONDS", CFG_INT, "60", 1, 86400,
      "a consumer that has held one batch without applying it for longer than this (retrying "
-     "it, or waiting in a statement) makes /readyz answer 503 with the reason "
-     "(cp_consumer_stalled_seconds tells how long)",
+     "it, or waiting in a statement) is reported stalled, with the reason, in /readyz's body "
+     "and the consumer_stalled log (cp_consumer_stalled_seconds tells how long)",
      &svc_cfg.stall_seconds},
     {"DRAIN_TIMEOUT_SECONDS", CFG_INT, "10", 1, 600,
      "on SIGTERM, the longest wait for requests in flight before stopping (an orchestrator's "
@@ -304,16 +304,20 @@ static void svc_healthz(struct http_req *r, void *arg)
 			json_pack("{s:s, s:s}", "status", "alive", "service", svc.def->name));
 }
 
-/* Not ready also when a consumer is stuck on one batch past CONSUMER_STALL_SECONDS: with
- * PostgreSQL and Kafka answering their probes, intake's consumer once retried one batch for
- * ever on a connection it could not use, and /readyz said 200 all along. */
+/* A consumer stuck on one batch past CONSUMER_STALL_SECONDS is reported here, with the
+ * reason (intake's consumer once retried one batch for ever on a connection it could not use,
+ * and nothing said so), but it does not make the instance unready: readiness decides whether
+ * the orchestrator sends HTTP requests here, and they do not go through the consumer. A stall
+ * has one cause in every replica alike (a revoked grant, a held lock), so 503 would take the
+ * whole service's API away from customers and staff for a projection that is late; the
+ * ComplaintsConsumerStalled alert tells a person instead. */
 static void svc_readyz(struct http_req *r, void *arg)
 {
 	bool pg = atomic_load(&svc.pg_ok), kafka = atomic_load(&svc.kafka_ok);
 	struct consumer_stall_info info = {0};
 	double stall = svc_consumer_stall(&info);
 	bool stalled = stall > (double)svc_cfg.stall_seconds;
-	bool ready = pg && kafka && !stalled && !atomic_load(&svc.stop);
+	bool ready = pg && kafka && !atomic_load(&svc.stop);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:b}", "status", ready ? "ready" : "not_ready",
 				 "postgres", pg ? "up" : "down", "kafka", kafka ? "up" : "down",
 				 "development_secrets", svc.dev_secrets);
