@@ -178,11 +178,18 @@ def test_stuck_sweep_waits_while_tracking_events_are_unapplied(stack, http):
     """The lag guard: a parcel whose stored last scan is 3 h old is not declared stuck while its
     newer scan waits unapplied on the topic. The backlog is real: PostgreSQL refuses the scan of
     a blocker waybill (a trigger raising a serialization failure, which the consumer retries),
-    so partition 1's consumer holds its batch and the parcel's newer scan waits behind it; the
-    parcel's older scan comes through partition 0 (STUCK_SWEEP_MAX_LAG=0: any unapplied event
-    holds the sweep)."""
+    so the consumer of its partition holds its batch and the parcel's newer scan waits behind
+    it on the same partition; the parcel's older scan was stored before (STUCK_SWEEP_MAX_LAG=0:
+    any unapplied event holds the sweep). Everything goes through one partition: which of
+    evidence's consumers owns which partition is the group's choice, so a test that needs two
+    partitions in different hands fails when one consumer gets both."""
     blocker, w, other = waybill(), waybill(), waybill()
     db = stack.db()
+    # stored while the sweep's threshold is the default day: 3 h old is not stuck yet
+    _produce_scan(stack, scan(stack, w, "departed", ago(3), facility_id="SC1",
+                              facility_type="sorting_centre"), 1)
+    wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND "
+                     "last_code = 'departed'", (w,))
     db.execute("CREATE FUNCTION evidence.cp_test_refuse_scan() RETURNS trigger LANGUAGE plpgsql "
                "AS $$ BEGIN RAISE EXCEPTION 'test: scan refused' USING ERRCODE = '40001'; END $$")
     db.execute("CREATE TRIGGER cp_test_refuse_scan BEFORE INSERT ON evidence.scans FOR EACH ROW "
@@ -190,18 +197,16 @@ def test_stuck_sweep_waits_while_tracking_events_are_unapplied(stack, http):
                "evidence.cp_test_refuse_scan()")
     refused = True
     try:
+        retries = _metric(http, stack, "cp_consumer_batch_retries_total")
+        _produce_scan(stack, scan(stack, blocker, "arrived", ago(0.01), facility_id="SC3",
+                                  facility_type="sorting_centre"), 1)
+        wait_for(lambda: _metric(http, stack, "cp_consumer_batch_retries_total") > retries, 60,
+                 "evidence retrying the blocker's batch")
+        # the parcel's newer scan waits behind the blocker
+        _produce_scan(stack, scan(stack, w, "arrived", ago(0.2), facility_id="SC2",
+                                  facility_type="sorting_centre"), 1)
         with stack.service_env("evidence", STUCK_AFTER_SECONDS="3600", STUCK_CHECK_MS="200",
                                STUCK_SWEEP_MAX_LAG="0"):
-            _produce_scan(stack, scan(stack, blocker, "arrived", ago(0.01), facility_id="SC3",
-                                      facility_type="sorting_centre"), 1)
-            wait_for(lambda: _metric(http, stack, "cp_consumer_batch_retries_total") >= 1, 60,
-                     "evidence retrying the blocker's batch")
-            _produce_scan(stack, scan(stack, w, "arrived", ago(0.2), facility_id="SC2",
-                                      facility_type="sorting_centre"), 1)
-            _produce_scan(stack, scan(stack, w, "departed", ago(3), facility_id="SC1",
-                                      facility_type="sorting_centre"), 0)
-            wait_rows(stack, "SELECT 1 FROM evidence.parcels WHERE waybill_no = %s AND "
-                             "last_code = 'departed'", (w,))
             skipped = _metric(http, stack, "cp_evidence_stuck_sweeps_skipped_total",
                               'reason="tracking_lag"')
             wait_for(lambda: _metric(http, stack, "cp_evidence_stuck_sweeps_skipped_total",
