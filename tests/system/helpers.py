@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import time
@@ -111,3 +112,28 @@ def committed_lag(stack, group: str, topics) -> int | None:
         return int(out.stdout)
     except (subprocess.TimeoutExpired, ValueError):
         return None
+
+
+@contextlib.contextmanager
+def refusing(stack, table: str, check: str, service: str, stopped=()):
+    """The set tests' poison: while the block runs, PostgreSQL refuses the rows of `table` that
+    fail `check` (a CHECK constraint) and the services in `stopped` are stopped (they would
+    answer the test's events with their own). Afterwards the constraint is dropped, `service`
+    runs again with its start-of-session environment (a run leaves it stopped or with its own
+    overrides) and the stopped ones start again."""
+    constraint = f"test_refuses_{uuid.uuid4().hex[:8]}"
+    with stack.db() as db:
+        db.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({check})")
+    for name in stopped:
+        stack.stop_service(name)
+    try:
+        yield
+    finally:
+        with stack.db() as db:
+            db.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}")
+        if stack.is_running(service):
+            stack.restart_service(service)
+        else:
+            stack.start_service(service)
+        for name in stopped:
+            stack.start_service(name)

@@ -13,7 +13,7 @@ import uuid
 
 import requests
 
-from helpers import dead_letter_reasons, wait_rows
+from helpers import dead_letter_reasons, refusing, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -191,22 +191,10 @@ def test_timer_sets_and_the_one_event_path_store_identical_rows(stack):
     # a day ahead: no clock of the scenario falls due (nor warns) while the test runs
     t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp())) + 24 * HOUR
     poison_no = f"CPX{uuid.uuid4().hex[:8]}"
-    constraint = f"test_refuses_{poison_no.lower()}"
-    with stack.db() as db:
-        db.execute(f"ALTER TABLE timer.cases ADD CONSTRAINT {constraint} "
-                   f"CHECK (complaint_no <> '{poison_no}')")
-    stack.stop_service("classification")
-    try:
+    with refusing(stack, "timer.cases", f"complaint_no <> '{poison_no}'", "timer",
+                  stopped=["classification"]):
         one, one_sets, one_falls, one_dlq = _run(stack, "false", t0, poison_no)
         got, got_sets, got_falls, got_dlq = _run(stack, "true", t0, poison_no)
-    finally:
-        with stack.db() as db:
-            db.execute(f"ALTER TABLE timer.cases DROP CONSTRAINT IF EXISTS {constraint}")
-        if not stack.is_running("timer"):
-            stack.start_service("timer", **stack._start_env["timer"])
-        else:
-            stack.restart_service("timer")
-        stack.start_service("classification", **stack._start_env["classification"])
     # the paths really differed: only the set run applied the clean backlogs as sets (all of
     # their fresh events), and its backlogs with a refused event fell back
     assert one_sets == [0] * 5 and one_falls == [0] * 5, (one_sets, one_falls)
@@ -350,20 +338,9 @@ def _sla_run(stack, mode, t0, poison_clock):
 def test_intake_clock_event_sets_and_the_one_event_path_store_identical_rows(stack):
     t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
     poison_clock = f"poison{uuid.uuid4().hex[:6]}"
-    constraint = f"test_refuses_{poison_clock}"
-    with stack.db() as db:
-        db.execute(f"ALTER TABLE intake.case_clocks ADD CONSTRAINT {constraint} "
-                   f"CHECK (clock <> '{poison_clock}')")
-    try:
+    with refusing(stack, "intake.case_clocks", f"clock <> '{poison_clock}'", "intake"):
         one_counts, one, one_dead = _sla_run(stack, "false", t0, poison_clock)
         got_counts, got, got_dead = _sla_run(stack, "true", t0, poison_clock)
-    finally:
-        with stack.db() as db:
-            db.execute(f"ALTER TABLE intake.case_clocks DROP CONSTRAINT IF EXISTS {constraint}")
-        if not stack.is_running("intake"):
-            stack.start_service("intake", **stack._start_env["intake"])
-        else:
-            stack.restart_service("intake")
     # only the set run applied the clean backlog as a set (its 12 fresh events), and fell
     # back to one event at a time for the backlog with refused events
     assert one_counts == [(0, 0), (0, 0)], one_counts

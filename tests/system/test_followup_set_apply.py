@@ -17,7 +17,7 @@ import uuid
 
 import requests
 
-from helpers import dead_letter_reasons, wait_rows
+from helpers import dead_letter_reasons, refusing, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -299,28 +299,13 @@ def _told(stack, run):
 def test_followup_sets_and_the_one_event_path_store_identical_rows(stack):
     t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
     poison_clock = f"poison{uuid.uuid4().hex[:6]}"
-    constraint = f"test_refuses_{poison_clock}"
-    with stack.db() as db:
-        db.execute(f"ALTER TABLE followup.sla_events ADD CONSTRAINT {constraint} "
-                   f"CHECK (clock <> '{poison_clock}')")
-    for name in STOPPED:
-        stack.stop_service(name)
-    try:
+    with refusing(stack, "followup.sla_events", f"clock <> '{poison_clock}'", "followup",
+                  stopped=STOPPED):
         one, one_counts, one_dead = _run(stack, "false", t0, poison_clock)
         got, got_counts, got_dead = _run(stack, "true", t0, poison_clock)
         # before the stopped services come back and answer the runs' events with their own
         a, b = _rows(stack, one), _rows(stack, got)
         assert _told(stack, one) >= 4 and _told(stack, got) >= 4
-    finally:
-        with stack.db() as db:
-            db.execute(f"ALTER TABLE followup.sla_events DROP CONSTRAINT IF EXISTS "
-                       f"{constraint}")
-        if not stack.is_running("followup"):
-            stack.start_service("followup", **stack._start_env["followup"])
-        else:
-            stack.restart_service("followup")
-        for name in STOPPED:
-            stack.start_service(name, **stack._start_env[name])
     # only the set run applied events as sets; its clean backlogs never fell back, and the
     # backlog with the refused event did (metrics are per process: each backlog starts one)
     assert all(c == (0, 0) for c in one_counts), one_counts

@@ -15,7 +15,7 @@ own."""
 import datetime
 import uuid
 
-from helpers import dead_letter_reasons, wait_rows
+from helpers import dead_letter_reasons, refusing, wait_rows
 from test_complaint_set_apply import DLQ, _iso, _metric
 
 HOUR = 3600.0
@@ -216,25 +216,10 @@ def _run(stack, mode, t0, poison):
 def test_intake_complaint_event_sets_and_the_one_event_path_store_identical_rows(stack):
     t0 = float(int(datetime.datetime.now(datetime.timezone.utc).timestamp()))
     poison = f"poison{uuid.uuid4().hex[:6]}"
-    constraint = f"test_refuses_{poison}"
-    stopped = [s for s in OTHERS if stack.is_running(s)]
-    for s in stopped:
-        stack.stop_service(s)
-    with stack.db() as db:
-        db.execute(f"ALTER TABLE intake.complaints ADD CONSTRAINT {constraint} "
-                   f"CHECK (escalated_to IS DISTINCT FROM '{poison}')")
-    try:
+    with refusing(stack, "intake.complaints", f"escalated_to IS DISTINCT FROM '{poison}'",
+                  "intake", stopped=[s for s in OTHERS if stack.is_running(s)]):
         one_counts, one, one_dead = _run(stack, "false", t0, poison)
         got_counts, got, got_dead = _run(stack, "true", t0, poison)
-    finally:
-        with stack.db() as db:
-            db.execute(f"ALTER TABLE intake.complaints DROP CONSTRAINT IF EXISTS {constraint}")
-        if not stack.is_running("intake"):
-            stack.start_service("intake", **stack._start_env["intake"])
-        else:
-            stack.restart_service("intake")
-        for s in stopped:
-            stack.start_service(s, **stack._start_env[s])
     # only the set run applied the classified backlog as sets, with no fallback; the refused
     # backlog fell back to one event at a time
     # (intake starts afresh for each backlog: its counters are the backlog's own)

@@ -16,7 +16,7 @@ import uuid
 import requests
 from google.protobuf.json_format import MessageToDict
 
-from helpers import dead_letter_reasons, wait_rows
+from helpers import dead_letter_reasons, refusing, wait_rows
 
 DLQ = "complaint.deadletter.v1"
 CLASSIFIED, EVIDENCE = "complaint.classified.v1", "complaint.evidence.v1"
@@ -175,22 +175,10 @@ def _rows(stack, run):
 
 def test_resolution_sets_and_the_one_event_path_store_identical_rows(stack):
     poison_no = f"CPX{uuid.uuid4().hex[:8]}"
-    constraint = f"test_refuses_{poison_no.lower()}"
-    with stack.db() as db:
-        db.execute(f"ALTER TABLE resolution.cases ADD CONSTRAINT {constraint} "
-                   f"CHECK (complaint_no <> '{poison_no}')")
-    stack.stop_service("evidence")
-    try:
+    with refusing(stack, "resolution.cases", f"complaint_no <> '{poison_no}'", "resolution",
+                  stopped=["evidence"]):
         one, one_counts, one_dead = _run(stack, "false", poison_no)
         got, got_counts, got_dead = _run(stack, "true", poison_no)
-    finally:
-        with stack.db() as db:
-            db.execute(f"ALTER TABLE resolution.cases DROP CONSTRAINT IF EXISTS {constraint}")
-        if not stack.is_running("resolution"):
-            stack.start_service("resolution", **stack._start_env["resolution"])
-        else:
-            stack.restart_service("resolution")
-        stack.start_service("evidence", **stack._start_env["evidence"])
     # only the set run applied the clean backlogs as sets (per backlog: the service restarts
     # for each), and fell back to one event at a time for the backlog with refused events
     assert one_counts == [(0, 0)] * 3, one_counts
