@@ -251,7 +251,7 @@ static void svc_watch_consumers(bool *was_stalled)
 		log_msg(LOG_ERROR, "consumer_stalled",
 			LOG_KV({"group", info.group}, {"sqlstate", info.error}),
 			"a batch of %zu events not applied for %.0f s (%d failed tries); /readyz "
-			"says not ready",
+			"names the reason",
 			info.events, secs, info.tries);
 	else if (!stalled && *was_stalled)
 		log_info("consumer_recovered", "the consumer applies its events again");
