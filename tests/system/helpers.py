@@ -137,3 +137,18 @@ def refusing(stack, table: str, check: str, service: str, stopped=()):
             stack.start_service(service)
         for name in stopped:
             stack.start_service(name)
+
+
+class SetRun:
+    """The base of a set test's run (one backlog): a subclass sets `stack`, `source` (the
+    run's CloudEvents source), `ids` (complaint ids by label), `fresh` (a set) and `refused`
+    (a dict) in its __init__."""
+
+    def send(self, topic, ce_type, label, msg, ce_id=None, good=True):
+        """Produces msg keyed by the label's complaint; a good event is expected applied
+        (fresh), another refused (dead-lettered under its label)."""
+        ce_id = ce_id or str(uuid.uuid4())
+        (self.fresh.add(ce_id) if good else self.refused.__setitem__(ce_id, label))
+        self.stack.produce(topic, self.ids[label], msg.SerializeToString(),
+                           self.stack.ce_headers(ce_type, source=self.source, id=ce_id))
+        return ce_id

@@ -13,7 +13,7 @@ import uuid
 
 import requests
 
-from helpers import dead_letter_reasons, refusing, wait_rows
+from helpers import SetRun, dead_letter_reasons, refusing, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -39,7 +39,7 @@ POLICY_2 = dict(sla_policy="set-p2", first_response_s=1800, verification_s=0,
                 resolution_s=43200, regulatory_s=172800, accept_s=300, whole_cycle_s=259200)
 
 
-class _Run:
+class _Run(SetRun):
     """One run of the scenario: its complaints (by label), its event source, what it sent."""
 
     def __init__(self, stack, t0, poison_no):
@@ -51,13 +51,6 @@ class _Run:
         self.nos["G"] = self.nos["A"]  # G names A's number: dead-lettered
         self.fresh = set()  # the (distinct) event ids that must be applied
         self.refused = {}  # event id -> label, dead-lettered
-
-    def send(self, topic, ce_type, label, msg, ce_id=None, good=True):
-        ce_id = ce_id or str(uuid.uuid4())
-        (self.fresh.add(ce_id) if good else self.refused.__setitem__(ce_id, label))
-        self.stack.produce(topic, self.ids[label], msg.SerializeToString(),
-                           self.stack.ce_headers(ce_type, source=self.source, id=ce_id))
-        return ce_id
 
     def received(self, label, at, **kw):
         ev = self.stack.proto.ComplaintReceived(

@@ -17,7 +17,7 @@ import uuid
 
 import requests
 
-from helpers import dead_letter_reasons, refusing, wait_rows
+from helpers import SetRun, dead_letter_reasons, refusing, wait_rows
 
 HOUR = 3600.0
 DLQ = "complaint.deadletter.v1"
@@ -37,7 +37,7 @@ def _metric(stack, name):
                if line.startswith(name) and any(f'topic="{t}"' in line for t in TOPICS))
 
 
-class _Run:
+class _Run(SetRun):
     """One run of the scenario: its complaints (by label), its event source, what it sent."""
 
     def __init__(self, stack, t0, poison_clock):
@@ -51,11 +51,8 @@ class _Run:
         self.pb = stack.proto
 
     def send(self, topic, ce_type, label, msg, ce_id=None, good=True):
-        ce_id = ce_id or str(uuid.uuid4())
+        ce_id = super().send(topic, ce_type, label, msg, ce_id, good)
         self.sent.append(ce_id)
-        (self.fresh.add(ce_id) if good else self.refused.__setitem__(ce_id, label))
-        self.stack.produce(topic, self.ids[label], msg.SerializeToString(),
-                           self.stack.ce_headers(ce_type, source=self.source, id=ce_id))
         return ce_id
 
     def _ids(self, label):

@@ -15,7 +15,7 @@ own."""
 import datetime
 import uuid
 
-from helpers import dead_letter_reasons, refusing, wait_rows
+from helpers import SetRun, dead_letter_reasons, refusing, wait_rows
 from test_complaint_set_apply import DLQ, _iso, _metric
 
 HOUR = 3600.0
@@ -42,7 +42,7 @@ ORDERED = {
 }
 
 
-class _Run:
+class _Run(SetRun):
     """One run: complaints A, B, C that intake knows, D that it does not, G naming A's
     number; plans P1..P4."""
 
@@ -62,13 +62,6 @@ class _Run:
                            "demand, priority) VALUES (%s, %s, 'web', '', 'cust_settest', '', "
                            "'', 'recipient', 'zh-CN', 'app', 'set test', 'damage', '{}', '{}', "
                            "5)", (self.ids[k], self.nos[k]))
-
-    def send(self, topic, ce_type, label, msg, ce_id=None, good=True):
-        ce_id = ce_id or str(uuid.uuid4())
-        (self.fresh.add(ce_id) if good else self.refused.__setitem__(ce_id, label))
-        self.stack.produce(topic, self.ids[label], msg.SerializeToString(),
-                           self.stack.ce_headers(ce_type, source=self.source, id=ce_id))
-        return ce_id
 
     def classified(self, label, priority, sub, **kw):
         ev = self.stack.proto.ComplaintClassified(

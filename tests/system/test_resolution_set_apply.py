@@ -16,7 +16,7 @@ import uuid
 import requests
 from google.protobuf.json_format import MessageToDict
 
-from helpers import dead_letter_reasons, refusing, wait_rows
+from helpers import SetRun, dead_letter_reasons, refusing, wait_rows
 
 DLQ = "complaint.deadletter.v1"
 CLASSIFIED, EVIDENCE = "complaint.classified.v1", "complaint.evidence.v1"
@@ -29,7 +29,7 @@ def _metric(stack, name):
                                              or 'topic="%s"' % EVIDENCE in line))
 
 
-class _Run:
+class _Run(SetRun):
     def __init__(self, stack, poison_no):
         self.stack = stack
         self.source = f"/test/ressets-{uuid.uuid4().hex[:8]}"
@@ -38,13 +38,6 @@ class _Run:
         self.nos["P"], self.nos["G"] = poison_no, self.nos["A"]  # G: A's number
         self.waybills = {k: f"SR{uuid.uuid4().hex[:10].upper()}" for k in "ABCDEFGHP"}
         self.fresh, self.refused = set(), {}
-
-    def send(self, topic, ce_type, label, msg, ce_id=None, good=True):
-        ce_id = ce_id or str(uuid.uuid4())
-        (self.fresh.add(ce_id) if good else self.refused.__setitem__(ce_id, label))
-        self.stack.produce(topic, self.ids[label], msg.SerializeToString(),
-                           self.stack.ce_headers(ce_type, source=self.source, id=ce_id))
-        return ce_id
 
     def classified(self, label, sub="damage", demand=("compensation",), **kw):
         p = self.stack.proto
